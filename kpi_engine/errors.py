@@ -1,0 +1,90 @@
+"""One error hierarchy; every message is written for a PMO analyst, not a programmer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class KpiError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in an uploaded file, located as precisely as the file allows.
+
+    ``row`` is the row number a person sees in the file (header = row 1 for CSV and
+    sheets), or None when the problem concerns a whole column or file.
+    """
+
+    file: str
+    sheet: str
+    row: int | None
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        row = "-" if self.row is None else str(self.row)
+        column = self.column or "-"
+        return f"{self.file}, sheet {self.sheet}, row {row}, column {column}: {self.message}"
+
+
+class InputError(KpiError, ValueError):
+    """Input a user gave cannot be used."""
+
+
+class RowError(InputError):
+    """A value in an uploaded file cannot be used."""
+
+    def __init__(self, file: str, sheet: str, row: int | None, column: str, problem: str) -> None:
+        self.problem = Problem(file, sheet, row, column, problem)
+        super().__init__(str(self.problem))
+
+
+class UploadRejected(InputError):
+    """An upload has problems; nothing of it was stored.
+
+    Holds every problem found (the message lists the first 50 and counts the rest).
+    """
+
+    MAX_LISTED = 50
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        lines = [str(p) for p in self.problems[: self.MAX_LISTED]]
+        extra = len(self.problems) - self.MAX_LISTED
+        if extra > 0:
+            lines.append(f"... and {extra} more problems")
+        super().__init__("\n".join(lines))
+
+    def lines(self) -> list[str]:
+        """Return the message lines: one per problem, the first 50, then a count."""
+        return str(self).splitlines()
+
+
+class CycleError(InputError):
+    """The dependencies between milestones form a cycle, so no finish date can be computed."""
+
+    def __init__(self, milestone_ids: list[str]) -> None:
+        self.milestone_ids = sorted(milestone_ids)
+        super().__init__(
+            "dependencies form a cycle between milestones "
+            + ", ".join(self.milestone_ids)
+            + "; remove one of these dependencies"
+        )
+
+
+class NoDataError(KpiError, LookupError):
+    """The database holds no snapshot yet (or not the one asked for)."""
+
+
+class NotFoundError(KpiError, LookupError):
+    """A milestone, project, KPI, scenario or profile named by the user does not exist."""
+
+
+class DatabaseBusyError(KpiError, RuntimeError):
+    """Another program holds the database file; retry in a moment."""
+
+
+class ScenarioError(InputError):
+    """A what-if scenario cannot be applied as written."""

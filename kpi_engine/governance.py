@@ -1,0 +1,91 @@
+"""Governance findings: ownership, milestones tied to no KPI, KPIs no work drives,
+dangling ids (DOMAIN.md section 2, rule 9)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kpi_engine.owners import owner_problem
+from kpi_engine.portfolio import Portfolio
+
+#: Columns of the governance findings frame.
+FINDING_COLUMNS = {
+    "subject": pl.String,       # milestone / kpi / link / task / dependency
+    "subject_id": pl.String,
+    "milestone_id": pl.String,
+    "kpi_id": pl.String,
+    "finding": pl.String,       # short label
+    "detail": pl.String,        # a sentence for people
+}
+
+
+def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.DataFrame:
+    return frame.select(
+        pl.lit(subject).alias("subject"),
+        pl.col(id_column).alias("subject_id"),
+        (pl.col(id_column) if subject == "milestone" else pl.lit(None, pl.String)).alias("milestone_id"),
+        (pl.col(id_column) if subject == "kpi" else pl.lit(None, pl.String)).alias("kpi_id"),
+        owner_problem(pl.col("owner")).alias("finding"),
+        pl.col("owner"),
+    ).filter(pl.col("finding").is_not_null()).with_columns(
+        pl.when(pl.col("finding") == "no owner")
+        .then(pl.lit("has no owner; name one accountable person"))
+        .otherwise(pl.format('owner "{}" names more than one person; name one accountable person', pl.col("owner")))
+        .alias("detail")
+    ).drop("owner")
+
+
+def _dangling(frame: pl.DataFrame, subject: str, id_expr: pl.Expr, column: str, known: pl.Series,
+              kind: str, milestone: pl.Expr, kpi: pl.Expr) -> pl.DataFrame:
+    return frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(known.implode())).select(
+        pl.lit(subject).alias("subject"),
+        id_expr.alias("subject_id"),
+        milestone.alias("milestone_id"),
+        kpi.alias("kpi_id"),
+        pl.lit("dangling id").alias("finding"),
+        pl.format("{} {} names unknown {} '{}'", pl.lit(subject.capitalize()), id_expr, pl.lit(kind), pl.col(column)).alias("detail"),
+    )
+
+
+def governance_findings(portfolio: Portfolio) -> pl.DataFrame:
+    """Return one row per governance finding, ordered by subject and id.
+
+    Findings: blank or shared owners of milestones and KPIs, milestones with no link
+    ("not tied to any KPI"), KPIs with no link ("no work drives this KPI"), and links,
+    tasks or dependencies naming an unknown milestone or KPI.
+    """
+    milestones, kpis, links = portfolio.milestones, portfolio.kpis, portfolio.links
+    milestone_ids, kpi_ids = milestones["milestone_id"], kpis["kpi_id"]
+    none = pl.lit(None, pl.String)
+    link_id = pl.format("{} -> {}", pl.col("milestone_id"), pl.col("kpi_id"))
+    dependency_id = pl.format("{} -> {}", pl.col("predecessor_id"), pl.col("successor_id"))
+    parts = [
+        _owner_findings(milestones, "milestone", "milestone_id"),
+        _owner_findings(kpis, "kpi", "kpi_id"),
+        milestones.filter(~pl.col("milestone_id").is_in(links["milestone_id"].implode())).select(
+            pl.lit("milestone").alias("subject"), pl.col("milestone_id").alias("subject_id"),
+            pl.col("milestone_id"), none.alias("kpi_id"),
+            pl.lit("not tied to any KPI").alias("finding"),
+            pl.lit("not tied to any KPI: a wish list, not a plan; link it to the KPI it moves or stop it").alias("detail"),
+        ),
+        kpis.filter(~pl.col("kpi_id").is_in(links["kpi_id"].implode())).select(
+            pl.lit("kpi").alias("subject"), pl.col("kpi_id").alias("subject_id"),
+            none.alias("milestone_id"), pl.col("kpi_id"),
+            pl.lit("no work drives this KPI").alias("finding"),
+            pl.lit("no work drives this KPI: no milestone is linked to it").alias("detail"),
+        ),
+        _dangling(links, "link", link_id, "milestone_id", milestone_ids, "milestone", none, pl.col("kpi_id")),
+        _dangling(links, "link", link_id, "kpi_id", kpi_ids, "KPI", pl.col("milestone_id"), none),
+        _dangling(portfolio.tasks, "task", pl.col("task_id"), "milestone_id", milestone_ids, "milestone", none, none),
+        _dangling(portfolio.dependencies, "dependency", dependency_id, "predecessor_id", milestone_ids, "milestone",
+                  pl.col("successor_id"), none),
+        _dangling(portfolio.dependencies, "dependency", dependency_id, "successor_id", milestone_ids, "milestone",
+                  pl.col("predecessor_id"), none),
+    ]
+    findings = pl.concat([p.cast(FINDING_COLUMNS) for p in parts], how="vertical")
+    # a dangling milestone/KPI on the known side of a link is only a pointer when it exists
+    findings = findings.with_columns(
+        pl.when(pl.col("milestone_id").is_in(milestone_ids.implode())).then(pl.col("milestone_id")).alias("milestone_id"),
+        pl.when(pl.col("kpi_id").is_in(kpi_ids.implode())).then(pl.col("kpi_id")).alias("kpi_id"),
+    )
+    return findings.sort("subject", "subject_id", "finding")
