@@ -1,0 +1,60 @@
+"""Engine results for stored snapshots: the current one with its previous, and trends.
+
+This is the seam between the store and the pure engine; the CLI and the pages call it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kpi_engine.engine import EngineResult, compute
+from kpi_engine.schedule import compute_schedule
+from kpi_engine.settings import Settings
+from kpi_engine.store import Store
+
+
+def analyse(store: Store, snapshot_id: int | None = None, settings: Settings | None = None) -> EngineResult:
+    """Compute a snapshot (default: the latest) with its previous snapshot as context.
+
+    The previous snapshot gives the "Amber or Red last week too" escalation rule and
+    marks which exceptions are new.
+
+    Raises
+    ------
+    NoDataError
+        When the database holds no snapshot.
+    """
+    settings = settings or store.settings()
+    snapshot_id = store.latest_snapshot_id() if snapshot_id is None else snapshot_id
+    previous_id = store.previous_snapshot_id(snapshot_id)
+    previous = compute(store.load_portfolio(previous_id), settings) if previous_id is not None else None
+    return compute(store.load_portfolio(snapshot_id), settings, previous)
+
+
+def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.DataFrame:
+    """Return every milestone's computed finish in every snapshot up to ``upto_snapshot_id``.
+
+    Columns: ``snapshot_id``, ``as_of``, ``milestone_id``, ``project_id``, ``baseline_finish``,
+    ``computed_finish``, ``slip_days`` and ``moved_days`` (how many days the computed finish
+    moved since the milestone's previous snapshot; null in its first).
+    """
+    snapshots = store.snapshots()
+    if upto_snapshot_id is not None:
+        position = snapshots["snapshot_id"].to_list().index(upto_snapshot_id)
+        snapshots = snapshots.head(position + 1)
+    frames = []
+    for snapshot_id, as_of in snapshots.select("snapshot_id", "as_of").iter_rows():
+        schedule = compute_schedule(store.load_portfolio(snapshot_id))
+        frames.append(
+            schedule.select("milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days")
+            .with_columns(pl.lit(snapshot_id).cast(pl.Int64).alias("snapshot_id"), pl.lit(as_of).alias("as_of"))
+        )
+    if not frames:
+        return pl.DataFrame(schema={"snapshot_id": pl.Int64, "as_of": pl.Date, "milestone_id": pl.String,
+                                    "project_id": pl.String, "baseline_finish": pl.Date, "computed_finish": pl.Date,
+                                    "slip_days": pl.Int64, "moved_days": pl.Int64})
+    history = pl.concat(frames).sort("milestone_id", "as_of", "snapshot_id")
+    return history.with_columns(
+        pl.col("computed_finish").cast(pl.Int32).cast(pl.Int64).diff().over("milestone_id").alias("moved_days")
+    ).select("snapshot_id", "as_of", "milestone_id", "project_id", "baseline_finish", "computed_finish",
+             "slip_days", "moved_days")

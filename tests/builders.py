@@ -1,0 +1,52 @@
+"""Tiny portfolios built inline for engine tests, and the worked example as a Portfolio."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from kpi_engine.portfolio import Portfolio
+from kpi_engine.schema import TABLES, schema_of
+
+FLEET_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec" / "fleet"
+FLEET_AS_OF = date(2026, 6, 15)
+
+
+def fleet_portfolio() -> Portfolio:
+    """The worked example of DOMAIN.md section 5, read straight from the shared CSVs."""
+    tables = {
+        name: pl.read_csv(FLEET_DIR / f"{name}.csv", schema_overrides=schema_of(name))
+        for name in TABLES
+    }
+    return Portfolio.from_tables(tables, FLEET_AS_OF)
+
+
+def frame(table: str, rows: list[dict]) -> pl.DataFrame:
+    """A canonical table from a few literal rows (missing columns are blank)."""
+    schema = schema_of(table)
+    return pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema)
+
+
+def portfolio(as_of: date = date(2026, 6, 1), **tables: list[dict]) -> Portfolio:
+    """A Portfolio from literal rows per table; a default project P and objective O exist."""
+    defaults = {
+        "projects": [{"project_id": "P", "name": "Project P", "owner": "Pat Owner", "sponsor": "Sue Sponsor"}],
+        "objectives": [{"objective_id": "O", "name": "Objective O", "owner": "Olga Exec"}],
+    }
+    merged = {**defaults, **tables}
+    return Portfolio.from_tables({name: frame(name, rows) for name, rows in merged.items()}, as_of)
+
+
+def milestone(mid: str, baseline: date, **values) -> dict:
+    """A milestone row of project P owned by one person, with a baseline finish."""
+    return {"milestone_id": mid, "project_id": "P", "name": f"Milestone {mid}", "owner": "Mo Lead",
+            "baseline_finish": baseline, **values}
+
+
+def kpi(kid: str, **values) -> dict:
+    """A lower-is-better KPI of objective O from 2.0 to 1.0 over 2026."""
+    return {"kpi_id": kid, "name": f"KPI {kid}", "objective_id": "O", "owner": "Kim Owner", "unit": "u",
+            "direction": "lower_is_better", "baseline_value": 2.0, "target_value": 1.0,
+            "period_start": date(2026, 1, 1), "target_date": date(2026, 12, 31), **values}

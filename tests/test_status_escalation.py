@@ -1,0 +1,107 @@
+"""Computed status, watermelons and escalation (DOMAIN.md section 2, rules 6-8)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from builders import kpi, milestone, portfolio
+from kpi_engine.engine import compute
+from kpi_engine.settings import Settings
+
+AS_OF = date(2026, 6, 1)
+
+
+def status_of(slip: int, reported: str | None = None, settings: Settings | None = None) -> dict:
+    base = date(2026, 8, 1)
+    ms = milestone("A", base, forecast_finish=date.fromordinal(base.toordinal() + slip), reported_status=reported)
+    r = compute(portfolio(milestones=[ms], kpis=[kpi("K")],
+                          links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": 0.0}]), settings)
+    return r.milestone("A")
+
+
+@pytest.mark.parametrize(("slip", "expected"), [(0, "Green"), (7, "Green"), (8, "Amber"), (14, "Amber"), (15, "Red")])
+def test_thresholds(slip, expected):
+    assert status_of(slip)["computed_status"] == expected
+
+
+def test_thresholds_come_from_settings():
+    assert status_of(5, settings=Settings(amber_days=2, red_days=4))["computed_status"] == "Red"
+
+
+@pytest.mark.parametrize(
+    ("reported", "slip", "watermelon"),
+    [("On track", 15, True), ("amber", 15, True), ("late", 15, False), ("G", 8, True), ("", 20, False),
+     ("Done", 20, False), ("Red", 0, False)],
+)
+def test_watermelon_when_reported_better_than_computed(reported, slip, watermelon):
+    assert status_of(slip, reported)["watermelon"] is watermelon
+
+
+def test_small_slip_that_costs_a_missed_kpi_is_red():
+    r = compute(portfolio(
+        milestones=[milestone("A", date(2026, 12, 20), forecast_finish=date(2027, 1, 2))],
+        kpis=[kpi("K", target_value=1.5)],
+        links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": -0.5}],
+    ))
+    assert r.kpi("K")["misses"] is True
+    assert r.milestone("A")["slip_days"] == 13
+    assert r.milestone("A")["computed_status"] == "Red"
+
+
+def build(slip: int, value_per_week: float, target: float = 1.0, objective: bool = True, previous=None):
+    ms = milestone("A", date(2026, 8, 1), forecast_finish=date.fromordinal(date(2026, 8, 1).toordinal() + slip))
+    k = kpi("K", target_value=target, objective_id="O" if objective else None)
+    p = portfolio(milestones=[ms], kpis=[k], kpi_actuals=[{"kpi_id": "K", "as_of": date(2026, 5, 31), "value": 1.0}],
+                  links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": 0.0, "value_per_week": value_per_week}])
+    return compute(p, previous=previous)
+
+
+@pytest.mark.parametrize(
+    ("slip", "vpw", "target", "level", "who"),
+    [
+        pytest.param(0, 0, 1.0, 0, None, id="on-time-meets"),
+        pytest.param(10, 0, 1.0, 1, "Pat Owner", id="amber-to-project-owner"),
+        pytest.param(20, 0, 1.0, 2, "Kim Owner", id="red-to-kpi-owner"),
+        pytest.param(0, 0, 0.5, 2, "Kim Owner", id="kpi-misses-to-kpi-owner"),
+        pytest.param(10, 7 * 25_000, 1.0, 3, "Olga Exec", id="value-at-risk-over-threshold-to-objective-owner"),
+        pytest.param(20, 0, 0.5, 3, "Olga Exec", id="red-and-kpi-misses"),
+    ],
+)
+def test_escalation_levels(slip, vpw, target, level, who):
+    m = build(slip, vpw, target).milestone("A")
+    assert (m["escalation_level"], m["escalate_to"]) == (level, who)
+
+
+def test_level_three_goes_to_kpi_owner_when_kpi_has_no_objective():
+    m = build(20, 0, 0.5, objective=False).milestone("A")
+    assert (m["escalation_level"], m["escalate_to"]) == (3, "Kim Owner")
+
+
+def test_one_level_more_when_already_amber_in_previous_snapshot():
+    previous = build(10, 0)
+    m = build(10, 0, previous=previous).milestone("A")
+    assert (m["escalation_level"], m["escalate_to"]) == (2, "Kim Owner")
+
+
+def test_no_bump_when_it_was_green_last_week():
+    previous = build(0, 0)
+    assert build(10, 0, previous=previous).milestone("A")["escalation_level"] == 1
+
+
+def test_milestone_without_kpi_escalates_to_project_owner_then_sponsor():
+    def lonely(slip: int) -> dict:
+        ms = milestone("A", date(2026, 8, 1), forecast_finish=date.fromordinal(date(2026, 8, 1).toordinal() + slip))
+        return compute(portfolio(milestones=[ms])).milestone("A")
+
+    assert (lonely(0)["escalation_level"], lonely(0)["escalate_to"]) == (1, "Pat Owner")  # governance finding
+    assert (lonely(20)["escalation_level"], lonely(20)["escalate_to"]) == (2, "Sue Sponsor")
+
+
+def test_new_exceptions_are_flagged_against_the_previous_snapshot():
+    previous = build(10, 0)
+    current = build(10, 0, previous=previous)
+    assert current.exceptions.filter(current.exceptions["kind"] == "milestone")["new"].to_list() == [False]
+    fresh = build(10, 0, previous=build(0, 0))
+    assert fresh.exceptions.filter(fresh.exceptions["kind"] == "milestone")["new"].to_list() == [True]
