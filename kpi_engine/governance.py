@@ -20,12 +20,14 @@ FINDING_COLUMNS = {
 
 
 def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.DataFrame:
-    return frame.select(
+    # owners repeat (people own many milestones): judge each distinct owner string once
+    problems = frame.select(pl.col("owner").unique()).with_columns(owner_problem(pl.col("owner")).alias("finding"))
+    return frame.join(problems, on="owner", how="left", nulls_equal=True).select(
         pl.lit(subject).alias("subject"),
         pl.col(id_column).alias("subject_id"),
         (pl.col(id_column) if subject == "milestone" else pl.lit(None, pl.String)).alias("milestone_id"),
         (pl.col(id_column) if subject == "kpi" else pl.lit(None, pl.String)).alias("kpi_id"),
-        owner_problem(pl.col("owner")).alias("finding"),
+        pl.col("finding"),
         pl.col("owner"),
     ).filter(pl.col("finding").is_not_null()).with_columns(
         pl.when(pl.col("finding") == "no owner")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-# Separators that always split names; " and " only between words.
-_SEPARATORS = r"[;/&+|\n]|\s+and\s+"
 # A comma splits only when both sides have two or more words ("Smith, John" is one person).
 _COMMA_BETWEEN_FULL_NAMES = r"\S+\s+\S+\s*,\s*\S+\s+\S+"
 
@@ -16,18 +14,15 @@ def owner_count(owner: pl.Expr) -> pl.Expr:
     Examples: "Priya Raman" -> 1, "Smith, John" -> 1, "Ann Lee / Bob Stone" -> 2,
     "Ann Lee, Bob Stone" -> 2, "" -> 0.
     """
-    parts = (
-        owner.fill_null("")
-        .str.replace_all(r"(?i)" + _SEPARATORS, "\x1f")
-        .str.split("\x1f")
-        .list.eval(pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != ""))
+    text = owner.fill_null("").str.replace_all(r"(?i)\s+and\s+", "|")
+    # one match per segment between separators that holds anything but blanks
+    names = text.str.count_matches(r"[^;/&+|\n]*[^;/&+|\n\s][^;/&+|\n]*").cast(pl.Int64)
+    commas = (
+        pl.when(text.str.contains(_COMMA_BETWEEN_FULL_NAMES))
+        .then(text.str.count_matches(",").cast(pl.Int64))
+        .otherwise(0)
     )
-    names = parts.list.len()
-    commas = parts.list.eval(
-        pl.element().str.contains(_COMMA_BETWEEN_FULL_NAMES).cast(pl.Int64)
-        * (pl.element().str.count_matches(",") )
-    ).list.sum()
-    return (names + commas).cast(pl.Int64)
+    return names + commas
 
 
 def owner_problem(owner: pl.Expr) -> pl.Expr:
