@@ -88,3 +88,7 @@ class DatabaseBusyError(KpiError, RuntimeError):
 
 class ScenarioError(InputError):
     """A what-if scenario cannot be applied as written."""
+
+
+class OutputError(KpiError, OSError):
+    """A report or export file cannot be written where the user asked."""

@@ -19,6 +19,9 @@ class Column:
     dtype: type[pl.DataType] | pl.DataType
     required: bool = False
     default: object = None
+    #: A required column whose cells may be blank: a blank owner is a governance finding
+    #: (DOMAIN.md section 2, rule 9), not a reason to reject the upload.
+    blank_allowed: bool = False
 
 
 def _table(*columns: Column) -> dict[str, Column]:
@@ -39,7 +42,7 @@ TABLES: dict[str, dict[str, Column]] = {
         Column("kpi_id", S, True),
         Column("name", S, True),
         Column("objective_id", S),
-        Column("owner", S, True),
+        Column("owner", S, True, blank_allowed=True),
         Column("unit", S),
         Column("direction", S, True),
         Column("baseline_value", F, True),
@@ -65,7 +68,7 @@ TABLES: dict[str, dict[str, Column]] = {
         Column("milestone_id", S, True),
         Column("project_id", S, True),
         Column("name", S, True),
-        Column("owner", S, True),
+        Column("owner", S, True, blank_allowed=True),
         Column("baseline_start", D),
         Column("baseline_finish", D, True),
         Column("forecast_finish", D),

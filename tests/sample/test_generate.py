@@ -37,8 +37,9 @@ def _run_generator(out: Path) -> None:
 
 
 def _files(root: Path) -> dict[str, bytes]:
+    """The generated CSVs (portfolio/ and weeks/; exports/ holds hand-written tool exports)."""
     return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*.csv"))}
+            for folder in ("portfolio", "weeks") for p in sorted((root / folder).rglob("*.csv"))}
 
 
 def _read(path: Path) -> list[dict[str, str]]:

@@ -1,0 +1,401 @@
+"""The headless commands of CLI.md: ``python -m kpi_engine COMMAND ...``.
+
+Each command is one ``cmd_*`` function taking the parsed arguments and returning the exit
+status, registered by one ``_add_*`` function in :func:`build_parser`. :func:`main` turns
+the engine's errors into their text on stderr (never a traceback):
+
+- 0: done;
+- 1: input rejected (one line per problem), no data, database busy, file not writable;
+- 2: bad usage (argparse's own errors, a malformed date or option value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from kpi_engine.errors import InputError, KpiError, Problem, UploadRejected
+from kpi_engine.output import render_table, to_json
+from kpi_engine.schema import TABLES
+from kpi_engine.store import CHANGE_KINDS, NO_DATA_MESSAGE, IngestResult, Store
+
+if TYPE_CHECKING:
+    from kpi_engine.ingest import SourceFile
+
+PROG = "python -m kpi_engine"
+SOURCES = ("auto", "template", "jira", "msproject", "smartsheet", "asana")
+DEFAULT_MAX_UPLOAD_MB = 50.0
+
+Command = Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------------- argument types
+def iso_date(text: str) -> date:
+    """Parse ``YYYY-MM-DD`` strictly (argparse type)."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date '{text}': use YYYY-MM-DD, e.g. 2026-06-15") from None
+
+
+def positive_number(text: str) -> float:
+    """Parse a number greater than zero (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number greater than 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """Parse a whole number greater than zero (argparse type)."""
+    if not re.fullmatch(r"\d+", text.strip()) or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number greater than 0")
+    return int(text)
+
+
+def slip(text: str) -> tuple[str, int]:
+    """Parse ``ID=DAYS`` (``--slip`` and ``--slip-project``) into (id, days)."""
+    ident, sep, days = text.rpartition("=")
+    if not sep or not ident.strip() or not re.fullmatch(r"[+-]?\d+", days.strip()):
+        raise argparse.ArgumentTypeError(f"'{text}' is not ID=DAYS, e.g. M1=14")
+    return ident.strip(), int(days)
+
+
+def workaround(text: str) -> tuple[str, date, float, float]:
+    """Parse ``MILESTONE_ID:FROM_DATE:COST:FRACTION`` into (id, from date, cost, fraction).
+
+    The id may itself hold colons: the last three fields are split off from the right.
+    """
+    parts = text.rsplit(":", 3)
+    usage = f"'{text}' is not MILESTONE_ID:FROM_DATE:COST:FRACTION, e.g. M1:2026-08-31:50000:0.6"
+    if len(parts) != 4 or not parts[0].strip():
+        raise argparse.ArgumentTypeError(usage)
+    ident, when, cost_text, fraction_text = parts
+    try:
+        cost, fraction = float(cost_text), float(fraction_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(usage) from None
+    if not cost >= 0:
+        raise argparse.ArgumentTypeError(f"the cost in '{text}' cannot be negative")
+    if not 0 <= fraction <= 1:
+        raise argparse.ArgumentTypeError(f"the fraction in '{text}' must be between 0 and 1, e.g. 0.6")
+    return ident.strip(), iso_date(when), cost, fraction
+
+
+# ---------------------------------------------------------------------- parser
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="FILE", help="database file (default: $KPI_DB, else data/kpi.duckdb)"
+    )
+
+
+def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    parser.add_argument(
+        "--format", choices=choices, default=choices[0], help=f"output format (default: {choices[0]})"
+    )
+
+
+def _add_ingest(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ingest",
+        help="store weekly exports as a new snapshot",
+        description="Store workbooks (.xlsx) and CSV files as a new snapshot. A folder means every such "
+        "file in it; CSV files of the canonical model are named after their sheet (milestones.csv, ...).",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to upload")
+    _add_db(p)
+    p.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD", help="snapshot date (default: today)")
+    p.add_argument("--source", choices=SOURCES, default="auto", help="kind of export (default: recognised by its headers)")
+    p.add_argument("--mapping", metavar="FILE", help="column mapping file for exports no adapter recognises")
+    p.add_argument(
+        "--max-upload-mb",
+        type=positive_number,
+        default=None,
+        metavar="N",
+        help=f"largest file accepted, in MB (default: $KPI_MAX_UPLOAD_MB, else {DEFAULT_MAX_UPLOAD_MB:g})",
+    )
+    p.set_defaults(func=cmd_ingest)
+
+
+def _add_exceptions(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("exceptions", help="the exception list of the latest snapshot")
+    _add_db(p)
+    _add_format(p, ("table", "csv", "json"))
+    p.set_defaults(func=cmd_exceptions)
+
+
+def _add_kpis(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("kpis", help="KPI projections of the latest snapshot")
+    _add_db(p)
+    _add_format(p, ("table", "csv", "json"))
+    p.set_defaults(func=cmd_kpis)
+
+
+def _add_whatif(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("whatif", help="recompute the latest snapshot with slips and workarounds")
+    _add_db(p)
+    p.add_argument("--slip", type=slip, action="append", default=[], metavar="MILESTONE_ID=DAYS",
+                   help="slip one milestone by DAYS (repeatable)")
+    p.add_argument("--slip-project", type=slip, action="append", default=[], metavar="PROJECT_ID=DAYS",
+                   help="slip every open milestone of a project by DAYS (repeatable)")
+    p.add_argument("--workaround", type=workaround, action="append", default=[],
+                   metavar="MILESTONE_ID:FROM_DATE:COST:FRACTION",
+                   help="recover FRACTION of a milestone's value at risk from FROM_DATE at COST (repeatable)")
+    _add_format(p, ("json", "table"))
+    p.set_defaults(func=cmd_whatif)
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="Monte Carlo simulation of finish dates and KPI projections")
+    _add_db(p)
+    p.add_argument("--runs", type=positive_int, default=1000, metavar="N", help="number of runs (default: 1000)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed, for reproducible results")
+    _add_format(p, ("json", "table"))
+    p.set_defaults(func=cmd_simulate)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write the board report workbook of the latest snapshot")
+    _add_db(p)
+    p.add_argument("--out", required=True, metavar="FILE.xlsx", help="workbook to write")
+    p.set_defaults(func=cmd_report)
+
+
+def _add_snapshots(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("snapshots", help="list the stored snapshots, oldest first")
+    _add_db(p)
+    _add_format(p, ("table", "json"))
+    p.set_defaults(func=cmd_snapshots)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of every command of CLI.md."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Link milestones to KPIs: ingest weekly exports, list exceptions, run what-ifs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_ingest, _add_exceptions, _add_kpis, _add_whatif, _add_simulate, _add_report, _add_snapshots):
+        add(sub)
+    return parser
+
+
+# ---------------------------------------------------------------------- commands
+def _error(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _not_available(name: str) -> int:
+    _error(f"the '{name}' command is not available yet")
+    return 2
+
+
+#: Columns of the ``exceptions`` table format: what a person scans first (JSON and CSV carry all).
+EXCEPTION_TABLE_COLUMNS = [
+    "kind", "milestone_id", "kpi_id", "finding", "computed_status", "slip_days", "value_at_risk",
+    "escalation_level", "escalate_to",
+]
+#: Fields of the ``kpis`` output (CLI.md).
+KPI_FIELDS = ["kpi_id", "name", "owner", "unit", "direction", "projected", "target", "shortfall", "misses"]
+
+
+def cmd_exceptions(args: argparse.Namespace) -> int:
+    """Print the latest snapshot's exception list (DOMAIN.md section 3) as a table, CSV or JSON."""
+    from kpi_engine.analysis import analyse
+    from kpi_engine.exceptions import EXCEPTION_COLUMNS
+    from kpi_engine.output import write_output
+
+    with Store.open(args.db) as store:
+        result = analyse(store)
+    if args.format == "table":
+        rows = result.exceptions.select(EXCEPTION_TABLE_COLUMNS).with_columns(pl.col("value_at_risk").round(0))
+        print(render_table(rows, empty="No exceptions in the latest snapshot."))
+    else:
+        write_output(result.exceptions.select(list(EXCEPTION_COLUMNS)), args.format)
+    return 0
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    """Print the latest snapshot's KPI projections as a table, CSV or JSON."""
+    from kpi_engine.analysis import analyse
+    from kpi_engine.output import write_output
+
+    with Store.open(args.db) as store:
+        result = analyse(store)
+    rows = result.kpis.rename({"target_value": "target"}).select(KPI_FIELDS)
+    if args.format == "table":
+        print(render_table(rows, empty="No KPIs in the latest snapshot."))
+    else:
+        write_output(rows, args.format)
+    return 0
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    """Print a what-if scenario against the unchanged snapshot.
+
+    ``args.slip`` and ``args.slip_project`` are lists of (id, days); ``args.workaround``
+    a list of (milestone id, from date, cost, fraction).
+    """
+    return _not_available("whatif")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Print Monte Carlo percentiles (``args.runs``, ``args.seed``)."""
+    return _not_available("simulate")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the latest snapshot's board report workbook to ``args.out``.
+
+    The charts are drawn with vl-convert; when drawing fails the report is written
+    without them, says so on its Summary sheet, and a warning goes to stderr.
+    """
+    if not args.out.lower().endswith(".xlsx"):
+        _error(f"--out must name an Excel workbook ending in .xlsx, e.g. board.xlsx; got '{args.out}'")
+        return 2
+    from kpi_engine.analysis import analyse
+    from kpi_engine.report import render_charts, write_report
+
+    with Store.open(args.db) as store:
+        result = analyse(store)
+    charts, problem = render_charts(result)
+    if problem:
+        _error(f"warning: {problem}")
+    path = write_report(result, args.out, charts, note=problem)
+    print(
+        f"Wrote {path}: {result.exceptions.height} exceptions, value at risk "
+        f"{result.value_at_risk_total:,.0f} {result.settings.currency}"
+    )
+    return 0
+
+
+def max_upload_mb(max_mb: float | None) -> float:
+    """Return the per-file size limit in MB: ``max_mb``, else ``$KPI_MAX_UPLOAD_MB``, else 50."""
+    if max_mb is not None:
+        return max_mb
+    raw = os.environ.get("KPI_MAX_UPLOAD_MB", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise InputError(f"the environment variable KPI_MAX_UPLOAD_MB must be a number of MB above 0, got '{raw}'")
+    return value
+
+
+def check_upload_sizes(files: Sequence[SourceFile], max_mb: float) -> None:
+    """Reject the upload when a file is larger than ``max_mb`` megabytes (1 MB = 1,048,576 bytes).
+
+    Raises
+    ------
+    UploadRejected
+        One problem per file over the limit.
+    """
+    mb = 1024 * 1024
+    problems = [
+        Problem(
+            f.name, "-", None, "",
+            f"the file is {len(f.data) / mb:.3g} MB, over the {max_mb:g} MB limit for one file; "
+            "split it or raise the limit with --max-upload-mb",
+        )
+        for f in files
+        if len(f.data) > max_mb * mb
+    ]
+    if problems:
+        raise UploadRejected(problems)
+
+
+def _author() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (containers, services)
+        return ""
+
+
+def _ingest_summary(result: IngestResult) -> list[str]:
+    if result.unchanged:
+        return [result.message]
+    lines = [result.message, "Rows: " + ", ".join(f"{table} {n:,}" for table, n in result.rows.items())]
+    if result.previous_snapshot_id is None:
+        lines.append("Changes: none (this is the first snapshot).")
+    elif result.changes.height == 0:
+        lines.append(f"Changes since snapshot {result.previous_snapshot_id}: none.")
+    else:
+        counts = result.changes.group_by("change").len()
+        by_kind = dict(zip(counts["change"].to_list(), counts["len"].to_list()))
+        parts = [f"{by_kind[kind]} {kind.replace('_', ' ')}" for kind in CHANGE_KINDS if kind in by_kind]
+        lines.append(f"Changes since snapshot {result.previous_snapshot_id}: " + ", ".join(parts) + ".")
+    return lines
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Read the files, store them as a snapshot and print a short summary."""
+    # Only this command needs the readers (and the workbook libraries they load).
+    from kpi_engine.ingest import load_mapping_file, read_paths, read_upload
+
+    files = read_paths(args.paths)
+    check_upload_sizes(files, max_upload_mb(args.max_upload_mb))
+    mapping = load_mapping_file(args.mapping) if args.mapping else None
+    upload = read_upload(files, source=args.source, mapping=mapping)
+    as_of = args.as_of or date.today()
+    # Parse first, then hold the database only as long as storing takes.
+    with Store.open(args.db) as store:
+        result = store.ingest(upload, as_of, author=_author(), sources=files)
+    print("\n".join(_ingest_summary(result)))
+    for warning in result.warnings:
+        _error(f"warning: {warning}")
+    return 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    """List the stored snapshots, oldest first."""
+    with Store.open(args.db) as store:
+        snapshots = store.snapshots()
+    if args.format == "json":
+        print(to_json(snapshots.select("snapshot_id", "as_of", "created_at", "files", "rows")))
+    elif snapshots.height == 0:
+        print(NO_DATA_MESSAGE)
+    else:
+        table = snapshots.select(
+            "snapshot_id", "as_of", "created_at", "author",
+            *(pl.col("rows").struct.field(name) for name in TABLES),
+            pl.col("files").list.join(", "),
+        )
+        print(render_table(table))
+    return 0
+
+
+# ---------------------------------------------------------------------- entry point
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit status (see the module docstring)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help (0) or bad usage (2)
+        return stop.code if isinstance(stop.code, int) else 2
+    command: Command = args.func
+    try:
+        return command(args)
+    except UploadRejected as err:
+        for line in err.lines():
+            _error(line)
+        return 1
+    except KpiError as err:
+        _error(str(err))
+        return 1
+    except OSError as err:  # a path that does not exist or cannot be read
+        where = f"{err.filename}: " if err.filename else ""
+        _error(f"{where}{err.strerror or err}")
+        return 1

@@ -1,0 +1,64 @@
+"""Load the bundled sample portfolio (data/sample) into a store, one snapshot per week."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from kpi_engine.errors import InputError
+from kpi_engine.store import IngestResult, Store
+
+#: The bundled sample, next to the package in the repository.
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def sample_weeks(folder: Path = SAMPLE_DIR) -> list[tuple[date, Path]]:
+    """Return the weekly upload folders of a sample (``weeks/YYYY-MM-DD``), oldest first.
+
+    Raises
+    ------
+    InputError
+        The folder holds no ``portfolio`` folder or no week folder.
+    """
+    weeks_dir = folder / "weeks"
+    weeks = []
+    for child in weeks_dir.iterdir() if weeks_dir.is_dir() else ():
+        try:
+            weeks.append((date.fromisoformat(child.name), child))
+        except ValueError:
+            continue  # not a week folder (notes, a README)
+    if not (folder / "portfolio").is_dir() or not weeks:
+        raise InputError(
+            f"{folder} is not a sample portfolio: it needs a 'portfolio' folder and 'weeks/YYYY-MM-DD' folders"
+        )
+    return sorted(weeks)
+
+
+def load_sample(store: Store, folder: Path = SAMPLE_DIR) -> list[IngestResult]:
+    """Store the sample portfolio: one snapshot per week folder, dated by the folder name.
+
+    The first week is ``portfolio/`` (objectives, KPIs, projects, links, dependencies,
+    actuals) plus the first week's files; each later week is uploaded alone, as a PMO's
+    weekly partial upload. Loading the sample again stores nothing new.
+
+    Parameters
+    ----------
+    store
+        Where to store the snapshots.
+    folder
+        The sample folder (default: the bundled ``data/sample``).
+
+    Returns
+    -------
+    list[IngestResult]
+        One result per week, oldest first.
+    """
+    from kpi_engine.ingest import read_paths, read_upload
+
+    results = []
+    for i, (as_of, week) in enumerate(sample_weeks(folder)):
+        paths = [folder / "portfolio", week] if i == 0 else [week]
+        files = read_paths(paths)
+        upload = read_upload(files)
+        results.append(store.ingest(upload, as_of, author="sample", sources=files))
+    return results

@@ -1,0 +1,619 @@
+"""The store: snapshots with carry-forward, one-transaction ingest, changes, and the small tables."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+import textwrap
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from kpi_engine.errors import DatabaseBusyError, InputError, NoDataError, NotFoundError, Problem, UploadRejected
+from kpi_engine.schema import TABLES, conform, schema_of
+from kpi_engine.settings import Settings
+from kpi_engine.store import CHANGES_SCHEMA, Store, milestone_changes, resolve_db_path
+
+
+# ---------------------------------------------------------------------- a hand-built upload
+@dataclass(frozen=True)
+class FakeFile:
+    """The shape of kpi_engine.ingest.FileReport and of a SourceFile's bytes."""
+
+    name: str
+    sha256: str
+    size: int
+    source: str
+    tables: dict[str, int]
+    data: bytes = b""
+
+
+@dataclass(frozen=True)
+class FakeUpload:
+    """The shape of kpi_engine.ingest.ParsedUpload."""
+
+    tables: dict[str, pl.DataFrame]
+    files: list[FakeFile]
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def upload(**sheets: str) -> FakeUpload:
+    """An upload of one CSV per table, given as text (header first), with provenance columns."""
+    tables, files = {}, []
+    for table, text in sheets.items():
+        text = textwrap.dedent(text).strip() + "\n"
+        raw = pl.read_csv(io.StringIO(text), schema_overrides=schema_of(table), infer_schema=False)
+        name = f"{table}.csv"
+        tables[table] = conform(table, raw).with_columns(
+            pl.lit(name).alias("_file"), pl.lit(table).alias("_sheet"), pl.int_range(2, raw.height + 2).alias("_row")
+        )
+        data = text.encode()
+        files.append(FakeFile(name, hashlib.sha256(data).hexdigest(), len(data), "template", {table: raw.height}, data))
+    return FakeUpload(tables, files)
+
+
+PORTFOLIO = dict(
+    objectives="""
+        objective_id,name,owner
+        O1,Cut cost,Dana
+    """,
+    kpis="""
+        kpi_id,name,objective_id,owner,direction,baseline_value,target_value,period_start,target_date
+        K1,Cost per mile,O1,Sam,lower_is_better,2.1,1.95,2026-01-01,2026-09-30
+    """,
+    projects="""
+        project_id,name,owner
+        PA,Project A,Ann
+        PB,Project B,Bob
+    """,
+    milestones="""
+        milestone_id,project_id,name,owner,baseline_finish,forecast_finish,actual_finish,reported_status
+        A1,PA,A one,Ann,2026-08-31,2026-09-07,,Green
+        A2,PA,A two,Ann,2026-10-31,2026-10-31,,Green
+        B1,PB,B one,Bob,2026-07-31,2026-07-31,,Amber
+    """,
+    tasks="""
+        task_id,milestone_id,name,forecast_finish
+        TA1,A1,Task A1,2026-09-01
+        TB1,B1,Task B1,2026-07-15
+    """,
+    links="""
+        milestone_id,kpi_id,kpi_delta
+        A1,K1,-0.1
+        B1,K1,-0.05
+    """,
+    dependencies="""
+        predecessor_id,successor_id,lag_days
+        B1,A2,3
+    """,
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "kpi.duckdb") as opened:
+        yield opened
+
+
+@pytest.fixture
+def loaded(store: Store) -> Store:
+    """A store holding the portfolio above as snapshot 1 of 2026-06-01."""
+    store.ingest(upload(**PORTFOLIO), date(2026, 6, 1), author="test")
+    return store
+
+
+def ids(frame: pl.DataFrame, column: str) -> list[str]:
+    return sorted(frame[column].to_list())
+
+
+# ---------------------------------------------------------------------- opening
+def test_db_path_falls_back_to_env_then_default(monkeypatch, tmp_path):
+    monkeypatch.delenv("KPI_DB", raising=False)
+    assert resolve_db_path() == Path("data/kpi.duckdb")
+    monkeypatch.setenv("KPI_DB", str(tmp_path / "env.duckdb"))
+    assert resolve_db_path() == tmp_path / "env.duckdb"
+    assert resolve_db_path(tmp_path / "arg.duckdb") == tmp_path / "arg.duckdb"
+
+
+def test_open_creates_folder_and_tables_idempotently(tmp_path):
+    path = tmp_path / "new" / "folder" / "kpi.duckdb"
+    with Store.open(path) as first:
+        assert first.is_empty()
+    with Store.open(path) as again:
+        assert again.is_empty()
+        assert again.snapshots().height == 0
+
+
+def test_in_memory_database_for_throwaway_work():
+    with Store.open(":memory:") as store:
+        store.ingest(upload(**PORTFOLIO), date(2026, 6, 1))
+        assert store.snapshot_ids() == [1]
+
+
+def test_duckdb_cannot_read_files(store):
+    with pytest.raises(Exception, match="disabled by configuration"):
+        store._rows("SELECT * FROM read_csv('/etc/hostname')")
+
+
+def test_busy_database_raises_after_timeout(tmp_path):
+    path = tmp_path / "busy.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(DatabaseBusyError) as err:
+            Store.open(path, busy_timeout=0.3)
+        assert str(err.value) == (
+            f"the database file {path} is in use by another program "
+            "(for example the dashboard or a scheduled job); try again in a moment"
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    with Store.open(path, busy_timeout=5) as store:  # free again once the other program stops
+        assert store.is_empty()
+
+
+def test_not_a_database_file_is_an_input_error(tmp_path):
+    path = tmp_path / "notes.duckdb"
+    path.write_text("these are my notes")
+    with pytest.raises(InputError, match="cannot be opened"):
+        Store.open(path)
+
+
+# ---------------------------------------------------------------------- empty database
+def test_empty_store_says_no_data(store):
+    with pytest.raises(NoDataError, match=r"^No data yet: upload a week's exports or load the sample portfolio\.$"):
+        store.latest_snapshot_id()
+    with pytest.raises(NoDataError):
+        store.load_portfolio()
+
+
+# ---------------------------------------------------------------------- ingest
+def test_first_upload_stores_every_table(loaded):
+    snapshot = loaded.latest_snapshot_id()
+    portfolio = loaded.load_portfolio()
+    assert snapshot == 1
+    assert portfolio.as_of == date(2026, 6, 1)
+    assert ids(portfolio.milestones, "milestone_id") == ["A1", "A2", "B1"]
+    assert portfolio.dependencies["lag_days"].to_list() == [3]
+    assert portfolio.kpi_actuals.height == 0
+    assert loaded.changes().height == 0  # nothing to compare the first snapshot with
+
+
+def test_result_counts_rows_and_lists_files(store):
+    result = store.ingest(upload(**PORTFOLIO), date(2026, 6, 1))
+    assert result.snapshot_id == 1 and not result.unchanged
+    assert result.rows == {
+        "objectives": 1, "kpis": 1, "kpi_actuals": 0, "projects": 2,
+        "milestones": 3, "tasks": 2, "dependencies": 1, "links": 2,
+    }
+    assert [f.name for f in result.files] == [f"{t}.csv" for t in PORTFOLIO]
+
+
+def test_identical_upload_again_is_a_no_op(loaded):
+    again = loaded.ingest(upload(**PORTFOLIO), date(2026, 6, 1))
+    assert again.unchanged
+    assert again.snapshot_id == 1
+    assert again.message == "These files were already loaded for 2026-06-01 (snapshot 1); nothing new was stored."
+    assert again.previous_snapshot_id is None
+    assert loaded.snapshot_ids() == [1]
+
+
+def test_same_files_for_another_date_make_a_new_snapshot(loaded):
+    result = loaded.ingest(upload(**PORTFOLIO), date(2026, 6, 8))
+    assert not result.unchanged and result.snapshot_id == 2
+    assert result.changes.height == 0
+
+
+def test_partial_upload_carries_other_projects_forward(loaded):
+    week2 = upload(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish,forecast_finish,actual_finish,reported_status
+            A1,PA,A one,Ann,2026-08-31,2026-09-21,,Amber
+        """,
+        tasks="""
+            task_id,milestone_id,name,forecast_finish
+            TA9,A1,New task,2026-09-20
+        """,
+    )
+    result = loaded.ingest(week2, date(2026, 6, 8))
+    portfolio = loaded.load_portfolio()
+    # Project A now holds only what was uploaded for it (A2 is gone); project B is untouched.
+    assert ids(portfolio.milestones, "milestone_id") == ["A1", "B1"]
+    assert ids(portfolio.tasks, "task_id") == ["TA9", "TB1"]
+    # Tables not in the upload are carried forward whole.
+    assert portfolio.links.height == 2 and portfolio.projects.height == 2
+    assert result.rows["milestones"] == 2 and result.rows["links"] == 2
+    # The first snapshot is intact.
+    assert ids(loaded.load_portfolio(1).milestones, "milestone_id") == ["A1", "A2", "B1"]
+
+
+def test_tasks_alone_scope_by_their_milestones_project(loaded):
+    week2 = upload(
+        tasks="""
+            task_id,milestone_id,name,forecast_finish
+            TB2,B1,Other task,2026-07-20
+        """
+    )
+    loaded.ingest(week2, date(2026, 6, 8))
+    tasks = loaded.load_portfolio().tasks
+    # B1 belongs to PB in the previous snapshot, so PB's tasks are replaced; PA's stay.
+    assert ids(tasks, "task_id") == ["TA1", "TB2"]
+
+
+def test_dependencies_are_scoped_by_successor(loaded):
+    week2 = upload(
+        dependencies="""
+            predecessor_id,successor_id,lag_days
+            A1,B1,0
+        """
+    )
+    loaded.ingest(week2, date(2026, 6, 8))
+    deps = loaded.load_portfolio().dependencies
+    # B1 -> A2 belongs to PA (successor A2) and is kept; A1 -> B1 is PB's.
+    assert sorted(zip(deps["predecessor_id"], deps["successor_id"])) == [("A1", "B1"), ("B1", "A2")]
+
+
+def test_moved_task_is_not_duplicated(loaded):
+    week2 = upload(
+        tasks="""
+            task_id,milestone_id,name,forecast_finish
+            TA1,B1,Moved task,2026-07-20
+        """
+    )
+    loaded.ingest(week2, date(2026, 6, 8))
+    tasks = loaded.load_portfolio().tasks
+    assert tasks.filter(pl.col("task_id") == "TA1")["milestone_id"].to_list() == ["B1"]
+
+
+def test_kpis_and_actuals_are_upserted_by_key(loaded):
+    loaded.ingest(
+        upload(kpi_actuals="""
+            kpi_id,as_of,value
+            K1,2026-05-31,2.05
+        """),
+        date(2026, 6, 8),
+    )
+    loaded.ingest(
+        upload(
+            kpi_actuals="""
+                kpi_id,as_of,value
+                K1,2026-05-31,2.04
+                K1,2026-06-30,2.01
+            """,
+            kpis="""
+                kpi_id,name,objective_id,owner,direction,baseline_value,target_value,period_start,target_date
+                K2,Idle hours,,Sam,lower_is_better,6,5,2026-01-01,2026-12-31
+            """,
+        ),
+        date(2026, 6, 15),
+    )
+    portfolio = loaded.load_portfolio()
+    expected = pl.DataFrame(
+        {"kpi_id": ["K1", "K1"], "as_of": [date(2026, 5, 31), date(2026, 6, 30)], "value": [2.04, 2.01]}
+    )
+    assert_frame_equal(portfolio.kpi_actuals.sort("as_of"), expected)
+    assert ids(portfolio.kpis, "kpi_id") == ["K1", "K2"]
+
+
+def test_unknown_project_rejects_the_whole_upload(loaded):
+    bad = upload(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish
+            A1,PA,A one,Ann,2026-08-31
+            X1,P-X,Mystery,Max,2026-09-30
+        """,
+        tasks="""
+            task_id,milestone_id,name,forecast_finish
+            TX1,X1,Mystery task,2026-09-01
+        """,
+    )
+    with pytest.raises(UploadRejected) as err:
+        loaded.ingest(bad, date(2026, 6, 8))
+    assert err.value.lines() == [
+        "milestones.csv, sheet milestones, row 3, column project_id: "
+        "unknown project 'P-X'; add it to the projects sheet or fix the id"
+    ]
+    # Nothing of it was stored, and the earlier snapshot is intact.
+    assert loaded.snapshot_ids() == [1]
+    assert loaded.files()["file_name"].to_list() == sorted(f"{t}.csv" for t in PORTFOLIO)
+    assert ids(loaded.load_portfolio().milestones, "milestone_id") == ["A1", "A2", "B1"]
+    for table in TABLES:
+        assert loaded._rows(f'SELECT DISTINCT snapshot_id FROM "{table}"') in ([(1,)], [])
+
+
+def test_unknown_objective_and_kpi_are_rejected(store):
+    bad = upload(
+        kpis="""
+            kpi_id,name,objective_id,owner,direction,baseline_value,target_value,period_start,target_date
+            K1,Cost,O-NONE,Sam,lower_is_better,2,1,2026-01-01,2026-12-31
+        """,
+        kpi_actuals="""
+            kpi_id,as_of,value
+            K9,2026-05-31,1.0
+        """,
+    )
+    with pytest.raises(UploadRejected) as err:
+        store.ingest(bad, date(2026, 6, 1))
+    assert [p.message for p in err.value.problems] == [
+        "unknown objective 'O-NONE'; add it to the objectives sheet or fix the id",
+        "unknown KPI 'K9'; add it to the kpis sheet or fix the id",
+    ]
+    assert store.is_empty()
+
+
+def test_dangling_links_and_tasks_are_warnings_not_rejections(loaded):
+    week2 = upload(
+        links="""
+            milestone_id,kpi_id,kpi_delta
+            A1,K1,-0.1
+            A1,K-GONE,1
+        """,
+        tasks="""
+            task_id,milestone_id,name,forecast_finish
+            TZ,M-GONE,Orphan,2026-09-01
+        """,
+    )
+    result = loaded.ingest(week2, date(2026, 6, 8))
+    assert result.snapshot_id == 2
+    assert [str(w) for w in result.warnings] == [
+        "tasks.csv, sheet tasks, row 2, column milestone_id: unknown milestone 'M-GONE'; "
+        "the row is kept and listed as a governance finding until it exists",
+        "links.csv, sheet links, row 3, column kpi_id: unknown KPI 'K-GONE'; "
+        "the row is kept and listed as a governance finding until it exists",
+    ]
+    assert "TZ" in loaded.load_portfolio().tasks["task_id"].to_list()
+
+
+def test_carried_rows_naming_a_removed_milestone_are_reported(loaded):
+    week2 = upload(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish
+            B2,PB,B two,Bob,2026-12-31
+        """
+    )
+    result = loaded.ingest(week2, date(2026, 6, 8))
+    messages = [(w.file, w.sheet, w.column, w.message) for w in result.warnings]
+    # B1 is gone: its task, its link and the dependency it drives now dangle.
+    assert [(file, sheet, column) for file, sheet, column, _ in messages] == [
+        ("snapshot 1", "tasks", "milestone_id"),
+        ("snapshot 1", "links", "milestone_id"),
+        ("snapshot 1", "dependencies", "predecessor_id"),
+    ]
+    assert messages[0][3].startswith("1 row(s) kept from the previous snapshot name milestone 'B1', which this upload removed")
+
+
+def test_dry_run_stores_nothing(loaded):
+    week2 = upload(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish,forecast_finish,reported_status
+            A1,PA,A one,Ann,2026-08-31,2026-09-21,Green
+        """
+    )
+    result = loaded.ingest(week2, date(2026, 6, 8), dry_run=True)
+    assert result.snapshot_id is None
+    assert result.changes["change"].to_list() == ["removed", "forecast_moved"]
+    assert loaded.snapshot_ids() == [1]
+
+
+def test_backdated_upload_builds_on_the_snapshot_before_it(loaded):
+    loaded.ingest(upload(projects="""
+        project_id,name,owner
+        PC,Project C,Cy
+    """), date(2026, 6, 15))
+    loaded.ingest(upload(projects="""
+        project_id,name,owner
+        PD,Project D,Di
+    """), date(2026, 6, 8))
+    assert loaded.snapshot_ids() == [1, 3, 2]
+    assert ids(loaded.load_portfolio(3).projects, "project_id") == ["PA", "PB", "PD"]
+    assert ids(loaded.load_portfolio().projects, "project_id") == ["PA", "PB", "PC"]
+    assert loaded.previous_snapshot_id(2) == 3
+    assert loaded.previous_snapshot_id(1) is None
+
+
+# ---------------------------------------------------------------------- changes
+def test_changes_since_previous_snapshot(loaded):
+    week2 = upload(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish,forecast_finish,actual_finish,reported_status
+            A1,PA,A one,Ann,2026-08-31,2026-09-21,,at risk
+            A3,PA,A three,Ann,2026-11-30,,,
+            B1,PB,B one,Bob,2026-07-31,2026-07-30,2026-07-30,done
+        """
+    )
+    result = loaded.ingest(week2, date(2026, 6, 8))
+    expected = pl.DataFrame(
+        {
+            "snapshot_id": [2] * 6,
+            "change": ["added", "removed", "completed", "forecast_moved", "forecast_moved", "status_changed"],
+            "milestone_id": ["A3", "A2", "B1", "A1", "B1", "A1"],
+            "project_id": ["PA", "PA", "PB", "PA", "PB", "PA"],
+            "name": ["A three", "A two", "B one", "A one", "B one", "A one"],
+            "detail": [
+                "added, baseline finish 2026-11-30",
+                "removed",
+                "completed on 2026-07-30",
+                "forecast moved from 2026-09-07 to 2026-09-21 (+14 days)",
+                "forecast moved from 2026-07-31 to 2026-07-30 (-1 day)",
+                "reported status changed from Green to Amber",
+            ],
+            "days": [None, None, None, 14, -1, None],
+        },
+        schema=CHANGES_SCHEMA,
+    )
+    assert_frame_equal(result.changes, expected)
+    assert_frame_equal(loaded.changes(), expected)
+    assert_frame_equal(loaded.changes(2), expected)
+    # B1's status went from Amber to Complete as well.
+    assert "B1" not in result.changes.filter(pl.col("change") == "status_changed")["milestone_id"].to_list()
+
+
+def test_status_change_ignores_spelling_of_the_same_status():
+    old = pl.DataFrame({"milestone_id": ["M"], "reported_status": ["green"]})
+    new = pl.DataFrame({"milestone_id": ["M"], "reported_status": ["On Track"]})
+    cols = {"project_id": pl.String, "name": pl.String, "baseline_finish": pl.Date, "forecast_finish": pl.Date,
+            "actual_finish": pl.Date}
+    old, new = (f.with_columns(pl.lit(None, dtype).alias(c) for c, dtype in cols.items()) for f in (old, new))
+    assert milestone_changes(old, new, 2).height == 0
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    old_days=st.lists(st.integers(-60, 60) | st.none(), min_size=1, max_size=8),
+    shift=st.lists(st.integers(-30, 30), min_size=8, max_size=8),
+)
+def test_forecast_days_moved_are_the_date_difference(old_days, shift):
+    base = date(2026, 9, 1)
+    n = len(old_days)
+    old = pl.DataFrame(
+        {"milestone_id": [f"M{i}" for i in range(n)], "forecast_days": old_days},
+        schema={"milestone_id": pl.String, "forecast_days": pl.Int64},
+    )
+    old = old.with_columns(
+        pl.lit("P").alias("project_id"), pl.col("milestone_id").alias("name"), pl.lit(base).alias("baseline_finish"),
+        (pl.lit(base) + pl.duration(days=pl.col("forecast_days"))).alias("forecast_finish"),
+        pl.lit(None, pl.Date).alias("actual_finish"), pl.lit("Green").alias("reported_status"),
+    ).drop("forecast_days")
+    new = old.with_columns(pl.col("forecast_finish") + pl.duration(days=pl.Series(shift[:n])))
+    moved = milestone_changes(old, new, 2)
+    expected = {f"M{i}": s for i, (d, s) in enumerate(zip(old_days, shift)) if d is not None and s != 0}
+    assert set(moved["change"]) <= {"forecast_moved"}
+    assert dict(zip(moved["milestone_id"], moved["days"])) == expected
+
+
+# ---------------------------------------------------------------------- readers
+def test_snapshots_listing(loaded):
+    loaded.ingest(upload(tasks="""
+        task_id,milestone_id,name,forecast_finish
+        TA2,A1,Another,2026-08-01
+    """), date(2026, 6, 8), author="pmo")
+    listing = loaded.snapshots()
+    assert listing["snapshot_id"].to_list() == [1, 2]
+    assert listing["as_of"].to_list() == [date(2026, 6, 1), date(2026, 6, 8)]
+    assert listing["author"].to_list() == ["test", "pmo"]
+    assert listing["files"].to_list()[1] == ["tasks.csv"]
+    assert listing["rows"].to_list()[1] == {
+        "objectives": 1, "kpis": 1, "kpi_actuals": 0, "projects": 2,
+        "milestones": 3, "tasks": 2, "dependencies": 1, "links": 2,
+    }
+
+
+def test_milestone_history_spans_every_snapshot(loaded):
+    loaded.ingest(upload(milestones="""
+        milestone_id,project_id,name,owner,baseline_finish,forecast_finish
+        B1,PB,B one,Bob,2026-07-31,2026-08-14
+    """), date(2026, 6, 8))
+    history = loaded.load_milestone_history()
+    b1 = history.filter(pl.col("milestone_id") == "B1")
+    assert b1["as_of"].to_list() == [date(2026, 6, 1), date(2026, 6, 8)]
+    assert b1["forecast_finish"].to_list() == [date(2026, 7, 31), date(2026, 8, 14)]
+    assert history.columns == [
+        "snapshot_id", "as_of", "milestone_id", "project_id", "baseline_finish",
+        "forecast_finish", "actual_finish", "reported_status",
+    ]
+
+
+def test_original_files_are_kept_once(store):
+    first = upload(**PORTFOLIO)
+    store.ingest(first, date(2026, 6, 1), sources=first.files)
+    store.ingest(first, date(2026, 6, 8), sources=first.files)
+    trail = store.files()
+    assert trail.height == 2 * len(PORTFOLIO)
+    assert store.files(2)["snapshot_id"].unique().to_list() == [2]
+    projects = first.files[2]
+    assert store.file_bytes(projects.sha256) == projects.data
+    assert store._rows("SELECT count(*) FROM file_blobs") == [(len(PORTFOLIO),)]
+    with pytest.raises(NotFoundError):
+        store.file_bytes("0" * 64)
+
+
+def test_unknown_snapshot_id(loaded):
+    with pytest.raises(NoDataError, match="There is no snapshot 9"):
+        loaded.load_portfolio(9)
+
+
+def test_concurrent_reads_and_writes_from_threads(loaded):
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(5):
+                assert loaded.load_portfolio().milestones.height == 3
+        except BaseException as err:  # collected, asserted below
+            errors.append(err)
+
+    def write(i: int) -> None:
+        try:
+            loaded.save_scenario(f"s{i}", {"slips": [i]}, 1)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=read) for _ in range(3)] + [
+        threading.Thread(target=write, args=(i,)) for i in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(loaded.list_scenarios()["name"].to_list()) == ["s0", "s1", "s2"]
+
+
+# ---------------------------------------------------------------------- settings, scenarios, mappings
+def test_settings_round_trip(store):
+    assert store.settings() == Settings()
+    changed = Settings(amber_days=5, red_days=10, escalation_value=100_000.0, currency="EUR")
+    store.save_settings(changed)
+    assert store.settings() == changed
+
+
+def test_scenario_crud(store):
+    spec = {"slips": [{"milestone_id": "M1", "days": 14}], "from": date(2026, 8, 31)}
+    sid = store.save_scenario("Vendor late", spec, snapshot_id=1, author="pmo")
+    loaded = store.load_scenario(sid)
+    assert loaded["name"] == "Vendor late" and loaded["author"] == "pmo" and loaded["snapshot_id"] == 1
+    assert loaded["spec"] == {"slips": [{"milestone_id": "M1", "days": 14}], "from": "2026-08-31"}
+
+    store.update_scenario(sid, {"slips": []})
+    store.rename_scenario(sid, "Vendor on time")
+    assert store.load_scenario(sid)["spec"] == {"slips": []}
+    assert store.list_scenarios()["name"].to_list() == ["Vendor on time"]
+
+    with pytest.raises(InputError, match="a scenario named 'vendor on time' already exists"):
+        store.save_scenario("vendor on time", {}, 1)
+    second = store.save_scenario("Other", {}, None)
+    assert second > sid
+
+    store.delete_scenario(sid)
+    assert store.list_scenarios()["scenario_id"].to_list() == [second]
+    with pytest.raises(NotFoundError, match=f"there is no saved scenario with id {sid}"):
+        store.load_scenario(sid)
+    with pytest.raises(NotFoundError):
+        store.rename_scenario(sid, "x")
+    with pytest.raises(NotFoundError):
+        store.delete_scenario(sid)
+
+
+def test_mapping_profiles(store):
+    assert store.mapping_profiles() == []
+    store.save_mapping_profile("Jira cloud", {"milestones": {"Key": "milestone_id"}})
+    store.save_mapping_profile("Jira cloud", {"milestones": {"Issue key": "milestone_id"}})
+    store.save_mapping_profile("Asana", {})
+    assert store.mapping_profiles() == ["Asana", "Jira cloud"]
+    assert store.load_mapping_profile("Jira cloud") == {"milestones": {"Issue key": "milestone_id"}}
+    with pytest.raises(NotFoundError, match="there is no mapping profile named 'Smartsheet'; saved profiles: Asana, Jira cloud"):
+        store.load_mapping_profile("Smartsheet")
