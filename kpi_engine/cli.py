@@ -24,11 +24,21 @@ import polars as pl
 
 from kpi_engine.errors import InputError, KpiError, Problem, UploadRejected
 from kpi_engine.output import render_table, to_json
+from kpi_engine.scenarios import (
+    Scenario,
+    ScenarioResult,
+    Slip,
+    SlipProject,
+    Workaround,
+    run_scenario,
+)
 from kpi_engine.schema import TABLES
 from kpi_engine.store import CHANGE_KINDS, NO_DATA_MESSAGE, IngestResult, Store
 
 if TYPE_CHECKING:
+    from kpi_engine.engine import EngineResult
     from kpi_engine.ingest import SourceFile
+    from kpi_engine.simulation import SimulationResult
 
 PROG = "python -m kpi_engine"
 SOURCES = ("auto", "template", "jira", "msproject", "smartsheet", "asana")
@@ -242,18 +252,157 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Fields of each milestone in ``whatif`` JSON (CLI.md).
+WHATIF_MILESTONE_FIELDS = ["milestone_id", "computed_finish", "slip_days", "computed_status", "value_at_risk"]
+#: Fields of each workaround in ``whatif`` JSON (CLI.md).
+MITIGATION_FIELDS = ["milestone_id", "recovered_value", "cost", "net_value"]
+
+
+def _whatif_figures(result: EngineResult) -> dict[str, object]:
+    """One side of the ``whatif`` JSON: milestones, KPIs and the total value at risk."""
+    return {
+        "milestones": result.milestones.select(WHATIF_MILESTONE_FIELDS).sort("milestone_id"),
+        "kpis": result.kpis.rename({"target_value": "target"}).select(KPI_FIELDS).sort("kpi_id"),
+        "value_at_risk_total": result.value_at_risk_total,
+    }
+
+
+def _describe(scenario: Scenario) -> str:
+    words = []
+    for change in scenario.changes:
+        if isinstance(change, Slip):
+            words.append(f"{change.milestone_id} slips {change.days} days")
+        elif isinstance(change, SlipProject):
+            words.append(f"every open milestone of {change.project_id} slips {change.days} days")
+        elif isinstance(change, Workaround):
+            words.append(f"workaround for {change.milestone_id} from {change.start}, "
+                         f"cost {change.cost:,.0f}, recovering {change.fraction:g}")
+    return "; ".join(words) or "no changes"
+
+
+def whatif_table(result: ScenarioResult) -> str:
+    """A what-if as a person reads it: what moves, what it does to the KPIs and the money."""
+    base = result.baseline
+    currency = base.settings.currency
+    change = result.value_at_risk_total_after - result.value_at_risk_total_before
+    kpis = result.kpi_diff.select(
+        "kpi_id", "name", pl.col("target_value").alias("target"), pl.col("projected_before").alias("projected"),
+        pl.col("projected_after").alias("what-if"), pl.col("shortfall_after").alias("shortfall"),
+        pl.col("misses_after").alias("misses"),
+    )
+    moved = result.moved.select(
+        "milestone_id", "name", pl.col("before").alias("finish before"), pl.col("after").alias("finish after"),
+        pl.col("moved_days").alias("days later"),
+        pl.when(pl.col("is_direct")).then(pl.lit("slipped")).otherwise(pl.lit("follows")).alias("why"),
+    )
+    parts = [
+        f"What-if on the snapshot of {base.portfolio.as_of}: {_describe(result.spec)}.",
+        "",
+        "Milestones that move",
+        render_table(moved, empty="(none)"),
+        "",
+        "KPIs at their target dates",
+        render_table(kpis, empty="(no KPIs)"),
+        "",
+        (f"Value at risk: {result.value_at_risk_total_before:,.0f} -> {result.value_at_risk_total_after:,.0f} "
+         f"{currency} ({change:+,.0f})"),
+    ]
+    if result.escalations.height:
+        parts += ["", "Escalations raised", render_table(result.escalations.select(
+            "milestone_id", "kpi_id", pl.col("escalation_level_before").alias("level before"),
+            pl.col("escalation_level_after").alias("level after"), pl.col("escalate_to_after").alias("escalate to"),
+        ))]
+    if result.mitigations.height:
+        parts += ["", "Workarounds", render_table(result.mitigations.with_columns(
+            pl.col("recovered_value").round(0), pl.col("net_value").round(0),
+        ).rename({"break_even_days": "break-even slip (days)"})),
+            f"Value at risk after workarounds: {result.value_at_risk_total_net:,.0f} {currency}"]
+    return "\n".join(parts)
+
+
 def cmd_whatif(args: argparse.Namespace) -> int:
     """Print a what-if scenario against the unchanged snapshot.
 
     ``args.slip`` and ``args.slip_project`` are lists of (id, days); ``args.workaround``
     a list of (milestone id, from date, cost, fraction).
     """
-    return _not_available("whatif")
+    from kpi_engine.analysis import analyse
+
+    scenario = Scenario("", tuple(
+        [Slip(ident, days) for ident, days in args.slip]
+        + [SlipProject(ident, days) for ident, days in args.slip_project]
+        + [Workaround(ident, start, cost, fraction) for ident, start, cost, fraction in args.workaround]
+    ))
+    with Store.open(args.db) as store:
+        base = analyse(store)
+    result = run_scenario(base.portfolio, scenario, base.settings, base=base)
+    if args.format == "table":
+        print(whatif_table(result))
+        return 0
+    print(to_json({
+        "baseline": _whatif_figures(base),
+        "scenario": {**_whatif_figures(result.scenario),
+                     "mitigations": result.mitigations.select(MITIGATION_FIELDS)},
+    }))
+    return 0
+
+
+def simulate_table(result: SimulationResult, currency: str) -> str:
+    """Monte Carlo percentiles as a person reads them."""
+    var = result.value_at_risk
+    kpis = result.kpis.select(
+        "kpi_id", "name", pl.col("target_value").alias("target"), "projected",
+        (pl.col("p_meet") * 100).round(1).alias("% of runs meeting"), "p50", "p80", "p95",
+    )
+    moving = result.milestones.filter(pl.col("p95_finish") != pl.col("computed_finish")).select(
+        "milestone_id", "name", pl.col("computed_finish").alias("planned"), "p50_finish", "p80_finish", "p95_finish",
+        pl.col("distribution_used").alias("slips drawn from"),
+    )
+    critical = result.criticality.filter(pl.col("criticality") > 0).head(10).select(
+        "milestone_id", "name", "project_id", (pl.col("criticality") * 100).round(1).alias("% of runs driving a miss"),
+    )
+    return "\n".join([
+        (f"Monte Carlo: {result.runs:,} runs, seed {result.seed}. "
+         "pXX: the value reached or beaten (the date finished by) in XX% of runs."),
+        "",
+        "KPIs at their target dates",
+        render_table(kpis, empty="(no KPIs)"),
+        "",
+        (f"Value at risk ({currency}): planned {var.deterministic:,.0f}; p50 {var.p50:,.0f}, "
+         f"p80 {var.p80:,.0f}, p95 {var.p95:,.0f}"),
+        "",
+        "Milestones whose finish varies",
+        render_table(moving, empty="(none: every run follows the plan; slips are drawn from earlier snapshots)"),
+        "",
+        "Where mitigation pays most (milestones that most often drive a missed target)",
+        render_table(critical, empty="(none)"),
+    ])
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    """Print Monte Carlo percentiles (``args.runs``, ``args.seed``)."""
-    return _not_available("simulate")
+    """Print Monte Carlo percentiles (``args.runs``, ``args.seed``; no seed means seed 0, so reruns agree)."""
+    from kpi_engine.analysis import milestone_history
+    from kpi_engine.simulation import simulate
+
+    seed = 0 if args.seed is None else args.seed
+    with Store.open(args.db) as store:
+        snapshot_id = store.latest_snapshot_id()
+        portfolio = store.load_portfolio(snapshot_id)
+        settings = store.settings()
+        history = milestone_history(store, snapshot_id)
+    result = simulate(portfolio, settings, runs=args.runs, seed=seed, history=history, trajectory=False)
+    if args.format == "table":
+        print(simulate_table(result, settings.currency))
+        return 0
+    var = result.value_at_risk
+    print(to_json({
+        "runs": result.runs,
+        "seed": result.seed,
+        "kpis": result.kpis.select("kpi_id", "p_meet", "p50", "p80", "p95"),
+        "milestones": result.milestones.select("milestone_id", "p50_finish", "p80_finish", "p95_finish"),
+        "value_at_risk": {"p50": var.p50, "p80": var.p80, "p95": var.p95, "mean": var.mean},
+    }))
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

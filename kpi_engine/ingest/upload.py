@@ -1,0 +1,260 @@
+"""Read a whole upload: files -> sheets -> recognised layouts -> canonical tables, validated."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+
+from kpi_engine.errors import InputError, Problem, UploadRejected
+from kpi_engine.ingest.dates import ORDERS
+from kpi_engine.ingest.detect import LAYOUT_DESCRIPTION, TOOLS, Recognised, make_block, recognise
+from kpi_engine.ingest.mapping import ColumnMapping, mapping_part
+from kpi_engine.ingest.model import PROVENANCE, SOURCES, Block, FileReport, Outcome, ParsedUpload, SourceFile
+from kpi_engine.ingest.readers import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, read_sheets
+from kpi_engine.ingest.template import template_part
+from kpi_engine.ingest.tools import ADAPTERS
+from kpi_engine.ingest.validate import convert, duplicate_problems
+from kpi_engine.schema import KEYS, TABLES
+
+UNRECOGNISED = "the headers match no layout this program reads; it accepts " + LAYOUT_DESCRIPTION
+
+
+def read_paths(paths: Sequence[str | Path]) -> list[SourceFile]:
+    """Read files and folders into SourceFiles.
+
+    A folder stands for every .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.xlsb file directly in it, in
+    name order (Excel's lock files ``~$name.xlsx`` are skipped).
+
+    Raises
+    ------
+    InputError
+        A path that does not exist, or a folder holding no such file.
+    """
+    suffixes = TEXT_SUFFIXES + WORKBOOK_SUFFIXES
+    files: list[SourceFile] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith("~$")
+            )
+            if not found:
+                raise InputError(f"folder {path} holds no CSV or Excel files ({', '.join(suffixes)})")
+            files.extend(SourceFile(p.name, p.read_bytes()) for p in found)
+        elif path.is_file():
+            files.append(SourceFile(path.name, path.read_bytes()))
+        else:
+            raise InputError(f"no such file or folder: {path}")
+    return files
+
+
+def detect_source(file: SourceFile) -> str:
+    """Name the layout of a file from its sheet names and headers.
+
+    Returns
+    -------
+    str
+        'template', 'jira', 'msproject', 'smartsheet' or 'asana' (the first sheet that is
+        recognised decides), or 'unknown'.
+
+    Raises
+    ------
+    InputError
+        A workbook that is damaged or too large to open safely.
+    """
+    for sheet in read_sheets(file):
+        found = recognise(sheet)
+        if found is not None:
+            return found.layout
+    return "unknown"
+
+
+def read_upload(
+    files: Sequence[SourceFile],
+    source: str = "auto",
+    mapping: ColumnMapping | None = None,
+    *,
+    date_order: str | None = None,
+) -> ParsedUpload:
+    """Parse, map and validate a whole upload.
+
+    Parameters
+    ----------
+    files
+        The files of the upload; rows of the same table from several files are concatenated.
+    source
+        'auto' recognises each sheet by its name and headers; 'template', 'jira',
+        'msproject', 'smartsheet' or 'asana' reads every file as that layout; 'mapping' reads
+        every file with ``mapping``.
+    mapping
+        A column mapping for files of another layout.  With ``source='auto'`` it reads the
+        files nothing else recognises.
+    date_order
+        'dmy' or 'mdy' for numeric dates (03/04/2026) in files not read with a mapping
+        (a mapping carries its own); None decides from the values.
+
+    Returns
+    -------
+    ParsedUpload
+
+    Raises
+    ------
+    UploadRejected
+        Listing every problem found (file, sheet, row, column, message); nothing is returned.
+    InputError
+        Bad arguments (no files, unknown source, 'mapping' without a mapping).
+    """
+    if not files:
+        raise InputError("no files to read")
+    if source != "auto" and source not in SOURCES:
+        raise InputError(f"unknown source '{source}'; use auto, {', '.join(SOURCES)}")
+    if source == "mapping" and mapping is None:
+        raise InputError("source 'mapping' needs a column mapping")
+    if date_order not in (None, *ORDERS):
+        raise InputError(f"date order must be dmy or mdy, not '{date_order}'")
+
+    # hashing releases the GIL: fingerprint the files while they are parsed
+    hashing = ThreadPoolExecutor(max_workers=1)
+    hashes = hashing.map(lambda f: f.sha256, files)
+    try:
+        return _read(files, source, mapping, date_order)
+    finally:
+        list(hashes)
+        hashing.shutdown()
+
+
+def _read(
+    files: Sequence[SourceFile], source: str, mapping: ColumnMapping | None, date_order: str | None
+) -> ParsedUpload:
+    """read_upload without the argument checks."""
+    outcome = Outcome()
+    names = [f.name for f in files]
+    for name in dict.fromkeys(n for n in names if names.count(n) > 1):
+        # every row is located by its file name: two files of one name would make that ambiguous
+        outcome.problems.append(Problem(name, "-", None, "", "two files of the upload have this name; rename one"))
+    layouts: dict[str, str] = {}  # file name -> source for its report
+    tool_blocks: dict[str, list[Block]] = {tool: [] for tool in TOOLS}
+    for file in files:
+        outcome.extend(_read_file(file, source, mapping, layouts, tool_blocks))
+    for tool, blocks in tool_blocks.items():
+        if blocks:
+            outcome.extend(ADAPTERS[tool](blocks))
+
+    problems, warnings = outcome.problems, outcome.warnings
+    typed: dict[str, list[pl.DataFrame]] = {t: [] for t in TABLES}
+    counts: dict[str, dict[str, int]] = {f.name: {} for f in files}
+    for part in outcome.parts:
+        if date_order is not None and part.date_order is None:
+            part = replace(part, date_order=date_order)
+        frame, part_problems, part_warnings = convert(part)
+        problems += part_problems
+        warnings += part_warnings
+        typed[part.table].append(frame.with_columns(_derived=pl.lit(part.derived)))
+        if part.file in counts:
+            counts[part.file].setdefault(part.table, 0)
+
+    tables: dict[str, pl.DataFrame] = {}
+    for table, frames in typed.items():
+        if not frames:
+            continue
+        rows = _settle_derived(table, pl.concat(frames, how="vertical"))
+        problems += duplicate_problems(table, rows)
+        for name, n in rows.group_by("_file").len().iter_rows():
+            if name in counts:
+                counts[name][table] = n
+        if rows.height:
+            tables[table] = rows
+
+    if not problems and not tables:
+        names = ", ".join(f.name for f in files)
+        problems.append(Problem(names, "-", None, "", "the upload holds no data rows"))
+    if problems:
+        order = {f.name: i for i, f in enumerate(files)}
+        # two parts of one sheet (a tool's milestones and tasks) may miss the same column: say it once
+        problems = list(dict.fromkeys(problems))
+        problems.sort(key=lambda p: (order.get(p.file, len(order)), p.sheet, -1 if p.row is None else p.row))
+        raise UploadRejected(problems)
+    reports = [
+        FileReport(
+            name=f.name, sha256=f.sha256, size=len(f.data), source=layouts.get(f.name, "template"),
+            tables={t: counts[f.name][t] for t in TABLES if t in counts[f.name]},
+        )
+        for f in files
+    ]
+    return ParsedUpload(tables=tables, files=reports, warnings=list(dict.fromkeys(warnings)))
+
+
+def _read_file(
+    file: SourceFile,
+    source: str,
+    mapping: ColumnMapping | None,
+    layouts: dict[str, str],
+    tool_blocks: dict[str, list[Block]],
+) -> Outcome:
+    """Recognise each sheet of one file; template and mapping parts now, tool blocks for later."""
+    outcome = Outcome()
+    try:
+        sheets = [s for s in read_sheets(file) if s.cells.height]
+    except InputError as err:
+        outcome.problems.append(Problem(file.name, "-", None, "", str(err)))
+        return outcome
+    if not sheets:
+        outcome.problems.append(Problem(file.name, "-", None, "", "the file is empty"))
+        return outcome
+    unrecognised = []
+    for sheet in sheets:
+        if source == "mapping" or (mapping is not None and source == "auto" and recognise(sheet) is None):
+            assert mapping is not None
+            outcome.extend(mapping_part(sheet, mapping))
+            layouts.setdefault(file.name, "mapping")
+            continue
+        found = recognise(sheet, only=None if source == "auto" else source)
+        if found is None and source in TOOLS:
+            # the user said which tool made the file: read it as such and report what is missing
+            found = Recognised(source, None, 0)
+        if found is None:
+            unrecognised.append(sheet)
+            continue
+        block, problems = make_block(sheet, found.header_index)
+        outcome.problems += problems
+        layouts.setdefault(file.name, found.layout)
+        if found.layout == "template":
+            assert found.table is not None
+            outcome.extend(template_part(block, found.table))
+        else:
+            tool_blocks[found.layout].append(block)
+    for sheet in unrecognised:
+        note = Problem(file.name, sheet.name, None, "", UNRECOGNISED)
+        if len(unrecognised) == len(sheets):
+            outcome.problems.append(note)
+        else:
+            # a workbook's other sheets (notes, pivots) are not data: say they were skipped
+            outcome.warnings.append(
+                Problem(file.name, sheet.name, None, "", "sheet not read: its name and headers match no table")
+            )
+    return outcome
+
+
+def _settle_derived(table: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """Let rows a tool export implies (``_derived``) yield to rows given explicitly, then drop the flag.
+
+    A Jira export names its project on every issue and two exports of the same project name
+    it twice: such rows are one project, not duplicates.  A project or link the template
+    gives explicitly wins over the one implied by an export.
+    """
+    derived = pl.col("_derived")
+    if not rows["_derived"].any():
+        return rows.drop("_derived")
+    key = list(KEYS[table])
+    explicit = rows.filter(~derived)
+    implied = (
+        rows.filter(derived)
+        .join(explicit.select(key).drop_nulls(), on=key, how="anti")
+        .unique(key, keep="first", maintain_order=True)
+    )
+    return pl.concat([explicit, implied]).drop("_derived").select(*TABLES[table], *PROVENANCE)
