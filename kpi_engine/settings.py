@@ -24,12 +24,16 @@ class Settings:
     def from_dict(cls, values: dict[str, object]) -> Settings:
         """Build settings from stored text or numbers, rejecting unknown names and bad values."""
         known = {f.name: f for f in fields(cls)}
-        result = cls()
+        unknown = [name for name in values if name not in known]
+        if unknown:
+            raise InputError(f"unknown setting '{unknown[0]}'; known settings: {', '.join(known)}")
+        # Amber <= Red is checked once, on the finished settings: one value at a time, a stored
+        # Amber of 60 would be refused against the default Red of 14 before Red 90 is read.
+        relaxed = replace(cls(), amber_days=0, red_days=2**31)
         for name, value in values.items():
-            if name not in known:
-                raise InputError(f"unknown setting '{name}'; known settings: {', '.join(known)}")
-            result = result.with_value(name, value)
-        return result
+            relaxed = relaxed.with_value(name, value)
+        result = replace(cls(), **{name: getattr(relaxed, name) for name in values})
+        return result.with_value("amber_days", result.amber_days)
 
     def with_value(self, name: str, value: object) -> Settings:
         """Return a copy with one setting changed, converted to its type and checked."""

@@ -1,0 +1,35 @@
+"""The dashboard's frame: page config, navigation, the shared snapshot picker."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import context, errors, loaders
+
+st.set_page_config(page_title="Strategy execution", page_icon=":material/flag:", layout="wide")
+
+with errors.guard():
+    # A newcomer opens the app on a full portfolio: an empty database gets the sample once.
+    if loaders.autoload_sample():
+        loaders.ensure_sample(loaders.db_path())
+    context.snapshot_picker()
+
+pages = {
+    "Executive": [
+        st.Page("pages/pulse.py", title="Portfolio pulse", icon=":material/monitor_heart:", default=True),
+        st.Page("pages/exceptions.py", title="Exceptions", icon=":material/priority_high:"),
+        st.Page("pages/heatmap.py", title="Heatmap", icon=":material/grid_on:"),
+        st.Page("pages/kpis.py", title="KPIs", icon=":material/trending_up:"),
+        st.Page("pages/whatif.py", title="What-if", icon=":material/science:"),
+        st.Page("pages/governance.py", title="Governance", icon=":material/gavel:"),
+    ],
+    "PMO": [
+        st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:"),
+        st.Page("pages/history.py", title="History", icon=":material/history:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
+    ],
+}
+page = st.navigation(pages)
+context.mark_frame()
+with errors.guard():
+    page.run()

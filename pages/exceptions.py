@@ -1,0 +1,143 @@
+"""Exceptions: the full list, filtered, exported, and one row drilled down to its causes."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from kpi_engine import views
+from ui import context, export, loaders, specs
+from ui import format as fmt
+
+ctx = context.require()
+result = ctx.result()
+currency = ctx.currency
+
+st.title("Exceptions")
+st.caption(context.caption(ctx) + " · ordered by value at risk, then KPI shortfall, then slip")
+
+options = views.filter_options(result.exceptions)
+
+
+def pick(column: DeltaGenerator, label: str, name: str) -> tuple[str, ...]:
+    """A multiselect over one filter's choices; choices gone from this snapshot are dropped."""
+    key = f"flt_{name}"
+    choices = options[name]
+    if key in st.session_state:
+        st.session_state[key] = [v for v in st.session_state[key] if v in choices]
+    chosen = column.multiselect(label, list(choices), format_func=choices.get, key=key, placeholder="All")
+    return tuple(chosen)
+
+
+with st.expander("Filters", expanded=True, icon=":material/filter_list:"):
+    row1 = st.columns(4)
+    portfolios = pick(row1[0], "Portfolio", "portfolios")
+    programs = pick(row1[1], "Program", "programs")
+    projects = pick(row1[2], "Project", "projects")
+    objectives = pick(row1[3], "Objective", "objectives")
+    row2 = st.columns(4)
+    kpis = pick(row2[0], "KPI", "kpis")
+    owners = pick(row2[1], "Owner (anyone named on the row)", "owners")
+    levels = pick(row2[2], "Escalation level", "escalation_levels")
+    kinds = pick(row2[3], "Kind", "kinds")
+    row3 = st.columns(4)
+    watermelons_only = row3[0].toggle("Watermelons only", key="flt_watermelons",
+                                      help="Reported better than the dates say")
+    new_only = row3[1].toggle("New since last snapshot", key="flt_new", disabled=ctx.previous_id is None,
+                              help="Not in the previous snapshot's exception list")
+
+chosen = views.ExceptionFilter(
+    portfolios=portfolios, programs=programs, projects=projects, objectives=objectives, kpis=kpis, owners=owners,
+    escalation_levels=tuple(int(v) for v in levels), kinds=kinds, watermelons_only=watermelons_only,
+    new_only=new_only,
+)
+rows = views.exception_rows(result, chosen)
+total_at_risk = float(rows["value_at_risk"].sum() or 0.0)
+st.markdown(
+    f"**{rows.height}** of {result.exceptions.height} exceptions · value at risk "
+    f"**{fmt.money(total_at_risk, currency)}** · {int(rows['watermelon'].sum())} watermelon rows"
+)
+
+if rows.height == 0:
+    if result.exceptions.height == 0:
+        st.success("No exceptions in this snapshot: every milestone is on time and every KPI on track.",
+                   icon=":material/check_circle:")
+    else:
+        st.info("No exception matches these filters.", icon=":material/filter_alt_off:")
+    st.stop()
+
+visible = [
+    "milestone_id", "milestone_name", "project_name", "kpi_name", "computed_status", "reported_status", "watermelon",
+    "slip_days", "baseline_finish", "computed_finish", "percent_complete", "value_at_risk", "kpi_shortfall",
+    "kpi_impact", "escalation_level", "escalate_to", "new", "why",
+]
+event = st.dataframe(
+    fmt.as_tags(rows),
+    column_order=visible,
+    column_config=fmt.columns(currency),
+    hide_index=True, placeholder="–",
+    height=fmt.table_height(rows.height, 460),
+    on_select="rerun",
+    selection_mode="single-row",
+    key="exc_table",
+)
+export.table_downloads(rows, "exceptions", key="exc", sheet="Exceptions")
+
+# ------------------------------------------------------------------ drill-down
+st.divider()
+st.subheader("Drill-down")
+labels = views.exception_label(rows).to_list()
+selected = list(event.selection.rows) if event is not None else []
+# a click in the table chooses the row once; afterwards the picker is free again
+if selected and selected != st.session_state.get("exc_last_click"):
+    st.session_state["drill_row"] = selected[0]
+st.session_state["exc_last_click"] = selected
+if st.session_state.get("drill_row", 0) >= rows.height:
+    st.session_state["drill_row"] = 0
+index = st.selectbox("Exception", range(rows.height), format_func=lambda i: labels[i], key="drill_row",
+                     help="Pick a row here or click one in the table above")
+row = rows.row(index, named=True)
+st.html(f"<div style='font-size:1.05rem;line-height:1.5'>{fmt.escape(row['why'])}</div>")
+
+milestone_id = row["milestone_id"]
+known = milestone_id is not None and milestone_id in result.milestones["milestone_id"]
+if not known:
+    if row["kpi_id"] is not None and row["kpi_id"] in result.kpis["kpi_id"]:
+        st.info("This finding concerns a KPI, not a milestone: its path to the target is on the KPIs page.")
+        if st.button(f"Open {row['kpi_name']} on the KPIs page", icon=":material/trending_up:", key="drill_kpi"):
+            st.session_state["kpi_pick"] = row["kpi_id"]  # the KPIs page's picker starts on it
+            st.switch_page("pages/kpis.py")
+    else:
+        st.info("This finding names an id that does not exist; there is no chain to draw.")
+    st.stop()
+
+kpi_id = row["kpi_id"] if row["kpi_id"] is not None and row["kpi_id"] in result.kpis["kpi_id"] else None
+st.markdown("**Causal chain**")
+export.chart(specs.causal_chain(ctx.at, milestone_id, kpi_id), f"causal chain {milestone_id}", key="drill_chain")
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.markdown("**Slip history across snapshots**")
+    history = views.milestone_slip_history(loaders.history(ctx.path, ctx.snapshot_id), milestone_id)
+    spec = specs.slip_history(ctx.at, milestone_id)
+    if spec is not None:
+        export.chart(spec, f"slip history {milestone_id}", key="drill_history")
+        st.dataframe(history, column_order=["as_of", "computed_finish", "slip_days", "moved_days"],
+                     column_config=fmt.columns(currency), hide_index=True, placeholder="–", key="drill_history_table")
+    else:
+        st.info("This milestone has no history yet.")
+with right:
+    st.markdown("**Dependencies**")
+    deps = views.milestone_dependencies(result, milestone_id)
+    if deps.height:
+        st.dataframe(
+            fmt.as_tags(deps),
+            column_order=["direction", "depth", "milestone_id", "name", "project_name", "via", "lag_days",
+                          "computed_finish", "slip_days", "computed_status"],
+            column_config=fmt.columns(currency), hide_index=True, placeholder="–", key="drill_deps",
+        )
+        down = deps.filter(deps["direction"] == "downstream").height
+        up = deps.height - down
+        st.caption(f"{up} milestone(s) upstream can push this one; {down} downstream move when it slips.")
+    else:
+        st.info("No dependencies: nothing upstream pushes this milestone and nothing downstream waits for it.")

@@ -1,0 +1,122 @@
+"""Portfolio pulse: the Monday-morning view of the whole portfolio in ten seconds."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from kpi_engine import views
+from ui import context, export, specs
+from ui import format as fmt
+
+ctx = context.require()
+result, previous = ctx.result(), ctx.previous_result()
+currency = ctx.currency
+
+st.title("Portfolio pulse")
+st.caption(context.caption(ctx))
+
+now = views.pulse_counts(result)
+before = views.pulse_counts(previous) if previous is not None else None
+since = ctx.since
+
+tiles = st.columns(5)
+tiles[0].metric(
+    "Value at risk", fmt.money(now.value_at_risk, currency, compact=True),
+    fmt.money_delta(now.value_at_risk - before.value_at_risk) if before else None,
+    delta_color="inverse", border=True, delta_description=since,
+    help="Value the portfolio loses this period because milestones finish after their baseline",
+)
+tiles[1].metric("Red milestones", now.red, fmt.count_delta(now.red, before.red if before else None),
+                delta_color="inverse", border=True, delta_description=since,
+                help="More than the Red threshold late, or hurting a KPI that misses its target")
+tiles[2].metric("Watermelons", now.watermelons,
+                fmt.count_delta(now.watermelons, before.watermelons if before else None),
+                delta_color="inverse", border=True, delta_description=since,
+                help="Milestones reported better than their dates say: green outside, red inside")
+tiles[3].metric("Escalations", now.escalations,
+                fmt.count_delta(now.escalations, before.escalations if before else None),
+                delta_color="inverse", border=True, delta_description=since,
+                help=f"Exception rows naming someone who must act; {now.top_level_escalations} reach an "
+                     "objective owner or sponsor (level 3)")
+tiles[4].metric("New exceptions", now.new_exceptions, border=True,
+                help=f"Exceptions not in the previous snapshot's list ({now.exceptions} exceptions in all)")
+
+# ------------------------------------------------------------------ KPI tiles
+kpis = views.kpi_tiles(result.kpis, previous.kpis if previous is not None else None)
+missing = kpis.filter(kpis["misses"])
+
+
+def kpi_tile(row: dict[str, object]) -> None:
+    """One KPI: projected value, change since the previous snapshot, target and shortfall."""
+    unit = row["unit"]  # type: ignore[assignment]
+    unit_text = f" {unit}" if unit else ""
+    with st.container(border=True):
+        # the name wraps over two lines instead of being cut off like a metric label
+        st.html(f"<div style='font-weight:600;font-size:0.95rem;line-height:1.3;height:2.6em;overflow:hidden'>"
+                f"{fmt.escape(row['name'])}</div>")
+        st.metric(
+            str(row["name"]), fmt.kpi_number(row["projected"]),  # type: ignore[arg-type]
+            fmt.kpi_delta(row["change"]),  # type: ignore[arg-type]
+            delta_color="inverse" if row["direction"] == "lower_is_better" else "normal",
+            delta_description=since, label_visibility="collapsed",
+        )
+        verdict = "Red" if row["misses"] else "Green"
+        gap = (f"short by {fmt.kpi_number(row['shortfall'])}" if row["misses"]  # type: ignore[arg-type]
+               else "meets it")
+        st.html(
+            f"<div style='font-size:0.85rem;line-height:1.4'>"
+            f"{fmt.rag_badge(verdict, 'Misses' if row['misses'] else 'Meets')}&nbsp; target "
+            f"<b>{fmt.kpi_number(row['target_value'])}</b>{fmt.escape(unit_text)} "  # type: ignore[arg-type]
+            f"by {fmt.day(row['target_date'])}; {gap}</div>"  # type: ignore[arg-type]
+        )
+
+
+def tile_grid(rows: list[dict[str, object]], per_row: int = 4) -> None:
+    for start in range(0, len(rows), per_row):
+        cells = st.columns(per_row)
+        for cell, row in zip(cells, rows[start:start + per_row]):
+            with cell:
+                kpi_tile(row)
+
+
+if kpis.height == 0:
+    st.info("This snapshot holds no KPIs: upload the kpis sheet of the portfolio workbook.", icon=":material/info:")
+elif missing.height:
+    st.subheader(f"KPIs missing their target: {missing.height} of {kpis.height}")
+    tile_grid(missing.to_dicts())
+else:
+    st.success(f"All {kpis.height} KPIs are projected to meet their targets.", icon=":material/check_circle:")
+on_track = kpis.filter(~kpis["misses"])
+if on_track.height:
+    with st.expander(f"KPIs on track: {on_track.height}"):
+        tile_grid(on_track.to_dicts())
+
+# ------------------------------------------------------------------ top exceptions
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("Top exceptions")
+    top = result.exceptions.head(5)
+    if top.height == 0:
+        st.success("No exceptions in this snapshot: every milestone is on time and every KPI on track.",
+                   icon=":material/check_circle:")
+    for row in top.to_dicts():
+        with st.container(border=True):
+            status = row["computed_status"] if row["kind"] == "milestone" else "Unknown"
+            who = f" · level {row['escalation_level']} → {row['escalate_to']}" if row["escalate_to"] else ""
+            money = fmt.money(row["value_at_risk"], currency) if row["value_at_risk"] else ""
+            st.html(
+                f"<div style='font-size:0.9rem;margin-bottom:0.3rem'>"
+                f"{fmt.rag_badge(status, status if row['kind'] == 'milestone' else 'Governance')}"
+                f"&nbsp; <b>{fmt.escape(money)}</b>{fmt.escape(who)}</div>"
+                f"<div style='font-size:1rem;line-height:1.45'>{fmt.escape(row['why'])}</div>"
+            )
+    st.page_link("pages/exceptions.py", label=f"All {result.exceptions.height} exceptions",
+                 icon=":material/arrow_forward:")
+with right:
+    st.subheader("Where the value at risk sits")
+    spec = specs.value_at_risk_by(ctx.at, "program")
+    if spec is not None:
+        st.html(fmt.rag_legend())
+        export.chart(spec, "value at risk by program", key="pulse_var")
+    else:
+        st.info("No value is at risk in this snapshot.")

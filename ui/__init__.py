@@ -1,0 +1,1 @@
+"""The dashboard's Streamlit code besides the pages: loaders, charts, formatting, errors."""

@@ -1,0 +1,172 @@
+"""The snapshot every page shows: picked once in the sidebar, kept in ``st.session_state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import streamlit as st
+
+from kpi_engine.engine import EngineResult
+from kpi_engine.settings import Settings
+from ui import format as fmt
+from ui import loaders
+
+#: Session-state key of the chosen snapshot id (the sidebar selectbox writes it).
+SNAPSHOT_KEY = "snapshot_id"
+#: Session-state key of a snapshot the picker should select on the next run.
+PENDING_KEY = "_next_snapshot_id"
+#: Session-state key app.py sets before it runs a page.
+FRAME_KEY = "_app_frame"
+
+
+def mark_frame() -> None:
+    """Record that app.py (page config, navigation, sidebar) framed this session (app.py calls it)."""
+    st.session_state[FRAME_KEY] = True
+
+
+def frame_guard() -> None:
+    """Send a page opened without app.py's frame to the app's entry page.
+
+    Until a session has run app.py once after a server start, Streamlit's older
+    multipage mode may open a deep link (``/exceptions``) as a bare script from the
+    ``pages/`` folder: no page config, no navigation, no snapshot picker. Switching to
+    app.py fixes that for this and every later session.
+    """
+    if not st.session_state.get(FRAME_KEY):
+        st.switch_page("app.py")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a page reads from: database file, snapshot, its date and the settings."""
+
+    path: str
+    snapshot_id: int
+    as_of: date
+    previous_id: int | None
+    previous_as_of: date | None
+    settings_key: loaders.SettingsKey
+
+    @property
+    def at(self) -> tuple[str, int, loaders.SettingsKey]:
+        """What this snapshot's figures depend on: the cache key of ``ui.specs``."""
+        return (self.path, self.snapshot_id, self.settings_key)
+
+    @property
+    def settings(self) -> Settings:
+        """The stored settings."""
+        return loaders.settings_of(self.settings_key)
+
+    @property
+    def since(self) -> str | None:
+        """What a metric's change is measured against, e.g. "vs 8 Jun" (None for the first snapshot)."""
+        return f"vs {fmt.day(self.previous_as_of, year=False)}" if self.previous_as_of else None
+
+    @property
+    def currency(self) -> str:
+        """The currency of money figures."""
+        return self.settings.currency
+
+    def result(self) -> EngineResult:
+        """The engine's result for the chosen snapshot (cached)."""
+        return loaders.result(self.path, self.snapshot_id, self.settings_key)
+
+    def previous_result(self) -> EngineResult | None:
+        """The engine's result for the snapshot before it (cached), or None for the first."""
+        if self.previous_id is None:
+            return None
+        return loaders.result(self.path, self.previous_id, self.settings_key)
+
+
+def _label(as_of: date, snapshot_id: int, latest: bool) -> str:
+    return fmt.day(as_of) + (" (latest)" if latest else "") + f" · #{snapshot_id}"
+
+
+def show_snapshot_next(snapshot_id: int) -> None:
+    """Make the sidebar picker select ``snapshot_id`` on the next run (e.g. a new upload).
+
+    The picker's own state cannot change once it is drawn in a run, so the wish waits here.
+    """
+    st.session_state[PENDING_KEY] = snapshot_id
+
+
+def snapshot_picker() -> None:
+    """Draw the sidebar snapshot picker (default: the latest) when data exists."""
+    snaps = loaders.snapshots(loaders.db_path())
+    if snaps.height == 0:
+        st.session_state.pop(SNAPSHOT_KEY, None)
+        return
+    ids = snaps["snapshot_id"].to_list()
+    dates = dict(zip(ids, snaps["as_of"].to_list()))
+    pending = st.session_state.pop(PENDING_KEY, None)
+    if pending in dates:
+        st.session_state[SNAPSHOT_KEY] = pending
+    if st.session_state.get(SNAPSHOT_KEY) not in dates:
+        st.session_state[SNAPSHOT_KEY] = ids[-1]
+    st.sidebar.selectbox(
+        "Snapshot",
+        options=ids[::-1],
+        format_func=lambda i: _label(dates[i], i, i == ids[-1]),
+        key=SNAPSHOT_KEY,
+        help="Every page shows the portfolio as of this upload.",
+    )
+
+
+def current() -> Context | None:
+    """Return the chosen snapshot's context, or None when the database holds no snapshot."""
+    frame_guard()
+    path = loaders.db_path()
+    snaps = loaders.snapshots(path)
+    if snaps.height == 0:
+        return None
+    ids = snaps["snapshot_id"].to_list()
+    chosen = st.session_state.get(SNAPSHOT_KEY)
+    if chosen not in ids:
+        chosen = ids[-1]
+    position = ids.index(chosen)
+    dates = snaps["as_of"].to_list()
+    previous = ids[position - 1] if position > 0 else None
+    return Context(
+        path=path,
+        snapshot_id=int(chosen),
+        as_of=dates[position],
+        previous_id=previous,
+        previous_as_of=dates[position - 1] if position > 0 else None,
+        settings_key=loaders.settings_key(path),
+    )
+
+
+def require() -> Context:
+    """Return the current context, or show the "no data yet" state and stop the page."""
+    ctx = current()
+    if ctx is not None:
+        return ctx
+    st.info("No data yet: there is no snapshot in the database.", icon=":material/inbox:")
+    left, right = st.columns(2)
+    with left:
+        if st.button("Load the sample portfolio", type="primary", key="load_sample"):
+            load_sample_now()
+            st.rerun()
+    with right:
+        st.page_link("pages/upload.py", label="Upload a week's exports", icon=":material/upload_file:")
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+def load_sample_now() -> None:
+    """Load the bundled sample into the current database, showing progress."""
+    from kpi_engine.sample import load_sample
+
+    with st.status("Loading the sample portfolio ...", expanded=False) as status:
+        load_sample(loaders.store())
+        loaders.clear()
+        status.update(label="Sample portfolio loaded", state="complete")
+
+
+def caption(ctx: Context) -> str:
+    """One line naming the snapshot a page shows and what it is compared with."""
+    text = f"As of **{fmt.day(ctx.as_of)}** (snapshot #{ctx.snapshot_id})"
+    if ctx.previous_as_of is not None:
+        text += f" · compared with {fmt.day(ctx.previous_as_of)}"
+    return text

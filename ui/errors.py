@@ -1,0 +1,83 @@
+"""Errors as people see them: a KpiError's own message, anything else a friendly note.
+
+Details of unexpected errors go to the server log only; no page ever shows a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import polars as pl
+import streamlit as st
+
+from kpi_engine.errors import KpiError, Problem, UploadRejected
+
+log = logging.getLogger("kpi_dashboard")
+
+FRIENDLY = (
+    "Something went wrong while drawing this page. The details are in the server log; "
+    "try another snapshot or reload the page, and tell the PMO if it happens again."
+)
+
+
+def problems_frame(problems: list[Problem]) -> pl.DataFrame:
+    """Return problems as a table: file, sheet, row, column, problem."""
+    return pl.DataFrame(
+        {
+            "file": [p.file for p in problems],
+            "sheet": [p.sheet for p in problems],
+            "row": [p.row for p in problems],
+            "column": [p.column for p in problems],
+            "problem": [p.message for p in problems],
+        },
+        schema={"file": pl.String, "sheet": pl.String, "row": pl.Int64, "column": pl.String, "problem": pl.String},
+    )
+
+
+def show_problems(problems: list[Problem], key: str = "problems") -> None:
+    """Show every problem of an upload as one table."""
+    st.dataframe(
+        problems_frame(problems),
+        hide_index=True, placeholder="–",
+        width="stretch",
+        key=key,
+        column_config={
+            "file": st.column_config.TextColumn("File"),
+            "sheet": st.column_config.TextColumn("Sheet"),
+            "row": st.column_config.NumberColumn("Row", format="%d", width="small"),
+            "column": st.column_config.TextColumn("Column"),
+            "problem": st.column_config.TextColumn("Problem", width="large"),
+        },
+        height=min(38 + 35 * max(len(problems), 1), 420),
+    )
+
+
+def show_error(err: BaseException) -> None:
+    """Show an error: a KpiError's message as it is, anything else as a friendly note."""
+    if isinstance(err, UploadRejected):
+        st.error(
+            f"The upload was rejected: {len(err.problems)} problem(s) found. Nothing of it was stored; "
+            "fix the files and upload them again.",
+            icon=":material/block:",
+        )
+        show_problems(err.problems, key="rejected_problems")
+    elif isinstance(err, KpiError):
+        st.error(str(err), icon=":material/error:")
+    else:
+        log.error("unexpected error on a page", exc_info=err)
+        st.error(FRIENDLY, icon=":material/sentiment_dissatisfied:")
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Run a page body; show its errors instead of a traceback.
+
+    Streamlit's own control flow (``st.stop``, ``st.rerun``, ``st.switch_page``) derives
+    from BaseException, not Exception, so it passes through untouched.
+    """
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - the page must never show a traceback
+        show_error(err)

@@ -1,0 +1,182 @@
+"""Numbers, money, RAG badges and ``st.column_config`` for every table, in one place."""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from kpi_engine.rag import RAG_COLOURS, RAG_ORDER, rag_text_colour
+
+#: Columns holding a RAG status word; tables show them as coloured tags.
+RAG_COLUMNS = ("computed_status", "reported_status", "status", "previous_status")
+
+
+def money(value: float | None, currency: str, compact: bool = False) -> str:
+    """Format money for people: ``400,000 USD``, or ``400k USD`` / ``1.2M USD`` when compact."""
+    if value is None:
+        return "-"
+    if compact:
+        size = abs(value)
+        for limit, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+            if size >= limit:
+                scaled = value / limit
+                digits = 1 if abs(scaled) < 100 else 0
+                return f"{scaled:,.{digits}f}{suffix} {currency}"
+    return f"{value:,.0f} {currency}"
+
+
+def kpi_number(value: float | None, unit: str | None = None) -> str:
+    """Format a KPI value as the engine's sentences do: 2.0179 -> 2.018, 95 -> 95.0."""
+    if value is None:
+        return "-"
+    size = abs(value)
+    text = f"{value:.3f}" if size < 10 else (f"{value:.1f}" if size < 1000 else f"{value:,.0f}")
+    return f"{text} {unit}" if unit else text
+
+
+def day(value: date | None, year: bool = True) -> str:
+    """A date for people: ``8 Jun 2026`` (or ``8 Jun``)."""
+    if value is None:
+        return "-"
+    return f"{value.day} {value:%b}" + (f" {value:%Y}" if year else "")
+
+
+def signed_days(days: int | None) -> str:
+    """``+21 days`` / ``-3 days`` / ``on time``."""
+    if days is None:
+        return "-"
+    if days == 0:
+        return "on time"
+    return f"{days:+d} day" + ("" if abs(days) == 1 else "s")
+
+
+def escape(text: object) -> str:
+    """Escape text from the data for HTML."""
+    return html.escape(str(text))
+
+
+def rag_badge(status: str | None, label: str | None = None) -> str:
+    """Return an HTML badge in the shared RAG colour of ``status`` (text escaped)."""
+    word = status or "Unknown"
+    fill = RAG_COLOURS.get(word, RAG_COLOURS["Unknown"])
+    return (
+        f'<span style="background:{fill};color:{rag_text_colour(word)};padding:0.1rem 0.55rem;'
+        f'border-radius:0.75rem;font-size:0.85rem;font-weight:600;white-space:nowrap">'
+        f"{html.escape(label or word)}</span>"
+    )
+
+
+def rag_legend(statuses: list[str] | None = None) -> str:
+    """HTML naming the RAG colours of a chart: one badge per status (default all but Unknown)."""
+    shown = statuses or [s for s in RAG_ORDER if s != "Unknown"]
+    return "<div style='font-size:0.8rem'>Colour = computed status: " + " ".join(rag_badge(s) for s in shown) + "</div>"
+
+
+def rag_column(label: str, help: str | None = None) -> Any:
+    """A read-only column drawing a status as a tag in the shared RAG colours."""
+    return st.column_config.MultiselectColumn(
+        label, help=help, options=RAG_ORDER, color=[RAG_COLOURS[s] for s in RAG_ORDER], width="small"
+    )
+
+
+def as_tags(frame: pl.DataFrame) -> pl.DataFrame:
+    """Turn status columns into one-element lists so :func:`rag_column` can colour them."""
+    present = [c for c in RAG_COLUMNS if c in frame.columns]
+    return frame.with_columns([pl.concat_list(pl.col(c).fill_null("Unknown")).alias(c) for c in present])
+
+
+def money_column(label: str, currency: str, help: str | None = None) -> Any:
+    """A money column: thousands separators, no decimals, the currency code."""
+    return st.column_config.NumberColumn(label, help=help, format=f"%,.0f {currency}")
+
+
+def columns(currency: str) -> dict[str, Any]:
+    """Column labels and formats shared by every table of the dashboard.
+
+    Pass the result as ``column_config``; columns a table does not have are ignored.
+    """
+    date = st.column_config.DateColumn
+    number = st.column_config.NumberColumn
+    text = st.column_config.TextColumn
+    return {
+        "kind": text("Kind", width="small"),
+        "milestone_id": text("Milestone", width="small"),
+        "milestone_name": text("Milestone name"),
+        "name": text("Name"),
+        "project_id": text("Project", width="small"),
+        "project_name": text("Project name"),
+        "program": text("Program"),
+        "portfolio": text("Portfolio"),
+        "owner": text("Owner"),
+        "kpi_id": text("KPI", width="small"),
+        "kpi_name": text("KPI name"),
+        "kpi_owner": text("KPI owner"),
+        "objective_id": text("Objective", width="small"),
+        "objective_name": text("Objective name"),
+        "baseline_finish": date("Baseline finish", format="YYYY-MM-DD"),
+        "forecast_finish": date("Forecast finish", format="YYYY-MM-DD"),
+        "computed_finish": date("Computed finish", format="YYYY-MM-DD",
+                                help="When it will really finish: its tasks and predecessors included"),
+        "actual_finish": date("Finished", format="YYYY-MM-DD"),
+        "slip_days": number("Slip (days)", format="%+d", help="Computed finish minus baseline finish"),
+        "percent_complete": st.column_config.ProgressColumn("Done", format="%.0f%%", min_value=0, max_value=100),
+        "reported_status": rag_column("Reported", help="What the project said"),
+        "computed_status": rag_column("Computed", help="What the dates say"),
+        "status": rag_column("Status"),
+        "watermelon": st.column_config.CheckboxColumn("Watermelon", help="Reported better than computed",
+                                                       width="small"),
+        "kpi_projected": number("KPI projected", format="%.4g"),
+        "kpi_target": number("KPI target", format="%.4g"),
+        "kpi_shortfall": number("Shortfall", format="%.4g", help="How far the KPI misses its target"),
+        "kpi_impact": number("KPI impact", format="%+.4g", help="KPI movement the slip loses by the target date"),
+        "kpi_delta": number("KPI delta", format="%+.4g"),
+        "ramp_days": number("Ramp (days)", format="%d"),
+        "value_per_week": money_column("Value / week", currency),
+        "value_at_risk": money_column("Value at risk", currency),
+        "escalation_level": number("Level", format="%d", width="small",
+                                   help="0 none, 1 project owner, 2 KPI owner or sponsor, 3 objective owner"),
+        "escalate_to": text("Escalate to"),
+        "escalate_role": text("Role"),
+        "finding": text("Finding"),
+        "why": text("Why", width="large"),
+        "new": st.column_config.CheckboxColumn("New", help="Not in the previous snapshot's list", width="small"),
+        "lag_days": number("Lag (days)", format="%d", width="small"),
+        "depth": number("Steps away", format="%d", width="small"),
+        "via": text("Via", width="small"),
+        "direction": text("Direction", width="small"),
+        "moved_days": number("Moved (days)", format="%+d", help="How far the computed finish moved that week"),
+        "as_of": date("As of", format="YYYY-MM-DD"),
+        "snapshot_id": number("Snapshot", format="%d", width="small"),
+    }
+
+
+def money_delta(change: float | None) -> str | int | None:
+    """A compact metric delta for money: ``+120k``; 0 (grey, no arrow) when unchanged."""
+    if change is None:
+        return None
+    if abs(change) < 0.5:
+        return 0
+    return ("+" if change > 0 else "") + money(change, "", compact=True).strip()
+
+
+def kpi_delta(change: float | None, unit: str | None = None) -> str | int | None:
+    """A metric delta for a KPI value: ``+0.032 USD/mile``; 0 when unchanged."""
+    if change is None:
+        return None
+    if abs(change) < 1e-9:
+        return 0
+    return ("+" if change > 0 else "") + kpi_number(change, unit)
+
+
+def count_delta(now: int, before: int | None) -> int | None:
+    """A metric delta for a count (None without a previous snapshot)."""
+    return None if before is None else now - before
+
+
+def table_height(rows: int, limit: int = 420) -> int:
+    """Pixel height showing every row of a short table, scrolling beyond ``limit``."""
+    return min(38 + 35 * max(rows, 1), limit)

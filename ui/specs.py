@@ -1,0 +1,76 @@
+"""Chart specs cached per (database, snapshot, settings) and the choice on the page.
+
+Building an Altair chart and turning it into a Vega-Lite spec costs about 0.1 s
+(schema validation), so each spec is built once and kept as a plain dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from kpi_engine import views
+from kpi_engine.engine import EngineResult
+from ui import charts, loaders
+
+#: (database file, snapshot id, settings key): what a page's figures depend on.
+At = tuple[str, int, loaders.SettingsKey]
+Spec = dict[str, Any]
+
+
+def _result(at: At) -> EngineResult:
+    return loaders.result(*at)
+
+
+def _currency(at: At) -> str:
+    return loaders.settings_of(at[2]).currency
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def causal_chain(at: At, milestone_id: str, kpi_id: str | None) -> Spec:
+    """The causal chain behind a milestone (and one of its KPIs)."""
+    return charts.causal_chain(views.causal_chain(_result(at), milestone_id, kpi_id)).to_dict(validate=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def slip_history(at: At, milestone_id: str) -> Spec | None:
+    """A milestone's computed finish per snapshot up to this one (None without history)."""
+    history = views.milestone_slip_history(loaders.history(at[0], at[1]), milestone_id)
+    if history.height == 0:
+        return None
+    return charts.slip_history(history, f"{milestone_id}: computed finish per snapshot").to_dict(validate=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def slip_heatmap(at: At, by: views.HeatmapBy, measure: charts.SlipMeasure) -> Spec:
+    """Group x month-due heatmap of slips or value at risk."""
+    cells = views.slip_heatmap(_result(at).milestones, by)
+    return charts.slip_heatmap(cells, measure, by.capitalize(), _currency(at)).to_dict(validate=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def kpi_program_heatmap(at: At) -> Spec:
+    """KPI x program heatmap of the planned movement lost."""
+    result = _result(at)
+    cells = views.kpi_program_impact(result.links, result.milestones, result.kpis)
+    return charts.kpi_program_heatmap(cells, _currency(at)).to_dict(validate=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def kpi_trajectory(at: At, kpi_id: str) -> Spec:
+    """A KPI's actuals, projected and baseline paths, target and driving milestones."""
+    result = _result(at)
+    return charts.kpi_trajectory(
+        views.kpi_trajectory(result, kpi_id), result.kpi(kpi_id), views.kpi_drivers(result, kpi_id),
+        result.portfolio.as_of,
+    ).to_dict(validate=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def value_at_risk_by(at: At, group: str) -> Spec | None:
+    """Value at risk per group and status (None when nothing is at risk)."""
+    frame = views.value_at_risk_by(_result(at).milestones, group)  # type: ignore[arg-type]
+    if frame.height == 0:
+        return None
+    return charts.value_at_risk_by(frame, group, _currency(at)).to_dict(validate=False)

@@ -1,0 +1,613 @@
+"""The What-if page's state, cached computations and charts.
+
+The scenario being edited lives in ``st.session_state`` (widget keys below); every
+computation is cached by small values: the page context's ``at`` (database file,
+snapshot id, settings), a :class:`~kpi_engine.whatif_views.ScenarioDraft` (a hashable
+tuple of changes), and for the Monte Carlo the runs, the seed and the slip range.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from kpi_engine import whatif_views as wv
+from kpi_engine.errors import KpiError
+from kpi_engine.rag import RAG_COLOURS
+from kpi_engine.scenarios import Scenario, ScenarioResult, compare_scenarios, run_scenario
+from kpi_engine.schedule import Schedule, prepare_schedule
+from kpi_engine.simulation import SimulationResult, simulate
+from ui import loaders
+
+At = tuple[str, int, loaders.SettingsKey]
+Spec = dict[str, Any]
+#: A triangular slip range the Monte Carlo applies: ("project" | "milestone", id, min, most likely, max).
+Override = tuple[str, str, float, float, float]
+
+# ------------------------------------------------------------------ session-state keys
+MILESTONES = "wi_milestones"
+PROJECTS = "wi_projects"
+SET_FINISHES = "wi_set_finishes"
+WORKAROUNDS = "wi_workarounds"
+NAME = "wi_name"
+OPENED = "wi_opened"
+NOTICE = "wi_notice"
+SIMULATION = "wi_mc_params"
+#: Days a newly picked milestone or project slips until its slider moves.
+DEFAULT_SLIP = 14
+MAX_SLIP = 120
+
+BEFORE, AFTER, TARGET = "#90A4AE", "#1565C0", "#263238"
+
+
+def slip_key(milestone_id: str) -> str:
+    """Widget key of a milestone's slip slider."""
+    return f"wi_slip_{milestone_id}"
+
+
+def project_slip_key(project_id: str) -> str:
+    """Widget key of a project's slip slider."""
+    return f"wi_pslip_{project_id}"
+
+
+# ------------------------------------------------------------------ the draft in session state
+def draft() -> wv.ScenarioDraft:
+    """Return the scenario being edited, read from the page's widgets and lists."""
+    state = st.session_state
+    return wv.ScenarioDraft(
+        slips=tuple((m, int(state.get(slip_key(m), DEFAULT_SLIP))) for m in state.get(MILESTONES, [])),
+        project_slips=tuple((p, int(state.get(project_slip_key(p), DEFAULT_SLIP))) for p in state.get(PROJECTS, [])),
+        set_finishes=tuple(sorted(state.get(SET_FINISHES, {}).items())),
+        workarounds=tuple(state.get(WORKAROUNDS, {}).values()),
+    )
+
+
+
+def keep_known(milestone_ids: list[str], project_ids: list[str]) -> None:
+    """Drop picks the chosen snapshot does not offer (e.g. after switching snapshots)."""
+    known_m, known_p = set(milestone_ids), set(project_ids)
+    state = st.session_state
+    if MILESTONES in state:
+        state[MILESTONES] = [m for m in state[MILESTONES] if m in known_m]
+    if PROJECTS in state:
+        state[PROJECTS] = [p for p in state[PROJECTS] if p in known_p]
+
+
+def load_draft(chosen: wv.ScenarioDraft, milestone_ids: list[str], project_ids: list[str]) -> list[str]:
+    """Put a draft into the page's widgets (call from a callback, before they are drawn).
+
+    Returns the changes left out because the snapshot offers no such open milestone or project.
+    """
+    state = st.session_state
+    known_m, known_p = set(milestone_ids), set(project_ids)
+    dropped = [f"{m} +{d} days" for m, d in chosen.slips if m not in known_m]
+    dropped += [f"project {p} +{d} days" for p, d in chosen.project_slips if p not in known_p]
+    state[MILESTONES] = [m for m, _ in chosen.slips if m in known_m]
+    for m, days in chosen.slips:
+        if m in known_m:
+            state[slip_key(m)] = min(int(days), MAX_SLIP)
+    state[PROJECTS] = [p for p, _ in chosen.project_slips if p in known_p]
+    for p, days in chosen.project_slips:
+        if p in known_p:
+            state[project_slip_key(p)] = min(int(days), MAX_SLIP)
+    dropped += [f"{m} +{d} days (the slider stops at {MAX_SLIP})" for m, d in (*chosen.slips, *chosen.project_slips)
+                if d > MAX_SLIP]
+    state[SET_FINISHES] = dict(chosen.set_finishes)
+    state[WORKAROUNDS] = {w[0]: w for w in chosen.workarounds}
+    return dropped
+
+
+def clear_draft() -> None:
+    """Forget the scenario being edited (a callback)."""
+    state = st.session_state
+    state[MILESTONES], state[PROJECTS] = [], []
+    state[SET_FINISHES], state[WORKAROUNDS] = {}, {}
+    state.pop(OPENED, None)
+    state[NAME] = ""
+
+
+def notify(kind: str, message: object) -> None:
+    """Keep a message for the next run: callbacks run before the page draws anything."""
+    st.session_state[NOTICE] = (kind, message)
+
+
+def take_notice() -> tuple[str, object] | None:
+    """Return (and forget) the message a callback left."""
+    return st.session_state.pop(NOTICE, None)
+
+
+def author() -> str:
+    """Who saves a scenario: the signed-in user's name or e-mail, else "local user"."""
+    user = st.user
+    if user.get("is_logged_in"):
+        return str(user.get("name") or user.get("email") or "signed-in user")
+    return "local user"
+
+
+# ------------------------------------------------------------------ cached computations
+@st.cache_data(show_spinner=False, max_entries=8)
+def schedule(path: str, snapshot_id: int, settings: loaders.SettingsKey) -> Schedule:
+    """The snapshot's prepared schedule (what every scenario propagates through)."""
+    return prepare_schedule(loaders.result(path, snapshot_id, settings).portfolio)
+
+
+def _run(at: At, chosen: wv.ScenarioDraft, name: str = "") -> ScenarioResult:
+    base = loaders.result(*at)
+    return run_scenario(base.portfolio, chosen.to_scenario(name), base.settings, base=base, schedule=schedule(*at))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def choices(at: At) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Open milestones and projects a scenario can change (see :mod:`kpi_engine.whatif_views`)."""
+    milestones = loaders.result(*at).milestones
+    return wv.milestone_choices(milestones), wv.project_choices(milestones)
+
+
+@dataclass(frozen=True)
+class ScenarioView:
+    """What the page shows of one scenario."""
+
+    summary: wv.WhatIfSummary
+    kpis: pl.DataFrame
+    moved: pl.DataFrame
+    waterfall: pl.DataFrame
+    mitigations: pl.DataFrame
+    escalations: pl.DataFrame
+    kpi_chart: Spec | None
+    waterfall_chart: Spec
+
+
+@st.cache_data(show_spinner="Recomputing the portfolio with these changes ...", max_entries=64)
+def scenario_view(at: At, chosen: wv.ScenarioDraft) -> ScenarioView:
+    """Run a draft on a snapshot and prepare its tables and charts.
+
+    Raises
+    ------
+    ScenarioError
+        When a change does not fit the snapshot.
+    """
+    result = _run(at, chosen)
+    currency = loaders.settings_of(at[2]).currency
+    kpis = wv.kpi_before_after(result.kpi_diff)
+    waterfall = wv.value_at_risk_waterfall(result)
+    return ScenarioView(
+        summary=wv.summary(result),
+        kpis=kpis,
+        moved=wv.moved_milestones(result),
+        waterfall=waterfall,
+        mitigations=wv.mitigation_table(result),
+        escalations=result.escalations,
+        kpi_chart=kpi_before_after_chart(kpis).to_dict(validate=False) if kpis.height else None,
+        waterfall_chart=waterfall_chart(waterfall, currency).to_dict(validate=False),
+    )
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    """Two to four scenarios side by side: a table and a grouped bar chart."""
+
+    table: pl.DataFrame
+    chart: Spec
+
+
+@st.cache_data(show_spinner="Comparing scenarios ...", max_entries=16)
+def comparison(at: At, named: tuple[tuple[str, wv.ScenarioDraft], ...]) -> ComparisonView:
+    """Compare named drafts on one snapshot.
+
+    Raises
+    ------
+    ScenarioError
+        Fewer than two or more than four scenarios, or one does not fit the snapshot.
+    """
+    results = [_run(at, chosen, name) for name, chosen in named]
+    compared = compare_scenarios(results)
+    kpis = loaders.result(*at).kpis
+    currency = loaders.settings_of(at[2]).currency
+    names = dict(zip(kpis["kpi_id"].to_list(), kpis["name"].to_list()))
+    return ComparisonView(
+        table=wv.comparison_table(compared, names, currency),
+        chart=comparison_chart(wv.comparison_bars(compared), currency).to_dict(validate=False),
+    )
+
+
+@dataclass(frozen=True)
+class SimulationView:
+    """What the page shows of a Monte Carlo simulation."""
+
+    result: SimulationResult
+    caption: str
+    kpis: pl.DataFrame
+    criticality: pl.DataFrame
+    histogram_chart: Spec
+    seconds: float
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def simulation(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int,
+               override: Override | None) -> SimulationView:
+    """Simulate ``runs`` random slip outcomes of a snapshot (on top of a draft's slips, when given).
+
+    Raises
+    ------
+    InputError
+        A slip range that is not ``0 <= min <= most likely <= max``, or too many runs.
+    ScenarioError
+        When the draft does not fit the snapshot.
+    """
+    started = time.perf_counter()
+    base = loaders.result(*at)
+    overrides: dict[str, tuple[float, float, float]] = {}
+    project_overrides: dict[str, tuple[float, float, float]] = {}
+    if override is not None:
+        kind, owner, low, mode, high = override
+        (project_overrides if kind == "project" else overrides)[owner] = (low, mode, high)
+    scenario = chosen.to_scenario("") if chosen is not None and not chosen.is_empty else None
+    result = simulate(
+        base.portfolio, base.settings, runs=runs, seed=seed, history=loaders.history(at[0], at[1]),
+        overrides=overrides, project_overrides=project_overrides, base_schedule=schedule(*at), scenario=scenario,
+    )
+    currency = loaders.settings_of(at[2]).currency
+    return SimulationView(
+        result=result,
+        caption=wv.distribution_caption(result.milestones),
+        kpis=wv.kpi_confidence(result.kpis),
+        criticality=result.criticality.head(10),
+        histogram_chart=histogram_chart(wv.histogram(result.value_at_risk.totals),
+                                        wv.percentile_marks(result.value_at_risk),
+                                        result.value_at_risk.deterministic, currency).to_dict(validate=False),
+        seconds=time.perf_counter() - started,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def fan_spec(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int, override: Override | None,
+             kpi_id: str) -> Spec:
+    """The fan chart of one KPI of a simulation (the simulation itself comes from its cache)."""
+    result = simulation(at, chosen, runs, seed, override).result
+    kpi = result.kpis.filter(pl.col("kpi_id") == kpi_id).row(0, named=True)
+    return fan_chart(wv.fan(result.trajectory, result.kpis, kpi_id), kpi).to_dict(validate=False)
+
+
+def run_simulation_with_progress(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int,
+                                 override: Override | None) -> SimulationView:
+    """Run a simulation inside an ``st.status`` box that says what it is doing."""
+    with st.status(f"Simulating {runs:,} runs ...", expanded=True) as status:
+        bar = st.progress(0.05, text="Reading every snapshot's slip history")
+        loaders.history(at[0], at[1])
+        bar.progress(0.3, text=f"Drawing {runs:,} random slips for every open milestone and propagating them")
+        view = simulation(at, chosen, runs, seed, override)
+        bar.progress(1.0, text="Summarising finishes, KPIs and value at risk")
+        status.update(label=f"Simulated {runs:,} runs in {view.seconds:.1f} s", state="complete", expanded=False)
+    return view
+
+
+# ------------------------------------------------------------------ saved scenarios (the store)
+def saved_scenarios() -> pl.DataFrame:
+    """The saved scenarios, newest first, with the date of the snapshot each was built on."""
+    saved = loaders.store().list_scenarios()
+    snaps = loaders.snapshots(loaders.db_path()).select("snapshot_id", pl.col("as_of").alias("snapshot_as_of"))
+    return saved.join(snaps, on="snapshot_id", how="left").sort("scenario_id", descending=True)
+
+
+def saved_draft(scenario_id: int) -> tuple[str, wv.ScenarioDraft]:
+    """Return a saved scenario's name and its changes as a draft.
+
+    Raises
+    ------
+    NotFoundError
+        No scenario has that id.
+    ScenarioError
+        The stored changes are malformed.
+    """
+    stored = loaders.store().load_scenario(scenario_id)
+    return stored["name"], wv.ScenarioDraft.from_scenario(Scenario.from_dict(stored["spec"], stored["name"]))
+
+
+def guarded(action: Callable[[], str | None]) -> None:
+    """Run a store action from a callback; leave its success message, or its error, for the page."""
+    try:
+        message = action()
+    except KpiError as err:
+        notify("error", err)
+    else:
+        if message:
+            notify("success", message)
+
+
+# ------------------------------------------------------------------ callbacks of the page's buttons
+# Callbacks run before the page is drawn, so they may set the builder's widgets; their
+# messages wait in session state (:func:`notify`) until the page shows them.
+
+
+def add_set_finish() -> None:
+    """Set the chosen milestone's finish (the "Set finish" form)."""
+    state = st.session_state
+    finishes = dict(state.get(SET_FINISHES, {}))
+    finishes[state["wi_sf_milestone"]] = state["wi_sf_date"]
+    state[SET_FINISHES] = finishes
+
+
+def remove_set_finish(milestone_id: str) -> None:
+    """Drop a set finish."""
+    finishes = dict(st.session_state.get(SET_FINISHES, {}))
+    finishes.pop(milestone_id, None)
+    st.session_state[SET_FINISHES] = finishes
+
+
+def add_workaround() -> None:
+    """Add a workaround from the "Add a workaround" form; a second one on a milestone replaces the first."""
+    state = st.session_state
+    milestone_id = state["wi_wa_milestone"]
+    workarounds = dict(state.get(WORKAROUNDS, {}))
+    replaced = milestone_id in workarounds
+    workarounds[milestone_id] = (milestone_id, state["wi_wa_start"], float(state["wi_wa_cost"]),
+                                 float(state["wi_wa_fraction"]))
+    state[WORKAROUNDS] = workarounds
+    if replaced:
+        notify("info", f"The workaround on {milestone_id} replaces the one it had: a milestone takes one workaround.")
+
+
+def remove_workaround(milestone_id: str) -> None:
+    """Drop a workaround."""
+    workarounds = dict(st.session_state.get(WORKAROUNDS, {}))
+    workarounds.pop(milestone_id, None)
+    st.session_state[WORKAROUNDS] = workarounds
+
+
+def save_new(snapshot_id: int) -> None:
+    """Save the scenario being edited under the name typed, as a new saved scenario."""
+    def save() -> str:
+        name = str(st.session_state.get(NAME, ""))
+        spec = draft().to_scenario(name.strip()).to_dict()
+        scenario_id = loaders.store().save_scenario(name, spec, snapshot_id, author=author())
+        st.session_state[OPENED] = {"id": scenario_id, "name": name.strip()}
+        return f"Saved '{name.strip()}'."
+    guarded(save)
+
+
+def update_opened() -> None:
+    """Save the changes being edited into the opened scenario."""
+    opened = st.session_state.get(OPENED)
+    if not opened:
+        return
+
+    def update() -> str:
+        loaders.store().update_scenario(opened["id"], draft().to_scenario(opened["name"]).to_dict())
+        return f"Saved the changes to '{opened['name']}'."
+    guarded(update)
+
+
+def open_saved(scenario_id: int, milestone_ids: list[str], project_ids: list[str]) -> None:
+    """Load a saved scenario into the builder."""
+    def open_it() -> str:
+        name, chosen = saved_draft(scenario_id)
+        dropped = load_draft(chosen, milestone_ids, project_ids)
+        st.session_state[OPENED] = {"id": scenario_id, "name": name}
+        st.session_state[NAME] = name
+        if dropped:
+            notify("warning", f"Opened '{name}', without changes this snapshot cannot take: " + "; ".join(dropped)
+                   + ". The milestone or project has finished or is not in this snapshot.")
+            return ""
+        return f"Opened '{name}'."
+    guarded(open_it)
+
+
+def rename_saved(scenario_id: int) -> None:
+    """Rename a saved scenario to the name typed in the rename box."""
+    def rename() -> str:
+        new_name = str(st.session_state.get("wi_rename_to", ""))
+        loaders.store().rename_scenario(scenario_id, new_name)
+        opened = st.session_state.get(OPENED)
+        if opened and opened["id"] == scenario_id:
+            st.session_state[OPENED] = {"id": scenario_id, "name": new_name.strip()}
+            st.session_state[NAME] = new_name.strip()
+        st.session_state["wi_rename_to"] = ""
+        return f"Renamed to '{new_name.strip()}'."
+    guarded(rename)
+
+
+def delete_saved(scenario_id: int, name: str) -> None:
+    """Delete a saved scenario."""
+    def delete() -> str:
+        loaders.store().delete_scenario(scenario_id)
+        opened = st.session_state.get(OPENED)
+        if opened and opened["id"] == scenario_id:
+            st.session_state.pop(OPENED, None)
+        return f"Deleted '{name}'."
+    guarded(delete)
+
+
+def compared_drafts(chosen: list[int], current: wv.ScenarioDraft) -> tuple[tuple[str, wv.ScenarioDraft], ...]:
+    """The scenarios picked for comparison as (name, draft); id 0 stands for the one being edited.
+
+    Raises
+    ------
+    NotFoundError, ScenarioError
+        A saved scenario is gone or malformed.
+    """
+    named = []
+    for scenario_id in chosen:
+        if scenario_id == CURRENT:
+            named.append((str(st.session_state.get(NAME) or "").strip() or "Being edited", current))
+        else:
+            named.append(saved_draft(scenario_id))
+    return tuple(named)
+
+
+#: The option standing for the scenario being edited in the comparison picker.
+CURRENT = 0
+
+
+# ------------------------------------------------------------------ charts
+def kpi_before_after_chart(kpis: pl.DataFrame) -> alt.FacetChart:
+    """One row per KPI the scenario moves: its projection before (grey) and after (blue, red
+    when it misses), and its target (black tick); each row on its own scale.
+
+    ``kpis`` comes from :func:`kpi_engine.whatif_views.kpi_before_after`.
+    """
+    points = kpis.with_columns(
+        pl.when(pl.col("misses_after")).then(pl.lit(RAG_COLOURS["Red"])).otherwise(pl.lit(RAG_COLOURS["Green"]))
+        .alias("after_colour"),
+        pl.concat_str(pl.col("label"), pl.lit(": "), pl.col("verdict")).alias("row"),
+    )
+    tooltip = [
+        alt.Tooltip("label:N", title="KPI"),
+        alt.Tooltip("projected_before:Q", title="Projected before", format=",.4~f"),
+        alt.Tooltip("projected_after:Q", title="Projected after", format=",.4~f"),
+        alt.Tooltip("target_value:Q", title="Target", format=",.4~f"),
+        alt.Tooltip("verdict:N", title="Verdict"),
+    ]
+    x_title = "Projected value at the target date"
+    scale = alt.Scale(zero=False, nice=True, padding=18)
+    base = alt.Chart().encode(tooltip=tooltip)
+    span = base.mark_rule(strokeWidth=3, color="#B0BEC5").encode(
+        x=alt.X("projected_before:Q", title=x_title, scale=scale), x2="projected_after:Q")
+    before = base.mark_point(filled=True, size=140, color=BEFORE, opacity=1).encode(x="projected_before:Q")
+    after = base.mark_point(filled=True, size=200, opacity=1, shape="diamond").encode(
+        x="projected_after:Q", color=alt.Color("after_colour:N", scale=None))
+    target = base.mark_tick(thickness=3, size=30, color=TARGET).encode(x="target_value:Q")
+    labels = base.mark_text(dy=-16, fontSize=11, color="#37474F").encode(
+        x="projected_after:Q", text=alt.Text("projected_after:Q", format=",.4~f"))
+    target_label = base.mark_text(dy=22, fontSize=11, color=TARGET).encode(
+        x="target_value:Q", text="target_text:N").transform_calculate(
+        target_text="'target ' + format(datum.target_value, ',.4~f')")
+    return (
+        alt.layer(span, target, before, after, labels, target_label, data=points)
+        .properties(height=62, width="container")
+        .facet(row=alt.Row("row:N", title=None, sort=points["row"].to_list(),
+                           header=alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start", labelOrient="top",
+                                             labelFontSize=13, labelFontWeight="bold", labelPadding=2)))
+        .resolve_scale(x="independent")
+        .properties(title=alt.TitleParams("KPI projections: before (grey) and after (diamond) against the target",
+                                          anchor="start"))
+    )
+
+
+def waterfall_chart(steps: pl.DataFrame, currency: str) -> alt.LayerChart:
+    """Value at risk from the snapshot to the scenario, one bar per milestone and workaround.
+
+    ``steps`` comes from :func:`kpi_engine.whatif_views.value_at_risk_waterfall`.
+    """
+    colours = alt.Scale(domain=["total", "increase", "decrease"],
+                        range=["#546E7A", RAG_COLOURS["Red"], RAG_COLOURS["Green"]])
+    frame = steps.with_columns(
+        pl.when(pl.col("kind") == "total").then(pl.col("end")).otherwise(pl.max_horizontal("start", "end"))
+        .alias("label_at"))
+    y = alt.Y("step:N", title=None, sort=frame["step"].to_list(), axis=alt.Axis(labelLimit=260))
+    base = alt.Chart(frame).encode(y=y)
+    bars = base.mark_bar(size=22, cornerRadius=2).encode(
+        x=alt.X("start:Q", title=f"Value at risk ({currency})", axis=alt.Axis(format="~s")),
+        x2="end:Q",
+        color=alt.Color("kind:N", scale=colours, title=None,
+                        legend=alt.Legend(orient="top", labelExpr="datum.label == 'total' ? 'total' : "
+                                                                  "datum.label == 'increase' ? 'adds value at risk' "
+                                                                  ": 'takes value at risk off'")),
+        tooltip=[alt.Tooltip("step:N", title="Step"),
+                 alt.Tooltip("amount:Q", title=f"Amount ({currency})", format=",.0f"),
+                 alt.Tooltip("end:Q", title=f"Running total ({currency})", format=",.0f")],
+    )
+    labels = base.mark_text(align="left", dx=4, fontSize=11, color="#263238").encode(
+        x="label_at:Q", text="text:N",
+    ).transform_calculate(
+        text="datum.kind == 'total' ? format(datum.amount, ',.3~s') : format(datum.amount, '+,.3~s')")
+    height = 70 + 34 * frame.height
+    return alt.layer(bars, labels).properties(
+        height=height, title=alt.TitleParams("Value at risk: snapshot → scenario, by milestone", anchor="start"))
+
+
+def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.Chart:
+    """Grouped bars of the money figures of 2-4 scenarios and the snapshot as is.
+
+    ``bars`` comes from :func:`kpi_engine.whatif_views.comparison_bars`.
+    """
+    scenarios = bars.sort("scenario_order")["scenario"].unique(maintain_order=True).to_list()
+    palette = ["#90A4AE", "#1565C0", "#EF6C00", "#6A1B9A", "#00838F"]
+    figures = bars.sort("figure_order")["figure"].unique(maintain_order=True).to_list()
+    return alt.Chart(bars).mark_bar().encode(
+        x=alt.X("figure:N", title=None, sort=figures, axis=alt.Axis(labelAngle=0, labelLimit=220)),
+        xOffset=alt.XOffset("scenario:N", sort=scenarios),
+        y=alt.Y("value:Q", title=currency, axis=alt.Axis(format="~s")),
+        color=alt.Color("scenario:N", sort=scenarios, title=None,
+                        scale=alt.Scale(domain=scenarios, range=palette[:len(scenarios)]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("scenario:N", title="Scenario"), alt.Tooltip("figure:N", title="Figure"),
+                 alt.Tooltip("value:Q", title=currency, format=",.0f")],
+    ).properties(height=320, title=alt.TitleParams("Scenarios side by side", anchor="start"))
+
+
+def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> alt.LayerChart:
+    """A KPI's simulated path: the P10-P90 band, the median and the target.
+
+    ``fan`` comes from :func:`kpi_engine.whatif_views.fan`; ``kpi`` is a row of
+    ``SimulationResult.kpis``.
+    """
+    unit = kpi.get("unit") or ""
+    y_title = f"{kpi['name']}" + (f" ({unit})" if unit else "")
+    values = [*fan["p10"].to_list(), *fan["p90"].to_list(), float(kpi["target_value"])]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.15 or abs(high) * 0.05 or 1.0
+    y_scale = alt.Scale(domain=[low - pad, high + pad], nice=False, zero=False)
+    x = alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y", tickCount="month", labelOverlap=True))
+    base = alt.Chart(fan).encode(x=x)
+    band = base.mark_area(opacity=0.25, color=AFTER).encode(
+        y=alt.Y("p10:Q", title=y_title, scale=y_scale), y2="p90:Q",
+        tooltip=[alt.Tooltip("date:T", title="Date", format="%Y-%m-%d"),
+                 alt.Tooltip("p10:Q", title="P10", format=",.4~f"),
+                 alt.Tooltip("p50:Q", title="Median", format=",.4~f"),
+                 alt.Tooltip("p90:Q", title="P90", format=",.4~f")])
+    median = base.mark_line(strokeWidth=2.5, color=AFTER, point=alt.OverlayMarkDef(size=30, color=AFTER)).encode(
+        y=alt.Y("p50:Q", scale=y_scale))
+    target = pl.DataFrame({"value": [float(kpi["target_value"])],
+                           "label": [f"target {kpi['target_value']:,.4g}"]})
+    rule = alt.Chart(target).mark_rule(color=RAG_COLOURS["Red"], strokeDash=[6, 4], strokeWidth=1.5).encode(
+        y=alt.Y("value:Q", scale=y_scale))
+    rule_text = alt.Chart(target).mark_text(align="left", dx=4, dy=-8, color=RAG_COLOURS["Red"],
+                                            fontWeight="bold").encode(
+        y=alt.Y("value:Q", scale=y_scale), x=alt.value(0), text="label:N")
+    title = f"{kpi['name']}: simulated path (band P10-P90, line median)"
+    return alt.layer(band, median, rule, rule_text).properties(
+        height=320, title=alt.TitleParams(title, anchor="start"))
+
+
+def histogram_chart(bins: pl.DataFrame, marks: pl.DataFrame, deterministic: float, currency: str) -> alt.LayerChart:
+    """Histogram of the simulated total value at risk with P50 / P80 / P95 and the plan marked.
+
+    ``bins`` and ``marks`` come from :func:`kpi_engine.whatif_views.histogram` and
+    :func:`~kpi_engine.whatif_views.percentile_marks`.
+    """
+    x_scale = alt.Scale(zero=False, nice=False)
+    bars = alt.Chart(bins).mark_bar(color="#78909C", opacity=0.85).encode(
+        x=alt.X("bin_start:Q", title=f"Total value at risk ({currency})", scale=x_scale,
+                axis=alt.Axis(format="~s")),
+        x2="bin_end:Q",
+        y=alt.Y("runs:Q", title="Runs"),
+        tooltip=[alt.Tooltip("bin_start:Q", title="From", format=",.0f"),
+                 alt.Tooltip("bin_end:Q", title="To", format=",.0f"),
+                 alt.Tooltip("runs:Q", title="Runs"),
+                 alt.Tooltip("share:Q", title="Share of runs", format=".1%")],
+    )
+    lines = pl.concat([
+        marks.with_columns(pl.lit("percentile").alias("kind")),
+        pl.DataFrame({"label": ["plan"], "value": [deterministic], "kind": ["plan"]}),
+    ])
+    colours = alt.Scale(domain=["P50", "P80", "P95", "plan"],
+                        range=[RAG_COLOURS["Amber"], "#EF6C00", RAG_COLOURS["Red"], "#263238"])
+    rules = alt.Chart(lines).mark_rule(strokeWidth=2).encode(
+        x=alt.X("value:Q", scale=x_scale),
+        color=alt.Color("label:N", scale=colours, title=None, legend=alt.Legend(orient="top")),
+        strokeDash=alt.condition("datum.kind == 'plan'", alt.value([5, 4]), alt.value([1, 0])),
+        tooltip=[alt.Tooltip("label:N", title="Mark"), alt.Tooltip("value:Q", title=currency, format=",.0f")],
+    )
+    texts = alt.Chart(lines.filter(pl.col("kind") == "percentile")).mark_text(
+        align="left", dx=3, baseline="top", fontWeight="bold", fontSize=11).encode(
+        x=alt.X("value:Q", scale=x_scale), y=alt.value(4), text="label:N",
+        color=alt.Color("label:N", scale=colours, legend=None))
+    return alt.layer(bars, rules, texts).properties(
+        height=320, title=alt.TitleParams("Total value at risk across runs", anchor="start"))
+
