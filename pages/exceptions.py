@@ -92,7 +92,8 @@ selected = list(event.selection.rows) if event is not None else []
 if selected and selected != st.session_state.get("exc_last_click"):
     st.session_state["drill_row"] = selected[0]
 st.session_state["exc_last_click"] = selected
-if st.session_state.get("drill_row", 0) >= rows.height:
+# the browser may hand the picker's value back as text after the rows changed: start over then
+if not isinstance(st.session_state.get("drill_row", 0), int) or st.session_state.get("drill_row", 0) >= rows.height:
     st.session_state["drill_row"] = 0
 index = st.selectbox("Exception", range(rows.height), format_func=lambda i: labels[i], key="drill_row",
                      help="Pick a row here or click one in the table above")

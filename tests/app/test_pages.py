@@ -295,3 +295,4 @@ def test_errors_show_their_message_never_a_traceback():
     assert at.error[0].value == "there is no KPI 'K-NOPE' in this snapshot"
     assert "Something went wrong" in at.error[1].value and "ZeroDivision" not in at.error[1].value
     assert at.markdown[0].value == "the page goes on"
+
