@@ -23,6 +23,7 @@ from kpi_engine.rag import RAG_COLOURS
 from kpi_engine.scenarios import Scenario, ScenarioResult, compare_scenarios, run_scenario
 from kpi_engine.schedule import Schedule, prepare_schedule
 from kpi_engine.simulation import SimulationResult, simulate
+from ui import format as fmt
 from ui import loaders
 
 At = tuple[str, int, loaders.SettingsKey]
@@ -131,9 +132,12 @@ def author() -> str:
 
 
 # ------------------------------------------------------------------ cached computations
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def schedule(path: str, snapshot_id: int, settings: loaders.SettingsKey) -> Schedule:
-    """The snapshot's prepared schedule (what every scenario propagates through)."""
+    """The snapshot's prepared schedule (what every scenario propagates through).
+
+    Shared, not copied: scenarios and simulations only read it (they copy what they change).
+    """
     return prepare_schedule(loaders.result(path, snapshot_id, settings).portfolio)
 
 
@@ -184,7 +188,8 @@ def scenario_view(at: At, chosen: wv.ScenarioDraft) -> ScenarioView:
         mitigations=wv.mitigation_table(result),
         escalations=result.escalations,
         kpi_chart=kpi_before_after_chart(kpis).to_dict(validate=False) if kpis.height else None,
-        waterfall_chart=waterfall_chart(waterfall, currency).to_dict(validate=False),
+        waterfall_chart=waterfall_chart(waterfall, currency,
+                                        fmt.money(result.value_at_risk_total_before, currency)).to_dict(validate=False),
     )
 
 
@@ -309,6 +314,16 @@ def saved_draft(scenario_id: int) -> tuple[str, wv.ScenarioDraft]:
     return stored["name"], wv.ScenarioDraft.from_scenario(Scenario.from_dict(stored["spec"], stored["name"]))
 
 
+def override_label(option: str, milestone_labels: dict[str, str], project_labels: dict[str, str]) -> str:
+    """Label of a slip-range choice: "" (none), "project:P-ROUTE" or "milestone:M1"."""
+    if not option:
+        return "None: use the history"
+    kind, owner = option.split(":", 1)
+    if kind == "project":
+        return f"Project {project_labels.get(owner, owner)}"
+    return f"Milestone {milestone_labels.get(owner, owner)}"
+
+
 def guarded(action: Callable[[], str | None]) -> None:
     """Run a store action from a callback; leave its success message, or its error, for the page."""
     try:
@@ -347,7 +362,7 @@ def add_workaround() -> None:
     workarounds = dict(state.get(WORKAROUNDS, {}))
     replaced = milestone_id in workarounds
     workarounds[milestone_id] = (milestone_id, state["wi_wa_start"], float(state["wi_wa_cost"]),
-                                 float(state["wi_wa_fraction"]))
+                                 int(state["wi_wa_percent"]) / 100)
     state[WORKAROUNDS] = workarounds
     if replaced:
         notify("info", f"The workaround on {milestone_id} replaces the one it had: a milestone takes one workaround.")
@@ -445,16 +460,24 @@ CURRENT = 0
 
 
 # ------------------------------------------------------------------ charts
-def kpi_before_after_chart(kpis: pl.DataFrame) -> alt.FacetChart:
-    """One row per KPI the scenario moves: its projection before (grey) and after (blue, red
-    when it misses), and its target (black tick); each row on its own scale.
+def _kpi_format(value: str) -> str:
+    """A Vega expression formatting a KPI value as :func:`ui.format.kpi_number` does (2.0179 -> 2.018)."""
+    return (f"(abs({value}) < 10 ? format({value}, '.3f') : abs({value}) < 1000 ? format({value}, '.1f') "
+            f": format({value}, ',.0f'))")
 
-    ``kpis`` comes from :func:`kpi_engine.whatif_views.kpi_before_after`.
+
+def kpi_before_after_chart(kpis: pl.DataFrame) -> alt.LayerChart:
+    """One row per KPI the scenario moves: its projection before (grey dot) and after
+    (diamond, red when it misses, green when it meets) and its target (black tick).
+
+    Each row spans its own values (KPIs come in different units), so the x axis carries
+    no scale; every mark is labelled with its value. ``kpis`` comes from
+    :func:`kpi_engine.whatif_views.kpi_before_after`.
     """
-    points = kpis.with_columns(
+    rows = kpis.with_columns(
         pl.when(pl.col("misses_after")).then(pl.lit(RAG_COLOURS["Red"])).otherwise(pl.lit(RAG_COLOURS["Green"]))
         .alias("after_colour"),
-        pl.concat_str(pl.col("label"), pl.lit(": "), pl.col("verdict")).alias("row"),
+        pl.concat_str(pl.col("label"), pl.lit("|"), pl.col("verdict")).alias("row"),
     )
     tooltip = [
         alt.Tooltip("label:N", title="KPI"),
@@ -463,62 +486,68 @@ def kpi_before_after_chart(kpis: pl.DataFrame) -> alt.FacetChart:
         alt.Tooltip("target_value:Q", title="Target", format=",.4~f"),
         alt.Tooltip("verdict:N", title="Verdict"),
     ]
-    x_title = "Projected value at the target date"
-    scale = alt.Scale(zero=False, nice=True, padding=18)
-    base = alt.Chart().encode(tooltip=tooltip)
+    x_scale = alt.Scale(domain=[0, 1], nice=False)
+    y = alt.Y("row:N", title=None, sort=rows["row"].to_list(),
+              axis=alt.Axis(labelExpr="split(datum.label, '|')", labelLimit=260, labelFontSize=12,
+                            labelPadding=10, domain=False, ticks=False))
+    base = alt.Chart(rows).encode(y=y, tooltip=tooltip)
     span = base.mark_rule(strokeWidth=3, color="#B0BEC5").encode(
-        x=alt.X("projected_before:Q", title=x_title, scale=scale), x2="projected_after:Q")
-    before = base.mark_point(filled=True, size=140, color=BEFORE, opacity=1).encode(x="projected_before:Q")
-    after = base.mark_point(filled=True, size=200, opacity=1, shape="diamond").encode(
-        x="projected_after:Q", color=alt.Color("after_colour:N", scale=None))
-    target = base.mark_tick(thickness=3, size=30, color=TARGET).encode(x="target_value:Q")
-    labels = base.mark_text(dy=-16, fontSize=11, color="#37474F").encode(
-        x="projected_after:Q", text=alt.Text("projected_after:Q", format=",.4~f"))
-    target_label = base.mark_text(dy=22, fontSize=11, color=TARGET).encode(
-        x="target_value:Q", text="target_text:N").transform_calculate(
-        target_text="'target ' + format(datum.target_value, ',.4~f')")
-    return (
-        alt.layer(span, target, before, after, labels, target_label, data=points)
-        .properties(height=62, width="container")
-        .facet(row=alt.Row("row:N", title=None, sort=points["row"].to_list(),
-                           header=alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start", labelOrient="top",
-                                             labelFontSize=13, labelFontWeight="bold", labelPadding=2)))
-        .resolve_scale(x="independent")
-        .properties(title=alt.TitleParams("KPI projections: before (grey) and after (diamond) against the target",
-                                          anchor="start"))
-    )
+        x=alt.X("x_before:Q", scale=x_scale, axis=None), x2="x_after:Q")
+    target = base.mark_tick(thickness=3, size=34, color=TARGET).encode(x=alt.X("x_target:Q", scale=x_scale))
+    before = base.mark_point(filled=True, size=150, color=BEFORE, opacity=1).encode(
+        x=alt.X("x_before:Q", scale=x_scale))
+    after = base.mark_point(filled=True, size=240, opacity=1, shape="diamond").encode(
+        x=alt.X("x_after:Q", scale=x_scale), color=alt.Color("after_colour:N", scale=None))
+
+    def label(column: str, prefix: str, dy: int, colour: str) -> alt.Chart:
+        return base.mark_text(dy=dy, fontSize=11, color=colour).encode(
+            x=alt.X(f"x_{column.removeprefix('projected_').removesuffix('_value')}:Q", scale=x_scale),
+            text="text:N",
+        ).transform_calculate(text=f"'{prefix}' + " + _kpi_format(f"datum.{column}"))
+
+    layers = [span, target, before, after,
+              label("projected_after", "after ", -18, "#263238"),
+              label("projected_before", "before ", 18, "#607D8B"),
+              label("target_value", "target ", 24, TARGET)]
+    return alt.layer(*layers).properties(
+        height=110 + 64 * rows.height,
+        title=alt.TitleParams("KPI projections: before, after and target",
+                              subtitle="grey dot before · diamond after (red misses, green meets) · "
+                                       "black tick target",
+                              anchor="start"),
+    ).configure_view(strokeWidth=0)
 
 
-def waterfall_chart(steps: pl.DataFrame, currency: str) -> alt.LayerChart:
-    """Value at risk from the snapshot to the scenario, one bar per milestone and workaround.
+def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> alt.LayerChart:
+    """How a scenario changes the value at risk: one bar per milestone and workaround, then the net change.
 
     ``steps`` comes from :func:`kpi_engine.whatif_views.value_at_risk_waterfall`.
     """
-    colours = alt.Scale(domain=["total", "increase", "decrease"],
-                        range=["#546E7A", RAG_COLOURS["Red"], RAG_COLOURS["Green"]])
+    colours = alt.Scale(domain=["increase", "decrease", "total"],
+                        range=[RAG_COLOURS["Red"], RAG_COLOURS["Green"], "#546E7A"])
     frame = steps.with_columns(
-        pl.when(pl.col("kind") == "total").then(pl.col("end")).otherwise(pl.max_horizontal("start", "end"))
-        .alias("label_at"))
-    y = alt.Y("step:N", title=None, sort=frame["step"].to_list(), axis=alt.Axis(labelLimit=260))
+        pl.max_horizontal("start", "end").alias("label_at"))
+    y = alt.Y("step:N", title=None, sort=frame["step"].to_list(), axis=alt.Axis(labelLimit=260),
+              scale=alt.Scale(paddingInner=0.25))
     base = alt.Chart(frame).encode(y=y)
-    bars = base.mark_bar(size=22, cornerRadius=2).encode(
-        x=alt.X("start:Q", title=f"Value at risk ({currency})", axis=alt.Axis(format="~s")),
+    bars = base.mark_bar(cornerRadius=2).encode(
+        x=alt.X("start:Q", title=f"Change in value at risk ({currency})", axis=alt.Axis(format="~s")),
         x2="end:Q",
-        color=alt.Color("kind:N", scale=colours, title=None,
-                        legend=alt.Legend(orient="top", labelExpr="datum.label == 'total' ? 'total' : "
-                                                                  "datum.label == 'increase' ? 'adds value at risk' "
-                                                                  ": 'takes value at risk off'")),
+        color=alt.Color("kind:N", scale=colours, legend=None),
         tooltip=[alt.Tooltip("step:N", title="Step"),
                  alt.Tooltip("amount:Q", title=f"Amount ({currency})", format=",.0f"),
                  alt.Tooltip("end:Q", title=f"Running total ({currency})", format=",.0f")],
     )
     labels = base.mark_text(align="left", dx=4, fontSize=11, color="#263238").encode(
         x="label_at:Q", text="text:N",
-    ).transform_calculate(
-        text="datum.kind == 'total' ? format(datum.amount, ',.3~s') : format(datum.amount, '+,.3~s')")
-    height = 70 + 34 * frame.height
-    return alt.layer(bars, labels).properties(
-        height=height, title=alt.TitleParams("Value at risk: snapshot → scenario, by milestone", anchor="start"))
+    ).transform_calculate(text="format(datum.amount, '+,.3~s')")
+    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#263238").encode(x="x:Q")
+    height = 120 + 36 * frame.height
+    return alt.layer(bars, zero, labels).properties(
+        height=height,
+        title=alt.TitleParams("Change in value at risk, by milestone",
+                              subtitle=f"vs the snapshot's {snapshot_total} · red adds, green takes off, grey net",
+                              anchor="start"))
 
 
 def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.Chart:
@@ -535,7 +564,7 @@ def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.Chart:
         y=alt.Y("value:Q", title=currency, axis=alt.Axis(format="~s")),
         color=alt.Color("scenario:N", sort=scenarios, title=None,
                         scale=alt.Scale(domain=scenarios, range=palette[:len(scenarios)]),
-                        legend=alt.Legend(orient="top")),
+                        legend=alt.Legend(orient="top", labelLimit=280)),
         tooltip=[alt.Tooltip("scenario:N", title="Scenario"), alt.Tooltip("figure:N", title="Figure"),
                  alt.Tooltip("value:Q", title=currency, format=",.0f")],
     ).properties(height=320, title=alt.TitleParams("Scenarios side by side", anchor="start"))
@@ -570,7 +599,7 @@ def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> alt.LayerChart:
     rule_text = alt.Chart(target).mark_text(align="left", dx=4, dy=-8, color=RAG_COLOURS["Red"],
                                             fontWeight="bold").encode(
         y=alt.Y("value:Q", scale=y_scale), x=alt.value(0), text="label:N")
-    title = f"{kpi['name']}: simulated path (band P10-P90, line median)"
+    title = f"{kpi['name']}: median and P10-P90 band"
     return alt.layer(band, median, rule, rule_text).properties(
         height=320, title=alt.TitleParams(title, anchor="start"))
 
@@ -587,6 +616,7 @@ def histogram_chart(bins: pl.DataFrame, marks: pl.DataFrame, deterministic: floa
                 axis=alt.Axis(format="~s")),
         x2="bin_end:Q",
         y=alt.Y("runs:Q", title="Runs"),
+        y2=alt.datum(0),
         tooltip=[alt.Tooltip("bin_start:Q", title="From", format=",.0f"),
                  alt.Tooltip("bin_end:Q", title="To", format=",.0f"),
                  alt.Tooltip("runs:Q", title="Runs"),
