@@ -114,7 +114,7 @@ def governance_why() -> pl.Expr:
     return pl.concat_str(subject, pl.lit(": "), pl.col("detail"), pl.lit("."), fix)
 
 
-def sort_exceptions(exceptions: pl.DataFrame) -> pl.DataFrame:
+def sort_exceptions(exceptions: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """Order by value at risk, then shortfall, then slip (descending, blanks last), then ids."""
     return exceptions.sort(
         [*SORT_KEYS, "kind", "milestone_id", "kpi_id", "finding"],
@@ -138,28 +138,25 @@ def build_exception_list(pairs: pl.DataFrame, lonely: pl.DataFrame, findings: pl
         Currency code for money in sentences.
     """
     wanted = {**EXCEPTION_COLUMNS, **CONTEXT_COLUMNS}
-    milestone_rows = pairs.filter(
-        pl.col("computed_status").is_in(["Amber", "Red"]) | pl.col("watermelon")
-        | (pl.col("value_at_risk") > 0) | (pl.col("kpi_impact").abs() > 1e-12)
-    )
-    lonely_rows = lonely.filter(pl.col("computed_status").is_in(["Amber", "Red"]) | pl.col("watermelon"))
     needed = {**wanted, "kpi_unit": pl.String(), "kpi_target_date": pl.Date(), "detail": pl.String(),
               "subject": pl.String(), "subject_id": pl.String()}
 
-    def complete(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.with_columns([pl.lit(None, t).alias(c) for c, t in needed.items() if c not in frame.columns])
+    def complete(frame: pl.DataFrame) -> pl.LazyFrame:
+        return frame.lazy().with_columns(
+            [pl.lit(None, t).alias(c) for c, t in needed.items() if c not in frame.columns]
+        )
 
-    milestone_rows, lonely_rows, findings = complete(milestone_rows), complete(lonely_rows), complete(findings)
+    milestone_rows = complete(pairs).filter(
+        pl.col("computed_status").is_in(["Amber", "Red"]) | pl.col("watermelon")
+        | (pl.col("value_at_risk") > 0) | (pl.col("kpi_impact").abs() > 1e-12)
+    )
+    lonely_rows = complete(lonely).filter(pl.col("computed_status").is_in(["Amber", "Red"]) | pl.col("watermelon"))
     parts = [
         frame.with_columns(pl.lit("milestone").alias("kind"), milestone_why(currency).alias("why"),
                            pl.lit(None, pl.String).alias("finding"))
         for frame in (milestone_rows, lonely_rows)
     ]
-    parts.append(findings.with_columns(pl.lit("governance").alias("kind"), governance_why().alias("why")))
-    rows = pl.concat(
-        [
-            part.select([pl.col(c).cast(t) for c, t in wanted.items()])
-            for part in parts
-        ]
-    )
-    return sort_exceptions(rows)
+    parts.append(complete(findings).with_columns(pl.lit("governance").alias("kind"), governance_why().alias("why")))
+    # one lazy plan: the three parts are built in parallel and sorted once
+    rows = pl.concat([part.select([pl.col(c).cast(t) for c, t in wanted.items()]) for part in parts])
+    return sort_exceptions(rows).collect()
