@@ -1,0 +1,332 @@
+"""Ingest benchmark: reading uploads and storing snapshots, against same-run floors.
+
+Measures (medians, in one run because this machine is shared and noisy):
+
+1. A large canonical CSV upload (1M tasks, 200k milestones and the matching projects,
+   KPIs, links and dependencies, one CSV per table written by Polars): parsing and
+   validating it (``read_upload(read_paths([folder]))``) and the full ingest into a fresh
+   DuckDB file through :class:`kpi_engine.store.Store`, against the floor of plain DuckDB
+   ``CREATE TABLE t AS SELECT * FROM read_csv('file')`` for each of the same files into a
+   fresh database. The aim: the full ingest within 2x of that floor.
+2. A 100k-row x 14-column workbook (a tasks sheet with extra columns): our reader
+   (``read_upload`` on the workbook, which also validates) against openpyxl read-only
+   iterating every row, with the raw calamine read (``polars.read_excel``) as a reference.
+   The aim: at least 5x faster than openpyxl.
+3. A partial weekly upload (the milestones and tasks of 10% of the projects) stored into a
+   database already holding the full snapshot: ``store.ingest`` alone, i.e. merging the
+   upload and copying the other 90% of the rows forward.
+
+Generated files go to a temporary folder removed at the end (``--keep DIR`` keeps them).
+Run with ``python -m bench.bench_ingest [--scale 1.0] [--repeat 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from bench.common import median_seconds, print_table
+from bench.portfolio_gen import AS_OF, generate_portfolio
+from kpi_engine.ingest import ParsedUpload, SourceFile, read_paths, read_upload
+from kpi_engine.portfolio import Portfolio
+from kpi_engine.store import Store
+
+#: tasks.csv is about 58 MB at full size, over the dashboard's 50 MB limit for one file
+#: (the CLI raises it with --max-upload-mb); the limit is read from here when used.
+UPLOAD_LIMIT_MB = "4096"
+
+
+def interleaved_medians(
+    cases: dict[str, tuple[Callable[[], object], Callable[[], object]]], repeat: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median wall time of each case's ``work``; its ``setup`` runs untimed before every run.
+
+    Unlike :func:`bench.common.median_seconds` the cases take turns (one run of each per
+    round), so a noisy spell of the shared machine hits all of them alike and the ratios
+    between them stay meaningful.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for i in range(warmup + repeat):
+        for name, (setup, work) in cases.items():
+            setup()
+            start = time.perf_counter()
+            work()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+class StoreRuns:
+    """Stores an upload into ``db`` (open, ingest, close), recording ``store.ingest`` alone too.
+
+    Closing writes the checkpoint (the new rows, compressed, into the database file), so
+    the whole run is what a user of the CLI waits for.
+    """
+
+    def __init__(self, db: Path, upload: ParsedUpload, files: list[SourceFile], as_of: date) -> None:
+        self.db, self.upload, self.files, self.as_of = db, upload, files, as_of
+        self.ingest_times: list[float] = []
+
+    def __call__(self) -> None:
+        with Store.open(self.db) as store:
+            start = time.perf_counter()
+            store.ingest(self.upload, self.as_of, sources=self.files)
+            self.ingest_times.append(time.perf_counter() - start)
+
+    def median_ingest(self, warmup: int = 1) -> float:
+        """Median time of ``store.ingest`` alone, leaving out the first ``warmup`` runs."""
+        return statistics.median(self.ingest_times[warmup:])
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------- 1. canonical CSV
+
+
+def write_canonical_csv(portfolio: Portfolio, folder: Path) -> dict[str, Path]:
+    """Write one canonical CSV per table (``milestones.csv``, ``tasks.csv``, ...) with Polars."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for table, frame in portfolio.tables().items():
+        path = folder / f"{table}.csv"
+        frame.write_csv(path)
+        paths[table] = path
+    return paths
+
+
+def duckdb_floor(paths: dict[str, Path], db: Path) -> None:
+    """Plain DuckDB: ``CREATE TABLE t AS SELECT * FROM read_csv(file)`` for every file, fresh database."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        for table, path in paths.items():
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}')")
+    finally:
+        con.close()
+
+
+def full_ingest(folder: Path, db: Path, as_of: date) -> None:
+    """What ``kpi ingest FOLDER`` does: read, validate and store a snapshot in a fresh database file."""
+    files = read_paths([folder])
+    upload = read_upload(files)
+    with Store.open(db) as store:
+        store.ingest(upload, as_of, sources=files)
+
+
+# ---------------------------------------------------------------------- 2. workbook
+
+
+def tasks_sheet(rows: int, seed: int = 0) -> pl.DataFrame:
+    """A tasks-like sheet of ``rows`` x 14 columns: the 6 canonical ones and 8 extra ones."""
+    rng = np.random.default_rng(seed)
+    base = (AS_OF - date(1970, 1, 1)).days
+    finish = rng.integers(-200, 300, rows) + base
+    done = rng.random(rows) < 0.4
+
+    def day(offsets: np.ndarray) -> pl.Series:
+        return pl.Series(offsets.astype(np.int64)).cast(pl.Int32).cast(pl.Date)
+
+    idx = pl.int_range(1, rows + 1, eager=True)
+    return pl.DataFrame({
+        "task_id": "T-" + idx.cast(pl.String).str.zfill(7),
+        "milestone_id": "M-" + (idx // 5 + 1).cast(pl.String).str.zfill(6),
+        "name": "Task " + idx.cast(pl.String),
+        "owner": pl.Series(rng.choice(np.array([f"Person {i}" for i in range(400)]), rows)),
+        "forecast_finish": day(finish),
+        "actual_finish": pl.select(pl.when(pl.Series(done)).then(day(np.minimum(finish, base - 1))))
+        .to_series(),
+        "start": day(finish - rng.integers(5, 60, rows)),
+        "effort_hours": rng.uniform(1, 400, rows).round(1),
+        "cost": rng.uniform(100, 250_000, rows).round(2),
+        "percent_complete": rng.integers(0, 101, rows),
+        "priority": pl.Series(rng.choice(np.array(["Low", "Medium", "High", "Critical"]), rows)),
+        "team": pl.Series(rng.choice(np.array([f"Team {i}" for i in range(40)]), rows)),
+        "estimate_days": rng.integers(1, 90, rows),
+        "notes": pl.Series(rng.choice(np.array(["", "waiting on vendor", "needs review", "on hold since May"]),
+                                      rows)).replace("", None),
+    })
+
+
+def write_workbook(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` as sheet ``tasks`` with xlsxwriter (dates as real Excel dates)."""
+    frame.write_excel(path, worksheet="tasks", autofit=False, dtype_formats={pl.Date: "yyyy-mm-dd"})
+
+
+def openpyxl_read_only(path: Path) -> int:
+    """openpyxl read-only, iterating every row's values: the usual Python way to read a sheet."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        n = 0
+        for _ in book.worksheets[0].iter_rows(values_only=True):
+            n += 1
+        return n
+    finally:
+        book.close()
+
+
+# ---------------------------------------------------------------------- 3. partial upload
+
+
+def partial_upload(portfolio: Portfolio, share: float, folder: Path, seed: int = 0) -> list[SourceFile]:
+    """Milestones and tasks of ``share`` of the projects, forecasts moved a little, as canonical CSVs."""
+    rng = np.random.default_rng(seed)
+    projects = portfolio.projects["project_id"]
+    chosen = projects.gather(np.sort(rng.choice(projects.len(), max(1, int(projects.len() * share)), replace=False)))
+    milestones = portfolio.milestones.filter(pl.col("project_id").is_in(chosen.implode()))
+    tasks = portfolio.tasks.filter(pl.col("milestone_id").is_in(milestones["milestone_id"].implode()))
+    # a week later: some forecasts move, so the upload is not identical to what is stored
+    moved = pl.Series(rng.integers(0, 8, milestones.height) * (rng.random(milestones.height) < 0.2))
+    milestones = milestones.with_columns(pl.col("forecast_finish") + pl.duration(days=moved))
+    folder.mkdir(parents=True, exist_ok=True)
+    milestones.write_csv(folder / "milestones.csv")
+    tasks.write_csv(folder / "tasks.csv")
+    return read_paths([folder])
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="1.0 = 200k milestones and 1M tasks; 100k workbook rows")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, default=None, help="write the generated files here and keep them")
+    args = parser.parse_args()
+    os.environ["KPI_MAX_UPLOAD_MB"] = UPLOAD_LIMIT_MB
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        work_dir = args.keep
+    else:
+        work_dir = Path(tempfile.mkdtemp(prefix="bench_ingest_"))
+    try:
+        rows = run(args.scale, args.repeat, work_dir)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    print_table(rows)
+
+
+def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str]]:
+    """Build the inputs under ``work_dir``, time everything and return the table rows."""
+    n_milestones = int(200_000 * scale)
+    portfolio = generate_portfolio(milestones=n_milestones, tasks_per_milestone=5, seed=1)
+    sizes = {t: f.height for t, f in portfolio.tables().items()}
+    csv_dir = work_dir / "canonical"
+    paths = write_canonical_csv(portfolio, csv_dir)
+    megabytes = sum(p.stat().st_size for p in paths.values()) / 1e6
+    print(
+        f"canonical CSV: {megabytes:,.0f} MB; "
+        + ", ".join(f"{t} {n:,}" for t, n in sizes.items()),
+        flush=True,
+    )
+    db = work_dir / "bench.duckdb"
+    floor_db = work_dir / "floor.duckdb"
+    full_db = work_dir / "full.duckdb"  # the full snapshot that the weekly upload goes into
+    weekly_db = work_dir / "weekly.duckdb"
+    as_of = portfolio.as_of
+    week_later = as_of + timedelta(days=7)
+
+    files = read_paths([csv_dir])
+    upload = read_upload(files)
+    full_ingest(csv_dir, full_db, as_of)
+    with Store.open(full_db) as check:
+        assert check.snapshots()["rows"].to_list() == [sizes], "the full snapshot is not complete"
+    # 3. the milestones and tasks of 10% of the projects, a week later
+    weekly_files = partial_upload(portfolio, 0.10, work_dir / "weekly")
+    weekly = read_upload(weekly_files)
+    weekly_rows = {t: f.height for t, f in weekly.tables.items()}
+
+    def restore() -> None:
+        _remove(weekly_db)
+        shutil.copyfile(full_db, weekly_db)
+
+    restore()
+    with Store.open(weekly_db) as check:
+        result = check.ingest(weekly, week_later, sources=weekly_files)
+    assert result.previous_snapshot_id == 1 and result.rows == sizes, (result.previous_snapshot_id, result.rows)
+
+    store_runs = StoreRuns(db, upload, files, as_of)
+    weekly_runs = StoreRuns(weekly_db, weekly, weekly_files, week_later)
+    medians = interleaved_medians(
+        {
+            "floor": (lambda: _remove(floor_db), lambda: duckdb_floor(paths, floor_db)),
+            "parse": (lambda: None, lambda: read_upload(read_paths([csv_dir]))),
+            "store": (lambda: _remove(db), store_runs),
+            "full": (lambda: _remove(db), lambda: full_ingest(csv_dir, db, as_of)),
+            "weekly_parse": (lambda: None, lambda: read_upload(weekly_files)),
+            "weekly_store": (restore, weekly_runs),
+        },
+        repeat,
+    )
+    floor, parse, full = medians["floor"], medians["parse"], medians["full"]
+    store_closed, store = medians["store"], store_runs.median_ingest()
+    weekly_parse, weekly_closed = medians["weekly_parse"], medians["weekly_store"]
+    weekly_store = weekly_runs.median_ingest()
+    for path in (db, floor_db, full_db, weekly_db):
+        _remove(path)
+    print("CSV ingest and weekly upload timed", flush=True)
+
+    # 2. workbook ---------------------------------------------------------------------
+    n_rows = int(100_000 * scale)
+    sheet = tasks_sheet(n_rows)
+    xlsx = work_dir / "tasks.xlsx"
+    write_workbook(sheet, xlsx)
+    book = [SourceFile(xlsx.name, xlsx.read_bytes())]
+    parsed = read_upload(book)
+    assert parsed.tables["tasks"].height == n_rows, parsed.tables["tasks"].height
+    ours = median_seconds(lambda: read_upload(book), repeat=repeat)
+    calamine = median_seconds(lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine"), repeat=repeat)
+    calamine_text = median_seconds(
+        lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine",
+                              read_options={"dtypes": "string"}),
+        repeat=repeat,
+    )
+    # openpyxl takes ~25 s a pass at full size: no warm-up pass (the file is in the page cache)
+    assert openpyxl_read_only(xlsx) == n_rows + 1
+    openpyxl_time = median_seconds(lambda: openpyxl_read_only(xlsx), repeat=repeat, warmup=0)
+
+    n_tasks, n_ms = sizes["tasks"], sizes["milestones"]
+    print(
+        f"1: {n_tasks:,} tasks, {n_ms:,} milestones, {megabytes:,.0f} MB of CSV; "
+        f"2: {n_rows:,} rows x {sheet.width} columns, {xlsx.stat().st_size / 1e6:.1f} MB; "
+        f"3: {weekly_rows.get('milestones', 0):,} milestones + {weekly_rows.get('tasks', 0):,} tasks",
+    )
+    return [
+        ("1 floor: duckdb CREATE TABLE AS read_csv, each file", floor, "= 1.0x"),
+        ("1a read_upload(read_paths): parse + validate", parse, f"{parse / floor:.2f}x the floor"),
+        ("1b full ingest: 1a + Store.open, store.ingest, close", full, f"{full / floor:.2f}x the floor (aim <= 2x)"),
+        ("1  store only (upload parsed before): open, ingest, close", store_closed, f"{store_closed / floor:.2f}x the floor"),
+        ("1  store only: store.ingest alone", store, f"{store / floor:.2f}x the floor"),
+        ("2 openpyxl read-only, values_only, every row", openpyxl_time, "= 1.0x"),
+        ("2 read_upload on the workbook (read + validate)", ours,
+         f"{openpyxl_time / ours:.1f}x faster than openpyxl (aim >= 5x)"),
+        ("2 reference: polars.read_excel (calamine, typed)", calamine,
+         f"{openpyxl_time / calamine:.1f}x faster than openpyxl"),
+        ("2 reference: calamine, every cell as text", calamine_text,
+         f"{openpyxl_time / calamine_text:.1f}x faster than openpyxl"),
+        ("3 read_upload of the weekly files", weekly_parse, ""),
+        ("3 store.ingest into the full snapshot (carry-forward)", weekly_store,
+         f"{weekly_store / store:.2f}x the full upload's store.ingest"),
+        ("3 same with Store.open + close", weekly_closed,
+         f"{weekly_closed / store_closed:.2f}x the full upload's"),
+    ]
+
+if __name__ == "__main__":
+    main()
