@@ -1,0 +1,250 @@
+"""Dashboard benchmark: page reruns of the Streamlit app on a large database, against the engine.
+
+Builds a DuckDB file in a temporary folder holding a generated portfolio (``--milestones``
+milestones, five tasks each, KPIs, links and dependencies at the generator's defaults) as
+two snapshots a week apart, the second with the forecasts of a tenth of the open
+milestones moved. The portfolio goes in the way a PMO's files do: one canonical CSV per
+table, read with ``read_upload`` and stored with ``Store.ingest``. ``--sample`` uses the
+bundled sample (eight weekly snapshots) instead.
+
+Then, in the same run (this machine is shared and noisy, so compare within one run):
+
+- baselines: ``analyse(store)`` for the latest snapshot (what a cold cache must pay on
+  the first page a user opens) and a plain ``store.load_portfolio()``;
+- each page through ``streamlit.testing.v1.AppTest`` on that file, as the server runs it
+  (app.py's navigation on every run): the cold run, with every cached result cleared first
+  (the Store stays open), and the median of ``--repeat`` warm reruns with the caches hot.
+
+Run with ``python -m bench.bench_dashboard [--milestones 100000] [--repeat 3] [--sample]``.
+Nothing is written into the repository; the temporary folder is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from bench.common import median_seconds
+from bench.portfolio_gen import AS_OF, generate_portfolio
+from kpi_engine.analysis import analyse
+from kpi_engine.ingest import SourceFile, read_upload
+from kpi_engine.portfolio import Portfolio
+from kpi_engine.store import Store
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+#: The pages that read a snapshot, in the order a user meets them (upload and settings write).
+PAGES = ("pulse", "exceptions", "heatmap", "kpis", "governance", "history", "whatif")
+#: Seconds AppTest waits for one run before it gives up; generous, a cold page at 100k is slow.
+RUN_TIMEOUT = 1800.0
+#: A generated tasks.csv is over the dashboard's 50 MB limit at a few hundred thousand
+#: milestones; the benchmark is not about that limit.
+UPLOAD_LIMIT_MB = 4096.0
+
+
+# ------------------------------------------------------------------ the database
+def _csv_files(tables: dict[str, pl.DataFrame]) -> list[SourceFile]:
+    """One canonical CSV per non-empty table, as a PMO would upload them."""
+    return [
+        SourceFile(f"{name}.csv", frame.write_csv().encode())
+        for name, frame in tables.items()
+        if frame.height
+    ]
+
+
+def _ingest(store: Store, tables: dict[str, pl.DataFrame], as_of: object) -> None:
+    files = _csv_files(tables)
+    upload = read_upload(files, max_file_mb=UPLOAD_LIMIT_MB)
+    store.ingest(upload, as_of, author="bench", sources=files)  # type: ignore[arg-type]
+
+
+def moved_forecasts(milestones: pl.DataFrame, share: float = 0.1, seed: int = 2) -> pl.DataFrame:
+    """Return ``milestones`` with the forecasts of ``share`` of the open ones moved 1-21 days later."""
+    rng = np.random.default_rng(seed)
+    n = milestones.height
+    moves = np.where(rng.random(n) < share, rng.integers(1, 22, n), 0)
+    return milestones.with_columns(
+        pl.when(pl.col("actual_finish").is_null())
+        .then(pl.col("forecast_finish") + pl.duration(days=pl.Series(moves)))
+        .otherwise(pl.col("forecast_finish"))
+        .alias("forecast_finish")
+    )
+
+
+def build_generated(path: Path, milestones: int) -> str:
+    """Store a generated portfolio as two snapshots a week apart; return a description."""
+    portfolio: Portfolio = generate_portfolio(milestones=milestones, tasks_per_milestone=5, seed=1)
+    tables = portfolio.tables()
+    with Store.open(path) as store:
+        _ingest(store, tables, AS_OF - timedelta(days=7))
+        # the second week: only the milestones file, a tenth of the open forecasts moved
+        _ingest(store, {"milestones": moved_forecasts(tables["milestones"])}, AS_OF)
+    sizes = ", ".join(f"{frame.height:,} {name}" for name, frame in tables.items())
+    return f"generated portfolio, 2 snapshots: {sizes}"
+
+
+def build_sample(path: Path) -> str:
+    """Store the bundled sample; return a description."""
+    from kpi_engine.sample import load_sample
+
+    with Store.open(path) as store:
+        results = load_sample(store)
+        milestones = store.load_portfolio().milestones.height
+    return f"bundled sample, {len(results)} snapshots, {milestones} milestones in the latest"
+
+
+# ------------------------------------------------------------------ the app
+@contextmanager
+def navigation_as_served() -> Iterator[None]:
+    """Run app.py's own navigation on every run, as the server does.
+
+    The same patch as ``tests/app/conftest.py``: AppTest switches Streamlit's older
+    ``pages/`` mode back on before every run, which would drop the sidebar on reruns.
+    """
+    from streamlit.testing.v1 import app_test
+
+    served = app_test.PagesManager
+
+    class AsServed(served):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            served.uses_pages_directory = False
+
+    app_test.PagesManager = AsServed
+    try:
+        yield
+    finally:
+        app_test.PagesManager = served
+
+
+def _clear_results() -> None:
+    """Forget every cached result (the caches are per process), keeping the open Store."""
+    import streamlit as st
+
+    from ui import whatif
+
+    st.cache_data.clear()
+    whatif.schedule.clear()  # the one cached engine result held as a resource
+
+
+class _PageErrors(logging.Handler):
+    """Keeps the unexpected errors the pages log (``ui.errors``), instead of printing tracebacks."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err = record.exc_info[1] if record.exc_info else None
+        self.seen.append(f"{type(err).__name__}: {str(err).splitlines()[0]}" if err else record.getMessage())
+
+
+@contextmanager
+def page_errors() -> Iterator[_PageErrors]:
+    """Collect what the dashboard's error guard logs while the pages run."""
+    log = logging.getLogger("kpi_dashboard")
+    handler = _PageErrors()
+    log.addHandler(handler)
+    propagate, log.propagate = log.propagate, False
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
+
+
+def _timed_run(at: object, errors: _PageErrors) -> tuple[float, str | None]:
+    """Run the app once; return the seconds and the error the page showed (None when none)."""
+    errors.seen.clear()
+    start = time.perf_counter()
+    at.run()  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - start
+    shown = list(at.exception) or list(at.error)  # type: ignore[attr-defined]
+    if errors.seen:
+        return seconds, errors.seen[0]
+    return seconds, (str(shown[0].value).splitlines()[0] if shown else None)
+
+
+def measure_pages(db: Path, repeat: int) -> tuple[float, list[tuple[str, float, float, str | None]]]:
+    """Return the app's first run and (page, cold s, warm median s, error shown or None) per page.
+
+    A page that shows an error is still timed (the error is what a user would see) and
+    the others go on.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    # Bare-mode notices ("No runtime found ...", one per cached function) would bury the
+    # table; a filter, because AppTest sets Streamlit's log levels again on every run.
+    for name in ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context"):
+        logging.getLogger(name).addFilter(lambda record: record.levelno >= logging.ERROR)
+    os.environ["KPI_DB"] = str(db)
+    os.environ["KPI_AUTOLOAD_SAMPLE"] = "0"
+    rows = []
+    with navigation_as_served(), page_errors() as errors:
+        at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+        first, _ = _timed_run(at, errors)  # imports, opening the Store, the default page computed
+        for page in PAGES:
+            at.switch_page(f"pages/{page}.py")
+            _clear_results()
+            cold, failure = _timed_run(at, errors)
+            warm_runs = [_timed_run(at, errors) for _ in range(repeat)]
+            failure = failure or next((f for _, f in warm_runs if f), None)
+            rows.append((page, cold, statistics.median(s for s, _ in warm_runs), failure))
+    return first, rows
+
+
+# ------------------------------------------------------------------ report
+def print_rows(rows: list[tuple[str, float | None, float | None, str]]) -> None:
+    """Print ``(what, cold s, warm median s, note)`` rows aligned."""
+    width = max(len(what) for what, _, _, _ in rows)
+
+    def cell(value: float | None) -> str:
+        return f"{value:13.3f}" if value is not None else f"{'':>13}"
+
+    print(f"{'what':<{width}}  {'cold s':>13}  {'warm median s':>13}  note")
+    for what, cold, warm, note in rows:
+        print(f"{what:<{width}}  {cell(cold)}  {cell(warm)}  {note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--milestones", type=int, default=100_000, help="milestones of the generated portfolio")
+    parser.add_argument("--repeat", type=int, default=3, help="warm reruns (and baseline runs) per median")
+    parser.add_argument("--sample", action="store_true", help="use the bundled sample instead")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="kpi-bench-dashboard-") as folder:
+        db = Path(folder) / "bench.duckdb"
+        start = time.perf_counter()
+        what = build_sample(db) if args.sample else build_generated(db, args.milestones)
+        print(f"{what}; database built in {time.perf_counter() - start:.1f} s")
+
+        with Store.open(db) as store:
+            analysed = median_seconds(lambda: analyse(store), repeat=args.repeat)
+            loaded = median_seconds(store.load_portfolio, repeat=args.repeat)
+        first, pages = measure_pages(db, args.repeat)
+
+        rows: list[tuple[str, float | None, float | None, str]] = [
+            ("baseline: analyse(store), latest snapshot", analysed, None, f"median of {args.repeat}"),
+            ("baseline: store.load_portfolio()", loaded, None, f"median of {args.repeat}"),
+            ("app: first run (pulse, fresh process)", first, None, "imports, Store.open, both snapshots analysed"),
+        ]
+        rows += [
+            (f"page: {page}", cold, warm, f"the page shows an error: {failure}" if failure else "")
+            for page, cold, warm, failure in pages
+        ]
+        print_rows(rows)
+
+
+if __name__ == "__main__":
+    main()
