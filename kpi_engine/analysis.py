@@ -13,11 +13,30 @@ from kpi_engine.settings import Settings
 from kpi_engine.store import Store
 
 
-def analyse(store: Store, snapshot_id: int | None = None, settings: Settings | None = None) -> EngineResult:
+def analyse(
+    store: Store, snapshot_id: int | None = None, settings: Settings | None = None,
+    previous: EngineResult | None = None,
+) -> EngineResult:
     """Compute a snapshot (default: the latest) with its previous snapshot as context.
 
     The previous snapshot gives the "Amber or Red last week too" escalation rule and
     marks which exceptions are new.
+
+    Parameters
+    ----------
+    store
+        The database.
+    snapshot_id
+        The snapshot; default the latest.
+    settings
+        Thresholds and currency; default the stored settings.
+    previous
+        The result of the snapshot before ``snapshot_id`` under the same ``settings``, when
+        the caller already has it (the dashboard shows both): it is used as the context
+        instead of computing that snapshot again. The context contributes only each
+        milestone's computed status and the keys of the exception list, which do not
+        depend on the previous snapshot's own context, so the result is the same either way.
+        Ignored for the first snapshot.
 
     Raises
     ------
@@ -27,7 +46,10 @@ def analyse(store: Store, snapshot_id: int | None = None, settings: Settings | N
     settings = settings or store.settings()
     snapshot_id = store.latest_snapshot_id() if snapshot_id is None else snapshot_id
     previous_id = store.previous_snapshot_id(snapshot_id)
-    previous = compute(store.load_portfolio(previous_id), settings) if previous_id is not None else None
+    if previous_id is None:
+        previous = None
+    elif previous is None:
+        previous = compute(store.load_portfolio(previous_id), settings)
     return compute(store.load_portfolio(snapshot_id), settings, previous)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -22,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_engine.errors import InputError, KpiError, Problem, UploadRejected
+from kpi_engine.errors import KpiError, UploadRejected
+from kpi_engine.limits import DEFAULT_MAX_UPLOAD_MB, max_upload_mb
 from kpi_engine.output import render_table, to_json
 from kpi_engine.scenarios import (
     Scenario,
@@ -37,12 +37,10 @@ from kpi_engine.store import CHANGE_KINDS, NO_DATA_MESSAGE, IngestResult, Store
 
 if TYPE_CHECKING:
     from kpi_engine.engine import EngineResult
-    from kpi_engine.ingest import SourceFile
     from kpi_engine.simulation import SimulationResult
 
 PROG = "python -m kpi_engine"
 SOURCES = ("auto", "template", "jira", "msproject", "smartsheet", "asana")
-DEFAULT_MAX_UPLOAD_MB = 50.0
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -430,42 +428,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def max_upload_mb(max_mb: float | None) -> float:
-    """Return the per-file size limit in MB: ``max_mb``, else ``$KPI_MAX_UPLOAD_MB``, else 50."""
-    if max_mb is not None:
-        return max_mb
-    raw = os.environ.get("KPI_MAX_UPLOAD_MB", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise InputError(f"the environment variable KPI_MAX_UPLOAD_MB must be a number of MB above 0, got '{raw}'")
-    return value
-
-
-def check_upload_sizes(files: Sequence[SourceFile], max_mb: float) -> None:
-    """Reject the upload when a file is larger than ``max_mb`` megabytes (1 MB = 1,048,576 bytes).
-
-    Raises
-    ------
-    UploadRejected
-        One problem per file over the limit.
-    """
-    mb = 1024 * 1024
-    problems = [
-        Problem(
-            f.name, "-", None, "",
-            f"the file is {len(f.data) / mb:.3g} MB, over the {max_mb:g} MB limit for one file; "
-            "split it or raise the limit with --max-upload-mb",
-        )
-        for f in files
-        if len(f.data) > max_mb * mb
-    ]
-    if problems:
-        raise UploadRejected(problems)
-
-
 def _author() -> str:
     try:
         return getpass.getuser()
@@ -494,10 +456,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     # Only this command needs the readers (and the workbook libraries they load).
     from kpi_engine.ingest import load_mapping_file, read_paths, read_upload
 
-    files = read_paths(args.paths)
-    check_upload_sizes(files, max_upload_mb(args.max_upload_mb))
+    limit = max_upload_mb(args.max_upload_mb)
+    # sizes are checked before a file is read: a huge file is refused, never loaded
+    files = read_paths(args.paths, max_file_mb=limit, raise_hint="with --max-upload-mb")
     mapping = load_mapping_file(args.mapping) if args.mapping else None
-    upload = read_upload(files, source=args.source, mapping=mapping)
+    upload = read_upload(files, source=args.source, mapping=mapping, max_file_mb=limit)
     as_of = args.as_of or date.today()
     # Parse first, then hold the database only as long as storing takes.
     with Store.open(args.db) as store:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class KpiError(Exception):
@@ -22,6 +25,18 @@ class Problem:
     row: int | None
     column: str
     message: str
+
+    def __post_init__(self) -> None:
+        # One problem is one line (the CLI prints one per line): a header wrapped onto two
+        # lines in Excel reads joined by a space; a quoted cell shows its line break as \n
+        # and any other control character as \xNN.
+        for name in ("file", "sheet", "column"):
+            value = getattr(self, name)
+            if isinstance(value, str) and ("\n" in value or "\r" in value):
+                object.__setattr__(self, name, " ".join(value.split()))
+        if _CONTROL.search(self.message):
+            shown = self.message.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+            object.__setattr__(self, "message", _CONTROL.sub(lambda c: f"\\x{ord(c.group()):02x}", shown))
 
     def __str__(self) -> str:
         row = "-" if self.row is None else str(self.row)

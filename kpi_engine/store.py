@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import polars as pl
 
+from kpi_engine.access import AccessPolicy
 from kpi_engine.errors import (
     DatabaseBusyError,
     InputError,
@@ -53,6 +54,8 @@ DEFAULT_DB_PATH = Path("data") / "kpi.duckdb"
 DEFAULT_BUSY_TIMEOUT = 10.0
 DEFAULT_MEMORY_LIMIT = "2GB"
 NO_DATA_MESSAGE = "No data yet: upload a week's exports or load the sample portfolio."
+#: Key of the access policy (roles by e-mail address) in the settings table.
+ACCESS_POLICY_KEY = "access_policy"
 
 #: Provenance columns an upload carries next to the canonical ones.
 PROVENANCE = {"_file": pl.String, "_sheet": pl.String, "_row": pl.Int64}
@@ -90,6 +93,24 @@ CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "detail": pl.String(),
     "days": pl.Int64(),
 }
+
+
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock_for(path: Path) -> threading.Lock:
+    """The one write lock of a database file in this process, shared by every Store on it.
+
+    Two Stores on one file (two cached loaders, a path spelled two ways) would otherwise
+    write at once and collide on the next snapshot id; a throwaway ``:memory:`` database
+    belongs to its Store alone.
+    """
+    if str(path) == ":memory:":
+        return threading.Lock()
+    key = os.path.normcase(os.path.realpath(path))
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
 
 
 def q(identifier: str) -> str:
@@ -175,7 +196,7 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
         self._con = con
         self.path = path
-        self._write_lock = threading.Lock()
+        self._write_lock = _write_lock_for(path)
         self._create_schema()
 
     # ------------------------------------------------------------------ opening
@@ -217,6 +238,8 @@ class Store:
             "autoinstall_known_extensions": False,
             # SQL cannot reach Python variables by name.
             "python_enable_replacements": False,
+            # ... and SQL cannot change any of these settings back.
+            "lock_configuration": True,
             "memory_limit": memory_limit or os.environ.get("KPI_DB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT,
         }
         deadline = time.monotonic() + max(timeout, 0.0)
@@ -454,17 +477,22 @@ class Store:
                 "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
                 [new_id, as_of, _now(), author, note, json.dumps(rows)],
             )
+            # Which contents are kept already, asked once: a plain INSERT of the bytes is about
+            # three times faster than one that filters them through a subquery.
+            kept = {
+                row[0]
+                for row in cur.execute(
+                    "SELECT sha256 FROM file_blobs WHERE list_contains(?, sha256)", [list(blobs)]
+                ).fetchall()
+            }
             for f in upload.files:
                 cur.execute(
                     "INSERT INTO snapshot_files VALUES (?, ?, ?, ?, ?, ?)",
                     [new_id, f.name, f.sha256, f.size, f.source, json.dumps(dict(f.tables))],
                 )
-                if f.sha256 in blobs:
-                    cur.execute(
-                        "INSERT INTO file_blobs SELECT ?, ? WHERE NOT EXISTS "
-                        "(SELECT 1 FROM file_blobs WHERE sha256 = ?)",
-                        [f.sha256, blobs[f.sha256], f.sha256],
-                    )
+                if f.sha256 in blobs and f.sha256 not in kept:
+                    cur.execute("INSERT INTO file_blobs VALUES (?, ?)", [f.sha256, blobs[f.sha256]])
+                    kept.add(f.sha256)  # two files of one upload may have the same contents
             since = f" since snapshot {previous}" if previous is not None else ""
             what = f"Dry run, nothing stored: would be snapshot {new_id}" if dry_run else f"Stored snapshot {new_id}"
             message = (
@@ -631,6 +659,19 @@ class Store:
                 cur.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
 
         self._write(work)
+
+    # ------------------------------------------------------------------ access
+    def access_policy(self) -> AccessPolicy:
+        """Return the stored roles by e-mail address (an empty policy when none is stored)."""
+        rows = self._rows("SELECT value FROM settings WHERE key = ?", [ACCESS_POLICY_KEY])
+        return AccessPolicy.from_dict(json.loads(rows[0][0])) if rows else AccessPolicy()
+
+    def save_access_policy(self, policy: AccessPolicy) -> None:
+        """Store the roles by e-mail address (kept in the settings table as JSON)."""
+        text = json.dumps(policy.to_dict(), sort_keys=True)
+        self._write(
+            lambda cur: cur.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [ACCESS_POLICY_KEY, text])
+        )
 
     # ------------------------------------------------------------------ scenarios
     def save_scenario(self, name: str, spec: dict[str, Any], snapshot_id: int | None, author: str = "") -> int:
@@ -837,11 +878,17 @@ def _previous_id(cur: duckdb.DuckDBPyConnection, as_of: date, before_id: int | N
 def _register_upload(
     cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], previous: int | None
 ) -> list[str]:
-    """Register the uploaded tables and the upload's scope; return the names registered."""
+    """Register the uploaded tables and, when rows are carried forward, the upload's scope.
+
+    Returns the names registered.
+    """
     registered = []
     for table, frame in frames.items():
-        cur.register(_upload_view(table), frame.to_arrow())
+        # string views: DuckDB reads them as they are; the default (large strings) copies every text cell
+        cur.register(_upload_view(table), frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         registered.append(_upload_view(table))
+    if previous is None:
+        return registered  # nothing is carried forward, so the scope is not needed (and costs a join per table)
 
     # Milestone -> project: the uploaded milestones win over the previous snapshot's
     # (a milestone may have moved to another project).
@@ -973,11 +1020,12 @@ def _dangling_warnings(
 
 
 def _row_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, int]:
-    sql = " UNION ALL ".join(
-        f"SELECT '{table}' AS t, count(*) FROM {q(table)} WHERE snapshot_id = $id" for table in TABLES
+    # One row, one column per table: table names are identifiers here, never values.
+    sql = "SELECT " + ", ".join(
+        f"(SELECT count(*) FROM {q(table)} WHERE snapshot_id = $id) AS {q(table)}" for table in TABLES
     )
-    counts = dict(cur.execute(sql, {"id": snapshot_id}).fetchall())
-    return {table: int(counts.get(table, 0)) for table in TABLES}
+    counts = cur.execute(sql, {"id": snapshot_id}).fetchall()[0]
+    return {table: int(n) for table, n in zip(TABLES, counts, strict=True)}
 
 
 def _changes(cur: duckdb.DuckDBPyConnection, new_id: int, previous: int | None) -> pl.DataFrame:

@@ -140,6 +140,58 @@ def exception_label(exceptions: pl.DataFrame) -> pl.Series:
     )["label"]
 
 
+# --------------------------------------------------------------------------- long tables and pickers
+
+#: Rows a page sends to the browser in one table: converting 100,000 rows for display
+#: costs most of a second on every rerun and nobody scrolls that far. Downloads keep every row.
+TABLE_ROWS = 1_000
+#: Choices a picker offers at most; a search box finds the others.
+CHOICES = 1_000
+
+
+def shown_caption(shown: int, total: int, noun: str = "rows", narrow: str = "filter to narrow") -> str | None:
+    """Say that a table shows only its first rows (None when it shows them all).
+
+    >>> shown_caption(1_000, 109_089)
+    'Showing the first 1,000 of 109,089 rows; filter to narrow, or export all'
+    """
+    if shown >= total:
+        return None
+    return f"Showing the first {shown:,} of {total:,} {noun}; {narrow}, or export all"
+
+
+def offered_choices(
+    choices: pl.DataFrame, id_column: str, search: str = "", keep: Iterable[str] = (), limit: int = CHOICES,
+) -> list[str]:
+    """Return the ids a picker offers: the first ``limit`` matches, then the ``keep`` ones.
+
+    Parameters
+    ----------
+    choices
+        One row per choice, in the order the picker lists them, with ``id_column`` and ``label``.
+    id_column
+        The column of the ids (the picker's values).
+    search
+        Text the label must contain, ignoring case (blank: every choice matches).
+    keep
+        Ids offered even when they do not match or are beyond ``limit`` (those already
+        picked: a picker must offer its own value); ids ``choices`` does not hold are dropped.
+    limit
+        How many matches to offer at most.
+    """
+    wanted = search.strip().lower()
+    matches = choices.lazy()
+    if wanted:
+        matches = matches.filter(pl.col("label").str.to_lowercase().str.contains(wanted, literal=True))
+    offered = matches.head(limit).select(id_column).collect()[id_column].to_list()
+    already = set(offered)
+    extra = [k for k in dict.fromkeys(keep) if k not in already]
+    if extra:
+        known = set(choices.filter(pl.col(id_column).is_in(pl.Series(extra, dtype=pl.String).implode()))[id_column])
+        offered += [k for k in extra if k in known]
+    return offered
+
+
 # --------------------------------------------------------------------------- portfolio pulse
 
 
@@ -213,21 +265,81 @@ def pulse_counts(result: EngineResult) -> PulseCounts:
     )
 
 
+#: KPI tiles the pulse draws at most; the other misses are one link away (the KPIs page).
+PULSE_TILES = 12
+
+
+@dataclass(frozen=True)
+class PulseKpis:
+    """The KPIs of the pulse page: tiles for the worst misses, a table for the rest.
+
+    Attributes
+    ----------
+    tiles
+        The missing KPIs drawn as tiles (at most :data:`PULSE_TILES`), worst first.
+    missing
+        How many KPIs miss their target.
+    on_track
+        Every KPI that meets its target (rows of :func:`kpi_tiles`).
+    total
+        How many KPIs the snapshot holds.
+    """
+
+    tiles: pl.DataFrame
+    missing: int
+    on_track: pl.DataFrame
+    total: int
+
+    @property
+    def more_missing(self) -> int:
+        """Missing KPIs without a tile."""
+        return self.missing - self.tiles.height
+
+
+def pulse_kpis(kpis: pl.DataFrame, previous_kpis: pl.DataFrame | None = None, tiles: int = PULSE_TILES) -> PulseKpis:
+    """Split the KPIs into the worst misses (tiles) and those on track.
+
+    Misses are ordered as :func:`kpi_tiles` orders them: largest shortfall relative to
+    the target first, so a KPI short by 20% of its target comes before one short by 1%
+    whatever their units.
+    """
+    rows = kpi_tiles(kpis, previous_kpis)
+    missing = rows.filter(pl.col("misses"))
+    return PulseKpis(tiles=missing.head(tiles), missing=missing.height, on_track=rows.filter(~pl.col("misses")),
+                     total=rows.height)
+
+
+#: Bars the value-at-risk chart draws at most; the smaller groups share one bar.
+BAR_GROUPS = 15
+
+
 def value_at_risk_by(
-    milestones: pl.DataFrame, by: Literal["program", "portfolio", "project"] = "program"
+    milestones: pl.DataFrame, by: Literal["program", "portfolio", "project"] = "program",
+    groups: int | None = None,
 ) -> pl.DataFrame:
     """Sum the value at risk of milestones per group and computed status (groups with none left out).
+
+    Parameters
+    ----------
+    milestones
+        ``EngineResult.milestones``.
+    by
+        The grouping.
+    groups
+        When given and there are more groups, the ``groups - 1`` largest are kept and the
+        rest are summed into one last group, "<n> other <by>s" (a chart of 10,000 bars
+        tells an executive nothing).
 
     Returns
     -------
     polars.DataFrame
         ``<by>`` (the group label), ``computed_status``, ``milestones``, ``value_at_risk``;
-        largest group total first.
+        largest group total first (the summed rest last).
     """
     label = (
         pl.coalesce("project_name", "project_id") if by == "project" else pl.col(by).fill_null(f"(no {by})")
     ).alias(by)
-    return (
+    frame = (
         milestones.filter(pl.col("value_at_risk") > 0)
         .group_by(label, "computed_status")
         .agg(pl.len().cast(pl.Int64).alias("milestones"), pl.col("value_at_risk").sum())
@@ -235,6 +347,19 @@ def value_at_risk_by(
         .sort(["_total", by, "computed_status"], descending=[True, False, False])
         .drop("_total")
     )
+    names = frame[by].unique(maintain_order=True)
+    if groups is None or names.len() <= groups:
+        return frame
+    kept = names.head(max(groups - 1, 0))
+    rest = (
+        frame.filter(~pl.col(by).is_in(kept.implode()))
+        .group_by("computed_status")
+        .agg(pl.col("milestones").sum(), pl.col("value_at_risk").sum())
+        .sort("computed_status")
+        .select(pl.lit(f"{names.len() - kept.len():,} other {by}s").alias(by), "computed_status",
+                "milestones", "value_at_risk")
+    )
+    return pl.concat([frame.filter(pl.col(by).is_in(kept.implode())), rest])
 
 
 # --------------------------------------------------------------------------- heatmaps
@@ -309,7 +434,8 @@ def kpi_program_impact(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.D
     -------
     polars.DataFrame
         ``kpi_id``, ``kpi``, ``unit``, ``program``, ``links``, ``kpi_delta``, ``kpi_impact``,
-        ``lost_share``, ``value_at_risk``.
+        ``lost_share``, ``value_at_risk``, and ``planned`` and ``lost`` (the two sums of the
+        share, so cells can be added up: :func:`top_kpi_cells`).
     """
     planned = pl.col("kpi_delta").abs().sum()
     return (
@@ -323,6 +449,8 @@ def kpi_program_impact(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.D
             pl.col("kpi_impact").sum(),
             pl.when(planned > 0).then(pl.col("kpi_impact").abs().sum() / planned).otherwise(0.0).alias("lost_share"),
             pl.col("value_at_risk").sum(),
+            planned.alias("planned"),
+            pl.col("kpi_impact").abs().sum().alias("lost"),
         )
         .sort("kpi", "program")
     )
@@ -353,6 +481,171 @@ def links_in_cells(
     return frame.with_columns(pl.col("kpi_impact").abs().alias("_abs")).sort(
         ["value_at_risk", "_abs", "milestone_id"], descending=[True, True, False]
     ).drop("_abs")
+
+
+#: Rows a heatmap draws at most: beyond a few dozen an executive can no longer read it
+#: (and a chart of more than 5,000 cells is refused by the charting library).
+HEATMAP_ROWS = 40
+#: Columns (months due, or programs) a heatmap draws at most.
+HEATMAP_COLUMNS = 60
+#: How each heatmap measure chooses its rows, in words for a caption.
+HEATMAP_MEASURES = {
+    "max_slip_days": "worst slip",
+    "value_at_risk": "most value at risk",
+    "lost_share": "largest share of planned KPI movement lost",
+}
+
+
+@dataclass(frozen=True)
+class HeatmapCells:
+    """The cells a heatmap draws: those of its first rows (and columns) by a measure.
+
+    Attributes
+    ----------
+    cells
+        The kept cells with ``row_rank`` added (0 for the row the measure puts first).
+    rows
+        How many rows are drawn.
+    rows_total
+        How many rows there are.
+    columns
+        How many columns are drawn.
+    columns_total
+        How many columns the drawn rows have.
+    """
+
+    cells: pl.DataFrame
+    rows: int
+    rows_total: int
+    columns: int
+    columns_total: int
+
+    @property
+    def trimmed(self) -> bool:
+        """True when some rows or columns are left out."""
+        return self.rows < self.rows_total or self.columns < self.columns_total
+
+
+def _ranked(cells: pl.DataFrame, key: str, rank: list[pl.Expr]) -> pl.DataFrame:
+    """One row per ``key`` ordered by the ``rank`` aggregations, largest first, then by ``key``."""
+    names = [f"_rank{i}" for i in range(len(rank))]
+    return (
+        cells.group_by(key)
+        .agg([expr.alias(name) for expr, name in zip(rank, names)])
+        .sort([*names, key], descending=[True] * len(names) + [False], nulls_last=True)
+        .select(key)
+    )
+
+
+def top_cells(
+    cells: pl.DataFrame, row: str, column: str, rank: list[pl.Expr],
+    rows: int = HEATMAP_ROWS, columns: int = HEATMAP_COLUMNS,
+) -> HeatmapCells:
+    """Keep the cells of the ``rows`` rows, and ``columns`` columns, that ``rank`` puts first.
+
+    Parameters
+    ----------
+    cells
+        One row per heatmap cell.
+    row, column
+        The columns naming a cell's row and column.
+    rank
+        Aggregations over a row's (or a column's) cells, compared in turn, largest first;
+        ties go to the smaller name.
+    rows, columns
+        How many rows and columns to keep at most. Columns are chosen among the kept rows.
+    """
+    ranked_rows = _ranked(cells, row, rank).with_row_index("row_rank")
+    shown = cells.join(ranked_rows.head(rows), on=row, how="inner", maintain_order="left")
+    ranked_columns = _ranked(shown, column, rank)
+    if ranked_columns.height > columns:
+        shown = shown.join(ranked_columns.head(columns), on=column, how="semi", maintain_order="left")
+    return HeatmapCells(
+        cells=shown.with_columns(pl.col("row_rank").cast(pl.Int64)),
+        rows=min(rows, ranked_rows.height), rows_total=ranked_rows.height,
+        columns=min(columns, ranked_columns.height), columns_total=ranked_columns.height,
+    )
+
+
+def top_slip_cells(
+    cells: pl.DataFrame, measure: Literal["max_slip_days", "value_at_risk"],
+    rows: int = HEATMAP_ROWS, columns: int = HEATMAP_COLUMNS,
+) -> HeatmapCells:
+    """Keep the groups (and months) of :func:`slip_heatmap` cells with the worst slip or most value at risk.
+
+    Worst slip ranks a group by its largest slip, then its value at risk; value at risk
+    the other way round.
+    """
+    worst, money = pl.col("max_slip_days").max(), pl.col("value_at_risk").sum()
+    rank = [worst, money] if measure == "max_slip_days" else [money, worst]
+    return top_cells(cells, "group", "month", rank, rows, columns)
+
+
+def top_kpi_cells(cells: pl.DataFrame, rows: int = HEATMAP_ROWS, columns: int = HEATMAP_COLUMNS) -> HeatmapCells:
+    """Keep the KPIs (and programs) of :func:`kpi_program_impact` cells that lose the most.
+
+    KPIs have different units, so a KPI is ranked by the share of its planned movement
+    its slips lose across every program (then by value at risk); programs likewise
+    across the kept KPIs.
+    """
+    planned, lost = pl.col("planned").sum(), pl.col("lost").sum()
+    share = pl.when(planned > 0).then(lost / planned).otherwise(0.0)
+    return top_cells(cells, "kpi_id", "program", [share, pl.col("value_at_risk").sum()], rows, columns)
+
+
+def heatmap_caption(top: HeatmapCells, rows_noun: str, measure: str, columns_noun: str) -> str | None:
+    """Say which rows a trimmed heatmap shows (None when it shows every row and column).
+
+    >>> heatmap_caption(HeatmapCells(pl.DataFrame(), 40, 9_999, 31, 31), "projects", "worst slip", "months")
+    'Showing the 40 projects with the worst slip of 9,999; click a cell to list its rows, or narrow with the table below'
+    """
+    if not top.trimmed:
+        return None
+    text = f"Showing the {top.rows:,} {rows_noun} with the {measure} of {top.rows_total:,}"
+    if top.columns < top.columns_total:
+        text += f", in their {top.columns:,} {columns_noun} with the {measure} of {top.columns_total:,}"
+    return text + "; click a cell to list its rows, or narrow with the table below"
+
+
+# --------------------------------------------------------------------------- charts of any size
+
+#: Rows one chart's data holds at most (the charting library refuses more than 5,000).
+CHART_ROWS = 2_000
+#: Milestones a KPI chart marks at most.
+CHART_MARKS = 200
+
+
+def thin(frame: pl.DataFrame, limit: int = CHART_ROWS, by: str | None = None) -> pl.DataFrame:
+    """Keep at most about ``limit`` rows of a line for drawing: evenly spaced rows per ``by`` group.
+
+    Each group keeps its first and last row; the order is kept. Frames within ``limit``
+    come back as they are. Only for drawing: the figures come from the full frame.
+    """
+    if frame.height <= limit:
+        return frame
+    groups = frame[by].n_unique() if by is not None else 1
+    per_group = max(limit // groups - 1, 2)
+    index, size = pl.int_range(pl.len()), pl.len()
+    if by is not None:
+        index, size = index.over(by), size.over(by)
+    step = ((size + per_group - 1) // per_group).clip(lower_bound=1)
+    return frame.filter((index % step == 0) | (index == size - 1))
+
+
+def chart_drivers(drivers: pl.DataFrame, limit: int = CHART_MARKS) -> pl.DataFrame:
+    """Keep the ``limit`` :func:`kpi_drivers` rows that lose the KPI the most, in their order.
+
+    Ranked by |KPI impact|, then value at risk; the table beside the chart lists them all.
+    """
+    if drivers.height <= limit:
+        return drivers
+    keep = (
+        drivers.with_columns(pl.col("kpi_impact").abs().alias("_lost"))
+        .sort(["_lost", "value_at_risk", "milestone_id"], descending=[True, True, False], nulls_last=True)
+        .head(limit)
+        .select("milestone_id")
+    )
+    return drivers.join(keep, on="milestone_id", how="semi", maintain_order="left")
 
 
 # --------------------------------------------------------------------------- KPI trajectories

@@ -16,7 +16,7 @@ currency = ctx.currency
 st.title("Exceptions")
 st.caption(context.caption(ctx) + " · ordered by value at risk, then KPI shortfall, then slip")
 
-options = views.filter_options(result.exceptions)
+options = loaders.exception_filter_options(*ctx.at)
 
 
 def pick(column: DeltaGenerator, label: str, name: str) -> tuple[str, ...]:
@@ -71,33 +71,38 @@ visible = [
     "slip_days", "baseline_finish", "computed_finish", "percent_complete", "value_at_risk", "kpi_shortfall",
     "kpi_impact", "escalation_level", "escalate_to", "new", "why",
 ]
+# the table (and the drill-down picker) hold the first rows only; the downloads hold every row
+shown = rows.head(views.TABLE_ROWS)
 event = st.dataframe(
-    fmt.as_tags(rows),
+    fmt.as_tags(shown),
     column_order=visible,
     column_config=fmt.columns(currency),
     hide_index=True, placeholder="–",
-    height=fmt.table_height(rows.height, 460),
+    height=fmt.table_height(shown.height, 460),
     on_select="rerun",
     selection_mode="single-row",
     key="exc_table",
 )
+more = views.shown_caption(shown.height, rows.height)
+if more:
+    st.caption(more)
 export.table_downloads(rows, "exceptions", key="exc", sheet="Exceptions")
 
 # ------------------------------------------------------------------ drill-down
 st.divider()
 st.subheader("Drill-down")
-labels = views.exception_label(rows).to_list()
+labels = views.exception_label(shown).to_list()
 selected = list(event.selection.rows) if event is not None else []
 # a click in the table chooses the row once; afterwards the picker is free again
 if selected and selected != st.session_state.get("exc_last_click"):
     st.session_state["drill_row"] = selected[0]
 st.session_state["exc_last_click"] = selected
 # the browser may hand the picker's value back as text after the rows changed: start over then
-if not isinstance(st.session_state.get("drill_row", 0), int) or st.session_state.get("drill_row", 0) >= rows.height:
+if not isinstance(st.session_state.get("drill_row", 0), int) or st.session_state.get("drill_row", 0) >= shown.height:
     st.session_state["drill_row"] = 0
-index = st.selectbox("Exception", range(rows.height), format_func=lambda i: labels[i], key="drill_row",
+index = st.selectbox("Exception", range(shown.height), format_func=lambda i: labels[i], key="drill_row",
                      help="Pick a row here or click one in the table above")
-row = rows.row(index, named=True)
+row = shown.row(index, named=True)
 st.html(f"<div style='font-size:1.05rem;line-height:1.5'>{fmt.escape(row['why'])}</div>")
 
 milestone_id = row["milestone_id"]
@@ -129,7 +134,7 @@ with left:
         st.info("This milestone has no history yet.")
 with right:
     st.markdown("**Dependencies**")
-    deps = views.milestone_dependencies(result, milestone_id)
+    deps = loaders.dependencies(*ctx.at, milestone_id)
     if deps.height:
         st.dataframe(
             fmt.as_tags(deps),

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from kpi_engine import views
 from kpi_engine.errors import KpiError
 from kpi_engine.rag import RAG_COLOURS
 from ui import context, errors, export, whatif
@@ -18,12 +19,9 @@ state = st.session_state
 st.title("What-if scenarios")
 st.caption(context.caption(ctx) + " · every change is recomputed against this snapshot")
 
-milestone_choices, project_choices = whatif.choices(at)
-m_ids = milestone_choices["milestone_id"].to_list()
-m_labels = dict(zip(m_ids, milestone_choices["label"].to_list()))
-p_ids = project_choices["project_id"].to_list()
-p_labels = dict(zip(p_ids, project_choices["label"].to_list()))
-whatif.keep_known(m_ids, p_ids)
+options = whatif.choices(at)
+m_labels, p_labels = options.milestone_labels, options.project_labels
+whatif.keep_known(m_labels, p_labels)
 
 notice = whatif.take_notice()
 if notice is not None:
@@ -37,6 +35,16 @@ if notice is not None:
 with st.container(border=True):
     opened = state.get(whatif.OPENED)
     st.subheader("Build a scenario" if not opened else f"Scenario: {opened['name']}")
+    search = ""
+    if options.many:
+        # tens of thousands of choices cost seconds per rerun: offer the first, find the rest
+        search = st.text_input(
+            "Find a milestone or project", key=whatif.SEARCH, placeholder="Part of an id or a name",
+            help="The pickers below offer the matches with the most value at risk.",
+        )
+        st.caption(f"The pickers offer the first {views.CHOICES:,} matches, most value at risk first, of "
+                   f"{options.milestones.height:,} open milestones and {options.projects.height:,} projects.")
+    m_ids, p_ids = whatif.offered(at, search)
     left, right = st.columns(2, gap="large")
     with left:
         picked = st.multiselect(
@@ -59,21 +67,23 @@ with st.container(border=True):
             st.slider(f"{p_labels.get(pid, pid)}: extra days", 0, whatif.MAX_SLIP, key=whatif.project_slip_key(pid),
                       persist_state="session", format="+%d days")
 
-    if not m_ids:
+    if options.milestones.height == 0:
         st.caption("Every milestone of this snapshot has finished: there is nothing left to slip or work around.")
+    elif not m_ids:
+        st.caption(f"No open milestone matches '{search}'.")
     else:
         left, right = st.columns(2, gap="large")
         with left, st.form("wi_set_finish_form"):
             st.markdown("**Set a finish date**")
             a, b = st.columns([3, 2])
-            a.selectbox("Milestone", m_ids, format_func=lambda m: m_labels.get(m, m), key="wi_sf_milestone")
+            a.selectbox("Milestone", m_ids, format_func=lambda m: m_labels.get(m, m), key=whatif.SET_FINISH_PICK)
             b.date_input("Finishes on", value=ctx.as_of + timedelta(days=28), min_value=ctx.as_of, key="wi_sf_date",
                          format="YYYY-MM-DD", help="Whatever its predecessors do; its successors follow.")
             st.form_submit_button("Set finish", on_click=whatif.add_set_finish, icon=":material/event:",
                                   key="wi_sf_add")
         with right, st.form("wi_workaround_form"):
             st.markdown("**Add a workaround**")
-            st.selectbox("Milestone", m_ids, format_func=lambda m: m_labels.get(m, m), key="wi_wa_milestone")
+            st.selectbox("Milestone", m_ids, format_func=lambda m: m_labels.get(m, m), key=whatif.WORKAROUND_PICK)
             a, b, c = st.columns([4, 3, 3])
             a.date_input("Starts on", value=ctx.as_of, min_value=ctx.as_of, key="wi_wa_start", format="YYYY-MM-DD")
             b.number_input(f"Cost ({currency})", min_value=0.0, value=50_000.0, step=10_000.0, format="%.0f",
@@ -102,7 +112,8 @@ with st.container(border=True):
 # ------------------------------------------------------------------ what the scenario does
 view = None
 if current.is_empty:
-    hint = f" Try **{m_labels[m_ids[0]]}**, the open milestone with the most value at risk." if m_ids else ""
+    hint = (f" Try **{options.milestones['label'][0]}**, the open milestone with the most value at risk."
+            if options.milestones.height else "")
     st.info("Pick a milestone or a project to slip, set a finish date, or add a workaround: the KPI projections, "
             "the value at risk and every milestone downstream are recomputed as you move the sliders." + hint,
             icon=":material/science:")
@@ -261,7 +272,7 @@ with saved_col:
             state["wi_pick"] = ids[0]
         pick = st.selectbox("Saved scenario", ids, format_func=names.get, key="wi_pick")
         row = st.container(horizontal=True, gap="small")
-        row.button("Open", key="wi_open", on_click=whatif.open_saved, args=(pick, m_ids, p_ids),
+        row.button("Open", key="wi_open", on_click=whatif.open_saved, args=(pick, m_labels, p_labels),
                    icon=":material/folder_open:", help="Load its changes into the builder above")
         with row.popover("Rename", icon=":material/edit:"):
             st.text_input("New name", key="wi_rename_to")
@@ -306,8 +317,7 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
                               help="The same seed and inputs give the same result"))
     on_top = c.toggle("On top of the scenario above", value=True, key="wi_mc_on_top", disabled=current.is_empty,
                       help="Apply the scenario's slips and set finishes in every run (workarounds are left out)")
-    targets = [""] + [f"project:{p}" for p in p_ids] + [f"milestone:{m}" for m in m_ids]
-    target = st.selectbox("Triangular slip range for", targets, key="wi_mc_target",
+    target = st.selectbox("Triangular slip range for", whatif.targets(m_ids, p_ids), key=whatif.TARGET_PICK,
                           format_func=lambda o: whatif.override_label(o, m_labels, p_labels))
     override = None
     if target:

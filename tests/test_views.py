@@ -333,3 +333,172 @@ def test_snapshot_table_newest_first_with_row_counts():
 def test_change_counts_most_frequent_first():
     changes = pl.DataFrame({"change": ["forecast_moved", "added", "forecast_moved"]})
     assert views.change_counts(changes) == {"forecast_moved": 2, "added": 1}
+
+
+# ------------------------------------------------------------------ large portfolios: what a page draws
+
+#: The most rows of data a chart may hold (the charting library refuses more).
+CHART_LIMIT = 5_000
+
+
+def test_a_long_table_says_it_shows_only_its_first_rows():
+    assert views.shown_caption(1_000, 109_089) == (
+        "Showing the first 1,000 of 109,089 rows; filter to narrow, or export all")
+    assert views.shown_caption(300, 300) is None
+    assert views.shown_caption(2, 5, "links", "click a cell to narrow") == (
+        "Showing the first 2 of 5 links; click a cell to narrow, or export all")
+
+
+def test_pulse_draws_tiles_for_the_worst_misses_and_lists_the_rest(fleet):
+    kpis = views.pulse_kpis(fleet.kpis, tiles=1)
+    assert kpis.tiles["kpi_id"].to_list() == ["K-IDLE"]  # misses by 20% of its target, cost per mile by 1%
+    assert (kpis.missing, kpis.more_missing, kpis.total) == (2, 1, fleet.kpis.height)
+    assert kpis.on_track.height == kpis.total - kpis.missing
+    assert not kpis.on_track["misses"].any()
+    every = views.pulse_kpis(fleet.kpis)
+    assert every.tiles["kpi_id"].to_list() == ["K-IDLE", "K-CPM"] and every.more_missing == 0
+
+
+def bars_input(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"program": pl.String, "computed_status": pl.String, "value_at_risk": pl.Float64},
+                        orient="row").with_columns(pl.lit("P").alias("project_id"), pl.lit("P").alias("project_name"))
+
+
+def test_value_at_risk_bars_sum_the_smaller_programs_into_one_bar_last():
+    milestones = bars_input([("A", "Red", 300.0), ("B", "Red", 200.0), ("B", "Amber", 50.0), ("C", "Red", 100.0),
+                             ("D", "Amber", 50.0), ("E", "Green", 0.0)])
+    bars = views.value_at_risk_by(milestones, "program", groups=3)
+    assert bars.select("program", "computed_status", "value_at_risk").rows() == [
+        ("A", "Red", 300.0), ("B", "Amber", 50.0), ("B", "Red", 200.0),
+        ("2 other programs", "Amber", 50.0), ("2 other programs", "Red", 100.0),
+    ]
+    assert bars["value_at_risk"].sum() == pytest.approx(700.0)
+    assert bars["milestones"].sum() == 5
+    assert_frame_equal(views.value_at_risk_by(milestones, "program", groups=4), views.value_at_risk_by(milestones))
+
+
+def slip_cells(groups: int, months: int) -> pl.DataFrame:
+    """Heatmap cells of ``groups`` groups over ``months`` months: group i slips i days, worth 1000 - i."""
+    return pl.DataFrame({
+        "group": [f"G{i:05d}" for i in range(groups) for _ in range(months)],
+        "month": [f"{2026 + m // 12}-{m % 12 + 1:02d}" for _ in range(groups) for m in range(months)],
+        "max_slip_days": [i for i in range(groups) for _ in range(months)],
+        "value_at_risk": [float(1000 - i) for i in range(groups) for _ in range(months)],
+    })
+
+
+def test_slip_heatmap_keeps_the_groups_with_the_worst_slip_or_the_most_value_at_risk():
+    cells = slip_cells(5, 2)
+    worst = views.top_slip_cells(cells, "max_slip_days", rows=2)
+    ranks = worst.cells.select("group", "row_rank").unique().sort("row_rank")
+    assert ranks.rows() == [("G00004", 0), ("G00003", 1)]
+    assert (worst.rows, worst.rows_total, worst.columns, worst.trimmed) == (2, 5, 2, True)
+    money = views.top_slip_cells(cells, "value_at_risk", rows=2)
+    assert sorted(money.cells["group"].unique().to_list()) == ["G00000", "G00001"]
+    assert views.heatmap_caption(worst, "projects", views.HEATMAP_MEASURES["max_slip_days"], "months") == (
+        "Showing the 2 projects with the worst slip of 5; click a cell to list its rows, or narrow with the table below")
+
+
+def test_a_heatmap_that_fits_is_drawn_whole_and_captioned_nothing(fleet):
+    cells = views.slip_heatmap(fleet.milestones, "program")
+    top = views.top_slip_cells(cells, "value_at_risk")
+    assert not top.trimmed
+    assert_frame_equal(top.cells.drop("row_rank"), cells, check_row_order=False)
+    assert views.heatmap_caption(top, "programs", "most value at risk", "months") is None
+
+
+def test_too_many_months_keep_those_with_the_worst_slip():
+    cells = slip_cells(2, 3).with_columns(
+        pl.when(pl.col("month") == "2026-02").then(99).otherwise(pl.col("max_slip_days")).alias("max_slip_days"))
+    top = views.top_slip_cells(cells, "max_slip_days", rows=2, columns=1)
+    assert top.cells["month"].unique().to_list() == ["2026-02"]
+    assert (top.columns, top.columns_total) == (1, 3)
+    assert "in their 1 months with the worst slip of 3" in views.heatmap_caption(top, "programs", "worst slip",
+                                                                                  "months")
+
+
+@settings(max_examples=25, deadline=None)
+@given(groups=st.integers(1, 400), months=st.integers(1, 80),
+       measure=st.sampled_from(["max_slip_days", "value_at_risk"]))
+def test_a_heatmap_never_holds_more_cells_than_a_chart_takes(groups, months, measure):
+    top = views.top_slip_cells(slip_cells(groups, months), measure)
+    assert top.cells.height <= views.HEATMAP_ROWS * views.HEATMAP_COLUMNS <= CHART_LIMIT
+    assert top.rows == min(groups, views.HEATMAP_ROWS) and top.rows_total == groups
+
+
+def test_kpi_heatmap_keeps_the_kpis_that_lose_most_of_their_planned_movement():
+    cells = pl.DataFrame({
+        "kpi_id": ["K1", "K1", "K2", "K3", "K3"], "kpi": ["One", "One", "Two", "Three", "Three"],
+        "program": ["A", "B", "A", "A", "B"],
+        "planned": [1.0, 1.0, 10.0, 4.0, 4.0], "lost": [0.5, 0.5, 9.0, 0.0, 0.4],
+        "value_at_risk": [1.0, 1.0, 0.0, 500.0, 500.0],
+    })
+    top = views.top_kpi_cells(cells, rows=2, columns=1)
+    # K2 loses 90% of its movement, K1 50%, K3 5% (whatever its money); program A loses the most of those two
+    assert top.cells.select("kpi_id", "program", "row_rank").rows() == [("K1", "A", 1), ("K2", "A", 0)]
+    assert (top.rows_total, top.columns_total) == (3, 2)
+
+
+def test_kpi_heatmap_cells_add_up_to_the_share_lost(fleet):
+    cells = views.kpi_program_impact(fleet.links, fleet.milestones, fleet.kpis)
+    shares = cells.select(pl.when(pl.col("planned") > 0).then(pl.col("lost") / pl.col("planned")).otherwise(0.0))
+    assert shares.to_series().to_list() == pytest.approx(cells["lost_share"].to_list())
+    assert not views.top_kpi_cells(cells).trimmed
+
+
+def test_pickers_offer_the_first_matches_and_what_is_already_picked():
+    choices = pl.DataFrame({"milestone_id": ["M1", "M2", "M3", "M4"],
+                            "label": ["M1 · Routing go-live", "M2 · Telematics", "M3 · Driver app", "M4 · Routing pilot"]})
+    assert views.offered_choices(choices, "milestone_id", limit=2) == ["M1", "M2"]
+    assert views.offered_choices(choices, "milestone_id", "ROUTING") == ["M1", "M4"]
+    assert views.offered_choices(choices, "milestone_id", "routing", limit=1, keep=["M3", "M1", "GONE"]) == ["M1", "M3"]
+    assert views.offered_choices(choices, "milestone_id", "nothing like it") == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 3_000), min_size=1, max_size=3), limit=st.integers(10, 2_000))
+def test_thinning_a_line_keeps_its_ends_in_order_within_the_limit(sizes, limit):
+    line = pl.DataFrame({
+        "series": [f"S{i}" for i, n in enumerate(sizes) for _ in range(n)],
+        "x": [x for n in sizes for x in range(n)],
+    })
+    thinned = views.thin(line, limit, by="series")
+    if line.height <= limit:
+        assert_frame_equal(thinned, line)
+    assert thinned.height <= limit
+    for i, n in enumerate(sizes):
+        xs = thinned.filter(pl.col("series") == f"S{i}")["x"].to_list()
+        assert xs[0] == 0 and xs[-1] == n - 1 and xs == sorted(xs)
+
+
+def test_a_kpi_chart_marks_the_milestones_that_lose_it_the_most(fleet):
+    drivers = views.kpi_drivers(fleet, "K-CPM")
+    marked = views.chart_drivers(drivers, limit=1)
+    assert marked["milestone_id"].to_list() == ["M1"]  # the slip that costs cost per mile 0.0679
+    assert_frame_equal(views.chart_drivers(drivers), drivers)
+
+
+# ------------------------------------------------------------------ the previous snapshot as context
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory):
+    from kpi_engine.sample import load_sample
+    from kpi_engine.store import Store
+
+    store = Store.open(tmp_path_factory.mktemp("sample") / "kpi.duckdb")
+    load_sample(store)
+    yield store
+    store.close()
+
+
+def test_analyse_with_the_previous_result_given_is_the_same(sample_store):
+    from kpi_engine.analysis import analyse
+
+    latest = sample_store.latest_snapshot_id()
+    previous = analyse(sample_store, sample_store.previous_snapshot_id(latest))  # with its own context
+    given_context = analyse(sample_store, latest, previous=previous)
+    computed = analyse(sample_store, latest)
+    for name in ("milestones", "links", "kpis", "exceptions"):
+        assert_frame_equal(getattr(given_context, name), getattr(computed, name))
+    assert computed.exceptions["new"].any() and not computed.exceptions["new"].all()

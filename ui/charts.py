@@ -122,11 +122,19 @@ SlipMeasure = Literal["max_slip_days", "value_at_risk"]
 _MEASURE_TITLES = {"max_slip_days": "Worst slip (days)", "value_at_risk": "Value at risk"}
 
 
-def slip_heatmap(cells: pl.DataFrame, measure: SlipMeasure, group_title: str, currency: str) -> alt.LayerChart:
+def _row_order(ranked: bool) -> alt.EncodingSortField | str:
+    """Rows by name, or in the order the measure ranks them (``row_rank``) when only the first are drawn."""
+    return alt.EncodingSortField(field="row_rank", op="min") if ranked else "ascending"
+
+
+def slip_heatmap(cells: pl.DataFrame, measure: SlipMeasure, group_title: str, currency: str,
+                 ranked: bool = False) -> alt.LayerChart:
     """Group x month-due cells coloured by worst slip or value at risk; click selects cells.
 
-    ``cells`` comes from :func:`kpi_engine.views.slip_heatmap`. The selection is named
-    ``cell`` and carries ``group`` and ``month``.
+    ``cells`` comes from :func:`kpi_engine.views.slip_heatmap`, or its first groups from
+    :func:`kpi_engine.views.top_slip_cells`: then ``ranked`` lists the rows worst first
+    (``row_rank``) instead of by name. The selection is named ``cell`` and carries
+    ``group`` and ``month``.
     """
     pick = alt.selection_point(name="cell", fields=["group", "month"], on="click", clear="dblclick")
     scheme = "reds" if measure == "max_slip_days" else "orangered"
@@ -134,7 +142,7 @@ def slip_heatmap(cells: pl.DataFrame, measure: SlipMeasure, group_title: str, cu
     money_format = ",.0f"
     base = alt.Chart(cells).encode(
         x=alt.X("month:O", title="Month due (baseline finish)", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("group:N", title=group_title, sort="ascending", axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("group:N", title=group_title, sort=_row_order(ranked), axis=alt.Axis(labelLimit=260)),
     )
     rects = base.mark_rect(stroke="white", strokeWidth=1.5).encode(
         color=alt.Color(f"{measure}:Q", title=_MEASURE_TITLES[measure],
@@ -161,16 +169,18 @@ def slip_heatmap(cells: pl.DataFrame, measure: SlipMeasure, group_title: str, cu
     return alt.layer(rects, labels).properties(height=height, title=alt.TitleParams(title, anchor="start"))
 
 
-def kpi_program_heatmap(cells: pl.DataFrame, currency: str) -> alt.LayerChart:
+def kpi_program_heatmap(cells: pl.DataFrame, currency: str, ranked: bool = False) -> alt.LayerChart:
     """KPI x program cells coloured by the share of planned KPI movement the slips lose.
 
-    ``cells`` comes from :func:`kpi_engine.views.kpi_program_impact`. The selection is
-    named ``kcell`` and carries ``kpi_id`` and ``program``.
+    ``cells`` comes from :func:`kpi_engine.views.kpi_program_impact`, or its first KPIs
+    from :func:`kpi_engine.views.top_kpi_cells`: then ``ranked`` lists the KPIs that lose
+    the most first. The selection is named ``kcell`` and carries ``kpi_id`` and ``program``.
     """
     pick = alt.selection_point(name="kcell", fields=["kpi_id", "program"], on="click", clear="dblclick")
     base = alt.Chart(cells).encode(
         x=alt.X("program:N", title="Program", axis=alt.Axis(labelAngle=-30, labelLimit=200, labelOverlap=False)),
-        y=alt.Y("kpi:N", title="KPI", axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("kpi:N", title="KPI", sort=_row_order(ranked) if ranked else alt.Undefined,
+                axis=alt.Axis(labelLimit=260)),
     )
     rects = base.mark_rect(stroke="white", strokeWidth=1.5).encode(
         color=alt.Color("lost_share:Q", title="Planned movement lost",
@@ -264,10 +274,15 @@ def kpi_trajectory(trajectory: pl.DataFrame, kpi: dict[str, object], drivers: pl
 
 
 def value_at_risk_by(frame: pl.DataFrame, group: str, currency: str) -> alt.Chart:
-    """Horizontal bars of value at risk per group, largest first, stacked by status (no legend)."""
+    """Horizontal bars of value at risk per group, in the frame's order (largest first), stacked by status.
+
+    ``frame`` comes from :func:`kpi_engine.views.value_at_risk_by`; its summed "other" group
+    stays last. No legend.
+    """
     return alt.Chart(frame).mark_bar().encode(
         x=alt.X("value_at_risk:Q", title=f"Value at risk ({currency})", axis=alt.Axis(format="~s")),
-        y=alt.Y(f"{group}:N", title=None, sort="-x", axis=alt.Axis(labelLimit=240)),
+        y=alt.Y(f"{group}:N", title=None, sort=frame[group].unique(maintain_order=True).to_list(),
+                axis=alt.Axis(labelLimit=240)),
         # no legend: narrow columns clip it; the page names the colours with RAG badges
         color=alt.Color("computed_status:N", scale=rag_scale(), legend=None),
         tooltip=[alt.Tooltip(f"{group}:N", title=group.capitalize()), alt.Tooltip("computed_status:N", title="Status"),

@@ -69,14 +69,17 @@ class Context:
         return self.settings.currency
 
     def result(self) -> EngineResult:
-        """The engine's result for the chosen snapshot (cached)."""
+        """The engine's result for the chosen snapshot (cached, shared: never mutate it)."""
         return loaders.result(self.path, self.snapshot_id, self.settings_key)
 
     def previous_result(self) -> EngineResult | None:
-        """The engine's result for the snapshot before it (cached), or None for the first."""
+        """The engine's result for the snapshot before it (cached, shared), or None for the first.
+
+        The same object :meth:`result` used as its context, so it is computed once.
+        """
         if self.previous_id is None:
             return None
-        return loaders.result(self.path, self.previous_id, self.settings_key)
+        return loaders.previous_result(self.path, self.snapshot_id, self.settings_key)
 
 
 def _label(as_of: date, snapshot_id: int, latest: bool) -> str:

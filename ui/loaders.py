@@ -4,6 +4,16 @@ The Store is one shared resource per database file (it is thread-safe: a cursor 
 call, a lock for writes). Engine results are cached per (database file, snapshot id,
 settings): a snapshot never changes once stored, so only a new upload or a settings
 change clears the caches (:func:`clear`).
+
+Two kinds of cache:
+
+- :func:`shared` (``st.cache_resource``) for large read-only results, an
+  :class:`~kpi_engine.engine.EngineResult` or a snapshot's slip history: every run and
+  every session gets the same object, not a copy (``st.cache_data`` unpickles a copy on
+  every hit, 0.3-0.4 s for a 100,000-milestone result). **Never mutate what they
+  return**: Polars frames cannot be changed in place, but a dict or list taken from one
+  must be copied before it is changed.
+- ``st.cache_data`` for small things (the snapshot list, settings, parsed uploads).
 """
 
 from __future__ import annotations
@@ -11,23 +21,44 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import date
+from typing import Any, TypeVar
 
 import polars as pl
 import streamlit as st
 
+from kpi_engine import views
 from kpi_engine.analysis import analyse, milestone_history
 from kpi_engine.engine import EngineResult
 from kpi_engine.errors import InputError, KpiError, Problem, UploadRejected
 from kpi_engine.ingest import ColumnMapping, ParsedUpload, SourceFile, detect_source, read_upload
 from kpi_engine.settings import Settings
 from kpi_engine.store import IngestResult, Store, resolve_db_path
-from kpi_engine.views import file_headers
 
 log = logging.getLogger(__name__)
 
 #: Settings as a hashable cache key: ((name, value), ...).
 SettingsKey = tuple[tuple[str, object], ...]
+
+F = TypeVar("F", bound=Callable[..., Any])
+#: Every cache :func:`shared` made, for :func:`clear`.
+_SHARED: list[Any] = []
+
+
+def shared(max_entries: int, show_spinner: bool | str = False) -> Callable[[F], F]:
+    """Cache a function's large, read-only result once per process, keyed by its small arguments.
+
+    ``st.cache_resource`` with at most ``max_entries`` results kept, forgotten by
+    :func:`clear`. Every caller gets the same object: never mutate what it returns.
+    """
+
+    def wrap(func: F) -> F:
+        cached = st.cache_resource(show_spinner=show_spinner, max_entries=max_entries)(func)
+        _SHARED.append(cached)
+        return cached  # type: ignore[return-value]
+
+    return wrap
 
 
 def db_path() -> str:
@@ -66,7 +97,7 @@ def ensure_sample(path: str) -> None:
         load_sample(target)
     except Exception:  # noqa: BLE001 - a newcomer still gets the empty state, the log the details
         log.exception("loading the sample portfolio into %s failed", path)
-    st.cache_data.clear()
+    clear()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -86,16 +117,77 @@ def settings_of(key: SettingsKey) -> Settings:
     return Settings.from_dict(dict(key))
 
 
-@st.cache_data(show_spinner="Computing the portfolio ...", max_entries=32)
+# A result is kept for a few snapshots: each holds the whole portfolio (about 170 MB at
+# 100,000 milestones), and a user rarely looks at more than a few snapshots at once.
+@shared(max_entries=8, show_spinner="Computing the portfolio ...")
 def result(path: str, snapshot_id: int, settings: SettingsKey) -> EngineResult:
-    """Return the engine's result of a snapshot, with its previous snapshot as context."""
-    return analyse(_store(path), snapshot_id, settings_of(settings))
+    """Return the engine's result of a snapshot, with its previous snapshot as context.
+
+    The context is :func:`previous_result`, which the pages that compare with the previous
+    snapshot need anyway: the previous snapshot is computed once, not twice. Shared and
+    read-only: never mutate what it returns.
+    """
+    previous = previous_result(path, snapshot_id, settings)
+    return analyse(_store(path), snapshot_id, settings_of(settings), previous=previous)
 
 
-@st.cache_data(show_spinner="Reading the slip history ...", max_entries=16)
+@shared(max_entries=8, show_spinner="Computing the previous snapshot ...")
+def previous_result(path: str, snapshot_id: int, settings: SettingsKey) -> EngineResult | None:
+    """Return the engine's result of the snapshot before ``snapshot_id`` (None for the first).
+
+    Shared and read-only: never mutate what it returns.
+    """
+    previous_id = _store(path).previous_snapshot_id(snapshot_id)
+    if previous_id is None:
+        return None
+    return analyse(_store(path), previous_id, settings_of(settings))
+
+
+@shared(max_entries=4, show_spinner="Reading the slip history ...")
 def history(path: str, snapshot_id: int) -> pl.DataFrame:
-    """Return every milestone's computed finish in every snapshot up to ``snapshot_id``."""
+    """Return every milestone's computed finish in every snapshot up to ``snapshot_id``.
+
+    Shared and read-only (one row per milestone and snapshot: millions of rows over a year).
+    """
     return milestone_history(_store(path), snapshot_id)
+
+
+@shared(max_entries=8)
+def exception_filter_options(path: str, snapshot_id: int, settings: SettingsKey) -> dict[str, dict[str, str]]:
+    """Return the choices of the exception filters (:func:`kpi_engine.views.filter_options`).
+
+    Shared and read-only: copy a choice list before changing it.
+    """
+    return views.filter_options(result(path, snapshot_id, settings).exceptions)
+
+
+Cells = tuple[tuple[str, str], ...]
+
+
+@shared(max_entries=16)
+def milestones_in_cells(path: str, snapshot_id: int, settings: SettingsKey, by: views.HeatmapBy,
+                        cells: Cells) -> pl.DataFrame:
+    """Return the milestones of the chosen slip-heatmap cells (:func:`kpi_engine.views.milestones_in_cells`).
+
+    Shared and read-only: every milestone when no cell is chosen.
+    """
+    return views.milestones_in_cells(result(path, snapshot_id, settings).milestones, by, cells)
+
+
+@shared(max_entries=16)
+def links_in_cells(path: str, snapshot_id: int, settings: SettingsKey, cells: Cells) -> pl.DataFrame:
+    """Return the links of the chosen KPI-heatmap cells (:func:`kpi_engine.views.links_in_cells`).
+
+    Shared and read-only: every link when no cell is chosen.
+    """
+    found = result(path, snapshot_id, settings)
+    return views.links_in_cells(found.links, found.milestones, found.kpis, cells)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def dependencies(path: str, snapshot_id: int, settings: SettingsKey, milestone_id: str) -> pl.DataFrame:
+    """Return the milestones upstream and downstream of one (:func:`kpi_engine.views.milestone_dependencies`)."""
+    return views.milestone_dependencies(result(path, snapshot_id, settings), milestone_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -111,8 +203,10 @@ def files(path: str) -> pl.DataFrame:
 
 
 def clear() -> None:
-    """Forget every cached result (after an upload or a settings change)."""
+    """Forget every cached result (after an upload or a settings change); the Store stays open."""
     st.cache_data.clear()
+    for cached in _SHARED:
+        cached.clear()
 
 
 # ------------------------------------------------------------------ uploads
@@ -132,7 +226,7 @@ def detect(sha256: str, name: str, _file: SourceFile) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def headers(sha256: str, name: str, _file: SourceFile) -> list[str]:
     """Return the headers of a file for the mapping editor, cached by content."""
-    return file_headers(_file)
+    return views.file_headers(_file)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -39,22 +39,36 @@ def slip_history(at: At, milestone_id: str) -> Spec | None:
     history = views.milestone_slip_history(loaders.history(at[0], at[1]), milestone_id)
     if history.height == 0:
         return None
-    return charts.slip_history(history, f"{milestone_id}: computed finish per snapshot").to_dict(validate=False)
+    return charts.slip_history(views.thin(history), f"{milestone_id}: computed finish per snapshot").to_dict(
+        validate=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def slip_cells(at: At, by: views.HeatmapBy, measure: charts.SlipMeasure) -> views.HeatmapCells:
+    """The cells the slip heatmap draws: its first groups by the measure (and how many there are)."""
+    return views.top_slip_cells(views.slip_heatmap(_result(at).milestones, by), measure)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def slip_heatmap(at: At, by: views.HeatmapBy, measure: charts.SlipMeasure) -> Spec:
-    """Group x month-due heatmap of slips or value at risk."""
-    cells = views.slip_heatmap(_result(at).milestones, by)
-    return charts.slip_heatmap(cells, measure, by.capitalize(), _currency(at)).to_dict(validate=False)
+    """Group x month-due heatmap of slips or value at risk, of the groups :func:`slip_cells` keeps."""
+    top = slip_cells(at, by, measure)
+    return charts.slip_heatmap(top.cells, measure, by.capitalize(), _currency(at), ranked=top.trimmed).to_dict(
+        validate=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def kpi_cells(at: At) -> views.HeatmapCells:
+    """The cells the KPI heatmap draws: the KPIs (and programs) that lose the most."""
+    result = _result(at)
+    return views.top_kpi_cells(views.kpi_program_impact(result.links, result.milestones, result.kpis))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def kpi_program_heatmap(at: At) -> Spec:
-    """KPI x program heatmap of the planned movement lost."""
-    result = _result(at)
-    cells = views.kpi_program_impact(result.links, result.milestones, result.kpis)
-    return charts.kpi_program_heatmap(cells, _currency(at)).to_dict(validate=False)
+    """KPI x program heatmap of the planned movement lost, of the cells :func:`kpi_cells` keeps."""
+    top = kpi_cells(at)
+    return charts.kpi_program_heatmap(top.cells, _currency(at), ranked=top.trimmed).to_dict(validate=False)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -62,15 +76,15 @@ def kpi_trajectory(at: At, kpi_id: str) -> Spec:
     """A KPI's actuals, projected and baseline paths, target and driving milestones."""
     result = _result(at)
     return charts.kpi_trajectory(
-        views.kpi_trajectory(result, kpi_id), result.kpi(kpi_id), views.kpi_drivers(result, kpi_id),
-        result.portfolio.as_of,
+        views.thin(views.kpi_trajectory(result, kpi_id), by="series"), result.kpi(kpi_id),
+        views.chart_drivers(views.kpi_drivers(result, kpi_id)), result.portfolio.as_of,
     ).to_dict(validate=False)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def value_at_risk_by(at: At, group: str) -> Spec | None:
-    """Value at risk per group and status (None when nothing is at risk)."""
-    frame = views.value_at_risk_by(_result(at).milestones, group)  # type: ignore[arg-type]
+    """Value at risk per group and status, the smaller groups summed into one bar (None when nothing is at risk)."""
+    frame = views.value_at_risk_by(_result(at).milestones, group, groups=views.BAR_GROUPS)  # type: ignore[arg-type]
     if frame.height == 0:
         return None
     return charts.value_at_risk_by(frame, group, _currency(at)).to_dict(validate=False)

@@ -9,7 +9,7 @@ tuple of changes), and for the Monte Carlo the runs, the seed and the slip range
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
+from kpi_engine import views
 from kpi_engine import whatif_views as wv
 from kpi_engine.errors import KpiError
 from kpi_engine.rag import RAG_COLOURS
@@ -40,6 +41,11 @@ NAME = "wi_name"
 OPENED = "wi_opened"
 NOTICE = "wi_notice"
 SIMULATION = "wi_mc_params"
+#: The search box narrowing the pickers of a large portfolio.
+SEARCH = "wi_find"
+SET_FINISH_PICK, WORKAROUND_PICK, TARGET_PICK = "wi_sf_milestone", "wi_wa_milestone", "wi_mc_target"
+#: The Monte Carlo target picker's first choice: no triangular range.
+NO_TARGET = ""
 #: Days a newly picked milestone or project slips until its slider moves.
 DEFAULT_SLIP = 14
 MAX_SLIP = 120
@@ -70,23 +76,25 @@ def draft() -> wv.ScenarioDraft:
 
 
 
-def keep_known(milestone_ids: list[str], project_ids: list[str]) -> None:
-    """Drop picks the chosen snapshot does not offer (e.g. after switching snapshots)."""
-    known_m, known_p = set(milestone_ids), set(project_ids)
+def keep_known(milestone_ids: Container[str], project_ids: Container[str]) -> None:
+    """Drop picks the chosen snapshot does not offer (e.g. after switching snapshots).
+
+    ``milestone_ids`` and ``project_ids`` answer ``in`` quickly (the label dicts of :func:`choices`).
+    """
     state = st.session_state
     if MILESTONES in state:
-        state[MILESTONES] = [m for m in state[MILESTONES] if m in known_m]
+        state[MILESTONES] = [m for m in state[MILESTONES] if m in milestone_ids]
     if PROJECTS in state:
-        state[PROJECTS] = [p for p in state[PROJECTS] if p in known_p]
+        state[PROJECTS] = [p for p in state[PROJECTS] if p in project_ids]
 
 
-def load_draft(chosen: wv.ScenarioDraft, milestone_ids: list[str], project_ids: list[str]) -> list[str]:
+def load_draft(chosen: wv.ScenarioDraft, milestone_ids: Container[str], project_ids: Container[str]) -> list[str]:
     """Put a draft into the page's widgets (call from a callback, before they are drawn).
 
     Returns the changes left out because the snapshot offers no such open milestone or project.
     """
     state = st.session_state
-    known_m, known_p = set(milestone_ids), set(project_ids)
+    known_m, known_p = milestone_ids, project_ids
     dropped = [f"{m} +{d} days" for m, d in chosen.slips if m not in known_m]
     dropped += [f"project {p} +{d} days" for p, d in chosen.project_slips if p not in known_p]
     state[MILESTONES] = [m for m, _ in chosen.slips if m in known_m]
@@ -132,7 +140,7 @@ def author() -> str:
 
 
 # ------------------------------------------------------------------ cached computations
-@st.cache_resource(show_spinner=False, max_entries=8)
+@loaders.shared(max_entries=8)
 def schedule(path: str, snapshot_id: int, settings: loaders.SettingsKey) -> Schedule:
     """The snapshot's prepared schedule (what every scenario propagates through).
 
@@ -146,11 +154,63 @@ def _run(at: At, chosen: wv.ScenarioDraft, name: str = "") -> ScenarioResult:
     return run_scenario(base.portfolio, chosen.to_scenario(name), base.settings, base=base, schedule=schedule(*at))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def choices(at: At) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Open milestones and projects a scenario can change (see :mod:`kpi_engine.whatif_views`)."""
+@dataclass(frozen=True)
+class Choices:
+    """The open milestones and projects a scenario can change, with their labels.
+
+    Built once per snapshot and shared (read-only): a large portfolio has tens of
+    thousands, too many to rebuild, or to offer in a picker, on every rerun.
+    """
+
+    milestones: pl.DataFrame
+    projects: pl.DataFrame
+    milestone_labels: dict[str, str]
+    project_labels: dict[str, str]
+
+    @property
+    def many(self) -> bool:
+        """True when the pickers cannot offer every choice (a search box narrows them)."""
+        return max(self.milestones.height, self.projects.height) > views.CHOICES
+
+
+@loaders.shared(max_entries=8)
+def choices(at: At) -> Choices:
+    """Open milestones and projects a scenario can change, most value at risk first.
+
+    See :func:`kpi_engine.whatif_views.milestone_choices`. Shared: never mutate what it returns.
+    """
     milestones = loaders.result(*at).milestones
-    return wv.milestone_choices(milestones), wv.project_choices(milestones)
+    m, p = wv.milestone_choices(milestones), wv.project_choices(milestones)
+    return Choices(m, p, dict(zip(m["milestone_id"].to_list(), m["label"].to_list())),
+                   dict(zip(p["project_id"].to_list(), p["label"].to_list())))
+
+
+def offered(at: At, search: str) -> tuple[list[str], list[str]]:
+    """The milestone and project ids the pickers offer: the first matches of ``search``, and those picked.
+
+    At most :data:`kpi_engine.views.CHOICES` of each match; whatever the builder, the
+    forms or the Monte Carlo range already hold is offered too (a picker must offer its value).
+    """
+    state = st.session_state
+    keep_m = [*state.get(MILESTONES, []), state.get(SET_FINISH_PICK), state.get(WORKAROUND_PICK)]
+    keep_p = list(state.get(PROJECTS, []))
+    kind, _, owner = str(state.get(TARGET_PICK) or "").partition(":")
+    (keep_p if kind == "project" else keep_m).append(owner)
+    return (_offered(at, "milestones", search, tuple(k for k in keep_m if k)),
+            _offered(at, "projects", search, tuple(k for k in keep_p if k)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _offered(at: At, kind: str, search: str, keep: tuple[str, ...]) -> list[str]:
+    options = choices(at)
+    if kind == "milestones":
+        return views.offered_choices(options.milestones, "milestone_id", search, keep)
+    return views.offered_choices(options.projects, "project_id", search, keep)
+
+
+def targets(milestone_ids: list[str], project_ids: list[str]) -> list[str]:
+    """The choices of the Monte Carlo range picker: none, each project, each milestone."""
+    return [NO_TARGET, *(f"project:{p}" for p in project_ids), *(f"milestone:{m}" for m in milestone_ids)]
 
 
 @dataclass(frozen=True)
@@ -233,10 +293,12 @@ class SimulationView:
     seconds: float
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@loaders.shared(max_entries=8)
 def simulation(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int,
                override: Override | None) -> SimulationView:
     """Simulate ``runs`` random slip outcomes of a snapshot (on top of a draft's slips, when given).
+
+    Shared and read-only (a simulation of a large portfolio holds every milestone's outcome).
 
     Raises
     ------
@@ -316,7 +378,7 @@ def saved_draft(scenario_id: int) -> tuple[str, wv.ScenarioDraft]:
 
 def override_label(option: str, milestone_labels: dict[str, str], project_labels: dict[str, str]) -> str:
     """Label of a slip-range choice: "" (none), "project:P-ROUTE" or "milestone:M1"."""
-    if not option:
+    if option == NO_TARGET:
         return "None: use the history"
     kind, owner = option.split(":", 1)
     if kind == "project":
@@ -398,7 +460,7 @@ def update_opened() -> None:
     guarded(update)
 
 
-def open_saved(scenario_id: int, milestone_ids: list[str], project_ids: list[str]) -> None:
+def open_saved(scenario_id: int, milestone_ids: Container[str], project_ids: Container[str]) -> None:
     """Load a saved scenario into the builder."""
     def open_it() -> str:
         name, chosen = saved_draft(scenario_id)

@@ -71,6 +71,12 @@ class Sheet:
 
     Cells are stripped and blank cells are null; fully blank rows are already gone,
     ``_row`` keeps the row number a person sees (header of a plain CSV = row 1).
+
+    Workbook sheets also carry what the cells alone do not show: ``merged`` lists the
+    merged ranges whose value was given to each of their rows (``B2:B4``), and
+    ``unsaved_formulas`` the formulas saved without a value as (row, index of the column
+    ``ci`` or None when outside the cells read, Excel reference such as ``E4``), the first
+    few of ``unsaved_total``.
     """
 
     file: str
@@ -78,6 +84,9 @@ class Sheet:
     cells: pl.DataFrame
     decimal_comma: bool = False
     epoch1904: bool = False
+    merged: tuple[str, ...] = ()
+    unsaved_formulas: tuple[tuple[int, int | None, str], ...] = ()
+    unsaved_total: int = 0
 
     @property
     def width(self) -> int:

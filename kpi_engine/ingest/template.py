@@ -154,10 +154,10 @@ def template_workbook() -> bytes:
     ``milestones.reported_status`` offer drop-downs; date columns are formatted
     YYYY-MM-DD.
     """
-    import xlsxwriter
+    from kpi_engine.safe_output import new_workbook
 
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    book = new_workbook(out)
     required_fmt = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     optional_fmt = book.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
     date_fmt = book.add_format({"num_format": "yyyy-mm-dd"})

@@ -9,33 +9,64 @@ from pathlib import Path
 
 import polars as pl
 
-from kpi_engine.errors import InputError, Problem, UploadRejected
+from kpi_engine.errors import InputError, Problem, RowError, UploadRejected
+from kpi_engine.ingest.archive import UNSAVED_FORMULA
 from kpi_engine.ingest.dates import ORDERS
-from kpi_engine.ingest.detect import LAYOUT_DESCRIPTION, TOOLS, Recognised, make_block, recognise
+from kpi_engine.ingest.detect import (
+    LAYOUT_DESCRIPTION,
+    TOOLS,
+    Recognised,
+    make_block,
+    recognise,
+)
 from kpi_engine.ingest.mapping import ColumnMapping, mapping_part
-from kpi_engine.ingest.model import PROVENANCE, SOURCES, Block, FileReport, Outcome, ParsedUpload, SourceFile
-from kpi_engine.ingest.readers import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, read_sheets
+from kpi_engine.ingest.model import (
+    PROVENANCE,
+    SOURCES,
+    Block,
+    FileReport,
+    Outcome,
+    ParsedUpload,
+    Sheet,
+    SourceFile,
+)
+from kpi_engine.ingest.readers import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, is_workbook, read_sheets
 from kpi_engine.ingest.template import template_part
 from kpi_engine.ingest.tools import ADAPTERS
-from kpi_engine.ingest.validate import convert, duplicate_problems
+from kpi_engine.ingest.validate import MISSING_VALUE, convert, duplicate_problems
+from kpi_engine.limits import max_upload_mb, oversized_problems
 from kpi_engine.schema import KEYS, TABLES
 
 UNRECOGNISED = "the headers match no layout this program reads; it accepts " + LAYOUT_DESCRIPTION
 
 
-def read_paths(paths: Sequence[str | Path]) -> list[SourceFile]:
+def read_paths(
+    paths: Sequence[str | Path], *, max_file_mb: float | None = None, raise_hint: str = ""
+) -> list[SourceFile]:
     """Read files and folders into SourceFiles.
 
     A folder stands for every .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.xlsb file directly in it, in
     name order (Excel's lock files ``~$name.xlsx`` are skipped).
 
+    Parameters
+    ----------
+    paths
+        Files and folders.
+    max_file_mb
+        Refuse files larger than this many MB before reading any of them (default:
+        ``limits.max_upload_mb()``, i.e. ``$KPI_MAX_UPLOAD_MB`` else 50).
+    raise_hint
+        How the caller raises the limit (e.g. ``"with --max-upload-mb"``), for the message.
+
     Raises
     ------
     InputError
         A path that does not exist, or a folder holding no such file.
+    UploadRejected
+        A file is over the size limit (nothing was read).
     """
     suffixes = TEXT_SUFFIXES + WORKBOOK_SUFFIXES
-    files: list[SourceFile] = []
+    found_paths: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -45,12 +76,17 @@ def read_paths(paths: Sequence[str | Path]) -> list[SourceFile]:
             )
             if not found:
                 raise InputError(f"folder {path} holds no CSV or Excel files ({', '.join(suffixes)})")
-            files.extend(SourceFile(p.name, p.read_bytes()) for p in found)
+            found_paths.extend(found)
         elif path.is_file():
-            files.append(SourceFile(path.name, path.read_bytes()))
+            found_paths.append(path)
         else:
             raise InputError(f"no such file or folder: {path}")
-    return files
+    # the sizes first: a file far over the limit is never read into memory
+    limit = max_upload_mb(max_file_mb)
+    too_large = oversized_problems(((p.name, p.stat().st_size) for p in found_paths), limit, raise_hint)
+    if too_large:
+        raise UploadRejected(too_large)
+    return [SourceFile(p.name, p.read_bytes()) for p in found_paths]
 
 
 def detect_source(file: SourceFile) -> str:
@@ -80,6 +116,7 @@ def read_upload(
     mapping: ColumnMapping | None = None,
     *,
     date_order: str | None = None,
+    max_file_mb: float | None = None,
 ) -> ParsedUpload:
     """Parse, map and validate a whole upload.
 
@@ -97,6 +134,9 @@ def read_upload(
     date_order
         'dmy' or 'mdy' for numeric dates (03/04/2026) in files not read with a mapping
         (a mapping carries its own); None decides from the values.
+    max_file_mb
+        Files larger than this many MB are refused unread (default: ``limits.max_upload_mb()``,
+        i.e. ``$KPI_MAX_UPLOAD_MB`` else 50, the dashboard's ``server.maxUploadSize``).
 
     Returns
     -------
@@ -117,29 +157,32 @@ def read_upload(
         raise InputError("source 'mapping' needs a column mapping")
     if date_order not in (None, *ORDERS):
         raise InputError(f"date order must be dmy or mdy, not '{date_order}'")
+    limit = max_upload_mb(max_file_mb)
 
     # hashing releases the GIL: fingerprint the files while they are parsed
     hashing = ThreadPoolExecutor(max_workers=1)
     hashes = hashing.map(lambda f: f.sha256, files)
     try:
-        return _read(files, source, mapping, date_order)
+        return _read(files, source, mapping, date_order, limit)
     finally:
         list(hashes)
         hashing.shutdown()
 
 
 def _read(
-    files: Sequence[SourceFile], source: str, mapping: ColumnMapping | None, date_order: str | None
+    files: Sequence[SourceFile], source: str, mapping: ColumnMapping | None, date_order: str | None, max_mb: float
 ) -> ParsedUpload:
     """read_upload without the argument checks."""
     outcome = Outcome()
+    outcome.problems += oversized_problems(((f.name, len(f.data)) for f in files), max_mb)
+    readable = [f for f in files if len(f.data) <= max_mb * 1024 * 1024]
     names = [f.name for f in files]
     for name in dict.fromkeys(n for n in names if names.count(n) > 1):
         # every row is located by its file name: two files of one name would make that ambiguous
         outcome.problems.append(Problem(name, "-", None, "", "two files of the upload have this name; rename one"))
     layouts: dict[str, str] = {}  # file name -> source for its report
     tool_blocks: dict[str, list[Block]] = {tool: [] for tool in TOOLS}
-    for file in files:
+    for file in readable:
         outcome.extend(_read_file(file, source, mapping, layouts, tool_blocks))
     for tool, blocks in tool_blocks.items():
         if blocks:
@@ -174,6 +217,13 @@ def _read(
         names = ", ".join(f.name for f in files)
         problems.append(Problem(names, "-", None, "", "the upload holds no data rows"))
     if problems:
+        # a formula saved without its value leaves the cell blank: say why once, not "required" too
+        unsaved = {(p.file, p.sheet, p.row, p.column) for p in problems if p.message.endswith(UNSAVED_FORMULA)}
+        if unsaved:
+            problems = [
+                p for p in problems
+                if not (p.message == MISSING_VALUE and (p.file, p.sheet, p.row, p.column) in unsaved)
+            ]
         order = {f.name: i for i, f in enumerate(files)}
         # two parts of one sheet (a tool's milestones and tasks) may miss the same column: say it once
         problems = list(dict.fromkeys(problems))
@@ -200,17 +250,25 @@ def _read_file(
     outcome = Outcome()
     try:
         sheets = [s for s in read_sheets(file) if s.cells.height]
+    except RowError as err:
+        outcome.problems.append(err.problem)
+        return outcome
     except InputError as err:
         outcome.problems.append(Problem(file.name, "-", None, "", str(err)))
         return outcome
     if not sheets:
-        outcome.problems.append(Problem(file.name, "-", None, "", "the file is empty"))
+        empty = (
+            "the workbook has no visible sheet holding cells (hidden sheets and chart sheets are not read)"
+            if is_workbook(file.data) else "the file is empty"
+        )
+        outcome.problems.append(Problem(file.name, "-", None, "", empty))
         return outcome
     unrecognised = []
     for sheet in sheets:
         if source == "mapping" or (mapping is not None and source == "auto" and recognise(sheet) is None):
             assert mapping is not None
             outcome.extend(mapping_part(sheet, mapping))
+            outcome.extend(_workbook_notes(sheet, None))
             layouts.setdefault(file.name, "mapping")
             continue
         found = recognise(sheet, only=None if source == "auto" else source)
@@ -222,6 +280,7 @@ def _read_file(
             continue
         block, problems = make_block(sheet, found.header_index)
         outcome.problems += problems
+        outcome.extend(_workbook_notes(sheet, block))
         layouts.setdefault(file.name, found.layout)
         if found.layout == "template":
             assert found.table is not None
@@ -238,6 +297,38 @@ def _read_file(
                 Problem(file.name, sheet.name, None, "", "sheet not read: its name and headers match no table")
             )
     return outcome
+
+
+def _workbook_notes(sheet: Sheet, block: Block | None) -> Outcome:
+    """Formulas saved without a value (problems) and merged ranges read row by row (a warning).
+
+    Only cells from the header row down count (a title formula does not); with no block
+    (a sheet read with a column mapping) every cell counts.
+    """
+    notes = Outcome()
+    first_row = block.header_row if block is not None else 0
+    listed = 0
+    for row, position, ref in sheet.unsaved_formulas:
+        if row < first_row:
+            continue
+        listed += 1
+        known = block is not None and position is not None and position < len(block.headers)
+        column = block.label(f"c{position}") if known else ref.rstrip("0123456789")  # type: ignore[union-attr]
+        notes.problems.append(Problem(sheet.file, sheet.name, row, column, f"cell {ref}: {UNSAVED_FORMULA}"))
+    if sheet.unsaved_total > len(sheet.unsaved_formulas):
+        more = sheet.unsaved_total - len(sheet.unsaved_formulas)
+        notes.problems.append(
+            Problem(sheet.file, sheet.name, None, "", f"{more:,} more cells hold a {UNSAVED_FORMULA}")
+        )
+    if sheet.merged:
+        shown = ", ".join(sheet.merged[:5]) + (f" and {len(sheet.merged) - 5} more" if len(sheet.merged) > 5 else "")
+        notes.warnings.append(
+            Problem(
+                sheet.file, sheet.name, None, "",
+                f"merged cells {shown} were read as their value repeated on every row they cover",
+            )
+        )
+    return notes
 
 
 def _settle_derived(table: str, rows: pl.DataFrame) -> pl.DataFrame:

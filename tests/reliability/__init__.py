@@ -1,0 +1,1 @@
+"""Reliability: hostile files, many users at once, crashes, safe defaults."""

@@ -1,0 +1,185 @@
+"""DuckDB opened with safe settings, and SQL that never carries a value in its text."""
+
+from __future__ import annotations
+
+import ast
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from kpi_engine.access import AccessPolicy, Role
+from kpi_engine.ingest import SourceFile, read_upload
+from kpi_engine.settings import Settings
+from kpi_engine.store import Store
+
+STORE_SOURCE = Path(__file__).resolve().parents[2] / "kpi_engine" / "store.py"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store.open(tmp_path / "data" / "kpi.duckdb", memory_limit="512MB") as opened:
+        yield opened
+
+
+def setting(store: Store, name: str) -> Any:
+    return store._rows("SELECT current_setting(?)", [name])[0][0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("enable_external_access", False),
+        ("autoload_known_extensions", False),
+        ("autoinstall_known_extensions", False),
+        ("python_enable_replacements", False),
+        ("lock_configuration", True),
+        ("memory_limit", "488.2 MiB"),  # 512 MB as DuckDB writes it
+    ],
+)
+def test_setting_is_in_force(store: Store, name: str, value: object) -> None:
+    assert setting(store, name) == value
+
+
+def test_memory_limit_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KPI_DB_MEMORY_LIMIT", "256MB")
+    with Store.open(tmp_path / "kpi.duckdb") as opened:
+        assert setting(opened, "memory_limit") == "244.1 MiB"
+
+
+def test_only_the_data_folder_may_be_touched(store: Store) -> None:
+    """DuckDB's own spill folder next to the database is the one place it may write."""
+    allowed = setting(store, "allowed_directories")
+    assert allowed and all(Path(folder).resolve().is_relative_to(store.path.parent.resolve()) for folder in allowed)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param("SELECT * FROM read_csv('/etc/hostname')", id="read-a-file-outside"),
+        pytest.param("SELECT * FROM read_csv('{data}/notes.csv')", id="read-a-file-inside-the-data-folder"),
+        pytest.param("COPY (SELECT 1) TO '{data}/out.csv'", id="write-a-file"),
+        pytest.param("ATTACH '{data}/other.duckdb' AS other", id="attach-another-database"),
+        pytest.param("SELECT * FROM 'https://example.com/data.csv'", id="read-the-network"),
+        pytest.param("INSTALL httpfs", id="install-an-extension"),
+        pytest.param("LOAD httpfs", id="load-an-extension"),
+        pytest.param("SET enable_external_access = true", id="switch-access-back-on"),
+        pytest.param("SET python_enable_replacements = true", id="switch-replacements-back-on"),
+        pytest.param("SET memory_limit = '100GB'", id="raise-the-memory-limit"),
+        pytest.param("RESET lock_configuration", id="unlock"),
+    ],
+)
+def test_sql_cannot_reach_outside_or_change_the_settings(store: Store, sql: str) -> None:
+    (store.path.parent / "notes.csv").write_text("a\n1\n")
+    with pytest.raises(duckdb.Error, match="disabled|locked|Permission|Cannot"):
+        store._rows(sql.format(data=store.path.parent))
+    assert not (store.path.parent / "out.csv").exists()
+
+
+def test_regression_sql_could_switch_python_replacements_back_on(store: Store) -> None:
+    """Without lock_configuration, one SET re-enabled reading Python variables from SQL."""
+    with pytest.raises(duckdb.Error, match="locked"):
+        store._rows("SET python_enable_replacements = true")
+    assert setting(store, "python_enable_replacements") is False
+
+
+def test_sql_cannot_read_a_python_variable_by_its_name(store: Store) -> None:
+    secret_frame = pl.DataFrame({"password": ["hunter2"]})  # a replacement scan would find this
+    assert secret_frame.height == 1
+    with pytest.raises(duckdb.CatalogException, match="secret_frame"):
+        store._frame("SELECT * FROM secret_frame")
+
+
+# ---------------------------------------------------------------------- values never in SQL text
+class _Recording:
+    """A connection or cursor that records the SQL text it is given and otherwise passes through."""
+
+    def __init__(self, target: Any, seen: list[str]) -> None:
+        self._target, self._seen = target, seen
+
+    def cursor(self) -> _Recording:
+        return _Recording(self._target.cursor(), self._seen)
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(sql)
+        return self._target.execute(sql, *args, **kwargs)
+
+    def sql(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(sql)
+        return self._target.sql(sql, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+HOSTILE = "Zq9'); DROP TABLE snapshots; --"
+
+
+def test_no_value_ever_reaches_the_sql_text(store: Store) -> None:
+    """Every value a person types travels as a bound parameter: record every SQL text and look."""
+    seen: list[str] = []
+    store._con = _Recording(store._con, seen)  # type: ignore[assignment]
+    files = [
+        SourceFile("projects.csv", f'project_id,name,owner\n"P{HOSTILE}","{HOSTILE}","{HOSTILE}"\n'.encode()),
+        SourceFile("milestones.csv", (
+            "milestone_id,project_id,name,owner,baseline_finish,reported_status\n"
+            f'"M{HOSTILE}","P{HOSTILE}","{HOSTILE}","{HOSTILE}",2026-09-30,Green\n'
+        ).encode()),
+    ]
+    first = store.ingest(read_upload(files), date(2026, 6, 1), author=HOSTILE, sources=files, note=HOSTILE)
+    files[1] = SourceFile("milestones.csv", files[1].data.replace(b"Green", b"Red"))
+    store.ingest(read_upload(files), date(2026, 6, 8), author=HOSTILE, sources=files)
+    scenario = store.save_scenario(HOSTILE, {"note": HOSTILE}, first.snapshot_id, author=HOSTILE)
+    store.rename_scenario(scenario, HOSTILE + " 2")
+    store.update_scenario(scenario, {"note": HOSTILE + " 3"})
+    assert store.load_scenario(scenario)["spec"] == {"note": HOSTILE + " 3"}
+    store.save_mapping_profile(HOSTILE, {"table": HOSTILE})
+    assert store.load_mapping_profile(HOSTILE) == {"table": HOSTILE}
+    store.save_settings(Settings(currency=HOSTILE))
+    store.save_access_policy(AccessPolicy({"zq9@example.com": Role.PMO}))
+    assert store.access_policy().roles == {"zq9@example.com": Role.PMO}
+    portfolio = store.load_portfolio()
+    assert portfolio.milestones["name"].to_list() == [HOSTILE]
+    assert store.changes()["milestone_id"].to_list() == [f"M{HOSTILE}"]
+    assert HOSTILE.encode() in store.file_bytes(store.files()["sha256"][0])
+    store.delete_scenario(scenario)
+
+    assert seen, "nothing was recorded"
+    leaked = [sql for sql in seen if "zq9" in sql.lower()]
+    assert leaked == []
+    assert store.snapshots().height == 2
+
+
+#: Local variables of store.py that hold SQL built only from quoted identifiers.
+SQL_FRAGMENTS = {"cols", "body", "where", "same_key", "not_uploaded", "missing", "conditions"}
+_SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|WHERE|FROM|EXISTS|SET|JOIN)\b")
+
+
+def _allowed(node: ast.expr) -> bool:
+    """An interpolation that can only be a quoted identifier or SQL made of them."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id in ("q", "_upload_view")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join":
+        return isinstance(node.func.value, ast.Constant)  # ", ".join(...) of parts checked where they are made
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+        return node.value.id == "_SQL_TYPES"
+    return isinstance(node, ast.Name) and node.id in SQL_FRAGMENTS
+
+
+def test_store_builds_no_sql_by_formatting_values_into_it() -> None:
+    source = STORE_SOURCE.read_text()
+    offenders = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        text = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
+        if not _SQL_WORDS.search(text):
+            continue
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue) and not _allowed(part.value):
+                offenders.append(f"line {node.lineno}: {{{ast.get_source_segment(source, part.value)}}}")
+    assert offenders == []

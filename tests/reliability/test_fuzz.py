@@ -1,0 +1,194 @@
+"""Fuzzing the upload: mutated copies of the worked example's CSVs and workbook.
+
+Each case either ingests or is refused with UploadRejected whose problems name the file
+(and the row and column when a cell is at fault): never another exception, and never a
+partial snapshot -- a stored snapshot holds exactly the rows uploaded, a refused one
+leaves the database empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+
+import pytest
+from builders import FLEET_DIR
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kpi_engine.errors import Problem, UploadRejected
+from kpi_engine.ingest import SourceFile, read_upload
+from kpi_engine.schema import TABLES
+from kpi_engine.store import Store
+
+pytestmark = pytest.mark.skipif(not FLEET_DIR.is_dir(), reason=f"the worked example is not at {FLEET_DIR}")
+
+AS_OF = date(2026, 6, 15)
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _rows(table: str) -> list[list[str]]:
+    with open(FLEET_DIR / f"{table}.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+FLEET = {table: _rows(table) for table in TABLES} if FLEET_DIR.is_dir() else {}
+#: (table, column) of every date and number cell of the example: where random text goes.
+TYPED = [
+    (table, column)
+    for table, columns in TABLES.items()
+    for column, spec in columns.items()
+    if str(spec.dtype) in ("Date", "Float64", "Int64") and table in FLEET and column in FLEET[table][0]
+    and len(FLEET[table]) > 1
+]
+#: Text a person could type into a cell (control characters are the byte mutations' business).
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20)
+#: Problems about a whole row (a value beyond the last header belongs to no column).
+WHOLE_ROW = ("values but the header has",)
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "cp1252", "latin-1", "mac-roman"]
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+@st.composite
+def mutated_csvs(draw: st.DrawFn) -> tuple[list[SourceFile], tuple[str, int, str] | None]:
+    """The example's CSVs with one mutation; also the (file, row, column) of a mutated cell, if any."""
+    tables = {table: [list(r) for r in rows] for table, rows in FLEET.items()}
+    kind = draw(st.sampled_from(["cell", "swap", "cut", "delete", "insert", "encoding"]))
+    cell = None
+    table = draw(st.sampled_from(sorted(tables)))
+    rows = tables[table]
+    if kind == "cell":
+        table, column = draw(st.sampled_from(TYPED))
+        rows = tables[table]
+        index = rows[0].index(column)
+        row = draw(st.integers(1, len(rows) - 1))
+        rows[row][index] = draw(TEXT | st.sampled_from(["31/02/2026", "1e400", "N/A", "#REF!", "--", "0\n:"]))
+        cell = (f"{table}.csv", row + 1, column)
+    elif kind == "swap" and len(rows[0]) > 1:
+        a, b = draw(st.lists(st.integers(0, len(rows[0]) - 1), min_size=2, max_size=2, unique=True))
+        swap_values = draw(st.booleans())  # swap the header names only, or whole columns
+        for r in rows[: None if swap_values else 1]:
+            r[a], r[b] = r[b], r[a]
+    encoded = {t: _csv_text(r).encode("utf-8") for t, r in tables.items()}
+    data = encoded[table]
+    if kind == "cut":
+        data = data[: draw(st.integers(0, len(data)))]
+    elif kind == "delete":
+        start = draw(st.integers(0, len(data)))
+        data = data[:start] + data[start + draw(st.integers(1, 40)):]
+    elif kind == "insert":
+        start = draw(st.integers(0, len(data)))
+        data = data[:start] + draw(st.binary(min_size=1, max_size=20)) + data[start:]
+    elif kind == "encoding":
+        data = data.decode("utf-8").encode(draw(st.sampled_from(ENCODINGS)), errors="replace")
+        if draw(st.booleans()):  # an interrupted copy: cut anywhere, even inside a character
+            data = data[: draw(st.integers(0, len(data)))]
+    encoded[table] = data
+    return [SourceFile(f"{t}.csv", d) for t, d in encoded.items()], cell
+
+
+def _check_refusal(problems: list[Problem], names: set[str], cell: tuple[str, int, str] | None) -> None:
+    assert problems, "an upload refused without a problem"
+    for problem in problems:
+        assert problem.file in names or "," in problem.file, problem
+        assert problem.message and "\n" not in problem.message, problem
+        # a problem with a row names its column too, unless the whole row is at fault
+        assert problem.row is None or problem.column or any(w in problem.message for w in WHOLE_ROW), problem
+        assert "Traceback" not in problem.message
+    if cell is not None:
+        file, row, column = cell
+        named = [p for p in problems if p.file == file and (p.row == row or (p.row is None and p.column == column))]
+        assert named, f"no problem names row {row} or column {column} of {file}: {problems}"
+
+
+def _ingest_all_or_nothing(upload: object) -> None:
+    """Store the upload in an empty database: all of it, or nothing."""
+    with Store.open(":memory:") as store:
+        try:
+            result = store.ingest(upload, AS_OF)  # type: ignore[arg-type]
+        except UploadRejected as err:
+            assert all(p.message for p in err.problems)
+            assert store.is_empty()
+            return
+        portfolio = store.load_portfolio(result.snapshot_id)
+        for table, frame in upload.tables.items():  # type: ignore[attr-defined]
+            assert getattr(portfolio, table).height == frame.height == result.rows[table], table
+
+
+@FUZZ
+@given(mutated_csvs())
+def test_mutated_csv_uploads_ingest_or_are_refused_cleanly(case: tuple[list[SourceFile], tuple | None]) -> None:
+    files, cell = case
+    try:
+        upload = read_upload(files)
+    except UploadRejected as err:
+        _check_refusal(err.problems, {f.name for f in files}, cell)
+        return
+    _ingest_all_or_nothing(upload)
+
+
+# ---------------------------------------------------------------------- workbooks
+def _workbook(tables: dict[str, list[list[object]]]) -> bytes:
+    import xlsxwriter
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"strings_to_numbers": False})
+    book.set_properties({"created": datetime(2026, 6, 15)})  # the same bytes every time: hypothesis replays them
+    for table, rows in tables.items():
+        sheet = book.add_worksheet(table)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value not in (None, ""):
+                    sheet.write(r, c, value)
+    book.close()
+    return out.getvalue()
+
+
+@st.composite
+def mutated_workbooks(draw: st.DrawFn) -> tuple[SourceFile, tuple[str, int, str] | None]:
+    """The example as one workbook with one mutation: a cell, two columns, or its bytes."""
+    tables: dict[str, list[list[object]]] = {table: [list(r) for r in rows] for table, rows in FLEET.items()}
+    kind = draw(st.sampled_from(["cell", "number-cell", "swap", "cut", "flip"]))
+    cell = None
+    if kind in ("cell", "number-cell"):
+        table, column = draw(st.sampled_from(TYPED))
+        rows = tables[table]
+        index = rows[0].index(column)
+        row = draw(st.integers(1, len(rows) - 1))
+        value: object = draw(TEXT) if kind == "cell" else draw(
+            st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**12), 10**12)
+        )
+        rows[row][index] = value
+        cell = ("fleet.xlsx", row + 1, column)
+    elif kind == "swap":
+        table = draw(st.sampled_from(sorted(tables)))
+        header = tables[table][0]
+        if len(header) > 1:
+            a, b = draw(st.lists(st.integers(0, len(header) - 1), min_size=2, max_size=2, unique=True))
+            for r in tables[table]:
+                r[a], r[b] = r[b], r[a]
+    data = _workbook(tables)
+    if kind == "cut":
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif kind == "flip":
+        position = draw(st.integers(0, len(data) - 1))
+        data = data[:position] + bytes([data[position] ^ draw(st.integers(1, 255))]) + data[position + 1:]
+    return SourceFile("fleet.xlsx", data), cell
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_workbooks())
+def test_mutated_workbooks_ingest_or_are_refused_cleanly(case: tuple[SourceFile, tuple | None]) -> None:
+    file, cell = case
+    try:
+        upload = read_upload([file])
+    except UploadRejected as err:
+        _check_refusal(err.problems, {file.name}, cell)
+        return
+    _ingest_all_or_nothing(upload)

@@ -1,0 +1,217 @@
+"""Other processes and crashes: a busy database file, and a process killed in the middle of an ingest."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from builders import FLEET_DIR
+
+from kpi_engine.ingest import read_paths, read_upload
+from kpi_engine.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = [sys.executable, "-c"]
+
+pytestmark = pytest.mark.skipif(not FLEET_DIR.is_dir(), reason=f"the worked example is not at {FLEET_DIR}")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), **extra}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A database file holding the worked example as snapshot 1."""
+    path = tmp_path / "kpi.duckdb"
+    files = read_paths(sorted(FLEET_DIR.glob("*.csv")))
+    with Store.open(path) as store:
+        store.ingest(read_upload(files), date(2026, 6, 15), author="first", sources=files)
+    return path
+
+
+def _hold(db: Path) -> subprocess.Popen[str]:
+    """Another program (the dashboard, a scheduled job) holding the database until told to stop."""
+    script = f"""
+        import sys
+        from kpi_engine.store import Store
+        store = Store.open({str(db)!r})
+        print("ready", flush=True)
+        sys.stdin.readline()
+        store.close()
+    """
+    holder = subprocess.Popen(
+        [*PYTHON, textwrap.dedent(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env()
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def _release(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    assert holder.wait(timeout=30) == 0
+
+
+def test_cli_on_a_busy_database_says_busy_retry_after_its_timeout(db: Path) -> None:
+    holder = _hold(db)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "kpi_engine", "snapshots", "--db", str(db)],
+            capture_output=True, text=True, timeout=60, env=_env(KPI_DB_BUSY_TIMEOUT="0.5"), cwd=REPO,
+        )
+    finally:
+        _release(holder)
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"the database file {db} is in use by another program (for example the dashboard or a scheduled job); "
+        "try again in a moment\n"
+    )
+    assert done.stdout == ""
+
+
+def test_cli_waits_while_the_database_is_busy_and_goes_on_when_it_is_free(db: Path) -> None:
+    holder = _hold(db)
+    script = f"""
+        import sys
+        from kpi_engine import cli
+        print("starting", flush=True)
+        sys.exit(cli.main(["snapshots", "--db", {str(db)!r}, "--format", "json"]))
+    """
+    waiter = subprocess.Popen(
+        [*PYTHON, textwrap.dedent(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(KPI_DB_BUSY_TIMEOUT="60"),
+    )
+    try:
+        assert waiter.stdout is not None and waiter.stdout.readline().strip() == "starting"
+        time.sleep(0.5)
+        assert waiter.poll() is None  # it cannot finish: the other program still holds the file
+    finally:
+        _release(holder)
+    out, err = waiter.communicate(timeout=60)
+
+    assert waiter.returncode == 0, err
+    assert '"snapshot_id": 1' in out
+
+
+# ---------------------------------------------------------------------- kill -9 in the middle of an ingest
+def _big_upload_script(db: Path, stall: bool) -> str:
+    """A process that stores a large upload (400,000 tasks) and, with ``stall``, stops inside the transaction."""
+    return textwrap.dedent(
+        f"""
+        import sys, time
+        from datetime import date
+        import kpi_engine.store as store_module
+        from kpi_engine.ingest import SourceFile, read_upload
+
+        projects = "project_id,name,owner\\n" + "".join(f"Q{{p}},Project {{p}},Ann Lee\\n" for p in range(200))
+        milestones = "milestone_id,project_id,name,owner,baseline_finish\\n" + "".join(
+            f"Q{{p}}-M{{m}},Q{{p}},Step {{m}},Bob Roy,2026-10-01\\n" for p in range(200) for m in range(50)
+        )
+        tasks = "task_id,milestone_id,name,owner,forecast_finish\\n" + "".join(
+            f"Q{{p}}-M{{m}}-T{{t}},Q{{p}}-M{{m}},Task {{t}},Cy Ode,2026-09-15\\n"
+            for p in range(200) for m in range(50) for t in range(40)
+        )
+        files = [SourceFile(name, text.encode()) for name, text in
+                 (("projects.csv", projects), ("milestones.csv", milestones), ("tasks.csv", tasks))]
+        upload = read_upload(files)
+        if {stall!r}:
+            merged = store_module._reference_problems  # runs after every row is written, before commit
+            def stall(*args, **kwargs):
+                problems = merged(*args, **kwargs)
+                print("inside the transaction", flush=True)
+                time.sleep(120)
+                return problems
+            store_module._reference_problems = stall
+        with store_module.Store.open({str(db)!r}) as store:
+            print("ingesting", flush=True)
+            store.ingest(upload, date(2026, 6, 22), author="killed", sources=files)
+        print("stored", flush=True)
+        """
+    )
+
+
+def _kill_during_ingest(db: Path, stall: bool) -> None:
+    worker = subprocess.Popen(
+        [*PYTHON, _big_upload_script(db, stall)], stdout=subprocess.PIPE, text=True, env=_env()
+    )
+    assert worker.stdout is not None
+    try:
+        assert worker.stdout.readline().strip() == "ingesting"
+        if stall:
+            assert worker.stdout.readline().strip() == "inside the transaction"
+        else:
+            time.sleep(0.3)  # storing 400,000 rows takes longer: the kill lands inside (or just after) it
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(timeout=60)
+        worker.stdout.close()
+    assert worker.returncode == -signal.SIGKILL
+
+
+def _record_deletions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record (and still carry out) every file deletion made through Python from now on."""
+    removed: list[str] = []
+
+    def recording(original):  # type: ignore[no-untyped-def]
+        def delete(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+            removed.append(str(path))
+            return original(path, *args, **kwargs)
+        return delete
+
+    for owner, name in ((os, "remove"), (os, "unlink"), (Path, "unlink")):
+        monkeypatch.setattr(owner, name, recording(getattr(owner, name)))
+    return removed
+
+
+@pytest.mark.parametrize("stall", [True, False], ids=["killed-inside-the-transaction", "killed-while-storing"])
+def test_killed_ingest_leaves_earlier_snapshots_intact_and_no_partial_one(
+    db: Path, stall: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store.open(db) as store:
+        before = store.load_portfolio(1)
+
+    _kill_during_ingest(db, stall)
+
+    removed = _record_deletions(monkeypatch)  # recovery must never delete the write-ahead log itself
+    with Store.open(db) as store:
+        snapshots = store.snapshots()
+        after = store.load_portfolio(1)
+        assert removed == []
+        for table in ("objectives", "kpis", "projects", "milestones", "tasks", "links", "kpi_actuals"):
+            assert getattr(after, table).equals(getattr(before, table)), table
+        if stall:
+            assert snapshots["snapshot_id"].to_list() == [1]
+        else:  # the kill may have come after the commit: then the snapshot is whole
+            assert snapshots["snapshot_id"].to_list() in ([1], [1, 2])
+            if snapshots.height == 2:
+                stored = store.load_portfolio(2)
+                assert (stored.projects.height, stored.milestones.height, stored.tasks.height) == (
+                    before.projects.height + 200, before.milestones.height + 10_000, before.tasks.height + 400_000,
+                )
+        # the database takes new snapshots as before
+        files = read_paths([FLEET_DIR / "milestones.csv"])
+        result = store.ingest(read_upload(files), date(2026, 6, 29), author="after", sources=files)
+        assert result.snapshot_id == snapshots.height + 1
+
+
+def test_no_code_of_ours_deletes_a_write_ahead_log() -> None:
+    """Recovering by deleting the .wal would throw away committed snapshots."""
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in (REPO / "kpi_engine").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"\.wal\b|\bwal\b|write.ahead", line, re.IGNORECASE)
+        and any(word in line for word in ("unlink", "remove(", "rmtree", "rename", "replace("))
+    ]
+    assert offenders == []
