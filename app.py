@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import context, errors, loaders
+from ui import access, context, errors, loaders
 
 st.set_page_config(page_title="Strategy execution", page_icon=":material/flag:", layout="wide")
 
@@ -12,6 +12,7 @@ with errors.guard():
     # A newcomer opens the app on a full portfolio: an empty database gets the sample once.
     if loaders.autoload_sample():
         loaders.ensure_sample(loaders.db_path())
+    access.sidebar()
     context.snapshot_picker()
 
 pages = {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kpi_engine.access import AccessPolicy, Role, roles_from_text
 from kpi_engine.errors import KpiError
 from kpi_engine.settings import Settings
-from ui import context, errors, loaders
+from ui import access, context, errors, loaders
 
 context.frame_guard()
 st.title("Settings")
@@ -64,4 +65,30 @@ st.markdown(
     "- **Escalation value**: a (milestone, KPI) pair with at least this much value at risk goes to the owner of "
     "the KPI's objective."
 )
+st.subheader("Who may do what")
+st.caption("With sign-in configured, people get a role from their e-mail address: only PMO may upload, only "
+           "finance and PMO may save scenarios, executives read.")
+me = access.session_access()
+if me.open_mode:
+    st.info(me.notice or "", icon=":material/lock_open:")
+policy = store.access_policy()
+roles = [role.value for role in Role]
+with st.form("access_form", border=True):
+    lines = st.text_area(
+        "Roles by address, one per line: `address = role` (roles: executive, pmo, finance)",
+        value="\n".join(f"{address} = {role}" for address, role in policy.to_dict()["roles"].items()),
+        placeholder="ana@example.com = pmo\n*@finance.example.com = finance", key="acc_lines", height=140,
+    )
+    default_role = st.selectbox("Role of anyone else who signs in", roles, index=roles.index(policy.default_role.value),
+                                key="acc_default")
+    saved_access = st.form_submit_button("Save roles", key="acc_save", disabled=not (me.open_mode or me.can_upload))
+if saved_access:
+    try:
+        new_policy = AccessPolicy(roles_from_text(lines.splitlines()), default_role)
+    except KpiError as err:
+        errors.show_error(err)
+    else:
+        store.save_access_policy(new_policy)
+        st.success(f"Saved roles for {len(new_policy.roles)} address(es); anyone else signs in as "
+                   f"{new_policy.default_role.value}.", icon=":material/check_circle:")
 st.caption(f"Database: `{loaders.db_path()}`")

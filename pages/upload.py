@@ -11,7 +11,7 @@ import streamlit as st
 from kpi_engine import views
 from kpi_engine.ingest import ColumnMapping, SourceFile, template_workbook
 from kpi_engine.schema import TABLES, required_columns
-from ui import context, errors, loaders
+from ui import access, context, errors, loaders
 from ui import format as fmt
 
 SOURCES = ["auto", "template", "jira", "msproject", "smartsheet", "asana"]
@@ -19,6 +19,11 @@ FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "xlsb"]
 NOT_MAPPED = "(not in the file)"
 
 context.frame_guard()
+if not access.session_access().can_upload:
+    st.title("Upload")
+    st.warning("Only the PMO may upload exports. Ask a PMO colleague, or an administrator to give you the PMO role.",
+               icon=":material/lock:")
+    st.stop()
 store = loaders.store()
 path = loaders.db_path()
 currency = store.settings().currency

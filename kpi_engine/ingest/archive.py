@@ -56,6 +56,7 @@ MAX_LISTED_FORMULAS = 200
 _PIECE = 1 << 20
 _XML_PART = re.compile(r"\.(?:xml|rels|vml)$", re.IGNORECASE)
 _WORKSHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
+_BINARY_WORKSHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.bin$", re.IGNORECASE)
 # Excel never writes a DTD; without one there are no entities to expand.
 _DTD_MARKERS = tuple(
     marker.encode(encoding) for marker in ("<!DOCTYPE", "<!ENTITY") for encoding in ("ascii", "utf-16-le", "utf-16-be")
@@ -212,8 +213,11 @@ def inspect_zip_workbook(file: SourceFile) -> WorkbookInfo:
     cell_limit, spanned = max_workbook_cells(), 0
     for info in infos:
         is_xml = bool(_XML_PART.search(info.filename))
-        scan = SheetScan() if _WORKSHEET_PART.match(info.filename) else None
-        scanner = _SheetScanner(scan) if scan is not None else None
+        scanner: _SheetScanner | _BinarySheetScanner | None = None
+        if _WORKSHEET_PART.match(info.filename):
+            scanner = _SheetScanner(SheetScan())
+        elif _BINARY_WORKSHEET_PART.match(info.filename):
+            scanner = _BinarySheetScanner(SheetScan())  # an .xlsb sheet: only its rectangle is measured
         pieces: list[bytes] = []
         tail = b""
         for piece in _unpacked(view, info):
@@ -236,7 +240,7 @@ def inspect_zip_workbook(file: SourceFile) -> WorkbookInfo:
             scanner.close()
             _check_cells(spanned + scanner.scan.extent, cell_limit, info.filename, scanner.scan)
             spanned += scanner.scan.extent
-            scans[info.filename] = scan  # type: ignore[assignment]
+            scans[info.filename] = scanner.scan
         if info.filename in keep:
             kept[info.filename] = b"".join(pieces)
     if "xl/workbook.xml" not in kept:
@@ -349,6 +353,73 @@ def _understated(info: zipfile.ZipInfo) -> InputError:
         f"the workbook part {info.filename} unpacks to more than the archive declares; "
         "the file was refused as unsafe"
     )
+
+
+class _BinarySheetScanner:
+    """Walks the records of an .xlsb worksheet (BIFF12) to measure the rectangle its cells span.
+
+    Inside the sheet data, a row header (record 0) names its row and a cell record
+    (1-11) its column; the short cell records (12-18) follow the cell before.
+    """
+
+    def __init__(self, scan: SheetScan) -> None:
+        self.scan = scan
+        self.pending = b""
+        self.inside = False
+        self.col = -1
+
+    def feed(self, piece: bytes) -> None:
+        data = self.pending + piece
+        position, scan = 0, self.scan
+        while True:
+            header = _record_header(data, position)
+            if header is None:
+                break
+            kind, start, size = header
+            if start + size > len(data):
+                break  # the record goes on in the next piece
+            if kind == 145:  # BrtBeginSheetData
+                self.inside = True
+            elif kind == 146:  # BrtEndSheetData
+                self.inside = False
+            elif self.inside and kind == 0 and size >= 4:
+                scan.last_row = max(scan.last_row, int.from_bytes(data[start : start + 4], "little") + 1)
+                self.col = -1
+            elif self.inside and 1 <= kind <= 11 and size >= 4:
+                self.col = int.from_bytes(data[start : start + 4], "little")
+                scan.last_col = max(scan.last_col, self.col + 1)
+            elif self.inside and 12 <= kind <= 18:
+                self.col += 1
+                scan.last_col = max(scan.last_col, self.col + 1)
+            position = start + size
+        self.pending = data[position:]
+
+    def close(self) -> None:
+        self.pending = b""
+
+
+def _record_header(data: bytes, position: int) -> tuple[int, int, int] | None:
+    """(record type, start of its data, its size) of the BIFF12 record at ``position``, or None if cut off."""
+    end = len(data)
+    if position >= end:
+        return None
+    kind = data[position]
+    position += 1
+    if kind & 0x80:  # a type of two bytes
+        if position >= end:
+            return None
+        kind = (kind & 0x7F) | ((data[position] & 0x7F) << 7)
+        position += 1
+    size = 0
+    for shift in (0, 7, 14, 21):
+        if position >= end:
+            return None
+        byte = data[position]
+        position += 1
+        size |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return kind, position, size
+    return kind, position, size
 
 
 class _SheetScanner:

@@ -28,7 +28,7 @@ from kpi_engine.ingest.archive import (
     inspect_zip_workbook,
 )
 from kpi_engine.ingest.model import Sheet, SourceFile
-from kpi_engine.limits import DEFAULT_MAX_UNPACKED_MB, MAX_RATIO, MB
+from kpi_engine.limits import DEFAULT_MAX_UNPACKED_MB, MB
 
 DELIMITERS = (",", ";", "\t", "|")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb")
@@ -36,7 +36,6 @@ TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 
 #: The default unpacked size limit of a workbook (``limits.max_unpacked_bytes`` reads the setting).
 MAX_UNPACKED_BYTES = int(DEFAULT_MAX_UNPACKED_MB * MB)
-__all__ = ["MAX_RATIO", "MAX_UNPACKED_BYTES", "read_csv", "read_sheets", "read_workbook"]
 
 # Control characters (other than tab, line feed, form feed and carriage return), C1 controls
 # and the replacement character: text files hold almost none, binary files many.
@@ -104,9 +103,10 @@ def _looks_binary(data: bytes) -> bool:
 def decode(data: bytes, *, assume_utf8: bool = False) -> bytes:
     """Return the text of a CSV file as UTF-8 bytes without BOM.
 
-    UTF-8 (with or without BOM), UTF-32 LE/BE (BOM), UTF-16 LE/BE (BOM, or NUL-byte pattern without one),
-    else Windows-1252 (the encoding Excel writes "CSV" in on Western Windows), else
-    Latin-1 (which decodes anything).  With ``assume_utf8`` a file without BOM is returned
+    UTF-8 (with or without BOM), UTF-32 LE/BE (BOM), UTF-16 LE/BE (BOM, or NUL-byte
+    pattern without one), else Windows-1252 (the encoding Excel writes "CSV" in on
+    Western Windows), else Latin-1 (which decodes anything).  A UTF-16/32 file cut inside
+    a character keeps a replacement character there (reported with its cell), not an error.  With ``assume_utf8`` a file without BOM is returned
     as is, for a reader that validates UTF-8 itself (polars does, and fails loudly).
     """
     if data.startswith(codecs.BOM_UTF8):
@@ -293,7 +293,7 @@ def read_workbook(file: SourceFile) -> list[Sheet]:
                 continue
             batch, errors = sheet.to_arrow_with_errors()
             columns = [column.absolute_index for column in sheet.available_columns()]
-        except Exception as err:  # a damaged sheet inside a readable workbook
+        except Exception as err:  # noqa: BLE001 - calamine raises its own types for a damaged sheet
             raise InputError(f"sheet '{name}' of the workbook cannot be read: {_first_line(err)}") from None
         raw = pl.from_arrow(batch)
         assert isinstance(raw, pl.DataFrame)

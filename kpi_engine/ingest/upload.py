@@ -30,7 +30,12 @@ from kpi_engine.ingest.model import (
     Sheet,
     SourceFile,
 )
-from kpi_engine.ingest.readers import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, is_workbook, read_sheets
+from kpi_engine.ingest.readers import (
+    TEXT_SUFFIXES,
+    WORKBOOK_SUFFIXES,
+    is_workbook,
+    read_sheets,
+)
 from kpi_engine.ingest.template import template_part
 from kpi_engine.ingest.tools import ADAPTERS
 from kpi_engine.ingest.validate import MISSING_VALUE, convert, duplicate_problems

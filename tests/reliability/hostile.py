@@ -214,3 +214,14 @@ def xlsm(data: bytes) -> bytes:
     )
     files["xl/vbaProject.bin"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
     return rezip(files)
+
+
+def xlsb_sparse(row: int = 1_048_575, col: int = 16_383) -> bytes:
+    """An .xlsb whose sheet also holds one cell at (0-based) ``row``, ``col``: the last cell of a sheet."""
+    files = parts(xlsb([MILESTONE_HEADER, *MILESTONE_ROWS]))
+    sheet = files["xl/worksheets/sheet1.bin"]
+    end_of_data = sheet.index(bytes([0x92, 0x01, 0x00]))  # record 146 (end of the sheet data), empty
+    row_header = bytes([0x00, 25]) + struct.pack("<I", row) + bytes(21)
+    cell = bytes([0x07, 12]) + struct.pack("<III", col, 0, 0)  # a shared-string cell
+    files["xl/worksheets/sheet1.bin"] = sheet[:end_of_data] + row_header + cell + sheet[end_of_data:]
+    return rezip(files)

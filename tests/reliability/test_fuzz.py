@@ -138,7 +138,7 @@ def _workbook(tables: dict[str, list[list[object]]]) -> bytes:
     import xlsxwriter
 
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"strings_to_numbers": False})
+    book = xlsxwriter.Workbook(out, {"strings_to_numbers": False, "nan_inf_to_errors": True})
     book.set_properties({"created": datetime(2026, 6, 15)})  # the same bytes every time: hypothesis replays them
     for table, rows in tables.items():
         sheet = book.add_worksheet(table)

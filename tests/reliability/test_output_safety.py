@@ -90,7 +90,7 @@ def _workbook_cells(data: bytes) -> tuple[list[str], list[str]]:
 
 def test_board_report_quotes_formula_text(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    import kpi_engine.report as report
+    from kpi_engine import report
 
     monkeypatch.setattr(report, "render_charts", lambda result, scale=2.0: ({}, None))  # pictures are not text
     out = tmp_path / "board.xlsx"

@@ -14,9 +14,22 @@ from kpi_engine.errors import InputError
 from kpi_engine.ingest import SourceFile
 from kpi_engine.ingest.archive import inspect_zip_workbook, sheet_extent
 from kpi_engine.ingest.readers import read_sheets
-from kpi_engine.limits import MAX_RATIO, max_unpacked_bytes, max_workbook_cells, max_workbook_parts
+from kpi_engine.limits import (
+    MAX_RATIO,
+    max_unpacked_bytes,
+    max_workbook_cells,
+    max_workbook_parts,
+)
 
-from .hostile import BLANKS_MB, many_parts, sheet_bomb, sparse_sheet, with_part, xlsx
+from .hostile import (
+    BLANKS_MB,
+    many_parts,
+    sheet_bomb,
+    sparse_sheet,
+    with_part,
+    xlsb_sparse,
+    xlsx,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,6 +59,8 @@ def no_reader(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
                      r"ZZ100000\), more than the 5,000,000", id="two-cells-far-apart"),
         pytest.param(lambda: sparse_sheet("A1", "XFD1048576"), "spans 17,179,869,184 cells", id="the-last-cell"),
         pytest.param(lambda: sparse_sheet("A1", "AAAA1"), "more than the 5,000,000", id="beyond-the-last-column"),
+        pytest.param(lambda: xlsb_sparse(), r"spans 17,179,869,184 cells \(the sheet in xl/worksheets/sheet1.bin",
+                     id="xlsb-last-cell"),
     ],
 )
 def test_bomb_is_refused_before_any_reader_opens_it(data, message: str, no_reader: list[bytes]) -> None:
@@ -123,6 +138,17 @@ def test_sheet_extent_reads_every_reference(text: bytes, last: tuple[int, int]) 
     found = sheet_extent(text)
 
     assert (found.last_row, found.last_col) == last
+
+
+def test_an_xlsb_sheet_is_measured_by_its_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    book = SourceFile("plan.xlsb", xlsb_sparse(row=999, col=25))  # reaches Z1000: 26,000 cells
+
+    monkeypatch.setenv("KPI_MAX_WORKBOOK_CELLS", "26000")
+    inspect_zip_workbook(book)
+    monkeypatch.setenv("KPI_MAX_WORKBOOK_CELLS", "25999")
+    with pytest.raises(InputError, match=r"spans 26,000 cells \(the sheet in xl/worksheets/sheet1.bin reaches as far "
+                       r"as cell Z1000\)"):
+        inspect_zip_workbook(book)
 
 
 def test_a_workbook_within_the_limits_passes_the_inspection() -> None:
