@@ -9,7 +9,7 @@ import streamlit as st
 from kpi_engine import views
 from kpi_engine.errors import KpiError
 from kpi_engine.rag import RAG_COLOURS
-from ui import context, errors, export, whatif
+from ui import access, context, errors, export, whatif
 from ui import format as fmt
 
 ctx = context.require()
@@ -241,12 +241,16 @@ with save_col:
     st.text_input("Scenario name", key=whatif.NAME, placeholder="e.g. Vendor two weeks late")
     st.caption(f"Saved by **{whatif.author()}** with the date and time, on snapshot #{ctx.snapshot_id} "
                f"({fmt.day(ctx.as_of)}): {current.describe()}.")
+    may_save = access.session_access().can_save_scenarios
+    if not may_save:
+        st.caption(":material/lock: Only finance and the PMO may save, rename or delete scenarios; you can still "
+                   "explore and compare.")
     row = st.container(horizontal=True, gap="small")
     row.button("Save as new scenario", type="primary", key="wi_save", on_click=whatif.save_new,
-               args=(ctx.snapshot_id,), disabled=current.is_empty, icon=":material/save:")
+               args=(ctx.snapshot_id,), disabled=current.is_empty or not may_save, icon=":material/save:")
     if opened:
         row.button(f"Save changes to '{opened['name']}'", key="wi_update", on_click=whatif.update_opened,
-                   disabled=current.is_empty, icon=":material/save_as:")
+                   disabled=current.is_empty or not may_save, icon=":material/save_as:")
 
 with saved_col:
     saved = whatif.saved_scenarios()
@@ -276,11 +280,11 @@ with saved_col:
                    icon=":material/folder_open:", help="Load its changes into the builder above")
         with row.popover("Rename", icon=":material/edit:"):
             st.text_input("New name", key="wi_rename_to")
-            st.button("Rename", key="wi_rename", on_click=whatif.rename_saved, args=(pick,))
+            st.button("Rename", key="wi_rename", on_click=whatif.rename_saved, args=(pick,), disabled=not may_save)
         with row.popover("Delete", icon=":material/delete:"):
             st.markdown(f"Delete **{names[pick]}** for everyone? This cannot be undone.")
             st.button("Delete for good", key="wi_delete", type="primary", on_click=whatif.delete_saved,
-                      args=(pick, names[pick]))
+                      args=(pick, names[pick]), disabled=not may_save)
 
 st.subheader("Compare scenarios")
 options = ([whatif.CURRENT] if not current.is_empty else []) + saved["scenario_id"].to_list()

@@ -43,3 +43,13 @@ def test_an_executive_cannot_upload(open_app, sample_db, monkeypatch):
     assert no_errors(at)
     assert any("Only the PMO may upload" in w.value for w in at.warning)
     assert len(at.get("file_uploader")) == 0
+
+
+def test_an_executive_explores_what_if_but_cannot_save(open_app, sample_db, monkeypatch):
+    import ui.access
+
+    monkeypatch.setattr(ui.access, "current", lambda: Access(roles=frozenset({Role.EXECUTIVE}), email="e@example.com"))
+    at = open_app(sample_db, "pages/whatif.py")
+    assert no_errors(at)
+    assert at.button(key="wi_save").disabled
+    assert any("Only finance and the PMO may save" in c.value for c in at.caption)
