@@ -128,13 +128,10 @@ def navigation_as_served() -> Iterator[None]:
 
 
 def _clear_results() -> None:
-    """Forget every cached result (the caches are per process), keeping the open Store."""
-    import streamlit as st
+    """Forget every cached result (data and shared resources alike), keeping the open Store."""
+    from ui import loaders
 
-    from ui import whatif
-
-    st.cache_data.clear()
-    whatif.schedule.clear()  # the one cached engine result held as a resource
+    loaders.clear()
 
 
 class _PageErrors(logging.Handler):

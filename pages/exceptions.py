@@ -54,7 +54,7 @@ chosen = views.ExceptionFilter(
 rows = views.exception_rows(result, chosen)
 total_at_risk = float(rows["value_at_risk"].sum() or 0.0)
 st.markdown(
-    f"**{rows.height}** of {result.exceptions.height} exceptions · value at risk "
+    f"**{rows.height:,}** of {result.exceptions.height:,} exceptions · value at risk "
     f"**{fmt.money(total_at_risk, currency)}** · {int(rows['watermelon'].sum())} watermelon rows"
 )
 

@@ -44,10 +44,10 @@ with slip_tab:
         rows = loaders.milestones_in_cells(*ctx.at, by, tuple(picked))
         shown = rows.head(views.TABLE_ROWS)
         if picked:
-            st.markdown(f"**{rows.height} milestone(s) in the selected cell(s)**: "
+            st.markdown(f"**{rows.height:,} milestone(s) in the selected cell(s)**: "
                         + ", ".join(f"{g} · {m}" for g, m in picked))
         else:
-            st.markdown(f"**All {rows.height} milestones**, largest value at risk first (click a cell to narrow)")
+            st.markdown(f"**All {rows.height:,} milestones**, largest value at risk first (click a cell to narrow)")
         st.dataframe(
             fmt.as_tags(shown),
             column_order=["milestone_id", "name", "project_name", "program", "owner", "computed_status",
@@ -75,9 +75,9 @@ with kpi_tab:
         links = loaders.links_in_cells(*ctx.at, tuple(kpicked))
         kshown = links.head(views.TABLE_ROWS)
         if kpicked:
-            st.markdown(f"**{links.height} link(s) in the selected cell(s)**")
+            st.markdown(f"**{links.height:,} link(s) in the selected cell(s)**")
         else:
-            st.markdown(f"**All {links.height} milestone-to-KPI links**, largest value at risk first")
+            st.markdown(f"**All {links.height:,} milestone-to-KPI links**, largest value at risk first")
         st.dataframe(
             fmt.as_tags(kshown),
             column_order=["kpi_name", "program", "milestone_id", "milestone_name", "project_name", "computed_status",

@@ -43,6 +43,7 @@ NOTICE = "wi_notice"
 SIMULATION = "wi_mc_params"
 #: The search box narrowing the pickers of a large portfolio.
 SEARCH = "wi_find"
+#: Keys of the pickers of the two forms and of the Monte Carlo range.
 SET_FINISH_PICK, WORKAROUND_PICK, TARGET_PICK = "wi_sf_milestone", "wi_wa_milestone", "wi_mc_target"
 #: The Monte Carlo target picker's first choice: no triangular range.
 NO_TARGET = ""
@@ -51,6 +52,8 @@ DEFAULT_SLIP = 14
 MAX_SLIP = 120
 
 BEFORE, AFTER, TARGET = "#90A4AE", "#1565C0", "#263238"
+#: KPIs the before/after chart draws at most (a row each); the table under it lists them all.
+KPI_CHART_ROWS = 15
 
 
 def slip_key(milestone_id: str) -> str:
@@ -188,11 +191,12 @@ def choices(at: At) -> Choices:
 def offered(at: At, search: str) -> tuple[list[str], list[str]]:
     """The milestone and project ids the pickers offer: the first matches of ``search``, and those picked.
 
-    At most :data:`kpi_engine.views.CHOICES` of each match; whatever the builder, the
-    forms or the Monte Carlo range already hold is offered too (a picker must offer its value).
+    At most :data:`kpi_engine.views.CHOICES` of each match. What the slip pickers and the
+    Monte Carlo range already hold is offered too: a picker drops a value it does not
+    offer. The two form pickers are left to move to the first match of a new search.
     """
     state = st.session_state
-    keep_m = [*state.get(MILESTONES, []), state.get(SET_FINISH_PICK), state.get(WORKAROUND_PICK)]
+    keep_m = list(state.get(MILESTONES, []))
     keep_p = list(state.get(PROJECTS, []))
     kind, _, owner = str(state.get(TARGET_PICK) or "").partition(":")
     (keep_p if kind == "project" else keep_m).append(owner)
@@ -247,7 +251,8 @@ def scenario_view(at: At, chosen: wv.ScenarioDraft) -> ScenarioView:
         waterfall=waterfall,
         mitigations=wv.mitigation_table(result),
         escalations=result.escalations,
-        kpi_chart=kpi_before_after_chart(kpis).to_dict(validate=False) if kpis.height else None,
+        kpi_chart=kpi_before_after_chart(kpis.head(KPI_CHART_ROWS), of=kpis.height).to_dict(validate=False)
+        if kpis.height else None,
         waterfall_chart=waterfall_chart(waterfall, currency,
                                         fmt.money(result.value_at_risk_total_before, currency)).to_dict(validate=False),
     )
@@ -528,13 +533,14 @@ def _kpi_format(value: str) -> str:
             f": format({value}, ',.0f'))")
 
 
-def kpi_before_after_chart(kpis: pl.DataFrame) -> alt.LayerChart:
+def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.LayerChart:
     """One row per KPI the scenario moves: its projection before (grey dot) and after
     (diamond, red when it misses, green when it meets) and its target (black tick).
 
     Each row spans its own values (KPIs come in different units), so the x axis carries
     no scale; every mark is labelled with its value. ``kpis`` comes from
-    :func:`kpi_engine.whatif_views.kpi_before_after`.
+    :func:`kpi_engine.whatif_views.kpi_before_after` (its first rows when ``of``, the
+    number of KPIs that move, is larger: the subtitle says so).
     """
     rows = kpis.with_columns(
         pl.when(pl.col("misses_after")).then(pl.lit(RAG_COLOURS["Red"])).otherwise(pl.lit(RAG_COLOURS["Green"]))
@@ -574,8 +580,9 @@ def kpi_before_after_chart(kpis: pl.DataFrame) -> alt.LayerChart:
     return alt.layer(*layers).properties(
         height=110 + 64 * rows.height,
         title=alt.TitleParams("KPI projections: before, after and target",
-                              subtitle="grey dot before · diamond after (red misses, green meets) · "
-                                       "black tick target",
+                              subtitle=(f"the {rows.height} of {of:,} KPIs that move most (all in KPI figures) · "
+                                        if of is not None and of > rows.height else "")
+                              + "grey dot before · diamond after (red misses, green meets) · black tick target",
                               anchor="start"),
     ).configure_view(strokeWidth=0)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
@@ -325,4 +327,12 @@ def schedule_parts(
                 part(block, "dependencies", deps, dict.fromkeys(("predecessor_id", "successor_id", "lag_days"),
                                                                labels["preds"]), source)
             )
+    return outcome
+
+
+def each_block(blocks: list[Block], adapt_block: Callable[[Block], Outcome]) -> Outcome:
+    """Map every sheet of an upload on its own (each file of a schedule tool is its own schedule)."""
+    outcome = Outcome()
+    for block in blocks:
+        outcome.extend(adapt_block(block))
     return outcome

@@ -29,7 +29,7 @@ from __future__ import annotations
 import polars as pl
 
 from kpi_engine.ingest.model import Block, Outcome, file_stem, problems_where
-from kpi_engine.ingest.tools.common import flag_problems, milestone_flag, pick, row_position, schedule_parts
+from kpi_engine.ingest.tools.common import each_block, flag_problems, milestone_flag, pick, row_position, schedule_parts
 from kpi_engine.ingest.values import to_flag, to_number
 
 SOURCE = "msproject"
@@ -100,7 +100,4 @@ def adapt_block(block: Block) -> Outcome:
 
 def adapt(blocks: list[Block]) -> Outcome:
     """Map every MS Project sheet of the upload (each file is its own schedule)."""
-    outcome = Outcome()
-    for block in blocks:
-        outcome.extend(adapt_block(block))
-    return outcome
+    return each_block(blocks, adapt_block)

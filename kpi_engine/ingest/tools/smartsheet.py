@@ -26,7 +26,7 @@ from __future__ import annotations
 import polars as pl
 
 from kpi_engine.ingest.model import Block, Outcome, file_stem
-from kpi_engine.ingest.tools.common import flag_problems, milestone_flag, pick, row_position, schedule_parts
+from kpi_engine.ingest.tools.common import each_block, flag_problems, milestone_flag, pick, row_position, schedule_parts
 from kpi_engine.ingest.values import to_number
 from kpi_engine.schema import STATUS_WORDS
 
@@ -90,7 +90,4 @@ def adapt_block(block: Block) -> Outcome:
 
 def adapt(blocks: list[Block]) -> Outcome:
     """Map every Smartsheet sheet of the upload (each file is its own sheet of rows)."""
-    outcome = Outcome()
-    for block in blocks:
-        outcome.extend(adapt_block(block))
-    return outcome
+    return each_block(blocks, adapt_block)
