@@ -12,6 +12,7 @@ the engine's errors into their text on stderr (never a traceback):
 from __future__ import annotations
 
 import argparse
+import json
 import getpass
 import re
 import sys
@@ -189,13 +190,30 @@ def _add_snapshots(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_snapshots)
 
 
+def _add_settings(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("settings", help="show or change the thresholds and the currency")
+    _add_db(p)
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=_setting,
+                   help="change one setting, e.g. --set red_days=21 (amber_days, red_days, escalation_value, currency)")
+    _add_format(p, ("table", "json"))
+    p.set_defaults(func=cmd_settings)
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE, e.g. red_days=21")
+    return name.strip(), value.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command of CLI.md."""
     parser = argparse.ArgumentParser(
         prog=PROG, description="Link milestones to KPIs: ingest weekly exports, list exceptions, run what-ifs."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_ingest, _add_exceptions, _add_kpis, _add_whatif, _add_simulate, _add_report, _add_snapshots):
+    for add in (_add_ingest, _add_exceptions, _add_kpis, _add_whatif, _add_simulate, _add_report, _add_snapshots,
+                _add_settings):
         add(sub)
     return parser
 
@@ -203,11 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------- commands
 def _error(text: str) -> None:
     print(text, file=sys.stderr)
-
-
-def _not_available(name: str) -> int:
-    _error(f"the '{name}' command is not available yet")
-    return 2
 
 
 #: Columns of the ``exceptions`` table format: what a person scans first (JSON and CSV carry all).
@@ -486,6 +499,22 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
             pl.col("files").list.join(", "),
         )
         print(render_table(table))
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    """Show the settings; with --set, change them first (every figure uses them)."""
+    with Store.open(args.db) as store:
+        settings = store.settings()
+        for name, value in args.set:
+            settings = settings.with_value(name, value)
+        if args.set:
+            store.save_settings(settings)
+    values = settings.to_dict()
+    if args.format == "json":
+        print(json.dumps(values))
+    else:
+        print(render_table(pl.DataFrame({"setting": list(values), "value": [str(v) for v in values.values()]})))
     return 0
 
 
