@@ -14,7 +14,7 @@ import polars as pl
 
 from kpi_engine.errors import NotFoundError
 from kpi_engine.escalation import milestone_escalation, pair_escalation
-from kpi_engine.exceptions import build_exception_list
+from kpi_engine.exceptions import build_exception_list, kpi_clause
 from kpi_engine.governance import governance_findings
 from kpi_engine.kpis import kpi_projection, link_figures
 from kpi_engine.portfolio import Portfolio
@@ -148,9 +148,9 @@ def evaluate(
         links.join(milestones.rename({"name": "milestone_name"}), on="milestone_id").join(
             kpi_context.select(
                 "kpi_id", pl.col("name").alias("kpi_name"), pl.col("owner").alias("kpi_owner"),
-                pl.col("unit").alias("kpi_unit"), pl.col("projected").alias("kpi_projected"),
+                pl.col("projected").alias("kpi_projected"),
                 pl.col("target_value").alias("kpi_target"), pl.col("shortfall").alias("kpi_shortfall"),
-                pl.col("target_date").alias("kpi_target_date"), "misses", "objective_id", "objective_name",
+                kpi_clause().alias("kpi_clause"), "misses", "objective_id", "objective_name",
                 "objective_owner",
             ),
             on="kpi_id",
@@ -188,20 +188,18 @@ def evaluate(
 
 def _roll_up(milestones: pl.DataFrame, pairs: pl.DataFrame, lonely: pl.DataFrame) -> pl.DataFrame:
     """Give each milestone its total value at risk and its highest escalation."""
-    worst = (
-        pl.concat([
-            pairs.select("milestone_id", "value_at_risk", "escalation_level", "escalate_to", "escalate_role"),
-            lonely.select("milestone_id", "value_at_risk", "escalation_level", "escalate_to", "escalate_role"),
-        ])
-        .sort("escalation_level", descending=True)
-        .group_by("milestone_id")
-        .agg(
-            pl.col("value_at_risk").sum(),
-            pl.col("escalation_level").first(),
-            pl.col("escalate_to").first(),
-            pl.col("escalate_role").first(),
-        )
+    top = pl.col("escalation_level").arg_max()
+    linked = pairs.group_by("milestone_id").agg(
+        pl.col("value_at_risk").sum(),
+        pl.col("escalation_level").max(),
+        pl.col("escalate_to").get(top),
+        pl.col("escalate_role").get(top),
     )
+    # a milestone tied to no KPI has exactly one row already
+    worst = pl.concat([
+        linked,
+        lonely.select("milestone_id", "value_at_risk", "escalation_level", "escalate_to", "escalate_role"),
+    ])
     return milestones.join(worst, on="milestone_id", how="left").with_columns(
         pl.col("value_at_risk").fill_null(0.0), pl.col("escalation_level").fill_null(0)
     )

@@ -68,8 +68,27 @@ def _act() -> pl.Expr:
     )
 
 
+def kpi_clause() -> pl.Expr:
+    """The KPI part of a milestone's sentence, over a KPI frame (one row per KPI).
+
+    Built once per KPI rather than once per exception row: a KPI has many milestones.
+    """
+    unit = pl.when(pl.col("unit").is_not_null()).then(pl.format(" {}", pl.col("unit"))).otherwise(pl.lit(""))
+    target = kpi_value(pl.col("target_value"))
+    return (
+        pl.when(pl.col("shortfall") > 0)
+        .then(pl.format("; {} reaches {}{} by {} against a target of {}", pl.col("name"), kpi_value(pl.col("projected")),
+                        unit, pl.col("target_date"), target))
+        .otherwise(pl.format("; {} still meets its target of {}{} by {}", pl.col("name"), target, unit,
+                             pl.col("target_date")))
+    )
+
+
 def milestone_why(currency: str) -> pl.Expr:
-    """One sentence: who, what, how late, reported as what, which KPI, by how much, money, who acts."""
+    """One sentence: who, what, how late, reported as what, which KPI, by how much, money, who acts.
+
+    Needs ``kpi_clause`` (from :func:`kpi_clause`; null for a milestone tied to no KPI).
+    """
     finishes = (
         pl.when(pl.col("computed_status") == "Complete").then(pl.lit("finished"))
         .otherwise(pl.lit("now finishes"))
@@ -78,15 +97,6 @@ def milestone_why(currency: str) -> pl.Expr:
         pl.when(pl.col("reported_status") == "Unknown").then(pl.lit("no status reported"))
         .otherwise(pl.format("reported {}", pl.col("reported_status")))
     )
-    unit = pl.when(pl.col("kpi_unit").is_not_null()).then(pl.format(" {}", pl.col("kpi_unit"))).otherwise(pl.lit(""))
-    kpi_part = (
-        pl.when(pl.col("kpi_id").is_null()).then(pl.lit("; it is tied to no KPI"))
-        .when(pl.col("kpi_shortfall") > 0)
-        .then(pl.format("; {} reaches {}{} by {} against a target of {}", pl.col("kpi_name"), kpi_value(pl.col("kpi_projected")),
-                        unit, pl.col("kpi_target_date"), kpi_value(pl.col("kpi_target"))))
-        .otherwise(pl.format("; {} still meets its target of {}{} by {}", pl.col("kpi_name"), kpi_value(pl.col("kpi_target")),
-                             unit, pl.col("kpi_target_date")))
-    )
     money = (
         pl.when(pl.col("value_at_risk") >= 0.5)
         .then(pl.format("; {} {} of value is lost this period.", thousands(pl.col("value_at_risk")), pl.lit(currency)))
@@ -94,7 +104,7 @@ def milestone_why(currency: str) -> pl.Expr:
     )
     return pl.concat_str(
         _subject(), pl.lit(" "), finishes, pl.lit(" "), pl.col("computed_finish").cast(pl.String), pl.lit(", "),
-        _lateness(), pl.lit(", "), reported, kpi_part, money, _act(),
+        _lateness(), pl.lit(", "), reported, pl.col("kpi_clause").fill_null("; it is tied to no KPI"), money, _act(),
     )
 
 
@@ -138,7 +148,7 @@ def build_exception_list(pairs: pl.DataFrame, lonely: pl.DataFrame, findings: pl
         Currency code for money in sentences.
     """
     wanted = {**EXCEPTION_COLUMNS, **CONTEXT_COLUMNS}
-    needed = {**wanted, "kpi_unit": pl.String(), "kpi_target_date": pl.Date(), "detail": pl.String(),
+    needed = {**wanted, "kpi_clause": pl.String(), "detail": pl.String(),
               "subject": pl.String(), "subject_id": pl.String()}
 
     def complete(frame: pl.DataFrame) -> pl.LazyFrame:

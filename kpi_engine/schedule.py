@@ -100,7 +100,7 @@ def prepare_schedule(portfolio: Portfolio) -> Schedule:
     duration = frame["duration"].to_numpy()
     dst = edges["dst"].to_numpy()
     weight = edges["lag_days"].fill_null(0).to_numpy() + duration[dst]
-    graph = build_graph(ids.to_numpy(), edges["src"].to_numpy(), dst, weight)
+    graph = build_graph(ids, edges["src"].to_numpy(), dst, weight)
     return Schedule(milestones=milestones, graph=graph, own=own, fixed=fixed)
 
 

@@ -5,23 +5,21 @@ from __future__ import annotations
 import polars as pl
 
 
-def _pad3(expr: pl.Expr) -> pl.Expr:
-    return expr.cast(pl.String).str.zfill(3)
+def _digits(expr: pl.Expr, width: int) -> pl.Expr:
+    """Zero-padded ``width`` digits of a non-negative integer below 10**width (7 -> "007")."""
+    # adding 10**width and dropping the leading "1" is cheaper than str.zfill
+    return (expr + 10**width).cast(pl.String).str.slice(1)
 
 
 def thousands(value: pl.Expr) -> pl.Expr:
     """Format a number rounded to a whole, with thousands separators: 1234567.8 -> "1,234,568"."""
     n = value.round(0).cast(pl.Int64)
     a = n.abs()
+    # every group padded ("0,000,000,001,234,568"), then the leading zeros and commas dropped
+    groups = [_digits((a // 10**power) % 1000, 3) for power in range(15, -1, -3)]
+    body = pl.concat_str(a // 10**18, *groups, separator=",").str.strip_chars_start("0,")
     sign = pl.when(n < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    b, m, k, u = a // 1_000_000_000, (a // 1_000_000) % 1000, (a // 1000) % 1000, a % 1000
-    body = (
-        pl.when(a >= 1_000_000_000).then(pl.format("{},{},{},{}", b, _pad3(m), _pad3(k), _pad3(u)))
-        .when(a >= 1_000_000).then(pl.format("{},{},{}", m, _pad3(k), _pad3(u)))
-        .when(a >= 1000).then(pl.format("{},{}", k, _pad3(u)))
-        .otherwise(u.cast(pl.String))
-    )
-    return pl.concat_str(sign, body)
+    return pl.concat_str(sign, body).replace("", "0")
 
 
 def fixed(value: pl.Expr, decimals: int) -> pl.Expr:
@@ -32,8 +30,7 @@ def fixed(value: pl.Expr, decimals: int) -> pl.Expr:
     whole = (n // scale).cast(pl.String)
     if decimals == 0:
         return pl.concat_str(sign, whole)
-    frac = (n % scale).cast(pl.String).str.zfill(decimals)
-    return pl.concat_str(sign, whole, pl.lit("."), frac)
+    return pl.concat_str(sign, whole, pl.lit("."), _digits(n % scale, decimals))
 
 
 def kpi_value(value: pl.Expr) -> pl.Expr:
