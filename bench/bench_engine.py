@@ -11,7 +11,7 @@ import argparse
 
 import polars as pl
 
-from bench.common import median_seconds, print_table
+from bench.common import interleaved_medians, print_table
 from bench.portfolio_gen import generate_portfolio
 from kpi_engine.engine import compute
 from kpi_engine.portfolio import Portfolio
@@ -34,9 +34,14 @@ def measure(scale: float, repeat: int) -> tuple[float, float, int]:
         milestones=n, tasks_per_milestone=5, kpis=int(10_000 * scale), links=int(150_000 * scale),
         dependencies=int(100_000 * scale), seed=1,
     )
-    engine = median_seconds(lambda: compute(portfolio), repeat=repeat)
-    base = median_seconds(lambda: floor(portfolio), repeat=repeat)
-    return engine, base, n
+    medians = interleaved_medians(
+        {"engine": (_nothing, lambda: compute(portfolio)), "floor": (_nothing, lambda: floor(portfolio))}, repeat=repeat
+    )
+    return medians["engine"], medians["floor"], n
+
+
+def _nothing() -> None:
+    """No set-up between runs."""
 
 
 def main() -> None:

@@ -28,14 +28,13 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from bench.common import median_seconds, print_table
+from bench.common import interleaved_medians, median_seconds, print_table
 from bench.portfolio_gen import AS_OF, generate_portfolio
 from kpi_engine.ingest import ParsedUpload, SourceFile, read_paths, read_upload
 from kpi_engine.portfolio import Portfolio
@@ -44,26 +43,6 @@ from kpi_engine.store import Store
 #: tasks.csv is about 58 MB at full size, over the dashboard's 50 MB limit for one file
 #: (the CLI raises it with --max-upload-mb); the limit is read from here when used.
 UPLOAD_LIMIT_MB = "4096"
-
-
-def interleaved_medians(
-    cases: dict[str, tuple[Callable[[], object], Callable[[], object]]], repeat: int, warmup: int = 1
-) -> dict[str, float]:
-    """Median wall time of each case's ``work``; its ``setup`` runs untimed before every run.
-
-    Unlike :func:`bench.common.median_seconds` the cases take turns (one run of each per
-    round), so a noisy spell of the shared machine hits all of them alike and the ratios
-    between them stay meaningful.
-    """
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for i in range(warmup + repeat):
-        for name, (setup, work) in cases.items():
-            setup()
-            start = time.perf_counter()
-            work()
-            if i >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 class StoreRuns:

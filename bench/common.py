@@ -19,6 +19,26 @@ def median_seconds(work: Callable[[], object], repeat: int = 5, warmup: int = 1)
     return statistics.median(times)
 
 
+def interleaved_medians(
+    cases: dict[str, tuple[Callable[[], object], Callable[[], object]]], repeat: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median wall time of each case's ``work``; its ``setup`` runs untimed before every run.
+
+    Unlike :func:`median_seconds` the cases take turns (one run of each per
+    round), so a noisy spell of the shared machine hits all of them alike and the ratios
+    between them stay meaningful.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for i in range(warmup + repeat):
+        for name, (setup, work) in cases.items():
+            setup()
+            start = time.perf_counter()
+            work()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def print_table(rows: list[tuple[str, float, str]]) -> None:
     """Print ``(label, seconds, note)`` rows aligned, seconds as milliseconds."""
     width = max(len(label) for label, _, _ in rows)
