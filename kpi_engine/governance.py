@@ -37,9 +37,10 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.Dat
     ).drop("owner")
 
 
-def _dangling(frame: pl.DataFrame, subject: str, id_expr: pl.Expr, column: str, known: pl.Series,
+def _dangling(frame: pl.DataFrame, subject: str, id_expr: pl.Expr, column: str, known: str,
               kind: str, milestone: pl.Expr, kpi: pl.Expr) -> pl.DataFrame:
-    return frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(known.implode())).select(
+    """Rows of ``frame`` whose ``column`` names an id that does not exist (flag column ``known``)."""
+    return frame.filter(pl.col(column).is_not_null() & ~pl.col(known).fill_null(True)).select(
         pl.lit(subject).alias("subject"),
         id_expr.alias("subject_id"),
         milestone.alias("milestone_id"),
@@ -49,15 +50,43 @@ def _dangling(frame: pl.DataFrame, subject: str, id_expr: pl.Expr, column: str, 
     )
 
 
+def _known(columns: list[pl.Series], ids: pl.Series) -> list[pl.Series]:
+    """Whether each value of each column is one of ``ids``.
+
+    All columns are checked against one hash set of ``ids``: building that set is what
+    costs, not looking values up in it.
+    """
+    flags = pl.concat([column.rename("id") for column in columns]).is_in(ids.implode())
+    out, start = [], 0
+    for column in columns:
+        out.append(flags.slice(start, len(column)))
+        start += len(column)
+    return out
+
+
+def _if(known: str, column: str) -> pl.Expr:
+    """``column`` where flag column ``known`` holds, else null: a pointer only to ids that exist."""
+    return pl.when(pl.col(known).fill_null(False)).then(pl.col(column))
+
+
 def governance_findings(portfolio: Portfolio) -> pl.DataFrame:
     """Return one row per governance finding, ordered by subject and id.
 
     Findings: blank or shared owners of milestones and KPIs, milestones with no link
     ("not tied to any KPI"), KPIs with no link ("no work drives this KPI"), and links,
-    tasks or dependencies naming an unknown milestone or KPI.
+    tasks or dependencies naming an unknown milestone or KPI. ``milestone_id`` and
+    ``kpi_id`` point at the existing milestone or KPI a finding concerns (null when none).
     """
     milestones, kpis, links = portfolio.milestones, portfolio.kpis, portfolio.links
-    milestone_ids, kpi_ids = milestones["milestone_id"], kpis["kpi_id"]
+    tasks, dependencies = portfolio.tasks, portfolio.dependencies
+    link_milestone, task_milestone, predecessor, successor = _known(
+        [links["milestone_id"], tasks["milestone_id"], dependencies["predecessor_id"], dependencies["successor_id"]],
+        milestones["milestone_id"],
+    )
+    (link_kpi,) = _known([links["kpi_id"]], kpis["kpi_id"])
+    links = links.with_columns(link_milestone.alias("_milestone_known"), link_kpi.alias("_kpi_known"))
+    tasks = tasks.with_columns(task_milestone.alias("_milestone_known"))
+    dependencies = dependencies.with_columns(predecessor.alias("_predecessor_known"), successor.alias("_successor_known"))
     none = pl.lit(None, pl.String)
     link_id = pl.format("{} -> {}", pl.col("milestone_id"), pl.col("kpi_id"))
     dependency_id = pl.format("{} -> {}", pl.col("predecessor_id"), pl.col("successor_id"))
@@ -76,18 +105,14 @@ def governance_findings(portfolio: Portfolio) -> pl.DataFrame:
             pl.lit("no work drives this KPI").alias("finding"),
             pl.lit("no work drives this KPI: no milestone is linked to it").alias("detail"),
         ),
-        _dangling(links, "link", link_id, "milestone_id", milestone_ids, "milestone", none, pl.col("kpi_id")),
-        _dangling(links, "link", link_id, "kpi_id", kpi_ids, "KPI", pl.col("milestone_id"), none),
-        _dangling(portfolio.tasks, "task", pl.col("task_id"), "milestone_id", milestone_ids, "milestone", none, none),
-        _dangling(portfolio.dependencies, "dependency", dependency_id, "predecessor_id", milestone_ids, "milestone",
-                  pl.col("successor_id"), none),
-        _dangling(portfolio.dependencies, "dependency", dependency_id, "successor_id", milestone_ids, "milestone",
-                  pl.col("predecessor_id"), none),
+        _dangling(links, "link", link_id, "milestone_id", "_milestone_known", "milestone", none,
+                  _if("_kpi_known", "kpi_id")),
+        _dangling(links, "link", link_id, "kpi_id", "_kpi_known", "KPI", _if("_milestone_known", "milestone_id"), none),
+        _dangling(tasks, "task", pl.col("task_id"), "milestone_id", "_milestone_known", "milestone", none, none),
+        _dangling(dependencies, "dependency", dependency_id, "predecessor_id", "_predecessor_known", "milestone",
+                  _if("_successor_known", "successor_id"), none),
+        _dangling(dependencies, "dependency", dependency_id, "successor_id", "_successor_known", "milestone",
+                  _if("_predecessor_known", "predecessor_id"), none),
     ]
     findings = pl.concat([p.cast(FINDING_COLUMNS) for p in parts], how="vertical")
-    # a dangling milestone/KPI on the known side of a link is only a pointer when it exists
-    findings = findings.with_columns(
-        pl.when(pl.col("milestone_id").is_in(milestone_ids.implode())).then(pl.col("milestone_id")).alias("milestone_id"),
-        pl.when(pl.col("kpi_id").is_in(kpi_ids.implode())).then(pl.col("kpi_id")).alias("kpi_id"),
-    )
     return findings.sort("subject", "subject_id", "finding")

@@ -44,3 +44,29 @@ def test_findings_cover_owners_orphans_and_dangling_ids():
         ("task", "T9", "dangling id"),
         ("dependency", "A -> ZZ", "dangling id"),
     }
+
+
+def test_dangling_findings_point_only_at_what_exists():
+    p = portfolio(
+        milestones=[milestone("A", date(2026, 8, 1)), milestone("B", date(2026, 8, 1))],
+        kpis=[kpi("K")],
+        links=[{"milestone_id": "B", "kpi_id": "K"}, {"milestone_id": "B", "kpi_id": "NOPE"},
+               {"milestone_id": "GHOST", "kpi_id": "K"}, {"milestone_id": "GHOST", "kpi_id": "NOPE"}],
+        dependencies=[{"predecessor_id": "A", "successor_id": "ZZ"}, {"predecessor_id": "YY", "successor_id": "B"},
+                      {"predecessor_id": "YY", "successor_id": "ZZ"}],
+    )
+    dangling = governance_findings(p).filter(pl.col("finding") == "dangling id")
+    got = sorted(
+        (r["subject_id"], r["milestone_id"] or "-", r["kpi_id"] or "-", r["detail"].rsplit(" ", 1)[-1])
+        for r in dangling.iter_rows(named=True)
+    )
+    assert got == [
+        ("A -> ZZ", "A", "-", "'ZZ'"),
+        ("B -> NOPE", "B", "-", "'NOPE'"),
+        ("GHOST -> K", "-", "K", "'GHOST'"),
+        ("GHOST -> NOPE", "-", "-", "'GHOST'"),
+        ("GHOST -> NOPE", "-", "-", "'NOPE'"),
+        ("YY -> B", "B", "-", "'YY'"),
+        ("YY -> ZZ", "-", "-", "'YY'"),
+        ("YY -> ZZ", "-", "-", "'ZZ'"),
+    ]
