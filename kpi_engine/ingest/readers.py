@@ -27,6 +27,7 @@ from kpi_engine.ingest.archive import (
     check_ole_workbook,
     inspect_zip_workbook,
 )
+from kpi_engine.ingest.biff import inspect_xls_workbook
 from kpi_engine.ingest.model import Sheet, SourceFile
 from kpi_engine.limits import DEFAULT_MAX_UNPACKED_MB, MB
 
@@ -278,10 +279,13 @@ def read_workbook(file: SourceFile) -> list[Sheet]:
         info = inspect_zip_workbook(file)
     else:
         check_ole_workbook(file)
+        inspect_xls_workbook(file)
         info = WorkbookInfo()
     try:
         reader = fastexcel.read_excel(file.data)
-    except Exception as err:  # calamine raises its own types for damaged or protected files
+    except BaseException as err:  # calamine raises its own types for damaged or protected files
+        if not _reader_failure(err):
+            raise
         raise InputError(_calamine_problem(err, file)) from None
     sheets = []
     for name in reader.sheet_names:
@@ -293,7 +297,9 @@ def read_workbook(file: SourceFile) -> list[Sheet]:
                 continue
             batch, errors = sheet.to_arrow_with_errors()
             columns = [column.absolute_index for column in sheet.available_columns()]
-        except Exception as err:  # noqa: BLE001 - calamine raises its own types for a damaged sheet
+        except BaseException as err:  # calamine raises its own types for a damaged sheet
+            if not _reader_failure(err):
+                raise
             raise InputError(f"sheet '{name}' of the workbook cannot be read: {_first_line(err)}") from None
         raw = pl.from_arrow(batch)
         assert isinstance(raw, pl.DataFrame)
@@ -310,6 +316,16 @@ def read_workbook(file: SourceFile) -> list[Sheet]:
             )
         )
     return sheets
+
+
+def _reader_failure(err: BaseException) -> bool:
+    """Whether ``err`` is the reader failing on the file (an error or a Rust panic), not an interrupt.
+
+    A panic inside calamine reaches Python as ``pyo3_runtime.PanicException``, which derives
+    from BaseException so that ``except Exception`` does not catch it; for an upload it is
+    one more damaged file.
+    """
+    return isinstance(err, Exception) or type(err).__name__ == "PanicException"
 
 
 def _first_line(err: BaseException) -> str:

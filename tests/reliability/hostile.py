@@ -11,6 +11,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 MILESTONE_HEADER = ["milestone_id", "project_id", "name", "owner", "baseline_finish"]
@@ -191,6 +192,55 @@ def xls(rows: list[list[object]], sheet: str = "milestones") -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def xls_far_cell(row: int = 65_535, col: int = 255) -> bytes:
+    """An honest .xls with a header and one cell far away (IV65536 by default): a few kB."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    page = book.add_sheet("milestones")
+    page.write(0, 0, "milestone_id")
+    page.write(row, col, "x")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def xls_patched(record: int, patch: Callable[[bytearray, int], None]) -> bytes:
+    """A small valid .xls whose first BIFF record of type ``record`` is changed by ``patch``.
+
+    ``patch(stream, offset)`` edits the Workbook stream in place (same length);
+    ``offset`` is where the record's data starts.
+    """
+    import olefile
+
+    data = xls([["milestone_id", "name"], ["M1", "Go-live"]])
+    with olefile.OleFileIO(io.BytesIO(data)) as ole:
+        stream = bytearray(ole.openstream("Workbook").read())
+    position = 0
+    while position + 4 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, position)
+        if kind == record:
+            patch(stream, position + 4)
+            break
+        position += 4 + size
+    else:
+        raise AssertionError(f"no record {record:#06x} in the workbook")
+    out = io.BytesIO(data)
+    with olefile.OleFileIO(out, write_mode=True) as ole:
+        ole.write_stream("Workbook", bytes(stream))
+    return out.getvalue()
+
+
+def xls_lying_dimensions() -> bytes:
+    """An .xls whose DIMENSIONS record claims 4 billion rows: calamine reserves them up front."""
+    return xls_patched(0x0200, lambda stream, at: struct.pack_into("<IIHH", stream, at, 0, 0xFFFFFFF0, 0, 200))
+
+
+def xls_sheet_outside() -> bytes:
+    """An .xls whose sheet list points past the end of the workbook stream."""
+    return xls_patched(0x0085, lambda stream, at: struct.pack_into("<I", stream, at, 0x7FFFFFF0))
 
 
 def xlsb(rows: list[list[object]], sheet: str = "milestones") -> bytes:
