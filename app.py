@@ -8,13 +8,6 @@ from ui import access, context, errors, loaders
 
 st.set_page_config(page_title="Strategy execution", page_icon=":material/flag:", layout="wide")
 
-with errors.guard():
-    # A newcomer opens the app on a full portfolio: an empty database gets the sample once.
-    if loaders.autoload_sample():
-        loaders.ensure_sample(loaders.db_path())
-    access.sidebar()
-    context.snapshot_picker()
-
 pages = {
     "Executive": [
         st.Page("pages/pulse.py", title="Portfolio pulse", icon=":material/monitor_heart:", default=True),
@@ -30,7 +23,15 @@ pages = {
         st.Page("pages/settings.py", title="Settings", icon=":material/tune:"),
     ],
 }
+# Navigation first: while the sample loads on a first start, the sidebar already lists the
+# pages by their titles (not the files of pages/).
 page = st.navigation(pages)
+with errors.guard():
+    # A newcomer opens the app on a full portfolio: an empty database gets the sample once.
+    if loaders.autoload_sample():
+        loaders.ensure_sample(loaders.db_path())
+    access.sidebar()
+    context.snapshot_picker()
 context.mark_frame()
 with errors.guard():
     page.run()

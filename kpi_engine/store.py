@@ -12,7 +12,9 @@ identifier comes from :mod:`kpi_engine.schema`, quoted.
 Threads: a Store holds one connection; each call takes its own cursor and fetches the whole
 result. Writes are serialised with a lock and run in one transaction each. DuckDB lets one
 process at a time open the file for writing: the CLI opens, works and closes, and waits a
-while (``busy_timeout``) for the dashboard or a scheduled job to let go of it.
+while (``busy_timeout``) for the dashboard or a scheduled job to let go of it; the
+dashboard lets go of it ``idle_release`` seconds after its last query and notices what
+others wrote through :func:`data_version`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -34,6 +37,7 @@ import polars as pl
 from kpi_engine.access import AccessPolicy
 from kpi_engine.errors import (
     DatabaseBusyError,
+    KpiError,
     InputError,
     NoDataError,
     NotFoundError,
@@ -53,6 +57,11 @@ SCHEMA_VERSION = 1
 DEFAULT_DB_PATH = Path("data") / "kpi.duckdb"
 DEFAULT_BUSY_TIMEOUT = 10.0
 DEFAULT_MEMORY_LIMIT = "2GB"
+#: Seconds after its last query the dashboard lets the database file go (``$KPI_DB_IDLE_RELEASE``).
+DEFAULT_IDLE_RELEASE = 2.0
+
+#: A fingerprint of the database file: size and modification time of it and its write-ahead log.
+DataVersion = tuple[int, int, int, int]
 NO_DATA_MESSAGE = "No data yet: upload a week's exports or load the sample portfolio."
 #: Key of the access policy (roles by e-mail address) in the settings table.
 ACCESS_POLICY_KEY = "access_policy"
@@ -135,6 +144,34 @@ def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen) if chosen else DEFAULT_DB_PATH
 
 
+def data_version(path: str | os.PathLike[str] | None = None) -> DataVersion:
+    """Return a fingerprint of the database file that changes whenever any program writes to it.
+
+    DuckDB appends each commit to the write-ahead log (``<file>.wal``) and later folds it
+    into the file, so the size and modification time of the two change with every write.
+    Costs two ``stat`` calls and no connection: a dashboard checks it on every rerun to
+    notice snapshots the CLI or a scheduled job stored.
+    """
+    db_path = resolve_db_path(path)
+    version: list[int] = []
+    for file in (db_path, db_path.with_name(db_path.name + ".wal")):
+        try:
+            found = file.stat()
+            version += [found.st_size, found.st_mtime_ns]
+        except OSError:  # no file yet, or no log: a version too
+            version += [-1, -1]
+    return (version[0], version[1], version[2], version[3])
+
+
+def idle_release_seconds() -> float | None:
+    """Seconds the dashboard keeps the database file after its last query (``$KPI_DB_IDLE_RELEASE``).
+
+    Default 2; a negative value keeps it for good (a single-user machine with no CLI jobs).
+    """
+    seconds = _env_float("KPI_DB_IDLE_RELEASE", DEFAULT_IDLE_RELEASE)
+    return None if seconds < 0 else seconds
+
+
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -143,6 +180,29 @@ def _env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise InputError(f"the environment variable {name} must be a number of seconds, got '{raw}'") from None
+
+
+def _connect(db_path: Path, config: dict[str, object], timeout: float) -> duckdb.DuckDBPyConnection:
+    """Open the database file, retrying for ``timeout`` seconds while another program holds it.
+
+    Raises the errors :meth:`Store.open` lists.
+    """
+    deadline = time.monotonic() + max(timeout, 0.0)
+    while True:
+        try:
+            return duckdb.connect(str(db_path), config=config)
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower():
+                raise InputError(f"the database file {db_path} cannot be opened: {str(err).splitlines()[0]}") from None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DatabaseBusyError(
+                    f"the database file {db_path} is in use by another program "
+                    "(for example the dashboard or a scheduled job); try again in a moment"
+                ) from None
+            time.sleep(min(0.2, remaining))
+        except duckdb.Error as err:
+            raise InputError(f"the database file {db_path} cannot be opened: {str(err).splitlines()[0]}") from None
 
 
 @dataclass(frozen=True)
@@ -184,6 +244,90 @@ def _to_json_text(value: object) -> str:
     return json.dumps(value, default=default, sort_keys=True)
 
 
+class _Connection:
+    """A Store's DuckDB connection: opened on demand and, when asked, let go after a while unused.
+
+    DuckDB lets one process at a time open the file for writing. A dashboard that held its
+    connection for good would lock the CLI and every scheduled job out for as long as it
+    runs; with ``idle_release`` it gives the file back ``idle_release`` seconds after its
+    last query, and opens it again (about 30 ms) at the next one.
+    """
+
+    def __init__(self, opener: Callable[[], duckdb.DuckDBPyConnection], idle_release: float | None) -> None:
+        self._opener = opener
+        self._idle = idle_release
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+        self._last_used = 0.0
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the database file is held right now."""
+        return self._con is not None
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor, the connection opened first when it was let go.
+
+        Raises
+        ------
+        DatabaseBusyError
+            Another program holds the file beyond the busy timeout.
+        """
+        with self._lock:
+            if self._closed:
+                raise KpiError("the database has been closed")
+            if self._con is None:
+                self._con = self._opener()
+            self._users += 1
+            con = self._con
+        try:
+            cur = con.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+        finally:
+            with self._lock:
+                self._users -= 1
+                self._last_used = time.monotonic()
+                if self._users == 0 and self._idle is not None and self._timer is None:
+                    self._start_timer(self._idle)
+
+    def _start_timer(self, delay: float) -> None:
+        self._timer = threading.Timer(delay, self._release_when_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _release_when_idle(self) -> None:
+        """Let the file go if nothing used it for ``idle_release`` seconds; else look again later."""
+        with self._lock:
+            self._timer = None
+            if self._closed or self._con is None or self._users:
+                return
+            assert self._idle is not None
+            waited = time.monotonic() - self._last_used
+            if waited < self._idle:
+                self._start_timer(self._idle - waited)
+                return
+            self._con.close()
+            self._con = None
+
+    def close(self) -> None:
+        """Close for good: later cursors raise."""
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+
 class Store:
     """The database of snapshots, settings, scenarios and mapping profiles.
 
@@ -193,8 +337,8 @@ class Store:
     #: Attempts of a write that meets a transaction conflict.
     WRITE_ATTEMPTS = 5
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
-        self._con = con
+    def __init__(self, connection: _Connection, path: Path) -> None:
+        self._db = connection
         self.path = path
         self._write_lock = _write_lock_for(path)
         self._create_schema()
@@ -207,6 +351,7 @@ class Store:
         *,
         busy_timeout: float | None = None,
         memory_limit: str | None = None,
+        idle_release: float | None = None,
     ) -> Store:
         """Open (creating when needed) the database file.
 
@@ -219,6 +364,10 @@ class Store:
             ``$KPI_DB_BUSY_TIMEOUT``, else 10.
         memory_limit
             DuckDB's memory limit, e.g. ``"2GB"``; default ``$KPI_DB_MEMORY_LIMIT``, else 2GB.
+        idle_release
+            Seconds after its last query to let the file go, so that other programs can
+            open it (the dashboard); None holds it until :meth:`close` (the CLI, tests).
+            An in-memory database is always held: letting it go would lose it.
 
         Raises
         ------
@@ -242,32 +391,21 @@ class Store:
             "lock_configuration": True,
             "memory_limit": memory_limit or os.environ.get("KPI_DB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT,
         }
-        deadline = time.monotonic() + max(timeout, 0.0)
-        while True:
-            try:
-                con = duckdb.connect(str(db_path), config=config)
-                break
-            except duckdb.IOException as err:
-                if "lock" not in str(err).lower():
-                    raise InputError(f"the database file {db_path} cannot be opened: {str(err).splitlines()[0]}") from None
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise DatabaseBusyError(
-                        f"the database file {db_path} is in use by another program "
-                        "(for example the dashboard or a scheduled job); try again in a moment"
-                    ) from None
-                time.sleep(min(0.2, remaining))
-            except duckdb.Error as err:
-                raise InputError(f"the database file {db_path} cannot be opened: {str(err).splitlines()[0]}") from None
+
+        def connect() -> duckdb.DuckDBPyConnection:
+            return _connect(db_path, config, timeout)
+
+        keep = None if str(db_path) == ":memory:" else idle_release
+        connection = _Connection(connect, keep)
         try:
-            return cls(con, db_path)
+            return cls(connection, db_path)
         except BaseException:
-            con.close()
+            connection.close()
             raise
 
     def close(self) -> None:
         """Close the connection; the Store cannot be used afterwards."""
-        self._con.close()
+        self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -280,19 +418,13 @@ class Store:
     # ------------------------------------------------------------------ plumbing
     def _frame(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
         """Run a reading query on a fresh cursor and return the whole result."""
-        cur = self._con.cursor()
-        try:
+        with self._db.cursor() as cur:
             return cur.sql(sql, params=list(params)).pl()
-        finally:
-            cur.close()
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        cur = self._con.cursor()
-        try:
+        with self._db.cursor() as cur:
             # fetchall, never fetchone: a half-read result blocks the next query (NOTES.md).
             return cur.execute(sql, list(params)).fetchall()
-        finally:
-            cur.close()
 
     def _write(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run ``work`` in one transaction on its own cursor: all of it or nothing.
@@ -302,22 +434,20 @@ class Store:
         """
         with self._write_lock:
             for attempt in range(1, self.WRITE_ATTEMPTS + 1):
-                cur = self._con.cursor()
-                try:
-                    cur.begin()
-                    result = work(cur)
-                    cur.commit()
-                    return result
-                except duckdb.TransactionException as err:
-                    _rollback(cur)
-                    if "conflict" not in str(err).lower() or attempt == self.WRITE_ATTEMPTS:
+                with self._db.cursor() as cur:
+                    try:
+                        cur.begin()
+                        result = work(cur)
+                        cur.commit()
+                        return result
+                    except duckdb.TransactionException as err:
+                        _rollback(cur)
+                        if "conflict" not in str(err).lower() or attempt == self.WRITE_ATTEMPTS:
+                            raise
+                    except BaseException:
+                        _rollback(cur)
                         raise
-                    time.sleep(0.05 * attempt)
-                except BaseException:
-                    _rollback(cur)
-                    raise
-                finally:
-                    cur.close()
+                time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _create_schema(self) -> None:
@@ -536,11 +666,8 @@ class Store:
     def previous_snapshot_id(self, snapshot_id: int) -> int | None:
         """Return the snapshot before ``snapshot_id`` (by as_of, then id), or None."""
         as_of = self.snapshot_as_of(snapshot_id)
-        cur = self._con.cursor()
-        try:
+        with self._db.cursor() as cur:
             return _previous_id(cur, as_of, snapshot_id)
-        finally:
-            cur.close()
 
     def snapshot_as_of(self, snapshot_id: int) -> date:
         """Return the date of a snapshot.

@@ -34,9 +34,9 @@ def current() -> Access | None:
     """What the person using this session may do; None when they still have to sign in."""
     chosen = provider()
     if chosen is None:
-        return access_for(None, loaders.store().access_policy(), sign_in_configured=False)
+        return access_for(None, loaders.access_policy(loaders.db_path()), sign_in_configured=False)
     email = st.user.get("email") if st.user.get("is_logged_in", False) else None
-    return access_for(email, loaders.store().access_policy(), sign_in_configured=True)
+    return access_for(email, loaders.access_policy(loaders.db_path()), sign_in_configured=True)
 
 
 def sidebar() -> Access:

@@ -16,6 +16,8 @@ from ui import loaders
 SNAPSHOT_KEY = "snapshot_id"
 #: Session-state key of a snapshot the picker should select on the next run.
 PENDING_KEY = "_next_snapshot_id"
+#: Session-state key of the latest snapshot at this session's last run.
+LATEST_KEY = "_latest_snapshot_id"
 #: Session-state key app.py sets before it runs a page.
 FRAME_KEY = "_app_frame"
 
@@ -95,7 +97,11 @@ def show_snapshot_next(snapshot_id: int) -> None:
 
 
 def snapshot_picker() -> None:
-    """Draw the sidebar snapshot picker (default: the latest) when data exists."""
+    """Draw the sidebar snapshot picker (default: the latest) when data exists.
+
+    A session on the latest snapshot follows a newer one stored meanwhile (by the CLI, a
+    scheduled job or another user); a session on an older one stays where it is.
+    """
     snaps = loaders.snapshots(loaders.db_path())
     if snaps.height == 0:
         st.session_state.pop(SNAPSHOT_KEY, None)
@@ -107,6 +113,11 @@ def snapshot_picker() -> None:
         st.session_state[SNAPSHOT_KEY] = pending
     if st.session_state.get(SNAPSHOT_KEY) not in dates:
         st.session_state[SNAPSHOT_KEY] = ids[-1]
+    # whoever was looking at the latest snapshot moves on to a newer one (a scheduled ingest)
+    seen = st.session_state.get(LATEST_KEY)
+    if seen is not None and seen != ids[-1] and st.session_state[SNAPSHOT_KEY] == seen:
+        st.session_state[SNAPSHOT_KEY] = ids[-1]
+    st.session_state[LATEST_KEY] = ids[-1]
     st.sidebar.selectbox(
         "Snapshot",
         options=ids[::-1],

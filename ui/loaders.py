@@ -1,7 +1,10 @@
 """Cached access to the store and the engine, keyed by small values only.
 
 The Store is one shared resource per database file (it is thread-safe: a cursor per
-call, a lock for writes). Engine results are cached per (database file, snapshot id,
+call, a lock for writes); it lets the file go when idle so that the CLI and scheduled
+jobs can write to it. What another program may change (the snapshot list, settings,
+roles, the file list) is cached per :func:`~kpi_engine.store.data_version` of the file,
+so their uploads show at the next rerun. Engine results are cached per (database file, snapshot id,
 settings): a snapshot never changes once stored, so only a new upload or a settings
 change clears the caches (:func:`clear`).
 
@@ -34,7 +37,8 @@ from kpi_engine.engine import EngineResult
 from kpi_engine.errors import InputError, KpiError, Problem, UploadRejected
 from kpi_engine.ingest import ColumnMapping, ParsedUpload, SourceFile, detect_source, read_upload
 from kpi_engine.settings import Settings
-from kpi_engine.store import IngestResult, Store, resolve_db_path
+from kpi_engine.access import AccessPolicy
+from kpi_engine.store import DataVersion, IngestResult, Store, data_version, idle_release_seconds, resolve_db_path
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,8 @@ def db_path() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Store:
-    return Store.open(path)
+    # the file is let go when idle, so that the CLI and scheduled jobs can write to it
+    return Store.open(path, idle_release=idle_release_seconds())
 
 
 def store() -> Store:
@@ -100,16 +105,38 @@ def ensure_sample(path: str) -> None:
     clear()
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
 def snapshots(path: str) -> pl.DataFrame:
-    """Return the stored snapshots, oldest first (see ``Store.snapshots``)."""
+    """Return the stored snapshots, oldest first (see ``Store.snapshots``).
+
+    Read again whenever the database file changed, whoever changed it (the CLI, a
+    scheduled job, another replica's upload): :func:`kpi_engine.store.data_version`.
+    """
+    return _snapshots(path, data_version(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _snapshots(path: str, version: DataVersion) -> pl.DataFrame:
     return _store(path).snapshots()
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
 def settings_key(path: str) -> SettingsKey:
-    """Return the stored settings as a hashable key."""
+    """Return the stored settings as a hashable key (read again when the file changed)."""
+    return _settings_key(path, data_version(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _settings_key(path: str, version: DataVersion) -> SettingsKey:
     return tuple(_store(path).settings().to_dict().items())
+
+
+def access_policy(path: str) -> AccessPolicy:
+    """Return who has which role (read again when the file changed)."""
+    return _access_policy(path, data_version(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _access_policy(path: str, version: DataVersion) -> AccessPolicy:
+    return _store(path).access_policy()
 
 
 def settings_of(key: SettingsKey) -> Settings:
@@ -196,9 +223,13 @@ def changes(path: str, snapshot_id: int) -> pl.DataFrame:
     return _store(path).changes(snapshot_id)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
 def files(path: str) -> pl.DataFrame:
-    """Return the audit trail of every uploaded file."""
+    """Return the audit trail of every uploaded file (read again when the file changed)."""
+    return _files(path, data_version(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _files(path: str, version: DataVersion) -> pl.DataFrame:
     return _store(path).files(None)
 
 

@@ -122,7 +122,7 @@ HOSTILE = "Zq9'); DROP TABLE snapshots; --"
 def test_no_value_ever_reaches_the_sql_text(store: Store) -> None:
     """Every value a person types travels as a bound parameter: record every SQL text and look."""
     seen: list[str] = []
-    store._con = _Recording(store._con, seen)  # type: ignore[assignment]
+    store._db._con = _Recording(store._db._con, seen)  # type: ignore[assignment]
     files = [
         SourceFile("projects.csv", f'project_id,name,owner\n"P{HOSTILE}","{HOSTILE}","{HOSTILE}"\n'.encode()),
         SourceFile("milestones.csv", (

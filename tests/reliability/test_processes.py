@@ -16,7 +16,9 @@ import pytest
 from builders import FLEET_DIR
 
 from kpi_engine.ingest import read_paths, read_upload
-from kpi_engine.store import Store
+from kpi_engine.store import Store, data_version
+
+from .holder import holding
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = [sys.executable, "-c"]
@@ -38,39 +40,12 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def _hold(db: Path) -> subprocess.Popen[str]:
-    """Another program (the dashboard, a scheduled job) holding the database until told to stop."""
-    script = f"""
-        import sys
-        from kpi_engine.store import Store
-        store = Store.open({str(db)!r})
-        print("ready", flush=True)
-        sys.stdin.readline()
-        store.close()
-    """
-    holder = subprocess.Popen(
-        [*PYTHON, textwrap.dedent(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env()
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-    return holder
-
-
-def _release(holder: subprocess.Popen[str]) -> None:
-    assert holder.stdin is not None
-    holder.stdin.write("\n")
-    holder.stdin.flush()
-    assert holder.wait(timeout=30) == 0
-
-
 def test_cli_on_a_busy_database_says_busy_retry_after_its_timeout(db: Path) -> None:
-    holder = _hold(db)
-    try:
+    with holding(db):
         done = subprocess.run(
             [sys.executable, "-m", "kpi_engine", "snapshots", "--db", str(db)],
             capture_output=True, text=True, timeout=60, env=_env(KPI_DB_BUSY_TIMEOUT="0.5"), cwd=REPO, check=False,
         )
-    finally:
-        _release(holder)
 
     assert done.returncode == 1
     assert done.stderr == (
@@ -81,27 +56,96 @@ def test_cli_on_a_busy_database_says_busy_retry_after_its_timeout(db: Path) -> N
 
 
 def test_cli_waits_while_the_database_is_busy_and_goes_on_when_it_is_free(db: Path) -> None:
-    holder = _hold(db)
     script = f"""
         import sys
         from kpi_engine import cli
         print("starting", flush=True)
         sys.exit(cli.main(["snapshots", "--db", {str(db)!r}, "--format", "json"]))
     """
-    waiter = subprocess.Popen(
-        [*PYTHON, textwrap.dedent(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=_env(KPI_DB_BUSY_TIMEOUT="60"),
-    )
-    try:
+    with holding(db):
+        waiter = subprocess.Popen(
+            [*PYTHON, textwrap.dedent(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=_env(KPI_DB_BUSY_TIMEOUT="60"),
+        )
         assert waiter.stdout is not None and waiter.stdout.readline().strip() == "starting"
         time.sleep(0.5)
         assert waiter.poll() is None  # it cannot finish: the other program still holds the file
-    finally:
-        _release(holder)
     out, err = waiter.communicate(timeout=60)
 
     assert waiter.returncode == 0, err
     assert '"snapshot_id": 1' in out
+
+
+# ---------------------------------------------------------------------- a dashboard that lets go when idle
+def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kpi_engine", *args, "--db", str(db)],
+        capture_output=True, text=True, timeout=120, env=_env(KPI_DB_BUSY_TIMEOUT="30"), cwd=REPO, check=False,
+    )
+
+
+def _wait_until(condition, seconds: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_cli_ingests_while_a_dashboard_store_is_open_and_the_dashboard_sees_it(db: Path) -> None:
+    """The dashboard's Store lets the file go when idle: a scheduled CLI ingest gets in, and the
+    dashboard's next read (and its data version) shows the new snapshot."""
+    dashboard = Store.open(db, idle_release=0.2)
+    try:
+        assert dashboard.snapshots()["snapshot_id"].to_list() == [1]
+        version = data_version(db)
+        assert _wait_until(lambda: not dashboard._db.is_open)
+
+        done = _cli(db, "ingest", *(str(p) for p in sorted(FLEET_DIR.glob("*.csv"))), "--as-of", "2026-06-22")
+
+        assert done.returncode == 0, done.stderr
+        assert data_version(db) != version
+        assert dashboard.snapshots()["snapshot_id"].to_list() == [1, 2]
+    finally:
+        dashboard.close()
+
+
+def test_a_dashboard_store_holds_the_file_while_in_use_and_lets_go_after(db: Path) -> None:
+    dashboard = Store.open(db, idle_release=0.5)
+    try:
+        dashboard.snapshots()
+        assert dashboard._db.is_open  # just used: a CLI started now waits
+        assert _cli(db, "snapshots").returncode == 0  # ... and gets in once the dashboard is idle
+        assert not dashboard._db.is_open
+        assert dashboard.latest_snapshot_id() == 1  # the next read opens the file again
+        assert dashboard._db.is_open
+    finally:
+        dashboard.close()
+
+
+def test_a_store_held_for_good_keeps_other_programs_out(db: Path) -> None:
+    held = Store.open(db)  # the CLI's own way: hold the file until closed
+    try:
+        time.sleep(0.3)
+        assert held._db.is_open
+        done = subprocess.run(
+            [sys.executable, "-m", "kpi_engine", "snapshots", "--db", str(db)],
+            capture_output=True, text=True, timeout=60, env=_env(KPI_DB_BUSY_TIMEOUT="0.3"), cwd=REPO, check=False,
+        )
+        assert done.returncode == 1
+        assert "is in use by another program" in done.stderr
+    finally:
+        held.close()
+
+
+def test_an_in_memory_store_is_never_let_go() -> None:
+    files = read_paths(sorted(FLEET_DIR.glob("*.csv")))
+    with Store.open(":memory:", idle_release=0.0) as store:
+        store.ingest(read_upload(files), date(2026, 6, 15), author="first", sources=files)
+        time.sleep(0.2)
+        assert store._db.is_open
+        assert store.snapshots()["snapshot_id"].to_list() == [1]
 
 
 # ---------------------------------------------------------------------- kill -9 in the middle of an ingest
