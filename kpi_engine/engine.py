@@ -16,7 +16,7 @@ from kpi_engine.errors import NotFoundError
 from kpi_engine.escalation import milestone_escalation, pair_escalation
 from kpi_engine.exceptions import build_exception_list, kpi_clause
 from kpi_engine.governance import governance_findings
-from kpi_engine.kpis import kpi_projection, link_figures
+from kpi_engine.kpis import kpi_projection, link_figures, resolvable_links
 from kpi_engine.portfolio import Portfolio
 from kpi_engine.schedule import Schedule, prepare_schedule
 from kpi_engine.settings import Settings
@@ -118,11 +118,14 @@ def evaluate(
 
     :func:`compute` passes the snapshot's own finishes; scenarios pass changed ones.
     """
-    findings = governance_findings(portfolio) if findings is None else findings
+    refs = schedule.refs
+    findings = governance_findings(portfolio, refs) if findings is None else findings
     milestones = schedule.with_finish(finish)
-    links = link_figures(portfolio.links, milestones, portfolio.kpis)
-    kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, portfolio.links, milestones, portfolio.as_of)
-    milestones = computed_status(milestones, links, kpis, settings)
+    # links whose milestone and KPI exist, with the row of each (milestones keep their order below)
+    _, link_rows, link_kpis = resolvable_links(portfolio.links, refs)
+    links = link_figures(portfolio.links, milestones, portfolio.kpis, refs)
+    kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, portfolio.links, milestones, portfolio.as_of, refs)
+    milestones = computed_status(milestones, links, kpis, settings, (link_rows, link_kpis))
 
     previous_status = (
         previous.milestones.select("milestone_id", pl.col("computed_status").alias("previous_status"))
@@ -135,34 +138,36 @@ def evaluate(
         pl.col("owner").alias("project_owner"), "sponsor",
     )
     milestones = (
-        milestones.join(projects, on="project_id", how="left")
-        .join(previous_status, on="milestone_id", how="left")
+        milestones.join(projects, on="project_id", how="left", maintain_order="left")
+        .join(previous_status, on="milestone_id", how="left", maintain_order="left")
         .with_columns(pl.col("milestone_id").is_in(flagged["milestone_id"].implode()).alias("has_finding"))
     )
     kpi_context = kpis.join(
         portfolio.objectives.select("objective_id", pl.col("name").alias("objective_name"),
                                     pl.col("owner").alias("objective_owner")),
-        on="objective_id", how="left",
+        on="objective_id", how="left", maintain_order="left",
     )
+    pair_kpis = kpi_context.select(
+        pl.col("name").alias("kpi_name"), pl.col("owner").alias("kpi_owner"),
+        pl.col("projected").alias("kpi_projected"),
+        pl.col("target_value").alias("kpi_target"), pl.col("shortfall").alias("kpi_shortfall"),
+        kpi_clause().alias("kpi_clause"), "misses", "objective_id", "objective_name",
+        "objective_owner",
+    )
+    # each link beside its milestone's and its KPI's row: gathered by position, not joined
     pairs = pair_escalation(
-        links.join(milestones.rename({"name": "milestone_name"}), on="milestone_id").join(
-            kpi_context.select(
-                "kpi_id", pl.col("name").alias("kpi_name"), pl.col("owner").alias("kpi_owner"),
-                pl.col("projected").alias("kpi_projected"),
-                pl.col("target_value").alias("kpi_target"), pl.col("shortfall").alias("kpi_shortfall"),
-                kpi_clause().alias("kpi_clause"), "misses", "objective_id", "objective_name",
-                "objective_owner",
-            ),
-            on="kpi_id",
+        pl.concat(
+            [links, milestones.drop("milestone_id").rename({"name": "milestone_name"})[link_rows],
+             pair_kpis[link_kpis]],
+            how="horizontal",
         ),
         settings,
     )
+    lonely_rows = np.flatnonzero(~refs.linked_milestones(milestones.height))
     lonely = milestone_escalation(
-        milestones.filter(~pl.col("milestone_id").is_in(portfolio.links["milestone_id"].implode()))
-        .rename({"name": "milestone_name"})
-        .with_columns(pl.lit(0.0).alias("value_at_risk"))
+        milestones[lonely_rows].rename({"name": "milestone_name"}).with_columns(pl.lit(0.0).alias("value_at_risk"))
     )
-    milestones = _roll_up(milestones, pairs, lonely)
+    milestones = _roll_up(milestones, pairs, link_rows, lonely, lonely_rows)
     exceptions = build_exception_list(
         pairs, lonely, _governance_rows(findings, milestones, kpi_context), settings.currency
     )
@@ -186,22 +191,27 @@ def evaluate(
     )
 
 
-def _roll_up(milestones: pl.DataFrame, pairs: pl.DataFrame, lonely: pl.DataFrame) -> pl.DataFrame:
-    """Give each milestone its total value at risk and its highest escalation."""
+def _roll_up(milestones: pl.DataFrame, pairs: pl.DataFrame, pair_rows: np.ndarray,
+             lonely: pl.DataFrame, lonely_rows: np.ndarray) -> pl.DataFrame:
+    """Give each milestone its total value at risk and its highest escalation.
+
+    ``pair_rows`` and ``lonely_rows`` are the milestone row of each row of ``pairs`` and ``lonely``.
+    """
+    escalation = ["escalation_level", "escalate_to", "escalate_role"]
     top = pl.col("escalation_level").arg_max()
-    linked = pairs.group_by("milestone_id").agg(
+    linked = pairs.select(pl.Series("_row", pair_rows), "value_at_risk", *escalation).group_by("_row").agg(
         pl.col("value_at_risk").sum(),
         pl.col("escalation_level").max(),
         pl.col("escalate_to").get(top),
         pl.col("escalate_role").get(top),
     )
     # a milestone tied to no KPI has exactly one row already
-    worst = pl.concat([
-        linked,
-        lonely.select("milestone_id", "value_at_risk", "escalation_level", "escalate_to", "escalate_role"),
-    ])
-    return milestones.join(worst, on="milestone_id", how="left").with_columns(
-        pl.col("value_at_risk").fill_null(0.0), pl.col("escalation_level").fill_null(0)
+    worst = pl.concat([linked, lonely.select(pl.Series("_row", lonely_rows), "value_at_risk", *escalation)])
+    return (
+        milestones.with_columns(pl.Series("_row", np.arange(milestones.height, dtype=np.int64)))
+        .join(worst, on="_row", how="left", maintain_order="left")
+        .drop("_row")
+        .with_columns(pl.col("value_at_risk").fill_null(0.0), pl.col("escalation_level").fill_null(0))
     )
 
 

@@ -7,6 +7,7 @@ import polars as pl
 
 from kpi_engine.owners import owner_problem
 from kpi_engine.portfolio import Portfolio
+from kpi_engine.references import References, resolve
 
 #: Columns of the governance findings frame.
 FINDING_COLUMNS = {
@@ -50,56 +51,43 @@ def _dangling(frame: pl.DataFrame, subject: str, id_expr: pl.Expr, column: str, 
     )
 
 
-def _known(columns: list[pl.Series], ids: pl.Series) -> list[pl.Series]:
-    """Whether each value of each column is one of ``ids``.
-
-    All columns are checked against one hash set of ``ids``: building that set is what
-    costs, not looking values up in it.
-    """
-    flags = pl.concat([column.rename("id") for column in columns]).is_in(ids.implode())
-    out, start = [], 0
-    for column in columns:
-        out.append(flags.slice(start, len(column)))
-        start += len(column)
-    return out
-
-
 def _if(known: str, column: str) -> pl.Expr:
     """``column`` where flag column ``known`` holds, else null: a pointer only to ids that exist."""
     return pl.when(pl.col(known).fill_null(False)).then(pl.col(column))
 
 
-def governance_findings(portfolio: Portfolio) -> pl.DataFrame:
+def governance_findings(portfolio: Portfolio, refs: References | None = None) -> pl.DataFrame:
     """Return one row per governance finding, ordered by subject and id.
 
     Findings: blank or shared owners of milestones and KPIs, milestones with no link
     ("not tied to any KPI"), KPIs with no link ("no work drives this KPI"), and links,
     tasks or dependencies naming an unknown milestone or KPI. ``milestone_id`` and
     ``kpi_id`` point at the existing milestone or KPI a finding concerns (null when none).
+    ``refs`` are the snapshot's resolved ids when already at hand.
     """
     milestones, kpis, links = portfolio.milestones, portfolio.kpis, portfolio.links
     tasks, dependencies = portfolio.tasks, portfolio.dependencies
-    link_milestone, task_milestone, predecessor, successor = _known(
-        [links["milestone_id"], tasks["milestone_id"], dependencies["predecessor_id"], dependencies["successor_id"]],
-        milestones["milestone_id"],
+    refs = resolve(portfolio) if refs is None else refs
+    links = links.with_columns(
+        pl.Series("_milestone_known", refs.link_milestone >= 0), pl.Series("_kpi_known", refs.link_kpi >= 0)
     )
-    (link_kpi,) = _known([links["kpi_id"]], kpis["kpi_id"])
-    links = links.with_columns(link_milestone.alias("_milestone_known"), link_kpi.alias("_kpi_known"))
-    tasks = tasks.with_columns(task_milestone.alias("_milestone_known"))
-    dependencies = dependencies.with_columns(predecessor.alias("_predecessor_known"), successor.alias("_successor_known"))
+    tasks = tasks.with_columns(pl.Series("_milestone_known", refs.task_milestone >= 0))
+    dependencies = dependencies.with_columns(
+        pl.Series("_predecessor_known", refs.predecessor >= 0), pl.Series("_successor_known", refs.successor >= 0)
+    )
     none = pl.lit(None, pl.String)
     link_id = pl.format("{} -> {}", pl.col("milestone_id"), pl.col("kpi_id"))
     dependency_id = pl.format("{} -> {}", pl.col("predecessor_id"), pl.col("successor_id"))
     parts = [
         _owner_findings(milestones, "milestone", "milestone_id"),
         _owner_findings(kpis, "kpi", "kpi_id"),
-        milestones.filter(~pl.col("milestone_id").is_in(links["milestone_id"].implode())).select(
+        milestones.filter(~pl.Series(refs.linked_milestones(milestones.height))).select(
             pl.lit("milestone").alias("subject"), pl.col("milestone_id").alias("subject_id"),
             pl.col("milestone_id"), none.alias("kpi_id"),
             pl.lit("not tied to any KPI").alias("finding"),
             pl.lit("not tied to any KPI: a wish list, not a plan; link it to the KPI it moves or stop it").alias("detail"),
         ),
-        kpis.filter(~pl.col("kpi_id").is_in(links["kpi_id"].implode())).select(
+        kpis.filter(~pl.Series(refs.linked_kpis(kpis.height))).select(
             pl.lit("kpi").alias("subject"), pl.col("kpi_id").alias("subject_id"),
             none.alias("milestone_id"), pl.col("kpi_id"),
             pl.lit("no work drives this KPI").alias("finding"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 
+from kpi_engine.references import References
 from kpi_engine.schedule import days
 
 
@@ -22,7 +24,20 @@ def ramp(elapsed: pl.Expr, ramp_days: pl.Expr) -> pl.Expr:
     )
 
 
-def link_figures(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame) -> pl.DataFrame:
+def _gather(frame: pl.DataFrame, rows: np.ndarray, *columns: str) -> list[pl.Series]:
+    """``columns`` of ``frame`` at row positions ``rows`` (one value per position)."""
+    at = pl.Series(rows)
+    return [frame[c].gather(at) for c in columns]
+
+
+def resolvable_links(links: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """The links whose milestone and KPI both exist, with their row positions (milestone, KPI)."""
+    known = (refs.link_milestone >= 0) & (refs.link_kpi >= 0)
+    return links.filter(pl.Series(known)), refs.link_milestone[known], refs.link_kpi[known]
+
+
+def link_figures(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame,
+                 refs: References | None = None) -> pl.DataFrame:
     """Return each resolvable link with its ``kpi_impact`` and ``value_at_risk``.
 
     Parameters
@@ -33,9 +48,20 @@ def link_figures(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFra
         Milestones with ``computed_finish`` (from :func:`kpi_engine.schedule.compute_schedule`).
     kpis
         Canonical KPIs.
+    refs
+        The snapshot's resolved ids, when ``links``, ``milestones`` and ``kpis`` are the
+        snapshot's whole tables: rows are then gathered by position instead of joined.
 
     Links naming an unknown milestone or KPI are left out (governance reports them).
     """
+    if refs is None:
+        frame = links.join(milestones.select("milestone_id", "baseline_finish", "computed_finish"), on="milestone_id") \
+            .join(kpis.select("kpi_id", "period_start", "target_date"), on="kpi_id")
+    else:
+        known, m, k = resolvable_links(links, refs)
+        frame = known.with_columns(
+            *_gather(milestones, m, "baseline_finish", "computed_finish"), *_gather(kpis, k, "period_start", "target_date")
+        )
     target = days(pl.col("target_date"))
     baseline = days(pl.col("baseline_finish"))
     finish = days(pl.col("computed_finish"))
@@ -44,18 +70,13 @@ def link_figures(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFra
         pl.lit(0, dtype=pl.Int64),
         pl.min_horizontal(finish, target + 1) - pl.max_horizontal(baseline, days(pl.col("period_start"))),
     )
-    return (
-        links.join(milestones.select("milestone_id", "baseline_finish", "computed_finish"), on="milestone_id")
-        .join(kpis.select("kpi_id", "period_start", "target_date"), on="kpi_id")
-        .with_columns(
-            pl.when(late)
-            .then(pl.col("kpi_delta") * (ramp(target - baseline, pl.col("ramp_days")) - ramp(target - finish, pl.col("ramp_days"))))
-            .otherwise(0.0)
-            .alias("kpi_impact"),
-            (pl.col("value_per_week") / 7.0 * inside_days.cast(pl.Float64)).alias("value_at_risk"),
-        )
-        .drop("baseline_finish", "computed_finish", "period_start", "target_date")
-    )
+    return frame.with_columns(
+        pl.when(late)
+        .then(pl.col("kpi_delta") * (ramp(target - baseline, pl.col("ramp_days")) - ramp(target - finish, pl.col("ramp_days"))))
+        .otherwise(0.0)
+        .alias("kpi_impact"),
+        (pl.col("value_per_week") / 7.0 * inside_days.cast(pl.Float64)).alias("value_at_risk"),
+    ).drop("baseline_finish", "computed_finish", "period_start", "target_date")
 
 
 def latest_actuals(kpi_actuals: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -75,21 +96,28 @@ def kpi_projection(
     links: pl.DataFrame,
     milestones: pl.DataFrame,
     as_of: date,
+    refs: References | None = None,
 ) -> pl.DataFrame:
     """Project every KPI to its target date from the computed finishes of its milestones.
 
     Returns the KPIs with ``actual_date``, ``actual_value`` (null without actuals),
-    ``projected``, ``shortfall`` (>= 0) and ``misses``.
+    ``projected``, ``shortfall`` (>= 0) and ``misses``, in the order of ``kpis``. With the
+    snapshot's resolved ids (``refs``, see :func:`link_figures`) rows are gathered by position.
     """
     start = latest_actuals(kpi_actuals, as_of)
-    base = kpis.join(start, on="kpi_id", how="left").with_columns(
+    base = kpis.join(start, on="kpi_id", how="left", maintain_order="left").with_columns(
         pl.coalesce("actual_date", "period_start").alias("_a"),
         pl.coalesce("actual_value", "baseline_value").alias("_v"),
     )
     finish = days(pl.col("computed_finish"))
+    if refs is None:
+        pairs = links.join(milestones.select("milestone_id", "computed_finish"), on="milestone_id") \
+            .join(base.select("kpi_id", "_a", "target_date"), on="kpi_id")
+    else:
+        known, m, k = resolvable_links(links, refs)
+        pairs = known.with_columns(*_gather(milestones, m, "computed_finish"), *_gather(base, k, "_a", "target_date"))
     moves = (
-        links.join(milestones.select("milestone_id", "computed_finish"), on="milestone_id")
-        .join(base.select("kpi_id", "_a", "target_date"), on="kpi_id")
+        pairs
         .group_by("kpi_id")
         .agg(
             (
@@ -106,7 +134,7 @@ def kpi_projection(
         .otherwise(pl.col("target_value") - pl.col("projected"))
     )
     return (
-        base.join(moves, on="kpi_id", how="left")
+        base.join(moves, on="kpi_id", how="left", maintain_order="left")
         .with_columns(projected.alias("projected"))
         # a tiny tolerance keeps float noise (1e-15) from turning a met target into a miss
         .with_columns(pl.when(gap > 1e-9).then(gap).otherwise(0.0).alias("shortfall"))

@@ -10,6 +10,7 @@ import polars as pl
 
 from kpi_engine.graph import DependencyGraph, build_graph, propagate
 from kpi_engine.portfolio import Portfolio
+from kpi_engine.references import References, resolve
 
 EPOCH = date(1970, 1, 1)
 
@@ -42,6 +43,7 @@ class Schedule:
     graph: DependencyGraph
     own: np.ndarray
     fixed: np.ndarray
+    refs: References
 
     def finish(self, extra: np.ndarray | None = None, own: np.ndarray | None = None,
                fixed: np.ndarray | None = None) -> np.ndarray:
@@ -74,12 +76,15 @@ def prepare_schedule(portfolio: Portfolio) -> Schedule:
     """
     milestones = portfolio.milestones
     as_of = day_number(portfolio.as_of)
+    refs = resolve(portfolio)
+    rows = np.arange(milestones.height, dtype=np.int64)
     open_tasks = (
-        portfolio.tasks.filter(pl.col("actual_finish").is_null())
-        .group_by("milestone_id")
+        pl.DataFrame({"_row": refs.task_milestone, "forecast_finish": portfolio.tasks["forecast_finish"]})
+        .filter(portfolio.tasks["actual_finish"].is_null() & pl.Series(refs.task_milestone >= 0))
+        .group_by("_row")
         .agg(days(pl.col("forecast_finish")).max().alias("_task_finish"))
     )
-    frame = milestones.join(open_tasks, on="milestone_id", how="left").select(
+    frame = milestones.with_columns(pl.Series("_row", rows)).join(open_tasks, on="_row", how="left").select(
         days(pl.col("actual_finish")).alias("actual"),
         pl.max_horizontal(
             days(pl.coalesce("forecast_finish", "baseline_finish")),
@@ -91,17 +96,13 @@ def prepare_schedule(portfolio: Portfolio) -> Schedule:
     fixed = frame["actual"].is_not_null().to_numpy()
     own = frame.select(pl.coalesce("actual", "open_finish"))["actual"].to_numpy().astype(np.int64)
 
-    ids = milestones["milestone_id"]
-    index = pl.DataFrame({"milestone_id": ids, "_i": np.arange(len(ids), dtype=np.int64)})
-    edges = (
-        portfolio.dependencies.join(index.rename({"milestone_id": "predecessor_id", "_i": "src"}), on="predecessor_id")
-        .join(index.rename({"milestone_id": "successor_id", "_i": "dst"}), on="successor_id")
-    )
+    # dependencies naming an unknown milestone are left out here (governance reports them)
+    known = (refs.predecessor >= 0) & (refs.successor >= 0)
+    src, dst = refs.predecessor[known], refs.successor[known]
     duration = frame["duration"].to_numpy()
-    dst = edges["dst"].to_numpy()
-    weight = edges["lag_days"].fill_null(0).to_numpy() + duration[dst]
-    graph = build_graph(ids, edges["src"].to_numpy(), dst, weight)
-    return Schedule(milestones=milestones, graph=graph, own=own, fixed=fixed)
+    weight = portfolio.dependencies["lag_days"].fill_null(0).to_numpy()[known] + duration[dst]
+    graph = build_graph(milestones["milestone_id"], src, dst, weight)
+    return Schedule(milestones=milestones, graph=graph, own=own, fixed=fixed, refs=refs)
 
 
 def compute_schedule(portfolio: Portfolio) -> pl.DataFrame:
