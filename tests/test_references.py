@@ -1,0 +1,50 @@
+"""Milestone and KPI ids resolved to row positions once per snapshot (kpi_engine/references.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from builders import kpi, milestone, portfolio
+from kpi_engine.references import UNKNOWN, positions, resolve
+
+
+def test_every_reference_points_at_its_row_or_is_unknown():
+    p = portfolio(
+        milestones=[milestone("A", date(2026, 8, 1)), milestone("B", date(2026, 9, 1))],
+        kpis=[kpi("K1"), kpi("K2")],
+        links=[{"milestone_id": "B", "kpi_id": "K2"}, {"milestone_id": "GHOST", "kpi_id": "K1"},
+               {"milestone_id": "A", "kpi_id": "NOPE"}],
+        tasks=[{"task_id": "T1", "milestone_id": "B", "name": "t"}, {"task_id": "T2", "milestone_id": "LOST", "name": "t"}],
+        dependencies=[{"predecessor_id": "A", "successor_id": "B"}, {"predecessor_id": "ZZ", "successor_id": "A"}],
+    )
+    refs = resolve(p)
+
+    assert refs.link_milestone.tolist() == [1, UNKNOWN, 0]
+    assert refs.link_kpi.tolist() == [1, 0, UNKNOWN]
+    assert refs.task_milestone.tolist() == [1, UNKNOWN]
+    assert (refs.predecessor.tolist(), refs.successor.tolist()) == ([0, UNKNOWN], [1, 0])
+    # a link to an unknown KPI still ties its milestone; a link from an unknown milestone still drives its KPI
+    assert refs.linked_milestones(2).tolist() == [True, True]
+    assert refs.linked_kpis(2).tolist() == [True, True]
+
+
+def test_blank_ids_are_unknown_and_empty_tables_resolve():
+    found = positions([pl.Series([None, "A", ""], dtype=pl.String), pl.Series([], dtype=pl.String)],
+                      pl.Series(["A", "B"]))
+
+    assert [f.tolist() for f in found] == [[UNKNOWN, 0, UNKNOWN], []]
+    assert all(f.dtype == np.int64 for f in found)
+
+
+@given(st.lists(st.text(alphabet="ABC", max_size=3), unique=True, max_size=8),
+       st.lists(st.lists(st.text(alphabet="ABCD", max_size=3), max_size=12), min_size=1, max_size=4))
+def test_positions_agree_with_a_dictionary_lookup(ids, columns):
+    found = positions([pl.Series(c, dtype=pl.String) for c in columns], pl.Series(ids, dtype=pl.String))
+
+    row_of = {value: row for row, value in enumerate(ids)}
+    assert [f.tolist() for f in found] == [[row_of.get(v, UNKNOWN) for v in c] for c in columns]
