@@ -195,23 +195,25 @@ def _roll_up(milestones: pl.DataFrame, pairs: pl.DataFrame, pair_rows: np.ndarra
              lonely: pl.DataFrame, lonely_rows: np.ndarray) -> pl.DataFrame:
     """Give each milestone its total value at risk and its highest escalation.
 
-    ``pair_rows`` and ``lonely_rows`` are the milestone row of each row of ``pairs`` and ``lonely``.
+    ``pair_rows`` and ``lonely_rows`` are the milestone row of each row of ``pairs`` and
+    ``lonely``. Of a milestone's pairs at its highest level, the first one names whom to tell.
     """
+    n = milestones.height
+    value = np.bincount(pair_rows, weights=pairs["value_at_risk"].fill_null(0.0).to_numpy(), minlength=n).astype(np.float64)
+    level = pairs["escalation_level"].to_numpy()
+    # by milestone, highest level (0-3) first, pair order within: one stable sort of one key
+    order = np.argsort(pair_rows * 4 + (3 - level), kind="stable")
+    firsts = order[np.flatnonzero(np.r_[True, np.diff(pair_rows[order]) != 0])] if order.size else order
+    rows = np.concatenate([pair_rows[firsts], lonely_rows]).astype(np.int64)
     escalation = ["escalation_level", "escalate_to", "escalate_role"]
-    top = pl.col("escalation_level").arg_max()
-    linked = pairs.select(pl.Series("_row", pair_rows), "value_at_risk", *escalation).group_by("_row").agg(
-        pl.col("value_at_risk").sum(),
-        pl.col("escalation_level").max(),
-        pl.col("escalate_to").get(top),
-        pl.col("escalate_role").get(top),
-    )
-    # a milestone tied to no KPI has exactly one row already
-    worst = pl.concat([linked, lonely.select(pl.Series("_row", lonely_rows), "value_at_risk", *escalation)])
+    top = pl.concat([pairs.select(escalation)[firsts], lonely.select(escalation)])
+    worst = top.with_columns(pl.Series("_row", rows))
+    value[lonely_rows] += lonely["value_at_risk"].to_numpy()
     return (
-        milestones.with_columns(pl.Series("_row", np.arange(milestones.height, dtype=np.int64)))
+        milestones.with_columns(pl.Series("_row", np.arange(n, dtype=np.int64)))
         .join(worst, on="_row", how="left", maintain_order="left")
         .drop("_row")
-        .with_columns(pl.col("value_at_risk").fill_null(0.0), pl.col("escalation_level").fill_null(0))
+        .with_columns(pl.Series("value_at_risk", value), pl.col("escalation_level").fill_null(0))
     )
 
 

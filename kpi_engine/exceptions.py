@@ -84,10 +84,11 @@ def kpi_clause() -> pl.Expr:
     )
 
 
-def milestone_why(currency: str) -> pl.Expr:
+def milestone_why(currency: str, largest_value: float | None = None) -> pl.Expr:
     """One sentence: who, what, how late, reported as what, which KPI, by how much, money, who acts.
 
     Needs ``kpi_clause`` (from :func:`kpi_clause`; null for a milestone tied to no KPI).
+    ``largest_value`` bounds ``value_at_risk`` when known (see :func:`~kpi_engine.text.thousands`).
     """
     finishes = (
         pl.when(pl.col("computed_status") == "Complete").then(pl.lit("finished"))
@@ -99,7 +100,8 @@ def milestone_why(currency: str) -> pl.Expr:
     )
     money = (
         pl.when(pl.col("value_at_risk") >= 0.5)
-        .then(pl.format("; {} {} of value is lost this period.", thousands(pl.col("value_at_risk")), pl.lit(currency)))
+        .then(pl.format("; {} {} of value is lost this period.", thousands(pl.col("value_at_risk"), largest_value),
+                        pl.lit(currency)))
         .otherwise(pl.lit("."))
     )
     return pl.concat_str(
@@ -161,8 +163,9 @@ def build_exception_list(pairs: pl.DataFrame, lonely: pl.DataFrame, findings: pl
         | (pl.col("value_at_risk") > 0) | (pl.col("kpi_impact").abs() > 1e-12)
     )
     lonely_rows = complete(lonely).filter(pl.col("computed_status").is_in(["Amber", "Red"]) | pl.col("watermelon"))
+    largest = max(float(pairs["value_at_risk"].abs().max() or 0.0), float(lonely["value_at_risk"].abs().max() or 0.0))
     parts = [
-        frame.with_columns(pl.lit("milestone").alias("kind"), milestone_why(currency).alias("why"),
+        frame.with_columns(pl.lit("milestone").alias("kind"), milestone_why(currency, largest).alias("why"),
                            pl.lit(None, pl.String).alias("finding"))
         for frame in (milestone_rows, lonely_rows)
     ]

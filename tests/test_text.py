@@ -42,3 +42,13 @@ def test_thousands_edges(value, text):
 )
 def test_kpi_value_precision_fits_the_size(value, text):
     assert _one(kpi_value(pl.col("v")), value) == text
+
+
+@given(st.integers(min_value=-(10**14), max_value=10**14), st.integers(min_value=0, max_value=10**6))
+def test_thousands_with_a_bound_matches_python_grouping(n, headroom):
+    assert _one(thousands(pl.col("v"), largest=abs(n) + headroom), float(n)) == f"{n:,}"
+
+
+@pytest.mark.parametrize("value", [999.6, -999.5, 999_999.5, 0.4])
+def test_thousands_bound_allows_for_rounding_up(value):
+    assert _one(thousands(pl.col("v"), largest=abs(value)), value) == f"{round(value):,}".replace("-0", "0")
