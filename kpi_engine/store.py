@@ -262,6 +262,9 @@ class _Connection:
         self._last_used = 0.0
         self._timer: threading.Timer | None = None
         self._closed = False
+        # when opening last failed because the file was busy, and why
+        self._busy_at = -1.0
+        self._busy: DatabaseBusyError | None = None
 
     @property
     def is_open(self) -> bool:
@@ -272,16 +275,27 @@ class _Connection:
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor, the connection opened first when it was let go.
 
+        Threads queue while one of them opens the file. When the file stays busy, every
+        thread that was already waiting gets the same answer at once rather than waiting
+        out a busy timeout of its own, one after the other.
+
         Raises
         ------
         DatabaseBusyError
             Another program holds the file beyond the busy timeout.
         """
+        asked = time.monotonic()
         with self._lock:
             if self._closed:
                 raise KpiError("the database has been closed")
             if self._con is None:
-                self._con = self._opener()
+                if self._busy is not None and self._busy_at >= asked:
+                    raise DatabaseBusyError(str(self._busy))
+                try:
+                    self._con = self._opener()
+                except DatabaseBusyError as err:
+                    self._busy_at, self._busy = time.monotonic(), err
+                    raise
             self._users += 1
             con = self._con
         try:

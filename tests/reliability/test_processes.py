@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from builders import FLEET_DIR
 
+from kpi_engine.errors import DatabaseBusyError
 from kpi_engine.ingest import read_paths, read_upload
 from kpi_engine.store import Store, data_version
 
@@ -137,6 +139,43 @@ def test_a_store_held_for_good_keeps_other_programs_out(db: Path) -> None:
         assert "is in use by another program" in done.stderr
     finally:
         held.close()
+
+
+def test_sessions_waiting_for_a_busy_file_get_one_answer_together(db: Path) -> None:
+    """Three sessions want the file while another program holds it: one waits out the busy
+    timeout, the two queued behind it get the same answer then instead of waiting in turn."""
+    dashboard = Store.open(db, idle_release=0.0, busy_timeout=1.0)
+    assert _wait_until(lambda: not dashboard._db.is_open)
+    connection = dashboard._db
+    opened, failures = [], []
+    opener = connection._opener
+
+    def counting_opener():  # type: ignore[no-untyped-def]
+        opened.append(time.monotonic())
+        return opener()
+
+    connection._opener = counting_opener
+
+    def session() -> None:
+        try:
+            dashboard.snapshots()
+        except DatabaseBusyError as err:
+            failures.append(str(err))
+
+    try:
+        with holding(db):
+            sessions = [threading.Thread(target=session) for _ in range(3)]
+            for thread in sessions:
+                thread.start()
+            for thread in sessions:
+                thread.join(timeout=60)
+        assert len(failures) == 3 and len(set(failures)) == 1
+        assert "is in use by another program" in failures[0]
+        assert len(opened) == 1
+        assert dashboard.snapshots()["snapshot_id"].to_list() == [1]  # asked after: tries again, and gets in
+        assert len(opened) == 2
+    finally:
+        dashboard.close()
 
 
 def test_an_in_memory_store_is_never_let_go() -> None:
