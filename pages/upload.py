@@ -87,10 +87,16 @@ with st.expander("Column mapping for other layouts", expanded=bool(unknown), ico
     profiles = store.mapping_profiles()
     chosen_profile = st.selectbox("Saved mapping profile", ["(new mapping)", *profiles], key="up_profile")
     base = ColumnMapping.from_dict(store.load_mapping_profile(chosen_profile)) if chosen_profile in profiles else None
-    candidates = unknown or files
-    mapped_file = st.selectbox("Read headers from", range(len(candidates)),
-                               format_func=lambda i: candidates[i].name, key="up_map_file")
-    headers = loaders.headers(candidates[mapped_file].sha256, candidates[mapped_file].name, candidates[mapped_file])
+    # a file that cannot be read has no headers to map: its problem is listed below the editor
+    candidates = unknown or [f for f, kind in zip(files, detected) if kind != "unreadable"]
+    headers: list[str] = []
+    if candidates:
+        mapped_file = st.selectbox("Read headers from", range(len(candidates)),
+                                   format_func=lambda i: candidates[i].name, key="up_map_file")
+        headers = loaders.headers(candidates[mapped_file].sha256, candidates[mapped_file].name,
+                                  candidates[mapped_file])
+    else:
+        st.caption("None of these files can be read, so there are no headers to map; the problems are listed below.")
     tables = list(TABLES)
     table = st.selectbox("Canonical table", tables,
                          index=tables.index(base.table if base else "milestones"),

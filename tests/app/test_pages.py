@@ -244,6 +244,28 @@ def test_a_wrong_file_lists_its_problems_and_cannot_be_committed(open_app, writa
         assert len(store.snapshot_ids()) == 8
 
 
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        pytest.param("plan.xlsx", b"PK\x03\x04 not really a zip", "damaged", id="xlsx-that-is-not-a-zip"),
+        pytest.param("plan.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "cannot be", id="broken-xls"),
+    ],
+)
+def test_an_unreadable_file_is_named_in_the_problem_list(open_app, writable_db, name, data, message):
+    """Regression: the mapping editor read the headers of every file and stopped the page with a
+    bare message that named no file."""
+    at = open_app(writable_db, "pages/upload.py")
+    ok = b"milestone_id,project_id,name,owner,baseline_finish\nM-X1,P-ROUTE,Fine,Ann Lee,2026-07-31\n"
+    at.file_uploader[0].set_value([(name, data, "application/octet-stream"), ("milestones.csv", ok, "text/csv")])
+    at.run()
+
+    assert not at.exception
+    assert table(at, "file", "detected")["detected"].to_list() == ["unreadable", "template"]
+    problems = table(at, "problem")
+    assert problems["file"].to_list() == [name] and message in problems["problem"][0]
+    assert not [b for b in at.button if b.key == "up_commit"]
+
+
 def test_an_unknown_layout_is_read_with_a_saved_mapping(open_app, writable_db):
     at = open_app(writable_db, "pages/upload.py")
     layout = (b"Deliverable ID,Workstream,Deliverable,Lead,Planned end\n"
