@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
 import polars as pl
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from builders import kpi, milestone, portfolio
+from builders import frame, kpi, milestone, portfolio
+from kpi_engine.kpis import kpi_projection, link_figures, resolvable_links
 from kpi_engine.references import UNKNOWN, positions, resolve
+from kpi_engine.schedule import compute_schedule
+from kpi_engine.settings import Settings
+from kpi_engine.status import computed_status
+from strategies import portfolios
 
 
 def test_every_reference_points_at_its_row_or_is_unknown():
@@ -48,3 +55,29 @@ def test_positions_agree_with_a_dictionary_lookup(ids, columns):
 
     row_of = {value: row for row, value in enumerate(ids)}
     assert [f.tolist() for f in found] == [[row_of.get(v, UNKNOWN) for v in c] for c in columns]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(portfolios())
+def test_gathering_by_position_gives_what_joining_on_ids_gives(p):
+    """The engine's gather path (resolved references) and the join path (scenario subsets) agree,
+    dangling links included."""
+    links = pl.concat([p.links, frame("links", [
+        {"milestone_id": "GHOST", "kpi_id": p.kpis["kpi_id"][0], "kpi_delta": 1.0, "value_per_week": 700.0},
+        {"milestone_id": p.milestones["milestone_id"][0], "kpi_id": "NOPE", "kpi_delta": 1.0, "value_per_week": 700.0},
+    ])])
+    p = replace(p, links=links)
+    refs, milestones = resolve(p), compute_schedule(p)
+    by_pair = ["milestone_id", "kpi_id"]
+
+    joined = link_figures(p.links, milestones, p.kpis)
+    gathered = link_figures(p.links, milestones, p.kpis, refs)
+    assert_frame_equal(gathered.sort(by_pair), joined.sort(by_pair))
+
+    projected = kpi_projection(p.kpis, p.kpi_actuals, p.links, milestones, p.as_of)
+    assert_frame_equal(kpi_projection(p.kpis, p.kpi_actuals, p.links, milestones, p.as_of, refs).sort("kpi_id"),
+                       projected.sort("kpi_id"), check_exact=False, rel_tol=1e-12)
+
+    _, rows, kpi_rows = resolvable_links(p.links, refs)
+    assert_frame_equal(computed_status(milestones, gathered, projected, Settings(), (rows, kpi_rows)),
+                       computed_status(milestones, joined, projected, Settings()))
