@@ -21,16 +21,6 @@ from .hostile import xls, xls_far_cell, xls_lying_dimensions, xls_patched, xls_s
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def no_reader(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Record every file calamine is asked to open (none should be)."""
-    import fastexcel
-
-    opened: list[bytes] = []
-    monkeypatch.setattr(fastexcel, "read_excel", lambda data, *a, **k: opened.append(data))
-    return opened
-
-
 @pytest.mark.parametrize(
     ("data", "message"),
     [
