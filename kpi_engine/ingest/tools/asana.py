@@ -25,7 +25,7 @@ from __future__ import annotations
 import polars as pl
 
 from kpi_engine.ingest.model import PROVENANCE, Block, Outcome, problems_where
-from kpi_engine.ingest.tools.common import build, not_imported, part, pick
+from kpi_engine.ingest.tools.common import build, distinct_dependencies, not_imported, part, pick
 from kpi_engine.ingest.values import ROUNDED_ID, ROUNDED_ID_MESSAGE, is_rounded_id, split_list
 
 SOURCE = "asana"
@@ -186,14 +186,10 @@ def adapt(blocks: list[Block]) -> Outcome:
     milestone_of = usable.select(_blocker=pl.col("id"), predecessor_id=pl.col("_milestone")).filter(
         pl.col("_blocker").is_not_null()
     ).unique("_blocker", keep="first")
-    deps = (
+    deps = distinct_dependencies(
         usable.select("_pos", *PROVENANCE, successor_id="_milestone", _blocker=split_list(pl.col("blocked_by")))
         .explode("_blocker")
         .join(milestone_of, on="_blocker", how="inner")
-        .sort("_pos", maintain_order=True)
-        .filter(pl.col("predecessor_id").is_not_null() & (pl.col("predecessor_id") != pl.col("successor_id")))
-        .unique(["predecessor_id", "successor_id"], keep="first", maintain_order=True)
-        .select(*PROVENANCE, "predecessor_id", "successor_id", lag_days=pl.lit("0"))
     )
     if deps.height:
         outcome.parts.append(part(where, "dependencies", deps, dict.fromkeys(

@@ -223,6 +223,23 @@ def predecessor_links(frame: pl.DataFrame, column: str, label: str) -> tuple[pl.
     return pairs, problems
 
 
+def distinct_dependencies(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Dependencies from ``_pos``, provenance, ``predecessor_id`` and ``successor_id`` rows.
+
+    In file order; pairs with a blank side, a milestone depending on itself, and repeats
+    of a pair are left out. Tools that say "blocks" give no lag: ``lag_days`` is 0.
+    """
+    return (
+        pairs.sort("_pos", maintain_order=True)
+        .filter(
+            pl.col("predecessor_id").is_not_null() & pl.col("successor_id").is_not_null()
+            & (pl.col("predecessor_id") != pl.col("successor_id"))
+        )
+        .unique(["predecessor_id", "successor_id"], keep="first", maintain_order=True)
+        .select(*PROVENANCE, "predecessor_id", "successor_id", lag_days=pl.lit("0"))
+    )
+
+
 def zero_duration(text: pl.Expr) -> pl.Expr:
     """True where a Duration cell is zero (``0``, ``0 days``, ``0d``, ``0 hrs``, ``0 days?``)."""
     amount = text.str.extract(r"^\s*([0-9]+(?:[.,][0-9]+)?)", 1).str.replace(",", ".").cast(pl.Float64, strict=False)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import polars as pl
 
 from kpi_engine.ingest.model import PROVENANCE, Block, Outcome
-from kpi_engine.ingest.tools.common import build, not_imported, part, pick
+from kpi_engine.ingest.tools.common import build, distinct_dependencies, not_imported, part, pick
 
 SOURCE = "jira"
 
@@ -173,15 +173,11 @@ def adapt(blocks: list[Block]) -> Outcome:
     epic_of = issues.select(pl.col("key").alias("_blocked"), pl.col("_epic").alias("successor_id")).filter(
         pl.col("_blocked").is_not_null()
     ).unique("_blocked", keep="first")
-    deps = (
+    deps = distinct_dependencies(
         issues.filter(pl.col("_epic").is_not_null())
         .select("_pos", *PROVENANCE, predecessor_id="_epic", _blocked="_blocks")
         .explode("_blocked")
         .join(epic_of, on="_blocked", how="inner")
-        .sort("_pos", maintain_order=True)
-        .filter(pl.col("successor_id").is_not_null() & (pl.col("successor_id") != pl.col("predecessor_id")))
-        .unique(["predecessor_id", "successor_id"], keep="first", maintain_order=True)
-        .select(*PROVENANCE, "predecessor_id", "successor_id", lag_days=pl.lit("0"))
     )
     if deps.height:
         outcome.parts.append(
