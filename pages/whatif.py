@@ -47,25 +47,13 @@ with st.container(border=True):
     m_ids, p_ids = whatif.offered(at, search)
     left, right = st.columns(2, gap="large")
     with left:
-        picked = st.multiselect(
-            "Slip milestones", m_ids, format_func=lambda m: m_labels.get(m, m), key=whatif.MILESTONES,
-            placeholder="Pick milestones (most value at risk first)", persist_state="session",
-            help="Open milestones only; their successors follow through the dependencies.",
-        )
-        for mid in picked:
-            state.setdefault(whatif.slip_key(mid), whatif.DEFAULT_SLIP)
-            st.slider(f"{m_labels.get(mid, mid)}: extra days", 0, whatif.MAX_SLIP, key=whatif.slip_key(mid),
-                      persist_state="session", format="+%d days")
+        whatif.slip_picker("Slip milestones", m_ids, m_labels, whatif.MILESTONES, whatif.slip_key,
+                           placeholder="Pick milestones (most value at risk first)",
+                           help="Open milestones only; their successors follow through the dependencies.")
     with right:
-        picked_projects = st.multiselect(
-            "Slip whole projects", p_ids, format_func=lambda p: p_labels.get(p, p), key=whatif.PROJECTS,
-            placeholder="Pick projects", persist_state="session",
-            help="Every open milestone of the project slips by the same number of days.",
-        )
-        for pid in picked_projects:
-            state.setdefault(whatif.project_slip_key(pid), whatif.DEFAULT_SLIP)
-            st.slider(f"{p_labels.get(pid, pid)}: extra days", 0, whatif.MAX_SLIP, key=whatif.project_slip_key(pid),
-                      persist_state="session", format="+%d days")
+        whatif.slip_picker("Slip whole projects", p_ids, p_labels, whatif.PROJECTS, whatif.project_slip_key,
+                           placeholder="Pick projects",
+                           help="Every open milestone of the project slips by the same number of days.")
 
     if options.milestones.height == 0:
         st.caption("Every milestone of this snapshot has finished: there is nothing left to slip or work around.")

@@ -66,6 +66,21 @@ def project_slip_key(project_id: str) -> str:
     return f"wi_pslip_{project_id}"
 
 
+def slip_picker(label: str, ids: list[str], labels: dict[str, str], key: str, slider_key: Callable[[str], str],
+                placeholder: str, help: str) -> None:
+    """A multiselect of what to slip, then a slider of extra days for each item picked.
+
+    Both keep their state for the session (``key`` and ``slider_key(item)``); a new item
+    starts at :data:`DEFAULT_SLIP` days.
+    """
+    picked = st.multiselect(label, ids, format_func=lambda i: labels.get(i, i), key=key, placeholder=placeholder,
+                            persist_state="session", help=help)
+    for item in picked:
+        st.session_state.setdefault(slider_key(item), DEFAULT_SLIP)
+        st.slider(f"{labels.get(item, item)}: extra days", 0, MAX_SLIP, key=slider_key(item),
+                  persist_state="session", format="+%d days")
+
+
 # ------------------------------------------------------------------ the draft in session state
 def draft() -> wv.ScenarioDraft:
     """Return the scenario being edited, read from the page's widgets and lists."""
