@@ -16,7 +16,7 @@ from kpi_engine.errors import NotFoundError
 from kpi_engine.escalation import milestone_escalation, pair_escalation
 from kpi_engine.exceptions import build_exception_list, kpi_clause
 from kpi_engine.governance import governance_findings
-from kpi_engine.kpis import kpi_projection, link_figures, resolvable_links
+from kpi_engine.kpis import kpi_projection, link_figures
 from kpi_engine.portfolio import Portfolio
 from kpi_engine.schedule import Schedule, prepare_schedule
 from kpi_engine.settings import Settings
@@ -122,10 +122,11 @@ def evaluate(
     findings = governance_findings(portfolio, refs) if findings is None else findings
     milestones = schedule.with_finish(finish)
     # links whose milestone and KPI exist, with the row of each (milestones keep their order below)
-    _, link_rows, link_kpis = resolvable_links(portfolio.links, refs)
-    links = link_figures(portfolio.links, milestones, portfolio.kpis, refs)
-    kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, portfolio.links, milestones, portfolio.as_of, refs)
-    milestones = computed_status(milestones, links, kpis, settings, (link_rows, link_kpis))
+    known, positions = refs.resolvable_links(portfolio.links)
+    link_rows, link_kpis = positions
+    links = link_figures(known, milestones, portfolio.kpis, positions)
+    kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, known, milestones, portfolio.as_of, positions)
+    milestones = computed_status(milestones, links, kpis, settings, positions)
 
     previous_status = (
         previous.milestones.select("milestone_id", pl.col("computed_status").alias("previous_status"))

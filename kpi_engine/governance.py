@@ -41,7 +41,7 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.Dat
 def _dangling(frame: pl.DataFrame, subject: str, id_expr: pl.Expr, column: str, known: str,
               kind: str, milestone: pl.Expr, kpi: pl.Expr) -> pl.DataFrame:
     """Rows of ``frame`` whose ``column`` names an id that does not exist (flag column ``known``)."""
-    return frame.filter(pl.col(column).is_not_null() & ~pl.col(known).fill_null(True)).select(
+    return frame.filter(pl.col(column).is_not_null() & ~pl.col(known)).select(
         pl.lit(subject).alias("subject"),
         id_expr.alias("subject_id"),
         milestone.alias("milestone_id"),
@@ -53,7 +53,7 @@ def _dangling(frame: pl.DataFrame, subject: str, id_expr: pl.Expr, column: str, 
 
 def _if(known: str, column: str) -> pl.Expr:
     """``column`` where flag column ``known`` holds, else null: a pointer only to ids that exist."""
-    return pl.when(pl.col(known).fill_null(False)).then(pl.col(column))
+    return pl.when(pl.col(known)).then(pl.col(column))
 
 
 def governance_findings(portfolio: Portfolio, refs: References | None = None) -> pl.DataFrame:

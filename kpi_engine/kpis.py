@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from kpi_engine.references import References
+from kpi_engine.references import Positions
 from kpi_engine.schedule import days
 
 
@@ -30,14 +30,8 @@ def _gather(frame: pl.DataFrame, rows: np.ndarray, *columns: str) -> list[pl.Ser
     return [frame[c].gather(at) for c in columns]
 
 
-def resolvable_links(links: pl.DataFrame, refs: References) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
-    """The links whose milestone and KPI both exist, with their row positions (milestone, KPI)."""
-    known = (refs.link_milestone >= 0) & (refs.link_kpi >= 0)
-    return links.filter(pl.Series(known)), refs.link_milestone[known], refs.link_kpi[known]
-
-
 def link_figures(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame,
-                 refs: References | None = None) -> pl.DataFrame:
+                 positions: Positions | None = None) -> pl.DataFrame:
     """Return each resolvable link with its ``kpi_impact`` and ``value_at_risk``.
 
     Parameters
@@ -48,18 +42,19 @@ def link_figures(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFra
         Milestones with ``computed_finish`` (from :func:`kpi_engine.schedule.compute_schedule`).
     kpis
         Canonical KPIs.
-    refs
-        The snapshot's resolved ids, when ``links``, ``milestones`` and ``kpis`` are the
-        snapshot's whole tables: rows are then gathered by position instead of joined.
+    positions
+        When given, every link's milestone and KPI exist and these are their rows in
+        ``milestones`` and ``kpis`` (:meth:`~kpi_engine.references.References.resolvable_links`):
+        rows are then gathered by position instead of joined on ids.
 
     Links naming an unknown milestone or KPI are left out (governance reports them).
     """
-    if refs is None:
+    if positions is None:
         frame = links.join(milestones.select("milestone_id", "baseline_finish", "computed_finish"), on="milestone_id") \
             .join(kpis.select("kpi_id", "period_start", "target_date"), on="kpi_id")
     else:
-        known, m, k = resolvable_links(links, refs)
-        frame = known.with_columns(
+        m, k = positions
+        frame = links.with_columns(
             *_gather(milestones, m, "baseline_finish", "computed_finish"), *_gather(kpis, k, "period_start", "target_date")
         )
     target = days(pl.col("target_date"))
@@ -96,13 +91,13 @@ def kpi_projection(
     links: pl.DataFrame,
     milestones: pl.DataFrame,
     as_of: date,
-    refs: References | None = None,
+    positions: Positions | None = None,
 ) -> pl.DataFrame:
     """Project every KPI to its target date from the computed finishes of its milestones.
 
     Returns the KPIs with ``actual_date``, ``actual_value`` (null without actuals),
-    ``projected``, ``shortfall`` (>= 0) and ``misses``, in the order of ``kpis``. With the
-    snapshot's resolved ids (``refs``, see :func:`link_figures`) rows are gathered by position.
+    ``projected``, ``shortfall`` (>= 0) and ``misses``, in the order of ``kpis``. With
+    ``positions`` (see :func:`link_figures`) rows are gathered by position.
     """
     start = latest_actuals(kpi_actuals, as_of)
     base = kpis.join(start, on="kpi_id", how="left", maintain_order="left").with_columns(
@@ -110,12 +105,12 @@ def kpi_projection(
         pl.coalesce("actual_value", "baseline_value").alias("_v"),
     )
     finish = days(pl.col("computed_finish"))
-    if refs is None:
+    if positions is None:
         pairs = links.join(milestones.select("milestone_id", "computed_finish"), on="milestone_id") \
             .join(base.select("kpi_id", "_a", "target_date"), on="kpi_id")
     else:
-        known, m, k = resolvable_links(links, refs)
-        pairs = known.with_columns(*_gather(milestones, m, "computed_finish"), *_gather(base, k, "_a", "target_date"))
+        m, k = positions
+        pairs = links.with_columns(*_gather(milestones, m, "computed_finish"), *_gather(base, k, "_a", "target_date"))
     moves = (
         pairs
         .group_by("kpi_id")

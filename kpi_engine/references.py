@@ -22,6 +22,9 @@ from kpi_engine.portfolio import Portfolio
 #: Position of an id that names no row (an unknown or blank id).
 UNKNOWN = -1
 
+#: The row of each link's milestone and of its KPI (links whose milestone and KPI both exist).
+Positions = tuple[np.ndarray, np.ndarray]
+
 
 @dataclass(frozen=True)
 class References:
@@ -36,6 +39,11 @@ class References:
     task_milestone: np.ndarray
     predecessor: np.ndarray
     successor: np.ndarray
+
+    def resolvable_links(self, links: pl.DataFrame) -> tuple[pl.DataFrame, Positions]:
+        """The links (the snapshot's own) whose milestone and KPI both exist, and their rows."""
+        known = (self.link_milestone >= 0) & (self.link_kpi >= 0)
+        return links.filter(pl.Series(known)), (self.link_milestone[known], self.link_kpi[known])
 
     def linked_milestones(self, milestones: int) -> np.ndarray:
         """Boolean per milestone: some link names it (whether or not its KPI exists)."""

@@ -572,14 +572,14 @@ def simulate(
     grid = [portfolio.as_of, *_month_ends(portfolio.as_of, max(kpis["target_date"].to_list(), default=portfolio.as_of))]
     grid_days = np.array([day_number(d) for d in grid], dtype=np.float64)
     reference_milestones = schedule.with_finish(deterministic)
+    known, positions = schedule.refs.resolvable_links(portfolio.links)
     engine_kpis = kpis.select("kpi_id").join(
-        kpi_projection(kpis, portfolio.kpi_actuals, portfolio.links, reference_milestones, portfolio.as_of,
-                       schedule.refs)
+        kpi_projection(kpis, portfolio.kpi_actuals, known, reference_milestones, portfolio.as_of, positions)
         .select("kpi_id", "projected"),
         on="kpi_id", how="left", maintain_order="left",
     )
     engine_value_at_risk = float(
-        link_figures(portfolio.links, reference_milestones, kpis, schedule.refs)["value_at_risk"].sum()
+        link_figures(known, reference_milestones, kpis, positions)["value_at_risk"].sum()
     )
     f_det = deterministic[links.milestone].astype(np.float64)[None, :]
     inside_det = np.maximum(np.minimum(f_det, links.target + 1.0) - links.counted_from, 0.0)

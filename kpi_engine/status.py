@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from kpi_engine.references import Positions
 from kpi_engine.schema import STATUS_RANK, normalise_status
 from kpi_engine.settings import Settings
 
 
 def computed_status(
     milestones: pl.DataFrame, links: pl.DataFrame, kpis: pl.DataFrame, settings: Settings,
-    positions: tuple[np.ndarray, np.ndarray] | None = None,
+    positions: Positions | None = None,
 ) -> pl.DataFrame:
     """Add ``computed_status``, the normalised ``reported_status`` and ``watermelon``.
 
@@ -25,7 +26,7 @@ def computed_status(
         KPIs with ``misses`` (from :func:`kpi_engine.kpis.kpi_projection`).
     positions
         The row of each link's milestone and KPI in ``milestones`` and ``kpis``
-        (:func:`kpi_engine.kpis.resolvable_links`), to gather instead of join.
+        (:meth:`~kpi_engine.references.References.resolvable_links`), to gather instead of join.
     """
     if positions is None:
         hurting = (

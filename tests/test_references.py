@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from builders import frame, kpi, milestone, portfolio
-from kpi_engine.kpis import kpi_projection, link_figures, resolvable_links
+from kpi_engine.kpis import kpi_projection, link_figures
 from kpi_engine.references import UNKNOWN, positions, resolve
 from kpi_engine.schedule import compute_schedule
 from kpi_engine.settings import Settings
@@ -71,13 +71,13 @@ def test_gathering_by_position_gives_what_joining_on_ids_gives(p):
     by_pair = ["milestone_id", "kpi_id"]
 
     joined = link_figures(p.links, milestones, p.kpis)
-    gathered = link_figures(p.links, milestones, p.kpis, refs)
+    known, positions = refs.resolvable_links(p.links)
+    gathered = link_figures(known, milestones, p.kpis, positions)
     assert_frame_equal(gathered.sort(by_pair), joined.sort(by_pair))
 
     projected = kpi_projection(p.kpis, p.kpi_actuals, p.links, milestones, p.as_of)
-    assert_frame_equal(kpi_projection(p.kpis, p.kpi_actuals, p.links, milestones, p.as_of, refs).sort("kpi_id"),
+    assert_frame_equal(kpi_projection(p.kpis, p.kpi_actuals, known, milestones, p.as_of, positions).sort("kpi_id"),
                        projected.sort("kpi_id"), check_exact=False, rel_tol=1e-12)
 
-    _, rows, kpi_rows = resolvable_links(p.links, refs)
-    assert_frame_equal(computed_status(milestones, gathered, projected, Settings(), (rows, kpi_rows)),
+    assert_frame_equal(computed_status(milestones, gathered, projected, Settings(), positions),
                        computed_status(milestones, joined, projected, Settings()))
