@@ -38,8 +38,8 @@ import polars as pl
 from bench.common import median_seconds
 from bench.portfolio_gen import AS_OF, generate_portfolio
 from kpi_engine.analysis import analyse
+from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.ingest import SourceFile, read_upload
-from kpi_engine.portfolio import Portfolio
 from kpi_engine.store import Store
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -55,11 +55,7 @@ UPLOAD_LIMIT_MB = 4096.0
 # ------------------------------------------------------------------ the database
 def _csv_files(tables: dict[str, pl.DataFrame]) -> list[SourceFile]:
     """One canonical CSV per non-empty table, as a PMO would upload them."""
-    return [
-        SourceFile(f"{name}.csv", frame.write_csv().encode())
-        for name, frame in tables.items()
-        if frame.height
-    ]
+    return [SourceFile(f"{name}.csv", frame.write_csv().encode()) for name, frame in tables.items() if frame.height]
 
 
 def _ingest(store: Store, tables: dict[str, pl.DataFrame], as_of: object) -> None:

@@ -13,8 +13,8 @@ import polars as pl
 
 from bench.common import interleaved_medians, print_table
 from bench.portfolio_gen import generate_portfolio
-from kpi_engine.engine import compute
-from kpi_engine.portfolio import Portfolio
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.engine.compute import compute
 
 
 def floor(portfolio: Portfolio) -> pl.DataFrame:
@@ -31,8 +31,12 @@ def measure(scale: float, repeat: int) -> tuple[float, float, int]:
     """Return (engine seconds, floor seconds, milestones) at ``scale`` x the issue's sizes."""
     n = int(100_000 * scale)
     portfolio = generate_portfolio(
-        milestones=n, tasks_per_milestone=5, kpis=int(10_000 * scale), links=int(150_000 * scale),
-        dependencies=int(100_000 * scale), seed=1,
+        milestones=n,
+        tasks_per_milestone=5,
+        kpis=int(10_000 * scale),
+        links=int(150_000 * scale),
+        dependencies=int(100_000 * scale),
+        seed=1,
     )
     medians = interleaved_medians(
         {"engine": (_nothing, lambda: compute(portfolio)), "floor": (_nothing, lambda: floor(portfolio))}, repeat=repeat
@@ -57,8 +61,13 @@ def main() -> None:
     ]
     if args.growth:
         small_engine, _, small_n = measure(args.scale / 10, args.repeat)
-        rows.append((f"full engine, {small_n:,} milestones", small_engine,
-                     f"10x the data costs {engine / small_engine:.1f}x the time"))
+        rows.append(
+            (
+                f"full engine, {small_n:,} milestones",
+                small_engine,
+                f"10x the data costs {engine / small_engine:.1f}x the time",
+            )
+        )
     print_table(rows)
 
 

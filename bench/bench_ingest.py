@@ -36,8 +36,8 @@ import polars as pl
 
 from bench.common import interleaved_medians, median_seconds, print_table
 from bench.portfolio_gen import AS_OF, generate_portfolio
+from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.ingest import ParsedUpload, SourceFile, read_paths, read_upload
-from kpi_engine.portfolio import Portfolio
 from kpi_engine.store import Store
 
 #: tasks.csv is about 58 MB at full size, over the dashboard's 50 MB limit for one file
@@ -120,24 +120,26 @@ def tasks_sheet(rows: int, seed: int = 0) -> pl.DataFrame:
         return pl.Series(offsets.astype(np.int64)).cast(pl.Int32).cast(pl.Date)
 
     idx = pl.int_range(1, rows + 1, eager=True)
-    return pl.DataFrame({
-        "task_id": "T-" + idx.cast(pl.String).str.zfill(7),
-        "milestone_id": "M-" + (idx // 5 + 1).cast(pl.String).str.zfill(6),
-        "name": "Task " + idx.cast(pl.String),
-        "owner": pl.Series(rng.choice(np.array([f"Person {i}" for i in range(400)]), rows)),
-        "forecast_finish": day(finish),
-        "actual_finish": pl.select(pl.when(pl.Series(done)).then(day(np.minimum(finish, base - 1))))
-        .to_series(),
-        "start": day(finish - rng.integers(5, 60, rows)),
-        "effort_hours": rng.uniform(1, 400, rows).round(1),
-        "cost": rng.uniform(100, 250_000, rows).round(2),
-        "percent_complete": rng.integers(0, 101, rows),
-        "priority": pl.Series(rng.choice(np.array(["Low", "Medium", "High", "Critical"]), rows)),
-        "team": pl.Series(rng.choice(np.array([f"Team {i}" for i in range(40)]), rows)),
-        "estimate_days": rng.integers(1, 90, rows),
-        "notes": pl.Series(rng.choice(np.array(["", "waiting on vendor", "needs review", "on hold since May"]),
-                                      rows)).replace("", None),
-    })
+    return pl.DataFrame(
+        {
+            "task_id": "T-" + idx.cast(pl.String).str.zfill(7),
+            "milestone_id": "M-" + (idx // 5 + 1).cast(pl.String).str.zfill(6),
+            "name": "Task " + idx.cast(pl.String),
+            "owner": pl.Series(rng.choice(np.array([f"Person {i}" for i in range(400)]), rows)),
+            "forecast_finish": day(finish),
+            "actual_finish": pl.select(pl.when(pl.Series(done)).then(day(np.minimum(finish, base - 1)))).to_series(),
+            "start": day(finish - rng.integers(5, 60, rows)),
+            "effort_hours": rng.uniform(1, 400, rows).round(1),
+            "cost": rng.uniform(100, 250_000, rows).round(2),
+            "percent_complete": rng.integers(0, 101, rows),
+            "priority": pl.Series(rng.choice(np.array(["Low", "Medium", "High", "Critical"]), rows)),
+            "team": pl.Series(rng.choice(np.array([f"Team {i}" for i in range(40)]), rows)),
+            "estimate_days": rng.integers(1, 90, rows),
+            "notes": pl.Series(
+                rng.choice(np.array(["", "waiting on vendor", "needs review", "on hold since May"]), rows)
+            ).replace("", None),
+        }
+    )
 
 
 def write_workbook(frame: pl.DataFrame, path: Path) -> None:
@@ -183,8 +185,9 @@ def partial_upload(portfolio: Portfolio, share: float, folder: Path, seed: int =
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="1.0 = 200k milestones and 1M tasks; 100k workbook rows")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="1.0 = 200k milestones and 1M tasks; 100k workbook rows"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, default=None, help="write the generated files here and keep them")
     args = parser.parse_args()
@@ -211,8 +214,7 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
     paths = write_canonical_csv(portfolio, csv_dir)
     megabytes = sum(p.stat().st_size for p in paths.values()) / 1e6
     print(
-        f"canonical CSV: {megabytes:,.0f} MB; "
-        + ", ".join(f"{t} {n:,}" for t, n in sizes.items()),
+        f"canonical CSV: {megabytes:,.0f} MB; " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()),
         flush=True,
     )
     db = work_dir / "bench.duckdb"
@@ -273,8 +275,7 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
     ours = median_seconds(lambda: read_upload(book), repeat=repeat)
     calamine = median_seconds(lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine"), repeat=repeat)
     calamine_text = median_seconds(
-        lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine",
-                              read_options={"dtypes": "string"}),
+        lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine", read_options={"dtypes": "string"}),
         repeat=repeat,
     )
     # openpyxl takes ~25 s a pass at full size: no warm-up pass (the file is in the page cache)
@@ -291,21 +292,37 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
         ("1 floor: duckdb CREATE TABLE AS read_csv, each file", floor, "= 1.0x"),
         ("1a read_upload(read_paths): parse + validate", parse, f"{parse / floor:.2f}x the floor"),
         ("1b full ingest: 1a + Store.open, store.ingest, close", full, f"{full / floor:.2f}x the floor (aim <= 2x)"),
-        ("1  store only (upload parsed before): open, ingest, close", store_closed, f"{store_closed / floor:.2f}x the floor"),
+        (
+            "1  store only (upload parsed before): open, ingest, close",
+            store_closed,
+            f"{store_closed / floor:.2f}x the floor",
+        ),
         ("1  store only: store.ingest alone", store, f"{store / floor:.2f}x the floor"),
         ("2 openpyxl read-only, values_only, every row", openpyxl_time, "= 1.0x"),
-        ("2 read_upload on the workbook (read + validate)", ours,
-         f"{openpyxl_time / ours:.1f}x faster than openpyxl (aim >= 5x)"),
-        ("2 reference: polars.read_excel (calamine, typed)", calamine,
-         f"{openpyxl_time / calamine:.1f}x faster than openpyxl"),
-        ("2 reference: calamine, every cell as text", calamine_text,
-         f"{openpyxl_time / calamine_text:.1f}x faster than openpyxl"),
+        (
+            "2 read_upload on the workbook (read + validate)",
+            ours,
+            f"{openpyxl_time / ours:.1f}x faster than openpyxl (aim >= 5x)",
+        ),
+        (
+            "2 reference: polars.read_excel (calamine, typed)",
+            calamine,
+            f"{openpyxl_time / calamine:.1f}x faster than openpyxl",
+        ),
+        (
+            "2 reference: calamine, every cell as text",
+            calamine_text,
+            f"{openpyxl_time / calamine_text:.1f}x faster than openpyxl",
+        ),
         ("3 read_upload of the weekly files", weekly_parse, ""),
-        ("3 store.ingest into the full snapshot (carry-forward)", weekly_store,
-         f"{weekly_store / store:.2f}x the full upload's store.ingest"),
-        ("3 same with Store.open + close", weekly_closed,
-         f"{weekly_closed / store_closed:.2f}x the full upload's"),
+        (
+            "3 store.ingest into the full snapshot (carry-forward)",
+            weekly_store,
+            f"{weekly_store / store:.2f}x the full upload's store.ingest",
+        ),
+        ("3 same with Store.open + close", weekly_closed, f"{weekly_closed / store_closed:.2f}x the full upload's"),
     ]
+
 
 if __name__ == "__main__":
     main()

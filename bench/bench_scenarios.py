@@ -21,11 +21,11 @@ import numpy as np
 from bench.bench_engine import floor
 from bench.common import median_seconds, print_table
 from bench.portfolio_gen import generate_history, generate_portfolio
-from kpi_engine.engine import evaluate
-from kpi_engine.scenarios import Scenario, Slip, run_scenario
-from kpi_engine.schedule import prepare_schedule
-from kpi_engine.settings import Settings
-from kpi_engine.simulation import simulate
+from kpi_engine.core.settings import Settings
+from kpi_engine.engine.compute import evaluate
+from kpi_engine.engine.schedule import prepare_schedule
+from kpi_engine.whatif.scenarios import Scenario, Slip, run_scenario
+from kpi_engine.whatif.simulation import simulate
 
 
 def main() -> None:
@@ -51,8 +51,9 @@ def main() -> None:
         return one_slip().scenario  # type: ignore[attr-defined]
 
     def monte_carlo(trajectory: bool) -> object:
-        return simulate(portfolio, settings, runs=args.runs, seed=0, history=history, base_schedule=schedule,
-                        trajectory=trajectory)
+        return simulate(
+            portfolio, settings, runs=args.runs, seed=0, history=history, base_schedule=schedule, trajectory=trajectory
+        )
 
     cells = np.random.default_rng(0).random((args.milestones, args.runs))
     n, runs, repeat = args.milestones, args.runs, args.repeat
@@ -67,20 +68,30 @@ def main() -> None:
     }
     result = monte_carlo(False)
     moved = run_scenario(portfolio, Scenario("x", (Slip(open_ids[0], 14),)), settings, base, schedule).moved.height
-    print(f"{n:,} milestones, {portfolio.tasks.height:,} tasks, {portfolio.dependencies.height:,} dependencies, "
-          f"{portfolio.links.height:,} links, {portfolio.kpis.height:,} KPIs; {schedule.graph.levels} levels; "
-          f"history {history.height:,} rows")
-    print_table([
-        ("prepare_schedule (once per snapshot)", timings["prepare"], ""),
-        ("single-slip scenario recompute", timings["slip"],
-         f"{timings['slip'] / timings['floor']:.1f}x the join floor; a slip moves e.g. {moved} milestone(s)"),
-        ("  + complete scenario EngineResult", timings["complete"], "on first use of result.scenario"),
-        ("floor: join links+milestones+KPIs, group-by", timings["floor"], "same run"),
-        (f"Monte Carlo, {runs:,} runs", timings["mc"],
-         f"{timings['mc'] / timings['numpy']:.0f}x one numpy pass over {n:,} x {runs:,}"),
-        (f"Monte Carlo, {runs:,} runs, with fan chart", timings["mc_fan"], ""),
-        (f"floor: one numpy pass over {n:,} x {runs:,} floats", timings["numpy"], "same run"),
-    ])
+    print(
+        f"{n:,} milestones, {portfolio.tasks.height:,} tasks, {portfolio.dependencies.height:,} dependencies, "
+        f"{portfolio.links.height:,} links, {portfolio.kpis.height:,} KPIs; {schedule.graph.levels} levels; "
+        f"history {history.height:,} rows"
+    )
+    print_table(
+        [
+            ("prepare_schedule (once per snapshot)", timings["prepare"], ""),
+            (
+                "single-slip scenario recompute",
+                timings["slip"],
+                f"{timings['slip'] / timings['floor']:.1f}x the join floor; a slip moves e.g. {moved} milestone(s)",
+            ),
+            ("  + complete scenario EngineResult", timings["complete"], "on first use of result.scenario"),
+            ("floor: join links+milestones+KPIs, group-by", timings["floor"], "same run"),
+            (
+                f"Monte Carlo, {runs:,} runs",
+                timings["mc"],
+                f"{timings['mc'] / timings['numpy']:.0f}x one numpy pass over {n:,} x {runs:,}",
+            ),
+            (f"Monte Carlo, {runs:,} runs, with fan chart", timings["mc_fan"], ""),
+            (f"floor: one numpy pass over {n:,} x {runs:,} floats", timings["numpy"], "same run"),
+        ]
+    )
     var = result.value_at_risk  # type: ignore[attr-defined]
     print(f"value at risk: planned {var.deterministic:,.0f}, p50 {var.p50:,.0f}, p95 {var.p95:,.0f}")
 

@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from kpi_engine.portfolio import Portfolio
+from kpi_engine.core.portfolio import Portfolio
 
 AS_OF = date(2026, 6, 15)
 
@@ -84,11 +84,13 @@ def generate_portfolio(
     n_objectives = max(1, n_kpis // 10)
     people = _names("Person", max(10, n // 25)).to_numpy()
 
-    objectives = pl.DataFrame({
-        "objective_id": _ids("O-", n_objectives),
-        "name": _names("Objective", n_objectives),
-        "owner": rng.choice(people, n_objectives),
-    })
+    objectives = pl.DataFrame(
+        {
+            "objective_id": _ids("O-", n_objectives),
+            "name": _names("Objective", n_objectives),
+            "owner": rng.choice(people, n_objectives),
+        }
+    )
 
     # KPIs: half lower-is-better (costs), half higher-is-better (rates); targets 5-15% better.
     lower = rng.random(n_kpis) < 0.5
@@ -97,37 +99,43 @@ def generate_portfolio(
     target_value = np.where(lower, baseline_value - improvement, baseline_value + improvement).round(2)
     target_offset = rng.integers(60, 560, n_kpis)  # target dates from mid-August 2026 to 2027
     kpi_ids = _ids("K-", n_kpis)
-    kpi_frame = pl.DataFrame({
-        "kpi_id": kpi_ids,
-        "name": _names("KPI", n_kpis),
-        "objective_id": _ids("O-", n_objectives).gather(rng.integers(0, n_objectives, n_kpis)),
-        "owner": rng.choice(people, n_kpis),
-        "unit": rng.choice(np.array(["USD", "%", "hours", "days"], dtype=object), n_kpis),
-        "direction": np.where(lower, "lower_is_better", "higher_is_better"),
-        "baseline_value": baseline_value,
-        "target_value": target_value,
-        "period_start": _dates(np.zeros(n_kpis, dtype=np.int64), date(2026, 1, 1)),
-        "target_date": _dates(target_offset, as_of),
-    })
+    kpi_frame = pl.DataFrame(
+        {
+            "kpi_id": kpi_ids,
+            "name": _names("KPI", n_kpis),
+            "objective_id": _ids("O-", n_objectives).gather(rng.integers(0, n_objectives, n_kpis)),
+            "owner": rng.choice(people, n_kpis),
+            "unit": rng.choice(np.array(["USD", "%", "hours", "days"], dtype=object), n_kpis),
+            "direction": np.where(lower, "lower_is_better", "higher_is_better"),
+            "baseline_value": baseline_value,
+            "target_value": target_value,
+            "period_start": _dates(np.zeros(n_kpis, dtype=np.int64), date(2026, 1, 1)),
+            "target_date": _dates(target_offset, as_of),
+        }
+    )
     # two actuals per KPI this year, drifting a little towards the target
     actual_kpi = np.repeat(np.arange(n_kpis), 2)
     drift = rng.uniform(0.0, 0.3, actual_kpi.size) * (target_value - baseline_value)[actual_kpi]
-    kpi_actuals = pl.DataFrame({
-        "kpi_id": kpi_ids.gather(actual_kpi),
-        "as_of": _dates(np.tile(np.array([-76, -15]), n_kpis), as_of),
-        "value": (baseline_value[actual_kpi] + drift).round(3),
-    })
+    kpi_actuals = pl.DataFrame(
+        {
+            "kpi_id": kpi_ids.gather(actual_kpi),
+            "as_of": _dates(np.tile(np.array([-76, -15]), n_kpis), as_of),
+            "value": (baseline_value[actual_kpi] + drift).round(3),
+        }
+    )
 
     project_ids = _ids("P-", n_projects)
-    projects_frame = pl.DataFrame({
-        "project_id": project_ids,
-        "name": _names("Project", n_projects),
-        "program": pl.select(pl.format("Program {}", pl.int_range(0, n_projects) % 20 + 1))["literal"],
-        "portfolio": pl.select(pl.format("Portfolio {}", pl.int_range(0, n_projects) % 4 + 1))["literal"],
-        "owner": rng.choice(people, n_projects),
-        "sponsor": rng.choice(people, n_projects),
-        "budget": rng.uniform(5e4, 5e6, n_projects).round(0),
-    })
+    projects_frame = pl.DataFrame(
+        {
+            "project_id": project_ids,
+            "name": _names("Project", n_projects),
+            "program": pl.select(pl.format("Program {}", pl.int_range(0, n_projects) % 20 + 1))["literal"],
+            "portfolio": pl.select(pl.format("Portfolio {}", pl.int_range(0, n_projects) % 4 + 1))["literal"],
+            "owner": rng.choice(people, n_projects),
+            "sponsor": rng.choice(people, n_projects),
+            "budget": rng.uniform(5e4, 5e6, n_projects).round(0),
+        }
+    )
 
     # Milestones in baseline order: index order is time order, which the dependency
     # generator below relies on.
@@ -141,18 +149,20 @@ def generate_portfolio(
     status_words = np.array(["Green", "on track", "Amber", "at risk", "Red", None], dtype=object)
     reported = rng.choice(status_words, n, p=[0.45, 0.15, 0.15, 0.05, 0.1, 0.1])
     milestone_ids = _ids("M-", n)
-    milestone_frame = pl.DataFrame({
-        "milestone_id": milestone_ids,
-        "project_id": project_ids.gather(rng.integers(0, n_projects, n)),
-        "name": _names("Milestone", n),
-        "owner": rng.choice(people, n),
-        "baseline_start": _dates(baseline_finish - duration, as_of),
-        "baseline_finish": _dates(baseline_finish, as_of),
-        "forecast_finish": _dates(forecast_finish, as_of),
-        "actual_finish": _dates(actual_finish, as_of, done),
-        "percent_complete": np.where(done, 100.0, rng.uniform(0, 95, n).round(0)),
-        "reported_status": np.where(done, "Complete", reported),
-    })
+    milestone_frame = pl.DataFrame(
+        {
+            "milestone_id": milestone_ids,
+            "project_id": project_ids.gather(rng.integers(0, n_projects, n)),
+            "name": _names("Milestone", n),
+            "owner": rng.choice(people, n),
+            "baseline_start": _dates(baseline_finish - duration, as_of),
+            "baseline_finish": _dates(baseline_finish, as_of),
+            "forecast_finish": _dates(forecast_finish, as_of),
+            "actual_finish": _dates(actual_finish, as_of, done),
+            "percent_complete": np.where(done, 100.0, rng.uniform(0, 95, n).round(0)),
+            "reported_status": np.where(done, "Complete", reported),
+        }
+    )
 
     task_milestone = np.repeat(np.arange(n), tasks_per_milestone)
     task_done = done[task_milestone] | (rng.random(task_milestone.size) < 0.3)
@@ -160,14 +170,16 @@ def generate_portfolio(
     task_late = rng.random(task_milestone.size) < 0.05
     task_finish = task_finish + np.where(task_late, rng.integers(1, 30, task_milestone.size), 0)
     n_tasks = task_milestone.size
-    tasks_frame = pl.DataFrame({
-        "task_id": _ids("T-", n_tasks),
-        "milestone_id": milestone_ids.gather(task_milestone),
-        "name": _names("Task", n_tasks),
-        "owner": rng.choice(people, n_tasks),
-        "forecast_finish": _dates(task_finish, as_of),
-        "actual_finish": _dates(np.minimum(task_finish, -1), as_of, task_done),
-    })
+    tasks_frame = pl.DataFrame(
+        {
+            "task_id": _ids("T-", n_tasks),
+            "milestone_id": milestone_ids.gather(task_milestone),
+            "name": _names("Task", n_tasks),
+            "owner": rng.choice(people, n_tasks),
+            "forecast_finish": _dates(task_finish, as_of),
+            "actual_finish": _dates(np.minimum(task_finish, -1), as_of, task_done),
+        }
+    )
 
     # Dependencies: a successor's predecessor is one of the 30 latest milestones whose
     # baseline finish leaves room for the lag and the successor's duration.
@@ -176,22 +188,26 @@ def generate_portfolio(
     room = np.searchsorted(baseline_finish, baseline_finish[dst] - duration[dst] - lag, side="right") - 1
     src = room - rng.integers(0, 30, n_deps)
     keep = src >= 0
-    dependency_frame = pl.DataFrame({
-        "predecessor_id": milestone_ids.gather(src[keep]),
-        "successor_id": milestone_ids.gather(dst[keep]),
-        "lag_days": lag[keep],
-    }).unique(["predecessor_id", "successor_id"], keep="first", maintain_order=True)
+    dependency_frame = pl.DataFrame(
+        {
+            "predecessor_id": milestone_ids.gather(src[keep]),
+            "successor_id": milestone_ids.gather(dst[keep]),
+            "lag_days": lag[keep],
+        }
+    ).unique(["predecessor_id", "successor_id"], keep="first", maintain_order=True)
 
     link_milestone = rng.integers(0, n, n_links)
     link_kpi = rng.integers(0, n_kpis, n_links)
     gap = (target_value - baseline_value)[link_kpi]
-    links_frame = pl.DataFrame({
-        "milestone_id": milestone_ids.gather(link_milestone),
-        "kpi_id": kpi_ids.gather(link_kpi),
-        "kpi_delta": (gap * rng.uniform(0.02, 0.3, n_links)).round(4),
-        "ramp_days": rng.choice(np.array([0.0, 14.0, 28.0, 60.0, 90.0]), n_links),
-        "value_per_week": rng.uniform(1_000, 60_000, n_links).round(0),
-    }).unique(["milestone_id", "kpi_id"], keep="first", maintain_order=True)
+    links_frame = pl.DataFrame(
+        {
+            "milestone_id": milestone_ids.gather(link_milestone),
+            "kpi_id": kpi_ids.gather(link_kpi),
+            "kpi_delta": (gap * rng.uniform(0.02, 0.3, n_links)).round(4),
+            "ramp_days": rng.choice(np.array([0.0, 14.0, 28.0, 60.0, 90.0]), n_links),
+            "value_per_week": rng.uniform(1_000, 60_000, n_links).round(0),
+        }
+    ).unique(["milestone_id", "kpi_id"], keep="first", maintain_order=True)
 
     return Portfolio.from_tables(
         {
@@ -221,30 +237,34 @@ def generate_history(portfolio: Portfolio, snapshots: int = 12, interval_days: i
     computed finish stays put (85%), slips by a gamma-distributed number of days (12%,
     about 5 days on average) or comes back one to three days (3%).
     """
-    from kpi_engine.schedule import compute_schedule
+    from kpi_engine.engine.schedule import compute_schedule
 
     rng = np.random.default_rng(seed)
     current = compute_schedule(portfolio)
     n = current.height
     finish = current["computed_finish"].cast(pl.Int32).cast(pl.Int64).to_numpy()
     kind = rng.random((n, snapshots - 1))
-    moves = np.where(kind < 0.85, 0, np.where(kind < 0.97, np.ceil(rng.gamma(1.5, 3.0, kind.shape)),
-                                              -rng.integers(1, 4, kind.shape))).astype(np.int64)
+    moves = np.where(
+        kind < 0.85, 0, np.where(kind < 0.97, np.ceil(rng.gamma(1.5, 3.0, kind.shape)), -rng.integers(1, 4, kind.shape))
+    ).astype(np.int64)
     # moves[:, s] happens between snapshot s and s + 1; finishes before the latest follow backwards
     later = np.cumsum(moves[:, ::-1], axis=1)[:, ::-1]
     finishes = np.concatenate([finish[:, None] - later, finish[:, None]], axis=1)
     as_of_day = (portfolio.as_of - date(1970, 1, 1)).days
     snapshot_days = as_of_day - interval_days * np.arange(snapshots - 1, -1, -1)
-    frame = pl.DataFrame({
-        "snapshot_id": np.tile(np.arange(1, snapshots + 1, dtype=np.int64), n),
-        "as_of": pl.Series(np.tile(snapshot_days, n)).cast(pl.Int32).cast(pl.Date),
-        "milestone_id": current["milestone_id"].gather(np.repeat(np.arange(n), snapshots)),
-        "project_id": current["project_id"].gather(np.repeat(np.arange(n), snapshots)),
-        "baseline_finish": current["baseline_finish"].gather(np.repeat(np.arange(n), snapshots)),
-        "computed_finish": pl.Series(finishes.reshape(-1)).cast(pl.Int32).cast(pl.Date),
-    })
+    frame = pl.DataFrame(
+        {
+            "snapshot_id": np.tile(np.arange(1, snapshots + 1, dtype=np.int64), n),
+            "as_of": pl.Series(np.tile(snapshot_days, n)).cast(pl.Int32).cast(pl.Date),
+            "milestone_id": current["milestone_id"].gather(np.repeat(np.arange(n), snapshots)),
+            "project_id": current["project_id"].gather(np.repeat(np.arange(n), snapshots)),
+            "baseline_finish": current["baseline_finish"].gather(np.repeat(np.arange(n), snapshots)),
+            "computed_finish": pl.Series(finishes.reshape(-1)).cast(pl.Int32).cast(pl.Date),
+        }
+    )
     return frame.with_columns(
-        (pl.col("computed_finish").cast(pl.Int32) - pl.col("baseline_finish").cast(pl.Int32)).cast(pl.Int64)
+        (pl.col("computed_finish").cast(pl.Int32) - pl.col("baseline_finish").cast(pl.Int32))
+        .cast(pl.Int64)
         .alias("slip_days"),
         pl.col("computed_finish").cast(pl.Int32).cast(pl.Int64).diff().over("milestone_id").alias("moved_days"),
     )

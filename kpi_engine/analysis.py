@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import polars as pl
 
-from kpi_engine.engine import EngineResult, compute
-from kpi_engine.schedule import compute_schedule
-from kpi_engine.settings import Settings
+from kpi_engine.core.settings import Settings
+from kpi_engine.engine.compute import EngineResult, compute
+from kpi_engine.engine.schedule import compute_schedule
 from kpi_engine.store import Store
 
 
 def analyse(
-    store: Store, snapshot_id: int | None = None, settings: Settings | None = None,
+    store: Store,
+    snapshot_id: int | None = None,
+    settings: Settings | None = None,
     previous: EngineResult | None = None,
 ) -> EngineResult:
     """Compute a snapshot (default: the latest) with its previous snapshot as context.
@@ -68,15 +70,33 @@ def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.D
     for snapshot_id, as_of in snapshots.select("snapshot_id", "as_of").iter_rows():
         schedule = compute_schedule(store.load_portfolio(snapshot_id))
         frames.append(
-            schedule.select("milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days")
-            .with_columns(pl.lit(snapshot_id).cast(pl.Int64).alias("snapshot_id"), pl.lit(as_of).alias("as_of"))
+            schedule.select(
+                "milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days"
+            ).with_columns(pl.lit(snapshot_id).cast(pl.Int64).alias("snapshot_id"), pl.lit(as_of).alias("as_of"))
         )
     if not frames:
-        return pl.DataFrame(schema={"snapshot_id": pl.Int64, "as_of": pl.Date, "milestone_id": pl.String,
-                                    "project_id": pl.String, "baseline_finish": pl.Date, "computed_finish": pl.Date,
-                                    "slip_days": pl.Int64, "moved_days": pl.Int64})
+        return pl.DataFrame(
+            schema={
+                "snapshot_id": pl.Int64,
+                "as_of": pl.Date,
+                "milestone_id": pl.String,
+                "project_id": pl.String,
+                "baseline_finish": pl.Date,
+                "computed_finish": pl.Date,
+                "slip_days": pl.Int64,
+                "moved_days": pl.Int64,
+            }
+        )
     history = pl.concat(frames).sort("milestone_id", "as_of", "snapshot_id")
     return history.with_columns(
         pl.col("computed_finish").cast(pl.Int32).cast(pl.Int64).diff().over("milestone_id").alias("moved_days")
-    ).select("snapshot_id", "as_of", "milestone_id", "project_id", "baseline_finish", "computed_finish",
-             "slip_days", "moved_days")
+    ).select(
+        "snapshot_id",
+        "as_of",
+        "milestone_id",
+        "project_id",
+        "baseline_finish",
+        "computed_finish",
+        "slip_days",
+        "moved_days",
+    )

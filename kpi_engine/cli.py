@@ -12,8 +12,8 @@ the engine's errors into their text on stderr (never a traceback):
 from __future__ import annotations
 
 import argparse
-import json
 import getpass
+import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_engine.errors import KpiError, UploadRejected
-from kpi_engine.limits import DEFAULT_MAX_UPLOAD_MB, max_upload_mb
-from kpi_engine.output import render_table, to_json
-from kpi_engine.scenarios import (
+from kpi_engine.core.errors import KpiError, UploadRejected
+from kpi_engine.core.schema import TABLES
+from kpi_engine.ingest.limits import DEFAULT_MAX_UPLOAD_MB, max_upload_mb
+from kpi_engine.output.formats import render_table, to_json
+from kpi_engine.store import CHANGE_KINDS, NO_DATA_MESSAGE, IngestResult, Store
+from kpi_engine.whatif.scenarios import (
     Scenario,
     ScenarioResult,
     Slip,
@@ -33,12 +35,10 @@ from kpi_engine.scenarios import (
     Workaround,
     run_scenario,
 )
-from kpi_engine.schema import TABLES
-from kpi_engine.store import CHANGE_KINDS, NO_DATA_MESSAGE, IngestResult, Store
 
 if TYPE_CHECKING:
-    from kpi_engine.engine import EngineResult
-    from kpi_engine.simulation import SimulationResult
+    from kpi_engine.engine.compute import EngineResult
+    from kpi_engine.whatif.simulation import SimulationResult
 
 PROG = "python -m kpi_engine"
 SOURCES = ("auto", "template", "jira", "msproject", "smartsheet", "asana")
@@ -106,15 +106,11 @@ def workaround(text: str) -> tuple[str, date, float, float]:
 
 # ---------------------------------------------------------------------- parser
 def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", metavar="FILE", help="database file (default: $KPI_DB, else data/kpi.duckdb)"
-    )
+    parser.add_argument("--db", metavar="FILE", help="database file (default: $KPI_DB, else data/kpi.duckdb)")
 
 
 def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
-    parser.add_argument(
-        "--format", choices=choices, default=choices[0], help=f"output format (default: {choices[0]})"
-    )
+    parser.add_argument("--format", choices=choices, default=choices[0], help=f"output format (default: {choices[0]})")
 
 
 def _add_ingest(sub: argparse._SubParsersAction) -> None:
@@ -127,7 +123,9 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to upload")
     _add_db(p)
     p.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD", help="snapshot date (default: today)")
-    p.add_argument("--source", choices=SOURCES, default="auto", help="kind of export (default: recognised by its headers)")
+    p.add_argument(
+        "--source", choices=SOURCES, default="auto", help="kind of export (default: recognised by its headers)"
+    )
     p.add_argument("--mapping", metavar="FILE", help="column mapping file for exports no adapter recognises")
     p.add_argument(
         "--max-upload-mb",
@@ -156,13 +154,30 @@ def _add_kpis(sub: argparse._SubParsersAction) -> None:
 def _add_whatif(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("whatif", help="recompute the latest snapshot with slips and workarounds")
     _add_db(p)
-    p.add_argument("--slip", type=slip, action="append", default=[], metavar="MILESTONE_ID=DAYS",
-                   help="slip one milestone by DAYS (repeatable)")
-    p.add_argument("--slip-project", type=slip, action="append", default=[], metavar="PROJECT_ID=DAYS",
-                   help="slip every open milestone of a project by DAYS (repeatable)")
-    p.add_argument("--workaround", type=workaround, action="append", default=[],
-                   metavar="MILESTONE_ID:FROM_DATE:COST:FRACTION",
-                   help="recover FRACTION of a milestone's value at risk from FROM_DATE at COST (repeatable)")
+    p.add_argument(
+        "--slip",
+        type=slip,
+        action="append",
+        default=[],
+        metavar="MILESTONE_ID=DAYS",
+        help="slip one milestone by DAYS (repeatable)",
+    )
+    p.add_argument(
+        "--slip-project",
+        type=slip,
+        action="append",
+        default=[],
+        metavar="PROJECT_ID=DAYS",
+        help="slip every open milestone of a project by DAYS (repeatable)",
+    )
+    p.add_argument(
+        "--workaround",
+        type=workaround,
+        action="append",
+        default=[],
+        metavar="MILESTONE_ID:FROM_DATE:COST:FRACTION",
+        help="recover FRACTION of a milestone's value at risk from FROM_DATE at COST (repeatable)",
+    )
     _add_format(p, ("json", "table"))
     p.set_defaults(func=cmd_whatif)
 
@@ -193,8 +208,14 @@ def _add_snapshots(sub: argparse._SubParsersAction) -> None:
 def _add_settings(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("settings", help="show or change the thresholds and the currency")
     _add_db(p)
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=_setting,
-                   help="change one setting, e.g. --set red_days=21 (amber_days, red_days, escalation_value, currency)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_setting,
+        help="change one setting, e.g. --set red_days=21 (amber_days, red_days, escalation_value, currency)",
+    )
     _add_format(p, ("table", "json"))
     p.set_defaults(func=cmd_settings)
 
@@ -212,8 +233,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Link milestones to KPIs: ingest weekly exports, list exceptions, run what-ifs."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_ingest, _add_exceptions, _add_kpis, _add_whatif, _add_simulate, _add_report, _add_snapshots,
-                _add_settings):
+    for add in (
+        _add_ingest,
+        _add_exceptions,
+        _add_kpis,
+        _add_whatif,
+        _add_simulate,
+        _add_report,
+        _add_snapshots,
+        _add_settings,
+    ):
         add(sub)
     return parser
 
@@ -225,8 +254,15 @@ def _error(text: str) -> None:
 
 #: Columns of the ``exceptions`` table format: what a person scans first (JSON and CSV carry all).
 EXCEPTION_TABLE_COLUMNS = [
-    "kind", "milestone_id", "kpi_id", "finding", "computed_status", "slip_days", "value_at_risk",
-    "escalation_level", "escalate_to",
+    "kind",
+    "milestone_id",
+    "kpi_id",
+    "finding",
+    "computed_status",
+    "slip_days",
+    "value_at_risk",
+    "escalation_level",
+    "escalate_to",
 ]
 #: Fields of the ``kpis`` output (CLI.md).
 KPI_FIELDS = ["kpi_id", "name", "owner", "unit", "direction", "projected", "target", "shortfall", "misses"]
@@ -235,8 +271,8 @@ KPI_FIELDS = ["kpi_id", "name", "owner", "unit", "direction", "projected", "targ
 def cmd_exceptions(args: argparse.Namespace) -> int:
     """Print the latest snapshot's exception list (DOMAIN.md section 3) as a table, CSV or JSON."""
     from kpi_engine.analysis import analyse
-    from kpi_engine.exceptions import EXCEPTION_COLUMNS
-    from kpi_engine.output import write_output
+    from kpi_engine.engine.exception_list import EXCEPTION_COLUMNS
+    from kpi_engine.output.formats import write_output
 
     with Store.open(args.db) as store:
         result = analyse(store)
@@ -251,7 +287,7 @@ def cmd_exceptions(args: argparse.Namespace) -> int:
 def cmd_kpis(args: argparse.Namespace) -> int:
     """Print the latest snapshot's KPI projections as a table, CSV or JSON."""
     from kpi_engine.analysis import analyse
-    from kpi_engine.output import write_output
+    from kpi_engine.output.formats import write_output
 
     with Store.open(args.db) as store:
         result = analyse(store)
@@ -286,8 +322,10 @@ def _describe(scenario: Scenario) -> str:
         elif isinstance(change, SlipProject):
             words.append(f"every open milestone of {change.project_id} slips {change.days} days")
         elif isinstance(change, Workaround):
-            words.append(f"workaround for {change.milestone_id} from {change.start}, "
-                         f"cost {change.cost:,.0f}, recovering {change.fraction:g}")
+            words.append(
+                f"workaround for {change.milestone_id} from {change.start}, "
+                f"cost {change.cost:,.0f}, recovering {change.fraction:g}"
+            )
     return "; ".join(words) or "no changes"
 
 
@@ -297,12 +335,19 @@ def whatif_table(result: ScenarioResult) -> str:
     currency = base.settings.currency
     change = result.value_at_risk_total_after - result.value_at_risk_total_before
     kpis = result.kpi_diff.select(
-        "kpi_id", "name", pl.col("target_value").alias("target"), pl.col("projected_before").alias("projected"),
-        pl.col("projected_after").alias("what-if"), pl.col("shortfall_after").alias("shortfall"),
+        "kpi_id",
+        "name",
+        pl.col("target_value").alias("target"),
+        pl.col("projected_before").alias("projected"),
+        pl.col("projected_after").alias("what-if"),
+        pl.col("shortfall_after").alias("shortfall"),
         pl.col("misses_after").alias("misses"),
     )
     moved = result.moved.select(
-        "milestone_id", "name", pl.col("before").alias("finish before"), pl.col("after").alias("finish after"),
+        "milestone_id",
+        "name",
+        pl.col("before").alias("finish before"),
+        pl.col("after").alias("finish after"),
         pl.col("moved_days").alias("days later"),
         pl.when(pl.col("is_direct")).then(pl.lit("slipped")).otherwise(pl.lit("follows")).alias("why"),
     )
@@ -315,19 +360,37 @@ def whatif_table(result: ScenarioResult) -> str:
         "KPIs at their target dates",
         render_table(kpis, empty="(no KPIs)"),
         "",
-        (f"Value at risk: {result.value_at_risk_total_before:,.0f} -> {result.value_at_risk_total_after:,.0f} "
-         f"{currency} ({change:+,.0f})"),
+        (
+            f"Value at risk: {result.value_at_risk_total_before:,.0f} -> {result.value_at_risk_total_after:,.0f} "
+            f"{currency} ({change:+,.0f})"
+        ),
     ]
     if result.escalations.height:
-        parts += ["", "Escalations raised", render_table(result.escalations.select(
-            "milestone_id", "kpi_id", pl.col("escalation_level_before").alias("level before"),
-            pl.col("escalation_level_after").alias("level after"), pl.col("escalate_to_after").alias("escalate to"),
-        ))]
+        parts += [
+            "",
+            "Escalations raised",
+            render_table(
+                result.escalations.select(
+                    "milestone_id",
+                    "kpi_id",
+                    pl.col("escalation_level_before").alias("level before"),
+                    pl.col("escalation_level_after").alias("level after"),
+                    pl.col("escalate_to_after").alias("escalate to"),
+                )
+            ),
+        ]
     if result.mitigations.height:
-        parts += ["", "Workarounds", render_table(result.mitigations.with_columns(
-            pl.col("recovered_value").round(0), pl.col("net_value").round(0),
-        ).rename({"break_even_days": "break-even slip (days)"})),
-            f"Value at risk after workarounds: {result.value_at_risk_total_net:,.0f} {currency}"]
+        parts += [
+            "",
+            "Workarounds",
+            render_table(
+                result.mitigations.with_columns(
+                    pl.col("recovered_value").round(0),
+                    pl.col("net_value").round(0),
+                ).rename({"break_even_days": "break-even slip (days)"})
+            ),
+            f"Value at risk after workarounds: {result.value_at_risk_total_net:,.0f} {currency}",
+        ]
     return "\n".join(parts)
 
 
@@ -339,22 +402,31 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     """
     from kpi_engine.analysis import analyse
 
-    scenario = Scenario("", tuple(
-        [Slip(ident, days) for ident, days in args.slip]
-        + [SlipProject(ident, days) for ident, days in args.slip_project]
-        + [Workaround(ident, start, cost, fraction) for ident, start, cost, fraction in args.workaround]
-    ))
+    scenario = Scenario(
+        "",
+        tuple(
+            [Slip(ident, days) for ident, days in args.slip]
+            + [SlipProject(ident, days) for ident, days in args.slip_project]
+            + [Workaround(ident, start, cost, fraction) for ident, start, cost, fraction in args.workaround]
+        ),
+    )
     with Store.open(args.db) as store:
         base = analyse(store)
     result = run_scenario(base.portfolio, scenario, base.settings, base=base)
     if args.format == "table":
         print(whatif_table(result))
         return 0
-    print(to_json({
-        "baseline": _whatif_figures(base),
-        "scenario": {**_whatif_figures(result.scenario),
-                     "mitigations": result.mitigations.select(MITIGATION_FIELDS)},
-    }))
+    print(
+        to_json(
+            {
+                "baseline": _whatif_figures(base),
+                "scenario": {
+                    **_whatif_figures(result.scenario),
+                    "mitigations": result.mitigations.select(MITIGATION_FIELDS),
+                },
+            }
+        )
+    )
     return 0
 
 
@@ -362,38 +434,62 @@ def simulate_table(result: SimulationResult, currency: str) -> str:
     """Monte Carlo percentiles as a person reads them."""
     var = result.value_at_risk
     kpis = result.kpis.select(
-        "kpi_id", "name", pl.col("target_value").alias("target"), "projected",
-        (pl.col("p_meet") * 100).round(1).alias("% of runs meeting"), "p50", "p80", "p95",
+        "kpi_id",
+        "name",
+        pl.col("target_value").alias("target"),
+        "projected",
+        (pl.col("p_meet") * 100).round(1).alias("% of runs meeting"),
+        "p50",
+        "p80",
+        "p95",
     )
     moving = result.milestones.filter(pl.col("p95_finish") != pl.col("computed_finish")).select(
-        "milestone_id", "name", pl.col("computed_finish").alias("planned"), "p50_finish", "p80_finish", "p95_finish",
+        "milestone_id",
+        "name",
+        pl.col("computed_finish").alias("planned"),
+        "p50_finish",
+        "p80_finish",
+        "p95_finish",
         pl.col("distribution_used").alias("slips drawn from"),
     )
-    critical = result.criticality.filter(pl.col("criticality") > 0).head(10).select(
-        "milestone_id", "name", "project_id", (pl.col("criticality") * 100).round(1).alias("% of runs driving a miss"),
+    critical = (
+        result.criticality.filter(pl.col("criticality") > 0)
+        .head(10)
+        .select(
+            "milestone_id",
+            "name",
+            "project_id",
+            (pl.col("criticality") * 100).round(1).alias("% of runs driving a miss"),
+        )
     )
-    return "\n".join([
-        (f"Monte Carlo: {result.runs:,} runs, seed {result.seed}. "
-         "pXX: the value reached or beaten (the date finished by) in XX% of runs."),
-        "",
-        "KPIs at their target dates",
-        render_table(kpis, empty="(no KPIs)"),
-        "",
-        (f"Value at risk ({currency}): planned {var.deterministic:,.0f}; p50 {var.p50:,.0f}, "
-         f"p80 {var.p80:,.0f}, p95 {var.p95:,.0f}"),
-        "",
-        "Milestones whose finish varies",
-        render_table(moving, empty="(none: every run follows the plan; slips are drawn from earlier snapshots)"),
-        "",
-        "Where mitigation pays most (milestones that most often drive a missed target)",
-        render_table(critical, empty="(none)"),
-    ])
+    return "\n".join(
+        [
+            (
+                f"Monte Carlo: {result.runs:,} runs, seed {result.seed}. "
+                "pXX: the value reached or beaten (the date finished by) in XX% of runs."
+            ),
+            "",
+            "KPIs at their target dates",
+            render_table(kpis, empty="(no KPIs)"),
+            "",
+            (
+                f"Value at risk ({currency}): planned {var.deterministic:,.0f}; p50 {var.p50:,.0f}, "
+                f"p80 {var.p80:,.0f}, p95 {var.p95:,.0f}"
+            ),
+            "",
+            "Milestones whose finish varies",
+            render_table(moving, empty="(none: every run follows the plan; slips are drawn from earlier snapshots)"),
+            "",
+            "Where mitigation pays most (milestones that most often drive a missed target)",
+            render_table(critical, empty="(none)"),
+        ]
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Print Monte Carlo percentiles (``args.runs``, ``args.seed``; no seed means seed 0, so reruns agree)."""
     from kpi_engine.analysis import milestone_history
-    from kpi_engine.simulation import simulate
+    from kpi_engine.whatif.simulation import simulate
 
     seed = 0 if args.seed is None else args.seed
     with Store.open(args.db) as store:
@@ -406,13 +502,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(simulate_table(result, settings.currency))
         return 0
     var = result.value_at_risk
-    print(to_json({
-        "runs": result.runs,
-        "seed": result.seed,
-        "kpis": result.kpis.select("kpi_id", "p_meet", "p50", "p80", "p95"),
-        "milestones": result.milestones.select("milestone_id", "p50_finish", "p80_finish", "p95_finish"),
-        "value_at_risk": {"p50": var.p50, "p80": var.p80, "p95": var.p95, "mean": var.mean},
-    }))
+    print(
+        to_json(
+            {
+                "runs": result.runs,
+                "seed": result.seed,
+                "kpis": result.kpis.select("kpi_id", "p_meet", "p50", "p80", "p95"),
+                "milestones": result.milestones.select("milestone_id", "p50_finish", "p80_finish", "p95_finish"),
+                "value_at_risk": {"p50": var.p50, "p80": var.p80, "p95": var.p95, "mean": var.mean},
+            }
+        )
+    )
     return 0
 
 
@@ -426,7 +526,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         _error(f"--out must name an Excel workbook ending in .xlsx, e.g. board.xlsx; got '{args.out}'")
         return 2
     from kpi_engine.analysis import analyse
-    from kpi_engine.report import render_charts, write_report
+    from kpi_engine.output.report import render_charts, write_report
 
     with Store.open(args.db) as store:
         result = analyse(store)
@@ -458,7 +558,7 @@ def _ingest_summary(result: IngestResult) -> list[str]:
         lines.append(f"Changes since snapshot {result.previous_snapshot_id}: none.")
     else:
         counts = result.changes.group_by("change").len()
-        by_kind = dict(zip(counts["change"].to_list(), counts["len"].to_list()))
+        by_kind = dict(zip(counts["change"].to_list(), counts["len"].to_list(), strict=False))
         parts = [f"{by_kind[kind]} {kind.replace('_', ' ')}" for kind in CHANGE_KINDS if kind in by_kind]
         lines.append(f"Changes since snapshot {result.previous_snapshot_id}: " + ", ".join(parts) + ".")
     return lines
@@ -494,7 +594,10 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         print(NO_DATA_MESSAGE)
     else:
         table = snapshots.select(
-            "snapshot_id", "as_of", "created_at", "author",
+            "snapshot_id",
+            "as_of",
+            "created_at",
+            "author",
             *(pl.col("rows").struct.field(name) for name in TABLES),
             pl.col("files").list.join(", "),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from kpi_engine.errors import InputError
+from kpi_engine.core.errors import InputError
 from kpi_engine.store import IngestResult, Store
 
 #: The bundled sample, next to the package in the repository.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from kpi_engine import views
+from kpi_engine.engine import views
 from ui import context, export, loaders, specs
 from ui import format as fmt
 
@@ -41,14 +41,26 @@ with st.expander("Filters", expanded=True, icon=":material/filter_list:"):
     levels = pick(row2[2], "Escalation level", "escalation_levels")
     kinds = pick(row2[3], "Kind", "kinds")
     row3 = st.columns(4)
-    watermelons_only = row3[0].toggle("Watermelons only", key="flt_watermelons",
-                                      help="Reported better than the dates say")
-    new_only = row3[1].toggle("New since last snapshot", key="flt_new", disabled=ctx.previous_id is None,
-                              help="Not in the previous snapshot's exception list")
+    watermelons_only = row3[0].toggle(
+        "Watermelons only", key="flt_watermelons", help="Reported better than the dates say"
+    )
+    new_only = row3[1].toggle(
+        "New since last snapshot",
+        key="flt_new",
+        disabled=ctx.previous_id is None,
+        help="Not in the previous snapshot's exception list",
+    )
 
 chosen = views.ExceptionFilter(
-    portfolios=portfolios, programs=programs, projects=projects, objectives=objectives, kpis=kpis, owners=owners,
-    escalation_levels=tuple(int(v) for v in levels), kinds=kinds, watermelons_only=watermelons_only,
+    portfolios=portfolios,
+    programs=programs,
+    projects=projects,
+    objectives=objectives,
+    kpis=kpis,
+    owners=owners,
+    escalation_levels=tuple(int(v) for v in levels),
+    kinds=kinds,
+    watermelons_only=watermelons_only,
     new_only=new_only,
 )
 rows = views.exception_rows(result, chosen)
@@ -60,16 +72,33 @@ st.markdown(
 
 if rows.height == 0:
     if result.exceptions.height == 0:
-        st.success("No exceptions in this snapshot: every milestone is on time and every KPI on track.",
-                   icon=":material/check_circle:")
+        st.success(
+            "No exceptions in this snapshot: every milestone is on time and every KPI on track.",
+            icon=":material/check_circle:",
+        )
     else:
         st.info("No exception matches these filters.", icon=":material/filter_alt_off:")
     st.stop()
 
 visible = [
-    "milestone_id", "milestone_name", "project_name", "kpi_name", "computed_status", "reported_status", "watermelon",
-    "slip_days", "baseline_finish", "computed_finish", "percent_complete", "value_at_risk", "kpi_shortfall",
-    "kpi_impact", "escalation_level", "escalate_to", "new", "why",
+    "milestone_id",
+    "milestone_name",
+    "project_name",
+    "kpi_name",
+    "computed_status",
+    "reported_status",
+    "watermelon",
+    "slip_days",
+    "baseline_finish",
+    "computed_finish",
+    "percent_complete",
+    "value_at_risk",
+    "kpi_shortfall",
+    "kpi_impact",
+    "escalation_level",
+    "escalate_to",
+    "new",
+    "why",
 ]
 # the table (and the drill-down picker) hold the first rows only; the downloads hold every row
 shown = rows.head(views.TABLE_ROWS)
@@ -77,7 +106,8 @@ event = st.dataframe(
     fmt.as_tags(shown),
     column_order=visible,
     column_config=fmt.columns(currency),
-    hide_index=True, placeholder="–",
+    hide_index=True,
+    placeholder="–",
     height=fmt.table_height(shown.height, 460),
     on_select="rerun",
     selection_mode="single-row",
@@ -100,8 +130,13 @@ st.session_state["exc_last_click"] = selected
 # the browser may hand the picker's value back as text after the rows changed: start over then
 if not isinstance(st.session_state.get("drill_row", 0), int) or st.session_state.get("drill_row", 0) >= shown.height:
     st.session_state["drill_row"] = 0
-index = st.selectbox("Exception", range(shown.height), format_func=lambda i: labels[i], key="drill_row",
-                     help="Pick a row here or click one in the table above")
+index = st.selectbox(
+    "Exception",
+    range(shown.height),
+    format_func=lambda i: labels[i],
+    key="drill_row",
+    help="Pick a row here or click one in the table above",
+)
 row = shown.row(index, named=True)
 st.html(f"<div style='font-size:1.05rem;line-height:1.5'>{fmt.escape(row['why'])}</div>")
 
@@ -128,8 +163,14 @@ with left:
     spec = specs.slip_history(ctx.at, milestone_id)
     if spec is not None:
         export.chart(spec, f"slip history {milestone_id}", key="drill_history")
-        st.dataframe(history, column_order=["as_of", "computed_finish", "slip_days", "moved_days"],
-                     column_config=fmt.columns(currency), hide_index=True, placeholder="–", key="drill_history_table")
+        st.dataframe(
+            history,
+            column_order=["as_of", "computed_finish", "slip_days", "moved_days"],
+            column_config=fmt.columns(currency),
+            hide_index=True,
+            placeholder="–",
+            key="drill_history_table",
+        )
     else:
         st.info("This milestone has no history yet.")
 with right:
@@ -138,9 +179,22 @@ with right:
     if deps.height:
         st.dataframe(
             fmt.as_tags(deps),
-            column_order=["direction", "depth", "milestone_id", "name", "project_name", "via", "lag_days",
-                          "computed_finish", "slip_days", "computed_status"],
-            column_config=fmt.columns(currency), hide_index=True, placeholder="–", key="drill_deps",
+            column_order=[
+                "direction",
+                "depth",
+                "milestone_id",
+                "name",
+                "project_name",
+                "via",
+                "lag_days",
+                "computed_finish",
+                "slip_days",
+                "computed_status",
+            ],
+            column_config=fmt.columns(currency),
+            hide_index=True,
+            placeholder="–",
+            key="drill_deps",
         )
         down = deps.filter(deps["direction"] == "downstream").height
         up = deps.height - down

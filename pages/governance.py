@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_engine import views
+from kpi_engine.engine import views
 from ui import context, export
 from ui import format as fmt
 
@@ -19,7 +19,7 @@ SECTIONS = {
     "Milestones tied to no KPI": "A wish list, not a plan: link each to the KPI it moves, or stop it.",
     "KPIs no work drives": "No milestone is linked to these KPIs: they will move only by luck.",
     "Dangling ids": "Links, tasks or dependencies naming a milestone or KPI that does not exist; "
-                    "the PMO should correct the id.",
+    "the PMO should correct the id.",
 }
 
 #: Findings listed as sentences per section; the rest are in the table and the downloads.
@@ -28,12 +28,15 @@ LISTED = 15
 findings = views.governance_view(result.exceptions)
 sections = views.governance_sections(result.exceptions)
 counts = st.columns(len(SECTIONS))
-for cell, section in zip(counts, SECTIONS):
+for cell, section in zip(counts, SECTIONS, strict=False):
     cell.metric(section, sections[section].height, border=True)
 
 if findings.height == 0:
-    st.success("No governance findings: every milestone and KPI has one owner, every milestone drives a KPI, "
-               "every KPI is driven, and every id resolves.", icon=":material/verified:")
+    st.success(
+        "No governance findings: every milestone and KPI has one owner, every milestone drives a KPI, "
+        "every KPI is driven, and every id resolves.",
+        icon=":material/verified:",
+    )
     st.stop()
 
 export.table_downloads(findings, "governance findings", key="gov", sheet="Governance")
@@ -45,15 +48,21 @@ for section, rows in sections.items():
         continue
     listed = rows.head(LISTED)
     items = "".join(f"<li style='margin-bottom:0.35rem'>{fmt.escape(why)}</li>" for why in listed["why"].to_list())
-    more = (f"<p>… and {rows.height - LISTED} more: see the table or download the list.</p>"
-            if rows.height > LISTED else "")
+    more = (
+        f"<p>… and {rows.height - LISTED} more: see the table or download the list.</p>" if rows.height > LISTED else ""
+    )
     st.html(f"<ul style='font-size:0.95rem;line-height:1.45;padding-left:1.2rem'>{items}</ul>{more}")
     with st.expander("As a table"):
         st.dataframe(
             rows,
             column_order=["escalate_to", "escalate_role", "finding", "milestone_id", "kpi_id", "why"],
-            column_config={**fmt.columns(ctx.currency),
-                           "escalate_to": st.column_config.TextColumn("Who should fix it"),
-                           "why": st.column_config.TextColumn("What is wrong", width="large")},
-            hide_index=True, placeholder="–", key=f"gov_{section}", height=fmt.table_height(rows.height, 390),
+            column_config={
+                **fmt.columns(ctx.currency),
+                "escalate_to": st.column_config.TextColumn("Who should fix it"),
+                "why": st.column_config.TextColumn("What is wrong", width="large"),
+            },
+            hide_index=True,
+            placeholder="–",
+            key=f"gov_{section}",
+            height=fmt.table_height(rows.height, 390),
         )

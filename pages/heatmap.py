@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_engine import views
+from kpi_engine.engine import views
 from ui import context, export, loaders, specs
 from ui import format as fmt
 
@@ -25,12 +25,22 @@ slip_tab, kpi_tab = st.tabs(["Slip and value at risk by month", "KPI impact by p
 
 with slip_tab:
     controls = st.container(horizontal=True, gap="large")
-    by = controls.segmented_control("Rows", ["program", "project"], default="program", key="heat_by",
-                                       format_func=str.capitalize) or "program"
-    measure = controls.segmented_control(
-        "Colour by", ["max_slip_days", "value_at_risk"], default="max_slip_days", key="heat_measure",
-        format_func=lambda m: "Worst slip" if m == "max_slip_days" else "Value at risk",
-    ) or "max_slip_days"
+    by = (
+        controls.segmented_control(
+            "Rows", ["program", "project"], default="program", key="heat_by", format_func=str.capitalize
+        )
+        or "program"
+    )
+    measure = (
+        controls.segmented_control(
+            "Colour by",
+            ["max_slip_days", "value_at_risk"],
+            default="max_slip_days",
+            key="heat_measure",
+            format_func=lambda m: "Worst slip" if m == "max_slip_days" else "Value at risk",
+        )
+        or "max_slip_days"
+    )
     top = specs.slip_cells(ctx.at, by, measure)
     if top.rows_total == 0:
         st.info("This snapshot holds no milestones.")
@@ -38,23 +48,45 @@ with slip_tab:
         trimmed = views.heatmap_caption(top, f"{by}s", views.HEATMAP_MEASURES[measure], "months")
         if trimmed:
             st.caption(trimmed)
-        event = export.chart(specs.slip_heatmap(ctx.at, by, measure), f"slip heatmap by {by}",
-                             key=f"heat_slip_{by}_{measure}", on_select=True)
+        event = export.chart(
+            specs.slip_heatmap(ctx.at, by, measure),
+            f"slip heatmap by {by}",
+            key=f"heat_slip_{by}_{measure}",
+            on_select=True,
+        )
         picked = chosen_cells(event, "cell", ("group", "month"))
         rows = loaders.milestones_in_cells(*ctx.at, by, tuple(picked))
         shown = rows.head(views.TABLE_ROWS)
         if picked:
-            st.markdown(f"**{rows.height:,} milestone(s) in the selected cell(s)**: "
-                        + ", ".join(f"{g} · {m}" for g, m in picked))
+            st.markdown(
+                f"**{rows.height:,} milestone(s) in the selected cell(s)**: "
+                + ", ".join(f"{g} · {m}" for g, m in picked)
+            )
         else:
             st.markdown(f"**All {rows.height:,} milestones**, largest value at risk first (click a cell to narrow)")
         st.dataframe(
             fmt.as_tags(shown),
-            column_order=["milestone_id", "name", "project_name", "program", "owner", "computed_status",
-                          "reported_status", "watermelon", "baseline_finish", "computed_finish", "slip_days",
-                          "percent_complete", "value_at_risk", "escalate_to"],
-            column_config=fmt.columns(currency), hide_index=True, placeholder="–",
-            height=fmt.table_height(shown.height), key="heat_slip_table",
+            column_order=[
+                "milestone_id",
+                "name",
+                "project_name",
+                "program",
+                "owner",
+                "computed_status",
+                "reported_status",
+                "watermelon",
+                "baseline_finish",
+                "computed_finish",
+                "slip_days",
+                "percent_complete",
+                "value_at_risk",
+                "escalate_to",
+            ],
+            column_config=fmt.columns(currency),
+            hide_index=True,
+            placeholder="–",
+            height=fmt.table_height(shown.height),
+            key="heat_slip_table",
         )
         more = views.shown_caption(shown.height, rows.height, "milestones", "click a cell to narrow")
         if more:
@@ -69,8 +101,9 @@ with kpi_tab:
         trimmed = views.heatmap_caption(ktop, "KPIs", views.HEATMAP_MEASURES["lost_share"], "programs")
         if trimmed:
             st.caption(trimmed)
-        kevent = export.chart(specs.kpi_program_heatmap(ctx.at), "KPI impact by program", key="heat_kpi",
-                              on_select=True)
+        kevent = export.chart(
+            specs.kpi_program_heatmap(ctx.at), "KPI impact by program", key="heat_kpi", on_select=True
+        )
         kpicked = chosen_cells(kevent, "kcell", ("kpi_id", "program"))
         links = loaders.links_in_cells(*ctx.at, tuple(kpicked))
         kshown = links.head(views.TABLE_ROWS)
@@ -80,11 +113,26 @@ with kpi_tab:
             st.markdown(f"**All {links.height:,} milestone-to-KPI links**, largest value at risk first")
         st.dataframe(
             fmt.as_tags(kshown),
-            column_order=["kpi_name", "program", "milestone_id", "milestone_name", "project_name", "computed_status",
-                          "computed_finish", "slip_days", "kpi_delta", "kpi_impact", "unit", "value_at_risk",
-                          "escalate_to"],
+            column_order=[
+                "kpi_name",
+                "program",
+                "milestone_id",
+                "milestone_name",
+                "project_name",
+                "computed_status",
+                "computed_finish",
+                "slip_days",
+                "kpi_delta",
+                "kpi_impact",
+                "unit",
+                "value_at_risk",
+                "escalate_to",
+            ],
             column_config={**fmt.columns(currency), "unit": st.column_config.TextColumn("Unit", width="small")},
-            hide_index=True, placeholder="–", height=fmt.table_height(kshown.height), key="heat_kpi_table",
+            hide_index=True,
+            placeholder="–",
+            height=fmt.table_height(kshown.height),
+            key="heat_kpi_table",
         )
         kmore = views.shown_caption(kshown.height, links.height, "links", "click a cell to narrow")
         if kmore:

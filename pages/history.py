@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_engine import views
+from kpi_engine.engine import views
 from ui import context, loaders
 from ui import format as fmt
 
@@ -21,8 +21,19 @@ table = views.snapshot_table(snaps)
 st.subheader(f"Snapshots ({table.height})")
 st.dataframe(
     table,
-    column_order=["snapshot_id", "as_of", "created_at", "author", "source_note", "files", "projects", "milestones",
-                  "tasks", "kpis", "links"],
+    column_order=[
+        "snapshot_id",
+        "as_of",
+        "created_at",
+        "author",
+        "source_note",
+        "files",
+        "projects",
+        "milestones",
+        "tasks",
+        "kpis",
+        "links",
+    ],
     column_config={
         **columns,
         "created_at": st.column_config.DatetimeColumn("Uploaded", format="YYYY-MM-DD HH:mm"),
@@ -35,12 +46,15 @@ st.dataframe(
         "kpis": st.column_config.NumberColumn("KPIs", format="%d"),
         "links": st.column_config.NumberColumn("Links", format="%d"),
     },
-    hide_index=True, placeholder="–", key="hist_snapshots", height=fmt.table_height(table.height, 330),
+    hide_index=True,
+    placeholder="–",
+    key="hist_snapshots",
+    height=fmt.table_height(table.height, 330),
 )
 
 st.subheader("What changed")
 ids = table["snapshot_id"].to_list()
-dates = dict(zip(ids, table["as_of"].to_list()))
+dates = dict(zip(ids, table["as_of"].to_list(), strict=False))
 if st.session_state.get("hist_pick") not in ids:
     st.session_state["hist_pick"] = ctx.snapshot_id if ctx is not None else ids[0]
 chosen = st.selectbox("Snapshot", ids, format_func=lambda i: f"{dates[i]:%d %b %Y} · #{i}", key="hist_pick")
@@ -53,10 +67,16 @@ else:
     st.dataframe(
         changes,
         column_order=["change", "milestone_id", "project_id", "name", "detail", "days"],
-        column_config={**columns, "change": st.column_config.TextColumn("Change"),
-                       "detail": st.column_config.TextColumn("Detail", width="large"),
-                       "days": st.column_config.NumberColumn("Days", format="%+d")},
-        hide_index=True, placeholder="–", key="hist_changes", height=fmt.table_height(changes.height, 400),
+        column_config={
+            **columns,
+            "change": st.column_config.TextColumn("Change"),
+            "detail": st.column_config.TextColumn("Detail", width="large"),
+            "days": st.column_config.NumberColumn("Days", format="%+d"),
+        },
+        hide_index=True,
+        placeholder="–",
+        key="hist_changes",
+        height=fmt.table_height(changes.height, 400),
     )
 
 st.subheader("Audit trail")
@@ -76,11 +96,22 @@ st.dataframe(
         "size": st.column_config.NumberColumn("Bytes", format="%,d"),
         "sha256": st.column_config.TextColumn("SHA-256", help="Content hash: the same file always has the same hash"),
     },
-    hide_index=True, placeholder="–", key="hist_files", height=fmt.table_height(files.height, 360),
+    hide_index=True,
+    placeholder="–",
+    key="hist_files",
+    height=fmt.table_height(files.height, 360),
 )
-labels = [f"#{s} · {d:%d %b %Y} · {n} · {h[:12]}" for s, d, n, h in
-          files.select("snapshot_id", "as_of", "file_name", "sha256").iter_rows()]
+labels = [
+    f"#{s} · {d:%d %b %Y} · {n} · {h[:12]}"
+    for s, d, n, h in files.select("snapshot_id", "as_of", "file_name", "sha256").iter_rows()
+]
 which = st.selectbox("Original file", range(files.height), format_func=lambda i: labels[i], key="hist_file")
 name, sha = files["file_name"][which], files["sha256"][which]
-st.download_button(f"Download {name}", data=lambda: loaders.store().file_bytes(sha), file_name=name,
-                   on_click="ignore", icon=":material/download:", key="hist_download")
+st.download_button(
+    f"Download {name}",
+    data=lambda: loaders.store().file_bytes(sha),
+    file_name=name,
+    on_click="ignore",
+    icon=":material/download:",
+    key="hist_download",
+)

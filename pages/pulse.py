@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_engine import views
+from kpi_engine.engine import views
 from ui import context, export, specs
 from ui import format as fmt
 
@@ -21,25 +21,48 @@ since = ctx.since
 
 tiles = st.columns(5)
 tiles[0].metric(
-    "Value at risk", fmt.money(now.value_at_risk, currency, compact=True),
+    "Value at risk",
+    fmt.money(now.value_at_risk, currency, compact=True),
     fmt.money_delta(now.value_at_risk - before.value_at_risk) if before else None,
-    delta_color="inverse", border=True, delta_description=since,
+    delta_color="inverse",
+    border=True,
+    delta_description=since,
     help="Value the portfolio loses this period because milestones finish after their baseline",
 )
-tiles[1].metric("Red milestones", now.red, fmt.count_delta(now.red, before.red if before else None),
-                delta_color="inverse", border=True, delta_description=since,
-                help="More than the Red threshold late, or hurting a KPI that misses its target")
-tiles[2].metric("Watermelons", now.watermelons,
-                fmt.count_delta(now.watermelons, before.watermelons if before else None),
-                delta_color="inverse", border=True, delta_description=since,
-                help="Milestones reported better than their dates say: green outside, red inside")
-tiles[3].metric("Escalations", now.escalations,
-                fmt.count_delta(now.escalations, before.escalations if before else None),
-                delta_color="inverse", border=True, delta_description=since,
-                help=f"Exception rows naming someone who must act; {now.top_level_escalations} reach an "
-                     "objective owner or sponsor (level 3)")
-tiles[4].metric("New exceptions", now.new_exceptions, border=True,
-                help=f"Exceptions not in the previous snapshot's list ({now.exceptions} exceptions in all)")
+tiles[1].metric(
+    "Red milestones",
+    now.red,
+    fmt.count_delta(now.red, before.red if before else None),
+    delta_color="inverse",
+    border=True,
+    delta_description=since,
+    help="More than the Red threshold late, or hurting a KPI that misses its target",
+)
+tiles[2].metric(
+    "Watermelons",
+    now.watermelons,
+    fmt.count_delta(now.watermelons, before.watermelons if before else None),
+    delta_color="inverse",
+    border=True,
+    delta_description=since,
+    help="Milestones reported better than their dates say: green outside, red inside",
+)
+tiles[3].metric(
+    "Escalations",
+    now.escalations,
+    fmt.count_delta(now.escalations, before.escalations if before else None),
+    delta_color="inverse",
+    border=True,
+    delta_description=since,
+    help=f"Exception rows naming someone who must act; {now.top_level_escalations} reach an "
+    "objective owner or sponsor (level 3)",
+)
+tiles[4].metric(
+    "New exceptions",
+    now.new_exceptions,
+    border=True,
+    help=f"Exceptions not in the previous snapshot's list ({now.exceptions} exceptions in all)",
+)
 
 # ------------------------------------------------------------------ KPI tiles
 kpis = views.pulse_kpis(result.kpis, previous.kpis if previous is not None else None)
@@ -51,17 +74,24 @@ def kpi_tile(row: dict[str, object]) -> None:
     unit_text = f" {unit}" if unit else ""
     with st.container(border=True):
         # the name wraps over two lines instead of being cut off like a metric label
-        st.html(f"<div style='font-weight:600;font-size:0.95rem;line-height:1.3;height:2.6em;overflow:hidden'>"
-                f"{fmt.escape(row['name'])}</div>")
+        st.html(
+            f"<div style='font-weight:600;font-size:0.95rem;line-height:1.3;height:2.6em;overflow:hidden'>"
+            f"{fmt.escape(row['name'])}</div>"
+        )
         st.metric(
-            str(row["name"]), fmt.kpi_number(row["projected"]),  # type: ignore[arg-type]
+            str(row["name"]),
+            fmt.kpi_number(row["projected"]),  # type: ignore[arg-type]
             fmt.kpi_delta(row["change"]),  # type: ignore[arg-type]
             delta_color="inverse" if row["direction"] == "lower_is_better" else "normal",
-            delta_description=since, label_visibility="collapsed",
+            delta_description=since,
+            label_visibility="collapsed",
         )
         verdict = "Red" if row["misses"] else "Green"
-        gap = (f"short by {fmt.kpi_number(row['shortfall'])}" if row["misses"]  # type: ignore[arg-type]
-               else "meets it")
+        gap = (
+            f"short by {fmt.kpi_number(row['shortfall'])}"
+            if row["misses"]  # type: ignore[arg-type]
+            else "meets it"
+        )
         st.html(
             f"<div style='font-size:0.85rem;line-height:1.4'>"
             f"{fmt.rag_badge(verdict, 'Misses' if row['misses'] else 'Meets')}&nbsp; target "
@@ -73,7 +103,7 @@ def kpi_tile(row: dict[str, object]) -> None:
 def tile_grid(rows: list[dict[str, object]], per_row: int = 4) -> None:
     for start in range(0, len(rows), per_row):
         cells = st.columns(per_row)
-        for cell, row in zip(cells, rows[start:start + per_row]):
+        for cell, row in zip(cells, rows[start : start + per_row], strict=False):
             with cell:
                 kpi_tile(row)
 
@@ -85,16 +115,27 @@ elif kpis.missing:
     # tiles for the worst misses only: a tile is four elements, thousands of them take seconds per rerun
     tile_grid(kpis.tiles.to_dicts())
     if kpis.more_missing:
-        st.page_link("pages/kpis.py", label=f"and {kpis.more_missing:,} more KPIs miss their target: see the KPIs page",
-                     icon=":material/arrow_forward:")
+        st.page_link(
+            "pages/kpis.py",
+            label=f"and {kpis.more_missing:,} more KPIs miss their target: see the KPIs page",
+            icon=":material/arrow_forward:",
+        )
 else:
     st.success(f"All {kpis.total} KPIs are projected to meet their targets.", icon=":material/check_circle:")
 if kpis.on_track.height:
     with st.expander(f"KPIs on track: {kpis.on_track.height}"):
         st.dataframe(
             fmt.as_tags(kpis.on_track),
-            column_order=["status", "name", "objective_name", "projected", "target_value", "unit", "target_date",
-                          "change"],
+            column_order=[
+                "status",
+                "name",
+                "objective_name",
+                "projected",
+                "target_value",
+                "unit",
+                "target_date",
+                "change",
+            ],
             column_config={
                 **fmt.columns(currency),
                 "status": fmt.rag_column("Status"),
@@ -106,7 +147,10 @@ if kpis.on_track.height:
                 "target_date": st.column_config.DateColumn("Target date", format="YYYY-MM-DD"),
                 "change": st.column_config.NumberColumn(f"Change {since}" if since else "Change", format="%+.4g"),
             },
-            hide_index=True, placeholder="–", height=fmt.table_height(kpis.on_track.height, 360), key="pulse_on_track",
+            hide_index=True,
+            placeholder="–",
+            height=fmt.table_height(kpis.on_track.height, 360),
+            key="pulse_on_track",
         )
 
 # ------------------------------------------------------------------ top exceptions
@@ -115,8 +159,10 @@ with left:
     st.subheader("Top exceptions")
     top = result.exceptions.head(5)
     if top.height == 0:
-        st.success("No exceptions in this snapshot: every milestone is on time and every KPI on track.",
-                   icon=":material/check_circle:")
+        st.success(
+            "No exceptions in this snapshot: every milestone is on time and every KPI on track.",
+            icon=":material/check_circle:",
+        )
     for row in top.to_dicts():
         with st.container(border=True):
             status = row["computed_status"] if row["kind"] == "milestone" else "Unknown"
@@ -128,8 +174,9 @@ with left:
                 f"&nbsp; <b>{fmt.escape(money)}</b>{fmt.escape(who)}</div>"
                 f"<div style='font-size:1rem;line-height:1.45'>{fmt.escape(row['why'])}</div>"
             )
-    st.page_link("pages/exceptions.py", label=f"All {result.exceptions.height} exceptions",
-                 icon=":material/arrow_forward:")
+    st.page_link(
+        "pages/exceptions.py", label=f"All {result.exceptions.height} exceptions", icon=":material/arrow_forward:"
+    )
 with right:
     st.subheader("Where the value at risk sits")
     spec = specs.value_at_risk_by(ctx.at, "program")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_engine.access import AccessPolicy, Role, roles_from_text
-from kpi_engine.errors import KpiError
-from kpi_engine.settings import Settings
+from kpi_engine.core.access import AccessPolicy, Role, roles_from_text
+from kpi_engine.core.errors import KpiError
+from kpi_engine.core.settings import Settings
 from ui import access, context, errors, loaders
 
 context.frame_guard()
@@ -18,15 +18,32 @@ current = store.settings()
 
 with st.form("settings_form", border=True):
     left, right = st.columns(2)
-    amber = left.number_input("Amber when late by more than (days)", min_value=0, max_value=3650, step=1,
-                              value=current.amber_days, key="set_amber")
-    red = right.number_input("Red when late by more than (days)", min_value=0, max_value=3650, step=1,
-                             value=current.red_days, key="set_red")
-    escalation = left.number_input(f"Escalate to the objective owner from a value at risk of ({current.currency})",
-                                   min_value=0.0, step=10_000.0, format="%.0f", value=float(current.escalation_value),
-                                   key="set_escalation")
-    currency = right.text_input("Currency code of money figures", value=current.currency, max_chars=8,
-                                key="set_currency", help="Shown next to every money figure, e.g. USD, EUR, GBP")
+    amber = left.number_input(
+        "Amber when late by more than (days)",
+        min_value=0,
+        max_value=3650,
+        step=1,
+        value=current.amber_days,
+        key="set_amber",
+    )
+    red = right.number_input(
+        "Red when late by more than (days)", min_value=0, max_value=3650, step=1, value=current.red_days, key="set_red"
+    )
+    escalation = left.number_input(
+        f"Escalate to the objective owner from a value at risk of ({current.currency})",
+        min_value=0.0,
+        step=10_000.0,
+        format="%.0f",
+        value=float(current.escalation_value),
+        key="set_escalation",
+    )
+    currency = right.text_input(
+        "Currency code of money figures",
+        value=current.currency,
+        max_chars=8,
+        key="set_currency",
+        help="Shown next to every money figure, e.g. USD, EUR, GBP",
+    )
     saved = st.form_submit_button("Save settings", type="primary", key="set_save")
 
 
@@ -66,8 +83,10 @@ st.markdown(
     "the KPI's objective."
 )
 st.subheader("Who may do what")
-st.caption("With sign-in configured, people get a role from their e-mail address: only PMO may upload, only "
-           "finance and PMO may save scenarios, executives read.")
+st.caption(
+    "With sign-in configured, people get a role from their e-mail address: only PMO may upload, only "
+    "finance and PMO may save scenarios, executives read."
+)
 me = access.session_access()
 if me.open_mode:
     st.info(me.notice or "", icon=":material/lock_open:")
@@ -77,10 +96,13 @@ with st.form("access_form", border=True):
     lines = st.text_area(
         "Roles by address, one per line: `address = role` (roles: executive, pmo, finance)",
         value="\n".join(f"{address} = {role}" for address, role in policy.to_dict()["roles"].items()),
-        placeholder="ana@example.com = pmo\n*@finance.example.com = finance", key="acc_lines", height=140,
+        placeholder="ana@example.com = pmo\n*@finance.example.com = finance",
+        key="acc_lines",
+        height=140,
     )
-    default_role = st.selectbox("Role of anyone else who signs in", roles, index=roles.index(policy.default_role.value),
-                                key="acc_default")
+    default_role = st.selectbox(
+        "Role of anyone else who signs in", roles, index=roles.index(policy.default_role.value), key="acc_default"
+    )
     saved_access = st.form_submit_button("Save roles", key="acc_save", disabled=not (me.open_mode or me.can_upload))
 if saved_access:
     try:
@@ -89,6 +111,9 @@ if saved_access:
         errors.show_error(err)
     else:
         store.save_access_policy(new_policy)
-        st.success(f"Saved roles for {len(new_policy.roles)} address(es); anyone else signs in as "
-                   f"{new_policy.default_role.value}.", icon=":material/check_circle:")
+        st.success(
+            f"Saved roles for {len(new_policy.roles)} address(es); anyone else signs in as "
+            f"{new_policy.default_role.value}.",
+            icon=":material/check_circle:",
+        )
 st.caption(f"Database: `{loaders.db_path()}`")

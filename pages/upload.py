@@ -8,9 +8,9 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from kpi_engine import views
+from kpi_engine.core.schema import TABLES, required_columns
+from kpi_engine.engine import views
 from kpi_engine.ingest import ColumnMapping, SourceFile, template_workbook
-from kpi_engine.schema import TABLES, required_columns
 from ui import access, context, errors, loaders
 from ui import format as fmt
 
@@ -21,35 +21,51 @@ NOT_MAPPED = "(not in the file)"
 context.frame_guard()
 if not access.session_access().can_upload:
     st.title("Upload")
-    st.warning("Only the PMO may upload exports. Ask a PMO colleague, or an administrator to give you the PMO role.",
-               icon=":material/lock:")
+    st.warning(
+        "Only the PMO may upload exports. Ask a PMO colleague, or an administrator to give you the PMO role.",
+        icon=":material/lock:",
+    )
     st.stop()
 store = loaders.store()
 path = loaders.db_path()
 currency = store.settings().currency
 
 st.title("Upload")
-st.caption("Drag a week's exports here at once: the portfolio workbook or its CSV sheets, or exports from "
-           "Jira, MS Project, Smartsheet or Asana. Nothing is stored until you commit, and a file with "
-           "problems is never half-loaded.")
+st.caption(
+    "Drag a week's exports here at once: the portfolio workbook or its CSV sheets, or exports from "
+    "Jira, MS Project, Smartsheet or Asana. Nothing is stored until you commit, and a file with "
+    "problems is never half-loaded."
+)
 
 done = st.session_state.pop("upload_done", None)
 if done:
     st.success(done, icon=":material/check_circle:")
 
 top = st.container(horizontal=True, gap="small")
-top.download_button("Blank template workbook", data=template_workbook, file_name="portfolio-template.xlsx",
-                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
-                    icon=":material/download:", key="up_template",
-                    help="One sheet per table of the portfolio model, with the expected headers")
+top.download_button(
+    "Blank template workbook",
+    data=template_workbook,
+    file_name="portfolio-template.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    on_click="ignore",
+    icon=":material/download:",
+    key="up_template",
+    help="One sheet per table of the portfolio model, with the expected headers",
+)
 
 round_ = st.session_state.setdefault("upload_round", 0)
 uploaded = st.file_uploader("Files", type=FILE_TYPES, accept_multiple_files=True, key=f"up_files_{round_}")
 settings_row = st.columns([1, 1, 2])
-as_of = settings_row[0].date_input("As of", value=date.today(), key="up_as_of", format="YYYY-MM-DD",
-                                   help="The date the figures in these files are true on")
-source = settings_row[1].selectbox("Source", SOURCES, key="up_source",
-                                   help="auto recognises each file by its sheet names and headers")
+as_of = settings_row[0].date_input(
+    "As of",
+    value=date.today(),
+    key="up_as_of",
+    format="YYYY-MM-DD",
+    help="The date the figures in these files are true on",
+)
+source = settings_row[1].selectbox(
+    "Source", SOURCES, key="up_source", help="auto recognises each file by its sheet names and headers"
+)
 author = settings_row[2].text_input("Uploaded by", key="up_author", placeholder="Your name, for the audit trail")
 
 if not uploaded:
@@ -71,36 +87,47 @@ if progress is not None:
     progress.empty()
 st.dataframe(
     pl.DataFrame({"file": [f.name for f in files], "size": [len(f.data) for f in files], "detected": detected}),
-    column_config={"file": st.column_config.TextColumn("File"),
-                   "size": st.column_config.NumberColumn("Bytes", format="%,d"),
-                   "detected": st.column_config.TextColumn("Detected layout")},
-    hide_index=True, placeholder="–", key="up_detected", height=fmt.table_height(len(files), 260),
+    column_config={
+        "file": st.column_config.TextColumn("File"),
+        "size": st.column_config.NumberColumn("Bytes", format="%,d"),
+        "detected": st.column_config.TextColumn("Detected layout"),
+    },
+    hide_index=True,
+    placeholder="–",
+    key="up_detected",
+    height=fmt.table_height(len(files), 260),
 )
 
 # ------------------------------------------------------------------ mapping editor
-unknown = [f for f, kind in zip(files, detected) if kind == "unknown"]
+unknown = [f for f, kind in zip(files, detected, strict=False) if kind == "unknown"]
 mapping: ColumnMapping | None = None
 with st.expander("Column mapping for other layouts", expanded=bool(unknown), icon=":material/table_edit:"):
     if unknown:
-        st.warning(f"{len(unknown)} file(s) match no known layout: {', '.join(f.name for f in unknown)}. "
-                   "Map their columns onto a table of the portfolio model.", icon=":material/help:")
+        st.warning(
+            f"{len(unknown)} file(s) match no known layout: {', '.join(f.name for f in unknown)}. "
+            "Map their columns onto a table of the portfolio model.",
+            icon=":material/help:",
+        )
     profiles = store.mapping_profiles()
     chosen_profile = st.selectbox("Saved mapping profile", ["(new mapping)", *profiles], key="up_profile")
     base = ColumnMapping.from_dict(store.load_mapping_profile(chosen_profile)) if chosen_profile in profiles else None
     # a file that cannot be read has no headers to map: its problem is listed below the editor
-    candidates = unknown or [f for f, kind in zip(files, detected) if kind != "unreadable"]
+    candidates = unknown or [f for f, kind in zip(files, detected, strict=False) if kind != "unreadable"]
     headers: list[str] = []
     if candidates:
-        mapped_file = st.selectbox("Read headers from", range(len(candidates)),
-                                   format_func=lambda i: candidates[i].name, key="up_map_file")
-        headers = loaders.headers(candidates[mapped_file].sha256, candidates[mapped_file].name,
-                                  candidates[mapped_file])
+        mapped_file = st.selectbox(
+            "Read headers from", range(len(candidates)), format_func=lambda i: candidates[i].name, key="up_map_file"
+        )
+        headers = loaders.headers(candidates[mapped_file].sha256, candidates[mapped_file].name, candidates[mapped_file])
     else:
         st.caption("None of these files can be read, so there are no headers to map; the problems are listed below.")
     tables = list(TABLES)
-    table = st.selectbox("Canonical table", tables,
-                         index=tables.index(base.table if base else "milestones"),
-                         key=f"up_map_table_{chosen_profile}")
+    table = st.selectbox(
+        "Canonical table",
+        tables,
+        index=tables.index(base.table if base else "milestones"),
+        key=f"up_map_table_{chosen_profile}",
+    )
     proposed = base.columns if base is not None and base.table == table else views.guess_mapping(table, headers)
     required = set(required_columns(table))
     options = [NOT_MAPPED, *headers, *(h for h in proposed.values() if h not in headers)]
@@ -109,25 +136,35 @@ with st.expander("Column mapping for other layouts", expanded=bool(unknown), ico
     for i, column in enumerate(TABLES[table]):
         label = column + (" *" if column in required else "")
         default = proposed.get(column, NOT_MAPPED)
-        picked = grid[i % 3].selectbox(label, options, index=options.index(default),
-                                       key=f"up_map_{chosen_profile}_{table}_{column}")
+        picked = grid[i % 3].selectbox(
+            label, options, index=options.index(default), key=f"up_map_{chosen_profile}_{table}_{column}"
+        )
         if picked != NOT_MAPPED:
             columns[column] = picked
     orders = {"decide from the values": None, "day first (dmy)": "dmy", "month first (mdy)": "mdy"}
-    order_label = st.radio("Numeric dates like 03/04/2026", list(orders), horizontal=True, key="up_map_order",
-                           index=list(orders.values()).index(base.date_order) if base else 0)
+    order_label = st.radio(
+        "Numeric dates like 03/04/2026",
+        list(orders),
+        horizontal=True,
+        key="up_map_order",
+        index=list(orders.values()).index(base.date_order) if base else 0,
+    )
     use = st.toggle("Read unrecognised files with this mapping", value=bool(unknown), key=f"up_map_use_{bool(unknown)}")
     missing = sorted(required - set(columns))
     if missing:
         st.caption("Required columns without a header: " + ", ".join(missing))
     try:
         candidate = ColumnMapping(table=table, columns=columns, date_order=orders[order_label])
-    except Exception as err:  # noqa: BLE001 - shown as a KpiError message below
+    except Exception as err:
         errors.show_error(err)
         candidate = None
     save_row = st.container(horizontal=True, vertical_alignment="bottom")
-    profile_name = save_row.text_input("Profile name", value="" if base is None else chosen_profile,
-                                       key="up_profile_name", placeholder="e.g. Finance tracker")
+    profile_name = save_row.text_input(
+        "Profile name",
+        value="" if base is None else chosen_profile,
+        key="up_profile_name",
+        placeholder="e.g. Finance tracker",
+    )
     if save_row.button("Save as profile", key="up_profile_save", disabled=candidate is None):
         with errors.guard():
             assert candidate is not None
@@ -150,24 +187,32 @@ with st.status(f"Reading {len(files)} file(s), {total_bytes / 1e6:.1f} MB ...", 
         status.update(label=f"{len(problems)} problem(s) found: nothing can be stored", state="error")
     else:
         rows = sum(frame.height for frame in parsed.tables.values()) if parsed is not None else 0
-        status.update(label=f"Checked: {rows:,} rows in {len(parsed.tables) if parsed else 0} table(s)",
-                      state="complete")
+        status.update(
+            label=f"Checked: {rows:,} rows in {len(parsed.tables) if parsed else 0} table(s)", state="complete"
+        )
 
 if problems:
     st.subheader(f"Problems ({len(problems)})")
-    st.error("The upload cannot be stored: fix these rows in the files and upload them again. "
-             "Nothing of it was stored.", icon=":material/block:")
+    st.error(
+        "The upload cannot be stored: fix these rows in the files and upload them again. Nothing of it was stored.",
+        icon=":material/block:",
+    )
     errors.show_problems(problems, key="up_problems")
     st.stop()
 assert parsed is not None and result is not None
 
 st.subheader("Preview of the mapped rows")
 tabs = st.tabs([f"{table} ({frame.height:,})" for table, frame in parsed.tables.items()])
-for tab, (table, frame) in zip(tabs, parsed.tables.items()):
+for tab, (table, frame) in zip(tabs, parsed.tables.items(), strict=False):
     with tab:
-        st.dataframe(frame.head(500), column_config=fmt.columns(currency), hide_index=True, placeholder="–",
-                     key=f"up_preview_{table}",
-                     height=fmt.table_height(frame.height, 300))
+        st.dataframe(
+            frame.head(500),
+            column_config=fmt.columns(currency),
+            hide_index=True,
+            placeholder="–",
+            key=f"up_preview_{table}",
+            height=fmt.table_height(frame.height, 300),
+        )
         if frame.height > 500:
             st.caption(f"The first 500 of {frame.height:,} rows.")
 
@@ -182,12 +227,20 @@ if result.unchanged:
 if result.changes.height:
     counts = views.change_counts(result.changes)
     st.markdown(" · ".join(f"**{n}** {kind.replace('_', ' ')}" for kind, n in counts.items()))
-    st.dataframe(result.changes, column_order=["change", "milestone_id", "project_id", "name", "detail", "days"],
-                 column_config={**fmt.columns(currency), "change": st.column_config.TextColumn("Change"),
-                                "detail": st.column_config.TextColumn("Detail", width="large"),
-                                "days": st.column_config.NumberColumn("Days", format="%+d")},
-                 hide_index=True, placeholder="–", key="up_changes",
-                 height=fmt.table_height(result.changes.height, 360))
+    st.dataframe(
+        result.changes,
+        column_order=["change", "milestone_id", "project_id", "name", "detail", "days"],
+        column_config={
+            **fmt.columns(currency),
+            "change": st.column_config.TextColumn("Change"),
+            "detail": st.column_config.TextColumn("Detail", width="large"),
+            "days": st.column_config.NumberColumn("Days", format="%+d"),
+        },
+        hide_index=True,
+        placeholder="–",
+        key="up_changes",
+        height=fmt.table_height(result.changes.height, 360),
+    )
 
 if st.button("Commit", type="primary", icon=":material/cloud_upload:", key="up_commit", disabled=result.unchanged):
     with st.status("Storing the snapshot ...", expanded=False) as saving:

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from kpi_engine import views
-from kpi_engine.errors import KpiError
-from kpi_engine.rag import RAG_COLOURS
+from kpi_engine.core.errors import KpiError
+from kpi_engine.core.rag import RAG_COLOURS
+from kpi_engine.engine import views
 from ui import access, context, errors, export, whatif
 from ui import format as fmt
 
@@ -39,21 +39,37 @@ with st.container(border=True):
     if options.many:
         # tens of thousands of choices cost seconds per rerun: offer the first, find the rest
         search = st.text_input(
-            "Find a milestone or project", key=whatif.SEARCH, placeholder="Part of an id or a name",
+            "Find a milestone or project",
+            key=whatif.SEARCH,
+            placeholder="Part of an id or a name",
             help="The pickers below offer the matches with the most value at risk.",
         )
-        st.caption(f"The pickers offer the first {views.CHOICES:,} matches, most value at risk first, of "
-                   f"{options.milestones.height:,} open milestones and {options.projects.height:,} projects.")
+        st.caption(
+            f"The pickers offer the first {views.CHOICES:,} matches, most value at risk first, of "
+            f"{options.milestones.height:,} open milestones and {options.projects.height:,} projects."
+        )
     m_ids, p_ids = whatif.offered(at, search)
     left, right = st.columns(2, gap="large")
     with left:
-        whatif.slip_picker("Slip milestones", m_ids, m_labels, whatif.MILESTONES, whatif.slip_key,
-                           placeholder="Pick milestones (most value at risk first)",
-                           help="Open milestones only; their successors follow through the dependencies.")
+        whatif.slip_picker(
+            "Slip milestones",
+            m_ids,
+            m_labels,
+            whatif.MILESTONES,
+            whatif.slip_key,
+            placeholder="Pick milestones (most value at risk first)",
+            help="Open milestones only; their successors follow through the dependencies.",
+        )
     with right:
-        whatif.slip_picker("Slip whole projects", p_ids, p_labels, whatif.PROJECTS, whatif.project_slip_key,
-                           placeholder="Pick projects",
-                           help="Every open milestone of the project slips by the same number of days.")
+        whatif.slip_picker(
+            "Slip whole projects",
+            p_ids,
+            p_labels,
+            whatif.PROJECTS,
+            whatif.project_slip_key,
+            placeholder="Pick projects",
+            help="Every open milestone of the project slips by the same number of days.",
+        )
 
     if options.milestones.height == 0:
         st.caption("Every milestone of this snapshot has finished: there is nothing left to slip or work around.")
@@ -65,33 +81,63 @@ with st.container(border=True):
             st.markdown("**Set a finish date**")
             a, b = st.columns([3, 2])
             a.selectbox("Milestone", m_ids, format_func=lambda m: m_labels.get(m, m), key=whatif.SET_FINISH_PICK)
-            b.date_input("Finishes on", value=ctx.as_of + timedelta(days=28), min_value=ctx.as_of, key="wi_sf_date",
-                         format="YYYY-MM-DD", help="Whatever its predecessors do; its successors follow.")
-            st.form_submit_button("Set finish", on_click=whatif.add_set_finish, icon=":material/event:",
-                                  key="wi_sf_add")
+            b.date_input(
+                "Finishes on",
+                value=ctx.as_of + timedelta(days=28),
+                min_value=ctx.as_of,
+                key="wi_sf_date",
+                format="YYYY-MM-DD",
+                help="Whatever its predecessors do; its successors follow.",
+            )
+            st.form_submit_button(
+                "Set finish", on_click=whatif.add_set_finish, icon=":material/event:", key="wi_sf_add"
+            )
         with right, st.form("wi_workaround_form"):
             st.markdown("**Add a workaround**")
             st.selectbox("Milestone", m_ids, format_func=lambda m: m_labels.get(m, m), key=whatif.WORKAROUND_PICK)
             a, b, c = st.columns([4, 3, 3])
             a.date_input("Starts on", value=ctx.as_of, min_value=ctx.as_of, key="wi_wa_start", format="YYYY-MM-DD")
-            b.number_input(f"Cost ({currency})", min_value=0.0, value=50_000.0, step=10_000.0, format="%.0f",
-                           key="wi_wa_cost")
-            c.number_input("Recovers (%)", min_value=0, max_value=100, value=50, step=5, key="wi_wa_percent",
-                           help="The share of the value the milestone's lateness loses that the workaround wins back")
-            st.form_submit_button("Add workaround", on_click=whatif.add_workaround, icon=":material/build:",
-                                  key="wi_wa_add")
+            b.number_input(
+                f"Cost ({currency})", min_value=0.0, value=50_000.0, step=10_000.0, format="%.0f", key="wi_wa_cost"
+            )
+            c.number_input(
+                "Recovers (%)",
+                min_value=0,
+                max_value=100,
+                value=50,
+                step=5,
+                key="wi_wa_percent",
+                help="The share of the value the milestone's lateness loses that the workaround wins back",
+            )
+            st.form_submit_button(
+                "Add workaround", on_click=whatif.add_workaround, icon=":material/build:", key="wi_wa_add"
+            )
 
     for mid, finish in state.get(whatif.SET_FINISHES, {}).items():
         row = st.container(horizontal=True, vertical_alignment="center", gap="small")
         row.markdown(f":material/event: **{m_labels.get(mid, mid)}** finishes on **{finish.isoformat()}**")
-        row.button("Remove", key=f"wi_rm_sf_{mid}", on_click=whatif.remove_set_finish, args=(mid,),
-                   type="tertiary", icon=":material/close:")
+        row.button(
+            "Remove",
+            key=f"wi_rm_sf_{mid}",
+            on_click=whatif.remove_set_finish,
+            args=(mid,),
+            type="tertiary",
+            icon=":material/close:",
+        )
     for mid, start, cost, fraction in state.get(whatif.WORKAROUNDS, {}).values():
         row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-        row.markdown(f":material/build: Workaround on **{m_labels.get(mid, mid)}** from **{start.isoformat()}**, "
-                     f"cost **{fmt.money(cost, currency)}**, recovers **{fraction:.0%}** of the value lost")
-        row.button("Remove", key=f"wi_rm_wa_{mid}", on_click=whatif.remove_workaround, args=(mid,),
-                   type="tertiary", icon=":material/close:")
+        row.markdown(
+            f":material/build: Workaround on **{m_labels.get(mid, mid)}** from **{start.isoformat()}**, "
+            f"cost **{fmt.money(cost, currency)}**, recovers **{fraction:.0%}** of the value lost"
+        )
+        row.button(
+            "Remove",
+            key=f"wi_rm_wa_{mid}",
+            on_click=whatif.remove_workaround,
+            args=(mid,),
+            type="tertiary",
+            icon=":material/close:",
+        )
 
     current = whatif.draft()
     if not current.is_empty:
@@ -100,11 +146,16 @@ with st.container(border=True):
 # ------------------------------------------------------------------ what the scenario does
 view = None
 if current.is_empty:
-    hint = (f" Try **{options.milestones['label'][0]}**, the open milestone with the most value at risk."
-            if options.milestones.height else "")
-    st.info("Pick a milestone or a project to slip, set a finish date, or add a workaround: the KPI projections, "
-            "the value at risk and every milestone downstream are recomputed as you move the sliders." + hint,
-            icon=":material/science:")
+    hint = (
+        f" Try **{options.milestones['label'][0]}**, the open milestone with the most value at risk."
+        if options.milestones.height
+        else ""
+    )
+    st.info(
+        "Pick a milestone or a project to slip, set a finish date, or add a workaround: the KPI projections, "
+        "the value at risk and every milestone downstream are recomputed as you move the sliders." + hint,
+        icon=":material/science:",
+    )
 else:
     try:
         view = whatif.scenario_view(at, current)
@@ -116,29 +167,45 @@ if view is not None:
     has_workarounds = view.mitigations.height > 0
     tiles = st.columns(4)
     tiles[0].metric(
-        "Value at risk", fmt.money(s.value_at_risk_after, currency, compact=True),
-        fmt.money_delta(s.value_at_risk_after - s.value_at_risk_before), delta_color="inverse", border=True,
+        "Value at risk",
+        fmt.money(s.value_at_risk_after, currency, compact=True),
+        fmt.money_delta(s.value_at_risk_after - s.value_at_risk_before),
+        delta_color="inverse",
+        border=True,
         delta_description=f"from {fmt.money(s.value_at_risk_before, currency, compact=True)}",
         help=f"Value the portfolio loses this period because milestones finish late, before workarounds: "
-             f"{fmt.money(s.value_at_risk_before, currency)} → {fmt.money(s.value_at_risk_after, currency)}",
+        f"{fmt.money(s.value_at_risk_before, currency)} → {fmt.money(s.value_at_risk_after, currency)}",
     )
     tiles[1].metric(
-        "After workarounds", fmt.money(s.value_at_risk_net, currency, compact=True),
-        fmt.money_delta(s.value_at_risk_net - s.value_at_risk_before), delta_color="inverse", border=True,
+        "After workarounds",
+        fmt.money(s.value_at_risk_net, currency, compact=True),
+        fmt.money_delta(s.value_at_risk_net - s.value_at_risk_before),
+        delta_color="inverse",
+        border=True,
         delta_description=f"from {fmt.money(s.value_at_risk_before, currency, compact=True)}",
         help=f"Value at risk minus what the workarounds recover: {fmt.money(s.value_at_risk_net, currency)}",
     )
     tiles[2].metric(
-        "Net of workarounds", fmt.money(s.net_of_workarounds, currency, compact=True) if has_workarounds else "none",
+        "Net of workarounds",
+        fmt.money(s.net_of_workarounds, currency, compact=True) if has_workarounds else "none",
         border=True,
-        help=(f"Recovered {fmt.money(s.recovered, currency)} minus cost {fmt.money(s.workaround_cost, currency)}"
-              if has_workarounds else "Add a workaround to see what it wins back for its cost"),
+        help=(
+            f"Recovered {fmt.money(s.recovered, currency)} minus cost {fmt.money(s.workaround_cost, currency)}"
+            if has_workarounds
+            else "Add a workaround to see what it wins back for its cost"
+        ),
     )
-    tiles[3].metric("KPIs missing their target", s.kpis_missing_after,
-                    fmt.count_delta(s.kpis_missing_after, s.kpis_missing_before), delta_color="inverse",
-                    border=True, delta_description=f"from {s.kpis_missing_before}")
-    st.caption(f"{s.milestones_moved} milestone(s) move · {s.escalations_raised} escalation(s) raised · "
-               f"{current.describe()}")
+    tiles[3].metric(
+        "KPIs missing their target",
+        s.kpis_missing_after,
+        fmt.count_delta(s.kpis_missing_after, s.kpis_missing_before),
+        delta_color="inverse",
+        border=True,
+        delta_description=f"from {s.kpis_missing_before}",
+    )
+    st.caption(
+        f"{s.milestones_moved} milestone(s) move · {s.escalations_raised} escalation(s) raised · {current.describe()}"
+    )
 
     left, right = st.columns(2, gap="large")
     with left:
@@ -156,11 +223,15 @@ if view is not None:
                         "target_value": st.column_config.NumberColumn("Target", format="%.4g"),
                         "verdict": st.column_config.TextColumn("Verdict"),
                     },
-                    hide_index=True, placeholder="–", key="wi_kpi_table",
+                    hide_index=True,
+                    placeholder="–",
+                    key="wi_kpi_table",
                 )
         else:
-            st.info("No KPI projection moves: the milestones that move drive no KPI, or only after its target date.",
-                    icon=":material/info:")
+            st.info(
+                "No KPI projection moves: the milestones that move drive no KPI, or only after its target date.",
+                icon=":material/info:",
+            )
     with right:
         export.chart(view.waterfall_chart, "what-if value at risk by milestone", key="wi_waterfall")
 
@@ -168,13 +239,23 @@ if view is not None:
     if view.moved.height:
         st.dataframe(
             view.moved,
-            column_order=["milestone_id", "name", "cause", "before", "after", "moved_days", "value_at_risk_before",
-                          "value_at_risk_after", "value_at_risk_change"],
+            column_order=[
+                "milestone_id",
+                "name",
+                "cause",
+                "before",
+                "after",
+                "moved_days",
+                "value_at_risk_before",
+                "value_at_risk_after",
+                "value_at_risk_change",
+            ],
             column_config={
                 **fmt.columns(currency),
                 "name": st.column_config.TextColumn("Milestone name"),
-                "cause": st.column_config.TextColumn("Why",
-                                                     help="Named by the scenario, or downstream of one that moves"),
+                "cause": st.column_config.TextColumn(
+                    "Why", help="Named by the scenario, or downstream of one that moves"
+                ),
                 "before": st.column_config.DateColumn("Finish before", format="YYYY-MM-DD"),
                 "after": st.column_config.DateColumn("Finish after", format="YYYY-MM-DD"),
                 "moved_days": st.column_config.NumberColumn("Moves (days)", format="%+d"),
@@ -182,7 +263,10 @@ if view is not None:
                 "value_at_risk_after": fmt.money_column("Value at risk after", currency),
                 "value_at_risk_change": st.column_config.NumberColumn("Change", format=f"%+,.0f {currency}"),
             },
-            hide_index=True, placeholder="–", key="wi_moved", height=fmt.table_height(view.moved.height, 380),
+            hide_index=True,
+            placeholder="–",
+            key="wi_moved",
+            height=fmt.table_height(view.moved.height, 380),
         )
     else:
         st.caption("No computed finish moves: a finish set earlier than planned, or a slip its successors absorb.")
@@ -200,12 +284,16 @@ if view is not None:
                 "recovered_value": fmt.money_column("Recovered", currency),
                 "net_value": fmt.money_column("Net", currency, help="Recovered minus cost"),
                 "break_even_days": st.column_config.NumberColumn(
-                    "Break-even (days late)", format="%d",
+                    "Break-even (days late)",
+                    format="%d",
                     help="The workaround pays for itself once the milestone finishes this many days after its "
-                         "baseline finish; empty when no slip makes it pay"),
+                    "baseline finish; empty when no slip makes it pay",
+                ),
                 "verdict": st.column_config.TextColumn("Verdict"),
             },
-            hide_index=True, placeholder="–", key="wi_mitigations",
+            hide_index=True,
+            placeholder="–",
+            key="wi_mitigations",
         )
     if view.escalations.height:
         with st.expander(f"Escalations raised: {view.escalations.height}", icon=":material/campaign:"):
@@ -218,7 +306,9 @@ if view is not None:
                     "escalate_to_before": st.column_config.TextColumn("Escalated to before"),
                     "escalate_to_after": st.column_config.TextColumn("Escalate to"),
                 },
-                hide_index=True, placeholder="–", key="wi_escalations",
+                hide_index=True,
+                placeholder="–",
+                key="wi_escalations",
             )
 
 # ------------------------------------------------------------------ save, open, compare
@@ -227,18 +317,34 @@ save_col, saved_col = st.columns([2, 3], gap="large")
 with save_col:
     st.subheader("Save")
     st.text_input("Scenario name", key=whatif.NAME, placeholder="e.g. Vendor two weeks late")
-    st.caption(f"Saved by **{whatif.author()}** with the date and time, on snapshot #{ctx.snapshot_id} "
-               f"({fmt.day(ctx.as_of)}): {current.describe()}.")
+    st.caption(
+        f"Saved by **{whatif.author()}** with the date and time, on snapshot #{ctx.snapshot_id} "
+        f"({fmt.day(ctx.as_of)}): {current.describe()}."
+    )
     may_save = access.session_access().can_save_scenarios
     if not may_save:
-        st.caption(":material/lock: Only finance and the PMO may save, rename or delete scenarios; you can still "
-                   "explore and compare.")
+        st.caption(
+            ":material/lock: Only finance and the PMO may save, rename or delete scenarios; you can still "
+            "explore and compare."
+        )
     row = st.container(horizontal=True, gap="small")
-    row.button("Save as new scenario", type="primary", key="wi_save", on_click=whatif.save_new,
-               args=(ctx.snapshot_id,), disabled=current.is_empty or not may_save, icon=":material/save:")
+    row.button(
+        "Save as new scenario",
+        type="primary",
+        key="wi_save",
+        on_click=whatif.save_new,
+        args=(ctx.snapshot_id,),
+        disabled=current.is_empty or not may_save,
+        icon=":material/save:",
+    )
     if opened:
-        row.button(f"Save changes to '{opened['name']}'", key="wi_update", on_click=whatif.update_opened,
-                   disabled=current.is_empty or not may_save, icon=":material/save_as:")
+        row.button(
+            f"Save changes to '{opened['name']}'",
+            key="wi_update",
+            on_click=whatif.update_opened,
+            disabled=current.is_empty or not may_save,
+            icon=":material/save_as:",
+        )
 
 with saved_col:
     saved = whatif.saved_scenarios()
@@ -256,32 +362,55 @@ with saved_col:
                 "updated_at": st.column_config.DatetimeColumn("Changed", format="YYYY-MM-DD HH:mm"),
                 "snapshot_as_of": st.column_config.DateColumn("Built on snapshot of", format="YYYY-MM-DD"),
             },
-            hide_index=True, placeholder="–", key="wi_saved", height=fmt.table_height(saved.height, 250),
+            hide_index=True,
+            placeholder="–",
+            key="wi_saved",
+            height=fmt.table_height(saved.height, 250),
         )
         ids = saved["scenario_id"].to_list()
-        names = dict(zip(ids, saved["name"].to_list()))
+        names = dict(zip(ids, saved["name"].to_list(), strict=False))
         if state.get("wi_pick") not in ids:
             state["wi_pick"] = ids[0]
         pick = st.selectbox("Saved scenario", ids, format_func=names.get, key="wi_pick")
         row = st.container(horizontal=True, gap="small")
-        row.button("Open", key="wi_open", on_click=whatif.open_saved, args=(pick, m_labels, p_labels),
-                   icon=":material/folder_open:", help="Load its changes into the builder above")
+        row.button(
+            "Open",
+            key="wi_open",
+            on_click=whatif.open_saved,
+            args=(pick, m_labels, p_labels),
+            icon=":material/folder_open:",
+            help="Load its changes into the builder above",
+        )
         with row.popover("Rename", icon=":material/edit:"):
             st.text_input("New name", key="wi_rename_to")
             st.button("Rename", key="wi_rename", on_click=whatif.rename_saved, args=(pick,), disabled=not may_save)
         with row.popover("Delete", icon=":material/delete:"):
             st.markdown(f"Delete **{names[pick]}** for everyone? This cannot be undone.")
-            st.button("Delete for good", key="wi_delete", type="primary", on_click=whatif.delete_saved,
-                      args=(pick, names[pick]), disabled=not may_save)
+            st.button(
+                "Delete for good",
+                key="wi_delete",
+                type="primary",
+                on_click=whatif.delete_saved,
+                args=(pick, names[pick]),
+                disabled=not may_save,
+            )
 
 st.subheader("Compare scenarios")
 options = ([whatif.CURRENT] if not current.is_empty else []) + saved["scenario_id"].to_list()
-labels = {whatif.CURRENT: "The scenario being edited", **dict(zip(saved["scenario_id"].to_list(),
-                                                                   saved["name"].to_list()))}
+labels = {
+    whatif.CURRENT: "The scenario being edited",
+    **dict(zip(saved["scenario_id"].to_list(), saved["name"].to_list(), strict=False)),
+}
 if "wi_compare" in state:
     state["wi_compare"] = [o for o in state["wi_compare"] if o in options]
-compare = st.multiselect("Scenarios to compare (2 to 4)", options, format_func=labels.get, max_selections=4,
-                         key="wi_compare", placeholder="Pick two to four scenarios")
+compare = st.multiselect(
+    "Scenarios to compare (2 to 4)",
+    options,
+    format_func=labels.get,
+    max_selections=4,
+    key="wi_compare",
+    placeholder="Pick two to four scenarios",
+)
 if len(compare) < 2:
     st.caption("Pick two to four scenarios (saved ones, or the one being edited) to put them side by side.")
 else:
@@ -291,26 +420,51 @@ else:
         errors.show_error(err)
     else:
         export.chart(compared.chart, "scenario comparison", key="wi_compare_chart")
-        st.dataframe(compared.table, column_config={"figure": st.column_config.TextColumn("Figure", width="large")},
-                     hide_index=True, placeholder="–", key="wi_compare_table",
-                     height=fmt.table_height(compared.table.height, 560))
+        st.dataframe(
+            compared.table,
+            column_config={"figure": st.column_config.TextColumn("Figure", width="large")},
+            hide_index=True,
+            placeholder="–",
+            key="wi_compare_table",
+            height=fmt.table_height(compared.table.height, 560),
+        )
         export.table_downloads(compared.table, "scenario comparison", key="wi_compare_dl", sheet="comparison")
 
 # ------------------------------------------------------------------ Monte Carlo
 with st.expander("Monte Carlo: how likely are these dates, KPIs and value at risk?", icon=":material/casino:"):
-    st.caption("Each run gives every open milestone a random extra slip and propagates it through the dependencies. "
-               "By default the slips come from this portfolio's own history of how far computed finishes moved "
-               "from one snapshot to the next (each project's own history when it has enough, else the whole "
-               "portfolio's). A triangular range (min, most likely, max days) overrides that for one project or "
-               "milestone.")
+    st.caption(
+        "Each run gives every open milestone a random extra slip and propagates it through the dependencies. "
+        "By default the slips come from this portfolio's own history of how far computed finishes moved "
+        "from one snapshot to the next (each project's own history when it has enough, else the whole "
+        "portfolio's). A triangular range (min, most likely, max days) overrides that for one project or "
+        "milestone."
+    )
     a, b, c = st.columns(3)
     runs = int(a.number_input("Runs", min_value=200, max_value=5000, value=1000, step=100, key="wi_mc_runs"))
-    seed = int(b.number_input("Seed", min_value=0, max_value=2**31 - 1, value=7, step=1, key="wi_mc_seed",
-                              help="The same seed and inputs give the same result"))
-    on_top = c.toggle("On top of the scenario above", value=True, key="wi_mc_on_top", disabled=current.is_empty,
-                      help="Apply the scenario's slips and set finishes in every run (workarounds are left out)")
-    target = st.selectbox("Triangular slip range for", whatif.targets(m_ids, p_ids), key=whatif.TARGET_PICK,
-                          format_func=lambda o: whatif.override_label(o, m_labels, p_labels))
+    seed = int(
+        b.number_input(
+            "Seed",
+            min_value=0,
+            max_value=2**31 - 1,
+            value=7,
+            step=1,
+            key="wi_mc_seed",
+            help="The same seed and inputs give the same result",
+        )
+    )
+    on_top = c.toggle(
+        "On top of the scenario above",
+        value=True,
+        key="wi_mc_on_top",
+        disabled=current.is_empty,
+        help="Apply the scenario's slips and set finishes in every run (workarounds are left out)",
+    )
+    target = st.selectbox(
+        "Triangular slip range for",
+        whatif.targets(m_ids, p_ids),
+        key=whatif.TARGET_PICK,
+        format_func=lambda o: whatif.override_label(o, m_labels, p_labels),
+    )
     override = None
     if target:
         a, b, c = st.columns(3)
@@ -328,8 +482,10 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
             sim = whatif.run_simulation_with_progress(at, *params)
         elif state.get(whatif.SIMULATION) and state[whatif.SIMULATION][0] == at:
             if state[whatif.SIMULATION][1:] != params:
-                st.info("The inputs changed since this run: press **Run simulation** to update it.",
-                        icon=":material/update:")
+                st.info(
+                    "The inputs changed since this run: press **Run simulation** to update it.",
+                    icon=":material/update:",
+                )
             with st.spinner("Reading the last simulation ..."):
                 sim = whatif.simulation(*state[whatif.SIMULATION])
     except KpiError as err:
@@ -342,26 +498,42 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
         var = result.value_at_risk
         st.caption(f"{result.runs:,} runs, seed {result.seed}. {sim.caption}")
         tiles = st.columns(4)
-        tiles[0].metric("Value at risk, P50", fmt.money(var.p50, currency, compact=True), border=True,
-                        help="Half the runs lose less than this")
-        tiles[1].metric("P80", fmt.money(var.p80, currency, compact=True), border=True,
-                        help="Four runs in five lose less than this")
-        tiles[2].metric("P95", fmt.money(var.p95, currency, compact=True), border=True,
-                        help="Nineteen runs in twenty lose less than this")
-        tiles[3].metric("Without random slips", fmt.money(var.deterministic, currency, compact=True), border=True,
-                        help="The plan's value at risk (with the scenario's changes when applied)")
+        tiles[0].metric(
+            "Value at risk, P50",
+            fmt.money(var.p50, currency, compact=True),
+            border=True,
+            help="Half the runs lose less than this",
+        )
+        tiles[1].metric(
+            "P80", fmt.money(var.p80, currency, compact=True), border=True, help="Four runs in five lose less than this"
+        )
+        tiles[2].metric(
+            "P95",
+            fmt.money(var.p95, currency, compact=True),
+            border=True,
+            help="Nineteen runs in twenty lose less than this",
+        )
+        tiles[3].metric(
+            "Without random slips",
+            fmt.money(var.deterministic, currency, compact=True),
+            border=True,
+            help="The plan's value at risk (with the scenario's changes when applied)",
+        )
         left, right = st.columns(2, gap="large")
         with left:
             kpi_ids = sim.kpis["kpi_id"].to_list()
-            kpi_names = dict(zip(kpi_ids, sim.kpis["name"].to_list()))
-            kpi_meet = dict(zip(kpi_ids, sim.kpis["p_meet"].to_list()))
+            kpi_names = dict(zip(kpi_ids, sim.kpis["name"].to_list(), strict=False))
+            kpi_meet = dict(zip(kpi_ids, sim.kpis["p_meet"].to_list(), strict=False))
             if state.get("wi_mc_kpi") not in kpi_ids and kpi_ids:
                 state["wi_mc_kpi"] = kpi_ids[0]
             if kpi_ids:
-                kpi_id = st.selectbox("KPI", kpi_ids, key="wi_mc_kpi",
-                                      format_func=lambda k: f"{kpi_names[k]} ({k}): meets its target in "
-                                                            f"{kpi_meet[k]:.0%} of runs",
-                                      help="Least likely to meet its target first")
+                kpi_id = st.selectbox(
+                    "KPI",
+                    kpi_ids,
+                    key="wi_mc_kpi",
+                    format_func=lambda k: f"{kpi_names[k]} ({k}): meets its target in {kpi_meet[k]:.0%} of runs",
+                    help="Least likely to meet its target first",
+                )
                 export.chart(whatif.fan_spec(*shown, kpi_id), f"Monte Carlo {kpi_names[kpi_id]}", key="wi_fan")
         with right:
             export.chart(sim.histogram_chart, "Monte Carlo value at risk", key="wi_histogram")
@@ -375,13 +547,17 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
                 "unit": st.column_config.TextColumn("Unit", width="small"),
                 "target_value": st.column_config.NumberColumn("Target", format="%.4g"),
                 "projected": st.column_config.NumberColumn("Without random slips", format="%.4g"),
-                "p_meet": st.column_config.ProgressColumn("Chance to meet", format="percent", min_value=0,
-                                                          max_value=1, color=RAG_COLOURS["Green"]),
+                "p_meet": st.column_config.ProgressColumn(
+                    "Chance to meet", format="percent", min_value=0, max_value=1, color=RAG_COLOURS["Green"]
+                ),
                 "p50": st.column_config.NumberColumn("P50", format="%.4g", help="Reached or beaten in half the runs"),
                 "p80": st.column_config.NumberColumn("P80", format="%.4g", help="Reached or beaten in 80% of runs"),
                 "p95": st.column_config.NumberColumn("P95", format="%.4g", help="Reached or beaten in 95% of runs"),
             },
-            hide_index=True, placeholder="–", key="wi_mc_kpis", height=fmt.table_height(sim.kpis.height, 320),
+            hide_index=True,
+            placeholder="–",
+            key="wi_mc_kpis",
+            height=fmt.table_height(sim.kpis.height, 320),
         )
         st.markdown("**Most critical milestones**: share of runs in which the milestone hurts a KPI that misses")
         st.dataframe(
@@ -390,8 +566,11 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
             column_config={
                 **fmt.columns(currency),
                 "name": st.column_config.TextColumn("Milestone name"),
-                "criticality": st.column_config.ProgressColumn("Critical in", format="percent", min_value=0,
-                                                               max_value=1, color=RAG_COLOURS["Red"]),
+                "criticality": st.column_config.ProgressColumn(
+                    "Critical in", format="percent", min_value=0, max_value=1, color=RAG_COLOURS["Red"]
+                ),
             },
-            hide_index=True, placeholder="–", key="wi_mc_critical",
+            hide_index=True,
+            placeholder="–",
+            key="wi_mc_critical",
         )

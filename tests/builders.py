@@ -7,19 +7,17 @@ from pathlib import Path
 
 import polars as pl
 
-from kpi_engine.portfolio import Portfolio
-from kpi_engine.schema import TABLES, schema_of
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.schema import TABLES, schema_of
 
-FLEET_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec" / "fleet"
+#: The worked example (DOMAIN section 5), copied into the repository: one CSV per sheet plus fleet.xlsx.
+FLEET_DIR = Path(__file__).resolve().parent / "fixtures" / "fleet"
 FLEET_AS_OF = date(2026, 6, 15)
 
 
 def fleet_portfolio() -> Portfolio:
-    """The worked example of DOMAIN.md section 5, read straight from the shared CSVs."""
-    tables = {
-        name: pl.read_csv(FLEET_DIR / f"{name}.csv", schema_overrides=schema_of(name))
-        for name in TABLES
-    }
+    """The worked example of DOMAIN.md section 5, read from tests/fixtures/fleet."""
+    tables = {name: pl.read_csv(FLEET_DIR / f"{name}.csv", schema_overrides=schema_of(name)) for name in TABLES}
     return Portfolio.from_tables(tables, FLEET_AS_OF)
 
 
@@ -41,12 +39,28 @@ def portfolio(as_of: date = date(2026, 6, 1), **tables: list[dict]) -> Portfolio
 
 def milestone(mid: str, baseline: date, **values) -> dict:
     """A milestone row of project P owned by one person, with a baseline finish."""
-    return {"milestone_id": mid, "project_id": "P", "name": f"Milestone {mid}", "owner": "Mo Lead",
-            "baseline_finish": baseline, **values}
+    return {
+        "milestone_id": mid,
+        "project_id": "P",
+        "name": f"Milestone {mid}",
+        "owner": "Mo Lead",
+        "baseline_finish": baseline,
+        **values,
+    }
 
 
 def kpi(kid: str, **values) -> dict:
     """A lower-is-better KPI of objective O from 2.0 to 1.0 over 2026."""
-    return {"kpi_id": kid, "name": f"KPI {kid}", "objective_id": "O", "owner": "Kim Owner", "unit": "u",
-            "direction": "lower_is_better", "baseline_value": 2.0, "target_value": 1.0,
-            "period_start": date(2026, 1, 1), "target_date": date(2026, 12, 31), **values}
+    return {
+        "kpi_id": kid,
+        "name": f"KPI {kid}",
+        "objective_id": "O",
+        "owner": "Kim Owner",
+        "unit": "u",
+        "direction": "lower_is_better",
+        "baseline_value": 2.0,
+        "target_value": 1.0,
+        "period_start": date(2026, 1, 1),
+        "target_date": date(2026, 12, 31),
+        **values,
+    }

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from builders import FLEET_DIR
 from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,7 +21,4 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 @pytest.fixture
 def fleet_dir() -> Path:
     """The worked example of DOMAIN.md section 5, one CSV per sheet plus fleet.xlsx."""
-    folder = REPO.parent / "shared" / "spec" / "fleet"
-    if not folder.is_dir():
-        pytest.skip(f"the worked example is not at {folder}")
-    return folder
+    return FLEET_DIR

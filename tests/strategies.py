@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from builders import frame
 from hypothesis import strategies as st
 
-from builders import frame
-from kpi_engine.portfolio import Portfolio
+from kpi_engine.core.portfolio import Portfolio
 
 AS_OF = date(2026, 6, 1)
 PERIOD_START = date(2026, 1, 1)
@@ -55,52 +55,72 @@ def portfolios(
     n = draw(st.integers(min_milestones, max_milestones))
     n_kpis = draw(st.integers(1, max_kpis))
     n_projects = draw(st.integers(1, max_projects))
-    projects = [{"project_id": f"P{p}", "name": f"Project {p}", "owner": f"Owner {p}", "sponsor": "Sue Sponsor"}
-                for p in range(n_projects)]
+    projects = [
+        {"project_id": f"P{p}", "name": f"Project {p}", "owner": f"Owner {p}", "sponsor": "Sue Sponsor"}
+        for p in range(n_projects)
+    ]
     milestones, tasks, dependencies, links = [], [], [], []
     for i in range(n):
         baseline = draw(st.integers(-60, 240))
         duration = draw(st.integers(0, 30))
         slip = draw(st.integers(-10, 40))
         done = draw(st.floats(0, 1)) < finished_share
-        milestones.append({
-            "milestone_id": f"M{i}",
-            "project_id": f"P{draw(st.integers(0, n_projects - 1))}",
-            "name": f"Milestone {i}",
-            "owner": "Mo Lead",
-            "baseline_start": _day(baseline - duration) if draw(st.booleans()) else None,
-            "baseline_finish": _day(baseline),
-            "forecast_finish": _day(baseline + slip) if draw(st.booleans()) else None,
-            "actual_finish": _day(min(baseline + slip, -1)) if done else None,
-            "reported_status": "Complete" if done else draw(st.sampled_from(STATUSES)),
-        })
+        milestones.append(
+            {
+                "milestone_id": f"M{i}",
+                "project_id": f"P{draw(st.integers(0, n_projects - 1))}",
+                "name": f"Milestone {i}",
+                "owner": "Mo Lead",
+                "baseline_start": _day(baseline - duration) if draw(st.booleans()) else None,
+                "baseline_finish": _day(baseline),
+                "forecast_finish": _day(baseline + slip) if draw(st.booleans()) else None,
+                "actual_finish": _day(min(baseline + slip, -1)) if done else None,
+                "reported_status": "Complete" if done else draw(st.sampled_from(STATUSES)),
+            }
+        )
         for j in range(draw(st.integers(0, 2))):
             late = draw(st.integers(-20, 30))
-            tasks.append({
-                "task_id": f"T{i}-{j}", "milestone_id": f"M{i}", "name": f"Task {i}-{j}",
-                "forecast_finish": _day(baseline + late),
-                "actual_finish": _day(min(baseline + late, -1)) if draw(st.booleans()) else None,
-            })
+            tasks.append(
+                {
+                    "task_id": f"T{i}-{j}",
+                    "milestone_id": f"M{i}",
+                    "name": f"Task {i}-{j}",
+                    "forecast_finish": _day(baseline + late),
+                    "actual_finish": _day(min(baseline + late, -1)) if draw(st.booleans()) else None,
+                }
+            )
         if i:
             for p in sorted(draw(st.sets(st.integers(0, i - 1), max_size=2))):
-                dependencies.append({"predecessor_id": f"M{p}", "successor_id": f"M{i}",
-                                     "lag_days": draw(st.integers(0, 10))})
+                dependencies.append(
+                    {"predecessor_id": f"M{p}", "successor_id": f"M{i}", "lag_days": draw(st.integers(0, 10))}
+                )
         for k in range(n_kpis):
             if draw(st.booleans()):
-                links.append({
-                    "milestone_id": f"M{i}", "kpi_id": f"K{k}",
-                    "kpi_delta": draw(st.integers(-8, 8)) / 4,
-                    "ramp_days": float(draw(st.sampled_from([0, 0, 7, 14, 30, 60]))),
-                    "value_per_week": float(draw(st.integers(0, 20)) * 5_000),
-                })
+                links.append(
+                    {
+                        "milestone_id": f"M{i}",
+                        "kpi_id": f"K{k}",
+                        "kpi_delta": draw(st.integers(-8, 8)) / 4,
+                        "ramp_days": float(draw(st.sampled_from([0, 0, 7, 14, 30, 60]))),
+                        "value_per_week": float(draw(st.integers(0, 20)) * 5_000),
+                    }
+                )
     kpis, actuals = [], []
     for k in range(n_kpis):
-        kpis.append({
-            "kpi_id": f"K{k}", "name": f"KPI {k}", "objective_id": "O", "owner": "Kim Owner", "unit": "u",
-            "direction": draw(st.sampled_from(["higher_is_better", "lower_is_better"])),
-            "baseline_value": 10.0, "target_value": draw(st.integers(20, 60)) / 4,
-            "period_start": PERIOD_START, "target_date": _day(draw(st.integers(30, 300))),
-        })
+        kpis.append(
+            {
+                "kpi_id": f"K{k}",
+                "name": f"KPI {k}",
+                "objective_id": "O",
+                "owner": "Kim Owner",
+                "unit": "u",
+                "direction": draw(st.sampled_from(["higher_is_better", "lower_is_better"])),
+                "baseline_value": 10.0,
+                "target_value": draw(st.integers(20, 60)) / 4,
+                "period_start": PERIOD_START,
+                "target_date": _day(draw(st.integers(30, 300))),
+            }
+        )
         for offset in sorted(draw(st.sets(st.integers(1, 150), max_size=2))):
             actuals.append({"kpi_id": f"K{k}", "as_of": _day(-offset), "value": draw(st.integers(30, 50)) / 4})
     tables = {

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpi_engine.access import (
+from kpi_engine.core.access import (
     OPEN_MODE_NOTICE,
     Access,
     AccessPolicy,
@@ -21,8 +21,8 @@ from kpi_engine.access import (
     roles_from_text,
     sign_in_provider,
 )
-from kpi_engine.errors import InputError
-from kpi_engine.settings import Settings
+from kpi_engine.core.errors import InputError
+from kpi_engine.core.settings import Settings
 from kpi_engine.store import Store
 
 POLICY = AccessPolicy(
@@ -140,8 +140,11 @@ def test_nobody_signed_in_yet_gets_no_access() -> None:
 
 
 AUTH = {"redirect_uri": "https://kpi.example.com/oauth2callback", "cookie_secret": "s" * 32}
-PROVIDER = {"client_id": "id", "client_secret": "secret",
-            "server_metadata_url": "https://login.example.com/.well-known/openid-configuration"}
+PROVIDER = {
+    "client_id": "id",
+    "client_secret": "secret",
+    "server_metadata_url": "https://login.example.com/.well-known/openid-configuration",
+}
 
 
 @pytest.mark.parametrize(
@@ -174,7 +177,7 @@ def test_a_half_made_sign_in_configuration_is_refused_not_left_open(auth: dict, 
 def test_roles_from_text() -> None:
     text = ["# who may upload", "ana@example.com = PMO", "", " *@finance.example.com=finance "]
     assert roles_from_text(text) == {"ana@example.com": Role.PMO, "*@finance.example.com": Role.FINANCE}
-    with pytest.raises(InputError, match="line 1 \\('ana@example.com pmo'\\) is not 'address = role'"):
+    with pytest.raises(InputError, match=r"line 1 \('ana@example.com pmo'\) is not 'address = role'"):
         roles_from_text(["ana@example.com pmo"])
 
 

@@ -13,15 +13,21 @@ from pathlib import Path
 import pytest
 
 from kpi_engine import cli
-from kpi_engine.errors import DatabaseBusyError
+from kpi_engine.core.errors import DatabaseBusyError
 from kpi_engine.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
-CLI_MD = REPO.parent / "shared" / "spec" / "CLI.md"
+CLI_MD = REPO / "docs" / "cli.md"
 
 FLEET_ROWS = {
-    "objectives": 2, "kpis": 3, "kpi_actuals": 3, "projects": 6,
-    "milestones": 6, "tasks": 3, "dependencies": 1, "links": 5,
+    "objectives": 2,
+    "kpis": 3,
+    "kpi_actuals": 3,
+    "projects": 6,
+    "milestones": 6,
+    "tasks": 3,
+    "dependencies": 1,
+    "links": 5,
 }
 UNKNOWN_PROJECT_LINE = (
     "milestones.csv, sheet milestones, row 3, column project_id: "
@@ -33,7 +39,11 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     """Run ``python -m kpi_engine`` in a fresh process, as a scheduled job would."""
     return subprocess.run(
         [sys.executable, "-m", "kpi_engine", *args],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=120,
     )
 
 
@@ -49,9 +59,7 @@ def unknown_project(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "projects.csv").write_text("project_id,name,owner\nP-A,Project A,Ann\n")
     (folder / "milestones.csv").write_text(
-        "milestone_id,project_id,name,owner,baseline_finish\n"
-        "M1,P-A,One,Ann,2026-08-31\n"
-        "M2,P-X,Two,Ann,2026-09-30\n"
+        "milestone_id,project_id,name,owner,baseline_finish\nM1,P-A,One,Ann,2026-08-31\nM2,P-X,Two,Ann,2026-09-30\n"
     )
     return folder
 
@@ -119,8 +127,17 @@ def test_whatif_options_are_checked(argv, capsys):
 
 def test_whatif_options_parse():
     args = cli.build_parser().parse_args(
-        ["whatif", "--slip", "M1=14", "--slip", "PROJ:9=-3", "--slip-project", "P-ROUTE=7",
-         "--workaround", "M1:2026-08-31:50000:0.6"]
+        [
+            "whatif",
+            "--slip",
+            "M1=14",
+            "--slip",
+            "PROJ:9=-3",
+            "--slip-project",
+            "P-ROUTE=7",
+            "--workaround",
+            "M1:2026-08-31:50000:0.6",
+        ]
     )
     assert args.slip == [("M1", 14), ("PROJ:9", -3)]
     assert args.slip_project == [("P-ROUTE", 7)]
@@ -172,7 +189,12 @@ def test_ingest_again_and_snapshots_table(fleet_dir, capsys, db):
     assert cli.main(["snapshots", "--db", db]) == 0
     header, rule, row = capsys.readouterr().out.splitlines()
     assert header.split() == [
-        "snapshot_id", "as_of", "created_at", "author", *FLEET_ROWS, "files",
+        "snapshot_id",
+        "as_of",
+        "created_at",
+        "author",
+        *FLEET_ROWS,
+        "files",
     ]
     assert set(rule) == {"-", " "}
     assert row.split()[:2] == ["1", "2026-06-08"]
@@ -235,9 +257,16 @@ def test_db_defaults_to_the_environment(fleet_dir, tmp_path, capsys, monkeypatch
 
 
 def test_settings_are_shown_and_changed_from_the_command_line(capsys, db):
-    assert cli.main(["settings", "--db", str(db), "--set", "red_days=21", "--set", "currency=EUR", "--format", "json"]) == 0
+    assert (
+        cli.main(["settings", "--db", str(db), "--set", "red_days=21", "--set", "currency=EUR", "--format", "json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {
-        "amber_days": 7, "red_days": 21, "escalation_value": 250000.0, "currency": "EUR"}
+        "amber_days": 7,
+        "red_days": 21,
+        "escalation_value": 250000.0,
+        "currency": "EUR",
+    }
     assert cli.main(["settings", "--db", str(db), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["red_days"] == 21
 
@@ -245,5 +274,6 @@ def test_settings_are_shown_and_changed_from_the_command_line(capsys, db):
 def test_a_bad_setting_is_refused_and_nothing_changes(capsys, db):
     assert cli.main(["settings", "--db", str(db), "--set", "amber_days=30"]) == 1
     assert capsys.readouterr().err.strip() == (
-        "the Amber threshold (30 days) cannot exceed the Red threshold (14 days)")
+        "the Amber threshold (30 days) cannot exceed the Red threshold (14 days)"
+    )
     assert cli.main(["settings", "--db", str(db), "--set", "red_days"]) == 2

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from builders import fleet_portfolio
-from kpi_engine.engine import EngineResult, compute
+
+from kpi_engine.engine.compute import EngineResult, compute
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,11 @@ def result() -> EngineResult:
 def test_m1_finishes_with_its_vendor_task_and_is_a_red_watermelon(result):
     m1 = result.milestone("M1")
     assert (m1["computed_finish"], m1["slip_days"], m1["computed_status"], m1["watermelon"]) == (
-        date(2026, 9, 21), 21, "Red", True)
+        date(2026, 9, 21),
+        21,
+        "Red",
+        True,
+    )
 
 
 def test_m1_link_loses_part_of_the_ramp_and_400k(result):
@@ -44,7 +48,11 @@ def test_m1_escalates_to_the_objective_owner(result):
 def test_m3_follows_m1_by_lag_and_duration(result):
     m3 = result.milestone("M3")
     assert (m3["computed_finish"], m3["slip_days"], m3["computed_status"], m3["watermelon"]) == (
-        date(2026, 10, 21), 21, "Red", True)
+        date(2026, 10, 21),
+        21,
+        "Red",
+        True,
+    )
 
 
 def test_m3_loses_60k_while_on_time_delivery_still_meets(result):

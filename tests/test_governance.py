@@ -6,18 +6,29 @@ from datetime import date
 
 import polars as pl
 import pytest
-
 from builders import kpi, milestone, portfolio
-from kpi_engine.governance import governance_findings
-from kpi_engine.owners import owner_count
+
+from kpi_engine.core.owners import owner_count
+from kpi_engine.engine.governance import governance_findings
 
 
 @pytest.mark.parametrize(
     ("owner", "people"),
     [
-        ("Priya Raman", 1), ("Smith, John", 1), ("Ann Lee, Bob Stone", 2), ("Ann Lee / Bob Stone", 2),
-        ("Ann Lee; Bob Stone", 2), ("Ann & Bob", 2), ("Ann+Bob", 2), ("Ann | Bob", 2), ("Ann\nBob", 2),
-        ("Ann Lee and Bob Stone", 2), ("Sandra Anderson", 1), ("", 0), (None, 0), ("   ", 0),
+        ("Priya Raman", 1),
+        ("Smith, John", 1),
+        ("Ann Lee, Bob Stone", 2),
+        ("Ann Lee / Bob Stone", 2),
+        ("Ann Lee; Bob Stone", 2),
+        ("Ann & Bob", 2),
+        ("Ann+Bob", 2),
+        ("Ann | Bob", 2),
+        ("Ann\nBob", 2),
+        ("Ann Lee and Bob Stone", 2),
+        ("Sandra Anderson", 1),
+        ("", 0),
+        (None, 0),
+        ("   ", 0),
     ],
 )
 def test_owner_count(owner, people):
@@ -28,8 +39,11 @@ def test_findings_cover_owners_orphans_and_dangling_ids():
     p = portfolio(
         milestones=[milestone("A", date(2026, 8, 1), owner=""), milestone("B", date(2026, 8, 1), owner="Smith, John")],
         kpis=[kpi("K", owner="Ann Lee, Bob Stone"), kpi("IDLE")],
-        links=[{"milestone_id": "B", "kpi_id": "K"}, {"milestone_id": "B", "kpi_id": "NOPE"},
-               {"milestone_id": "GHOST", "kpi_id": "K"}],
+        links=[
+            {"milestone_id": "B", "kpi_id": "K"},
+            {"milestone_id": "B", "kpi_id": "NOPE"},
+            {"milestone_id": "GHOST", "kpi_id": "K"},
+        ],
         tasks=[{"task_id": "T9", "milestone_id": "LOST", "name": "t", "forecast_finish": date(2026, 7, 1)}],
         dependencies=[{"predecessor_id": "A", "successor_id": "ZZ"}],
     )
@@ -50,10 +64,17 @@ def test_dangling_findings_point_only_at_what_exists():
     p = portfolio(
         milestones=[milestone("A", date(2026, 8, 1)), milestone("B", date(2026, 8, 1))],
         kpis=[kpi("K")],
-        links=[{"milestone_id": "B", "kpi_id": "K"}, {"milestone_id": "B", "kpi_id": "NOPE"},
-               {"milestone_id": "GHOST", "kpi_id": "K"}, {"milestone_id": "GHOST", "kpi_id": "NOPE"}],
-        dependencies=[{"predecessor_id": "A", "successor_id": "ZZ"}, {"predecessor_id": "YY", "successor_id": "B"},
-                      {"predecessor_id": "YY", "successor_id": "ZZ"}],
+        links=[
+            {"milestone_id": "B", "kpi_id": "K"},
+            {"milestone_id": "B", "kpi_id": "NOPE"},
+            {"milestone_id": "GHOST", "kpi_id": "K"},
+            {"milestone_id": "GHOST", "kpi_id": "NOPE"},
+        ],
+        dependencies=[
+            {"predecessor_id": "A", "successor_id": "ZZ"},
+            {"predecessor_id": "YY", "successor_id": "B"},
+            {"predecessor_id": "YY", "successor_id": "ZZ"},
+        ],
     )
     dangling = governance_findings(p).filter(pl.col("finding") == "dangling id")
     got = sorted(

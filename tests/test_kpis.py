@@ -6,10 +6,10 @@ from datetime import date
 
 import polars as pl
 import pytest
-
 from builders import kpi, milestone, portfolio
-from kpi_engine.engine import compute
-from kpi_engine.kpis import ramp
+
+from kpi_engine.engine.compute import compute
+from kpi_engine.engine.kpis import ramp
 
 
 @pytest.mark.parametrize(
@@ -22,14 +22,24 @@ def test_ramp(elapsed, ramp_days, expected):
 
 
 def one_link(ms: dict, link: dict | None = None, kpi_row: dict | None = None, actuals=(), as_of=date(2026, 6, 1)):
-    return compute(portfolio(
-        as_of=as_of,
-        milestones=[ms],
-        kpis=[kpi_row or kpi("K")],
-        links=[{"milestone_id": ms["milestone_id"], "kpi_id": "K", "kpi_delta": -0.5, "ramp_days": 0,
-                "value_per_week": 7000, **(link or {})}],
-        kpi_actuals=list(actuals),
-    ))
+    return compute(
+        portfolio(
+            as_of=as_of,
+            milestones=[ms],
+            kpis=[kpi_row or kpi("K")],
+            links=[
+                {
+                    "milestone_id": ms["milestone_id"],
+                    "kpi_id": "K",
+                    "kpi_delta": -0.5,
+                    "ramp_days": 0,
+                    "value_per_week": 7000,
+                    **(link or {}),
+                }
+            ],
+            kpi_actuals=list(actuals),
+        )
+    )
 
 
 def test_finishing_early_loses_nothing_and_gains_in_the_projection():
@@ -50,8 +60,10 @@ def test_ramp_partially_realised_by_the_target_date():
 def test_actuals_after_a_delivery_already_contain_its_effect():
     r = one_link(
         milestone("A", date(2026, 3, 1), actual_finish=date(2026, 3, 1)),
-        actuals=[{"kpi_id": "K", "as_of": date(2026, 4, 30), "value": 1.4},
-                 {"kpi_id": "K", "as_of": date(2026, 7, 31), "value": 9.9}],  # after as_of: ignored
+        actuals=[
+            {"kpi_id": "K", "as_of": date(2026, 4, 30), "value": 1.4},
+            {"kpi_id": "K", "as_of": date(2026, 7, 31), "value": 9.9},
+        ],  # after as_of: ignored
     )
     assert r.kpi("K")["projected"] == pytest.approx(1.4)
     assert r.kpi("K")["actual_date"] == date(2026, 4, 30)
@@ -75,14 +87,16 @@ def test_slip_window_starting_before_the_period_counts_from_period_start():
 
 
 def test_multiple_links_per_milestone_each_carry_their_own_figures():
-    r = compute(portfolio(
-        milestones=[milestone("A", date(2026, 9, 1), forecast_finish=date(2026, 9, 8))],
-        kpis=[kpi("K1"), kpi("K2", direction="higher_is_better", baseline_value=10.0, target_value=12.0)],
-        links=[
-            {"milestone_id": "A", "kpi_id": "K1", "kpi_delta": -1.0, "value_per_week": 700},
-            {"milestone_id": "A", "kpi_id": "K2", "kpi_delta": 2.0, "value_per_week": 1400},
-        ],
-    ))
+    r = compute(
+        portfolio(
+            milestones=[milestone("A", date(2026, 9, 1), forecast_finish=date(2026, 9, 8))],
+            kpis=[kpi("K1"), kpi("K2", direction="higher_is_better", baseline_value=10.0, target_value=12.0)],
+            links=[
+                {"milestone_id": "A", "kpi_id": "K1", "kpi_delta": -1.0, "value_per_week": 700},
+                {"milestone_id": "A", "kpi_id": "K2", "kpi_delta": 2.0, "value_per_week": 1400},
+            ],
+        )
+    )
     assert r.link("A", "K1")["value_at_risk"] == pytest.approx(700)
     assert r.link("A", "K2")["value_at_risk"] == pytest.approx(1400)
     assert r.milestone("A")["value_at_risk"] == pytest.approx(2100)
@@ -91,6 +105,9 @@ def test_multiple_links_per_milestone_each_carry_their_own_figures():
 
 
 def test_higher_is_better_shortfall_is_target_minus_projected():
-    r = one_link(milestone("A", date(2026, 9, 1)), link={"kpi_delta": 1.0},
-                 kpi_row=kpi("K", direction="higher_is_better", baseline_value=10.0, target_value=12.5))
+    r = one_link(
+        milestone("A", date(2026, 9, 1)),
+        link={"kpi_delta": 1.0},
+        kpi_row=kpi("K", direction="higher_is_better", baseline_value=10.0, target_value=12.5),
+    )
     assert r.kpi("K")["shortfall"] == pytest.approx(1.5)

@@ -15,17 +15,17 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from builders import FLEET_AS_OF as AS_OF
+from builders import fleet_portfolio
 
-from kpi_engine.engine import EngineResult, compute
-from kpi_engine.errors import InputError, OutputError
-from kpi_engine.exceptions import EXCEPTION_COLUMNS
-from kpi_engine.portfolio import Portfolio
-from kpi_engine.rag import RAG_COLOURS
-from kpi_engine.report import chart_specs, render_charts, report_bytes, write_report
-from kpi_engine.safe_output import FORMULA_TRIGGERS
+from kpi_engine.core.errors import InputError, OutputError
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.rag import RAG_COLOURS
+from kpi_engine.engine.compute import EngineResult, compute
+from kpi_engine.engine.exception_list import EXCEPTION_COLUMNS
+from kpi_engine.output.report import chart_specs, render_charts, report_bytes, write_report
+from kpi_engine.output.safe_output import FORMULA_TRIGGERS
 
-FLEET = Path("/work/shared/spec/fleet")
-AS_OF = date(2026, 6, 15)
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
     b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -33,15 +33,12 @@ PNG = (
 
 
 def fleet_tables() -> dict[str, pl.DataFrame]:
-    return {
-        path.stem: pl.read_csv(path, try_parse_dates=True, schema_overrides={"reported_status": pl.String})
-        for path in FLEET.glob("*.csv")
-    }
+    return fleet_portfolio().tables()
 
 
 @pytest.fixture(scope="module")
 def fleet_result() -> EngineResult:
-    return compute(Portfolio.from_tables(fleet_tables(), AS_OF))
+    return compute(fleet_portfolio())
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +123,11 @@ def test_summary_top_exceptions_start_with_m1_and_say_why(board) -> None:
     assert first[7].alignment.wrap_text
     listed = [summary.cell(header[0].row + i, 1).value for i in range(1, 7)]
     assert listed[:5] == [
-        "Routing software go-live (M1)", "Driver app rollout (M3)", "Fuel card renegotiation (M5)",
-        "Office party planning (M6)", "KPI Idle hours per truck per week (K-IDLE)",
+        "Routing software go-live (M1)",
+        "Driver app rollout (M3)",
+        "Fuel card renegotiation (M5)",
+        "Office party planning (M6)",
+        "KPI Idle hours per truck per week (K-IDLE)",
     ]
     assert listed[5] is None
 
@@ -176,16 +176,19 @@ def test_kpis_sheet_fills_misses_red(board) -> None:
     assert set(by_kpi) == {"K-CPM", "K-OTD", "K-IDLE"}
     assert fill(by_kpi["K-CPM"]) == fill(by_kpi["K-IDLE"]) == rgb("Red")
     assert by_kpi["K-OTD"].value is False and fill(by_kpi["K-OTD"]) is None
-    projected = {sheet.cell(r, 1).value: sheet.cell(r, column(sheet, "Projected")).value
-                 for r in range(2, sheet.max_row + 1)}
+    projected = {
+        sheet.cell(r, 1).value: sheet.cell(r, column(sheet, "Projected")).value for r in range(2, sheet.max_row + 1)
+    }
     assert projected == pytest.approx({"K-CPM": 2.0179, "K-OTD": 95.0, "K-IDLE": 6.0}, abs=1e-4)
 
 
 def test_governance_sheet_says_who_should_fix_each_finding(board) -> None:
     sheet = board["Governance"]
     who = column(sheet, "Who should fix")
-    found = {(sheet.cell(r, 1).value, sheet.cell(r, 2).value or sheet.cell(r, 6).value, sheet.cell(r, who).value)
-             for r in range(2, sheet.max_row + 1)}
+    found = {
+        (sheet.cell(r, 1).value, sheet.cell(r, 2).value or sheet.cell(r, 6).value, sheet.cell(r, who).value)
+        for r in range(2, sheet.max_row + 1)
+    }
     assert found == {
         ("several owners", "M5", "Ann Lee"),
         ("not tied to any KPI", "M6", "Jo Park"),
@@ -217,10 +220,14 @@ def test_escalations_are_grouped_by_the_person_to_notify(board) -> None:
 def hostile_board(tmp_path_factory) -> openpyxl.Workbook:
     tables = fleet_tables()
     tables["milestones"] = tables["milestones"].with_columns(
-        pl.when(pl.col("milestone_id") == "M1").then(pl.lit('=HYPERLINK("http://evil","M1")'))
-        .otherwise(pl.col("name")).alias("name"),
-        pl.when(pl.col("milestone_id") == "M3").then(pl.lit("@cmd\x07 owner"))
-        .otherwise(pl.col("owner")).alias("owner"),
+        pl.when(pl.col("milestone_id") == "M1")
+        .then(pl.lit('=HYPERLINK("http://evil","M1")'))
+        .otherwise(pl.col("name"))
+        .alias("name"),
+        pl.when(pl.col("milestone_id") == "M3")
+        .then(pl.lit("@cmd\x07 owner"))
+        .otherwise(pl.col("owner"))
+        .alias("owner"),
     )
     tables["kpis"] = tables["kpis"].with_columns(
         pl.when(pl.col("kpi_id") == "K-CPM").then(pl.lit("-Cost per mile")).otherwise(pl.col("name")).alias("name")
@@ -239,7 +246,7 @@ def test_no_cell_in_the_report_can_run_as_a_formula(hostile_board) -> None:
                     texts.append(cell.value)
                     assert not cell.value.startswith(FORMULA_TRIGGERS), f"{sheet.title}!{cell.coordinate}"
                     assert "\x07" not in cell.value
-    assert "'=HYPERLINK(\"http://evil\",\"M1\")" in texts
+    assert '\'=HYPERLINK("http://evil","M1")' in texts
     assert "'@cmd owner" in texts
     assert "'-Cost per mile" in texts
 
@@ -250,8 +257,11 @@ def test_no_cell_in_the_report_can_run_as_a_formula(hostile_board) -> None:
 def pictures(data: bytes) -> int:
     """How many pictures the workbook's drawings place (identical images share one file)."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return sum(archive.read(name).count(b"<xdr:pic>") for name in archive.namelist()
-                   if name.startswith("xl/drawings/drawing"))
+        return sum(
+            archive.read(name).count(b"<xdr:pic>")
+            for name in archive.namelist()
+            if name.startswith("xl/drawings/drawing")
+        )
 
 
 def summary_texts(data: bytes) -> list[str]:
@@ -305,10 +315,13 @@ def test_render_charts_draws_pngs_from_plain_vega_lite_dicts(fleet_result) -> No
 
 
 def test_engine_modules_never_import_altair_or_streamlit() -> None:
-    code = ("import sys, kpi_engine.report, kpi_engine.safe_output; "
-            "print(sorted({'altair', 'streamlit'} & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).parents[1])
+    code = (
+        "import sys, kpi_engine.output.report, kpi_engine.output.safe_output; "
+        "print(sorted({'altair', 'streamlit'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -316,7 +329,7 @@ def test_engine_modules_never_import_altair_or_streamlit() -> None:
 
 
 def test_write_report_wants_an_xlsx_name(fleet_result, tmp_path) -> None:
-    with pytest.raises(InputError, match="give a file name ending in .xlsx, not 'board.csv'"):
+    with pytest.raises(InputError, match=r"give a file name ending in .xlsx, not 'board.csv'"):
         write_report(fleet_result, tmp_path / "board.csv")
 
 
@@ -335,17 +348,25 @@ def test_write_report_replaces_an_old_report_whole(fleet_result, tmp_path) -> No
 
 
 def test_history_adds_a_sheet_and_the_moved_count(fleet_result) -> None:
-    history = pl.DataFrame({
-        "snapshot_id": [1, 2] * 3,
-        "as_of": [date(2026, 6, 8), AS_OF] * 3,
-        "milestone_id": ["M1", "M1", "M3", "M3", "M4", "M4"],
-        "project_id": ["P-ROUTE", "P-ROUTE", "P-DRV", "P-DRV", "P-X", "P-X"],
-        "baseline_finish": [date(2026, 8, 31)] * 2 + [date(2026, 9, 30)] * 2 + [date(2026, 5, 31)] * 2,
-        "computed_finish": [date(2026, 9, 7), date(2026, 9, 21), date(2026, 10, 21), date(2026, 10, 21),
-                            date(2026, 6, 1), date(2026, 6, 3)],
-        "slip_days": [7, 21, 21, 21, 1, 3],
-        "moved_days": [None, 14, None, 0, None, 2],
-    })
+    history = pl.DataFrame(
+        {
+            "snapshot_id": [1, 2] * 3,
+            "as_of": [date(2026, 6, 8), AS_OF] * 3,
+            "milestone_id": ["M1", "M1", "M3", "M3", "M4", "M4"],
+            "project_id": ["P-ROUTE", "P-ROUTE", "P-DRV", "P-DRV", "P-X", "P-X"],
+            "baseline_finish": [date(2026, 8, 31)] * 2 + [date(2026, 9, 30)] * 2 + [date(2026, 5, 31)] * 2,
+            "computed_finish": [
+                date(2026, 9, 7),
+                date(2026, 9, 21),
+                date(2026, 10, 21),
+                date(2026, 10, 21),
+                date(2026, 6, 1),
+                date(2026, 6, 3),
+            ],
+            "slip_days": [7, 21, 21, 21, 1, 3],
+            "moved_days": [None, 14, None, 0, None, 2],
+        }
+    )
     workbook = openpyxl.load_workbook(io.BytesIO(report_bytes(fleet_result, history=history)))
     assert workbook.sheetnames[-1] == "Slip history"
     assert figure(workbook["Summary"], "Milestones that moved later since the previous snapshot").value == 2
@@ -404,7 +425,11 @@ def test_cli_exceptions_json_has_exactly_the_contract_fields(cli_on_fleet, capsy
     assert [list(row) for row in listed] == [list(EXCEPTION_COLUMNS)] * 5
     m1, k_idle = listed[0], listed[4]
     assert (m1["milestone_id"], m1["kpi_id"], m1["computed_finish"], m1["watermelon"]) == (
-        "M1", "K-CPM", "2026-09-21", True)
+        "M1",
+        "K-CPM",
+        "2026-09-21",
+        True,
+    )
     assert m1["value_at_risk"] == pytest.approx(400_000, abs=1)
     assert (k_idle["kind"], k_idle["milestone_id"], k_idle["slip_days"]) == ("governance", None, None)
 
@@ -416,15 +441,33 @@ def test_cli_exceptions_csv_and_table(cli_on_fleet, capsysbinary) -> None:
     assert len(data.decode("utf-8-sig").splitlines()) == 6
     assert cli_on_fleet.main(["exceptions"]) == 0
     table = capsysbinary.readouterr().out.decode().splitlines()
-    assert table[0].split() == ["kind", "milestone_id", "kpi_id", "finding", "computed_status", "slip_days",
-                                "value_at_risk", "escalation_level", "escalate_to"]
+    assert table[0].split() == [
+        "kind",
+        "milestone_id",
+        "kpi_id",
+        "finding",
+        "computed_status",
+        "slip_days",
+        "value_at_risk",
+        "escalation_level",
+        "escalate_to",
+    ]
     assert table[2].split() == ["milestone", "M1", "K-CPM", "Red", "21", "400,000", "3", "Dana", "Whitfield"]
 
 
 def test_cli_kpis_json(cli_on_fleet, capsys) -> None:
     assert cli_on_fleet.main(["kpis", "--format", "json"]) == 0
     kpis = {k["kpi_id"]: k for k in json.loads(capsys.readouterr().out)}
-    assert list(kpis["K-CPM"]) == ["kpi_id", "name", "owner", "unit", "direction", "projected", "target",
-                                   "shortfall", "misses"]
+    assert list(kpis["K-CPM"]) == [
+        "kpi_id",
+        "name",
+        "owner",
+        "unit",
+        "direction",
+        "projected",
+        "target",
+        "shortfall",
+        "misses",
+    ]
     assert kpis["K-CPM"]["projected"] == pytest.approx(2.0179, abs=1e-4)
     assert {k: v["misses"] for k, v in kpis.items()} == {"K-CPM": True, "K-OTD": False, "K-IDLE": True}

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from kpi_engine.errors import OutputError
-from kpi_engine.rag import RAG_COLOURS
-from kpi_engine.safe_output import (
+from kpi_engine.core.errors import OutputError
+from kpi_engine.core.rag import RAG_COLOURS
+from kpi_engine.output.safe_output import (
     EXCEL_CELL_LIMIT,
     FORMULA_TRIGGERS,
     Formats,
@@ -36,7 +36,7 @@ BOM = b"\xef\xbb\xbf"
 def read_csv_rows(data: bytes) -> list[list[str]]:
     """Read CSV bytes the way a script would: the csv module over the decoded text."""
     assert data.startswith(BOM)
-    return list(csv.reader(io.StringIO(data[len(BOM):].decode("utf-8"), newline="")))
+    return list(csv.reader(io.StringIO(data[len(BOM) :].decode("utf-8"), newline="")))
 
 
 def open_xlsx(data: bytes) -> openpyxl.Workbook:
@@ -49,7 +49,7 @@ def open_xlsx(data: bytes) -> openpyxl.Workbook:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        pytest.param("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")", id="equals"),
+        pytest.param('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")', id="equals"),
         pytest.param("+1+1", "'+1+1", id="plus"),
         pytest.param("-2+3", "'-2+3", id="minus"),
         pytest.param("@SUM(A1)", "'@SUM(A1)", id="at"),
@@ -80,21 +80,25 @@ def test_neutralise_caps_text_at_excel_cell_limit_including_the_quote() -> None:
 
 
 def test_safe_frame_touches_only_text_columns() -> None:
-    frame = pl.DataFrame({
-        "name": ["=cmd", "-note", "ok", None],
-        "delta": [-0.1, 2.0, -3.0, None],
-        "days": [-5, 1, 2, 3],
-        "when": [date(2026, 6, 15)] * 4,
-    })
+    frame = pl.DataFrame(
+        {
+            "name": ["=cmd", "-note", "ok", None],
+            "delta": [-0.1, 2.0, -3.0, None],
+            "days": [-5, 1, 2, 3],
+            "when": [date(2026, 6, 15)] * 4,
+        }
+    )
     expected = frame.with_columns(pl.Series("name", ["'=cmd", "'-note", "ok", None]))
     assert_frame_equal(safe_frame(frame), expected)
 
 
 def test_safe_frame_neutralises_categorical_and_enum_as_text() -> None:
-    frame = pl.DataFrame({
-        "cat": pl.Series(["=a", "b"], dtype=pl.Categorical),
-        "enum": pl.Series(["@x", "y"], dtype=pl.Enum(["@x", "y"])),
-    })
+    frame = pl.DataFrame(
+        {
+            "cat": pl.Series(["=a", "b"], dtype=pl.Categorical),
+            "enum": pl.Series(["@x", "y"], dtype=pl.Enum(["@x", "y"])),
+        }
+    )
     result = safe_frame(frame)
     assert result.schema == pl.Schema({"cat": pl.String, "enum": pl.String})
     assert result.rows() == [("'=a", "'@x"), ("b", "y")]
@@ -128,14 +132,16 @@ def test_csv_text_never_starts_a_formula_and_round_trips_otherwise(values: list[
 
 
 def test_csv_is_utf8_with_bom_iso_dates_and_untouched_numbers() -> None:
-    frame = pl.DataFrame({
-        "owner": ["Zoë Müller", "=1+1"],
-        "due": [date(2026, 9, 21), None],
-        "at": [datetime(2026, 6, 15, 9, 30), None],
-        "delta": [-0.1, float("nan")],
-        "late": [True, None],
-        "tags": [["a", "b"], []],
-    })
+    frame = pl.DataFrame(
+        {
+            "owner": ["Zoë Müller", "=1+1"],
+            "due": [date(2026, 9, 21), None],
+            "at": [datetime(2026, 6, 15, 9, 30), None],
+            "delta": [-0.1, float("nan")],
+            "late": [True, None],
+            "tags": [["a", "b"], []],
+        }
+    )
     data = csv_bytes(frame)
     assert data.startswith(BOM)
     assert read_csv_rows(data) == [
@@ -162,7 +168,7 @@ def test_write_csv_to_path_and_buffers(tmp_path) -> None:
 
 
 def test_write_csv_into_missing_folder_names_the_folder(tmp_path) -> None:
-    with pytest.raises(OutputError, match="the folder .*missing does not exist"):
+    with pytest.raises(OutputError, match=r"the folder .*missing does not exist"):
         write_csv(pl.DataFrame({"a": [1]}), tmp_path / "missing" / "out.csv")
 
 
@@ -171,15 +177,17 @@ def test_write_csv_into_missing_folder_names_the_folder(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def export() -> openpyxl.Workbook:
-    frame = pl.DataFrame({
-        "milestone_id": ["M1", "M2", "M3"],
-        "name": ['=HYPERLINK("http://evil","click")', "Fleet\x00 routing", "x" * 40_000],
-        "computed_status": ["Red", "Green", None],
-        "due": [date(2026, 9, 21), date(2026, 10, 21), None],
-        "value_at_risk": [400_000.0, 60_000.0, float("nan")],
-        "slip_days": [21, -3, 0],
-        "watermelon": [True, False, None],
-    })
+    frame = pl.DataFrame(
+        {
+            "milestone_id": ["M1", "M2", "M3"],
+            "name": ['=HYPERLINK("http://evil","click")', "Fleet\x00 routing", "x" * 40_000],
+            "computed_status": ["Red", "Green", None],
+            "due": [date(2026, 9, 21), date(2026, 10, 21), None],
+            "value_at_risk": [400_000.0, 60_000.0, float("nan")],
+            "slip_days": [21, -3, 0],
+            "watermelon": [True, False, None],
+        }
+    )
     return open_xlsx(xlsx_bytes({"Exceptions": frame, "History": frame.head(1), "a/b:c": frame}, currency="EUR"))
 
 
@@ -198,7 +206,7 @@ def test_xlsx_has_frozen_bold_header_with_filter(export) -> None:
 def test_xlsx_text_is_stored_as_safe_text(export) -> None:
     sheet = export["Exceptions"]
     assert sheet["B2"].data_type == "s"
-    assert sheet["B2"].value == "'=HYPERLINK(\"http://evil\",\"click\")"
+    assert sheet["B2"].value == '\'=HYPERLINK("http://evil","click")'
     assert sheet["B3"].value == "Fleet routing"
     assert len(sheet["B4"].value) == EXCEL_CELL_LIMIT
     assert sheet["B4"].alignment.wrap_text

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from kpi_engine.errors import InputError
+from kpi_engine.core.errors import InputError
 from kpi_engine.sample import SAMPLE_DIR, load_sample, sample_weeks
 from kpi_engine.store import Store
 

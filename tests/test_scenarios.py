@@ -10,15 +10,18 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from builders import fleet_portfolio, kpi, milestone, portfolio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from strategies import open_milestones, portfolios
 
-from builders import fleet_portfolio, kpi, milestone, portfolio
-from kpi_engine.engine import EngineResult, compute
-from kpi_engine.errors import ScenarioError
-from kpi_engine.portfolio import Portfolio
-from kpi_engine.scenarios import (
+from kpi_engine.core.errors import ScenarioError
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.engine.compute import EngineResult, compute
+from kpi_engine.engine.schedule import prepare_schedule
+from kpi_engine.store import Store
+from kpi_engine.whatif.scenarios import (
     Scenario,
     SetFinish,
     Slip,
@@ -29,9 +32,6 @@ from kpi_engine.scenarios import (
     kpi_differences,
     run_scenario,
 )
-from kpi_engine.schedule import prepare_schedule
-from kpi_engine.store import Store
-from strategies import open_milestones, portfolios
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -56,13 +56,15 @@ def two_weeks(fleet, fleet_base):
 # ---------------------------------------------------------------------- golden rows (DOMAIN.md section 5)
 def test_m1_slipping_14_more_days_moves_m1_and_m3(two_weeks):
     moved = two_weeks.moved.select("milestone_id", "before", "after", "moved_days", "is_direct")
-    expected = pl.DataFrame({
-        "milestone_id": ["M1", "M3"],
-        "before": [date(2026, 9, 21), date(2026, 10, 21)],
-        "after": [date(2026, 10, 5), date(2026, 11, 4)],
-        "moved_days": [14, 14],
-        "is_direct": [True, False],
-    })
+    expected = pl.DataFrame(
+        {
+            "milestone_id": ["M1", "M3"],
+            "before": [date(2026, 9, 21), date(2026, 10, 21)],
+            "after": [date(2026, 10, 5), date(2026, 11, 4)],
+            "moved_days": [14, 14],
+            "is_direct": [True, False],
+        }
+    )
     assert_frame_equal(moved, expected)
     assert two_weeks.scenario.milestone("M1")["computed_finish"] == date(2026, 10, 5)
     assert two_weeks.scenario.milestone("M3")["computed_finish"] == date(2026, 11, 4)
@@ -81,7 +83,8 @@ def test_m1_slipping_puts_31_days_of_value_at_risk(two_weeks):
     assert two_weeks.scenario.milestone("M1")["value_at_risk"] == pytest.approx(590_476, abs=1)
     # M3 loses 14 more days of 20,000 a week: 60,000 -> 100,000
     assert two_weeks.value_at_risk_total_after - two_weeks.value_at_risk_total_before == pytest.approx(
-        190_476.19 + 40_000, abs=1)
+        190_476.19 + 40_000, abs=1
+    )
 
 
 def test_workaround_for_m1_recovers_240k_for_50k(fleet, fleet_base):
@@ -124,8 +127,10 @@ def test_break_even_crosses_kinks_of_several_links():
         as_of=date(2026, 6, 1),
         milestones=[milestone("A", date(2026, 9, 1), forecast_finish=date(2026, 9, 11))],
         kpis=[kpi("K1", target_date=date(2026, 9, 30)), kpi("K2", target_date=date(2026, 12, 31))],
-        links=[{"milestone_id": "A", "kpi_id": "K1", "value_per_week": 7_000.0},
-               {"milestone_id": "A", "kpi_id": "K2", "value_per_week": 14_000.0}],
+        links=[
+            {"milestone_id": "A", "kpi_id": "K1", "value_per_week": 7_000.0},
+            {"milestone_id": "A", "kpi_id": "K2", "value_per_week": 14_000.0},
+        ],
     )
     # 3,000 a day while both count (30 days to 09-30 = 90,000), then 2,000 a day
     result = run_scenario(p, Scenario("w", (Workaround("A", date(2026, 9, 1), 100_000, 1.0),)))
@@ -162,40 +167,61 @@ def test_a_slip_that_makes_a_kpi_miss_raises_escalations(fleet, fleet_base):
     ("change", "message"),
     [
         pytest.param(Slip("M9", 3), "there is no milestone 'M9' in the snapshot of 2026-06-15", id="unknown-milestone"),
-        pytest.param(SlipProject("P-X", 3), "there is no project 'P-X' in the snapshot of 2026-06-15",
-                     id="unknown-project"),
-        pytest.param(Slip("M2", 3), "milestone 'M2' (Telematics retrofit complete) finished on 2026-05-29; "
-                     "a finished milestone cannot slip", id="slip-finished-milestone"),
+        pytest.param(
+            SlipProject("P-X", 3), "there is no project 'P-X' in the snapshot of 2026-06-15", id="unknown-project"
+        ),
+        pytest.param(
+            Slip("M2", 3),
+            "milestone 'M2' (Telematics retrofit complete) finished on 2026-05-29; a finished milestone cannot slip",
+            id="slip-finished-milestone",
+        ),
         pytest.param(SlipProject("P-TELE", 3), "project 'P-TELE' has no open milestones", id="slip-finished-project"),
-        pytest.param(Slip("M1", -3), "cannot be negative (got -3 days); to bring a milestone forward, set its finish",
-                     id="negative-slip"),
-        pytest.param(Workaround("M1", date(2026, 8, 31), 1.0, 1.5), "must recover a fraction between 0 and 1, got 1.5",
-                     id="fraction-above-one"),
-        pytest.param(Workaround("M1", date(2026, 8, 31), -5.0, 0.5), "cannot have a negative cost, got -5.0",
-                     id="negative-cost"),
-        pytest.param(Workaround("M1", date(2026, 6, 1), 1.0, 0.5), "cannot start on 2026-06-01, before the snapshot",
-                     id="workaround-in-the-past"),
-        pytest.param(Workaround("M4", date(2026, 8, 31), 1.0, 0.5), "a workaround has nothing left to recover",
-                     id="workaround-on-finished-milestone"),
-        pytest.param(SetFinish("M1", date(2026, 6, 1)), "cannot be set to finish on 2026-06-01, before the snapshot",
-                     id="set-finish-in-the-past"),
+        pytest.param(
+            Slip("M1", -3),
+            "cannot be negative (got -3 days); to bring a milestone forward, set its finish",
+            id="negative-slip",
+        ),
+        pytest.param(
+            Workaround("M1", date(2026, 8, 31), 1.0, 1.5),
+            "must recover a fraction between 0 and 1, got 1.5",
+            id="fraction-above-one",
+        ),
+        pytest.param(
+            Workaround("M1", date(2026, 8, 31), -5.0, 0.5), "cannot have a negative cost, got -5.0", id="negative-cost"
+        ),
+        pytest.param(
+            Workaround("M1", date(2026, 6, 1), 1.0, 0.5),
+            "cannot start on 2026-06-01, before the snapshot",
+            id="workaround-in-the-past",
+        ),
+        pytest.param(
+            Workaround("M4", date(2026, 8, 31), 1.0, 0.5),
+            "a workaround has nothing left to recover",
+            id="workaround-on-finished-milestone",
+        ),
+        pytest.param(
+            SetFinish("M1", date(2026, 6, 1)),
+            "cannot be set to finish on 2026-06-01, before the snapshot",
+            id="set-finish-in-the-past",
+        ),
     ],
 )
 def test_a_scenario_that_does_not_fit_the_snapshot_is_refused(fleet, fleet_base, change, message):
-    with pytest.raises(ScenarioError, match="^scenario 'Bad': ") as err:
+    with pytest.raises(ScenarioError, match=r"^scenario 'Bad': ") as err:
         run_scenario(fleet, Scenario("Bad", (change,)), base=fleet_base)
     assert message in str(err.value)
 
 
 def test_two_workarounds_for_one_milestone_are_refused(fleet, fleet_base):
-    with pytest.raises(ScenarioError, match="milestone 'M1' .* has two workarounds"):
+    with pytest.raises(ScenarioError, match=r"milestone 'M1' .* has two workarounds"):
         run_scenario(fleet, Scenario("Bad", (WORKAROUND, WORKAROUND)), base=fleet_base)
 
 
 # ---------------------------------------------------------------------- specs: saving, reading, parsing
 def test_spec_round_trips_through_json_and_the_store(tmp_path):
-    scenario = Scenario("Plan B", (Slip("M1", 14), SetFinish("M3", date(2026, 11, 1)), SlipProject("P-DRV", 3),
-                                   WORKAROUND))
+    scenario = Scenario(
+        "Plan B", (Slip("M1", 14), SetFinish("M3", date(2026, 11, 1)), SlipProject("P-DRV", 3), WORKAROUND)
+    )
     text = json.dumps(scenario.to_dict())
     assert Scenario.from_dict(json.loads(text)) == scenario
     with Store.open(tmp_path / "kpi.duckdb") as store:
@@ -208,14 +234,24 @@ def test_spec_round_trips_through_json_and_the_store(tmp_path):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        pytest.param({"changes": [{"kind": "delay", "milestone_id": "M1"}]}, "unknown kind of scenario change 'delay'",
-                     id="unknown-kind"),
-        pytest.param({"changes": [{"kind": "slip", "milestone_id": "M1"}]}, "a 'slip' change needs days",
-                     id="missing-field"),
-        pytest.param({"changes": [{"kind": "slip", "milestone_id": "M1", "days": 1.5}]}, "whole number of days",
-                     id="fractional-days"),
-        pytest.param({"changes": [{"kind": "set_finish", "milestone_id": "M1", "finish": "31/08/2026"}]},
-                     "must be a date written YYYY-MM-DD", id="bad-date"),
+        pytest.param(
+            {"changes": [{"kind": "delay", "milestone_id": "M1"}]},
+            "unknown kind of scenario change 'delay'",
+            id="unknown-kind",
+        ),
+        pytest.param(
+            {"changes": [{"kind": "slip", "milestone_id": "M1"}]}, "a 'slip' change needs days", id="missing-field"
+        ),
+        pytest.param(
+            {"changes": [{"kind": "slip", "milestone_id": "M1", "days": 1.5}]},
+            "whole number of days",
+            id="fractional-days",
+        ),
+        pytest.param(
+            {"changes": [{"kind": "set_finish", "milestone_id": "M1", "finish": "31/08/2026"}]},
+            "must be a date written YYYY-MM-DD",
+            id="bad-date",
+        ),
         pytest.param({"changes": "M1=14"}, "must be a list", id="changes-not-a-list"),
     ],
 )
@@ -229,8 +265,15 @@ def test_compare_puts_scenarios_side_by_side(fleet, fleet_base, two_weeks):
     workaround = run_scenario(fleet, Scenario("Workaround", (WORKAROUND,)), base=fleet_base)
     same_name = run_scenario(fleet, Scenario("Workaround", (Slip("M5", 1),)), base=fleet_base)
     table = compare_scenarios([two_weeks, workaround, same_name])
-    assert table.columns == ["figure", "kpi_id", "unit", "baseline", "Vendor two weeks later", "Workaround",
-                             "Workaround (2)"]
+    assert table.columns == [
+        "figure",
+        "kpi_id",
+        "unit",
+        "baseline",
+        "Vendor two weeks later",
+        "Workaround",
+        "Workaround (2)",
+    ]
     figures = {(f, k): row for f, k, *row in table.drop("unit").rows()}
     assert figures[("value at risk", None)][:2] == pytest.approx([460_000, 690_476], abs=1)
     assert figures[("net value of workarounds", None)][2] == pytest.approx(190_000, abs=1)
@@ -281,8 +324,9 @@ def scenarios_on(draw: st.DrawFn) -> tuple:
             changes.append(SlipProject(project.item(), draw(st.integers(0, 60))))
         if draw(st.booleans()):
             mid = draw(st.sampled_from(candidates))
-            changes.append(Workaround(mid, p.as_of, float(draw(st.integers(0, 10)) * 10_000),
-                                      draw(st.integers(0, 4)) / 4))
+            changes.append(
+                Workaround(mid, p.as_of, float(draw(st.integers(0, 10)) * 10_000), draw(st.integers(0, 4)) / 4)
+            )
     return p, Scenario("random", tuple(changes))
 
 
@@ -295,9 +339,14 @@ def test_quick_differences_equal_those_of_the_complete_recomputation(case):
     assert_frame_equal(result.kpi_diff, kpi_diff)
     assert_frame_equal(result.escalations, escalations)
     assert result.value_at_risk_total_after == pytest.approx(total, rel=1e-9, abs=1e-6)
-    moved = set(result.scenario.milestones.join(
-        result.baseline.milestones.select("milestone_id", pl.col("computed_finish").alias("_before")), on="milestone_id"
-    ).filter(pl.col("computed_finish") != pl.col("_before"))["milestone_id"].to_list())
+    moved = set(
+        result.scenario.milestones.join(
+            result.baseline.milestones.select("milestone_id", pl.col("computed_finish").alias("_before")),
+            on="milestone_id",
+        )
+        .filter(pl.col("computed_finish") != pl.col("_before"))["milestone_id"]
+        .to_list()
+    )
     assert set(result.moved["milestone_id"].to_list()) == moved
 
 
@@ -305,13 +354,18 @@ def test_quick_differences_equal_those_of_the_complete_recomputation(case):
 @given(portfolios(), st.data())
 def test_a_zero_slip_changes_nothing(p, data):
     candidates = open_milestones(p)
-    changes = tuple(Slip(mid, 0) for mid in data.draw(st.lists(st.sampled_from(candidates), unique=True))) \
-        if candidates else ()
+    changes = (
+        tuple(Slip(mid, 0) for mid in data.draw(st.lists(st.sampled_from(candidates), unique=True)))
+        if candidates
+        else ()
+    )
     result = run_scenario(p, Scenario("zero", changes))
     assert result.moved.height == 0 and result.escalations.height == 0
     assert result.value_at_risk_total_after == result.value_at_risk_total_before
-    assert_frame_equal(result.kpi_diff.select(pl.col("projected_after").alias("p")),
-                       result.kpi_diff.select(pl.col("projected_before").alias("p")))
+    assert_frame_equal(
+        result.kpi_diff.select(pl.col("projected_after").alias("p")),
+        result.kpi_diff.select(pl.col("projected_before").alias("p")),
+    )
     sort = ["milestone_id"]
     assert_frame_equal(result.scenario.milestones.sort(sort), result.baseline.milestones.sort(sort))
     assert_frame_equal(result.scenario.exceptions.drop("new"), result.baseline.exceptions.drop("new"))
@@ -327,8 +381,10 @@ def test_a_larger_slip_never_reduces_value_at_risk(p, data):
     base = compute(p)
     mid = data.draw(st.sampled_from(candidates))
     days = sorted(data.draw(st.lists(st.integers(0, 200), min_size=2, max_size=4)))
-    totals = [run_scenario(p, Scenario("s", (Slip(mid, d),)), base=base, schedule=schedule).value_at_risk_total_after
-              for d in days]
+    totals = [
+        run_scenario(p, Scenario("s", (Slip(mid, d),)), base=base, schedule=schedule).value_at_risk_total_after
+        for d in days
+    ]
     assert all(b >= a - 1e-6 for a, b in itertools.pairwise(totals))
 
 
@@ -360,7 +416,7 @@ def fleet_db(tmp_path_factory) -> str:
     from kpi_engine import cli
 
     db = str(tmp_path_factory.mktemp("whatif") / "kpi.duckdb")
-    csvs = sorted(str(p) for p in (REPO.parent / "shared" / "spec" / "fleet").glob("*.csv"))
+    csvs = sorted(str(p) for p in (REPO / "tests" / "fixtures" / "fleet").glob("*.csv"))
     assert cli.main(["ingest", *csvs, "--db", db, "--as-of", "2026-06-15"]) == 0
     return db
 
@@ -416,4 +472,5 @@ def test_whatif_names_what_does_not_fit_and_exits_1(fleet_db, capsys):
     capsys.readouterr()
     assert cli.main(["whatif", "--db", fleet_db, "--slip", "M2=3"]) == 1
     assert capsys.readouterr().err.strip() == (
-        "milestone 'M2' (Telematics retrofit complete) finished on 2026-05-29; a finished milestone cannot slip")
+        "milestone 'M2' (Telematics retrofit complete) finished on 2026-05-29; a finished milestone cannot slip"
+    )

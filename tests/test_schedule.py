@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from builders import milestone, portfolio
-from kpi_engine.errors import CycleError
-from kpi_engine.schedule import compute_schedule
+
+from kpi_engine.core.errors import CycleError
+from kpi_engine.engine.schedule import compute_schedule
 
 
 def finishes(p) -> dict[str, date]:
@@ -21,8 +21,11 @@ def finishes(p) -> dict[str, date]:
         pytest.param(dict(forecast_finish=date(2026, 8, 1)), date(2026, 8, 1), id="forecast-wins"),
         pytest.param({}, date(2026, 7, 1), id="blank-forecast-uses-baseline"),
         pytest.param(dict(forecast_finish=date(2026, 5, 1)), date(2026, 6, 1), id="open-past-forecast-is-as-of"),
-        pytest.param(dict(actual_finish=date(2026, 5, 20), forecast_finish=date(2026, 9, 1)), date(2026, 5, 20),
-                     id="finished-early-keeps-actual"),
+        pytest.param(
+            dict(actual_finish=date(2026, 5, 20), forecast_finish=date(2026, 9, 1)),
+            date(2026, 5, 20),
+            id="finished-early-keeps-actual",
+        ),
     ],
 )
 def test_own_finish(row, expected):
@@ -35,8 +38,13 @@ def test_latest_open_task_pushes_the_milestone_but_finished_tasks_do_not():
         milestones=[milestone("A", date(2026, 7, 1))],
         tasks=[
             {"task_id": "T1", "milestone_id": "A", "name": "open", "forecast_finish": date(2026, 7, 20)},
-            {"task_id": "T2", "milestone_id": "A", "name": "done late", "forecast_finish": date(2026, 9, 1),
-             "actual_finish": date(2026, 5, 1)},
+            {
+                "task_id": "T2",
+                "milestone_id": "A",
+                "name": "done late",
+                "forecast_finish": date(2026, 9, 1),
+                "actual_finish": date(2026, 5, 1),
+            },
         ],
     )
     assert finishes(p)["A"] == date(2026, 7, 20)
@@ -88,9 +96,7 @@ def test_cycle_is_a_data_error_naming_only_the_milestones_on_it():
     )
     with pytest.raises(CycleError) as err:
         compute_schedule(p)
-    assert str(err.value) == (
-        "dependencies form a cycle between milestones A, B, C; remove one of these dependencies"
-    )
+    assert str(err.value) == ("dependencies form a cycle between milestones A, B, C; remove one of these dependencies")
 
 
 def test_dependency_on_unknown_milestone_is_ignored_by_the_schedule():

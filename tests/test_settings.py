@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kpi_engine.errors import InputError
-from kpi_engine.settings import Settings
+from kpi_engine.core.errors import InputError
+from kpi_engine.core.settings import Settings
 
 
 def test_stored_thresholds_above_the_default_red_are_read_back():
@@ -33,4 +33,5 @@ def test_bad_stored_settings_are_refused(values, message):
 
 def test_text_from_storage_is_converted():
     assert Settings.from_dict({"escalation_value": "1000", "currency": "EUR"}) == Settings(
-        escalation_value=1000.0, currency="EUR")
+        escalation_value=1000.0, currency="EUR"
+    )

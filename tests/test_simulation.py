@@ -8,16 +8,16 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from builders import FLEET_AS_OF, fleet_portfolio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-
-from builders import FLEET_AS_OF, fleet_portfolio
-from kpi_engine.engine import compute
-from kpi_engine.errors import InputError
-from kpi_engine.scenarios import Scenario, Slip, run_scenario
-from kpi_engine.simulation import SlipDistribution, history_moves, simulate
 from strategies import open_milestones, portfolios
+
+from kpi_engine.core.errors import InputError
+from kpi_engine.engine.compute import compute
+from kpi_engine.whatif.scenarios import Scenario, Slip, run_scenario
+from kpi_engine.whatif.simulation import SlipDistribution, history_moves, simulate
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FLEET_PROJECTS = {"M1": "P-ROUTE", "M2": "P-TELE", "M3": "P-DRV", "M4": "P-WH", "M5": "P-PROC", "M6": "P-OFFICE"}
@@ -36,13 +36,31 @@ def weekly_history(moves: dict[str, list[int]], weeks: int, start: date = date(2
         for w in range(weeks):
             moved = None if w == 0 else steps[(w - 1) % len(steps)]
             finish = finish + timedelta(days=moved or 0)
-            rows.append({"snapshot_id": w + 1, "as_of": FLEET_AS_OF - timedelta(days=7 * (weeks - 1 - w)),
-                         "milestone_id": mid, "project_id": FLEET_PROJECTS.get(mid, "P-OLD"),
-                         "baseline_finish": start, "computed_finish": finish, "slip_days": (finish - start).days,
-                         "moved_days": moved})
-    return pl.DataFrame(rows, schema={"snapshot_id": pl.Int64, "as_of": pl.Date, "milestone_id": pl.String,
-                                      "project_id": pl.String, "baseline_finish": pl.Date, "computed_finish": pl.Date,
-                                      "slip_days": pl.Int64, "moved_days": pl.Int64})
+            rows.append(
+                {
+                    "snapshot_id": w + 1,
+                    "as_of": FLEET_AS_OF - timedelta(days=7 * (weeks - 1 - w)),
+                    "milestone_id": mid,
+                    "project_id": FLEET_PROJECTS.get(mid, "P-OLD"),
+                    "baseline_finish": start,
+                    "computed_finish": finish,
+                    "slip_days": (finish - start).days,
+                    "moved_days": moved,
+                }
+            )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "snapshot_id": pl.Int64,
+            "as_of": pl.Date,
+            "milestone_id": pl.String,
+            "project_id": pl.String,
+            "baseline_finish": pl.Date,
+            "computed_finish": pl.Date,
+            "slip_days": pl.Int64,
+            "moved_days": pl.Int64,
+        },
+    )
 
 
 def finishes(result, mid: str) -> tuple[date, date, date, date]:
@@ -65,14 +83,24 @@ def test_zero_width_ranges_reproduce_the_worked_example(fleet):
     assert result.value_at_risk.p95 == pytest.approx(result.value_at_risk.deterministic)
     # M1 drives the missed cost-per-mile target in every run; nothing else drives a miss
     assert dict(result.criticality.select("milestone_id", "criticality").rows()) == {
-        "M1": 1.0, "M2": 0.0, "M3": 0.0, "M4": 0.0, "M5": 0.0}
+        "M1": 1.0,
+        "M2": 0.0,
+        "M3": 0.0,
+        "M4": 0.0,
+        "M5": 0.0,
+    }
 
 
 def test_zero_width_fan_chart_runs_from_the_latest_actual_to_the_projection(fleet):
     result = simulate(fleet, runs=20, seed=0)
     cpm = result.trajectory.filter(pl.col("kpi_id") == "K-CPM")
-    assert cpm["date"].to_list() == [date(2026, 6, 15), date(2026, 6, 30), date(2026, 7, 31), date(2026, 8, 31),
-                                     date(2026, 9, 30)]
+    assert cpm["date"].to_list() == [
+        date(2026, 6, 15),
+        date(2026, 6, 30),
+        date(2026, 7, 31),
+        date(2026, 8, 31),
+        date(2026, 9, 30),
+    ]
     assert cpm.row(0, named=True)["p10"] == cpm.row(0, named=True)["p90"] == 2.05
     assert cpm.row(-1, named=True)["p50"] == pytest.approx(2.0179, abs=1e-4)
 
@@ -88,13 +116,17 @@ def test_without_history_every_run_is_the_deterministic_result(p):
     assert kpis["p95"].to_list() == kpis["engine"].to_list()
     meets = kpis.join(expected.kpis.select("kpi_id", "misses"), on="kpi_id")
     assert meets["p_meet"].to_list() == [0.0 if m else 1.0 for m in meets["misses"].to_list()]
-    milestones = result.milestones.join(expected.milestones.select("milestone_id", "computed_finish"),
-                                        on="milestone_id", suffix="_engine")
+    milestones = result.milestones.join(
+        expected.milestones.select("milestone_id", "computed_finish"), on="milestone_id", suffix="_engine"
+    )
     assert (milestones["p95_finish"] == milestones["computed_finish_engine"]).all()
     assert (result.value_at_risk.totals == result.value_at_risk.deterministic).all()
     assert result.value_at_risk.deterministic == pytest.approx(expected.value_at_risk_total, abs=1e-6)
-    hurting = set(expected.links.join(expected.kpis.select("kpi_id", "misses"), on="kpi_id").filter(
-        (pl.col("kpi_impact").abs() > 1e-12) & pl.col("misses"))["milestone_id"].to_list())
+    hurting = set(
+        expected.links.join(expected.kpis.select("kpi_id", "misses"), on="kpi_id")
+        .filter((pl.col("kpi_impact").abs() > 1e-12) & pl.col("misses"))["milestone_id"]
+        .to_list()
+    )
     assert set(result.criticality.filter(pl.col("criticality") == 1.0)["milestone_id"].to_list()) == hurting
     assert result.criticality["criticality"].is_in([0.0, 1.0]).all()
 
@@ -106,8 +138,9 @@ def test_a_fixed_slip_for_every_open_milestone_equals_the_same_what_if(p, days):
     result = simulate(p, runs=2, seed=0, overrides={m: (days, days, days) for m in candidates}, trajectory=False)
     what_if = run_scenario(p, Scenario("all late", tuple(Slip(m, days) for m in candidates)))
     after = what_if.scenario
-    got = result.milestones.join(after.milestones.select("milestone_id", "computed_finish"), on="milestone_id",
-                                 suffix="_what_if")
+    got = result.milestones.join(
+        after.milestones.select("milestone_id", "computed_finish"), on="milestone_id", suffix="_what_if"
+    )
     assert (got["p50_finish"] == got["computed_finish_what_if"]).all()
     kpis = result.kpis.join(after.kpis.select("kpi_id", pl.col("projected").alias("what_if")), on="kpi_id")
     assert np.allclose(kpis["p50"].to_numpy(), kpis["what_if"].to_numpy(), rtol=0, atol=1e-9)
@@ -117,16 +150,17 @@ def test_a_fixed_slip_for_every_open_milestone_equals_the_same_what_if(p, days):
 # ---------------------------------------------------------------------- where slips come from
 def test_each_milestone_says_which_distribution_it_used(fleet):
     history = weekly_history({"M1": [7], **{f"X{i}": [0, 3] for i in range(10)}}, weeks=22)
-    result = simulate(fleet, runs=10, history=history, overrides={"M5": (0, 2, 5)},
-                      project_overrides={"P-DRV": (1, 3, 9)})
+    result = simulate(
+        fleet, runs=10, history=history, overrides={"M5": (0, 2, 5)}, project_overrides={"P-DRV": (1, 3, 9)}
+    )
     used = dict(result.milestones.select("milestone_id", "distribution_used").rows())
     assert used == {
-        "M1": "history: project P-ROUTE",      # 21 observed moves of its own project
+        "M1": "history: project P-ROUTE",  # 21 observed moves of its own project
         "M2": "finished: no slip",
         "M3": "triangular override: project P-DRV",
         "M4": "finished: no slip",
         "M5": "triangular override",
-        "M6": "history: portfolio",            # P-OFFICE has no history of its own
+        "M6": "history: portfolio",  # P-OFFICE has no history of its own
     }
     assert set(result.milestones["distribution"].to_list()) <= {d.value for d in SlipDistribution}
     without = simulate(fleet, runs=10)
@@ -155,12 +189,18 @@ def test_history_slips_are_sums_of_observed_moves(fleet):
 
 def test_moves_of_finished_milestones_are_not_history(fleet):
     history = weekly_history({"M1": [3]}, weeks=4).with_columns(
-        pl.when(pl.col("snapshot_id") <= 2).then(pl.lit(date(2026, 1, 1))).otherwise(pl.col("computed_finish"))
-        .alias("computed_finish"))
+        pl.when(pl.col("snapshot_id") <= 2)
+        .then(pl.lit(date(2026, 1, 1)))
+        .otherwise(pl.col("computed_finish"))
+        .alias("computed_finish")
+    )
     # the milestone looks finished at snapshots 1 and 2 (a finish before the snapshot date):
     # only its move from snapshot 3 to 4 is history
-    moves = history_moves(history.with_columns(
-        pl.col("computed_finish").cast(pl.Int32).diff().over("milestone_id").cast(pl.Int64).alias("moved_days")))
+    moves = history_moves(
+        history.with_columns(
+            pl.col("computed_finish").cast(pl.Int32).diff().over("milestone_id").cast(pl.Int64).alias("moved_days")
+        )
+    )
     assert moves["moved_days"].to_list() == [3]
     assert moves["interval_days"].to_list() == [7]
 
@@ -196,12 +236,21 @@ def test_the_same_seed_gives_the_same_output(fleet):
     ("kwargs", "message"),
     [
         pytest.param({"runs": 0}, "number of runs must be a whole number of at least 1", id="no-runs"),
-        pytest.param({"overrides": {"M9": (0, 1, 2)}}, "slip ranges name milestones that are not in the snapshot "
-                     "of 2026-06-15: M9", id="unknown-milestone"),
-        pytest.param({"project_overrides": {"P-X": (0, 1, 2)}}, "name projects that are not in the snapshot",
-                     id="unknown-project"),
-        pytest.param({"overrides": {"M1": (5, 3, 10)}}, "must satisfy min <= most likely <= max, got 5, 3, 10",
-                     id="mode-below-min"),
+        pytest.param(
+            {"overrides": {"M9": (0, 1, 2)}},
+            "slip ranges name milestones that are not in the snapshot of 2026-06-15: M9",
+            id="unknown-milestone",
+        ),
+        pytest.param(
+            {"project_overrides": {"P-X": (0, 1, 2)}},
+            "name projects that are not in the snapshot",
+            id="unknown-project",
+        ),
+        pytest.param(
+            {"overrides": {"M1": (5, 3, 10)}},
+            "must satisfy min <= most likely <= max, got 5, 3, 10",
+            id="mode-below-min",
+        ),
         pytest.param({"overrides": {"M1": (-2, 0, 3)}}, "cannot start below 0 days", id="negative-min"),
         pytest.param({"overrides": {"M1": (1, 2)}}, "three numbers of days", id="two-numbers"),
     ],
@@ -226,8 +275,7 @@ def test_simulate_json_is_reproducible_and_shaped_as_the_contract(fleet_dir, tmp
     out = json.loads(first)
     assert (out["runs"], out["seed"]) == (50, 4)
     assert {tuple(sorted(k)) for k in out["kpis"]} == {("kpi_id", "p50", "p80", "p95", "p_meet")}
-    assert {tuple(sorted(m)) for m in out["milestones"]} == {
-        ("milestone_id", "p50_finish", "p80_finish", "p95_finish")}
+    assert {tuple(sorted(m)) for m in out["milestones"]} == {("milestone_id", "p50_finish", "p80_finish", "p95_finish")}
     m1 = next(m for m in out["milestones"] if m["milestone_id"] == "M1")
     assert m1["p95_finish"] == "2026-09-21"  # one snapshot: no history to draw slips from
     cpm = next(k for k in out["kpis"] if k["kpi_id"] == "K-CPM")

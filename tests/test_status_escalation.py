@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from builders import kpi, milestone, portfolio
-from kpi_engine.engine import compute
-from kpi_engine.settings import Settings
+
+from kpi_engine.core.settings import Settings
+from kpi_engine.engine.compute import compute
 
 AS_OF = date(2026, 6, 1)
 
@@ -16,8 +16,10 @@ AS_OF = date(2026, 6, 1)
 def status_of(slip: int, reported: str | None = None, settings: Settings | None = None) -> dict:
     base = date(2026, 8, 1)
     ms = milestone("A", base, forecast_finish=date.fromordinal(base.toordinal() + slip), reported_status=reported)
-    r = compute(portfolio(milestones=[ms], kpis=[kpi("K")],
-                          links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": 0.0}]), settings)
+    r = compute(
+        portfolio(milestones=[ms], kpis=[kpi("K")], links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": 0.0}]),
+        settings,
+    )
     return r.milestone("A")
 
 
@@ -32,19 +34,28 @@ def test_thresholds_come_from_settings():
 
 @pytest.mark.parametrize(
     ("reported", "slip", "watermelon"),
-    [("On track", 15, True), ("amber", 15, True), ("late", 15, False), ("G", 8, True), ("", 20, False),
-     ("Done", 20, False), ("Red", 0, False)],
+    [
+        ("On track", 15, True),
+        ("amber", 15, True),
+        ("late", 15, False),
+        ("G", 8, True),
+        ("", 20, False),
+        ("Done", 20, False),
+        ("Red", 0, False),
+    ],
 )
 def test_watermelon_when_reported_better_than_computed(reported, slip, watermelon):
     assert status_of(slip, reported)["watermelon"] is watermelon
 
 
 def test_small_slip_that_costs_a_missed_kpi_is_red():
-    r = compute(portfolio(
-        milestones=[milestone("A", date(2026, 12, 20), forecast_finish=date(2027, 1, 2))],
-        kpis=[kpi("K", target_value=1.5)],
-        links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": -0.5}],
-    ))
+    r = compute(
+        portfolio(
+            milestones=[milestone("A", date(2026, 12, 20), forecast_finish=date(2027, 1, 2))],
+            kpis=[kpi("K", target_value=1.5)],
+            links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": -0.5}],
+        )
+    )
     assert r.kpi("K")["misses"] is True
     assert r.milestone("A")["slip_days"] == 13
     assert r.milestone("A")["computed_status"] == "Red"
@@ -53,8 +64,12 @@ def test_small_slip_that_costs_a_missed_kpi_is_red():
 def build(slip: int, value_per_week: float, target: float = 1.0, objective: bool = True, previous=None):
     ms = milestone("A", date(2026, 8, 1), forecast_finish=date.fromordinal(date(2026, 8, 1).toordinal() + slip))
     k = kpi("K", target_value=target, objective_id="O" if objective else None)
-    p = portfolio(milestones=[ms], kpis=[k], kpi_actuals=[{"kpi_id": "K", "as_of": date(2026, 5, 31), "value": 1.0}],
-                  links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": 0.0, "value_per_week": value_per_week}])
+    p = portfolio(
+        milestones=[ms],
+        kpis=[k],
+        kpi_actuals=[{"kpi_id": "K", "as_of": date(2026, 5, 31), "value": 1.0}],
+        links=[{"milestone_id": "A", "kpi_id": "K", "kpi_delta": 0.0, "value_per_week": value_per_week}],
+    )
     return compute(p, previous=previous)
 
 

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from kpi_engine.errors import DatabaseBusyError, InputError, NoDataError, NotFoundError, Problem, UploadRejected
-from kpi_engine.schema import TABLES, conform, schema_of
-from kpi_engine.settings import Settings
+from kpi_engine.core.errors import DatabaseBusyError, InputError, NoDataError, NotFoundError, Problem, UploadRejected
+from kpi_engine.core.schema import TABLES, conform, schema_of
+from kpi_engine.core.settings import Settings
 from kpi_engine.store import CHANGES_SCHEMA, Store, milestone_changes, resolve_db_path
 
 
@@ -147,7 +147,11 @@ def test_duckdb_cannot_read_files(store):
 def test_busy_database_raises_after_timeout(tmp_path):
     path = tmp_path / "busy.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -197,8 +201,14 @@ def test_result_counts_rows_and_lists_files(store):
     result = store.ingest(upload(**PORTFOLIO), date(2026, 6, 1))
     assert result.snapshot_id == 1 and not result.unchanged
     assert result.rows == {
-        "objectives": 1, "kpis": 1, "kpi_actuals": 0, "projects": 2,
-        "milestones": 3, "tasks": 2, "dependencies": 1, "links": 2,
+        "objectives": 1,
+        "kpis": 1,
+        "kpi_actuals": 0,
+        "projects": 2,
+        "milestones": 3,
+        "tasks": 2,
+        "dependencies": 1,
+        "links": 2,
     }
     assert [f.name for f in result.files] == [f"{t}.csv" for t in PORTFOLIO]
 
@@ -264,7 +274,7 @@ def test_dependencies_are_scoped_by_successor(loaded):
     loaded.ingest(week2, date(2026, 6, 8))
     deps = loaded.load_portfolio().dependencies
     # B1 -> A2 belongs to PA (successor A2) and is kept; A1 -> B1 is PB's.
-    assert sorted(zip(deps["predecessor_id"], deps["successor_id"])) == [("A1", "B1"), ("B1", "A2")]
+    assert sorted(zip(deps["predecessor_id"], deps["successor_id"], strict=False)) == [("A1", "B1"), ("B1", "A2")]
 
 
 def test_moved_task_is_not_duplicated(loaded):
@@ -281,10 +291,12 @@ def test_moved_task_is_not_duplicated(loaded):
 
 def test_kpis_and_actuals_are_upserted_by_key(loaded):
     loaded.ingest(
-        upload(kpi_actuals="""
+        upload(
+            kpi_actuals="""
             kpi_id,as_of,value
             K1,2026-05-31,2.05
-        """),
+        """
+        ),
         date(2026, 6, 8),
     )
     loaded.ingest(
@@ -393,7 +405,9 @@ def test_carried_rows_naming_a_removed_milestone_are_reported(loaded):
         ("snapshot 1", "links", "milestone_id"),
         ("snapshot 1", "dependencies", "predecessor_id"),
     ]
-    assert messages[0][3].startswith("1 row(s) kept from the previous snapshot name milestone 'B1', which this upload removed")
+    assert messages[0][3].startswith(
+        "1 row(s) kept from the previous snapshot name milestone 'B1', which this upload removed"
+    )
 
 
 def test_dry_run_stores_nothing(loaded):
@@ -410,14 +424,24 @@ def test_dry_run_stores_nothing(loaded):
 
 
 def test_backdated_upload_builds_on_the_snapshot_before_it(loaded):
-    loaded.ingest(upload(projects="""
+    loaded.ingest(
+        upload(
+            projects="""
         project_id,name,owner
         PC,Project C,Cy
-    """), date(2026, 6, 15))
-    loaded.ingest(upload(projects="""
+    """
+        ),
+        date(2026, 6, 15),
+    )
+    loaded.ingest(
+        upload(
+            projects="""
         project_id,name,owner
         PD,Project D,Di
-    """), date(2026, 6, 8))
+    """
+        ),
+        date(2026, 6, 8),
+    )
     assert loaded.snapshot_ids() == [1, 3, 2]
     assert ids(loaded.load_portfolio(3).projects, "project_id") == ["PA", "PB", "PD"]
     assert ids(loaded.load_portfolio().projects, "project_id") == ["PA", "PB", "PC"]
@@ -465,8 +489,13 @@ def test_changes_since_previous_snapshot(loaded):
 def test_status_change_ignores_spelling_of_the_same_status():
     old = pl.DataFrame({"milestone_id": ["M"], "reported_status": ["green"]})
     new = pl.DataFrame({"milestone_id": ["M"], "reported_status": ["On Track"]})
-    cols = {"project_id": pl.String, "name": pl.String, "baseline_finish": pl.Date, "forecast_finish": pl.Date,
-            "actual_finish": pl.Date}
+    cols = {
+        "project_id": pl.String,
+        "name": pl.String,
+        "baseline_finish": pl.Date,
+        "forecast_finish": pl.Date,
+        "actual_finish": pl.Date,
+    }
     old, new = (f.with_columns(pl.lit(None, dtype).alias(c) for c, dtype in cols.items()) for f in (old, new))
     assert milestone_changes(old, new, 2).height == 0
 
@@ -484,46 +513,72 @@ def test_forecast_days_moved_are_the_date_difference(old_days, shift):
         schema={"milestone_id": pl.String, "forecast_days": pl.Int64},
     )
     old = old.with_columns(
-        pl.lit("P").alias("project_id"), pl.col("milestone_id").alias("name"), pl.lit(base).alias("baseline_finish"),
+        pl.lit("P").alias("project_id"),
+        pl.col("milestone_id").alias("name"),
+        pl.lit(base).alias("baseline_finish"),
         (pl.lit(base) + pl.duration(days=pl.col("forecast_days"))).alias("forecast_finish"),
-        pl.lit(None, pl.Date).alias("actual_finish"), pl.lit("Green").alias("reported_status"),
+        pl.lit(None, pl.Date).alias("actual_finish"),
+        pl.lit("Green").alias("reported_status"),
     ).drop("forecast_days")
     new = old.with_columns(pl.col("forecast_finish") + pl.duration(days=pl.Series(shift[:n])))
     moved = milestone_changes(old, new, 2)
-    expected = {f"M{i}": s for i, (d, s) in enumerate(zip(old_days, shift)) if d is not None and s != 0}
+    expected = {f"M{i}": s for i, (d, s) in enumerate(zip(old_days, shift, strict=False)) if d is not None and s != 0}
     assert set(moved["change"]) <= {"forecast_moved"}
-    assert dict(zip(moved["milestone_id"], moved["days"])) == expected
+    assert dict(zip(moved["milestone_id"], moved["days"], strict=False)) == expected
 
 
 # ---------------------------------------------------------------------- readers
 def test_snapshots_listing(loaded):
-    loaded.ingest(upload(tasks="""
+    loaded.ingest(
+        upload(
+            tasks="""
         task_id,milestone_id,name,forecast_finish
         TA2,A1,Another,2026-08-01
-    """), date(2026, 6, 8), author="pmo")
+    """
+        ),
+        date(2026, 6, 8),
+        author="pmo",
+    )
     listing = loaded.snapshots()
     assert listing["snapshot_id"].to_list() == [1, 2]
     assert listing["as_of"].to_list() == [date(2026, 6, 1), date(2026, 6, 8)]
     assert listing["author"].to_list() == ["test", "pmo"]
     assert listing["files"].to_list()[1] == ["tasks.csv"]
     assert listing["rows"].to_list()[1] == {
-        "objectives": 1, "kpis": 1, "kpi_actuals": 0, "projects": 2,
-        "milestones": 3, "tasks": 2, "dependencies": 1, "links": 2,
+        "objectives": 1,
+        "kpis": 1,
+        "kpi_actuals": 0,
+        "projects": 2,
+        "milestones": 3,
+        "tasks": 2,
+        "dependencies": 1,
+        "links": 2,
     }
 
 
 def test_milestone_history_spans_every_snapshot(loaded):
-    loaded.ingest(upload(milestones="""
+    loaded.ingest(
+        upload(
+            milestones="""
         milestone_id,project_id,name,owner,baseline_finish,forecast_finish
         B1,PB,B one,Bob,2026-07-31,2026-08-14
-    """), date(2026, 6, 8))
+    """
+        ),
+        date(2026, 6, 8),
+    )
     history = loaded.load_milestone_history()
     b1 = history.filter(pl.col("milestone_id") == "B1")
     assert b1["as_of"].to_list() == [date(2026, 6, 1), date(2026, 6, 8)]
     assert b1["forecast_finish"].to_list() == [date(2026, 7, 31), date(2026, 8, 14)]
     assert history.columns == [
-        "snapshot_id", "as_of", "milestone_id", "project_id", "baseline_finish",
-        "forecast_finish", "actual_finish", "reported_status",
+        "snapshot_id",
+        "as_of",
+        "milestone_id",
+        "project_id",
+        "baseline_finish",
+        "forecast_finish",
+        "actual_finish",
+        "reported_status",
     ]
 
 
@@ -615,5 +670,7 @@ def test_mapping_profiles(store):
     store.save_mapping_profile("Asana", {})
     assert store.mapping_profiles() == ["Asana", "Jira cloud"]
     assert store.load_mapping_profile("Jira cloud") == {"milestones": {"Issue key": "milestone_id"}}
-    with pytest.raises(NotFoundError, match="there is no mapping profile named 'Smartsheet'; saved profiles: Asana, Jira cloud"):
+    with pytest.raises(
+        NotFoundError, match="there is no mapping profile named 'Smartsheet'; saved profiles: Asana, Jira cloud"
+    ):
         store.load_mapping_profile("Smartsheet")

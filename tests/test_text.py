@@ -1,4 +1,4 @@
-"""Number formatting for sentences (kpi_engine/text.py) agrees with Python's own formatting."""
+"""Number formatting for sentences (kpi_engine/core/text.py) agrees with Python's own formatting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpi_engine.text import fixed, kpi_value, thousands
+from kpi_engine.core.text import fixed, kpi_value, thousands
 
 
 def _one(expr: pl.Expr, value: float) -> str:
@@ -29,8 +29,17 @@ def test_fixed_matches_exact_decimal_text(n, decimals):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0.0, "0"), (0.4, "0"), (-0.4, "0"), (999.0, "999"), (1000.0, "1,000"), (-1000.0, "-1,000"),
-     (1005.0, "1,005"), (1_234_567.8, "1,234,568"), (1e9, "1,000,000,000")],
+    [
+        (0.0, "0"),
+        (0.4, "0"),
+        (-0.4, "0"),
+        (999.0, "999"),
+        (1000.0, "1,000"),
+        (-1000.0, "-1,000"),
+        (1005.0, "1,005"),
+        (1_234_567.8, "1,234,568"),
+        (1e9, "1,000,000,000"),
+    ],
 )
 def test_thousands_edges(value, text):
     assert _one(thousands(pl.col("v")), value) == text

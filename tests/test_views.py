@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from kpi_engine import views
-from kpi_engine.engine import EngineResult, compute
-from kpi_engine.errors import NotFoundError
+from kpi_engine.core.errors import NotFoundError
+from kpi_engine.engine import views
+from kpi_engine.engine.compute import EngineResult, compute
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,9 @@ def test_watermelons_only_keeps_the_two_red_watermelons(fleet):
         pytest.param(views.ExceptionFilter(kpis=("K-IDLE",)), [(None, "K-IDLE")], id="kpi"),
         pytest.param(views.ExceptionFilter(objectives=("O-SERVICE",)), [("M3", "K-OTD")], id="objective"),
         pytest.param(views.ExceptionFilter(escalation_levels=(3,)), [("M1", "K-CPM")], id="level"),
-        pytest.param(views.ExceptionFilter(kinds=("governance",)), [("M5", None), ("M6", None), (None, "K-IDLE")],
-                     id="kind"),
+        pytest.param(
+            views.ExceptionFilter(kinds=("governance",)), [("M5", None), ("M6", None), (None, "K-IDLE")], id="kind"
+        ),
         pytest.param(views.ExceptionFilter(owners=("Dana Whitfield",)), [("M1", "K-CPM")], id="owner-escalated-to"),
         pytest.param(views.ExceptionFilter(owners=("Luis Ortega",)), [("M3", "K-OTD")], id="owner-of-milestone"),
         pytest.param(views.ExceptionFilter(kinds=("milestone",), programs=("Corporate",)), [], id="filters-combine"),
@@ -137,8 +138,10 @@ def test_kpi_tiles_without_previous_have_no_trend(fleet):
 
 def test_value_at_risk_by_program(fleet):
     frame = views.value_at_risk_by(fleet.milestones, "program")
-    assert frame.select("program", "computed_status").rows() == [("Fleet Optimization", "Red"),
-                                                                 ("Customer Experience", "Red")]
+    assert frame.select("program", "computed_status").rows() == [
+        ("Fleet Optimization", "Red"),
+        ("Customer Experience", "Red"),
+    ]
     assert frame["value_at_risk"].sum() == pytest.approx(460_000, abs=1)
 
 
@@ -229,15 +232,22 @@ def test_dependencies_up_and_down_the_chain(fleet):
 def test_dependencies_walk_transitively():
     chain = portfolio(
         milestones=[milestone(m, date(2026, 7, 1)) for m in ("A", "B", "C", "D")],
-        dependencies=[{"predecessor_id": "A", "successor_id": "B"}, {"predecessor_id": "B", "successor_id": "C"},
-                      {"predecessor_id": "A", "successor_id": "C"}, {"predecessor_id": "C", "successor_id": "D"}],
+        dependencies=[
+            {"predecessor_id": "A", "successor_id": "B"},
+            {"predecessor_id": "B", "successor_id": "C"},
+            {"predecessor_id": "A", "successor_id": "C"},
+            {"predecessor_id": "C", "successor_id": "D"},
+        ],
     )
     result = compute(chain)
     deps = views.milestone_dependencies(result, "A")
     # C is reached directly and through B: listed once, at its shortest distance
     assert deps.select("milestone_id", "depth").rows() == [("B", 1), ("C", 1), ("D", 2)]
     assert views.milestone_dependencies(result, "D").select("milestone_id", "depth").rows() == [
-        ("C", 1), ("A", 2), ("B", 2)]
+        ("C", 1),
+        ("A", 2),
+        ("B", 2),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -284,10 +294,13 @@ def test_causal_chain_of_a_pushed_milestone_starts_upstream(fleet):
 
 
 def test_slip_history_of_one_milestone():
-    history = pl.DataFrame({
-        "snapshot_id": [2, 1, 1], "as_of": [date(2026, 6, 8), date(2026, 6, 1), date(2026, 6, 1)],
-        "milestone_id": ["A", "A", "B"],
-    })
+    history = pl.DataFrame(
+        {
+            "snapshot_id": [2, 1, 1],
+            "as_of": [date(2026, 6, 8), date(2026, 6, 1), date(2026, 6, 1)],
+            "milestone_id": ["A", "A", "B"],
+        }
+    )
     assert views.milestone_slip_history(history, "A")["snapshot_id"].to_list() == [1, 2]
 
 
@@ -322,10 +335,13 @@ def test_dangling_ids_go_to_the_kpi_owner_or_else_the_pmo():
 
 
 def test_snapshot_table_newest_first_with_row_counts():
-    snaps = pl.DataFrame({
-        "snapshot_id": [1, 2], "as_of": [date(2026, 6, 1), date(2026, 6, 8)],
-        "rows": [{"milestones": 3, "tasks": 5}, {"milestones": 4, "tasks": 5}],
-    })
+    snaps = pl.DataFrame(
+        {
+            "snapshot_id": [1, 2],
+            "as_of": [date(2026, 6, 1), date(2026, 6, 8)],
+            "rows": [{"milestones": 3, "tasks": 5}, {"milestones": 4, "tasks": 5}],
+        }
+    )
     table = views.snapshot_table(snaps)
     assert table.select("snapshot_id", "milestones").rows() == [(2, 4), (1, 3)]
 
@@ -343,10 +359,12 @@ CHART_LIMIT = 5_000
 
 def test_a_long_table_says_it_shows_only_its_first_rows():
     assert views.shown_caption(1_000, 109_089) == (
-        "Showing the first 1,000 of 109,089 rows; filter to narrow, or export all")
+        "Showing the first 1,000 of 109,089 rows; filter to narrow, or export all"
+    )
     assert views.shown_caption(300, 300) is None
     assert views.shown_caption(2, 5, "links", "click a cell to narrow") == (
-        "Showing the first 2 of 5 links; click a cell to narrow, or export all")
+        "Showing the first 2 of 5 links; click a cell to narrow, or export all"
+    )
 
 
 def test_pulse_draws_tiles_for_the_worst_misses_and_lists_the_rest(fleet):
@@ -360,17 +378,29 @@ def test_pulse_draws_tiles_for_the_worst_misses_and_lists_the_rest(fleet):
 
 
 def bars_input(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"program": pl.String, "computed_status": pl.String, "value_at_risk": pl.Float64},
-                        orient="row").with_columns(pl.lit("P").alias("project_id"), pl.lit("P").alias("project_name"))
+    return pl.DataFrame(
+        rows, schema={"program": pl.String, "computed_status": pl.String, "value_at_risk": pl.Float64}, orient="row"
+    ).with_columns(pl.lit("P").alias("project_id"), pl.lit("P").alias("project_name"))
 
 
 def test_value_at_risk_bars_sum_the_smaller_programs_into_one_bar_last():
-    milestones = bars_input([("A", "Red", 300.0), ("B", "Red", 200.0), ("B", "Amber", 50.0), ("C", "Red", 100.0),
-                             ("D", "Amber", 50.0), ("E", "Green", 0.0)])
+    milestones = bars_input(
+        [
+            ("A", "Red", 300.0),
+            ("B", "Red", 200.0),
+            ("B", "Amber", 50.0),
+            ("C", "Red", 100.0),
+            ("D", "Amber", 50.0),
+            ("E", "Green", 0.0),
+        ]
+    )
     bars = views.value_at_risk_by(milestones, "program", groups=3)
     assert bars.select("program", "computed_status", "value_at_risk").rows() == [
-        ("A", "Red", 300.0), ("B", "Amber", 50.0), ("B", "Red", 200.0),
-        ("2 other programs", "Amber", 50.0), ("2 other programs", "Red", 100.0),
+        ("A", "Red", 300.0),
+        ("B", "Amber", 50.0),
+        ("B", "Red", 200.0),
+        ("2 other programs", "Amber", 50.0),
+        ("2 other programs", "Red", 100.0),
     ]
     assert bars["value_at_risk"].sum() == pytest.approx(700.0)
     assert bars["milestones"].sum() == 5
@@ -379,12 +409,14 @@ def test_value_at_risk_bars_sum_the_smaller_programs_into_one_bar_last():
 
 def slip_cells(groups: int, months: int) -> pl.DataFrame:
     """Heatmap cells of ``groups`` groups over ``months`` months: group i slips i days, worth 1000 - i."""
-    return pl.DataFrame({
-        "group": [f"G{i:05d}" for i in range(groups) for _ in range(months)],
-        "month": [f"{2026 + m // 12}-{m % 12 + 1:02d}" for _ in range(groups) for m in range(months)],
-        "max_slip_days": [i for i in range(groups) for _ in range(months)],
-        "value_at_risk": [float(1000 - i) for i in range(groups) for _ in range(months)],
-    })
+    return pl.DataFrame(
+        {
+            "group": [f"G{i:05d}" for i in range(groups) for _ in range(months)],
+            "month": [f"{2026 + m // 12}-{m % 12 + 1:02d}" for _ in range(groups) for m in range(months)],
+            "max_slip_days": [i for i in range(groups) for _ in range(months)],
+            "value_at_risk": [float(1000 - i) for i in range(groups) for _ in range(months)],
+        }
+    )
 
 
 def test_slip_heatmap_keeps_the_groups_with_the_worst_slip_or_the_most_value_at_risk():
@@ -396,7 +428,8 @@ def test_slip_heatmap_keeps_the_groups_with_the_worst_slip_or_the_most_value_at_
     money = views.top_slip_cells(cells, "value_at_risk", rows=2)
     assert sorted(money.cells["group"].unique().to_list()) == ["G00000", "G00001"]
     assert views.heatmap_caption(worst, "projects", views.HEATMAP_MEASURES["max_slip_days"], "months") == (
-        "Showing the 2 projects with the worst slip of 5; click a cell to list its rows, or narrow with the table below")
+        "Showing the 2 projects with the worst slip of 5; click a cell to list its rows, or narrow with the table below"
+    )
 
 
 def test_a_heatmap_that_fits_is_drawn_whole_and_captioned_nothing(fleet):
@@ -409,17 +442,20 @@ def test_a_heatmap_that_fits_is_drawn_whole_and_captioned_nothing(fleet):
 
 def test_too_many_months_keep_those_with_the_worst_slip():
     cells = slip_cells(2, 3).with_columns(
-        pl.when(pl.col("month") == "2026-02").then(99).otherwise(pl.col("max_slip_days")).alias("max_slip_days"))
+        pl.when(pl.col("month") == "2026-02").then(99).otherwise(pl.col("max_slip_days")).alias("max_slip_days")
+    )
     top = views.top_slip_cells(cells, "max_slip_days", rows=2, columns=1)
     assert top.cells["month"].unique().to_list() == ["2026-02"]
     assert (top.columns, top.columns_total) == (1, 3)
-    assert "in their 1 months with the worst slip of 3" in views.heatmap_caption(top, "programs", "worst slip",
-                                                                                  "months")
+    assert "in their 1 months with the worst slip of 3" in views.heatmap_caption(
+        top, "programs", "worst slip", "months"
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(groups=st.integers(1, 400), months=st.integers(1, 80),
-       measure=st.sampled_from(["max_slip_days", "value_at_risk"]))
+@given(
+    groups=st.integers(1, 400), months=st.integers(1, 80), measure=st.sampled_from(["max_slip_days", "value_at_risk"])
+)
 def test_a_heatmap_never_holds_more_cells_than_a_chart_takes(groups, months, measure):
     top = views.top_slip_cells(slip_cells(groups, months), measure)
     assert top.cells.height <= views.HEATMAP_ROWS * views.HEATMAP_COLUMNS <= CHART_LIMIT
@@ -427,12 +463,16 @@ def test_a_heatmap_never_holds_more_cells_than_a_chart_takes(groups, months, mea
 
 
 def test_kpi_heatmap_keeps_the_kpis_that_lose_most_of_their_planned_movement():
-    cells = pl.DataFrame({
-        "kpi_id": ["K1", "K1", "K2", "K3", "K3"], "kpi": ["One", "One", "Two", "Three", "Three"],
-        "program": ["A", "B", "A", "A", "B"],
-        "planned": [1.0, 1.0, 10.0, 4.0, 4.0], "lost": [0.5, 0.5, 9.0, 0.0, 0.4],
-        "value_at_risk": [1.0, 1.0, 0.0, 500.0, 500.0],
-    })
+    cells = pl.DataFrame(
+        {
+            "kpi_id": ["K1", "K1", "K2", "K3", "K3"],
+            "kpi": ["One", "One", "Two", "Three", "Three"],
+            "program": ["A", "B", "A", "A", "B"],
+            "planned": [1.0, 1.0, 10.0, 4.0, 4.0],
+            "lost": [0.5, 0.5, 9.0, 0.0, 0.4],
+            "value_at_risk": [1.0, 1.0, 0.0, 500.0, 500.0],
+        }
+    )
     top = views.top_kpi_cells(cells, rows=2, columns=1)
     # K2 loses 90% of its movement, K1 50%, K3 5% (whatever its money); program A loses the most of those two
     assert top.cells.select("kpi_id", "program", "row_rank").rows() == [("K1", "A", 1), ("K2", "A", 0)]
@@ -447,8 +487,12 @@ def test_kpi_heatmap_cells_add_up_to_the_share_lost(fleet):
 
 
 def test_pickers_offer_the_first_matches_and_what_is_already_picked():
-    choices = pl.DataFrame({"milestone_id": ["M1", "M2", "M3", "M4"],
-                            "label": ["M1 · Routing go-live", "M2 · Telematics", "M3 · Driver app", "M4 · Routing pilot"]})
+    choices = pl.DataFrame(
+        {
+            "milestone_id": ["M1", "M2", "M3", "M4"],
+            "label": ["M1 · Routing go-live", "M2 · Telematics", "M3 · Driver app", "M4 · Routing pilot"],
+        }
+    )
     assert views.offered_choices(choices, "milestone_id", limit=2) == ["M1", "M2"]
     assert views.offered_choices(choices, "milestone_id", "ROUTING") == ["M1", "M4"]
     assert views.offered_choices(choices, "milestone_id", "routing", limit=1, keep=["M3", "M1", "GONE"]) == ["M1", "M3"]
@@ -458,10 +502,12 @@ def test_pickers_offer_the_first_matches_and_what_is_already_picked():
 @settings(max_examples=40, deadline=None)
 @given(sizes=st.lists(st.integers(1, 3_000), min_size=1, max_size=3), limit=st.integers(10, 2_000))
 def test_thinning_a_line_keeps_its_ends_in_order_within_the_limit(sizes, limit):
-    line = pl.DataFrame({
-        "series": [f"S{i}" for i, n in enumerate(sizes) for _ in range(n)],
-        "x": [x for n in sizes for x in range(n)],
-    })
+    line = pl.DataFrame(
+        {
+            "series": [f"S{i}" for i, n in enumerate(sizes) for _ in range(n)],
+            "x": [x for n in sizes for x in range(n)],
+        }
+    )
     thinned = views.thin(line, limit, by="series")
     if line.height <= limit:
         assert_frame_equal(thinned, line)

@@ -7,17 +7,25 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from builders import fleet_portfolio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-
-from builders import fleet_portfolio
-from kpi_engine import whatif_views as wv
-from kpi_engine.engine import EngineResult, compute
-from kpi_engine.portfolio import Portfolio
-from kpi_engine.scenarios import Scenario, SetFinish, Slip, SlipProject, Workaround, compare_scenarios, run_scenario
-from kpi_engine.simulation import ValueAtRiskDistribution, simulate
 from strategies import open_milestones, portfolios
+
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.engine.compute import EngineResult, compute
+from kpi_engine.whatif import views as wv
+from kpi_engine.whatif.scenarios import (
+    Scenario,
+    SetFinish,
+    Slip,
+    SlipProject,
+    Workaround,
+    compare_scenarios,
+    run_scenario,
+)
+from kpi_engine.whatif.simulation import ValueAtRiskDistribution, simulate
 
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WORKAROUND = Workaround("M1", date(2026, 8, 31), 50_000, 0.6)
@@ -56,11 +64,15 @@ def test_project_choices_count_open_milestones(fleet_base):
 
 # ---------------------------------------------------------------------------- the draft
 def test_a_draft_becomes_a_scenario_without_its_zero_day_slips():
-    draft = wv.ScenarioDraft(slips=(("M1", 14), ("M3", 0)), project_slips=(("P-DRV", 7),),
-                             set_finishes=(("M5", date(2026, 9, 1)),),
-                             workarounds=(("M1", date(2026, 8, 31), 50_000.0, 0.6),))
-    assert draft.to_scenario("Vendor late") == Scenario("Vendor late", (
-        Slip("M1", 14), SlipProject("P-DRV", 7), SetFinish("M5", date(2026, 9, 1)), WORKAROUND))
+    draft = wv.ScenarioDraft(
+        slips=(("M1", 14), ("M3", 0)),
+        project_slips=(("P-DRV", 7),),
+        set_finishes=(("M5", date(2026, 9, 1)),),
+        workarounds=(("M1", date(2026, 8, 31), 50_000.0, 0.6),),
+    )
+    assert draft.to_scenario("Vendor late") == Scenario(
+        "Vendor late", (Slip("M1", 14), SlipProject("P-DRV", 7), SetFinish("M5", date(2026, 9, 1)), WORKAROUND)
+    )
     assert draft.describe() == "M1 +14 days; project P-DRV +7 days; M5 finishes 2026-09-01; workaround on M1"
 
 
@@ -78,8 +90,10 @@ def test_a_saved_scenario_opens_as_a_draft_with_its_slips_added_up():
     assert draft.workarounds == (("M1", date(2026, 8, 31), 50_000, 0.6),)
 
 
-@given(st.lists(st.tuples(st.sampled_from(["M1", "M3", "M5"]), st.integers(1, 120)), unique_by=lambda t: t[0]),
-       st.lists(st.tuples(st.sampled_from(["P-ROUTE", "P-DRV"]), st.integers(1, 120)), unique_by=lambda t: t[0]))
+@given(
+    st.lists(st.tuples(st.sampled_from(["M1", "M3", "M5"]), st.integers(1, 120)), unique_by=lambda t: t[0]),
+    st.lists(st.tuples(st.sampled_from(["P-ROUTE", "P-DRV"]), st.integers(1, 120)), unique_by=lambda t: t[0]),
+)
 def test_a_draft_survives_the_round_trip_through_a_saved_spec(slips, project_slips):
     draft = wv.ScenarioDraft(slips=tuple(slips), project_slips=tuple(project_slips))
     spec = draft.to_scenario("x").to_dict()
@@ -119,23 +133,29 @@ def test_kpi_before_after_is_empty_when_nothing_moves(fleet, fleet_base):
 
 def test_moved_milestones_name_cause_dates_and_value_at_risk(fleet, fleet_base):
     moved = wv.moved_milestones(run(fleet, fleet_base, Slip("M1", 14)))
-    expected = pl.DataFrame({
-        "milestone_id": ["M1", "M3"],
-        "cause": ["scenario change", "downstream"],
-        "before": [date(2026, 9, 21), date(2026, 10, 21)],
-        "after": [date(2026, 10, 5), date(2026, 11, 4)],
-        "moved_days": [14, 14],
-        "value_at_risk_before": [400_000.0, 60_000.0],
-        "value_at_risk_after": [590_476.19, 100_000.0],
-    })
+    expected = pl.DataFrame(
+        {
+            "milestone_id": ["M1", "M3"],
+            "cause": ["scenario change", "downstream"],
+            "before": [date(2026, 9, 21), date(2026, 10, 21)],
+            "after": [date(2026, 10, 5), date(2026, 11, 4)],
+            "moved_days": [14, 14],
+            "value_at_risk_before": [400_000.0, 60_000.0],
+            "value_at_risk_after": [590_476.19, 100_000.0],
+        }
+    )
     assert_frame_equal(moved.select(expected.columns), expected, abs_tol=0.5)
 
 
 def test_waterfall_runs_from_the_changes_to_the_net_change(fleet, fleet_base):
     result = run(fleet, fleet_base, Slip("M1", 14), WORKAROUND)
     steps = wv.value_at_risk_waterfall(result)
-    assert steps["step"].to_list() == ["M1 · Routing software go-live", "M3 · Driver app rollout",
-                                       "Workaround on M1", "Net change"]
+    assert steps["step"].to_list() == [
+        "M1 · Routing software go-live",
+        "M3 · Driver app rollout",
+        "Workaround on M1",
+        "Net change",
+    ]
     assert steps["kind"].to_list() == ["increase", "increase", "decrease", "total"]
     # every step starts where the one before ended; the net change matches the totals
     assert steps["start"].to_list()[1:3] == pytest.approx(steps["end"].to_list()[:2])
@@ -161,10 +181,13 @@ def test_mitigation_table_shows_the_worked_example_workaround(fleet, fleet_base)
     assert row["verdict"] == "pays off"
 
 
-@pytest.mark.parametrize(("cost", "verdict"), [
-    pytest.param(300_000, "costs more than it recovers", id="pays-off-only-if-later"),
-    pytest.param(10_000_000, "never recovers its cost", id="never-pays-off"),
-])
+@pytest.mark.parametrize(
+    ("cost", "verdict"),
+    [
+        pytest.param(300_000, "costs more than it recovers", id="pays-off-only-if-later"),
+        pytest.param(10_000_000, "never recovers its cost", id="never-pays-off"),
+    ],
+)
 def test_mitigation_verdicts(fleet, fleet_base, cost, verdict):
     workaround = Workaround("M1", date(2026, 8, 31), cost, 0.6)
     assert wv.mitigation_table(run(fleet, fleet_base, workaround))["verdict"].to_list() == [verdict]
@@ -186,8 +209,9 @@ def test_per_milestone_value_at_risk_equals_the_complete_recomputation(portfolio
     assert joined.height == result.moved.height
     assert np.allclose(joined["value_at_risk_after"].to_numpy(), joined["value_at_risk"].to_numpy())
     steps = wv.value_at_risk_waterfall(result, top=2)
-    assert steps["end"][-1] == pytest.approx(result.value_at_risk_total_net - result.value_at_risk_total_before,
-                                             abs=1e-6)
+    assert steps["end"][-1] == pytest.approx(
+        result.value_at_risk_total_net - result.value_at_risk_total_before, abs=1e-6
+    )
     assert float(steps["amount"][:-1].sum()) == pytest.approx(float(steps["end"][-1]), abs=1e-6)
 
 
@@ -195,7 +219,7 @@ def test_per_milestone_value_at_risk_equals_the_complete_recomputation(portfolio
 def test_comparison_table_reads_as_text(fleet, fleet_base):
     two_weeks = run(fleet, fleet_base, Slip("M1", 14), name="Two weeks")
     mitigated = run(fleet, fleet_base, WORKAROUND, name="Workaround")
-    names = dict(zip(fleet_base.kpis["kpi_id"].to_list(), fleet_base.kpis["name"].to_list()))
+    names = dict(zip(fleet_base.kpis["kpi_id"].to_list(), fleet_base.kpis["name"].to_list(), strict=False))
     table = wv.comparison_table(compare_scenarios([two_weeks, mitigated]), names, "USD")
     assert table.columns == ["figure", "Snapshot as is", "Two weeks", "Workaround"]
     rows = {r["figure"]: r for r in table.iter_rows(named=True)}
@@ -207,8 +231,9 @@ def test_comparison_table_reads_as_text(fleet, fleet_base):
 
 
 def test_comparison_bars_hold_the_money_figures_per_scenario(fleet, fleet_base):
-    compared = compare_scenarios([run(fleet, fleet_base, Slip("M1", 14), name="A"),
-                                  run(fleet, fleet_base, WORKAROUND, name="B")])
+    compared = compare_scenarios(
+        [run(fleet, fleet_base, Slip("M1", 14), name="A"), run(fleet, fleet_base, WORKAROUND, name="B")]
+    )
     bars = wv.comparison_bars(compared)
     assert bars.height == 9
     assert bars["scenario"].unique(maintain_order=True).to_list() == ["Snapshot as is", "A", "B"]
@@ -225,10 +250,13 @@ def test_histogram_counts_every_run():
     assert bins["share"].sum() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize(("totals", "rows"), [
-    pytest.param(np.full(20, 400_000.0), 1, id="every-run-the-same"),
-    pytest.param(np.array([]), 0, id="no-runs"),
-])
+@pytest.mark.parametrize(
+    ("totals", "rows"),
+    [
+        pytest.param(np.full(20, 400_000.0), 1, id="every-run-the-same"),
+        pytest.param(np.array([]), 0, id="no-runs"),
+    ],
+)
 def test_histogram_of_degenerate_totals(totals, rows):
     assert wv.histogram(totals).height == rows
 
@@ -241,8 +269,7 @@ def test_percentile_marks():
 def test_simulation_summaries_say_which_distribution_was_used(fleet):
     result = simulate(fleet, runs=40, seed=1, project_overrides={"P-ROUTE": (0, 7, 21)})
     counts = wv.distribution_counts(result.milestones)
-    assert counts.row(0, named=True) == {"distribution": "triangular override: project", "milestones": 1,
-                                         "projects": 1}
+    assert counts.row(0, named=True) == {"distribution": "triangular override: project", "milestones": 1, "projects": 1}
     caption = wv.distribution_caption(result.milestones)
     assert caption.startswith("Slip distribution used: your triangular range for 1 milestone of the chosen project")
     assert "no slip for" in caption and "(no history yet)" in caption

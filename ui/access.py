@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from kpi_engine.access import Access, access_for, sign_in_provider
+from kpi_engine.core.access import Access, access_for, sign_in_provider
 from ui import loaders
 
 
@@ -21,7 +21,7 @@ def _secrets() -> dict[str, Any]:
         return {"auth": st.secrets["auth"]} if "auth" in st.secrets else {}
     except (FileNotFoundError, KeyError, AttributeError):
         return {}
-    except Exception:  # noqa: BLE001 - an unreadable secrets file means sign-in is not configured
+    except Exception:
         return {}
 
 
@@ -46,8 +46,14 @@ def sidebar() -> Access:
         st.title("Strategy execution")
         st.info("Sign in with your company account to see the portfolio.", icon=":material/lock:")
         chosen = provider()
-        st.button("Sign in", type="primary", icon=":material/login:", key="sign_in",
-                  on_click=st.login, args=(chosen,) if chosen != "default" else ())
+        st.button(
+            "Sign in",
+            type="primary",
+            icon=":material/login:",
+            key="sign_in",
+            on_click=st.login,
+            args=(chosen,) if chosen != "default" else (),
+        )
         st.stop()
     with st.sidebar:
         if access.open_mode:

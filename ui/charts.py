@@ -1,6 +1,6 @@
-"""Altair chart builders; every chart takes frames the engine (or kpi_engine.views) made.
+"""Altair chart builders; every chart takes frames the engine (or kpi_engine.engine.views) made.
 
-One RAG colour scale everywhere (:data:`kpi_engine.rag.RAG_COLOURS`).
+One RAG colour scale everywhere (:data:`kpi_engine.core.rag.RAG_COLOURS`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Literal
 import altair as alt
 import polars as pl
 
-from kpi_engine.rag import RAG_COLOURS, RAG_ORDER, rag_text_colour
+from kpi_engine.core.rag import RAG_COLOURS, RAG_ORDER, rag_text_colour
 from ui import format as fmt
 
 SERIES_COLOURS = {"Actual": "#263238", "Projected": "#1565C0", "Baseline plan": "#90A4AE"}
@@ -44,7 +44,7 @@ def _wrap(text: str, width: int, lines: int) -> str:
 def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
     """Boxes joined by arrows: cause -> milestone -> project -> KPI -> objective.
 
-    ``chain`` comes from :func:`kpi_engine.views.causal_chain`.
+    ``chain`` comes from :func:`kpi_engine.engine.views.causal_chain`.
     """
     n = max(chain.height, 1)
     half = 0.44
@@ -59,36 +59,74 @@ def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
     x_scale = alt.Scale(domain=[-0.5, n - 0.5], nice=False)
     y_scale = alt.Scale(domain=[0, 1.18], nice=False)
     base = alt.Chart(boxes)
-    rects = base.mark_rect(cornerRadius=8, stroke="#455A64", strokeWidth=0.6).encode(
-        x=alt.X("x0:Q", scale=x_scale, axis=None),
-        x2="x1:Q",
-        y=alt.Y("y0:Q", scale=y_scale, axis=None),
-        y2="y1:Q",
-        color=alt.Color("status:N", scale=rag_scale(), legend=None),
-        tooltip=[alt.Tooltip("level:N", title="Step"), alt.Tooltip("title:N", title="What"),
-                 alt.Tooltip("detail:N", title="Detail"), alt.Tooltip("status:N", title="Status")],
-    ).transform_calculate(y0="0.02", y1="0.98")
-    kicker = base.mark_text(fontSize=11, fontWeight="bold", color="#546E7A", baseline="bottom").encode(
-        x=alt.X("step:Q", scale=x_scale), y=alt.Y("yk:Q", scale=y_scale), text="kicker:N",
-    ).transform_calculate(yk="1.16")
-    titles = base.mark_text(fontSize=FONT, fontWeight="bold", lineBreak="\n", baseline="top").encode(
-        x=alt.X("step:Q", scale=x_scale), y=alt.Y("yt:Q", scale=y_scale), text="title_wrapped:N",
-        color=alt.Color("ink:N", scale=None),
-    ).transform_calculate(yt="0.9")
-    details = base.mark_text(fontSize=FONT - 1, lineBreak="\n", baseline="top").encode(
-        x=alt.X("step:Q", scale=x_scale), y=alt.Y("yd:Q", scale=y_scale), text="detail_wrapped:N",
-        color=alt.Color("ink:N", scale=None),
-    ).transform_calculate(yd="0.52")
+    rects = (
+        base.mark_rect(cornerRadius=8, stroke="#455A64", strokeWidth=0.6)
+        .encode(
+            x=alt.X("x0:Q", scale=x_scale, axis=None),
+            x2="x1:Q",
+            y=alt.Y("y0:Q", scale=y_scale, axis=None),
+            y2="y1:Q",
+            color=alt.Color("status:N", scale=rag_scale(), legend=None),
+            tooltip=[
+                alt.Tooltip("level:N", title="Step"),
+                alt.Tooltip("title:N", title="What"),
+                alt.Tooltip("detail:N", title="Detail"),
+                alt.Tooltip("status:N", title="Status"),
+            ],
+        )
+        .transform_calculate(y0="0.02", y1="0.98")
+    )
+    kicker = (
+        base.mark_text(fontSize=11, fontWeight="bold", color="#546E7A", baseline="bottom")
+        .encode(
+            x=alt.X("step:Q", scale=x_scale),
+            y=alt.Y("yk:Q", scale=y_scale),
+            text="kicker:N",
+        )
+        .transform_calculate(yk="1.16")
+    )
+    titles = (
+        base.mark_text(fontSize=FONT, fontWeight="bold", lineBreak="\n", baseline="top")
+        .encode(
+            x=alt.X("step:Q", scale=x_scale),
+            y=alt.Y("yt:Q", scale=y_scale),
+            text="title_wrapped:N",
+            color=alt.Color("ink:N", scale=None),
+        )
+        .transform_calculate(yt="0.9")
+    )
+    details = (
+        base.mark_text(fontSize=FONT - 1, lineBreak="\n", baseline="top")
+        .encode(
+            x=alt.X("step:Q", scale=x_scale),
+            y=alt.Y("yd:Q", scale=y_scale),
+            text="detail_wrapped:N",
+            color=alt.Color("ink:N", scale=None),
+        )
+        .transform_calculate(yd="0.52")
+    )
     layers: list[alt.Chart] = [rects, kicker, titles, details]
     if chain.height > 1:
         arrows = pl.DataFrame({"a": [s + half for s in range(n - 1)], "b": [s + 1 - half - 0.03 for s in range(n - 1)]})
-        shaft = alt.Chart(arrows).mark_rule(strokeWidth=2.5, color="#37474F").encode(
-            x=alt.X("a:Q", scale=x_scale), x2="b:Q", y=alt.Y("ym:Q", scale=y_scale),
-        ).transform_calculate(ym="0.5")
-        head = alt.Chart(arrows).mark_point(shape="triangle-right", size=140, filled=True, color="#37474F",
-                                            opacity=1).encode(
-            x=alt.X("b:Q", scale=x_scale), y=alt.Y("ym:Q", scale=y_scale),
-        ).transform_calculate(ym="0.5")
+        shaft = (
+            alt.Chart(arrows)
+            .mark_rule(strokeWidth=2.5, color="#37474F")
+            .encode(
+                x=alt.X("a:Q", scale=x_scale),
+                x2="b:Q",
+                y=alt.Y("ym:Q", scale=y_scale),
+            )
+            .transform_calculate(ym="0.5")
+        )
+        head = (
+            alt.Chart(arrows)
+            .mark_point(shape="triangle-right", size=140, filled=True, color="#37474F", opacity=1)
+            .encode(
+                x=alt.X("b:Q", scale=x_scale),
+                y=alt.Y("ym:Q", scale=y_scale),
+            )
+            .transform_calculate(ym="0.5")
+        )
         layers += [shaft, head]
     return alt.layer(*layers).properties(height=210).configure_view(strokeWidth=0)
 
@@ -103,10 +141,12 @@ def slip_history(history: pl.DataFrame, title: str) -> alt.LayerChart:
     base = alt.Chart(points).encode(x=alt.X("as_of:T", title="Snapshot", axis=axis))
     line = base.mark_line(point=alt.OverlayMarkDef(size=70, filled=True), color=SERIES_COLOURS["Projected"]).encode(
         y=alt.Y("finish:T", title="Computed finish", scale=alt.Scale(zero=False), axis=alt.Axis(format="%d %b %Y")),
-        tooltip=[alt.Tooltip("as_of:T", title="Snapshot", format="%Y-%m-%d"),
-                 alt.Tooltip("finish:T", title="Computed finish", format="%Y-%m-%d"),
-                 alt.Tooltip("slip_days:Q", title="Slip (days)"),
-                 alt.Tooltip("moved_days:Q", title="Moved since last week (days)")],
+        tooltip=[
+            alt.Tooltip("as_of:T", title="Snapshot", format="%Y-%m-%d"),
+            alt.Tooltip("finish:T", title="Computed finish", format="%Y-%m-%d"),
+            alt.Tooltip("slip_days:Q", title="Slip (days)"),
+            alt.Tooltip("moved_days:Q", title="Moved since last week (days)"),
+        ],
     )
     baseline = base.mark_line(strokeDash=[6, 4], color=SERIES_COLOURS["Baseline plan"]).encode(
         y="baseline_finish:T",
@@ -127,12 +167,13 @@ def _row_order(ranked: bool) -> alt.EncodingSortField | str:
     return alt.EncodingSortField(field="row_rank", op="min") if ranked else "ascending"
 
 
-def slip_heatmap(cells: pl.DataFrame, measure: SlipMeasure, group_title: str, currency: str,
-                 ranked: bool = False) -> alt.LayerChart:
+def slip_heatmap(
+    cells: pl.DataFrame, measure: SlipMeasure, group_title: str, currency: str, ranked: bool = False
+) -> alt.LayerChart:
     """Group x month-due cells coloured by worst slip or value at risk; click selects cells.
 
-    ``cells`` comes from :func:`kpi_engine.views.slip_heatmap`, or its first groups from
-    :func:`kpi_engine.views.top_slip_cells`: then ``ranked`` lists the rows worst first
+    ``cells`` comes from :func:`kpi_engine.engine.views.slip_heatmap`, or its first groups from
+    :func:`kpi_engine.engine.views.top_slip_cells`: then ``ranked`` lists the rows worst first
     (``row_rank``) instead of by name. The selection is named ``cell`` and carries
     ``group`` and ``month``.
     """
@@ -144,77 +185,104 @@ def slip_heatmap(cells: pl.DataFrame, measure: SlipMeasure, group_title: str, cu
         x=alt.X("month:O", title="Month due (baseline finish)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("group:N", title=group_title, sort=_row_order(ranked), axis=alt.Axis(labelLimit=260)),
     )
-    rects = base.mark_rect(stroke="white", strokeWidth=1.5).encode(
-        color=alt.Color(f"{measure}:Q", title=_MEASURE_TITLES[measure],
-                        scale=alt.Scale(scheme=scheme, domain=[0, top], clamp=True)),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
-        tooltip=[
-            alt.Tooltip("group:N", title=group_title), alt.Tooltip("month:O", title="Month due"),
-            alt.Tooltip("milestones:Q", title="Milestones"), alt.Tooltip("late:Q", title="Late"),
-            alt.Tooltip("red:Q", title="Red"), alt.Tooltip("amber:Q", title="Amber"),
-            alt.Tooltip("max_slip_days:Q", title="Worst slip (days)"),
-            alt.Tooltip("mean_slip_days:Q", title="Average slip (days)", format=".1f"),
-            alt.Tooltip("value_at_risk:Q", title=f"Value at risk ({currency})", format=money_format),
-        ],
-    ).add_params(pick)
+    rects = (
+        base.mark_rect(stroke="white", strokeWidth=1.5)
+        .encode(
+            color=alt.Color(
+                f"{measure}:Q",
+                title=_MEASURE_TITLES[measure],
+                scale=alt.Scale(scheme=scheme, domain=[0, top], clamp=True),
+            ),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+            tooltip=[
+                alt.Tooltip("group:N", title=group_title),
+                alt.Tooltip("month:O", title="Month due"),
+                alt.Tooltip("milestones:Q", title="Milestones"),
+                alt.Tooltip("late:Q", title="Late"),
+                alt.Tooltip("red:Q", title="Red"),
+                alt.Tooltip("amber:Q", title="Amber"),
+                alt.Tooltip("max_slip_days:Q", title="Worst slip (days)"),
+                alt.Tooltip("mean_slip_days:Q", title="Average slip (days)", format=".1f"),
+                alt.Tooltip("value_at_risk:Q", title=f"Value at risk ({currency})", format=money_format),
+            ],
+        )
+        .add_params(pick)
+    )
     label_value = "max_slip_days" if measure == "max_slip_days" else "var_k"
-    labels = base.mark_text(fontSize=11).encode(
-        text=alt.Text(f"{label_value}:Q", format=",.0f"),
-        color=alt.condition(f"datum.{measure} > {top * 0.55}", alt.value("white"), alt.value("#263238")),
-    ).transform_calculate(var_k="datum.value_at_risk / 1000")
+    labels = (
+        base.mark_text(fontSize=11)
+        .encode(
+            text=alt.Text(f"{label_value}:Q", format=",.0f"),
+            color=alt.condition(f"datum.{measure} > {top * 0.55}", alt.value("white"), alt.value("#263238")),
+        )
+        .transform_calculate(var_k="datum.value_at_risk / 1000")
+    )
     # Streamlit fits title, axes and legend inside the height: leave room for them
     height = 130 + 30 * max(cells["group"].n_unique(), 1)
-    title = ("Worst slip per cell (days)" if measure == "max_slip_days"
-             else f"Value at risk per cell (thousand {currency})")
+    title = (
+        "Worst slip per cell (days)" if measure == "max_slip_days" else f"Value at risk per cell (thousand {currency})"
+    )
     return alt.layer(rects, labels).properties(height=height, title=alt.TitleParams(title, anchor="start"))
 
 
 def kpi_program_heatmap(cells: pl.DataFrame, currency: str, ranked: bool = False) -> alt.LayerChart:
     """KPI x program cells coloured by the share of planned KPI movement the slips lose.
 
-    ``cells`` comes from :func:`kpi_engine.views.kpi_program_impact`, or its first KPIs
-    from :func:`kpi_engine.views.top_kpi_cells`: then ``ranked`` lists the KPIs that lose
+    ``cells`` comes from :func:`kpi_engine.engine.views.kpi_program_impact`, or its first KPIs
+    from :func:`kpi_engine.engine.views.top_kpi_cells`: then ``ranked`` lists the KPIs that lose
     the most first. The selection is named ``kcell`` and carries ``kpi_id`` and ``program``.
     """
     pick = alt.selection_point(name="kcell", fields=["kpi_id", "program"], on="click", clear="dblclick")
     base = alt.Chart(cells).encode(
         x=alt.X("program:N", title="Program", axis=alt.Axis(labelAngle=-30, labelLimit=200, labelOverlap=False)),
-        y=alt.Y("kpi:N", title="KPI", sort=_row_order(ranked) if ranked else alt.Undefined,
-                axis=alt.Axis(labelLimit=260)),
+        y=alt.Y(
+            "kpi:N", title="KPI", sort=_row_order(ranked) if ranked else alt.Undefined, axis=alt.Axis(labelLimit=260)
+        ),
     )
-    rects = base.mark_rect(stroke="white", strokeWidth=1.5).encode(
-        color=alt.Color("lost_share:Q", title="Planned movement lost",
-                        scale=alt.Scale(scheme="reds", domain=[0, 1]), legend=alt.Legend(format=".0%")),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
-        tooltip=[
-            alt.Tooltip("kpi:N", title="KPI"), alt.Tooltip("program:N", title="Program"),
-            alt.Tooltip("links:Q", title="Milestones linked"),
-            alt.Tooltip("kpi_delta:Q", title="Planned KPI movement", format="+.4g"),
-            alt.Tooltip("kpi_impact:Q", title="Lost by the target date", format="+.4g"),
-            alt.Tooltip("unit:N", title="Unit"),
-            alt.Tooltip("lost_share:Q", title="Share lost", format=".0%"),
-            alt.Tooltip("value_at_risk:Q", title=f"Value at risk ({currency})", format=",.0f"),
-        ],
-    ).add_params(pick)
+    rects = (
+        base.mark_rect(stroke="white", strokeWidth=1.5)
+        .encode(
+            color=alt.Color(
+                "lost_share:Q",
+                title="Planned movement lost",
+                scale=alt.Scale(scheme="reds", domain=[0, 1]),
+                legend=alt.Legend(format=".0%"),
+            ),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+            tooltip=[
+                alt.Tooltip("kpi:N", title="KPI"),
+                alt.Tooltip("program:N", title="Program"),
+                alt.Tooltip("links:Q", title="Milestones linked"),
+                alt.Tooltip("kpi_delta:Q", title="Planned KPI movement", format="+.4g"),
+                alt.Tooltip("kpi_impact:Q", title="Lost by the target date", format="+.4g"),
+                alt.Tooltip("unit:N", title="Unit"),
+                alt.Tooltip("lost_share:Q", title="Share lost", format=".0%"),
+                alt.Tooltip("value_at_risk:Q", title=f"Value at risk ({currency})", format=",.0f"),
+            ],
+        )
+        .add_params(pick)
+    )
     labels = base.mark_text(fontSize=11).encode(
         text=alt.Text("lost_share:Q", format=".0%"),
         color=alt.condition("datum.lost_share > 0.55", alt.value("white"), alt.value("#263238")),
     )
     height = 190 + 28 * max(cells["kpi"].n_unique(), 1)
     return alt.layer(rects, labels).properties(
-        height=height, title=alt.TitleParams("Share of each KPI's planned movement lost to slips", anchor="start"))
+        height=height, title=alt.TitleParams("Share of each KPI's planned movement lost to slips", anchor="start")
+    )
 
 
 # --------------------------------------------------------------------------- KPI trajectory
 
 
-def kpi_trajectory(trajectory: pl.DataFrame, kpi: dict[str, object], drivers: pl.DataFrame,
-                   as_of: date) -> alt.LayerChart:
+def kpi_trajectory(
+    trajectory: pl.DataFrame, kpi: dict[str, object], drivers: pl.DataFrame, as_of: date
+) -> alt.LayerChart:
     """Actuals, the projected path and the baseline plan's path to the target, with the
     milestones that drive the KPI marked at their computed finish (coloured by status).
 
-    ``trajectory`` and ``drivers`` come from :func:`kpi_engine.views.kpi_trajectory` and
-    :func:`kpi_engine.views.kpi_drivers`.
+    ``trajectory`` and ``drivers`` come from :func:`kpi_engine.engine.views.kpi_trajectory` and
+    :func:`kpi_engine.engine.views.kpi_drivers`.
     """
     unit = str(kpi.get("unit") or "")
     y_title = f"{kpi['name']}" + (f" ({unit})" if unit else "")
@@ -224,50 +292,100 @@ def kpi_trajectory(trajectory: pl.DataFrame, kpi: dict[str, object], drivers: pl
     low, high = min(values), max(values)
     pad = (high - low) * 0.12 or abs(high) * 0.05 or 1.0
     y_scale = alt.Scale(domain=[low - pad, high + pad], nice=False, zero=False)
-    lines = alt.Chart(trajectory).mark_line(strokeWidth=2.5, interpolate="linear").encode(
-        x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y", tickCount="month", labelOverlap=True)),
-        y=alt.Y("value:Q", title=y_title, scale=y_scale),
-        color=alt.Color("series:N", title=None, scale=series_scale, legend=alt.Legend(orient="top")),
-        strokeDash=alt.StrokeDash("series:N", scale=dash_scale, legend=None),
-        tooltip=[alt.Tooltip("series:N", title="Series"), alt.Tooltip("date:T", title="Date", format="%Y-%m-%d"),
-                 alt.Tooltip("value:Q", title="Value", format=",.4g")],
+    lines = (
+        alt.Chart(trajectory)
+        .mark_line(strokeWidth=2.5, interpolate="linear")
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y", tickCount="month", labelOverlap=True)),
+            y=alt.Y("value:Q", title=y_title, scale=y_scale),
+            color=alt.Color("series:N", title=None, scale=series_scale, legend=alt.Legend(orient="top")),
+            strokeDash=alt.StrokeDash("series:N", scale=dash_scale, legend=None),
+            tooltip=[
+                alt.Tooltip("series:N", title="Series"),
+                alt.Tooltip("date:T", title="Date", format="%Y-%m-%d"),
+                alt.Tooltip("value:Q", title="Value", format=",.4g"),
+            ],
+        )
     )
-    actual_points = alt.Chart(trajectory.filter(pl.col("series") == "Actual")).mark_point(
-        filled=True, size=60, color=SERIES_COLOURS["Actual"]).encode(
-        x="date:T", y=alt.Y("value:Q", scale=y_scale),
-        tooltip=[alt.Tooltip("date:T", title="Actual on", format="%Y-%m-%d"), alt.Tooltip("value:Q", title="Value")],
+    actual_points = (
+        alt.Chart(trajectory.filter(pl.col("series") == "Actual"))
+        .mark_point(filled=True, size=60, color=SERIES_COLOURS["Actual"])
+        .encode(
+            x="date:T",
+            y=alt.Y("value:Q", scale=y_scale),
+            tooltip=[
+                alt.Tooltip("date:T", title="Actual on", format="%Y-%m-%d"),
+                alt.Tooltip("value:Q", title="Value"),
+            ],
+        )
     )
-    target = pl.DataFrame({"date": [kpi["target_date"]], "value": [kpi["target_value"]],
-                           "label": [f"Target {fmt.kpi_number(kpi['target_value'])}"]})
-    target_rule = alt.Chart(target).mark_rule(color="#C62828", strokeDash=[2, 3], strokeWidth=1.5).encode(
-        y=alt.Y("value:Q", scale=y_scale))
-    target_point = alt.Chart(target).mark_point(shape="diamond", size=160, filled=True, color="#C62828").encode(
-        x="date:T", y=alt.Y("value:Q", scale=y_scale),
-        tooltip=[alt.Tooltip("date:T", title="Target date", format="%Y-%m-%d"), alt.Tooltip("value:Q", title="Target")])
-    target_text = alt.Chart(target).mark_text(align="right", dx=-10, dy=-10, color="#C62828", fontWeight="bold").encode(
-        x="date:T", y=alt.Y("value:Q", scale=y_scale), text="label:N")
+    target = pl.DataFrame(
+        {
+            "date": [kpi["target_date"]],
+            "value": [kpi["target_value"]],
+            "label": [f"Target {fmt.kpi_number(kpi['target_value'])}"],
+        }
+    )
+    target_rule = (
+        alt.Chart(target)
+        .mark_rule(color="#C62828", strokeDash=[2, 3], strokeWidth=1.5)
+        .encode(y=alt.Y("value:Q", scale=y_scale))
+    )
+    target_point = (
+        alt.Chart(target)
+        .mark_point(shape="diamond", size=160, filled=True, color="#C62828")
+        .encode(
+            x="date:T",
+            y=alt.Y("value:Q", scale=y_scale),
+            tooltip=[
+                alt.Tooltip("date:T", title="Target date", format="%Y-%m-%d"),
+                alt.Tooltip("value:Q", title="Target"),
+            ],
+        )
+    )
+    target_text = (
+        alt.Chart(target)
+        .mark_text(align="right", dx=-10, dy=-10, color="#C62828", fontWeight="bold")
+        .encode(x="date:T", y=alt.Y("value:Q", scale=y_scale), text="label:N")
+    )
     now = alt.Chart(pl.DataFrame({"date": [as_of], "label": [f"as of {fmt.day(as_of, year=False)}"]}))
     today = now.mark_rule(color="#546E7A", strokeDash=[4, 4]).encode(
-        x="date:T", tooltip=[alt.Tooltip("date:T", title="As of", format="%Y-%m-%d")])
+        x="date:T", tooltip=[alt.Tooltip("date:T", title="As of", format="%Y-%m-%d")]
+    )
     today_text = now.mark_text(align="left", baseline="top", dx=4, color="#546E7A", fontSize=11).encode(
-        x="date:T", y=alt.value(4), text="label:N")
+        x="date:T", y=alt.value(4), text="label:N"
+    )
     layers: list[alt.Chart] = [target_rule, today, today_text, lines, actual_points, target_point, target_text]
     if drivers.height:
-        ticks = alt.Chart(drivers).mark_rule(strokeWidth=2, opacity=0.75).encode(
-            x="computed_finish:T",
-            color=alt.Color("computed_status:N", scale=rag_scale(), title="Milestone status",
-                            legend=alt.Legend(orient="top", values=_present(drivers, "computed_status"))),
-            tooltip=[alt.Tooltip("milestone_id:N", title="Milestone"), alt.Tooltip("milestone_name:N", title="Name"),
-                     alt.Tooltip("baseline_finish:T", title="Baseline finish", format="%Y-%m-%d"),
-                     alt.Tooltip("computed_finish:T", title="Computed finish", format="%Y-%m-%d"),
-                     alt.Tooltip("slip_days:Q", title="Slip (days)"),
-                     alt.Tooltip("kpi_delta:Q", title="KPI delta", format="+.4g"),
-                     alt.Tooltip("computed_status:N", title="Status")],
+        ticks = (
+            alt.Chart(drivers)
+            .mark_rule(strokeWidth=2, opacity=0.75)
+            .encode(
+                x="computed_finish:T",
+                color=alt.Color(
+                    "computed_status:N",
+                    scale=rag_scale(),
+                    title="Milestone status",
+                    legend=alt.Legend(orient="top", values=_present(drivers, "computed_status")),
+                ),
+                tooltip=[
+                    alt.Tooltip("milestone_id:N", title="Milestone"),
+                    alt.Tooltip("milestone_name:N", title="Name"),
+                    alt.Tooltip("baseline_finish:T", title="Baseline finish", format="%Y-%m-%d"),
+                    alt.Tooltip("computed_finish:T", title="Computed finish", format="%Y-%m-%d"),
+                    alt.Tooltip("slip_days:Q", title="Slip (days)"),
+                    alt.Tooltip("kpi_delta:Q", title="KPI delta", format="+.4g"),
+                    alt.Tooltip("computed_status:N", title="Status"),
+                ],
+            )
         )
         layers.insert(0, ticks)
     title = f"{kpi['name']}: actuals, projection from the computed finishes, baseline plan and target"
-    return alt.layer(*layers).resolve_scale(color="independent").properties(
-        height=400, title=alt.TitleParams(title, anchor="start"))
+    return (
+        alt.layer(*layers)
+        .resolve_scale(color="independent")
+        .properties(height=400, title=alt.TitleParams(title, anchor="start"))
+    )
 
 
 # --------------------------------------------------------------------------- pulse
@@ -276,16 +394,28 @@ def kpi_trajectory(trajectory: pl.DataFrame, kpi: dict[str, object], drivers: pl
 def value_at_risk_by(frame: pl.DataFrame, group: str, currency: str) -> alt.Chart:
     """Horizontal bars of value at risk per group, in the frame's order (largest first), stacked by status.
 
-    ``frame`` comes from :func:`kpi_engine.views.value_at_risk_by`; its summed "other" group
+    ``frame`` comes from :func:`kpi_engine.engine.views.value_at_risk_by`; its summed "other" group
     stays last. No legend.
     """
-    return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("value_at_risk:Q", title=f"Value at risk ({currency})", axis=alt.Axis(format="~s")),
-        y=alt.Y(f"{group}:N", title=None, sort=frame[group].unique(maintain_order=True).to_list(),
-                axis=alt.Axis(labelLimit=240)),
-        # no legend: narrow columns clip it; the page names the colours with RAG badges
-        color=alt.Color("computed_status:N", scale=rag_scale(), legend=None),
-        tooltip=[alt.Tooltip(f"{group}:N", title=group.capitalize()), alt.Tooltip("computed_status:N", title="Status"),
-                 alt.Tooltip("milestones:Q", title="Milestones"),
-                 alt.Tooltip("value_at_risk:Q", title=f"Value at risk ({currency})", format=",.0f")],
-    ).properties(height=70 + 40 * frame[group].n_unique())
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("value_at_risk:Q", title=f"Value at risk ({currency})", axis=alt.Axis(format="~s")),
+            y=alt.Y(
+                f"{group}:N",
+                title=None,
+                sort=frame[group].unique(maintain_order=True).to_list(),
+                axis=alt.Axis(labelLimit=240),
+            ),
+            # no legend: narrow columns clip it; the page names the colours with RAG badges
+            color=alt.Color("computed_status:N", scale=rag_scale(), legend=None),
+            tooltip=[
+                alt.Tooltip(f"{group}:N", title=group.capitalize()),
+                alt.Tooltip("computed_status:N", title="Status"),
+                alt.Tooltip("milestones:Q", title="Milestones"),
+                alt.Tooltip("value_at_risk:Q", title=f"Value at risk ({currency})", format=",.0f"),
+            ],
+        )
+        .properties(height=70 + 40 * frame[group].n_unique())
+    )

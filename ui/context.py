@@ -7,8 +7,8 @@ from datetime import date
 
 import streamlit as st
 
-from kpi_engine.engine import EngineResult
-from kpi_engine.settings import Settings
+from kpi_engine.core.settings import Settings
+from kpi_engine.engine.compute import EngineResult
 from ui import format as fmt
 from ui import loaders
 
@@ -107,7 +107,7 @@ def snapshot_picker() -> None:
         st.session_state.pop(SNAPSHOT_KEY, None)
         return
     ids = snaps["snapshot_id"].to_list()
-    dates = dict(zip(ids, snaps["as_of"].to_list()))
+    dates = dict(zip(ids, snaps["as_of"].to_list(), strict=False))
     pending = st.session_state.pop(PENDING_KEY, None)
     if pending in dates:
         st.session_state[SNAPSHOT_KEY] = pending

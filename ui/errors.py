@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import polars as pl
 import streamlit as st
 
-from kpi_engine.errors import KpiError, Problem, UploadRejected
+from kpi_engine.core.errors import KpiError, Problem, UploadRejected
 
 log = logging.getLogger("kpi_dashboard")
 
@@ -40,7 +40,8 @@ def show_problems(problems: list[Problem], key: str = "problems") -> None:
     """Show every problem of an upload as one table."""
     st.dataframe(
         problems_frame(problems),
-        hide_index=True, placeholder="–",
+        hide_index=True,
+        placeholder="–",
         width="stretch",
         key=key,
         column_config={
@@ -79,5 +80,5 @@ def guard() -> Iterator[None]:
     """
     try:
         yield
-    except Exception as err:  # noqa: BLE001 - the page must never show a traceback
+    except Exception as err:
         show_error(err)

@@ -65,25 +65,50 @@ def chart(spec: dict[str, Any], name: str, key: str, on_select: bool = False, ex
     exported = json.dumps({**spec, "width": export_width})
     slug = _slug(name)
     row = st.container(horizontal=True, gap="small")
-    row.download_button("PNG", data=_png(exported), file_name=f"{slug}.png", mime="image/png",
-                        key=f"{key}_png", on_click="ignore", icon=":material/image:",
-                        help=f"Download '{name}' as a PNG image for a slide")
-    row.download_button("SVG", data=_svg(exported), file_name=f"{slug}.svg", mime="image/svg+xml",
-                        key=f"{key}_svg", on_click="ignore", icon=":material/draw:",
-                        help=f"Download '{name}' as an SVG drawing (scales without blur)")
+    row.download_button(
+        "PNG",
+        data=_png(exported),
+        file_name=f"{slug}.png",
+        mime="image/png",
+        key=f"{key}_png",
+        on_click="ignore",
+        icon=":material/image:",
+        help=f"Download '{name}' as a PNG image for a slide",
+    )
+    row.download_button(
+        "SVG",
+        data=_svg(exported),
+        file_name=f"{slug}.svg",
+        mime="image/svg+xml",
+        key=f"{key}_svg",
+        on_click="ignore",
+        icon=":material/draw:",
+        help=f"Download '{name}' as an SVG drawing (scales without blur)",
+    )
     return event
 
 
 def table_downloads(frame: pl.DataFrame, name: str, key: str, sheet: str | None = None) -> None:
     """Two buttons that download a table as CSV and as an XLSX workbook (one sheet)."""
-    from kpi_engine import safe_output
+    from kpi_engine.output import safe_output
 
     slug = _slug(name)
     row = st.container(horizontal=True, gap="small")
-    row.download_button("CSV", data=lambda: safe_output.csv_bytes(frame), file_name=f"{slug}.csv",
-                         mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
     row.download_button(
-        "XLSX", data=lambda: safe_output.xlsx_bytes({sheet or name[:31]: frame}), file_name=f"{slug}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
-        on_click="ignore", icon=":material/table_view:",
+        "CSV",
+        data=lambda: safe_output.csv_bytes(frame),
+        file_name=f"{slug}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    row.download_button(
+        "XLSX",
+        data=lambda: safe_output.xlsx_bytes({sheet or name[:31]: frame}),
+        file_name=f"{slug}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx",
+        on_click="ignore",
+        icon=":material/table_view:",
     )

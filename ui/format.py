@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from kpi_engine.rag import RAG_COLOURS, RAG_ORDER, rag_text_colour
+from kpi_engine.core.rag import RAG_COLOURS, RAG_ORDER, rag_text_colour
 
 #: Columns holding a RAG status word; tables show them as coloured tags.
 RAG_COLUMNS = ("computed_status", "reported_status", "status", "previous_status")
@@ -119,16 +119,20 @@ def columns(currency: str) -> dict[str, Any]:
         "objective_name": text("Objective name"),
         "baseline_finish": date("Baseline finish", format="YYYY-MM-DD"),
         "forecast_finish": date("Forecast finish", format="YYYY-MM-DD"),
-        "computed_finish": date("Computed finish", format="YYYY-MM-DD",
-                                help="When it will really finish: its tasks and predecessors included"),
+        "computed_finish": date(
+            "Computed finish",
+            format="YYYY-MM-DD",
+            help="When it will really finish: its tasks and predecessors included",
+        ),
         "actual_finish": date("Finished", format="YYYY-MM-DD"),
         "slip_days": number("Slip (days)", format="%+d", help="Computed finish minus baseline finish"),
         "percent_complete": st.column_config.ProgressColumn("Done", format="%.0f%%", min_value=0, max_value=100),
         "reported_status": rag_column("Reported", help="What the project said"),
         "computed_status": rag_column("Computed", help="What the dates say"),
         "status": rag_column("Status"),
-        "watermelon": st.column_config.CheckboxColumn("Watermelon", help="Reported better than computed",
-                                                       width="small"),
+        "watermelon": st.column_config.CheckboxColumn(
+            "Watermelon", help="Reported better than computed", width="small"
+        ),
         "kpi_projected": number("KPI projected", format="%.4g"),
         "kpi_target": number("KPI target", format="%.4g"),
         "kpi_shortfall": number("Shortfall", format="%.4g", help="How far the KPI misses its target"),
@@ -137,8 +141,12 @@ def columns(currency: str) -> dict[str, Any]:
         "ramp_days": number("Ramp (days)", format="%d"),
         "value_per_week": money_column("Value / week", currency),
         "value_at_risk": money_column("Value at risk", currency),
-        "escalation_level": number("Level", format="%d", width="small",
-                                   help="0 none, 1 project owner, 2 KPI owner or sponsor, 3 objective owner"),
+        "escalation_level": number(
+            "Level",
+            format="%d",
+            width="small",
+            help="0 none, 1 project owner, 2 KPI owner or sponsor, 3 objective owner",
+        ),
         "escalate_to": text("Escalate to"),
         "escalate_role": text("Role"),
         "finding": text("Finding"),

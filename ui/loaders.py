@@ -11,7 +11,7 @@ change clears the caches (:func:`clear`).
 Two kinds of cache:
 
 - :func:`shared` (``st.cache_resource``) for large read-only results, an
-  :class:`~kpi_engine.engine.EngineResult` or a snapshot's slip history: every run and
+  :class:`~kpi_engine.engine.compute.EngineResult` or a snapshot's slip history: every run and
   every session gets the same object, not a copy (``st.cache_data`` unpickles a copy on
   every hit, 0.3-0.4 s for a 100,000-milestone result). **Never mutate what they
   return**: Polars frames cannot be changed in place, but a dict or list taken from one
@@ -31,13 +31,13 @@ from typing import Any, TypeVar
 import polars as pl
 import streamlit as st
 
-from kpi_engine import views
 from kpi_engine.analysis import analyse, milestone_history
-from kpi_engine.engine import EngineResult
-from kpi_engine.errors import InputError, KpiError, Problem, UploadRejected
+from kpi_engine.core.access import AccessPolicy
+from kpi_engine.core.errors import InputError, KpiError, Problem, UploadRejected
+from kpi_engine.core.settings import Settings
+from kpi_engine.engine import views
+from kpi_engine.engine.compute import EngineResult
 from kpi_engine.ingest import ColumnMapping, ParsedUpload, SourceFile, detect_source, read_upload
-from kpi_engine.settings import Settings
-from kpi_engine.access import AccessPolicy
 from kpi_engine.store import DataVersion, IngestResult, Store, data_version, idle_release_seconds, resolve_db_path
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def ensure_sample(path: str) -> None:
         from kpi_engine.sample import load_sample
 
         load_sample(target)
-    except Exception:  # noqa: BLE001 - a newcomer still gets the empty state, the log the details
+    except Exception:
         log.exception("loading the sample portfolio into %s failed", path)
     clear()
 
@@ -181,7 +181,7 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
 
 @shared(max_entries=8)
 def exception_filter_options(path: str, snapshot_id: int, settings: SettingsKey) -> dict[str, dict[str, str]]:
-    """Return the choices of the exception filters (:func:`kpi_engine.views.filter_options`).
+    """Return the choices of the exception filters (:func:`kpi_engine.engine.views.filter_options`).
 
     Shared and read-only: copy a choice list before changing it.
     """
@@ -192,9 +192,10 @@ Cells = tuple[tuple[str, str], ...]
 
 
 @shared(max_entries=16)
-def milestones_in_cells(path: str, snapshot_id: int, settings: SettingsKey, by: views.HeatmapBy,
-                        cells: Cells) -> pl.DataFrame:
-    """Return the milestones of the chosen slip-heatmap cells (:func:`kpi_engine.views.milestones_in_cells`).
+def milestones_in_cells(
+    path: str, snapshot_id: int, settings: SettingsKey, by: views.HeatmapBy, cells: Cells
+) -> pl.DataFrame:
+    """Return the milestones of the chosen slip-heatmap cells (:func:`kpi_engine.engine.views.milestones_in_cells`).
 
     Shared and read-only: every milestone when no cell is chosen.
     """
@@ -203,7 +204,7 @@ def milestones_in_cells(path: str, snapshot_id: int, settings: SettingsKey, by: 
 
 @shared(max_entries=16)
 def links_in_cells(path: str, snapshot_id: int, settings: SettingsKey, cells: Cells) -> pl.DataFrame:
-    """Return the links of the chosen KPI-heatmap cells (:func:`kpi_engine.views.links_in_cells`).
+    """Return the links of the chosen KPI-heatmap cells (:func:`kpi_engine.engine.views.links_in_cells`).
 
     Shared and read-only: every link when no cell is chosen.
     """
@@ -213,7 +214,7 @@ def links_in_cells(path: str, snapshot_id: int, settings: SettingsKey, cells: Ce
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def dependencies(path: str, snapshot_id: int, settings: SettingsKey, milestone_id: str) -> pl.DataFrame:
-    """Return the milestones upstream and downstream of one (:func:`kpi_engine.views.milestone_dependencies`)."""
+    """Return the milestones upstream and downstream of one (:func:`kpi_engine.engine.views.milestone_dependencies`)."""
     return views.milestone_dependencies(result(path, snapshot_id, settings), milestone_id)
 
 
@@ -261,8 +262,9 @@ def headers(sha256: str, name: str, _file: SourceFile) -> list[str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def parse(key: tuple[object, ...], _files: list[SourceFile], source: str,
-          mapping: str | None, date_order: str | None) -> tuple[ParsedUpload | None, list[Problem]]:
+def parse(
+    key: tuple[object, ...], _files: list[SourceFile], source: str, mapping: str | None, date_order: str | None
+) -> tuple[ParsedUpload | None, list[Problem]]:
     """Parse and validate an upload: the parsed upload, or None and every problem found.
 
     ``key`` holds the files' names and hashes; ``mapping`` is a ColumnMapping as JSON.
@@ -277,8 +279,9 @@ def parse(key: tuple[object, ...], _files: list[SourceFile], source: str,
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def dry_run(path: str, key: tuple[object, ...], as_of: date, snapshots_stored: int,
-            _upload: ParsedUpload) -> tuple[IngestResult | None, list[Problem]]:
+def dry_run(
+    path: str, key: tuple[object, ...], as_of: date, snapshots_stored: int, _upload: ParsedUpload
+) -> tuple[IngestResult | None, list[Problem]]:
     """Check an upload against the database without storing it: what would change.
 
     ``snapshots_stored`` is part of the key: a new snapshot changes the answer.

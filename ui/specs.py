@@ -10,8 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from kpi_engine import views
-from kpi_engine.engine import EngineResult
+from kpi_engine.engine import views
+from kpi_engine.engine.compute import EngineResult
 from ui import charts, loaders
 
 #: (database file, snapshot id, settings key): what a page's figures depend on.
@@ -40,7 +40,8 @@ def slip_history(at: At, milestone_id: str) -> Spec | None:
     if history.height == 0:
         return None
     return charts.slip_history(views.thin(history), f"{milestone_id}: computed finish per snapshot").to_dict(
-        validate=False)
+        validate=False
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -54,7 +55,8 @@ def slip_heatmap(at: At, by: views.HeatmapBy, measure: charts.SlipMeasure) -> Sp
     """Group x month-due heatmap of slips or value at risk, of the groups :func:`slip_cells` keeps."""
     top = slip_cells(at, by, measure)
     return charts.slip_heatmap(top.cells, measure, by.capitalize(), _currency(at), ranked=top.trimmed).to_dict(
-        validate=False)
+        validate=False
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -76,8 +78,10 @@ def kpi_trajectory(at: At, kpi_id: str) -> Spec:
     """A KPI's actuals, projected and baseline paths, target and driving milestones."""
     result = _result(at)
     return charts.kpi_trajectory(
-        views.thin(views.kpi_trajectory(result, kpi_id), by="series"), result.kpi(kpi_id),
-        views.chart_drivers(views.kpi_drivers(result, kpi_id)), result.portfolio.as_of,
+        views.thin(views.kpi_trajectory(result, kpi_id), by="series"),
+        result.kpi(kpi_id),
+        views.chart_drivers(views.kpi_drivers(result, kpi_id)),
+        result.portfolio.as_of,
     ).to_dict(validate=False)
 
 

@@ -2,7 +2,7 @@
 
 The scenario being edited lives in ``st.session_state`` (widget keys below); every
 computation is cached by small values: the page context's ``at`` (database file,
-snapshot id, settings), a :class:`~kpi_engine.whatif_views.ScenarioDraft` (a hashable
+snapshot id, settings), a :class:`~kpi_engine.whatif.views.ScenarioDraft` (a hashable
 tuple of changes), and for the Monte Carlo the runs, the seed and the slip range.
 """
 
@@ -17,13 +17,13 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from kpi_engine import views
-from kpi_engine import whatif_views as wv
-from kpi_engine.errors import KpiError
-from kpi_engine.rag import RAG_COLOURS
-from kpi_engine.scenarios import Scenario, ScenarioResult, compare_scenarios, run_scenario
-from kpi_engine.schedule import Schedule, prepare_schedule
-from kpi_engine.simulation import SimulationResult, simulate
+from kpi_engine.core.errors import KpiError
+from kpi_engine.core.rag import RAG_COLOURS
+from kpi_engine.engine import views
+from kpi_engine.engine.schedule import Schedule, prepare_schedule
+from kpi_engine.whatif import views as wv
+from kpi_engine.whatif.scenarios import Scenario, ScenarioResult, compare_scenarios, run_scenario
+from kpi_engine.whatif.simulation import SimulationResult, simulate
 from ui import format as fmt
 from ui import loaders
 
@@ -66,19 +66,39 @@ def project_slip_key(project_id: str) -> str:
     return f"wi_pslip_{project_id}"
 
 
-def slip_picker(label: str, ids: list[str], labels: dict[str, str], key: str, slider_key: Callable[[str], str],
-                placeholder: str, help: str) -> None:
+def slip_picker(
+    label: str,
+    ids: list[str],
+    labels: dict[str, str],
+    key: str,
+    slider_key: Callable[[str], str],
+    placeholder: str,
+    help: str,
+) -> None:
     """A multiselect of what to slip, then a slider of extra days for each item picked.
 
     Both keep their state for the session (``key`` and ``slider_key(item)``); a new item
     starts at :data:`DEFAULT_SLIP` days.
     """
-    picked = st.multiselect(label, ids, format_func=lambda i: labels.get(i, i), key=key, placeholder=placeholder,
-                            persist_state="session", help=help)
+    picked = st.multiselect(
+        label,
+        ids,
+        format_func=lambda i: labels.get(i, i),
+        key=key,
+        placeholder=placeholder,
+        persist_state="session",
+        help=help,
+    )
     for item in picked:
         st.session_state.setdefault(slider_key(item), DEFAULT_SLIP)
-        st.slider(f"{labels.get(item, item)}: extra days", 0, MAX_SLIP, key=slider_key(item),
-                  persist_state="session", format="+%d days")
+        st.slider(
+            f"{labels.get(item, item)}: extra days",
+            0,
+            MAX_SLIP,
+            key=slider_key(item),
+            persist_state="session",
+            format="+%d days",
+        )
 
 
 # ------------------------------------------------------------------ the draft in session state
@@ -91,7 +111,6 @@ def draft() -> wv.ScenarioDraft:
         set_finishes=tuple(sorted(state.get(SET_FINISHES, {}).items())),
         workarounds=tuple(state.get(WORKAROUNDS, {}).values()),
     )
-
 
 
 def keep_known(milestone_ids: Container[str], project_ids: Container[str]) -> None:
@@ -123,8 +142,11 @@ def load_draft(chosen: wv.ScenarioDraft, milestone_ids: Container[str], project_
     for p, days in chosen.project_slips:
         if p in known_p:
             state[project_slip_key(p)] = min(int(days), MAX_SLIP)
-    dropped += [f"{m} +{d} days (the slider stops at {MAX_SLIP})" for m, d in (*chosen.slips, *chosen.project_slips)
-                if d > MAX_SLIP]
+    dropped += [
+        f"{m} +{d} days (the slider stops at {MAX_SLIP})"
+        for m, d in (*chosen.slips, *chosen.project_slips)
+        if d > MAX_SLIP
+    ]
     state[SET_FINISHES] = dict(chosen.set_finishes)
     state[WORKAROUNDS] = {w[0]: w for w in chosen.workarounds}
     return dropped
@@ -195,18 +217,22 @@ class Choices:
 def choices(at: At) -> Choices:
     """Open milestones and projects a scenario can change, most value at risk first.
 
-    See :func:`kpi_engine.whatif_views.milestone_choices`. Shared: never mutate what it returns.
+    See :func:`kpi_engine.whatif.views.milestone_choices`. Shared: never mutate what it returns.
     """
     milestones = loaders.result(*at).milestones
     m, p = wv.milestone_choices(milestones), wv.project_choices(milestones)
-    return Choices(m, p, dict(zip(m["milestone_id"].to_list(), m["label"].to_list())),
-                   dict(zip(p["project_id"].to_list(), p["label"].to_list())))
+    return Choices(
+        m,
+        p,
+        dict(zip(m["milestone_id"].to_list(), m["label"].to_list(), strict=False)),
+        dict(zip(p["project_id"].to_list(), p["label"].to_list(), strict=False)),
+    )
 
 
 def offered(at: At, search: str) -> tuple[list[str], list[str]]:
     """The milestone and project ids the pickers offer: the first matches of ``search``, and those picked.
 
-    At most :data:`kpi_engine.views.CHOICES` of each match. What the slip pickers and the
+    At most :data:`kpi_engine.engine.views.CHOICES` of each match. What the slip pickers and the
     Monte Carlo range already hold is offered too: a picker drops a value it does not
     offer. The two form pickers are left to move to the first match of a new search.
     """
@@ -215,8 +241,10 @@ def offered(at: At, search: str) -> tuple[list[str], list[str]]:
     keep_p = list(state.get(PROJECTS, []))
     kind, _, owner = str(state.get(TARGET_PICK) or "").partition(":")
     (keep_p if kind == "project" else keep_m).append(owner)
-    return (_offered(at, "milestones", search, tuple(k for k in keep_m if k)),
-            _offered(at, "projects", search, tuple(k for k in keep_p if k)))
+    return (
+        _offered(at, "milestones", search, tuple(k for k in keep_m if k)),
+        _offered(at, "projects", search, tuple(k for k in keep_p if k)),
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -267,9 +295,11 @@ def scenario_view(at: At, chosen: wv.ScenarioDraft) -> ScenarioView:
         mitigations=wv.mitigation_table(result),
         escalations=result.escalations,
         kpi_chart=kpi_before_after_chart(kpis.head(KPI_CHART_ROWS), of=kpis.height).to_dict(validate=False)
-        if kpis.height else None,
-        waterfall_chart=waterfall_chart(waterfall, currency,
-                                        fmt.money(result.value_at_risk_total_before, currency)).to_dict(validate=False),
+        if kpis.height
+        else None,
+        waterfall_chart=waterfall_chart(
+            waterfall, currency, fmt.money(result.value_at_risk_total_before, currency)
+        ).to_dict(validate=False),
     )
 
 
@@ -294,7 +324,7 @@ def comparison(at: At, named: tuple[tuple[str, wv.ScenarioDraft], ...]) -> Compa
     compared = compare_scenarios(results)
     kpis = loaders.result(*at).kpis
     currency = loaders.settings_of(at[2]).currency
-    names = dict(zip(kpis["kpi_id"].to_list(), kpis["name"].to_list()))
+    names = dict(zip(kpis["kpi_id"].to_list(), kpis["name"].to_list(), strict=False))
     return ComparisonView(
         table=wv.comparison_table(compared, names, currency),
         chart=comparison_chart(wv.comparison_bars(compared), currency).to_dict(validate=False),
@@ -314,8 +344,9 @@ class SimulationView:
 
 
 @loaders.shared(max_entries=8)
-def simulation(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int,
-               override: Override | None) -> SimulationView:
+def simulation(
+    at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int, override: Override | None
+) -> SimulationView:
     """Simulate ``runs`` random slip outcomes of a snapshot (on top of a draft's slips, when given).
 
     Shared and read-only (a simulation of a large portfolio holds every milestone's outcome).
@@ -336,8 +367,15 @@ def simulation(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int,
         (project_overrides if kind == "project" else overrides)[owner] = (low, mode, high)
     scenario = chosen.to_scenario("") if chosen is not None and not chosen.is_empty else None
     result = simulate(
-        base.portfolio, base.settings, runs=runs, seed=seed, history=loaders.history(at[0], at[1]),
-        overrides=overrides, project_overrides=project_overrides, base_schedule=schedule(*at), scenario=scenario,
+        base.portfolio,
+        base.settings,
+        runs=runs,
+        seed=seed,
+        history=loaders.history(at[0], at[1]),
+        overrides=overrides,
+        project_overrides=project_overrides,
+        base_schedule=schedule(*at),
+        scenario=scenario,
     )
     currency = loaders.settings_of(at[2]).currency
     return SimulationView(
@@ -345,24 +383,29 @@ def simulation(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int,
         caption=wv.distribution_caption(result.milestones),
         kpis=wv.kpi_confidence(result.kpis),
         criticality=result.criticality.head(10),
-        histogram_chart=histogram_chart(wv.histogram(result.value_at_risk.totals),
-                                        wv.percentile_marks(result.value_at_risk),
-                                        result.value_at_risk.deterministic, currency).to_dict(validate=False),
+        histogram_chart=histogram_chart(
+            wv.histogram(result.value_at_risk.totals),
+            wv.percentile_marks(result.value_at_risk),
+            result.value_at_risk.deterministic,
+            currency,
+        ).to_dict(validate=False),
         seconds=time.perf_counter() - started,
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def fan_spec(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int, override: Override | None,
-             kpi_id: str) -> Spec:
+def fan_spec(
+    at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int, override: Override | None, kpi_id: str
+) -> Spec:
     """The fan chart of one KPI of a simulation (the simulation itself comes from its cache)."""
     result = simulation(at, chosen, runs, seed, override).result
     kpi = result.kpis.filter(pl.col("kpi_id") == kpi_id).row(0, named=True)
     return fan_chart(wv.fan(result.trajectory, result.kpis, kpi_id), kpi).to_dict(validate=False)
 
 
-def run_simulation_with_progress(at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int,
-                                 override: Override | None) -> SimulationView:
+def run_simulation_with_progress(
+    at: At, chosen: wv.ScenarioDraft | None, runs: int, seed: int, override: Override | None
+) -> SimulationView:
     """Run a simulation inside an ``st.status`` box that says what it is doing."""
     with st.status(f"Simulating {runs:,} runs ...", expanded=True) as status:
         bar = st.progress(0.05, text="Reading every snapshot's slip history")
@@ -443,8 +486,12 @@ def add_workaround() -> None:
     milestone_id = state["wi_wa_milestone"]
     workarounds = dict(state.get(WORKAROUNDS, {}))
     replaced = milestone_id in workarounds
-    workarounds[milestone_id] = (milestone_id, state["wi_wa_start"], float(state["wi_wa_cost"]),
-                                 int(state["wi_wa_percent"]) / 100)
+    workarounds[milestone_id] = (
+        milestone_id,
+        state["wi_wa_start"],
+        float(state["wi_wa_cost"]),
+        int(state["wi_wa_percent"]) / 100,
+    )
     state[WORKAROUNDS] = workarounds
     if replaced:
         notify("info", f"The workaround on {milestone_id} replaces the one it had: a milestone takes one workaround.")
@@ -459,12 +506,14 @@ def remove_workaround(milestone_id: str) -> None:
 
 def save_new(snapshot_id: int) -> None:
     """Save the scenario being edited under the name typed, as a new saved scenario."""
+
     def save() -> str:
         name = str(st.session_state.get(NAME, ""))
         spec = draft().to_scenario(name.strip()).to_dict()
         scenario_id = loaders.store().save_scenario(name, spec, snapshot_id, author=author())
         st.session_state[OPENED] = {"id": scenario_id, "name": name.strip()}
         return f"Saved '{name.strip()}'."
+
     guarded(save)
 
 
@@ -477,26 +526,34 @@ def update_opened() -> None:
     def update() -> str:
         loaders.store().update_scenario(opened["id"], draft().to_scenario(opened["name"]).to_dict())
         return f"Saved the changes to '{opened['name']}'."
+
     guarded(update)
 
 
 def open_saved(scenario_id: int, milestone_ids: Container[str], project_ids: Container[str]) -> None:
     """Load a saved scenario into the builder."""
+
     def open_it() -> str:
         name, chosen = saved_draft(scenario_id)
         dropped = load_draft(chosen, milestone_ids, project_ids)
         st.session_state[OPENED] = {"id": scenario_id, "name": name}
         st.session_state[NAME] = name
         if dropped:
-            notify("warning", f"Opened '{name}', without changes this snapshot cannot take: " + "; ".join(dropped)
-                   + ". The milestone or project has finished or is not in this snapshot.")
+            notify(
+                "warning",
+                f"Opened '{name}', without changes this snapshot cannot take: "
+                + "; ".join(dropped)
+                + ". The milestone or project has finished or is not in this snapshot.",
+            )
             return ""
         return f"Opened '{name}'."
+
     guarded(open_it)
 
 
 def rename_saved(scenario_id: int) -> None:
     """Rename a saved scenario to the name typed in the rename box."""
+
     def rename() -> str:
         new_name = str(st.session_state.get("wi_rename_to", ""))
         loaders.store().rename_scenario(scenario_id, new_name)
@@ -506,17 +563,20 @@ def rename_saved(scenario_id: int) -> None:
             st.session_state[NAME] = new_name.strip()
         st.session_state["wi_rename_to"] = ""
         return f"Renamed to '{new_name.strip()}'."
+
     guarded(rename)
 
 
 def delete_saved(scenario_id: int, name: str) -> None:
     """Delete a saved scenario."""
+
     def delete() -> str:
         loaders.store().delete_scenario(scenario_id)
         opened = st.session_state.get(OPENED)
         if opened and opened["id"] == scenario_id:
             st.session_state.pop(OPENED, None)
         return f"Deleted '{name}'."
+
     guarded(delete)
 
 
@@ -544,8 +604,10 @@ CURRENT = 0
 # ------------------------------------------------------------------ charts
 def _kpi_format(value: str) -> str:
     """A Vega expression formatting a KPI value as :func:`ui.format.kpi_number` does (2.0179 -> 2.018)."""
-    return (f"(abs({value}) < 10 ? format({value}, '.3f') : abs({value}) < 1000 ? format({value}, '.1f') "
-            f": format({value}, ',.0f'))")
+    return (
+        f"(abs({value}) < 10 ? format({value}, '.3f') : abs({value}) < 1000 ? format({value}, '.1f') "
+        f": format({value}, ',.0f'))"
+    )
 
 
 def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.LayerChart:
@@ -554,11 +616,13 @@ def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.Lay
 
     Each row spans its own values (KPIs come in different units), so the x axis carries
     no scale; every mark is labelled with its value. ``kpis`` comes from
-    :func:`kpi_engine.whatif_views.kpi_before_after` (its first rows when ``of``, the
+    :func:`kpi_engine.whatif.views.kpi_before_after` (its first rows when ``of``, the
     number of KPIs that move, is larger: the subtitle says so).
     """
     rows = kpis.with_columns(
-        pl.when(pl.col("misses_after")).then(pl.lit(RAG_COLOURS["Red"])).otherwise(pl.lit(RAG_COLOURS["Green"]))
+        pl.when(pl.col("misses_after"))
+        .then(pl.lit(RAG_COLOURS["Red"]))
+        .otherwise(pl.lit(RAG_COLOURS["Green"]))
         .alias("after_colour"),
         pl.concat_str(pl.col("label"), pl.lit("|"), pl.col("verdict")).alias("row"),
     )
@@ -570,94 +634,152 @@ def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.Lay
         alt.Tooltip("verdict:N", title="Verdict"),
     ]
     x_scale = alt.Scale(domain=[0, 1], nice=False)
-    y = alt.Y("row:N", title=None, sort=rows["row"].to_list(),
-              axis=alt.Axis(labelExpr="split(datum.label, '|')", labelLimit=260, labelFontSize=12,
-                            labelPadding=10, domain=False, ticks=False))
+    y = alt.Y(
+        "row:N",
+        title=None,
+        sort=rows["row"].to_list(),
+        axis=alt.Axis(
+            labelExpr="split(datum.label, '|')",
+            labelLimit=260,
+            labelFontSize=12,
+            labelPadding=10,
+            domain=False,
+            ticks=False,
+        ),
+    )
     base = alt.Chart(rows).encode(y=y, tooltip=tooltip)
     span = base.mark_rule(strokeWidth=3, color="#B0BEC5").encode(
-        x=alt.X("x_before:Q", scale=x_scale, axis=None), x2="x_after:Q")
+        x=alt.X("x_before:Q", scale=x_scale, axis=None), x2="x_after:Q"
+    )
     target = base.mark_tick(thickness=3, size=34, color=TARGET).encode(x=alt.X("x_target:Q", scale=x_scale))
     before = base.mark_point(filled=True, size=150, color=BEFORE, opacity=1).encode(
-        x=alt.X("x_before:Q", scale=x_scale))
+        x=alt.X("x_before:Q", scale=x_scale)
+    )
     after = base.mark_point(filled=True, size=240, opacity=1, shape="diamond").encode(
-        x=alt.X("x_after:Q", scale=x_scale), color=alt.Color("after_colour:N", scale=None))
+        x=alt.X("x_after:Q", scale=x_scale), color=alt.Color("after_colour:N", scale=None)
+    )
 
     def label(column: str, prefix: str, dy: int, colour: str) -> alt.Chart:
-        return base.mark_text(dy=dy, fontSize=11, color=colour).encode(
-            x=alt.X(f"x_{column.removeprefix('projected_').removesuffix('_value')}:Q", scale=x_scale),
-            text="text:N",
-        ).transform_calculate(text=f"'{prefix}' + " + _kpi_format(f"datum.{column}"))
+        return (
+            base.mark_text(dy=dy, fontSize=11, color=colour)
+            .encode(
+                x=alt.X(f"x_{column.removeprefix('projected_').removesuffix('_value')}:Q", scale=x_scale),
+                text="text:N",
+            )
+            .transform_calculate(text=f"'{prefix}' + " + _kpi_format(f"datum.{column}"))
+        )
 
-    layers = [span, target, before, after,
-              label("projected_after", "after ", -18, "#263238"),
-              label("projected_before", "before ", 18, "#607D8B"),
-              label("target_value", "target ", 24, TARGET)]
-    return alt.layer(*layers).properties(
-        height=110 + 64 * rows.height,
-        title=alt.TitleParams("KPI projections: before, after and target",
-                              subtitle=(f"the {rows.height} of {of:,} KPIs that move most (all in KPI figures) · "
-                                        if of is not None and of > rows.height else "")
-                              + "grey dot before · diamond after (red misses, green meets) · black tick target",
-                              anchor="start"),
-    ).configure_view(strokeWidth=0)
+    layers = [
+        span,
+        target,
+        before,
+        after,
+        label("projected_after", "after ", -18, "#263238"),
+        label("projected_before", "before ", 18, "#607D8B"),
+        label("target_value", "target ", 24, TARGET),
+    ]
+    return (
+        alt.layer(*layers)
+        .properties(
+            height=110 + 64 * rows.height,
+            title=alt.TitleParams(
+                "KPI projections: before, after and target",
+                subtitle=(
+                    f"the {rows.height} of {of:,} KPIs that move most (all in KPI figures) · "
+                    if of is not None and of > rows.height
+                    else ""
+                )
+                + "grey dot before · diamond after (red misses, green meets) · black tick target",
+                anchor="start",
+            ),
+        )
+        .configure_view(strokeWidth=0)
+    )
 
 
 def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> alt.LayerChart:
     """How a scenario changes the value at risk: one bar per milestone and workaround, then the net change.
 
-    ``steps`` comes from :func:`kpi_engine.whatif_views.value_at_risk_waterfall`.
+    ``steps`` comes from :func:`kpi_engine.whatif.views.value_at_risk_waterfall`.
     """
-    colours = alt.Scale(domain=["increase", "decrease", "total"],
-                        range=[RAG_COLOURS["Red"], RAG_COLOURS["Green"], "#546E7A"])
-    frame = steps.with_columns(
-        pl.max_horizontal("start", "end").alias("label_at"))
-    y = alt.Y("step:N", title=None, sort=frame["step"].to_list(), axis=alt.Axis(labelLimit=260),
-              scale=alt.Scale(paddingInner=0.25))
+    colours = alt.Scale(
+        domain=["increase", "decrease", "total"], range=[RAG_COLOURS["Red"], RAG_COLOURS["Green"], "#546E7A"]
+    )
+    frame = steps.with_columns(pl.max_horizontal("start", "end").alias("label_at"))
+    y = alt.Y(
+        "step:N",
+        title=None,
+        sort=frame["step"].to_list(),
+        axis=alt.Axis(labelLimit=260),
+        scale=alt.Scale(paddingInner=0.25),
+    )
     base = alt.Chart(frame).encode(y=y)
     bars = base.mark_bar(cornerRadius=2).encode(
         x=alt.X("start:Q", title=f"Change in value at risk ({currency})", axis=alt.Axis(format="~s")),
         x2="end:Q",
         color=alt.Color("kind:N", scale=colours, legend=None),
-        tooltip=[alt.Tooltip("step:N", title="Step"),
-                 alt.Tooltip("amount:Q", title=f"Amount ({currency})", format=",.0f"),
-                 alt.Tooltip("end:Q", title=f"Running total ({currency})", format=",.0f")],
+        tooltip=[
+            alt.Tooltip("step:N", title="Step"),
+            alt.Tooltip("amount:Q", title=f"Amount ({currency})", format=",.0f"),
+            alt.Tooltip("end:Q", title=f"Running total ({currency})", format=",.0f"),
+        ],
     )
-    labels = base.mark_text(align="left", dx=4, fontSize=11, color="#263238").encode(
-        x="label_at:Q", text="text:N",
-    ).transform_calculate(text="format(datum.amount, '+,.3~s')")
+    labels = (
+        base.mark_text(align="left", dx=4, fontSize=11, color="#263238")
+        .encode(
+            x="label_at:Q",
+            text="text:N",
+        )
+        .transform_calculate(text="format(datum.amount, '+,.3~s')")
+    )
     zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#263238").encode(x="x:Q")
     height = 120 + 36 * frame.height
     return alt.layer(bars, zero, labels).properties(
         height=height,
-        title=alt.TitleParams("Change in value at risk, by milestone",
-                              subtitle=f"vs the snapshot's {snapshot_total} · red adds, green takes off, grey net",
-                              anchor="start"))
+        title=alt.TitleParams(
+            "Change in value at risk, by milestone",
+            subtitle=f"vs the snapshot's {snapshot_total} · red adds, green takes off, grey net",
+            anchor="start",
+        ),
+    )
 
 
 def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.Chart:
     """Grouped bars of the money figures of 2-4 scenarios and the snapshot as is.
 
-    ``bars`` comes from :func:`kpi_engine.whatif_views.comparison_bars`.
+    ``bars`` comes from :func:`kpi_engine.whatif.views.comparison_bars`.
     """
     scenarios = bars.sort("scenario_order")["scenario"].unique(maintain_order=True).to_list()
     palette = ["#90A4AE", "#1565C0", "#EF6C00", "#6A1B9A", "#00838F"]
     figures = bars.sort("figure_order")["figure"].unique(maintain_order=True).to_list()
-    return alt.Chart(bars).mark_bar().encode(
-        x=alt.X("figure:N", title=None, sort=figures, axis=alt.Axis(labelAngle=0, labelLimit=220)),
-        xOffset=alt.XOffset("scenario:N", sort=scenarios),
-        y=alt.Y("value:Q", title=currency, axis=alt.Axis(format="~s")),
-        color=alt.Color("scenario:N", sort=scenarios, title=None,
-                        scale=alt.Scale(domain=scenarios, range=palette[:len(scenarios)]),
-                        legend=alt.Legend(orient="top", labelLimit=280)),
-        tooltip=[alt.Tooltip("scenario:N", title="Scenario"), alt.Tooltip("figure:N", title="Figure"),
-                 alt.Tooltip("value:Q", title=currency, format=",.0f")],
-    ).properties(height=320, title=alt.TitleParams("Scenarios side by side", anchor="start"))
+    return (
+        alt.Chart(bars)
+        .mark_bar()
+        .encode(
+            x=alt.X("figure:N", title=None, sort=figures, axis=alt.Axis(labelAngle=0, labelLimit=220)),
+            xOffset=alt.XOffset("scenario:N", sort=scenarios),
+            y=alt.Y("value:Q", title=currency, axis=alt.Axis(format="~s")),
+            color=alt.Color(
+                "scenario:N",
+                sort=scenarios,
+                title=None,
+                scale=alt.Scale(domain=scenarios, range=palette[: len(scenarios)]),
+                legend=alt.Legend(orient="top", labelLimit=280),
+            ),
+            tooltip=[
+                alt.Tooltip("scenario:N", title="Scenario"),
+                alt.Tooltip("figure:N", title="Figure"),
+                alt.Tooltip("value:Q", title=currency, format=",.0f"),
+            ],
+        )
+        .properties(height=320, title=alt.TitleParams("Scenarios side by side", anchor="start"))
+    )
 
 
 def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> alt.LayerChart:
     """A KPI's simulated path: the P10-P90 band, the median and the target.
 
-    ``fan`` comes from :func:`kpi_engine.whatif_views.fan`; ``kpi`` is a row of
+    ``fan`` comes from :func:`kpi_engine.whatif.views.fan`; ``kpi`` is a row of
     ``SimulationResult.kpis``.
     """
     unit = kpi.get("unit") or ""
@@ -669,59 +791,87 @@ def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> alt.LayerChart:
     x = alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y", tickCount="month", labelOverlap=True))
     base = alt.Chart(fan).encode(x=x)
     band = base.mark_area(opacity=0.25, color=AFTER).encode(
-        y=alt.Y("p10:Q", title=y_title, scale=y_scale), y2="p90:Q",
-        tooltip=[alt.Tooltip("date:T", title="Date", format="%Y-%m-%d"),
-                 alt.Tooltip("p10:Q", title="P10", format=",.4~f"),
-                 alt.Tooltip("p50:Q", title="Median", format=",.4~f"),
-                 alt.Tooltip("p90:Q", title="P90", format=",.4~f")])
+        y=alt.Y("p10:Q", title=y_title, scale=y_scale),
+        y2="p90:Q",
+        tooltip=[
+            alt.Tooltip("date:T", title="Date", format="%Y-%m-%d"),
+            alt.Tooltip("p10:Q", title="P10", format=",.4~f"),
+            alt.Tooltip("p50:Q", title="Median", format=",.4~f"),
+            alt.Tooltip("p90:Q", title="P90", format=",.4~f"),
+        ],
+    )
     median = base.mark_line(strokeWidth=2.5, color=AFTER, point=alt.OverlayMarkDef(size=30, color=AFTER)).encode(
-        y=alt.Y("p50:Q", scale=y_scale))
-    target = pl.DataFrame({"value": [float(kpi["target_value"])],
-                           "label": [f"target {kpi['target_value']:,.4g}"]})
-    rule = alt.Chart(target).mark_rule(color=RAG_COLOURS["Red"], strokeDash=[6, 4], strokeWidth=1.5).encode(
-        y=alt.Y("value:Q", scale=y_scale))
-    rule_text = alt.Chart(target).mark_text(align="left", dx=4, dy=-8, color=RAG_COLOURS["Red"],
-                                            fontWeight="bold").encode(
-        y=alt.Y("value:Q", scale=y_scale), x=alt.value(0), text="label:N")
+        y=alt.Y("p50:Q", scale=y_scale)
+    )
+    target = pl.DataFrame({"value": [float(kpi["target_value"])], "label": [f"target {kpi['target_value']:,.4g}"]})
+    rule = (
+        alt.Chart(target)
+        .mark_rule(color=RAG_COLOURS["Red"], strokeDash=[6, 4], strokeWidth=1.5)
+        .encode(y=alt.Y("value:Q", scale=y_scale))
+    )
+    rule_text = (
+        alt.Chart(target)
+        .mark_text(align="left", dx=4, dy=-8, color=RAG_COLOURS["Red"], fontWeight="bold")
+        .encode(y=alt.Y("value:Q", scale=y_scale), x=alt.value(0), text="label:N")
+    )
     title = f"{kpi['name']}: median and P10-P90 band"
-    return alt.layer(band, median, rule, rule_text).properties(
-        height=320, title=alt.TitleParams(title, anchor="start"))
+    return alt.layer(band, median, rule, rule_text).properties(height=320, title=alt.TitleParams(title, anchor="start"))
 
 
 def histogram_chart(bins: pl.DataFrame, marks: pl.DataFrame, deterministic: float, currency: str) -> alt.LayerChart:
     """Histogram of the simulated total value at risk with P50 / P80 / P95 and the plan marked.
 
-    ``bins`` and ``marks`` come from :func:`kpi_engine.whatif_views.histogram` and
-    :func:`~kpi_engine.whatif_views.percentile_marks`.
+    ``bins`` and ``marks`` come from :func:`kpi_engine.whatif.views.histogram` and
+    :func:`~kpi_engine.whatif.views.percentile_marks`.
     """
     x_scale = alt.Scale(zero=False, nice=False)
-    bars = alt.Chart(bins).mark_bar(color="#78909C", opacity=0.85).encode(
-        x=alt.X("bin_start:Q", title=f"Total value at risk ({currency})", scale=x_scale,
-                axis=alt.Axis(format="~s")),
-        x2="bin_end:Q",
-        y=alt.Y("runs:Q", title="Runs"),
-        y2=alt.datum(0),
-        tooltip=[alt.Tooltip("bin_start:Q", title="From", format=",.0f"),
-                 alt.Tooltip("bin_end:Q", title="To", format=",.0f"),
-                 alt.Tooltip("runs:Q", title="Runs"),
-                 alt.Tooltip("share:Q", title="Share of runs", format=".1%")],
+    bars = (
+        alt.Chart(bins)
+        .mark_bar(color="#78909C", opacity=0.85)
+        .encode(
+            x=alt.X(
+                "bin_start:Q", title=f"Total value at risk ({currency})", scale=x_scale, axis=alt.Axis(format="~s")
+            ),
+            x2="bin_end:Q",
+            y=alt.Y("runs:Q", title="Runs"),
+            y2=alt.datum(0),
+            tooltip=[
+                alt.Tooltip("bin_start:Q", title="From", format=",.0f"),
+                alt.Tooltip("bin_end:Q", title="To", format=",.0f"),
+                alt.Tooltip("runs:Q", title="Runs"),
+                alt.Tooltip("share:Q", title="Share of runs", format=".1%"),
+            ],
+        )
     )
-    lines = pl.concat([
-        marks.with_columns(pl.lit("percentile").alias("kind")),
-        pl.DataFrame({"label": ["plan"], "value": [deterministic], "kind": ["plan"]}),
-    ])
-    colours = alt.Scale(domain=["P50", "P80", "P95", "plan"],
-                        range=[RAG_COLOURS["Amber"], "#EF6C00", RAG_COLOURS["Red"], "#263238"])
-    rules = alt.Chart(lines).mark_rule(strokeWidth=2).encode(
-        x=alt.X("value:Q", scale=x_scale),
-        color=alt.Color("label:N", scale=colours, title=None, legend=alt.Legend(orient="top")),
-        strokeDash=alt.condition("datum.kind == 'plan'", alt.value([5, 4]), alt.value([1, 0])),
-        tooltip=[alt.Tooltip("label:N", title="Mark"), alt.Tooltip("value:Q", title=currency, format=",.0f")],
+    lines = pl.concat(
+        [
+            marks.with_columns(pl.lit("percentile").alias("kind")),
+            pl.DataFrame({"label": ["plan"], "value": [deterministic], "kind": ["plan"]}),
+        ]
     )
-    texts = alt.Chart(lines.filter(pl.col("kind") == "percentile")).mark_text(
-        align="left", dx=3, baseline="top", fontWeight="bold", fontSize=11).encode(
-        x=alt.X("value:Q", scale=x_scale), y=alt.value(4), text="label:N",
-        color=alt.Color("label:N", scale=colours, legend=None))
+    colours = alt.Scale(
+        domain=["P50", "P80", "P95", "plan"], range=[RAG_COLOURS["Amber"], "#EF6C00", RAG_COLOURS["Red"], "#263238"]
+    )
+    rules = (
+        alt.Chart(lines)
+        .mark_rule(strokeWidth=2)
+        .encode(
+            x=alt.X("value:Q", scale=x_scale),
+            color=alt.Color("label:N", scale=colours, title=None, legend=alt.Legend(orient="top")),
+            strokeDash=alt.condition("datum.kind == 'plan'", alt.value([5, 4]), alt.value([1, 0])),
+            tooltip=[alt.Tooltip("label:N", title="Mark"), alt.Tooltip("value:Q", title=currency, format=",.0f")],
+        )
+    )
+    texts = (
+        alt.Chart(lines.filter(pl.col("kind") == "percentile"))
+        .mark_text(align="left", dx=3, baseline="top", fontWeight="bold", fontSize=11)
+        .encode(
+            x=alt.X("value:Q", scale=x_scale),
+            y=alt.value(4),
+            text="label:N",
+            color=alt.Color("label:N", scale=colours, legend=None),
+        )
+    )
     return alt.layer(bars, rules, texts).properties(
-        height=320, title=alt.TitleParams("Total value at risk across runs", anchor="start"))
-
+        height=320, title=alt.TitleParams("Total value at risk across runs", anchor="start")
+    )

@@ -40,14 +40,30 @@ PUBLISHED_MONTHS = {date(2026, 5, 4): date(2026, 4, 30), date(2026, 6, 1): date(
 COLUMNS: dict[str, tuple[str, ...]] = {
     "objectives": ("objective_id", "name", "owner", "description"),
     "kpis": (
-        "kpi_id", "name", "objective_id", "owner", "unit", "direction",
-        "baseline_value", "target_value", "period_start", "target_date",
+        "kpi_id",
+        "name",
+        "objective_id",
+        "owner",
+        "unit",
+        "direction",
+        "baseline_value",
+        "target_value",
+        "period_start",
+        "target_date",
     ),
     "kpi_actuals": ("kpi_id", "as_of", "value"),
     "projects": ("project_id", "name", "program", "portfolio", "owner", "sponsor", "budget"),
     "milestones": (
-        "milestone_id", "project_id", "name", "owner", "baseline_start", "baseline_finish",
-        "forecast_finish", "actual_finish", "percent_complete", "reported_status",
+        "milestone_id",
+        "project_id",
+        "name",
+        "owner",
+        "baseline_start",
+        "baseline_finish",
+        "forecast_finish",
+        "actual_finish",
+        "percent_complete",
+        "reported_status",
     ),
     "tasks": ("task_id", "milestone_id", "name", "owner", "forecast_finish", "actual_finish"),
     "dependencies": ("predecessor_id", "successor_id", "lag_days"),
@@ -62,29 +78,61 @@ Row = list[str]
 # --------------------------------------------------------------------------------------
 
 FLEET_OBJECTIVES: list[Row] = [
-    ["O-FLEET", "Cut fleet operating cost", "Dana Whitfield",
-     "Lower the cost of every mile driven this fiscal year"],
+    ["O-FLEET", "Cut fleet operating cost", "Dana Whitfield", "Lower the cost of every mile driven this fiscal year"],
     ["O-SERVICE", "Deliver on time, every time", "Marco Bellini", "Customer promise for 2026"],
 ]
 FLEET_KPIS: list[Row] = [
-    ["K-CPM", "Cost per mile", "O-FLEET", "Sam Okafor", "USD/mile", "lower_is_better",
-     "2.10", "1.95", "2026-01-01", "2026-09-30"],
-    ["K-OTD", "On-time delivery rate", "O-SERVICE", "Marco Bellini", "%", "higher_is_better",
-     "91.0", "95.0", "2026-01-01", "2026-12-31"],
-    ["K-IDLE", "Idle hours per truck per week", "O-FLEET", "Sam Okafor", "hours",
-     "lower_is_better", "6.0", "5.0", "2026-01-01", "2026-12-31"],
+    [
+        "K-CPM",
+        "Cost per mile",
+        "O-FLEET",
+        "Sam Okafor",
+        "USD/mile",
+        "lower_is_better",
+        "2.10",
+        "1.95",
+        "2026-01-01",
+        "2026-09-30",
+    ],
+    [
+        "K-OTD",
+        "On-time delivery rate",
+        "O-SERVICE",
+        "Marco Bellini",
+        "%",
+        "higher_is_better",
+        "91.0",
+        "95.0",
+        "2026-01-01",
+        "2026-12-31",
+    ],
+    [
+        "K-IDLE",
+        "Idle hours per truck per week",
+        "O-FLEET",
+        "Sam Okafor",
+        "hours",
+        "lower_is_better",
+        "6.0",
+        "5.0",
+        "2026-01-01",
+        "2026-12-31",
+    ],
 ]
 FLEET_PROJECTS: list[Row] = [
-    ["P-ROUTE", "Fleet routing optimization", "Fleet Optimization", "Operations", "Priya Raman",
-     "Dana Whitfield", "1200000"],
-    ["P-TELE", "Telematics retrofit", "Fleet Optimization", "Operations", "Tom Becker",
-     "Dana Whitfield", "800000"],
-    ["P-DRV", "Driver mobile app", "Customer Experience", "Operations", "Luis Ortega",
-     "Marco Bellini", "600000"],
-    ["P-WH", "Warehouse slotting", "Customer Experience", "Operations", "Mei Chen",
-     "Marco Bellini", "300000"],
-    ["P-PROC", "Procurement savings", "Fleet Optimization", "Operations", "Ann Lee",
-     "Dana Whitfield", "150000"],
+    [
+        "P-ROUTE",
+        "Fleet routing optimization",
+        "Fleet Optimization",
+        "Operations",
+        "Priya Raman",
+        "Dana Whitfield",
+        "1200000",
+    ],
+    ["P-TELE", "Telematics retrofit", "Fleet Optimization", "Operations", "Tom Becker", "Dana Whitfield", "800000"],
+    ["P-DRV", "Driver mobile app", "Customer Experience", "Operations", "Luis Ortega", "Marco Bellini", "600000"],
+    ["P-WH", "Warehouse slotting", "Customer Experience", "Operations", "Mei Chen", "Marco Bellini", "300000"],
+    ["P-PROC", "Procurement savings", "Fleet Optimization", "Operations", "Ann Lee", "Dana Whitfield", "150000"],
     ["P-OFFICE", "Office refresh", "Corporate", "Support", "Jo Park", "Dana Whitfield", "50000"],
 ]
 FLEET_LINKS: list[Row] = [
@@ -109,8 +157,16 @@ FLEET_PROJECT_IDS = tuple(row[0] for row in FLEET_PROJECTS)
 _M1_FORECAST = ["2026-08-31"] * 7 + ["2026-09-07"]
 _M1_STATUS = ["On track"] * 4 + ["Green"] * 4
 _M1_PERCENT = ["45", "50", "55", "60", "65", "70", "75", "80"]
-_T1_FORECAST = ["2026-08-25", "2026-08-25", "2026-08-28", "2026-09-02",
-                "2026-09-07", "2026-09-11", "2026-09-16", "2026-09-21"]
+_T1_FORECAST = [
+    "2026-08-25",
+    "2026-08-25",
+    "2026-08-28",
+    "2026-09-02",
+    "2026-09-07",
+    "2026-09-11",
+    "2026-09-16",
+    "2026-09-21",
+]
 
 
 def fleet_week(week: int) -> tuple[list[Row], list[Row]]:
@@ -118,21 +174,78 @@ def fleet_week(week: int) -> tuple[list[Row], list[Row]]:
     m2_done = week >= 5  # finished 2026-05-29, first reported in the 2026-06-01 upload
     m4_done = week >= 1  # finished 2026-04-30, first reported in the 2026-05-04 upload
     milestones = [
-        ["M1", "P-ROUTE", "Routing software go-live", "Priya Raman", "2026-03-01", "2026-08-31",
-         _M1_FORECAST[week], "", _M1_PERCENT[week], _M1_STATUS[week]],
-        ["M2", "P-TELE", "Telematics retrofit complete", "Tom Becker", "2026-02-01", "2026-05-31",
-         "2026-05-31" if week == 0 else "2026-05-29", "2026-05-29" if m2_done else "",
-         "100" if m2_done else ["80", "85", "90", "95", "95"][week],
-         "Complete" if m2_done else "Green"],
-        ["M3", "P-DRV", "Driver app rollout", "Luis Ortega", "2026-09-07", "2026-09-30",
-         "2026-09-30", "", ["0", "0", "0", "5", "5", "5", "10", "10"][week], "Green"],
-        ["M4", "P-WH", "Warehouse slotting live", "Mei Chen", "2026-01-15", "2026-04-30",
-         "2026-04-30", "2026-04-30" if m4_done else "", "100" if m4_done else "95",
-         "Done" if m4_done else "Green"],
-        ["M5", "P-PROC", "Fuel card renegotiation", "Ann Lee / Bob Stone", "", "2026-07-31",
-         "2026-07-31", "", ["20", "25", "25", "30", "35", "40", "45", "50"][week], "On track"],
-        ["M6", "P-OFFICE", "Office party planning", "Jo Park", "", "2026-07-15", "2026-07-15", "",
-         ["0", "0", "5", "5", "10", "10", "15", "20"][week], "Green"],
+        [
+            "M1",
+            "P-ROUTE",
+            "Routing software go-live",
+            "Priya Raman",
+            "2026-03-01",
+            "2026-08-31",
+            _M1_FORECAST[week],
+            "",
+            _M1_PERCENT[week],
+            _M1_STATUS[week],
+        ],
+        [
+            "M2",
+            "P-TELE",
+            "Telematics retrofit complete",
+            "Tom Becker",
+            "2026-02-01",
+            "2026-05-31",
+            "2026-05-31" if week == 0 else "2026-05-29",
+            "2026-05-29" if m2_done else "",
+            "100" if m2_done else ["80", "85", "90", "95", "95"][week],
+            "Complete" if m2_done else "Green",
+        ],
+        [
+            "M3",
+            "P-DRV",
+            "Driver app rollout",
+            "Luis Ortega",
+            "2026-09-07",
+            "2026-09-30",
+            "2026-09-30",
+            "",
+            ["0", "0", "0", "5", "5", "5", "10", "10"][week],
+            "Green",
+        ],
+        [
+            "M4",
+            "P-WH",
+            "Warehouse slotting live",
+            "Mei Chen",
+            "2026-01-15",
+            "2026-04-30",
+            "2026-04-30",
+            "2026-04-30" if m4_done else "",
+            "100" if m4_done else "95",
+            "Done" if m4_done else "Green",
+        ],
+        [
+            "M5",
+            "P-PROC",
+            "Fuel card renegotiation",
+            "Ann Lee / Bob Stone",
+            "",
+            "2026-07-31",
+            "2026-07-31",
+            "",
+            ["20", "25", "25", "30", "35", "40", "45", "50"][week],
+            "On track",
+        ],
+        [
+            "M6",
+            "P-OFFICE",
+            "Office party planning",
+            "Jo Park",
+            "",
+            "2026-07-15",
+            "2026-07-15",
+            "",
+            ["0", "0", "5", "5", "10", "10", "15", "20"][week],
+            "Green",
+        ],
     ]
     tasks = [
         ["T1", "M1", "Vendor API integration", "Kofi Mensah", _T1_FORECAST[week], ""],
@@ -147,18 +260,27 @@ def fleet_week(week: int) -> tuple[list[Row], list[Row]]:
 # --------------------------------------------------------------------------------------
 
 GENERATED_OBJECTIVES: list[Row] = [
-    ["O-WAREHOUSE", "Raise warehouse productivity", "Helen Ruiz",
-     "More lines picked per hour with fewer errors across all distribution centres"],
-    ["O-GREEN", "Decarbonise the network", "Grace Okonkwo",
-     "Cut scope 1 emissions on the way to the 2030 science-based target"],
-    ["O-SAFE", "Zero harm on the road and in the warehouse", "Victor Hale",
-     "Fewer injuries and preventable accidents every quarter"],
-    ["O-GROW", "Grow contract logistics revenue", "Nadia Farouk",
-     "Win and onboard new contract customers faster"],
-    ["O-CASH", "Free up working capital", "Robert Klein",
-     "Collect faster, recover overcharges and hold overhead flat"],
-    ["O-PEOPLE", "Keep our drivers", "Aisha Grant",
-     "Halve the gap to the industry's best driver retention"],
+    [
+        "O-WAREHOUSE",
+        "Raise warehouse productivity",
+        "Helen Ruiz",
+        "More lines picked per hour with fewer errors across all distribution centres",
+    ],
+    [
+        "O-GREEN",
+        "Decarbonise the network",
+        "Grace Okonkwo",
+        "Cut scope 1 emissions on the way to the 2030 science-based target",
+    ],
+    [
+        "O-SAFE",
+        "Zero harm on the road and in the warehouse",
+        "Victor Hale",
+        "Fewer injuries and preventable accidents every quarter",
+    ],
+    ["O-GROW", "Grow contract logistics revenue", "Nadia Farouk", "Win and onboard new contract customers faster"],
+    ["O-CASH", "Free up working capital", "Robert Klein", "Collect faster, recover overcharges and hold overhead flat"],
+    ["O-PEOPLE", "Keep our drivers", "Aisha Grant", "Halve the gap to the industry's best driver retention"],
 ]
 
 
@@ -184,52 +306,86 @@ _H, _L = "higher_is_better", "lower_is_better"
 _SEP, _DEC = date(2026, 9, 30), date(2026, 12, 31)
 
 GENERATED_KPIS: tuple[KpiSpec, ...] = (
-    KpiSpec("K-MAINT", "Maintenance cost per truck", "O-FLEET", "Rita Alvarez", "USD k/month",
-            _L, 1.85, 1.60, _DEC, 2),
+    KpiSpec("K-MAINT", "Maintenance cost per truck", "O-FLEET", "Rita Alvarez", "USD k/month", _L, 1.85, 1.60, _DEC, 2),
     KpiSpec("K-UTIL", "Truck utilisation", "O-FLEET", "Rita Alvarez", "%", _H, 78.0, 84.0, _SEP, 1),
-    KpiSpec("K-FUEL", "Fuel consumption", "O-GREEN", "Owen Price", "L/100 km", _L, 34.5, 32.5,
-            _DEC, 1),
+    KpiSpec("K-FUEL", "Fuel consumption", "O-GREEN", "Owen Price", "L/100 km", _L, 34.5, 32.5, _DEC, 1),
     # No objective: escalation stops at the KPI's owner.
     KpiSpec("K-EMPTY", "Empty miles", "", "Derek Olsen", "%", _L, 14.5, 11.5, _DEC, 1),
-    KpiSpec("K-TRACK", "Shipments tracked in real time", "O-SERVICE", "Laura Mendes", "%", _H,
-            62.0, 90.0, _SEP, 1),
+    KpiSpec("K-TRACK", "Shipments tracked in real time", "O-SERVICE", "Laura Mendes", "%", _H, 62.0, 90.0, _SEP, 1),
     # "Smith, John" is one person (surname, given name).
-    KpiSpec("K-CLAIMS", "Damage claims rate", "O-SERVICE", "Smith, John", "% of shipments", _L,
-            0.85, 0.60, _DEC, 2, meets=False),
+    KpiSpec(
+        "K-CLAIMS",
+        "Damage claims rate",
+        "O-SERVICE",
+        "Smith, John",
+        "% of shipments",
+        _L,
+        0.85,
+        0.60,
+        _DEC,
+        2,
+        meets=False,
+    ),
     # The survey runs once a year: no actual yet, projected from the baseline.
-    KpiSpec("K-NPS", "Customer net promoter score", "O-SERVICE", "Laura Mendes", "points", _H,
-            31.0, 40.0, _DEC, 0, has_actuals=False),
+    KpiSpec(
+        "K-NPS",
+        "Customer net promoter score",
+        "O-SERVICE",
+        "Laura Mendes",
+        "points",
+        _H,
+        31.0,
+        40.0,
+        _DEC,
+        0,
+        has_actuals=False,
+    ),
     # Two owners: a governance finding.
-    KpiSpec("K-LEAD", "Average delivery lead time", "O-SERVICE", "Kenji Watanabe and Laura Mendes",
-            "days", _L, 3.4, 2.9, _DEC, 2),
-    KpiSpec("K-PICK", "Picks per labour hour", "O-WAREHOUSE", "Kenji Watanabe", "picks/hour", _H,
-            95.0, 115.0, _DEC, 1),
-    KpiSpec("K-DOCK", "Dock-to-stock time", "O-WAREHOUSE", "Kenji Watanabe", "hours", _L,
-            18.0, 12.0, _SEP, 1, meets=False),
-    KpiSpec("K-ACC", "Order accuracy", "O-WAREHOUSE", "Beatriz Costa", "%", _H, 99.10, 99.60,
-            _DEC, 2),
-    KpiSpec("K-CO2", "Scope 1 emissions", "O-GREEN", "Owen Price", "tCO2/month", _L,
-            4200.0, 3800.0, _DEC, 0),
-    KpiSpec("K-EV", "Electric share of tractor fleet", "O-GREEN", "Owen Price", "%", _H,
-            2.0, 8.0, _DEC, 1, meets=False),
-    KpiSpec("K-LTIR", "Lost-time injury rate", "O-SAFE", "Fatima Zahra", "per 200k hours", _L,
-            2.40, 1.80, _DEC, 2),
-    KpiSpec("K-PREV", "Preventable accidents per million miles", "O-SAFE", "Fatima Zahra",
-            "accidents/M miles", _L, 1.20, 0.90, _SEP, 2),
-    KpiSpec("K-CERT", "Drivers with current safety certification", "O-SAFE", "Chloe Martin", "%",
-            _H, 82.0, 98.0, _SEP, 1),
-    KpiSpec("K-TURN", "Driver turnover (annualised)", "O-PEOPLE", "Chloe Martin", "%", _L,
-            68.0, 55.0, _DEC, 1, meets=False),
-    KpiSpec("K-REV", "New contract revenue", "O-GROW", "Hannah Brooks", "USD k/month", _H,
-            850.0, 1300.0, _DEC, 0),
-    KpiSpec("K-QUOTE", "Quote turnaround", "O-GROW", "Ivan Petrov", "hours", _L, 36.0, 8.0,
-            _SEP, 1, meets=False),
-    KpiSpec("K-DSO", "Days sales outstanding", "O-CASH", "Tariq Hassan", "days", _L, 52.0, 45.0,
-            _DEC, 1),
-    KpiSpec("K-AUDIT", "Freight audit recoveries", "O-CASH", "Tariq Hassan", "USD k/month", _H,
-            120.0, 200.0, _SEP, 0),
-    KpiSpec("K-OVH", "Overhead cost", "O-CASH", "Tariq Hassan", "USD k/month", _L,
-            3400.0, 3100.0, _DEC, 0),
+    KpiSpec(
+        "K-LEAD",
+        "Average delivery lead time",
+        "O-SERVICE",
+        "Kenji Watanabe and Laura Mendes",
+        "days",
+        _L,
+        3.4,
+        2.9,
+        _DEC,
+        2,
+    ),
+    KpiSpec("K-PICK", "Picks per labour hour", "O-WAREHOUSE", "Kenji Watanabe", "picks/hour", _H, 95.0, 115.0, _DEC, 1),
+    KpiSpec(
+        "K-DOCK", "Dock-to-stock time", "O-WAREHOUSE", "Kenji Watanabe", "hours", _L, 18.0, 12.0, _SEP, 1, meets=False
+    ),
+    KpiSpec("K-ACC", "Order accuracy", "O-WAREHOUSE", "Beatriz Costa", "%", _H, 99.10, 99.60, _DEC, 2),
+    KpiSpec("K-CO2", "Scope 1 emissions", "O-GREEN", "Owen Price", "tCO2/month", _L, 4200.0, 3800.0, _DEC, 0),
+    KpiSpec(
+        "K-EV", "Electric share of tractor fleet", "O-GREEN", "Owen Price", "%", _H, 2.0, 8.0, _DEC, 1, meets=False
+    ),
+    KpiSpec("K-LTIR", "Lost-time injury rate", "O-SAFE", "Fatima Zahra", "per 200k hours", _L, 2.40, 1.80, _DEC, 2),
+    KpiSpec(
+        "K-PREV",
+        "Preventable accidents per million miles",
+        "O-SAFE",
+        "Fatima Zahra",
+        "accidents/M miles",
+        _L,
+        1.20,
+        0.90,
+        _SEP,
+        2,
+    ),
+    KpiSpec(
+        "K-CERT", "Drivers with current safety certification", "O-SAFE", "Chloe Martin", "%", _H, 82.0, 98.0, _SEP, 1
+    ),
+    KpiSpec(
+        "K-TURN", "Driver turnover (annualised)", "O-PEOPLE", "Chloe Martin", "%", _L, 68.0, 55.0, _DEC, 1, meets=False
+    ),
+    KpiSpec("K-REV", "New contract revenue", "O-GROW", "Hannah Brooks", "USD k/month", _H, 850.0, 1300.0, _DEC, 0),
+    KpiSpec("K-QUOTE", "Quote turnaround", "O-GROW", "Ivan Petrov", "hours", _L, 36.0, 8.0, _SEP, 1, meets=False),
+    KpiSpec("K-DSO", "Days sales outstanding", "O-CASH", "Tariq Hassan", "days", _L, 52.0, 45.0, _DEC, 1),
+    KpiSpec("K-AUDIT", "Freight audit recoveries", "O-CASH", "Tariq Hassan", "USD k/month", _H, 120.0, 200.0, _SEP, 0),
+    KpiSpec("K-OVH", "Overhead cost", "O-CASH", "Tariq Hassan", "USD k/month", _L, 3400.0, 3100.0, _DEC, 0),
 )
 KPI_BY_ID = {k.kpi_id: k for k in GENERATED_KPIS}
 
@@ -263,8 +419,7 @@ GENERATED_PROJECTS: tuple[ProjectSpec, ...] = (
     ProjectSpec("Predictive maintenance", "Predictive maintenance", _FO, ("K-MAINT", "K-UTIL")),
     ProjectSpec("Tyre pressure monitoring", "Tyre monitoring", _FO, ("K-MAINT", "K-FUEL")),
     ProjectSpec("Fleet right-sizing", "Fleet right-sizing", _FO, ("K-UTIL", "K-EMPTY")),
-    ProjectSpec("Backhaul load matching", "Backhaul matching", _FO,
-                ("K-EMPTY", "K-UTIL", "K-REV")),
+    ProjectSpec("Backhaul load matching", "Backhaul matching", _FO, ("K-EMPTY", "K-UTIL", "K-REV")),
     ProjectSpec("Customer portal 2.0", "Customer portal", _CX, ("K-TRACK", "K-NPS")),
     ProjectSpec("Proactive delay alerts", "Delay alerts", _CX, ("K-TRACK", "K-NPS")),
     ProjectSpec("Claims process redesign", "Claims process", _CX, ("K-CLAIMS", "K-NPS")),
@@ -286,8 +441,7 @@ GENERATED_PROJECTS: tuple[ProjectSpec, ...] = (
     ProjectSpec("Driver safety coaching", "Safety coaching", _SC, ("K-PREV", "K-CERT")),
     ProjectSpec("AI dashcam rollout", "Dashcam", _SC, ("K-PREV", "K-CLAIMS")),
     ProjectSpec("Forklift proximity sensors", "Proximity sensors", _SC, ("K-LTIR",)),
-    ProjectSpec("Safety certification academy", "Certification academy", _SC,
-                ("K-CERT", "K-TURN")),
+    ProjectSpec("Safety certification academy", "Certification academy", _SC, ("K-CERT", "K-TURN")),
     ProjectSpec("Driver retention program", "Retention program", _SC, ("K-TURN", "K-CERT")),
     ProjectSpec("Dynamic pricing engine", "Pricing engine", _DF, ("K-QUOTE", "K-REV")),
     ProjectSpec("Carrier marketplace", "Carrier marketplace", _DF, ("K-EMPTY", "K-REV")),
@@ -316,29 +470,130 @@ PHASES: tuple[tuple[str, float], ...] = (
 )
 
 TASK_NAMES: tuple[str, ...] = (
-    "Vendor API integration", "Data mapping", "Test scripts written", "Site survey",
-    "Purchase order issued", "Training materials", "Cutover plan", "Security review",
-    "Change request approval", "Hardware install", "Integration testing", "Go/no-go meeting",
-    "User acceptance testing", "Data migration", "Process design workshop", "Stakeholder sign-off",
-    "Network cabling", "Label printer setup", "Report build", "Master data cleanse",
-    "Performance testing", "Supplier contract", "Union consultation", "Pilot site readiness",
-    "Runbook handover", "Dashboard build", "SOP update", "Legal review", "Budget approval",
-    "Interface specification", "Device rollout", "Floor layout change", "Driver briefing",
-    "Customer communication", "Defect triage", "Access provisioning", "Load testing",
-    "Permit application", "Benefits baseline", "Lessons learned",
+    "Vendor API integration",
+    "Data mapping",
+    "Test scripts written",
+    "Site survey",
+    "Purchase order issued",
+    "Training materials",
+    "Cutover plan",
+    "Security review",
+    "Change request approval",
+    "Hardware install",
+    "Integration testing",
+    "Go/no-go meeting",
+    "User acceptance testing",
+    "Data migration",
+    "Process design workshop",
+    "Stakeholder sign-off",
+    "Network cabling",
+    "Label printer setup",
+    "Report build",
+    "Master data cleanse",
+    "Performance testing",
+    "Supplier contract",
+    "Union consultation",
+    "Pilot site readiness",
+    "Runbook handover",
+    "Dashboard build",
+    "SOP update",
+    "Legal review",
+    "Budget approval",
+    "Interface specification",
+    "Device rollout",
+    "Floor layout change",
+    "Driver briefing",
+    "Customer communication",
+    "Defect triage",
+    "Access provisioning",
+    "Load testing",
+    "Permit application",
+    "Benefits baseline",
+    "Lessons learned",
 )
 
 FIRST_NAMES = (
-    "Elena", "Raj", "Carlos", "Mia", "Grace", "Omar", "Sofia", "Daniel", "Yuki", "Amara",
-    "Lukas", "Isabel", "Kwame", "Nora", "Pavel", "Leila", "Jonas", "Camila", "Arjun", "Hana",
-    "Mateo", "Zoe", "Emeka", "Ingrid", "Tariq", "Lina", "Viktor", "Rosa", "Samir", "Freya",
-    "Diego", "Aiko", "Felix", "Naomi", "Hugo", "Priscilla", "Ravi", "Greta", "Malik", "Esther",
+    "Elena",
+    "Raj",
+    "Carlos",
+    "Mia",
+    "Grace",
+    "Omar",
+    "Sofia",
+    "Daniel",
+    "Yuki",
+    "Amara",
+    "Lukas",
+    "Isabel",
+    "Kwame",
+    "Nora",
+    "Pavel",
+    "Leila",
+    "Jonas",
+    "Camila",
+    "Arjun",
+    "Hana",
+    "Mateo",
+    "Zoe",
+    "Emeka",
+    "Ingrid",
+    "Tariq",
+    "Lina",
+    "Viktor",
+    "Rosa",
+    "Samir",
+    "Freya",
+    "Diego",
+    "Aiko",
+    "Felix",
+    "Naomi",
+    "Hugo",
+    "Priscilla",
+    "Ravi",
+    "Greta",
+    "Malik",
+    "Esther",
 )
 LAST_NAMES = (
-    "Novak", "Patel", "Diaz", "Schultz", "Kim", "Haddad", "Rossi", "Fischer", "Tanaka", "Mensah",
-    "Berg", "Moreno", "Asante", "Lindqvist", "Kowalski", "Rahimi", "Weber", "Santos", "Iyer",
-    "Sato", "Herrera", "Walsh", "Okeke", "Dahl", "Aziz", "Brennan", "Sokolov", "Vargas", "Khan",
-    "Holm", "Ramos", "Mori", "Wagner", "Adeyemi", "Laurent", "Quinn", "Menon", "Nilsen", "Bello",
+    "Novak",
+    "Patel",
+    "Diaz",
+    "Schultz",
+    "Kim",
+    "Haddad",
+    "Rossi",
+    "Fischer",
+    "Tanaka",
+    "Mensah",
+    "Berg",
+    "Moreno",
+    "Asante",
+    "Lindqvist",
+    "Kowalski",
+    "Rahimi",
+    "Weber",
+    "Santos",
+    "Iyer",
+    "Sato",
+    "Herrera",
+    "Walsh",
+    "Okeke",
+    "Dahl",
+    "Aziz",
+    "Brennan",
+    "Sokolov",
+    "Vargas",
+    "Khan",
+    "Holm",
+    "Ramos",
+    "Mori",
+    "Wagner",
+    "Adeyemi",
+    "Laurent",
+    "Quinn",
+    "Menon",
+    "Nilsen",
+    "Bello",
     "Cohen",
 )
 
@@ -426,7 +681,7 @@ def _fmt_sig(value: float, significant: int = 3) -> str:
     """Format with ``significant`` digits, never in exponent notation."""
     if value == 0:
         return "0"
-    decimals = max(0, significant - 1 - int(math.floor(math.log10(abs(value)))))
+    decimals = max(0, significant - 1 - math.floor(math.log10(abs(value))))
     text = f"{value:.{decimals}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -454,8 +709,7 @@ class _People:
         rng.shuffle(last)
         # Walk the diagonals of the first x last grid: consecutive names share neither part.
         size = len(first)
-        self._names = [f"{first[(k + shift) % size]} {last[k]}"
-                       for shift in range(size) for k in range(size)]
+        self._names = [f"{first[(k + shift) % size]} {last[k]}" for shift in range(size) for k in range(size)]
         self._next = 0
 
     def next(self) -> str:
@@ -485,17 +739,19 @@ def build_projects(rng: random.Random) -> list[Project]:
         owner = "Smith, John" if k == 7 else people.next()
         team = [owner] + [people.next() for _ in range(rng.randint(3, 5))]
         budget = str(rng.randint(8, 350) * 10_000)
-        projects.append(Project(
-            project_id=f"P-{k:03d}",
-            spec=spec,
-            owner=owner,
-            # A project with no sponsor and one with no budget: both optional columns.
-            sponsor="" if k == 12 else portfolio_sponsor,
-            budget="" if k == 18 else budget,
-            team=team,
-            style=STATUS_STYLES[rng.randrange(len(STATUS_STYLES))],
-            export_propensity=rng.uniform(0.55, 0.98),
-        ))
+        projects.append(
+            Project(
+                project_id=f"P-{k:03d}",
+                spec=spec,
+                owner=owner,
+                # A project with no sponsor and one with no budget: both optional columns.
+                sponsor="" if k == 12 else portfolio_sponsor,
+                budget="" if k == 18 else budget,
+                team=team,
+                style=STATUS_STYLES[rng.randrange(len(STATUS_STYLES))],
+                export_propensity=rng.uniform(0.55, 0.98),
+            )
+        )
     return projects
 
 
@@ -541,7 +797,7 @@ def build_milestones(rng: random.Random, projects: list[Project]) -> list[Milest
     """Return the generated milestones (294) with their tasks (1,496) and trajectories."""
     counts = _spread(rng, 294, len(projects), 6, 13)
     milestones: list[Milestone] = []
-    for project, count in zip(projects, counts):
+    for project, count in zip(projects, counts, strict=False):
         # Phases in plan order; a short project skips some of them. Spans overlap, so the
         # phases are named in order of their planned finish.
         phase_idx = sorted(rng.sample(range(len(PHASES)), count))
@@ -553,7 +809,7 @@ def build_milestones(rng: random.Random, projects: list[Project]) -> list[Milest
                 finish = date(2026, 1, 15) + timedelta(days=rng.randint(0, 20))
             spans.append((finish, start))
             start = _days(start, rng.randint(14, 38))
-        for phase_no, (finish, start) in zip(phase_idx, sorted(spans)):
+        for phase_no, (finish, start) in zip(phase_idx, sorted(spans), strict=False):
             phase, weight = PHASES[phase_no]
             milestone_id = f"M-{len(milestones) + 1:04d}"
             name = f"{project.spec.subject} {phase}"
@@ -566,22 +822,24 @@ def build_milestones(rng: random.Random, projects: list[Project]) -> list[Milest
             else:
                 kind = rng.choices(("stable", "early", "late"), weights=(75, 10, 15))[0]
             offsets, hidden = _trajectory_offsets(rng, kind)
-            milestones.append(Milestone(
-                milestone_id=milestone_id,
-                project=project,
-                phase_weight=weight,
-                name=name[0].upper() + name[1:],
-                owner=owner,
-                start=start,
-                baseline_finish=finish,
-                show_start=rng.random() >= 0.1,
-                show_forecast=True,
-                trajectory=kind,
-                optimist=kind == "hidden" or rng.random() < 0.15,
-                blank_status=False,
-                offsets=offsets,
-                hidden_offsets=hidden,
-            ))
+            milestones.append(
+                Milestone(
+                    milestone_id=milestone_id,
+                    project=project,
+                    phase_weight=weight,
+                    name=name[0].upper() + name[1:],
+                    owner=owner,
+                    start=start,
+                    baseline_finish=finish,
+                    show_start=rng.random() >= 0.1,
+                    show_forecast=True,
+                    trajectory=kind,
+                    optimist=kind == "hidden" or rng.random() < 0.15,
+                    blank_status=False,
+                    offsets=offsets,
+                    hidden_offsets=hidden,
+                )
+            )
     _add_owner_cases(rng, milestones)
     _add_tasks(rng, milestones)
     return milestones
@@ -593,7 +851,7 @@ def _add_owner_cases(rng: random.Random, milestones: list[Milestone]) -> None:
     for k in picks[:3]:
         milestones[k].owner = ""
     two = ("Ann Lee, Bob Stone", "{a} & {b}", "{a}; {b}", "{a} and {b}")
-    for k, pattern in zip(picks[3:7], two):
+    for k, pattern in zip(picks[3:7], two, strict=False):
         team = milestones[k].project.team
         milestones[k].owner = pattern.format(a=team[0], b=team[1])
     for k in picks[7:9]:
@@ -602,8 +860,7 @@ def _add_owner_cases(rng: random.Random, milestones: list[Milestone]) -> None:
     for k in picks[10:14]:
         milestones[k].blank_status = True
     # A forecast left blank on a few future, steady milestones (the baseline stands in).
-    steady = [m for m in milestones
-              if m.trajectory == "stable" and m.baseline_finish > date(2026, 10, 1)]
+    steady = [m for m in milestones if m.trajectory == "stable" and m.baseline_finish > date(2026, 10, 1)]
     for m in rng.sample(steady, 3):
         m.show_forecast = False
         m.offsets = [0] * len(WEEKS)
@@ -612,22 +869,24 @@ def _add_owner_cases(rng: random.Random, milestones: list[Milestone]) -> None:
 def _add_tasks(rng: random.Random, milestones: list[Milestone]) -> None:
     counts = _spread(rng, 1496, len(milestones), 2, 12)
     number = 0
-    for m, count in zip(milestones, counts):
+    for m, count in zip(milestones, counts, strict=False):
         fracs = sorted(rng.uniform(0.25, 1.0) for _ in range(count))
         if rng.random() < 0.7:
             fracs[-1] = 1.0
         names = rng.sample(TASK_NAMES, count)
-        for k, (frac, name) in enumerate(zip(fracs, names)):
+        for k, (frac, name) in enumerate(zip(fracs, names, strict=False)):
             number += 1
             owner = "" if rng.random() < 0.08 else rng.choice(m.project.team)
-            m.tasks.append(Task(
-                task_id=f"T-{number:05d}",
-                name=name,
-                owner=owner,
-                frac=frac,
-                straggler=rng.random() < 0.05,
-                hidden=m.trajectory == "hidden" and k == count - 1,
-            ))
+            m.tasks.append(
+                Task(
+                    task_id=f"T-{number:05d}",
+                    name=name,
+                    owner=owner,
+                    frac=frac,
+                    straggler=rng.random() < 0.05,
+                    hidden=m.trajectory == "hidden" and k == count - 1,
+                )
+            )
 
 
 def simulate(rng: random.Random, milestones: list[Milestone], dependencies: list[Row]) -> None:
@@ -696,7 +955,7 @@ def simulate(rng: random.Random, milestones: list[Milestone], dependencies: list
             m.actual.append(None)
             elapsed = (as_of - m.start).days
             whole = max(1, (forecast - m.start).days)
-            pct = 0 if elapsed <= 0 else min(95, int(round(100 * elapsed / whole / 5)) * 5)
+            pct = 0 if elapsed <= 0 else min(95, round(100 * elapsed / whole / 5) * 5)
             if forecast < as_of:
                 pct = max(pct, 90)
             pct_prev = max(pct_prev, pct)  # a PMO rarely reports less done than last week
@@ -708,8 +967,7 @@ def simulate(rng: random.Random, milestones: list[Milestone], dependencies: list
             m.status = [s if m.actual[w] else "" for w, s in enumerate(m.status)]
         else:
             # Now and then a week's status is left blank.
-            m.status = [s if m.actual[w] or rng.random() >= 0.03 else ""
-                        for w, s in enumerate(m.status)]
+            m.status = [s if m.actual[w] or rng.random() >= 0.03 else "" for w, s in enumerate(m.status)]
 
 
 def _step_task(t: Task, m: Milestone, w: int, forecast: date) -> None:
@@ -793,9 +1051,7 @@ def build_dependencies(rng: random.Random, milestones: list[Milestone]) -> list[
     return rows
 
 
-def computed_finishes(
-    milestones: list[Milestone], dependencies: list[Row], w: int
-) -> dict[str, date]:
+def computed_finishes(milestones: list[Milestone], dependencies: list[Row], w: int) -> dict[str, date]:
     """Computed finish of every generated milestone in week ``w`` (DOMAIN.md 2.1)."""
     as_of = WEEKS[w]
     by_id = {m.milestone_id: m for m in milestones}
@@ -847,15 +1103,16 @@ def build_links(rng: random.Random, milestones: list[Milestone]) -> list[Link]:
         for kpi_id in rng.sample(choices, min(count, len(choices))):
             value_only = m.phase_weight <= 0.3 and rng.random() < 0.07
             weight = 0.0 if value_only else m.phase_weight * rng.lognormvariate(0.0, 0.5)
-            value = math.exp(rng.uniform(math.log(1_000), math.log(60_000))) * (
-                0.5 + m.phase_weight)
-            links.append(Link(
-                milestone=m,
-                kpi_id=kpi_id,
-                weight=weight,
-                ramp_days=rng.choice((0, 0, 7, 14, 21, 28, 30, 45, 60)),
-                value_per_week=min(150_000.0, max(1_000.0, round(value / 500) * 500)),
-            ))
+            value = math.exp(rng.uniform(math.log(1_000), math.log(60_000))) * (0.5 + m.phase_weight)
+            links.append(
+                Link(
+                    milestone=m,
+                    kpi_id=kpi_id,
+                    weight=weight,
+                    ramp_days=rng.choice((0, 0, 7, 14, 21, 28, 30, 45, 60)),
+                    value_per_week=min(150_000.0, max(1_000.0, round(value / 500) * 500)),
+                )
+            )
     return links
 
 
@@ -864,8 +1121,9 @@ def _noise(rng: random.Random, spec: KpiSpec) -> dict[date, float]:
     return {m: rng.gauss(0.0, sd) for m in (*STATIC_MONTHS, *PUBLISHED_MONTHS.values())}
 
 
-def size_links(rng: random.Random, links: list[Link], finish: dict[str, date],
-               noise: dict[str, dict[date, float]]) -> None:
+def size_links(
+    rng: random.Random, links: list[Link], finish: dict[str, date], noise: dict[str, dict[date, float]]
+) -> None:
     """Size every link's KPI delta so that its KPI lands where the sample wants it.
 
     In the last week the projection of a KPI is its baseline plus the noise of its latest
@@ -876,9 +1134,8 @@ def size_links(rng: random.Random, links: list[Link], finish: dict[str, date],
     for spec in GENERATED_KPIS:
         own = [lk for lk in links if lk.kpi_id == spec.kpi_id]
         ramped = sum(
-            lk.weight * _ramp((spec.target_date - finish[lk.milestone.milestone_id]).days,
-                              lk.ramp_days)
-            for lk in own)
+            lk.weight * _ramp((spec.target_date - finish[lk.milestone.milestone_id]).days, lk.ramp_days) for lk in own
+        )
         if ramped <= 0:
             raise ValueError(f"{spec.kpi_id}: no linked milestone delivers before its target")
         factor = rng.uniform(1.03, 1.15) if spec.meets else rng.uniform(0.7, 0.9)
@@ -903,8 +1160,9 @@ def cap_value_at_risk(links: list[Link], finish: dict[str, date], cap: float = 3
             lk.value_per_week = math.floor(cap * 7 / days / 500) * 500
 
 
-def build_actuals(links: list[Link], milestones: list[Milestone],
-                  noise: dict[str, dict[date, float]]) -> dict[date, list[Row]]:
+def build_actuals(
+    links: list[Link], milestones: list[Milestone], noise: dict[str, dict[date, float]]
+) -> dict[date, list[Row]]:
     """Month-end actuals: baseline plus what delivered milestones have ramped in, plus noise."""
     finals = {m.milestone_id: m.actual[-1] for m in milestones}
     months = (*STATIC_MONTHS, *PUBLISHED_MONTHS.values())
@@ -930,16 +1188,21 @@ def build_actuals(links: list[Link], milestones: list[Milestone],
 
 def _milestone_row(m: Milestone, w: int) -> Row:
     return [
-        m.milestone_id, m.project.project_id, m.name, m.owner,
-        _iso(m.start) if m.show_start else "", _iso(m.baseline_finish),
-        _iso(m.forecast[w]) if m.show_forecast else "", _iso(m.actual[w]),
-        str(m.percent[w]), m.status[w],
+        m.milestone_id,
+        m.project.project_id,
+        m.name,
+        m.owner,
+        _iso(m.start) if m.show_start else "",
+        _iso(m.baseline_finish),
+        _iso(m.forecast[w]) if m.show_forecast else "",
+        _iso(m.actual[w]),
+        str(m.percent[w]),
+        m.status[w],
     ]
 
 
 def _task_rows(m: Milestone, w: int) -> list[Row]:
-    return [[t.task_id, m.milestone_id, t.name, t.owner, _iso(t.forecast[w]), _iso(t.actual[w])]
-            for t in m.tasks]
+    return [[t.task_id, m.milestone_id, t.name, t.owner, _iso(t.forecast[w]), _iso(t.actual[w])] for t in m.tasks]
 
 
 def _exporting_projects(rng: random.Random, projects: list[Project]) -> list[set[str]]:
@@ -957,8 +1220,7 @@ def _exporting_projects(rng: random.Random, projects: list[Project]) -> list[set
         share = rng.uniform(0.62, 0.86)
         wanted = round(share * len(every)) - len(FLEET_PROJECT_IDS)
         # Weighted sampling without replacement: keys u ** (1 / weight), largest first.
-        keys = sorted(projects, key=lambda p: rng.random() ** (1 / p.export_propensity),
-                      reverse=True)
+        keys = sorted(projects, key=lambda p: rng.random() ** (1 / p.export_propensity), reverse=True)
         weeks.append(set(FLEET_PROJECT_IDS) | {p.project_id for p in keys[:wanted]})
     return weeks
 
@@ -1013,31 +1275,45 @@ def generate(out: Path, seed: int = SEED) -> list[Path]:
     exports = _exporting_projects(rng, projects)
 
     kpi_rows = FLEET_KPIS + [
-        [k.kpi_id, k.name, k.objective_id, k.owner, k.unit, k.direction,
-         _fmt(k.baseline, k.decimals), _fmt(k.target, k.decimals), PERIOD_START.isoformat(),
-         k.target_date.isoformat()]
+        [
+            k.kpi_id,
+            k.name,
+            k.objective_id,
+            k.owner,
+            k.unit,
+            k.direction,
+            _fmt(k.baseline, k.decimals),
+            _fmt(k.target, k.decimals),
+            PERIOD_START.isoformat(),
+            k.target_date.isoformat(),
+        ]
         for k in GENERATED_KPIS
     ]
     project_rows = FLEET_PROJECTS + [
-        [p.project_id, p.spec.name, p.spec.program, PROGRAMS[p.spec.program][0], p.owner,
-         p.sponsor, p.budget]
+        [p.project_id, p.spec.name, p.spec.program, PROGRAMS[p.spec.program][0], p.owner, p.sponsor, p.budget]
         for p in projects
     ]
-    link_rows = FLEET_LINKS + [
-        [lk.milestone.milestone_id, lk.kpi_id, _fmt_sig(lk.delta), str(lk.ramp_days),
-         _fmt(lk.value_per_week, 0)]
-        for lk in links
-    ] + [
-        # Governance: links naming a milestone deleted from the plan and a retired KPI.
-        ["M-0412", "K-REV", "25", "0", "8000"],
-        [rng.choice(milestones).milestone_id, "K-OTIF", "0.5", "14", "12000"],
-    ]
-    dependency_rows = FLEET_DEPENDENCIES + dependencies + [
-        # Governance: a predecessor that no longer exists.
-        ["M-0500", rng.choice(milestones[150:]).milestone_id, "0"],
-    ]
-    static_actuals = FLEET_STATIC_ACTUALS + [
-        row for month in STATIC_MONTHS for row in actuals[month]]
+    link_rows = (
+        FLEET_LINKS
+        + [
+            [lk.milestone.milestone_id, lk.kpi_id, _fmt_sig(lk.delta), str(lk.ramp_days), _fmt(lk.value_per_week, 0)]
+            for lk in links
+        ]
+        + [
+            # Governance: links naming a milestone deleted from the plan and a retired KPI.
+            ["M-0412", "K-REV", "25", "0", "8000"],
+            [rng.choice(milestones).milestone_id, "K-OTIF", "0.5", "14", "12000"],
+        ]
+    )
+    dependency_rows = (
+        FLEET_DEPENDENCIES
+        + dependencies
+        + [
+            # Governance: a predecessor that no longer exists.
+            ["M-0500", rng.choice(milestones[150:]).milestone_id, "0"],
+        ]
+    )
+    static_actuals = FLEET_STATIC_ACTUALS + [row for month in STATIC_MONTHS for row in actuals[month]]
 
     written: list[Path] = []
     _clean(out)
@@ -1060,8 +1336,7 @@ def generate(out: Path, seed: int = SEED) -> list[Path]:
         folder = out / "weeks" / as_of.isoformat()
         fleet_milestones, fleet_tasks = fleet_week(w)
         milestone_rows = [r for r in fleet_milestones if r[1] in exports[w]]
-        task_rows = [r for r in fleet_tasks
-                     if any(m[0] == r[1] for m in milestone_rows)]
+        task_rows = [r for r in fleet_tasks if any(m[0] == r[1] for m in milestone_rows)]
         for m in milestones:
             if m.project.project_id in exports[w]:
                 milestone_rows.append(_milestone_row(m, w))
@@ -1080,8 +1355,12 @@ def generate(out: Path, seed: int = SEED) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point: ``python data/sample/generate.py [--out DIR] [--seed N]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
-                        help="folder for portfolio/ and weeks/ (default: beside this script)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="folder for portfolio/ and weeks/ (default: beside this script)",
+    )
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default: %(default)s)")
     args = parser.parse_args(argv)
     files = generate(args.out, args.seed)

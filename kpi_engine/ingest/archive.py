@@ -3,7 +3,7 @@
 An .xlsx / .xlsm / .xlsb file is a zip archive of parts. :func:`inspect_zip_workbook`
 
 1. refuses archives whose declared sizes, compression ratio or number of parts exceed the
-   limits of :mod:`kpi_engine.limits` (a "zip bomb") -- from the archive's directory,
+   limits of :mod:`kpi_engine.ingest.limits` (a "zip bomb") -- from the archive's directory,
    before anything is unpacked;
 2. unpacks every part in pieces of at most 1 MB and refuses a part that unpacks to more
    than it declared (calamine trusts the data, not the directory), fails its checksum, or
@@ -30,15 +30,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kpi_engine.errors import InputError
-from kpi_engine.ingest.model import SourceFile
-from kpi_engine.limits import (
+from kpi_engine.core.errors import InputError
+from kpi_engine.ingest.limits import (
     MAX_RATIO,
     RATIO_CHECKED_FROM,
     max_unpacked_bytes,
     max_workbook_cells,
     max_workbook_parts,
 )
+from kpi_engine.ingest.model import SourceFile
 
 #: Signature of a zip archive (xlsx, xlsm, xlsb, ods) and of an OLE2 compound file (xls, encrypted xlsx).
 ZIP_MAGIC = b"PK\x03\x04"
@@ -147,7 +147,7 @@ def parse_ref(ref: bytes | str) -> tuple[int, int]:
     col = 0
     for letter in letters:
         col = col * 26 + ord(letter) - 64
-    return int(text[len(letters):]), col - 1
+    return int(text[len(letters) :]), col - 1
 
 
 # --------------------------------------------------------------------------- OLE2 (xls, encrypted)
@@ -350,8 +350,7 @@ def _check_cells(spanned: int, limit: int, part: str, scan: SheetScan) -> None:
 
 def _understated(info: zipfile.ZipInfo) -> InputError:
     return InputError(
-        f"the workbook part {info.filename} unpacks to more than the archive declares; "
-        "the file was refused as unsafe"
+        f"the workbook part {info.filename} unpacks to more than the archive declares; the file was refused as unsafe"
     )
 
 
@@ -574,7 +573,9 @@ def sheet_extent(text: bytes) -> Extent:
     first, second = padded[opens + 1], padded[opens + 2]
     cells = opens[(first == ord("c")) & (_is_space(second) | (second == ord(">")))]
     rows = opens[
-        (first == ord("r")) & (second == ord("o")) & (padded[opens + 3] == ord("w"))
+        (first == ord("r"))
+        & (second == ord("o"))
+        & (padded[opens + 3] == ord("w"))
         & (_is_space(padded[opens + 4]) | (padded[opens + 4] == ord(">")))
     ]
     per_row = np.diff(np.searchsorted(cells, np.append(rows, data.size)))
@@ -588,7 +589,9 @@ def sheet_extent(text: bytes) -> Extent:
     equals = np.flatnonzero(data == ord("="))
     quote = padded[equals + 1]
     hits = equals[
-        (equals >= 2) & (padded[equals - 1] == ord("r")) & _is_space(padded[equals - 2])
+        (equals >= 2)
+        & (padded[equals - 1] == ord("r"))
+        & _is_space(padded[equals - 2])
         & ((quote == 34) | (quote == 39))
     ]
     if not hits.size:

@@ -11,7 +11,7 @@ calamine trusts two figures of an .xls that a damaged or hostile file sets at wi
 It also slices the stream at each sheet's declared offset without checking it.
 :func:`inspect_xls_workbook` walks the records in Python and refuses such a file with a
 message before calamine sees it, against the same cell limit as a zip workbook
-(:func:`kpi_engine.limits.max_workbook_cells`).
+(:func:`kpi_engine.ingest.limits.max_workbook_cells`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kpi_engine.errors import InputError
+from kpi_engine.core.errors import InputError
 from kpi_engine.ingest.archive import DAMAGED, cell_ref
+from kpi_engine.ingest.limits import max_workbook_cells
 from kpi_engine.ingest.model import SourceFile
-from kpi_engine.limits import max_workbook_cells
 
 _BOUNDSHEET, _DIMENSIONS, _EOF, _SST = 0x0085, 0x0200, 0x000A, 0x00FC
 #: Records naming one cell by (row, column) in their first four bytes: formula, blank,
@@ -98,7 +98,7 @@ def _workbook_stream(data: bytes) -> bytes | None:
             for name in ("Workbook", "Book"):
                 if ole.exists(name):
                     return ole.openstream(name).read()
-    except Exception:  # noqa: BLE001 - olefile raises many types for a damaged container
+    except Exception:
         raise InputError(DAMAGED) from None
     return None
 

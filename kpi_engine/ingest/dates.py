@@ -30,8 +30,20 @@ NO_DATE = ("na", "n/a")
 
 _MONTHS: dict[str, int] = {}
 for _number, _name in enumerate(
-    ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-     "november", "december"),
+    (
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ),
     start=1,
 ):
     _MONTHS[_name] = _number
@@ -43,12 +55,8 @@ _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
 _ISO = rf"^(?<y>\d{{4}})[-/.](?<m>\d{{1,2}})[-/.](?<d>\d{{1,2}}){_TIME}$"
 _SERIAL = r"^(?<n>\d{4,6})(?:\.\d+)?$"
 _NUMERIC = rf"^{_WEEKDAY}(?<a>\d{{1,2}})[-/.](?<b>\d{{1,2}})[-/.](?<y>\d{{4}}|\d{{2}}){_TIME}$"
-_NAMED_DAY_FIRST = (
-    rf"^{_WEEKDAY}(?<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]+(?<mon>[a-z]{{3,9}})\.?[\s\-/.,]+(?<y>\d{{4}}|\d{{2}}){_TIME}$"
-)
-_NAMED_MONTH_FIRST = (
-    rf"^{_WEEKDAY}(?<mon>[a-z]{{3,9}})\.?[\s\-/.]+(?<d>\d{{1,2}})(?:st|nd|rd|th)?,?[\s\-/.]+(?<y>\d{{4}}|\d{{2}}){_TIME}$"
-)
+_NAMED_DAY_FIRST = rf"^{_WEEKDAY}(?<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]+(?<mon>[a-z]{{3,9}})\.?[\s\-/.,]+(?<y>\d{{4}}|\d{{2}}){_TIME}$"
+_NAMED_MONTH_FIRST = rf"^{_WEEKDAY}(?<mon>[a-z]{{3,9}})\.?[\s\-/.]+(?<d>\d{{1,2}})(?:st|nd|rd|th)?,?[\s\-/.]+(?<y>\d{{4}}|\d{{2}}){_TIME}$"
 
 #: Excel serials accepted in a date column: 1927-05-18 .. 2173-10-14 in the 1900 system.
 #: Smaller or larger numbers are far more likely a typo than a date.
@@ -186,9 +194,7 @@ class DateParts:
         else:
             day = pl.when(a > 12).then(a).otherwise(b)
             month = pl.when(a > 12).then(b).otherwise(a)
-        rest = self.rest.select(
-            "_idx", value=pl.coalesce(pl.col("fixed"), _assemble(pl.col("y"), month, day))
-        )
+        rest = self.rest.select("_idx", value=pl.coalesce(pl.col("fixed"), _assemble(pl.col("y"), month, day)))
         dates = self.quick.clone()
         if rest.height:
             dates = dates.scatter(rest["_idx"], rest["value"])

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from kpi_engine.errors import Problem
+from kpi_engine.core.errors import Problem
+from kpi_engine.core.schema import TABLES, required_columns
 from kpi_engine.ingest.headers import named_columns, normalise_header, table_for_name
 from kpi_engine.ingest.model import Block, Sheet
-from kpi_engine.schema import TABLES, required_columns
 
 #: How many non-blank rows from the top may sit above a header (titles, export notes).
 HEADER_SEARCH_ROWS = 30
@@ -31,9 +31,11 @@ def _any(keys: set[str], *names: str) -> bool:
 SIGNATURES: dict[str, Callable[[set[str]], bool]] = {
     "jira": lambda k: _has(k, "issuekey", "issuetype") or _has(k, "issuekey", "summary", "issueid"),
     "asana": lambda k: _has(k, "taskid", "name") and _any(k, "sectioncolumn", "assigneeemail", "parenttask"),
-    "msproject": lambda k: _any(k, "name", "taskname")
-    and "finish" in k
-    and _any(k, "uniqueid", "outlinelevel", "resourcenames", "baselinefinish"),
+    "msproject": lambda k: (
+        _any(k, "name", "taskname")
+        and "finish" in k
+        and _any(k, "uniqueid", "outlinelevel", "resourcenames", "baselinefinish")
+    ),
     "smartsheet": lambda k: "taskname" in k and _any(k, "enddate", "assignedto"),
 }
 
@@ -142,14 +144,15 @@ def make_block(sheet: Sheet, header_index: int) -> tuple[Block, list[Problem]]:
         if overflow.height:
             counts = overflow.select(
                 "_row",
-                n=pl.max_horizontal(
-                    *(pl.when(pl.col(c).is_not_null()).then(int(c[1:]) + 1) for c in extra)
-                ),
+                n=pl.max_horizontal(*(pl.when(pl.col(c).is_not_null()).then(int(c[1:]) + 1) for c in extra)),
                 value=pl.coalesce(*extra),
             )
             problems = [
                 Problem(
-                    sheet.file, sheet.name, row, "",
+                    sheet.file,
+                    sheet.name,
+                    row,
+                    "",
                     f"this row has {n} values but the header has {last + 1} columns "
                     f"(extra value '{value}'); check for a stray delimiter or an unquoted value",
                 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from kpi_engine.schema import TABLES
+from kpi_engine.core.schema import TABLES
 
 _PUNCT = re.compile(r"[^0-9a-z]+")
 
@@ -83,12 +83,25 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "owner": ("Owner", "Assignee", "Assigned To", "Responsible", "Milestone Owner", "Accountable"),
         "baseline_start": ("Baseline Start", "Planned Start", "Start", "Start Date"),
         "baseline_finish": (
-            "Baseline Finish", "Baseline End", "Baseline Date", "Due Date", "Due", "Planned Finish",
-            "Planned End", "Planned Date", "Target Date",
+            "Baseline Finish",
+            "Baseline End",
+            "Baseline Date",
+            "Due Date",
+            "Due",
+            "Planned Finish",
+            "Planned End",
+            "Planned Date",
+            "Target Date",
         ),
         "forecast_finish": (
-            "Forecast", "Forecast Finish", "Forecast Date", "Forecast End", "Expected Finish",
-            "Estimated Finish", "Finish", "End Date",
+            "Forecast",
+            "Forecast Finish",
+            "Forecast Date",
+            "Forecast End",
+            "Expected Finish",
+            "Estimated Finish",
+            "Finish",
+            "End Date",
         ),
         "actual_finish": ("Actual Finish", "Actual End", "Actual Date", "Completed", "Completed On", "Done Date"),
         "percent_complete": ("% Complete", "Percent Complete", "Pct Complete", "Progress", "Complete %"),
@@ -100,7 +113,13 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "name": ("Name", "Task", "Task Name", "Title", "Summary"),
         "owner": ("Owner", "Assignee", "Assigned To", "Resource", "Resource Names", "Responsible"),
         "forecast_finish": (
-            "Forecast Finish", "Forecast", "Forecast Date", "Due Date", "Due", "Finish", "End Date",
+            "Forecast Finish",
+            "Forecast",
+            "Forecast Date",
+            "Due Date",
+            "Due",
+            "Finish",
+            "End Date",
             "Expected Finish",
         ),
         "actual_finish": ("Actual Finish", "Actual End", "Completed", "Completed On", "Done Date", "Resolved"),
@@ -137,9 +156,7 @@ def _keys_by_table() -> dict[str, dict[str, str]]:
 HEADER_KEYS: dict[str, dict[str, str]] = _keys_by_table()
 
 _TABLE_KEYS: dict[str, str] = {
-    normalise_header(text): table
-    for table, aliases in TABLE_ALIASES.items()
-    for text in (table, *aliases)
+    normalise_header(text): table for table, aliases in TABLE_ALIASES.items() for text in (table, *aliases)
 }
 
 

@@ -6,13 +6,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpi_engine.errors import InputError, Problem
+from kpi_engine.core.errors import InputError, Problem
+from kpi_engine.core.schema import TABLES, required_columns
 from kpi_engine.ingest.dates import ORDERS
 from kpi_engine.ingest.detect import find_header, make_block
 from kpi_engine.ingest.headers import normalise_header
 from kpi_engine.ingest.model import Outcome, Sheet
 from kpi_engine.ingest.template import template_part
-from kpi_engine.schema import TABLES, required_columns
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,13 @@ def mapping_part(sheet: Sheet, mapping: ColumnMapping) -> Outcome:
         ci = found.get(normalise_header(header))
         if ci is None:
             outcome.problems.append(
-                Problem(sheet.file, sheet.name, block.header_row, header,
-                        f"the column mapping reads {column} from '{header}', but the file has no such column")
+                Problem(
+                    sheet.file,
+                    sheet.name,
+                    block.header_row,
+                    header,
+                    f"the column mapping reads {column} from '{header}', but the file has no such column",
+                )
             )
         else:
             mapped[column] = ci

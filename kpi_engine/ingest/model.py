@@ -8,7 +8,7 @@ from functools import cached_property
 
 import polars as pl
 
-from kpi_engine.errors import Problem
+from kpi_engine.core.errors import Problem
 
 #: Provenance columns every parsed table carries next to its canonical columns.
 PROVENANCE = ("_file", "_sheet", "_row")
@@ -57,7 +57,7 @@ class ParsedUpload:
     """A whole upload, parsed, mapped onto the canonical tables and validated.
 
     ``tables`` holds only tables with at least one row; every frame has the canonical
-    columns of ``kpi_engine.schema`` followed by ``_file``, ``_sheet`` and ``_row``.
+    columns of ``kpi_engine.core.schema`` followed by ``_file``, ``_sheet`` and ``_row``.
     """
 
     tables: dict[str, pl.DataFrame]

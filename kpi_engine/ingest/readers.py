@@ -16,7 +16,7 @@ import re
 import numpy as np
 import polars as pl
 
-from kpi_engine.errors import InputError, RowError
+from kpi_engine.core.errors import InputError, RowError
 from kpi_engine.ingest.archive import (
     OLE_MAGIC,
     PASSWORD_PROTECTED,
@@ -28,8 +28,8 @@ from kpi_engine.ingest.archive import (
     inspect_zip_workbook,
 )
 from kpi_engine.ingest.biff import inspect_xls_workbook
+from kpi_engine.ingest.limits import DEFAULT_MAX_UNPACKED_MB, MB
 from kpi_engine.ingest.model import Sheet, SourceFile
-from kpi_engine.limits import DEFAULT_MAX_UNPACKED_MB, MB
 
 DELIMITERS = (",", ";", "\t", "|")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb")
@@ -44,8 +44,14 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\x80-\x9f\ufffd]")
 
 _SAMPLE = 65_536
 _CALAMINE_ERRORS = {
-    "NA": "#N/A", "Div0": "#DIV/0!", "Value": "#VALUE!", "Ref": "#REF!", "Name": "#NAME?",
-    "Num": "#NUM!", "Null": "#NULL!", "GettingData": "#GETTING_DATA",
+    "NA": "#N/A",
+    "Div0": "#DIV/0!",
+    "Value": "#VALUE!",
+    "Ref": "#REF!",
+    "Name": "#NAME?",
+    "Num": "#NUM!",
+    "Null": "#NULL!",
+    "GettingData": "#GETTING_DATA",
 }
 
 
@@ -114,12 +120,14 @@ def decode(data: bytes, *, assume_utf8: bool = False) -> bytes:
         return data[3:]
     boms = (
         # UTF-32 first: its little-endian mark begins with UTF-16's
-        (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
     )
     for bom, name in boms:
         if data.startswith(bom):
-            return data[len(bom):].decode(name, errors="replace").encode("utf-8")
+            return data[len(bom) :].decode(name, errors="replace").encode("utf-8")
     head = data[:1000]
     if len(head) >= 4 and head.count(0) > len(head) // 4:
         name = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
@@ -214,14 +222,15 @@ def _read_ragged(text: str, delim: str, file: SourceFile) -> pl.DataFrame:
         header = rows[0] if len(rows) > 1 else []
         column = header[position].strip() if position < len(header) and header[position].strip() else ""
         raise RowError(
-            file.name, file.stem, row_number, column or f"column {position + 1}",
+            file.name,
+            file.stem,
+            row_number,
+            column or f"column {position + 1}",
             'a quote (") opens this value and never closes, so every later row would be read into it; '
             "close the quote or remove it",
         )
     width = max((len(r) for r in rows), default=0)
-    columns = {
-        f"column_{i}": [r[i] if i < len(r) else None for r in rows] for i in range(width)
-    }
+    columns = {f"column_{i}": [r[i] if i < len(r) else None for r in rows] for i in range(width)}
     return pl.DataFrame(columns, schema={name: pl.String for name in columns})
 
 
@@ -311,8 +320,13 @@ def read_workbook(file: SourceFile) -> list[Sheet]:
         unsaved = tuple((row, position.get(col), cell_ref(row, col)) for row, col in scan.unsaved_formulas)
         sheets.append(
             Sheet(
-                file=file.name, name=name, cells=_clean(raw), epoch1904=info.date1904,
-                merged=merged, unsaved_formulas=unsaved, unsaved_total=scan.unsaved_total,
+                file=file.name,
+                name=name,
+                cells=_clean(raw),
+                epoch1904=info.date1904,
+                merged=merged,
+                unsaved_formulas=unsaved,
+                unsaved_total=scan.unsaved_total,
             )
         )
     return sheets

@@ -6,10 +6,10 @@ import io
 
 import polars as pl
 
-from kpi_engine.errors import Problem
+from kpi_engine.core.errors import Problem
+from kpi_engine.core.schema import DIRECTIONS, STATUSES, TABLES
 from kpi_engine.ingest.headers import HEADER_KEYS, match_columns, normalise_header
 from kpi_engine.ingest.model import PROVENANCE, Block, Outcome, TablePart
-from kpi_engine.schema import DIRECTIONS, STATUSES, TABLES
 
 #: What each canonical column holds, shown as the header comment of the template.
 DESCRIPTIONS: dict[str, dict[str, str]] = {
@@ -120,7 +120,10 @@ def template_part(
         if column in columns:
             outcome.problems.append(
                 Problem(
-                    block.file, block.name, block.header_row, texts[1],
+                    block.file,
+                    block.name,
+                    block.header_row,
+                    texts[1],
                     f"columns '{texts[0]}' and '{texts[1]}' both mean {column}; keep one of them",
                 )
             )
@@ -139,8 +142,15 @@ def template_part(
     labels.update({c: c for c in TABLES[table] if c not in labels})
     outcome.parts.append(
         TablePart(
-            table=table, frame=frame, labels=labels, file=block.file, sheet=block.name, source=source,
-            decimal_comma=block.sheet.decimal_comma, epoch1904=block.sheet.epoch1904, date_order=date_order,
+            table=table,
+            frame=frame,
+            labels=labels,
+            file=block.file,
+            sheet=block.name,
+            source=source,
+            decimal_comma=block.sheet.decimal_comma,
+            epoch1904=block.sheet.epoch1904,
+            date_order=date_order,
         )
     )
     return outcome
@@ -154,7 +164,7 @@ def template_workbook() -> bytes:
     ``milestones.reported_status`` offer drop-downs; date columns are formatted
     YYYY-MM-DD.
     """
-    from kpi_engine.safe_output import new_workbook
+    from kpi_engine.output.safe_output import new_workbook
 
     out = io.BytesIO()
     book = new_workbook(out)
@@ -179,7 +189,10 @@ def template_workbook() -> bytes:
             if (table, name) in drop_downs:
                 choices, strictness = drop_downs[table, name]
                 sheet.data_validation(
-                    1, i, 1_048_575, i,
+                    1,
+                    i,
+                    1_048_575,
+                    i,
                     {
                         "validate": "list",
                         "source": choices,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import polars as pl
 
-from kpi_engine.errors import InputError, Problem, RowError, UploadRejected
+from kpi_engine.core.errors import InputError, Problem, RowError, UploadRejected
+from kpi_engine.core.schema import KEYS, TABLES
 from kpi_engine.ingest.archive import UNSAVED_FORMULA
 from kpi_engine.ingest.dates import ORDERS
 from kpi_engine.ingest.detect import (
@@ -19,6 +20,7 @@ from kpi_engine.ingest.detect import (
     make_block,
     recognise,
 )
+from kpi_engine.ingest.limits import max_upload_mb, oversized_problems
 from kpi_engine.ingest.mapping import ColumnMapping, mapping_part
 from kpi_engine.ingest.model import (
     PROVENANCE,
@@ -39,8 +41,6 @@ from kpi_engine.ingest.readers import (
 from kpi_engine.ingest.template import template_part
 from kpi_engine.ingest.tools import ADAPTERS
 from kpi_engine.ingest.validate import MISSING_VALUE, convert, duplicate_problems
-from kpi_engine.limits import max_upload_mb, oversized_problems
-from kpi_engine.schema import KEYS, TABLES
 
 UNRECOGNISED = "the headers match no layout this program reads; it accepts " + LAYOUT_DESCRIPTION
 
@@ -76,7 +76,8 @@ def read_paths(
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p for p in path.iterdir()
+                p
+                for p in path.iterdir()
                 if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith("~$")
             )
             if not found:
@@ -226,7 +227,8 @@ def _read(
         unsaved = {(p.file, p.sheet, p.row, p.column) for p in problems if p.message.endswith(UNSAVED_FORMULA)}
         if unsaved:
             problems = [
-                p for p in problems
+                p
+                for p in problems
                 if not (p.message == MISSING_VALUE and (p.file, p.sheet, p.row, p.column) in unsaved)
             ]
         order = {f.name: i for i, f in enumerate(files)}
@@ -236,7 +238,10 @@ def _read(
         raise UploadRejected(problems)
     reports = [
         FileReport(
-            name=f.name, sha256=f.sha256, size=len(f.data), source=layouts.get(f.name, "template"),
+            name=f.name,
+            sha256=f.sha256,
+            size=len(f.data),
+            source=layouts.get(f.name, "template"),
             tables={t: counts[f.name][t] for t in TABLES if t in counts[f.name]},
         )
         for f in files
@@ -264,7 +269,8 @@ def _read_file(
     if not sheets:
         empty = (
             "the workbook has no visible sheet holding cells (hidden sheets and chart sheets are not read)"
-            if is_workbook(file.data) else "the file is empty"
+            if is_workbook(file.data)
+            else "the file is empty"
         )
         outcome.problems.append(Problem(file.name, "-", None, "", empty))
         return outcome
@@ -329,7 +335,10 @@ def _workbook_notes(sheet: Sheet, block: Block | None) -> Outcome:
         shown = ", ".join(sheet.merged[:5]) + (f" and {len(sheet.merged) - 5} more" if len(sheet.merged) > 5 else "")
         notes.warnings.append(
             Problem(
-                sheet.file, sheet.name, None, "",
+                sheet.file,
+                sheet.name,
+                None,
+                "",
                 f"merged cells {shown} were read as their value repeated on every row they cover",
             )
         )

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from kpi_engine.errors import Problem
+from kpi_engine.core.errors import Problem
+from kpi_engine.core.schema import DIRECTIONS, KEYS, STATUS_WORDS, TABLES, conform
 from kpi_engine.ingest.dates import bad_date_message, parse_date_columns
 from kpi_engine.ingest.model import PROVENANCE, TablePart, problems_where
 from kpi_engine.ingest.values import ROUNDED_ID_MESSAGE, is_excel_error, is_rounded_id, parse_numbers
-from kpi_engine.schema import DIRECTIONS, KEYS, STATUS_WORDS, TABLES, conform
 
 MISSING_VALUE = "a value is required here"
 
@@ -66,10 +66,14 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
     # Excel errors (#N/A) anywhere and ids Excel rounded (1.21143E+15); a cheap test finds
     # the columns worth the regex, then those cells are reported once and treated as blank
     ids = [n for n in present if n.endswith("_id")]
-    suspects = raw.select(
-        *(pl.col(n).str.starts_with("#").any().alias(f"#{n}") for n in present),
-        *(pl.col(n).str.contains("E+", literal=True).any().alias(f"E{n}") for n in ids),
-    ).row(0, named=True) if present else {}
+    suspects = (
+        raw.select(
+            *(pl.col(n).str.starts_with("#").any().alias(f"#{n}") for n in present),
+            *(pl.col(n).str.contains("E+", literal=True).any().alias(f"E{n}") for n in ids),
+        ).row(0, named=True)
+        if present
+        else {}
+    )
     reported: dict[str, pl.Series] = {}
     for name in present:
         flagged = []
@@ -79,7 +83,8 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
             flagged.append(("rounded", raw.select(is_rounded_id(pl.col(name))).to_series()))
         for kind, mask in flagged:
             message = (
-                _excel_error_message(pl.col(name)) if kind == "excel"
+                _excel_error_message(pl.col(name))
+                if kind == "excel"
                 else pl.format(f"{ROUNDED_ID_MESSAGE} (value '{{}}')", pl.col(name))
             )
             report(mask, name, message)
@@ -134,14 +139,19 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
         typed["reported_status"] = key.replace_strict(STATUS_WORDS, default=None, return_dtype=pl.String)
     if table == "milestones" and "percent_complete" in present:
         pct = typed["percent_complete"]
-        report(((pct < 0) | (pct > 100)).fill_null(False), "percent_complete",
-               pl.format("'{}' is outside 0-100", pl.col("percent_complete")))
+        report(
+            ((pct < 0) | (pct > 100)).fill_null(False),
+            "percent_complete",
+            pl.format("'{}' is outside 0-100", pl.col("percent_complete")),
+        )
         if pct.drop_nulls().len() and pct.max() <= 1 and ((pct > 0) & (pct < 1)).any():  # type: ignore[operator]
             warnings.append(
                 Problem(
-                    part.file, part.sheet, None, labels["percent_complete"],
-                    "every value is between 0 and 1 and is read as a percentage (0.8 = 0.8 %); "
-                    "write 80 for 80 %",
+                    part.file,
+                    part.sheet,
+                    None,
+                    labels["percent_complete"],
+                    "every value is between 0 and 1 and is read as a percentage (0.8 = 0.8 %); write 80 for 80 %",
                 )
             )
 
@@ -197,11 +207,12 @@ def duplicate_problems(table: str, frame: pl.DataFrame) -> list[Problem]:
         pl.col("_pos").first().alias("_f_pos"),
     )
     later = dup.join(first, on=key, nulls_equal=True).filter(pl.col("_pos") != pl.col("_f_pos")).sort("_pos")
-    described = pl.concat_str(
-        [pl.lit(f"{k} '") + pl.col(k).cast(pl.String) + pl.lit("'") for k in key], separator=", "
-    )
+    described = pl.concat_str([pl.lit(f"{k} '") + pl.col(k).cast(pl.String) + pl.lit("'") for k in key], separator=", ")
     message = pl.format(
         "duplicate {}: already in {}, sheet {}, row {}",
-        described, pl.col("_f_file"), pl.col("_f_sheet"), pl.col("_f_row"),
+        described,
+        pl.col("_f_file"),
+        pl.col("_f_sheet"),
+        pl.col("_f_row"),
     )
     return problems_where(later, pl.lit(True), key[0], message)

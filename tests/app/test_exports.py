@@ -43,7 +43,7 @@ def test_every_chart_renders_as_png_and_svg(at):
 
 
 def test_exception_list_downloads_as_csv_and_workbook(sample_db):
-    from kpi_engine import safe_output
+    from kpi_engine.output import safe_output
 
     with Store.open(sample_db) as store:
         exceptions = analyse(store).exceptions

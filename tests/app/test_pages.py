@@ -224,15 +224,15 @@ def test_upload_checks_previews_and_commits_a_week(open_app, writable_db):
     assert no_errors(at)
     assert any("Stored snapshot 9" in s.value for s in at.success)
     assert "22 Jun 2026" in at.sidebar.selectbox(key="snapshot_id").format_func(
-        at.sidebar.selectbox(key="snapshot_id").value)
+        at.sidebar.selectbox(key="snapshot_id").value
+    )
     with Store.open(writable_db) as store:
         assert store.files(9)["author"].to_list()[0] == "Pat PMO"
 
 
 def test_a_wrong_file_lists_its_problems_and_cannot_be_committed(open_app, writable_db):
     at = open_app(writable_db, "pages/upload.py")
-    bad = (b"milestone_id,project_id,name,owner,baseline_finish\n"
-           b"M-X1,P-ROUTE,Bad date,Ann Lee,31/31/2026\n")
+    bad = b"milestone_id,project_id,name,owner,baseline_finish\nM-X1,P-ROUTE,Bad date,Ann Lee,31/31/2026\n"
     at.file_uploader[0].set_value([("milestones.csv", bad, "text/csv")])
     at.run()
     assert not at.exception
@@ -268,14 +268,21 @@ def test_an_unreadable_file_is_named_in_the_problem_list(open_app, writable_db, 
 
 def test_an_unknown_layout_is_read_with_a_saved_mapping(open_app, writable_db):
     at = open_app(writable_db, "pages/upload.py")
-    layout = (b"Deliverable ID,Workstream,Deliverable,Lead,Planned end\n"
-              b"D-1,P-ROUTE,Route planner beta,Priya Raman,2026-07-31\n")
+    layout = (
+        b"Deliverable ID,Workstream,Deliverable,Lead,Planned end\n"
+        b"D-1,P-ROUTE,Route planner beta,Priya Raman,2026-07-31\n"
+    )
     at.file_uploader[0].set_value([("tracker.csv", layout, "text/csv")])
     at.run()
     assert table(at, "file", "detected")["detected"].to_list() == ["unknown"]
     prefix = "up_map_(new mapping)_milestones_"
-    for column, header in {"milestone_id": "Deliverable ID", "project_id": "Workstream", "name": "Deliverable",
-                           "owner": "Lead", "baseline_finish": "Planned end"}.items():
+    for column, header in {
+        "milestone_id": "Deliverable ID",
+        "project_id": "Workstream",
+        "name": "Deliverable",
+        "owner": "Lead",
+        "baseline_finish": "Planned end",
+    }.items():
         at.selectbox(key=prefix + column).set_value(header)
     at.text_input(key="up_profile_name").set_value("Tracker")
     at.run()
@@ -302,7 +309,7 @@ def test_errors_show_their_message_never_a_traceback():
     def page() -> None:
         import streamlit as st
 
-        from kpi_engine.errors import NotFoundError
+        from kpi_engine.core.errors import NotFoundError
         from ui.errors import guard
 
         with guard():
@@ -317,4 +324,3 @@ def test_errors_show_their_message_never_a_traceback():
     assert at.error[0].value == "there is no KPI 'K-NOPE' in this snapshot"
     assert "Something went wrong" in at.error[1].value and "ZeroDivision" not in at.error[1].value
     assert at.markdown[0].value == "the page goes on"
-

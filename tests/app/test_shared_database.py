@@ -23,9 +23,22 @@ WEEK = ROOT / "data" / "sample" / "weeks" / "2026-06-15"
 def _cli_ingest(db: Path, as_of: str) -> subprocess.CompletedProcess[str]:
     """A scheduled job: the CLI storing a week's files into the app's database file."""
     return subprocess.run(
-        [sys.executable, "-m", "kpi_engine", "ingest", *(str(p) for p in sorted(WEEK.glob("*.csv"))),
-         "--db", str(db), "--as-of", as_of],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "kpi_engine",
+            "ingest",
+            *(str(p) for p in sorted(WEEK.glob("*.csv"))),
+            "--db",
+            str(db),
+            "--as-of",
+            as_of,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT), "KPI_DB_BUSY_TIMEOUT": "30"},
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from app_helpers import no_errors
 from streamlit.testing.v1 import AppTest
 
-from kpi_engine.access import Access, Role
+from kpi_engine.core.access import Access, Role
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = {
@@ -32,7 +32,7 @@ def test_configured_sign_in_shows_only_the_sign_in_screen(sample_db, monkeypatch
     at.run()
     assert no_errors(at)
     assert [b.label for b in at.button] == ["Sign in"]
-    assert not any("Portfolio pulse" == t.value for t in at.title)
+    assert not any(t.value == "Portfolio pulse" for t in at.title)
 
 
 def test_an_executive_cannot_upload(open_app, sample_db, monkeypatch):

@@ -101,7 +101,8 @@ def test_save_refuse_a_taken_name_reopen_rename_and_delete(page):
     page.button(key="wi_save").click().run()
     assert not page.exception
     assert [e.value for e in page.error] == [
-        "a scenario named 'VENDOR two weeks late' already exists; choose another name"]
+        "a scenario named 'VENDOR two weeks late' already exists; choose another name"
+    ]
 
     page.button(key="wi_clear").click().run()
     assert page.multiselect(key="wi_milestones").value == []
@@ -126,7 +127,7 @@ def test_save_refuse_a_taken_name_reopen_rename_and_delete(page):
     assert no_errors(page), problems(page)
     assert page.success[0].value == "Deleted 'Vendor three weeks late'."
     assert page.subheader[0].value == "Build a scenario"
-    assert any("Saved scenarios: 0" == h.value for h in page.subheader)
+    assert any(h.value == "Saved scenarios: 0" for h in page.subheader)
 
 
 def test_compare_two_saved_scenarios_and_the_one_being_edited(page):
@@ -149,16 +150,26 @@ def test_compare_two_saved_scenarios_and_the_one_being_edited(page):
 
 def test_a_saved_scenario_that_no_longer_fits_is_explained(page):
     # the app's own Store: one process holds the database file
-    loaders.store().save_scenario("Old plan", {"name": "Old plan", "changes": [
-        {"kind": "slip", "milestone_id": "M1", "days": 7},
-        {"kind": "workaround", "milestone_id": "M2", "start": "2026-07-01", "cost": 1000, "fraction": 0.5},
-    ]}, 1)
+    loaders.store().save_scenario(
+        "Old plan",
+        {
+            "name": "Old plan",
+            "changes": [
+                {"kind": "slip", "milestone_id": "M1", "days": 7},
+                {"kind": "workaround", "milestone_id": "M2", "start": "2026-07-01", "cost": 1000, "fraction": 0.5},
+            ],
+        },
+        1,
+    )
     page.run()
     page.button(key="wi_open").click().run()
     assert not page.exception
     assert [e.value for e in page.error] == [
-        ("milestone 'M2' (Telematics retrofit complete) finished on 2026-05-29; a workaround has nothing left to "
-         "recover")]
+        (
+            "milestone 'M2' (Telematics retrofit complete) finished on 2026-05-29; a workaround has nothing left to "
+            "recover"
+        )
+    ]
 
 
 def test_monte_carlo_runs_and_says_which_distribution_it_used(page):
@@ -189,7 +200,8 @@ def test_monte_carlo_runs_and_says_which_distribution_it_used(page):
     page.button(key="wi_mc_run").click().run()
     assert not page.exception
     assert [e.value for e in page.error] == [
-        "the slip range of project 'P-ROUTE' must satisfy min <= most likely <= max, got 0, 40, 30"]
+        "the slip range of project 'P-ROUTE' must satisfy min <= most likely <= max, got 0, 40, 30"
+    ]
 
 
 def test_the_scenario_being_edited_survives_a_visit_to_another_page(page):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-expect = pytest.importorskip("playwright.sync_api").expect
-
-from conftest import wait_for_app
+from browser_helpers import wait_for_app
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi_engine.errors import UploadRejected
+from kpi_engine.core.errors import UploadRejected
 from kpi_engine.ingest import ParsedUpload, SourceFile, read_upload
 
 SAMPLE_EXPORTS = Path(__file__).resolve().parents[2] / "data" / "sample" / "exports"
@@ -18,8 +18,7 @@ def csv_file(name: str, text: str, encoding: str = "utf-8") -> SourceFile:
     return SourceFile(name, text.encode(encoding))
 
 
-def workbook(sheets: dict[str, list[list[object]]], *, epoch1904: bool = False,
-             hidden: tuple[str, ...] = ()) -> bytes:
+def workbook(sheets: dict[str, list[list[object]]], *, epoch1904: bool = False, hidden: tuple[str, ...] = ()) -> bytes:
     """Bytes of an .xlsx with the given rows per sheet (openpyxl writes real date cells)."""
     import openpyxl
     from openpyxl.utils.datetime import CALENDAR_MAC_1904

@@ -20,7 +20,7 @@ ROWS = [
     "1210000000000002,2026-01-05,2026-05-29,Negotiate,Deal,Bob Stone,,,2026-05-29,,P-PROC,Contract signed,",
     "1210000000000003,2026-01-05,,Legal review,Deal,,legal@example.com,,2026-07-10,,P-PROC,1210000000000001,",
     "1210000000000004,2026-01-05,,Check references,Deal,Bob Stone,,,2026-07-03,,P-PROC,Legal review,",
-    "1210000000000005,2026-01-05,,Cards issued,Roll-out,Tom Becker,,,2026-09-30,\"milestone, kpi:K-OTD\",P-PROC,,1210000000000003",
+    '1210000000000005,2026-01-05,,Cards issued,Roll-out,Tom Becker,,,2026-09-30,"milestone, kpi:K-OTD",P-PROC,,1210000000000003',
 ]
 
 
@@ -37,7 +37,8 @@ def test_milestones_tasks_links_and_dependencies() -> None:
         ("1210000000000004", "1210000000000001", "Bob Stone", None),
     ]
     assert tables["links"].select("milestone_id", "kpi_id").rows() == [
-        ("1210000000000001", "K-CPM"), ("1210000000000005", "K-OTD"),
+        ("1210000000000001", "K-CPM"),
+        ("1210000000000005", "K-OTD"),
     ]
     assert tables["dependencies"].select("predecessor_id", "successor_id").rows() == [
         ("1210000000000001", "1210000000000005")

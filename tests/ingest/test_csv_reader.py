@@ -142,4 +142,6 @@ def test_sniff_delimiter(text: str, delimiter: str) -> None:
 
 
 def test_an_empty_file_is_a_problem() -> None:
-    assert problem_lines(csv_file("milestones.csv", "\n\n")) == ["milestones.csv, sheet -, row -, column -: the file is empty"]
+    assert problem_lines(csv_file("milestones.csv", "\n\n")) == [
+        "milestones.csv, sheet -, row -, column -: the file is empty"
+    ]

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from kpi_engine.core.schema import TABLES
 from kpi_engine.ingest.headers import HEADER_KEYS, SYNONYMS, match_columns, normalise_header, table_for_name
-from kpi_engine.schema import TABLES
 
 
 @pytest.mark.parametrize(
     ("header", "key"),
-    [("Milestone ID", "milestoneid"), ("milestone_id", "milestoneid"), (" MILESTONE-ID ", "milestoneid"),
-     ("% Complete", "percentcomplete"), ("Lag (days)", "lagdays")],
+    [
+        ("Milestone ID", "milestoneid"),
+        ("milestone_id", "milestoneid"),
+        (" MILESTONE-ID ", "milestoneid"),
+        ("% Complete", "percentcomplete"),
+        ("Lag (days)", "lagdays"),
+    ],
 )
 def test_normalise_ignores_case_spaces_and_punctuation(header: str, key: str) -> None:
     assert normalise_header(header) == key
@@ -19,8 +24,15 @@ def test_normalise_ignores_case_spaces_and_punctuation(header: str, key: str) ->
 
 @pytest.mark.parametrize(
     ("name", "table"),
-    [("milestones", "milestones"), ("Milestones", "milestones"), ("KPI Actuals", "kpi_actuals"),
-     ("kpi actuals", "kpi_actuals"), ("kpi-actuals", "kpi_actuals"), ("Links", "links"), ("Sheet1", None)],
+    [
+        ("milestones", "milestones"),
+        ("Milestones", "milestones"),
+        ("KPI Actuals", "kpi_actuals"),
+        ("kpi actuals", "kpi_actuals"),
+        ("kpi-actuals", "kpi_actuals"),
+        ("Links", "links"),
+        ("Sheet1", None),
+    ],
 )
 def test_table_names(name: str, table: str | None) -> None:
     assert table_for_name(name) == table

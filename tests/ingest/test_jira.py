@@ -27,7 +27,11 @@ def test_epics_become_milestones_and_issues_tasks_of_their_epic() -> None:
     tables = accepted(jira(EPIC, STORY, SUBTASK)).tables
     m = tables["milestones"].row(0, named=True)
     assert (m["milestone_id"], m["project_id"], m["owner"], m["baseline_finish"], m["forecast_finish"]) == (
-        "RTE-1", "RTE", "Priya Raman", date(2026, 9, 30), date(2026, 9, 30),
+        "RTE-1",
+        "RTE",
+        "Priya Raman",
+        date(2026, 9, 30),
+        date(2026, 9, 30),
     )
     assert m["reported_status"] is None
     assert tables["tasks"].select("task_id", "milestone_id", "forecast_finish", "actual_finish", "_row").rows() == [
@@ -38,7 +42,10 @@ def test_epics_become_milestones_and_issues_tasks_of_their_epic() -> None:
 
 def test_every_repeated_labels_column_makes_links_to_the_epic() -> None:
     links = accepted(jira(EPIC, STORY, SUBTASK)).tables["links"]
-    assert links.select("milestone_id", "kpi_id", "kpi_delta").rows() == [("RTE-1", "K-CPM", 0.0), ("RTE-1", "K-OTD", 0.0)]
+    assert links.select("milestone_id", "kpi_id", "kpi_delta").rows() == [
+        ("RTE-1", "K-CPM", 0.0),
+        ("RTE-1", "K-OTD", 0.0),
+    ]
 
 
 def test_project_from_key_name_and_lead() -> None:
@@ -88,10 +95,13 @@ def test_split_exports_are_read_together_and_their_projects_merge() -> None:
 
 def test_links_and_projects_given_by_the_template_win() -> None:
     links = csv_file("links.csv", "milestone_id,kpi_id,kpi_delta,value_per_week\nRTE-1,K-CPM,-0.1,5000\n")
-    projects = csv_file("projects.csv", "project_id,name,owner,sponsor\nRTE,Routing platform,Priya Raman,Dana Whitfield\n")
+    projects = csv_file(
+        "projects.csv", "project_id,name,owner,sponsor\nRTE,Routing platform,Priya Raman,Dana Whitfield\n"
+    )
     tables = accepted(jira(EPIC, STORY), links, projects).tables
     assert tables["links"].select("milestone_id", "kpi_id", "kpi_delta", "_file").rows() == [
-        ("RTE-1", "K-CPM", -0.1, "links.csv"), ("RTE-1", "K-OTD", 0.0, "jira.csv"),
+        ("RTE-1", "K-CPM", -0.1, "links.csv"),
+        ("RTE-1", "K-OTD", 0.0, "jira.csv"),
     ]
     assert tables["projects"].select("project_id", "sponsor").rows() == [("RTE", "Dana Whitfield")]
 
@@ -108,7 +118,10 @@ def test_blocks_links_between_epics_become_dependencies() -> None:
         "RTE-6,Story,Cut-over,RTE,Kofi,2026-09-10,,,RTE-2\n"
     )
     deps = accepted(csv_file("jira.csv", text)).tables["dependencies"]
-    assert deps.select("predecessor_id", "successor_id", "lag_days").rows() == [("RTE-1", "RTE-2", 0), ("RTE-2", "RTE-3", 0)]
+    assert deps.select("predecessor_id", "successor_id", "lag_days").rows() == [
+        ("RTE-1", "RTE-2", 0),
+        ("RTE-2", "RTE-3", 0),
+    ]
 
 
 def test_an_epic_without_assignee_is_kept_for_governance() -> None:

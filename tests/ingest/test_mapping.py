@@ -8,15 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from kpi_engine.errors import InputError
+from kpi_engine.core.errors import InputError
 from kpi_engine.ingest import ColumnMapping, load_mapping_file
 
 from .support import accepted, csv_file, problem_lines
 
 MAPPING = ColumnMapping(
     table="milestones",
-    columns={"milestone_id": "Ref", "project_id": "Programme code", "name": "Deliverable", "owner": "Lead",
-             "baseline_finish": "Planned date"},
+    columns={
+        "milestone_id": "Ref",
+        "project_id": "Programme code",
+        "name": "Deliverable",
+        "owner": "Lead",
+        "baseline_finish": "Planned date",
+    },
     date_order="dmy",
 )
 TEXT = (
@@ -64,7 +69,11 @@ def test_mapping_reads_an_unknown_layout_and_still_matches_usual_names() -> None
     upload = accepted(csv_file("tracker.csv", TEXT), mapping=MAPPING)
     m = upload.tables["milestones"].row(0, named=True)
     assert (m["milestone_id"], m["owner"], m["baseline_finish"], m["forecast_finish"], m["_row"]) == (
-        "D-1", "Priya Raman", date(2026, 4, 3), date(2026, 4, 10), 3,
+        "D-1",
+        "Priya Raman",
+        date(2026, 4, 3),
+        date(2026, 4, 10),
+        3,
     )
     assert upload.files[0].source == "mapping"
     assert [str(w) for w in upload.warnings] == [

@@ -28,8 +28,9 @@ PLAN = [
 def test_summaries_out_milestones_in_tasks_grouped_under_the_next_milestone() -> None:
     tables = accepted(schedule(*PLAN)).tables
     milestones = tables["milestones"]
-    assert milestones.select("milestone_id", "project_id", "owner", "baseline_finish", "forecast_finish",
-                             "actual_finish", "percent_complete").rows() == [
+    assert milestones.select(
+        "milestone_id", "project_id", "owner", "baseline_finish", "forecast_finish", "actual_finish", "percent_complete"
+    ).rows() == [
         ("P-APP-14", "P-APP", "Ann Lee", date(2026, 3, 13), date(2026, 3, 13), date(2026, 3, 13), 100.0),
         ("P-APP-16", "P-APP", "Ann Lee", date(2026, 3, 23), date(2026, 3, 27), None, 0.0),
     ]
@@ -41,7 +42,10 @@ def test_summaries_out_milestones_in_tasks_grouped_under_the_next_milestone() ->
 
 
 def test_predecessors_between_milestones_with_lags() -> None:
-    rows = [*PLAN, "7,17,Go-live,0 days,Fri 4/3/26,Fri 4/3/26,\"6FS+1w,4FS-2 days\",1,No,Yes,Fri 4/3/26,Fri 4/3/26,NA,0%,Ann Lee"]
+    rows = [
+        *PLAN,
+        '7,17,Go-live,0 days,Fri 4/3/26,Fri 4/3/26,"6FS+1w,4FS-2 days",1,No,Yes,Fri 4/3/26,Fri 4/3/26,NA,0%,Ann Lee',
+    ]
     deps = accepted(schedule(*rows)).tables["dependencies"]
     assert deps.select("predecessor_id", "successor_id", "lag_days").rows() == [
         ("P-APP-14", "P-APP-16", 0),  # task 5 (of milestone 16) follows milestone 4
@@ -54,7 +58,7 @@ def test_several_links_between_two_milestones_keep_the_largest_lag() -> None:
     rows = [
         "1,1,Task A,1 day,3/2/26,3/2/26,,1,No,No,3/2/26,3/2/26,NA,0%,Ann",
         "2,2,M1,0 days,3/3/26,3/3/26,1,1,No,Yes,3/3/26,3/3/26,NA,0%,Ann",
-        "3,3,Task B,1 day,3/16/26,3/16/26,\"1FS+2d,2FS+5 edays\",1,No,No,3/16/26,3/16/26,NA,0%,Ann",
+        '3,3,Task B,1 day,3/16/26,3/16/26,"1FS+2d,2FS+5 edays",1,No,No,3/16/26,3/16/26,NA,0%,Ann',
         "4,4,M2,0 days,3/17/26,3/17/26,3,1,No,Yes,3/17/26,3/17/26,NA,0%,Ann",
     ]
     deps = accepted(schedule(*rows)).tables["dependencies"]
@@ -64,7 +68,7 @@ def test_several_links_between_two_milestones_keep_the_largest_lag() -> None:
 def test_unsupported_predecessors_are_problems() -> None:
     rows = [
         *PLAN[:5],
-        "6,16,Release,0 days,Fri 3/27/26,Fri 3/27/26,\"5SS,3FS+4h,42,later\",2,No,Yes,Mon 3/23/26,Mon 3/23/26,NA,0%,Ann",
+        '6,16,Release,0 days,Fri 3/27/26,Fri 3/27/26,"5SS,3FS+4h,42,later",2,No,Yes,Mon 3/23/26,Mon 3/23/26,NA,0%,Ann',
     ]
     assert problem_lines(schedule(*rows)) == [
         "P-APP.csv, sheet P-APP, row 7, column Predecessors: 'later' is not a predecessor like 3, 3FS or 3FS+2 days",
@@ -110,7 +114,9 @@ def test_without_summary_and_milestone_columns_outline_and_duration_decide() -> 
 
 def test_bad_yes_no_values_are_problems() -> None:
     rows = ["1,1,Go-live,0 days,3/16/26,3/16/26,,1,No,Maybe,3/16/26,3/16/26,NA,0%,Ann"]
-    assert problem_lines(schedule(*rows)) == ["P-APP.csv, sheet P-APP, row 2, column Milestone: 'Maybe' is not Yes or No"]
+    assert problem_lines(schedule(*rows)) == [
+        "P-APP.csv, sheet P-APP, row 2, column Milestone: 'Maybe' is not Yes or No"
+    ]
 
 
 def test_ambiguous_dates_across_the_whole_sheet_are_refused() -> None:
@@ -131,10 +137,42 @@ def test_ambiguous_dates_across_the_whole_sheet_are_refused() -> None:
 def test_excel_export_reads_like_the_csv() -> None:
     header = [*HEADER.strip().split(","), "Project"]
     rows = [
-        [1, 1, "Code", "10 days", datetime(2026, 3, 2, 8), datetime(2026, 3, 13, 17), None, 1, "No", "No",
-         datetime(2026, 3, 2, 8), datetime(2026, 3, 13, 17), "NA", 1.0, "Ann Lee", "P-APP"],
-        [2, 2, "Go-live", "0 days", datetime(2026, 3, 16, 8), datetime(2026, 3, 16, 8), "1FS+1 day", 1, "No", "Yes",
-         datetime(2026, 3, 16, 8), datetime(2026, 3, 16, 8), "NA", 0, "Ann Lee", "P-APP"],
+        [
+            1,
+            1,
+            "Code",
+            "10 days",
+            datetime(2026, 3, 2, 8),
+            datetime(2026, 3, 13, 17),
+            None,
+            1,
+            "No",
+            "No",
+            datetime(2026, 3, 2, 8),
+            datetime(2026, 3, 13, 17),
+            "NA",
+            1.0,
+            "Ann Lee",
+            "P-APP",
+        ],
+        [
+            2,
+            2,
+            "Go-live",
+            "0 days",
+            datetime(2026, 3, 16, 8),
+            datetime(2026, 3, 16, 8),
+            "1FS+1 day",
+            1,
+            "No",
+            "Yes",
+            datetime(2026, 3, 16, 8),
+            datetime(2026, 3, 16, 8),
+            "NA",
+            0,
+            "Ann Lee",
+            "P-APP",
+        ],
     ]
     data = workbook({"Task_Table1": [header, *rows]})
     tables = accepted(SourceFile("schedule.xlsx", data)).tables

@@ -25,8 +25,9 @@ ROWS = [
 
 def test_checked_rows_are_milestones_and_others_tasks_of_the_next_one() -> None:
     tables = accepted(sheet(*ROWS)).tables
-    assert tables["milestones"].select("milestone_id", "project_id", "baseline_finish", "forecast_finish",
-                                       "actual_finish", "reported_status").rows() == [
+    assert tables["milestones"].select(
+        "milestone_id", "project_id", "baseline_finish", "forecast_finish", "actual_finish", "reported_status"
+    ).rows() == [
         ("P-WH-2", "P-WH", date(2026, 3, 23), date(2026, 3, 23), date(2026, 3, 23), "Complete"),
         ("P-WH-4", "P-WH", date(2026, 4, 13), date(2026, 4, 20), None, "Amber"),
     ]

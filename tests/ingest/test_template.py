@@ -8,8 +8,8 @@ from datetime import date
 import openpyxl
 import pytest
 
+from kpi_engine.core.schema import TABLES
 from kpi_engine.ingest import SourceFile, template_workbook
-from kpi_engine.schema import TABLES
 
 from .support import accepted, problem_lines
 
@@ -53,8 +53,20 @@ def test_the_blank_template_holds_no_rows(template: bytes) -> None:
 
 def test_a_filled_in_template_reads_back(template: bytes) -> None:
     book = openpyxl.load_workbook(io.BytesIO(template))
-    book["milestones"].append(["M1", "P-ROUTE", "Routing go-live", "Priya Raman", date(2026, 3, 1),
-                               date(2026, 8, 31), None, None, 80, "Green"])
+    book["milestones"].append(
+        [
+            "M1",
+            "P-ROUTE",
+            "Routing go-live",
+            "Priya Raman",
+            date(2026, 3, 1),
+            date(2026, 8, 31),
+            None,
+            None,
+            80,
+            "Green",
+        ]
+    )
     out = io.BytesIO()
     book.save(out)
     upload = accepted(SourceFile("filled.xlsx", out.getvalue()))

@@ -8,14 +8,20 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-from kpi_engine.errors import InputError
+from kpi_engine.core.errors import InputError
 from kpi_engine.ingest import SourceFile, detect_source, read_paths, read_upload
 
 from .support import SAMPLE_EXPORTS, accepted, csv_file, problem_lines
 
 FLEET_ROWS = {
-    "objectives": 2, "kpis": 3, "kpi_actuals": 3, "projects": 6, "milestones": 6, "tasks": 3,
-    "dependencies": 1, "links": 5,
+    "objectives": 2,
+    "kpis": 3,
+    "kpi_actuals": 3,
+    "projects": 6,
+    "milestones": 6,
+    "tasks": 3,
+    "dependencies": 1,
+    "links": 5,
 }
 
 
@@ -36,9 +42,19 @@ def test_worked_example_values(fleet_dir: Path) -> None:
     tables = read_upload(read_paths([fleet_dir / "fleet.xlsx"])).tables
     m1 = tables["milestones"].row(0, named=True)
     assert (m1["milestone_id"], m1["baseline_finish"], m1["forecast_finish"], m1["reported_status"]) == (
-        "M1", date(2026, 8, 31), date(2026, 9, 7), "Green",
+        "M1",
+        date(2026, 8, 31),
+        date(2026, 9, 7),
+        "Green",
     )
-    assert tables["milestones"]["reported_status"].to_list() == ["Green", "Complete", "Green", "Complete", "Green", "Green"]
+    assert tables["milestones"]["reported_status"].to_list() == [
+        "Green",
+        "Complete",
+        "Green",
+        "Complete",
+        "Green",
+        "Green",
+    ]
     assert tables["links"].row(0, named=True)["value_per_week"] == 133333.33
     assert tables["dependencies"].select("predecessor_id", "successor_id", "lag_days").rows() == [("M1", "M3", 7)]
     assert tables["kpis"]["direction"].to_list() == ["lower_is_better", "higher_is_better", "lower_is_better"]
@@ -48,15 +64,22 @@ def test_worked_example_values(fleet_dir: Path) -> None:
 def test_the_fleet_folder_holds_every_row_twice(fleet_dir: Path) -> None:
     lines = problem_lines(*read_paths([fleet_dir]))
     assert len(lines) == sum(FLEET_ROWS.values())
-    assert "milestones.csv, sheet milestones, row 2, column milestone_id: duplicate milestone_id 'M1': already in " \
-           "fleet.xlsx, sheet milestones, row 2" in lines
+    assert (
+        "milestones.csv, sheet milestones, row 2, column milestone_id: duplicate milestone_id 'M1': already in "
+        "fleet.xlsx, sheet milestones, row 2" in lines
+    )
 
 
 def test_file_reports(fleet_dir: Path) -> None:
     upload = read_upload(read_paths([fleet_dir / "milestones.csv"]))
     (report,) = upload.files
     data = (fleet_dir / "milestones.csv").read_bytes()
-    assert (report.name, report.size, report.source, report.tables) == ("milestones.csv", len(data), "template", {"milestones": 6})
+    assert (report.name, report.size, report.source, report.tables) == (
+        "milestones.csv",
+        len(data),
+        "template",
+        {"milestones": 6},
+    )
     assert report.sha256 == SourceFile("x", data).sha256 and len(report.sha256) == 64
 
 
@@ -80,8 +103,12 @@ def test_read_paths_unknown_path(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "source"),
-    [("jira_routing.csv", "jira"), ("msproject_driver_app.csv", "msproject"),
-     ("smartsheet_warehouse.csv", "smartsheet"), ("asana_procurement.csv", "asana")],
+    [
+        ("jira_routing.csv", "jira"),
+        ("msproject_driver_app.csv", "msproject"),
+        ("smartsheet_warehouse.csv", "smartsheet"),
+        ("asana_procurement.csv", "asana"),
+    ],
 )
 def test_detect_source_of_sample_exports(name: str, source: str) -> None:
     assert detect_source(read_paths([SAMPLE_EXPORTS / name])[0]) == source
@@ -89,7 +116,10 @@ def test_detect_source_of_sample_exports(name: str, source: str) -> None:
 
 def test_detect_source_template_and_unknown() -> None:
     assert detect_source(csv_file("milestones.csv", "milestone_id,name\n")) == "template"
-    assert detect_source(csv_file("export.csv", "task_id,milestone_id,name,forecast_finish\nT1,M1,x,2026-01-01\n")) == "template"
+    assert (
+        detect_source(csv_file("export.csv", "task_id,milestone_id,name,forecast_finish\nT1,M1,x,2026-01-01\n"))
+        == "template"
+    )
     assert detect_source(csv_file("export.csv", "foo,bar\n1,2\n")) == "unknown"
 
 
@@ -114,7 +144,10 @@ def test_rows_of_one_table_from_several_files_are_concatenated() -> None:
         csv_file("export.csv", "Milestone ID,Project ID,Name,Owner,Due Date\nM2,P,B,Bob,2026-02-01\n"),
     )
     milestones = upload.tables["milestones"]
-    assert milestones.select("milestone_id", "_file", "_row").rows() == [("M1", "milestones.csv", 2), ("M2", "export.csv", 2)]
+    assert milestones.select("milestone_id", "_file", "_row").rows() == [
+        ("M1", "milestones.csv", 2),
+        ("M2", "export.csv", 2),
+    ]
 
 
 def test_bad_arguments() -> None:

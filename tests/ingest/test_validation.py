@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from kpi_engine.errors import UploadRejected
+from kpi_engine.core.errors import UploadRejected
+from kpi_engine.core.schema import schema_of
 from kpi_engine.ingest import read_upload
-from kpi_engine.schema import schema_of
 
 from .support import accepted, csv_file, problem_lines
 
@@ -27,10 +27,21 @@ def test_output_has_the_canonical_schema_and_provenance() -> None:
     milestones = upload.tables["milestones"]
     assert milestones.schema == {**schema_of("milestones"), "_file": pl.String, "_sheet": pl.String, "_row": pl.Int64}
     expected = pl.DataFrame(
-        {"milestone_id": ["M1"], "project_id": ["P-ROUTE"], "name": ["Go-live"], "owner": ["Ann"],
-         "baseline_start": [None], "baseline_finish": [date(2026, 8, 31)], "forecast_finish": [None],
-         "actual_finish": [None], "percent_complete": [80.0], "reported_status": ["Green"],
-         "_file": ["milestones.csv"], "_sheet": ["milestones"], "_row": [2]},
+        {
+            "milestone_id": ["M1"],
+            "project_id": ["P-ROUTE"],
+            "name": ["Go-live"],
+            "owner": ["Ann"],
+            "baseline_start": [None],
+            "baseline_finish": [date(2026, 8, 31)],
+            "forecast_finish": [None],
+            "actual_finish": [None],
+            "percent_complete": [80.0],
+            "reported_status": ["Green"],
+            "_file": ["milestones.csv"],
+            "_sheet": ["milestones"],
+            "_row": [2],
+        },
         schema=milestones.schema,
     )
     assert_frame_equal(milestones, expected)
@@ -40,9 +51,18 @@ def test_headers_with_synonyms_and_any_case() -> None:
     text = "Milestone ID,Project,Milestone Name,Assignee,Due Date,Forecast,% Complete,RAG\nM1,P,Go-live,Ann,2026-08-31,2026-09-07,80%,Amber\n"
     milestones = accepted(csv_file("milestones.csv", text)).tables["milestones"]
     assert milestones.row(0, named=True) | {} == {
-        "milestone_id": "M1", "project_id": "P", "name": "Go-live", "owner": "Ann", "baseline_start": None,
-        "baseline_finish": date(2026, 8, 31), "forecast_finish": date(2026, 9, 7), "actual_finish": None,
-        "percent_complete": 80.0, "reported_status": "Amber", "_file": "milestones.csv", "_sheet": "milestones",
+        "milestone_id": "M1",
+        "project_id": "P",
+        "name": "Go-live",
+        "owner": "Ann",
+        "baseline_start": None,
+        "baseline_finish": date(2026, 8, 31),
+        "forecast_finish": date(2026, 9, 7),
+        "actual_finish": None,
+        "percent_complete": 80.0,
+        "reported_status": "Amber",
+        "_file": "milestones.csv",
+        "_sheet": "milestones",
         "_row": 2,
     }
 
@@ -71,10 +91,7 @@ def test_unknown_columns_are_warned_about() -> None:
 
 
 def test_blank_required_values_bad_dates_and_numbers() -> None:
-    text = MS + (
-        "M1,,Go-live,Ann,,31/31/2026,80,\n"
-        "M2,P,Pilot,Bob,,2026-08-31,eighty,\n"
-    )
+    text = MS + ("M1,,Go-live,Ann,,31/31/2026,80,\nM2,P,Pilot,Bob,,2026-08-31,eighty,\n")
     assert lines("milestones.csv", text) == [
         "milestones.csv, sheet milestones, row 2, column baseline_finish: '31/31/2026' is not a date; write dates as YYYY-MM-DD",
         "milestones.csv, sheet milestones, row 2, column project_id: a value is required here",
@@ -183,10 +200,12 @@ def test_rounded_ids_in_canonical_files() -> None:
 
 def test_every_problem_of_every_file_is_listed() -> None:
     with pytest.raises(UploadRejected) as caught:
-        read_upload([
-            csv_file("milestones.csv", MS + "M1,,A,,,bad,,\n"),
-            csv_file("tasks.csv", "task_id,milestone_id,name,forecast_finish\nT1,M1,,\n"),
-        ])
+        read_upload(
+            [
+                csv_file("milestones.csv", MS + "M1,,A,,,bad,,\n"),
+                csv_file("tasks.csv", "task_id,milestone_id,name,forecast_finish\nT1,M1,,\n"),
+            ]
+        )
     assert caught.value.lines() == [
         "milestones.csv, sheet milestones, row 2, column baseline_finish: 'bad' is not a date; write dates as YYYY-MM-DD",
         "milestones.csv, sheet milestones, row 2, column project_id: a value is required here",

@@ -66,10 +66,22 @@ def test_flags() -> None:
 def test_excel_errors_and_rounded_ids() -> None:
     values = pl.Series(["#N/A", "#DIV/0!", "#REF!", "#hashtag", "1.21143E+15", "1211430000000000", None])
     assert pl.select(is_excel_error(pl.lit(values))).to_series().to_list() == [
-        True, True, True, False, False, False, False,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
     ]
     assert pl.select(is_rounded_id(pl.lit(values))).to_series().to_list() == [
-        False, False, False, False, True, False, False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
     ]
 
 

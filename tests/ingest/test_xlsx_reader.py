@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import pytest
 
-from kpi_engine.errors import InputError
+from kpi_engine.core.errors import InputError
 from kpi_engine.ingest import SourceFile
 from kpi_engine.ingest.readers import MAX_UNPACKED_BYTES, read_sheets
 
@@ -22,10 +22,12 @@ def book(rows: list[list[object]], **kwargs: object) -> SourceFile:
 
 
 def test_date_cells_datetimes_and_serial_numbers() -> None:
-    file = book([
-        ["M1", "P", "Go-live", "Ann", date(2026, 8, 31), datetime(2026, 9, 7, 15, 30), 80],
-        ["M2", "P", "Pilot", "Bob", 46095, "2026-03-20", 0.5 * 100],
-    ])
+    file = book(
+        [
+            ["M1", "P", "Go-live", "Ann", date(2026, 8, 31), datetime(2026, 9, 7, 15, 30), 80],
+            ["M2", "P", "Pilot", "Bob", 46095, "2026-03-20", 0.5 * 100],
+        ]
+    )
     milestones = accepted(file).tables["milestones"]
     assert milestones["baseline_finish"].to_list() == [date(2026, 8, 31), date(2026, 3, 14)]
     assert milestones["forecast_finish"].to_list() == [date(2026, 9, 7), date(2026, 3, 20)]
@@ -45,8 +47,10 @@ def test_1904_workbook_reads_date_cells_and_serials_right() -> None:
 
 def test_hidden_sheets_are_not_read() -> None:
     data = workbook(
-        {"milestones": [HEADER, ["M1", "P", "Go-live", "Ann", date(2026, 8, 31), None, None]],
-         "tasks": [["task_id"], ["T1"]]},
+        {
+            "milestones": [HEADER, ["M1", "P", "Go-live", "Ann", date(2026, 8, 31), None, None]],
+            "tasks": [["task_id"], ["T1"]],
+        },
         hidden=("tasks",),
     )
     assert [s.name for s in read_sheets(SourceFile("plan.xlsx", data))] == ["milestones"]
@@ -54,8 +58,14 @@ def test_hidden_sheets_are_not_read() -> None:
 
 
 def test_title_rows_and_trailing_empty_rows() -> None:
-    rows = [["Milestone report"], [], HEADER, ["M1", None, "Go-live", "Ann", date(2026, 8, 31), None, None],
-            [None] * 7, [None] * 7]
+    rows = [
+        ["Milestone report"],
+        [],
+        HEADER,
+        ["M1", None, "Go-live", "Ann", date(2026, 8, 31), None, None],
+        [None] * 7,
+        [None] * 7,
+    ]
     assert problem_lines(SourceFile("plan.xlsx", workbook({"MILESTONES": rows}))) == [
         "plan.xlsx, sheet MILESTONES, row 4, column project_id: a value is required here"
     ]
@@ -77,8 +87,12 @@ def test_excel_error_cells_are_problems_not_blanks() -> None:
 
 
 def test_other_sheets_of_a_workbook_are_skipped_with_a_warning() -> None:
-    data = workbook({"Read me": [["How to fill this workbook"]],
-                     "milestones": [HEADER, ["M1", "P", "Go-live", "Ann", date(2026, 8, 31), None, None]]})
+    data = workbook(
+        {
+            "Read me": [["How to fill this workbook"]],
+            "milestones": [HEADER, ["M1", "P", "Go-live", "Ann", date(2026, 8, 31), None, None]],
+        }
+    )
     upload = accepted(SourceFile("plan.xlsx", data))
     assert [str(w) for w in upload.warnings] == [
         "plan.xlsx, sheet Read me, row -, column -: sheet not read: its name and headers match no table"

@@ -110,8 +110,24 @@ def raw_zip(entries: list[tuple[str, bytes, int, int]]) -> bytes:
         out.write(encoded + stream)
         directory.append(
             struct.pack(
-                "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(stream), size, len(encoded),
-                0, 0, 0, 0, 0, offset,
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                8,
+                0,
+                0,
+                crc,
+                len(stream),
+                size,
+                len(encoded),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
             )
             + encoded
         )

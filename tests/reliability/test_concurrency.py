@@ -56,14 +56,20 @@ def week(writer: int, round_: int) -> Week:
     tasks = [f"{m}-T{j}" for m in milestones for j in range(2)]
     files = [
         SourceFile("projects.csv", f"project_id,name,owner\n{project},Project {project},Ann Lee\n".encode()),
-        SourceFile("milestones.csv", (
-            "milestone_id,project_id,name,owner,baseline_finish\n"
-            + "".join(f"{m},{project},Step {m},Bob Roy,2026-10-01\n" for m in milestones)
-        ).encode()),
-        SourceFile("tasks.csv", (
-            "task_id,milestone_id,name,owner,forecast_finish\n"
-            + "".join(f"{t},{t.rsplit('-', 1)[0]},Task {t},Cy Ode,2026-09-15\n" for t in tasks)
-        ).encode()),
+        SourceFile(
+            "milestones.csv",
+            (
+                "milestone_id,project_id,name,owner,baseline_finish\n"
+                + "".join(f"{m},{project},Step {m},Bob Roy,2026-10-01\n" for m in milestones)
+            ).encode(),
+        ),
+        SourceFile(
+            "tasks.csv",
+            (
+                "task_id,milestone_id,name,owner,forecast_finish\n"
+                + "".join(f"{t},{t.rsplit('-', 1)[0]},Task {t},Cy Ode,2026-09-15\n" for t in tasks)
+            ).encode(),
+        ),
     ]
     return Week(
         author=f"writer-{writer}-{round_}",
@@ -84,7 +90,7 @@ def run_threads(targets: list[Callable[[], None]]) -> list[BaseException]:
         try:
             start.wait()
             target()
-        except BaseException as err:  # noqa: BLE001 - collected and reported by the test
+        except BaseException as err:
             errors.append(err)
 
     threads = [threading.Thread(target=guarded, args=(t,)) for t in targets]
@@ -132,6 +138,7 @@ def test_eight_threads_upload_and_read_at_once_and_lose_nothing(tmp_path: Path) 
                 w = weeks[f"writer-{index}-{round_}"]
                 result = store.ingest(w.upload, w.as_of, author=w.author)
                 assert result.snapshot_id is not None and not result.unchanged
+
         return run
 
     def read_latest() -> None:
@@ -172,7 +179,7 @@ def test_eight_threads_upload_and_read_at_once_and_lose_nothing(tmp_path: Path) 
         return errors
 
     outcome: dict[str, list[BaseException]] = {}
-    everyone = [lambda: outcome.setdefault("writers", writers_then_stop())] + readers
+    everyone = [lambda: outcome.setdefault("writers", writers_then_stop()), *readers]
     errors = run_threads(everyone)
 
     assert errors == [] and outcome["writers"] == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kpi_engine import cli
-from kpi_engine.limits import DEFAULT_MAX_UPLOAD_MB, max_upload_mb
+from kpi_engine.ingest.limits import DEFAULT_MAX_UPLOAD_MB, max_upload_mb
 
 CONFIG = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
 
@@ -42,7 +42,7 @@ def test_every_option_is_one_streamlit_knows(config: dict) -> None:
 
 def test_the_ingest_limit_equals_the_dashboard_upload_limit(config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KPI_MAX_UPLOAD_MB", raising=False)
-    assert DEFAULT_MAX_UPLOAD_MB == config["server"]["maxUploadSize"]
+    assert config["server"]["maxUploadSize"] == DEFAULT_MAX_UPLOAD_MB
     assert max_upload_mb() == config["server"]["maxUploadSize"]
     ingest = cli.build_parser()._subparsers._group_actions[0].choices["ingest"]  # type: ignore[union-attr]
     (limit,) = [action for action in ingest._actions if action.dest == "max_upload_mb"]

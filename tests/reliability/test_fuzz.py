@@ -12,17 +12,14 @@ import csv
 import io
 from datetime import date, datetime
 
-import pytest
 from builders import FLEET_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpi_engine.errors import Problem, UploadRejected
+from kpi_engine.core.errors import Problem, UploadRejected
+from kpi_engine.core.schema import TABLES
 from kpi_engine.ingest import SourceFile, read_upload
-from kpi_engine.schema import TABLES
 from kpi_engine.store import Store
-
-pytestmark = pytest.mark.skipif(not FLEET_DIR.is_dir(), reason=f"the worked example is not at {FLEET_DIR}")
 
 AS_OF = date(2026, 6, 15)
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -39,7 +36,9 @@ TYPED = [
     (table, column)
     for table, columns in TABLES.items()
     for column, spec in columns.items()
-    if str(spec.dtype) in ("Date", "Float64", "Int64") and table in FLEET and column in FLEET[table][0]
+    if str(spec.dtype) in ("Date", "Float64", "Int64")
+    and table in FLEET
+    and column in FLEET[table][0]
     and len(FLEET[table]) > 1
 ]
 #: Text a person could type into a cell (control characters are the byte mutations' business).
@@ -81,7 +80,7 @@ def mutated_csvs(draw: st.DrawFn) -> tuple[list[SourceFile], tuple[str, int, str
         data = data[: draw(st.integers(0, len(data)))]
     elif kind == "delete":
         start = draw(st.integers(0, len(data)))
-        data = data[:start] + data[start + draw(st.integers(1, 40)):]
+        data = data[:start] + data[start + draw(st.integers(1, 40)) :]
     elif kind == "insert":
         start = draw(st.integers(0, len(data)))
         data = data[:start] + draw(st.binary(min_size=1, max_size=20)) + data[start:]
@@ -161,8 +160,10 @@ def mutated_workbooks(draw: st.DrawFn) -> tuple[SourceFile, tuple[str, int, str]
         rows = tables[table]
         index = rows[0].index(column)
         row = draw(st.integers(1, len(rows) - 1))
-        value: object = draw(TEXT) if kind == "cell" else draw(
-            st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**12), 10**12)
+        value: object = (
+            draw(TEXT)
+            if kind == "cell"
+            else draw(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**12), 10**12))
         )
         rows[row][index] = value
         cell = ("fleet.xlsx", row + 1, column)
@@ -178,7 +179,7 @@ def mutated_workbooks(draw: st.DrawFn) -> tuple[SourceFile, tuple[str, int, str]
         data = data[: draw(st.integers(0, len(data) - 1))]
     elif kind == "flip":
         position = draw(st.integers(0, len(data) - 1))
-        data = data[:position] + bytes([data[position] ^ draw(st.integers(1, 255))]) + data[position + 1:]
+        data = data[:position] + bytes([data[position] ^ draw(st.integers(1, 255))]) + data[position + 1 :]
     return SourceFile("fleet.xlsx", data), cell
 
 

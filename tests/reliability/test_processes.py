@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from builders import FLEET_DIR
 
-from kpi_engine.errors import DatabaseBusyError
+from kpi_engine.core.errors import DatabaseBusyError
 from kpi_engine.ingest import read_paths, read_upload
 from kpi_engine.store import Store, data_version
 
@@ -24,8 +24,6 @@ from .holder import holding
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = [sys.executable, "-c"]
-
-pytestmark = pytest.mark.skipif(not FLEET_DIR.is_dir(), reason=f"the worked example is not at {FLEET_DIR}")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -46,7 +44,12 @@ def test_cli_on_a_busy_database_says_busy_retry_after_its_timeout(db: Path) -> N
     with holding(db):
         done = subprocess.run(
             [sys.executable, "-m", "kpi_engine", "snapshots", "--db", str(db)],
-            capture_output=True, text=True, timeout=60, env=_env(KPI_DB_BUSY_TIMEOUT="0.5"), cwd=REPO, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(KPI_DB_BUSY_TIMEOUT="0.5"),
+            cwd=REPO,
+            check=False,
         )
 
     assert done.returncode == 1
@@ -66,7 +69,10 @@ def test_cli_waits_while_the_database_is_busy_and_goes_on_when_it_is_free(db: Pa
     """
     with holding(db):
         waiter = subprocess.Popen(
-            [*PYTHON, textwrap.dedent(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [*PYTHON, textwrap.dedent(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env=_env(KPI_DB_BUSY_TIMEOUT="60"),
         )
         assert waiter.stdout is not None and waiter.stdout.readline().strip() == "starting"
@@ -82,7 +88,12 @@ def test_cli_waits_while_the_database_is_busy_and_goes_on_when_it_is_free(db: Pa
 def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kpi_engine", *args, "--db", str(db)],
-        capture_output=True, text=True, timeout=120, env=_env(KPI_DB_BUSY_TIMEOUT="30"), cwd=REPO, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(KPI_DB_BUSY_TIMEOUT="30"),
+        cwd=REPO,
+        check=False,
     )
 
 
@@ -133,7 +144,12 @@ def test_a_store_held_for_good_keeps_other_programs_out(db: Path) -> None:
         assert held._db.is_open
         done = subprocess.run(
             [sys.executable, "-m", "kpi_engine", "snapshots", "--db", str(db)],
-            capture_output=True, text=True, timeout=60, env=_env(KPI_DB_BUSY_TIMEOUT="0.3"), cwd=REPO, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(KPI_DB_BUSY_TIMEOUT="0.3"),
+            cwd=REPO,
+            check=False,
         )
         assert done.returncode == 1
         assert "is in use by another program" in done.stderr
@@ -225,9 +241,7 @@ def _big_upload_script(db: Path, stall: bool) -> str:
 
 
 def _kill_during_ingest(db: Path, stall: bool) -> None:
-    worker = subprocess.Popen(
-        [*PYTHON, _big_upload_script(db, stall)], stdout=subprocess.PIPE, text=True, env=_env()
-    )
+    worker = subprocess.Popen([*PYTHON, _big_upload_script(db, stall)], stdout=subprocess.PIPE, text=True, env=_env())
     assert worker.stdout is not None
     try:
         assert worker.stdout.readline().strip() == "ingesting"
@@ -250,6 +264,7 @@ def _record_deletions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         def delete(path, *args, **kwargs):  # type: ignore[no-untyped-def]
             removed.append(str(path))
             return original(path, *args, **kwargs)
+
         return delete
 
     for owner, name in ((os, "remove"), (os, "unlink"), (Path, "unlink")):
@@ -280,7 +295,9 @@ def test_killed_ingest_leaves_earlier_snapshots_intact_and_no_partial_one(
             if snapshots.height == 2:
                 stored = store.load_portfolio(2)
                 assert (stored.projects.height, stored.milestones.height, stored.tasks.height) == (
-                    before.projects.height + 200, before.milestones.height + 10_000, before.tasks.height + 400_000,
+                    before.projects.height + 200,
+                    before.milestones.height + 10_000,
+                    before.tasks.height + 400_000,
                 )
         # the database takes new snapshots as before
         files = read_paths([FLEET_DIR / "milestones.csv"])

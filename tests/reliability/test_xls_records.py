@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi_engine.errors import InputError
+from kpi_engine.core.errors import InputError
 from kpi_engine.ingest import SourceFile
 from kpi_engine.ingest.biff import inspect_xls_workbook
 from kpi_engine.ingest.readers import read_sheets
@@ -24,16 +24,26 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        pytest.param(xls_lying_dimensions,
-                     "sheet 'milestones' of the workbook declares 858,993,456,000 cells, more than the 5,000,000 "
-                     "that can be read safely; the file is damaged or unsafe", id="dimensions-claim-4-billion-rows"),
-        pytest.param(xls_far_cell,
-                     r"the workbook spans 16,777,216 cells \(sheet 'milestones' reaches as far as cell IV65536\), "
-                     "more than the 5,000,000", id="one-cell-at-IV65536"),
+        pytest.param(
+            xls_lying_dimensions,
+            "sheet 'milestones' of the workbook declares 858,993,456,000 cells, more than the 5,000,000 "
+            "that can be read safely; the file is damaged or unsafe",
+            id="dimensions-claim-4-billion-rows",
+        ),
+        pytest.param(
+            xls_far_cell,
+            r"the workbook spans 16,777,216 cells \(sheet 'milestones' reaches as far as cell IV65536\), "
+            "more than the 5,000,000",
+            id="one-cell-at-IV65536",
+        ),
         pytest.param(xls_sheet_outside, "the workbook is damaged and cannot be opened", id="sheet-past-the-end"),
-        pytest.param(lambda: xls_patched(0x00FC, lambda stream, at: stream.__setitem__(slice(at + 4, at + 8),
-                                                                                          b"\xff\xff\xff\xff")),
-                     "the workbook is damaged and cannot be opened", id="negative-string-count"),
+        pytest.param(
+            lambda: xls_patched(
+                0x00FC, lambda stream, at: stream.__setitem__(slice(at + 4, at + 8), b"\xff\xff\xff\xff")
+            ),
+            "the workbook is damaged and cannot be opened",
+            id="negative-string-count",
+        ),
     ],
 )
 def test_xls_is_refused_before_calamine_opens_it(data, message: str, no_reader: list[bytes]) -> None:
@@ -65,7 +75,7 @@ def test_a_lying_xls_leaves_the_process_running() -> None:
         f"""
         import resource, sys
         sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
-        from kpi_engine.errors import UploadRejected
+        from kpi_engine.core.errors import UploadRejected
         from kpi_engine.ingest import SourceFile, read_upload
         from reliability.hostile import xls_lying_dimensions
         try:
@@ -93,7 +103,7 @@ def test_a_panic_inside_the_reader_is_a_damaged_file(name: str, monkeypatch: pyt
 
     monkeypatch.setattr(fastexcel, "read_excel", panic)
     data = xls([["milestone_id"], ["M1"]]) if name.endswith(".xls") else xlsx()
-    with pytest.raises(InputError, match="cannot be read as an Excel workbook|the workbook is damaged"):
+    with pytest.raises(InputError, match=r"cannot be read as an Excel workbook|the workbook is damaged"):
         read_sheets(SourceFile(name, data))
 
 

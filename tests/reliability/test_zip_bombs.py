@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from kpi_engine.errors import InputError
+from kpi_engine.core.errors import InputError
 from kpi_engine.ingest import SourceFile
 from kpi_engine.ingest.archive import inspect_zip_workbook, sheet_extent
-from kpi_engine.ingest.readers import read_sheets
-from kpi_engine.limits import (
+from kpi_engine.ingest.limits import (
     MAX_RATIO,
     max_unpacked_bytes,
     max_workbook_cells,
     max_workbook_parts,
 )
+from kpi_engine.ingest.readers import read_sheets
 
 from .hostile import (
     BLANKS_MB,
@@ -37,20 +37,33 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        pytest.param(lambda: sheet_bomb(1_600), "the workbook unpacks to 1,600 MB, more than can be read safely",
-                     id="declares-1.6-GB"),
-        pytest.param(lambda: sheet_bomb(300, chunk=BLANKS_MB), "the workbook unpacks to 300 MB, more than",
-                     id="ratio-of-1000"),
-        pytest.param(lambda: sheet_bomb(3_000, declared=10_000), "unpacks to more than the archive declares",
-                     id="understates-3-GB-as-10-kB"),
+        pytest.param(
+            lambda: sheet_bomb(1_600),
+            "the workbook unpacks to 1,600 MB, more than can be read safely",
+            id="declares-1.6-GB",
+        ),
+        pytest.param(
+            lambda: sheet_bomb(300, chunk=BLANKS_MB), "the workbook unpacks to 300 MB, more than", id="ratio-of-1000"
+        ),
+        pytest.param(
+            lambda: sheet_bomb(3_000, declared=10_000),
+            "unpacks to more than the archive declares",
+            id="understates-3-GB-as-10-kB",
+        ),
         pytest.param(lambda: many_parts(10_001), "the workbook holds 10,0", id="too-many-parts"),
-        pytest.param(lambda: sparse_sheet("A1", "ZZ100000"),
-                     r"spans 70,200,000 cells \(the sheet in xl/worksheets/sheet1.xml reaches as far as cell "
-                     r"ZZ100000\), more than the 5,000,000", id="two-cells-far-apart"),
+        pytest.param(
+            lambda: sparse_sheet("A1", "ZZ100000"),
+            r"spans 70,200,000 cells \(the sheet in xl/worksheets/sheet1.xml reaches as far as cell "
+            r"ZZ100000\), more than the 5,000,000",
+            id="two-cells-far-apart",
+        ),
         pytest.param(lambda: sparse_sheet("A1", "XFD1048576"), "spans 17,179,869,184 cells", id="the-last-cell"),
         pytest.param(lambda: sparse_sheet("A1", "AAAA1"), "more than the 5,000,000", id="beyond-the-last-column"),
-        pytest.param(lambda: xlsb_sparse(), r"spans 17,179,869,184 cells \(the sheet in xl/worksheets/sheet1.bin",
-                     id="xlsb-last-cell"),
+        pytest.param(
+            lambda: xlsb_sparse(),
+            r"spans 17,179,869,184 cells \(the sheet in xl/worksheets/sheet1.bin",
+            id="xlsb-last-cell",
+        ),
     ],
 )
 def test_bomb_is_refused_before_any_reader_opens_it(data, message: str, no_reader: list[bytes]) -> None:
@@ -74,15 +87,27 @@ def test_limits_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         inspect_zip_workbook(SourceFile("plan.xlsx", sheet_bomb(2)))
     monkeypatch.delenv("KPI_MAX_UNPACKED_MB")
     monkeypatch.setenv("KPI_MAX_WORKBOOK_PARTS", "20")
-    with pytest.raises(InputError, match="the workbook holds 3[0-9] parts, more than the 20 a workbook can have"):
+    with pytest.raises(InputError, match=r"the workbook holds 3[0-9] parts, more than the 20 a workbook can have"):
         inspect_zip_workbook(SourceFile("plan.xlsx", many_parts(30)))
     monkeypatch.delenv("KPI_MAX_WORKBOOK_PARTS")
     monkeypatch.setenv("KPI_MAX_WORKBOOK_CELLS", "10000")
-    with pytest.raises(InputError, match=r"spans [0-9,]+ cells \(the sheet in xl/worksheets/sheet1.xml reaches as far "
-                       r"as cell E10003\), more than the 10,000"):
-        inspect_zip_workbook(SourceFile("plan.xlsx", sheet_bomb(1, chunk=b"".join(
-            f'<row r="{r}"><c r="A{r}"><v>1</v></c><c r="B{r}"><v>2</v></c></row>'.encode() for r in range(3, 10_004)
-        ))))
+    with pytest.raises(
+        InputError,
+        match=r"spans [0-9,]+ cells \(the sheet in xl/worksheets/sheet1.xml reaches as far "
+        r"as cell E10003\), more than the 10,000",
+    ):
+        inspect_zip_workbook(
+            SourceFile(
+                "plan.xlsx",
+                sheet_bomb(
+                    1,
+                    chunk=b"".join(
+                        f'<row r="{r}"><c r="A{r}"><v>1</v></c><c r="B{r}"><v>2</v></c></row>'.encode()
+                        for r in range(3, 10_004)
+                    ),
+                ),
+            )
+        )
     monkeypatch.setenv("KPI_MAX_WORKBOOK_CELLS", "-3")
     with pytest.raises(InputError, match="KPI_MAX_WORKBOOK_CELLS must be a number above 0, got '-3'"):
         inspect_zip_workbook(SourceFile("plan.xlsx", xlsx()))
@@ -101,8 +126,10 @@ def test_cells_without_a_reference_count_from_the_one_before() -> None:
 def test_a_row_split_between_pieces_counts_whole() -> None:
     """The scanner carries a row's cells from one piece of the unpacked sheet to the next."""
     row = '<row r="1">' + "".join(f"<c><v>{i}</v></c>" for i in range(70_000)) + "</row>"
-    sheet = f'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{row}' \
-            '<row r="40"><c r="A40"><v>1</v></c></row></sheetData></worksheet>'
+    sheet = (
+        f'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{row}'
+        '<row r="40"><c r="A40"><v>1</v></c></row></sheetData></worksheet>'
+    )
     data = with_part(xlsx(), "xl/worksheets/sheet1.xml", sheet.encode())  # over 1 MB unpacked: several pieces
 
     scan = inspect_zip_workbook(SourceFile("plan.xlsx", data)).sheets["milestones"]
@@ -114,14 +141,23 @@ def test_a_row_split_between_pieces_counts_whole() -> None:
 @pytest.mark.parametrize(
     ("text", "last"),
     [
-        pytest.param(b'<row r="1" spans="1:2"><c r="A1"/><c r="XFD1048576" s="1"><v>1</v></c></row>',
-                     (1_048_576, 16_384), id="the-largest-reference"),
-        pytest.param(b'<row r="1"><c s="2" r="C9"><v>1</v></c><rPr><color rgb="FF0000"/></rPr></row>',
-                     (9, 3), id="reference-not-first-attribute"),
+        pytest.param(
+            b'<row r="1" spans="1:2"><c r="A1"/><c r="XFD1048576" s="1"><v>1</v></c></row>',
+            (1_048_576, 16_384),
+            id="the-largest-reference",
+        ),
+        pytest.param(
+            b'<row r="1"><c s="2" r="C9"><v>1</v></c><rPr><color rgb="FF0000"/></rPr></row>',
+            (9, 3),
+            id="reference-not-first-attribute",
+        ),
         pytest.param(b'<row r="1"><c r="A12345678"><v>1</v></c></row>', (10**9, 10**9), id="too-many-digits"),
         pytest.param(b"<row r='1'><c r='b7'><v>1</v></c></row>", (7, 2), id="lower-case-single-quotes"),
-        pytest.param(b'<row r="2"><c r="B2"><f>SUM(A1:A9)</f><v>4</v></c></row><pageSetup footer="0.3" '
-                     b'operator="lessThan"/>', (2, 2), id="other-attributes-ending-in-r"),
+        pytest.param(
+            b'<row r="2"><c r="B2"><f>SUM(A1:A9)</f><v>4</v></c></row><pageSetup footer="0.3" operator="lessThan"/>',
+            (2, 2),
+            id="other-attributes-ending-in-r",
+        ),
     ],
 )
 def test_sheet_extent_reads_every_reference(text: bytes, last: tuple[int, int]) -> None:
@@ -136,8 +172,11 @@ def test_an_xlsb_sheet_is_measured_by_its_records(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KPI_MAX_WORKBOOK_CELLS", "26000")
     inspect_zip_workbook(book)
     monkeypatch.setenv("KPI_MAX_WORKBOOK_CELLS", "25999")
-    with pytest.raises(InputError, match=r"spans 26,000 cells \(the sheet in xl/worksheets/sheet1.bin reaches as far "
-                       r"as cell Z1000\)"):
+    with pytest.raises(
+        InputError,
+        match=r"spans 26,000 cells \(the sheet in xl/worksheets/sheet1.bin reaches as far "
+        r"as cell Z1000\)",
+    ):
         inspect_zip_workbook(book)
 
 
@@ -163,7 +202,7 @@ def test_memory_stays_bounded_while_a_bomb_is_refused(bomb: str) -> None:
         f"""
         import resource, sys
         sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
-        from kpi_engine.errors import UploadRejected
+        from kpi_engine.core.errors import UploadRejected
         from kpi_engine.ingest import SourceFile, read_upload
         from reliability.hostile import sheet_bomb, sparse_sheet
         bomb = {bomb}

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from kpi_engine.schema import STATUS_WORDS, TABLES
+from kpi_engine.core.schema import STATUS_WORDS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample"
 GENERATOR = SAMPLE / "generate.py"
-FLEET = REPO.parent / "shared" / "spec" / "fleet"
+FLEET = REPO / "tests" / "fixtures" / "fleet"
 
-WEEKS = ["2026-04-27", "2026-05-04", "2026-05-11", "2026-05-18",
-         "2026-05-25", "2026-06-01", "2026-06-08", "2026-06-15"]
+WEEKS = ["2026-04-27", "2026-05-04", "2026-05-11", "2026-05-18", "2026-05-25", "2026-06-01", "2026-06-08", "2026-06-15"]
 STATIC = ["objectives", "kpis", "projects", "links", "dependencies", "kpi_actuals"]
 FLEET_MILESTONES = {"M1", "M2", "M3", "M4", "M5", "M6"}
 FLEET_KPIS = {"K-CPM", "K-OTD", "K-IDLE"}
@@ -32,14 +31,16 @@ DATE_COLUMNS = {
 
 
 def _run_generator(out: Path) -> None:
-    subprocess.run([sys.executable, str(GENERATOR), "--out", str(out)], check=True,
-                   capture_output=True, text=True)
+    subprocess.run([sys.executable, str(GENERATOR), "--out", str(out)], check=True, capture_output=True, text=True)
 
 
 def _files(root: Path) -> dict[str, bytes]:
     """The generated CSVs (portfolio/ and weeks/; exports/ holds hand-written tool exports)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for folder in ("portfolio", "weeks") for p in sorted((root / folder).rglob("*.csv"))}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for folder in ("portfolio", "weeks")
+        for p in sorted((root / folder).rglob("*.csv"))
+    }
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -66,10 +67,7 @@ def static(generated: Path) -> dict[str, list[dict[str, str]]]:
 
 @pytest.fixture(scope="module")
 def weeks(generated: Path) -> dict[str, dict[str, list[dict[str, str]]]]:
-    return {
-        week: {p.stem: _read(p) for p in sorted((generated / "weeks" / week).glob("*.csv"))}
-        for week in WEEKS
-    }
+    return {week: {p.stem: _read(p) for p in sorted((generated / "weeks" / week).glob("*.csv"))} for week in WEEKS}
 
 
 # -- reproducibility --------------------------------------------------------------------
@@ -156,9 +154,13 @@ def test_counts(static: dict[str, list[dict[str, str]]], weeks: dict) -> None:
 
 
 def test_ids_are_unique(static: dict[str, list[dict[str, str]]], weeks: dict) -> None:
-    keyed = {"objectives": ("objective_id",), "kpis": ("kpi_id",), "projects": ("project_id",),
-             "links": ("milestone_id", "kpi_id"),
-             "dependencies": ("predecessor_id", "successor_id")}
+    keyed = {
+        "objectives": ("objective_id",),
+        "kpis": ("kpi_id",),
+        "projects": ("project_id",),
+        "links": ("milestone_id", "kpi_id"),
+        "dependencies": ("predecessor_id", "successor_id"),
+    }
     for table, key in keyed.items():
         keys = [tuple(row[c] for c in key) for row in static[table]]
         assert len(keys) == len(set(keys)), table
@@ -167,13 +169,13 @@ def test_ids_are_unique(static: dict[str, list[dict[str, str]]], weeks: dict) ->
             ids = [row[column] for row in tables[table]]
             assert len(ids) == len(set(ids)), (week, table)
     actuals = [(r["kpi_id"], r["as_of"]) for r in static["kpi_actuals"]]
-    actuals += [(r["kpi_id"], r["as_of"])
-                for tables in weeks.values() for r in tables.get("kpi_actuals", [])]
+    actuals += [(r["kpi_id"], r["as_of"]) for tables in weeks.values() for r in tables.get("kpi_actuals", [])]
     assert len(actuals) == len(set(actuals))
 
 
 def test_references_resolve_except_the_deliberate_governance_cases(
-        static: dict[str, list[dict[str, str]]], weeks: dict) -> None:
+    static: dict[str, list[dict[str, str]]], weeks: dict
+) -> None:
     objectives = {r["objective_id"] for r in static["objectives"]}
     kpis = {r["kpi_id"] for r in static["kpis"]}
     projects = {r["project_id"] for r in static["projects"]}
@@ -220,10 +222,8 @@ def test_partial_weeks_upload_whole_projects(weeks: dict) -> None:
 # -- plan consistency -------------------------------------------------------------------
 
 
-def test_dependencies_point_forward_and_form_no_cycle(
-        static: dict[str, list[dict[str, str]]], weeks: dict) -> None:
-    finish = {r["milestone_id"]: date.fromisoformat(r["baseline_finish"])
-              for r in weeks[WEEKS[-1]]["milestones"]}
+def test_dependencies_point_forward_and_form_no_cycle(static: dict[str, list[dict[str, str]]], weeks: dict) -> None:
+    finish = {r["milestone_id"]: date.fromisoformat(r["baseline_finish"]) for r in weeks[WEEKS[-1]]["milestones"]}
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for r in static["dependencies"]:
         pred, succ = r["predecessor_id"], r["successor_id"]
@@ -263,8 +263,7 @@ def test_milestone_states_are_consistent_week_by_week(weeks: dict) -> None:
 
 def test_finished_milestones_have_finished_tasks(weeks: dict) -> None:
     for week in WEEKS:
-        finished = {r["milestone_id"]: r["actual_finish"]
-                    for r in weeks[week]["milestones"] if r["actual_finish"]}
+        finished = {r["milestone_id"]: r["actual_finish"] for r in weeks[week]["milestones"] if r["actual_finish"]}
         for r in weeks[week]["tasks"]:
             if r["milestone_id"] in finished:
                 assert r["actual_finish"] and r["actual_finish"] <= finished[r["milestone_id"]]
@@ -273,8 +272,7 @@ def test_finished_milestones_have_finished_tasks(weeks: dict) -> None:
 def test_most_open_milestones_are_forecast_on_or_after_the_snapshot(weeks: dict) -> None:
     for week in WEEKS:
         open_rows = [r for r in weeks[week]["milestones"] if not r["actual_finish"]]
-        past_due = [r for r in open_rows
-                    if (r["forecast_finish"] or r["baseline_finish"]) < week]
+        past_due = [r for r in open_rows if (r["forecast_finish"] or r["baseline_finish"]) < week]
         assert len(past_due) <= 0.05 * len(open_rows), week
 
 
@@ -317,7 +315,6 @@ def test_routing_go_live_reports_green_while_its_vendor_task_slips(weeks: dict) 
     assert forecasts == sorted(forecasts) and forecasts[0] < "2026-08-31" < forecasts[-1]
 
 
-@pytest.mark.skipif(not FLEET.is_dir(), reason="worked example not beside the repository")
 def test_last_week_holds_the_worked_example_exactly(static: dict, weeks: dict) -> None:
     def fleet(table: str) -> list[dict[str, str]]:
         return _read(FLEET / f"{table}.csv")
@@ -326,15 +323,13 @@ def test_last_week_holds_the_worked_example_exactly(static: dict, weeks: dict) -
     ids = {"milestones": FLEET_MILESTONES, "tasks": {"T1", "T2", "T3"}}
     for table, key in (("milestones", "milestone_id"), ("tasks", "task_id")):
         assert [r for r in last[table] if r[key] in ids[table]] == fleet(table)
-    for table, key in (("objectives", "objective_id"), ("kpis", "kpi_id"),
-                       ("projects", "project_id")):
+    for table, key in (("objectives", "objective_id"), ("kpis", "kpi_id"), ("projects", "project_id")):
         wanted = fleet(table)
         names = {r[key] for r in wanted}
         assert [r for r in static[table] if r[key] in names] == wanted
     assert [r for r in static["links"] if r["milestone_id"] in FLEET_MILESTONES] == fleet("links")
-    assert [r for r in static["dependencies"]
-            if r["predecessor_id"] in FLEET_MILESTONES] == fleet("dependencies")
+    assert [r for r in static["dependencies"] if r["predecessor_id"] in FLEET_MILESTONES] == fleet("dependencies")
     actuals = static["kpi_actuals"] + [r for t in weeks.values() for r in t.get("kpi_actuals", [])]
-    assert sorted((r["kpi_id"], r["as_of"], r["value"]) for r in actuals
-                  if r["kpi_id"] in FLEET_KPIS) == sorted(
-        (r["kpi_id"], r["as_of"], r["value"]) for r in fleet("kpi_actuals"))
+    assert sorted((r["kpi_id"], r["as_of"], r["value"]) for r in actuals if r["kpi_id"] in FLEET_KPIS) == sorted(
+        (r["kpi_id"], r["as_of"], r["value"]) for r in fleet("kpi_actuals")
+    )

@@ -46,9 +46,17 @@ FIELDS: dict[str, tuple[str, ...]] = {
 
 #: field -> the header Asana gives it (named when an export lacks it)
 HEADERS = {
-    "id": "Task ID", "completed": "Completed At", "name": "Name", "assignee": "Assignee",
-    "email": "Assignee Email", "start": "Start Date", "due": "Due Date", "tags": "Tags", "projects": "Projects",
-    "parent": "Parent task", "blocked_by": "Blocked By (Dependencies)",
+    "id": "Task ID",
+    "completed": "Completed At",
+    "name": "Name",
+    "assignee": "Assignee",
+    "email": "Assignee Email",
+    "start": "Start Date",
+    "due": "Due Date",
+    "tags": "Tags",
+    "projects": "Projects",
+    "parent": "Parent task",
+    "blocked_by": "Blocked By (Dependencies)",
 }
 
 MILESTONE_TAG = "milestone"
@@ -74,7 +82,9 @@ def adapt(blocks: list[Block]) -> Outcome:
     }
     for field, mask in rounded.items():
         outcome.problems += problems_where(
-            rows, mask.fill_null(False), label[field],
+            rows,
+            mask.fill_null(False),
+            label[field],
             pl.format(f"{ROUNDED_ID_MESSAGE} (value '{{}}')", pl.col(field)),
         )
 
@@ -92,17 +102,24 @@ def adapt(blocks: list[Block]) -> Outcome:
     parent_ref = rows.select("_pos", "_project", _ref=pl.col("parent")).filter(pl.col("_ref").is_not_null())
     resolved = (
         parent_ref.join(by_id, on="_ref", how="left", maintain_order="left")
-        .join(by_name.rename({"_parent_pos": "_by_name"}), left_on=["_ref", "_project"], right_on=["_ref", "_proj"],
-              how="left", maintain_order="left")
+        .join(
+            by_name.rename({"_parent_pos": "_by_name"}),
+            left_on=["_ref", "_project"],
+            right_on=["_ref", "_proj"],
+            how="left",
+            maintain_order="left",
+        )
         .select("_pos", _parent_pos=pl.coalesce("_parent_pos", "_by_name"))
     )
     rows = rows.join(resolved, on="_pos", how="left", maintain_order="left")
     has_parent = pl.col("parent").is_not_null()
-    ambiguous = rows.join(
-        ambiguous_names, left_on=["parent", "_project"], right_on=["_ref", "_proj"], how="semi"
-    )["_pos"]
+    ambiguous = rows.join(ambiguous_names, left_on=["parent", "_project"], right_on=["_ref", "_proj"], how="semi")[
+        "_pos"
+    ]
     outcome.problems += problems_where(
-        rows, pl.col("_pos").is_in(ambiguous.implode()) & pl.col("_parent_pos").is_null(), label["parent"],
+        rows,
+        pl.col("_pos").is_in(ambiguous.implode()) & pl.col("_parent_pos").is_null(),
+        label["parent"],
         pl.format("parent task '{}' matches several tasks of the project; export with Task IDs", pl.col("parent")),
     )
     # the top-level ancestor of every row, one join per level (Asana nests up to five levels)
@@ -125,18 +142,25 @@ def adapt(blocks: list[Block]) -> Outcome:
     col = pl.col
     owner = (pl.coalesce("assignee", "email"), ("assignee", "email"), "Assignee")
     opts = {"decimal_comma": first.sheet.decimal_comma, "epoch1904": first.sheet.epoch1904}
-    milestones, milestone_labels = build(rows.filter(col("_ms")), labels, {
-        "milestone_id": (col("id"), ("id",), "Task ID"),
-        "project_id": (col("_project"), ("projects",), "Projects"),
-        "name": (col("name"), ("name",), "Name"),
-        "owner": owner,
-        "baseline_start": (col("start"), ("start",), "Start Date"),
-        "baseline_finish": (col("due"), ("due",), "Due Date"),
-        "forecast_finish": (col("due"), ("due",), "Due Date"),
-        "actual_finish": (col("completed"), ("completed",), "Completed At"),
-        "reported_status": (pl.when(col("completed").is_not_null()).then(pl.lit("Complete")), ("completed",),
-                            "Completed At"),
-    })
+    milestones, milestone_labels = build(
+        rows.filter(col("_ms")),
+        labels,
+        {
+            "milestone_id": (col("id"), ("id",), "Task ID"),
+            "project_id": (col("_project"), ("projects",), "Projects"),
+            "name": (col("name"), ("name",), "Name"),
+            "owner": owner,
+            "baseline_start": (col("start"), ("start",), "Start Date"),
+            "baseline_finish": (col("due"), ("due",), "Due Date"),
+            "forecast_finish": (col("due"), ("due",), "Due Date"),
+            "actual_finish": (col("completed"), ("completed",), "Completed At"),
+            "reported_status": (
+                pl.when(col("completed").is_not_null()).then(pl.lit("Complete")),
+                ("completed",),
+                "Completed At",
+            ),
+        },
+    )
     outcome.parts.append(part(where, "milestones", milestones, milestone_labels, SOURCE, **opts))
 
     top_level_plain = ~has_parent & ~pl.col("_ms")
@@ -148,26 +172,36 @@ def adapt(blocks: list[Block]) -> Outcome:
     )
     no_date = has_parent & pl.col("_milestone").is_not_null() & pl.col("due").is_null() & pl.col("completed").is_null()
     outcome.warnings += not_imported(
-        rows, top_level_plain, label["name"],
+        rows,
+        top_level_plain,
+        label["name"],
         "a top-level task without subtasks and without the tag 'milestone' is neither a milestone nor part of one; "
         "it was not imported",
     )
     outcome.warnings += not_imported(
-        rows, orphan, label["parent"],
+        rows,
+        orphan,
+        label["parent"],
         "the parent task is not in this upload, so the subtask belongs to no milestone; it was not imported",
     )
     outcome.warnings += not_imported(
-        rows, no_date, label["due"],
+        rows,
+        no_date,
+        label["due"],
         "the open subtask has no due date, so it cannot move its milestone's forecast; it was not imported",
     )
-    tasks, task_labels = build(rows.filter(has_parent & col("_milestone").is_not_null() & ~no_date), labels, {
-        "task_id": (col("id"), ("id",), "Task ID"),
-        "milestone_id": (col("_milestone"), (), labels.get("parent", "Parent task")),
-        "name": (col("name"), ("name",), "Name"),
-        "owner": owner,
-        "forecast_finish": (pl.coalesce("due", "completed"), ("due", "completed"), "Due Date"),
-        "actual_finish": (col("completed"), ("completed",), "Completed At"),
-    })
+    tasks, task_labels = build(
+        rows.filter(has_parent & col("_milestone").is_not_null() & ~no_date),
+        labels,
+        {
+            "task_id": (col("id"), ("id",), "Task ID"),
+            "milestone_id": (col("_milestone"), (), labels.get("parent", "Parent task")),
+            "name": (col("name"), ("name",), "Name"),
+            "owner": owner,
+            "forecast_finish": (pl.coalesce("due", "completed"), ("due", "completed"), "Due Date"),
+            "actual_finish": (col("completed"), ("completed",), "Completed At"),
+        },
+    )
     outcome.parts.append(part(where, "tasks", tasks, task_labels, SOURCE, **opts))
 
     # a rounded Task ID is reported on its own row; links and dependencies do not repeat it
@@ -183,15 +217,25 @@ def adapt(blocks: list[Block]) -> Outcome:
         tag_labels = dict.fromkeys(("milestone_id", "kpi_id"), label["tags"])
         outcome.parts.append(part(where, "links", links, tag_labels, SOURCE, derived=True))
 
-    milestone_of = usable.select(_blocker=pl.col("id"), predecessor_id=pl.col("_milestone")).filter(
-        pl.col("_blocker").is_not_null()
-    ).unique("_blocker", keep="first")
+    milestone_of = (
+        usable.select(_blocker=pl.col("id"), predecessor_id=pl.col("_milestone"))
+        .filter(pl.col("_blocker").is_not_null())
+        .unique("_blocker", keep="first")
+    )
     deps = distinct_dependencies(
         usable.select("_pos", *PROVENANCE, successor_id="_milestone", _blocker=split_list(pl.col("blocked_by")))
         .explode("_blocker")
         .join(milestone_of, on="_blocker", how="inner")
     )
     if deps.height:
-        outcome.parts.append(part(where, "dependencies", deps, dict.fromkeys(
-            ("predecessor_id", "successor_id", "lag_days"), label["blocked_by"]), SOURCE, derived=True))
+        outcome.parts.append(
+            part(
+                where,
+                "dependencies",
+                deps,
+                dict.fromkeys(("predecessor_id", "successor_id", "lag_days"), label["blocked_by"]),
+                SOURCE,
+                derived=True,
+            )
+        )
     return outcome

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from kpi_engine.errors import Problem
+from kpi_engine.core.errors import Problem
 from kpi_engine.ingest.dates import NO_DATE
 from kpi_engine.ingest.model import PROVENANCE, Block, Outcome, TablePart, problems_where
 from kpi_engine.ingest.values import is_flag_text, split_list, to_flag
@@ -76,8 +76,15 @@ def part(
     else:
         file, sheet = block_or_file
     return TablePart(
-        table=table, frame=frame, labels=labels, file=file, sheet=sheet, source=source,
-        decimal_comma=decimal_comma, epoch1904=epoch1904, derived=derived,
+        table=table,
+        frame=frame,
+        labels=labels,
+        file=file,
+        sheet=sheet,
+        source=source,
+        decimal_comma=decimal_comma,
+        epoch1904=epoch1904,
+        derived=derived,
     )
 
 
@@ -166,35 +173,40 @@ def predecessor_links(frame: pl.DataFrame, column: str, label: str) -> tuple[pl.
     problems: list[Problem] = []
     unparsed = pl.col("id").is_null()
     problems += problems_where(
-        items, unparsed, label,
+        items,
+        unparsed,
+        label,
         pl.format("'{}' is not a predecessor like 3, 3FS or 3FS+2 days", pl.col("_item")),
     )
     link_type = pl.col("type").str.to_uppercase()
     wrong_type = ~unparsed & link_type.is_not_null() & (link_type != "FS")
     problems += problems_where(
-        items, wrong_type, label,
-        pl.format(
-            "'{}': only finish-to-start (FS) dependencies are supported, not {}", pl.col("_item"), link_type
-        ),
+        items,
+        wrong_type,
+        label,
+        pl.format("'{}': only finish-to-start (FS) dependencies are supported, not {}", pl.col("_item"), link_type),
     )
     unit = pl.col("unit").fill_null("").str.to_lowercase()
     bad_unit = ~unparsed & ~wrong_type & pl.col("amount").is_not_null() & ~unit.is_in(list(_LAG_UNITS))
     problems += problems_where(
-        items, bad_unit, label,
+        items,
+        bad_unit,
+        label,
         pl.format(
             "'{}': lag unit '{}' is not supported; use days (d, ed) or weeks (w, ew)", pl.col("_item"), pl.col("unit")
         ),
     )
-    milestone_of_id = (
-        frame.select(id=pl.col("_id"), _pred_milestone=pl.col("_milestone"), _found=pl.lit(True))
-        .unique("id", keep="first")
+    milestone_of_id = frame.select(id=pl.col("_id"), _pred_milestone=pl.col("_milestone"), _found=pl.lit(True)).unique(
+        "id", keep="first"
     )
     good = items.filter(~unparsed & ~wrong_type & ~bad_unit).join(
         milestone_of_id, on="id", how="left", maintain_order="left"
     )
     known = good.filter(pl.col("_found"))
     problems += problems_where(
-        good, pl.col("_found").is_null(), label,
+        good,
+        pl.col("_found").is_null(),
+        label,
         pl.format("predecessor {} is not a row ID of this file", pl.col("id")),
     )
     sign = pl.when(pl.col("sign") == "-").then(-1.0).otherwise(1.0)
@@ -232,7 +244,8 @@ def distinct_dependencies(pairs: pl.DataFrame) -> pl.DataFrame:
     return (
         pairs.sort("_pos", maintain_order=True)
         .filter(
-            pl.col("predecessor_id").is_not_null() & pl.col("successor_id").is_not_null()
+            pl.col("predecessor_id").is_not_null()
+            & pl.col("successor_id").is_not_null()
             & (pl.col("predecessor_id") != pl.col("successor_id"))
         )
         .unique(["predecessor_id", "successor_id"], keep="first", maintain_order=True)
@@ -297,52 +310,76 @@ def schedule_parts(
     milestones = rows.filter(col("_ms"))
     if "bfinish" in labels:
         outcome.warnings += not_imported(
-            milestones, col("finish").is_not_null() & blank_na(col("bfinish")).is_null(), labels["bfinish"],
+            milestones,
+            col("finish").is_not_null() & blank_na(col("bfinish")).is_null(),
+            labels["bfinish"],
             f"no baseline finish, so the milestone's {finish} is used as its baseline and it shows no slip; "
             f"save a baseline in {tool}",
         )
     elif milestones.height:
         outcome.warnings.append(
-            Problem(block.file, block.name, None, "Baseline Finish",
-                    f"the export has no Baseline Finish column, so each milestone's {finish} is used as its "
-                    "baseline and none shows slip")
+            Problem(
+                block.file,
+                block.name,
+                None,
+                "Baseline Finish",
+                f"the export has no Baseline Finish column, so each milestone's {finish} is used as its "
+                "baseline and none shows slip",
+            )
         )
-    frame, frame_labels = build(milestones, labels, {
-        "milestone_id": (col("_key"), (), labels["key"]),
-        "project_id": (col("_project"), (), labels["project"]),
-        "name": (col("name"), ("name",), want("name")),
-        "owner": (col("owner"), ("owner",), want("owner")),
-        "baseline_start": (col("bstart"), ("bstart",), want("bstart")),
-        "baseline_finish": (
-            pl.coalesce(blank_na(col("bfinish")), col("finish")), ("bfinish", "finish"), want("finish")
-        ),
-        "forecast_finish": (col("finish"), ("finish",), want("finish")),
-        "actual_finish": (col("afinish"), ("afinish",), want("afinish")),
-        "percent_complete": (col("pct"), ("pct",), want("pct")),
-        "reported_status": (col("status"), ("status",), want("status")),
-    })
+    frame, frame_labels = build(
+        milestones,
+        labels,
+        {
+            "milestone_id": (col("_key"), (), labels["key"]),
+            "project_id": (col("_project"), (), labels["project"]),
+            "name": (col("name"), ("name",), want("name")),
+            "owner": (col("owner"), ("owner",), want("owner")),
+            "baseline_start": (col("bstart"), ("bstart",), want("bstart")),
+            "baseline_finish": (
+                pl.coalesce(blank_na(col("bfinish")), col("finish")),
+                ("bfinish", "finish"),
+                want("finish"),
+            ),
+            "forecast_finish": (col("finish"), ("finish",), want("finish")),
+            "actual_finish": (col("afinish"), ("afinish",), want("afinish")),
+            "percent_complete": (col("pct"), ("pct",), want("pct")),
+            "reported_status": (col("status"), ("status",), want("status")),
+        },
+    )
     outcome.parts.append(part(block, "milestones", frame, frame_labels, source))
     work = rows.filter(~col("_ms") & ~col("_summary"))
     outcome.warnings += not_imported(
-        work, col("_milestone").is_null(), labels.get("name", want("name")),
+        work,
+        col("_milestone").is_null(),
+        labels.get("name", want("name")),
         "no milestone follows this task under its summary, so it belongs to no milestone; it was not imported",
     )
-    frame, frame_labels = build(work.filter(col("_milestone").is_not_null()), labels, {
-        "task_id": (col("_key"), (), labels["key"]),
-        "milestone_id": (col("_milestone"), (), labels.get("name", want("name"))),
-        "name": (col("name"), ("name",), want("name")),
-        "owner": (col("owner"), ("owner",), want("owner")),
-        "forecast_finish": (col("finish"), ("finish",), want("finish")),
-        "actual_finish": (col("afinish"), ("afinish",), want("afinish")),
-    })
+    frame, frame_labels = build(
+        work.filter(col("_milestone").is_not_null()),
+        labels,
+        {
+            "task_id": (col("_key"), (), labels["key"]),
+            "milestone_id": (col("_milestone"), (), labels.get("name", want("name"))),
+            "name": (col("name"), ("name",), want("name")),
+            "owner": (col("owner"), ("owner",), want("owner")),
+            "forecast_finish": (col("finish"), ("finish",), want("finish")),
+            "actual_finish": (col("afinish"), ("afinish",), want("afinish")),
+        },
+    )
     outcome.parts.append(part(block, "tasks", frame, frame_labels, source))
     if "preds" in labels:
         deps, problems = predecessor_links(rows, "preds", labels["preds"])
         outcome.problems += problems
         if deps.height:
             outcome.parts.append(
-                part(block, "dependencies", deps, dict.fromkeys(("predecessor_id", "successor_id", "lag_days"),
-                                                               labels["preds"]), source)
+                part(
+                    block,
+                    "dependencies",
+                    deps,
+                    dict.fromkeys(("predecessor_id", "successor_id", "lag_days"), labels["preds"]),
+                    source,
+                )
             )
     return outcome
 

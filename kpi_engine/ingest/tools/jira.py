@@ -99,8 +99,10 @@ def adapt(blocks: list[Block]) -> Outcome:
     )
     is_epic = keys.select("key", "_is_epic").unique("key", keep="first")
     # follow parents up to three levels (sub-task -> story -> epic), one join per level
-    walk = issues.select("key").join(is_epic, on="key", how="left", maintain_order="left").with_columns(
-        _epic=pl.when(pl.col("_is_epic")).then(pl.col("key")), _cur=pl.col("key")
+    walk = (
+        issues.select("key")
+        .join(is_epic, on="key", how="left", maintain_order="left")
+        .with_columns(_epic=pl.when(pl.col("_is_epic")).then(pl.col("key")), _cur=pl.col("key"))
     )
     for _ in range(3):
         walk = (
@@ -112,45 +114,55 @@ def adapt(blocks: list[Block]) -> Outcome:
             )
             .drop("_up", "_up_epic")
         )
-    issues = pl.concat([issues, walk.select("_epic")], how="horizontal").with_columns(
-        _is_epic=epic.fill_null(False)
-    )
+    issues = pl.concat([issues, walk.select("_epic")], how="horizontal").with_columns(_is_epic=epic.fill_null(False))
     done = pl.coalesce("category", "status").str.to_lowercase().is_in(DONE)
     col = pl.col
     opts = {"decimal_comma": first.sheet.decimal_comma, "epoch1904": first.sheet.epoch1904}
 
-    milestones, milestone_labels = build(issues.filter(col("_is_epic")), labels, {
-        "milestone_id": (col("key"), ("key",), "Issue key"),
-        "project_id": (col("project_key"), ("project_key",), "Project key"),
-        "name": (col("summary"), ("summary",), "Summary"),
-        "owner": (col("assignee"), ("assignee",), "Assignee"),
-        "baseline_start": (col("start"), ("start",), "Custom field (Start date)"),
-        "baseline_finish": (pl.coalesce("baseline", "due"), ("baseline", "due"), "Due date"),
-        "forecast_finish": (col("due"), ("due",), "Due date"),
-        "actual_finish": (col("resolved"), ("resolved",), "Resolved"),
-        "reported_status": (pl.when(done).then(pl.lit("Complete")), ("category", "status"), "Status"),
-    })
+    milestones, milestone_labels = build(
+        issues.filter(col("_is_epic")),
+        labels,
+        {
+            "milestone_id": (col("key"), ("key",), "Issue key"),
+            "project_id": (col("project_key"), ("project_key",), "Project key"),
+            "name": (col("summary"), ("summary",), "Summary"),
+            "owner": (col("assignee"), ("assignee",), "Assignee"),
+            "baseline_start": (col("start"), ("start",), "Custom field (Start date)"),
+            "baseline_finish": (pl.coalesce("baseline", "due"), ("baseline", "due"), "Due date"),
+            "forecast_finish": (col("due"), ("due",), "Due date"),
+            "actual_finish": (col("resolved"), ("resolved",), "Resolved"),
+            "reported_status": (pl.when(done).then(pl.lit("Complete")), ("category", "status"), "Status"),
+        },
+    )
     outcome.parts.append(part(where, "milestones", milestones, milestone_labels, SOURCE, **opts))
 
     others = issues.filter(~col("_is_epic"))
     no_epic = col("_epic").is_null()
     no_date = ~no_epic & col("due").is_null() & col("resolved").is_null()
     outcome.warnings += not_imported(
-        others, no_epic, labels.get("key", "Issue key"),
+        others,
+        no_epic,
+        labels.get("key", "Issue key"),
         "the issue belongs to no epic of this upload, so to no milestone; it was not imported",
     )
     outcome.warnings += not_imported(
-        others, no_date, labels.get("due", "Due date"),
+        others,
+        no_date,
+        labels.get("due", "Due date"),
         "the open issue has no due date, so it cannot move its epic's forecast; it was not imported",
     )
-    tasks, task_labels = build(others.filter(~no_epic & ~no_date), labels, {
-        "task_id": (col("key"), ("key",), "Issue key"),
-        "milestone_id": (col("_epic"), (), "Custom field (Epic Link)"),
-        "name": (col("summary"), ("summary",), "Summary"),
-        "owner": (col("assignee"), ("assignee",), "Assignee"),
-        "forecast_finish": (pl.coalesce("due", "resolved"), ("due", "resolved"), "Due date"),
-        "actual_finish": (col("resolved"), ("resolved",), "Resolved"),
-    })
+    tasks, task_labels = build(
+        others.filter(~no_epic & ~no_date),
+        labels,
+        {
+            "task_id": (col("key"), ("key",), "Issue key"),
+            "milestone_id": (col("_epic"), (), "Custom field (Epic Link)"),
+            "name": (col("summary"), ("summary",), "Summary"),
+            "owner": (col("assignee"), ("assignee",), "Assignee"),
+            "forecast_finish": (pl.coalesce("due", "resolved"), ("due", "resolved"), "Due date"),
+            "actual_finish": (col("resolved"), ("resolved",), "Resolved"),
+        },
+    )
     outcome.parts.append(part(where, "tasks", tasks, task_labels, SOURCE, **opts))
 
     tags = (
@@ -170,9 +182,11 @@ def adapt(blocks: list[Block]) -> Outcome:
             part(where, "links", tags, {"milestone_id": "Labels", "kpi_id": "Labels"}, SOURCE, derived=True)
         )
 
-    epic_of = issues.select(pl.col("key").alias("_blocked"), pl.col("_epic").alias("successor_id")).filter(
-        pl.col("_blocked").is_not_null()
-    ).unique("_blocked", keep="first")
+    epic_of = (
+        issues.select(pl.col("key").alias("_blocked"), pl.col("_epic").alias("successor_id"))
+        .filter(pl.col("_blocked").is_not_null())
+        .unique("_blocked", keep="first")
+    )
     deps = distinct_dependencies(
         issues.filter(pl.col("_epic").is_not_null())
         .select("_pos", *PROVENANCE, predecessor_id="_epic", _blocked="_blocks")
@@ -181,9 +195,18 @@ def adapt(blocks: list[Block]) -> Outcome:
     )
     if deps.height:
         outcome.parts.append(
-            part(where, "dependencies", deps, {
-                "predecessor_id": "Issue key", "successor_id": "Outward issue link (Blocks)", "lag_days": "lag_days",
-            }, SOURCE, derived=True)
+            part(
+                where,
+                "dependencies",
+                deps,
+                {
+                    "predecessor_id": "Issue key",
+                    "successor_id": "Outward issue link (Blocks)",
+                    "lag_days": "lag_days",
+                },
+                SOURCE,
+                derived=True,
+            )
         )
 
     if "project_lead" in labels:

@@ -54,8 +54,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
 
 #: field -> the header MS Project gives it (named when an export lacks it)
 EXPECTED = {
-    "name": "Name", "owner": "Resource Names", "bstart": "Baseline Start", "bfinish": "Baseline Finish",
-    "finish": "Finish", "afinish": "Actual Finish", "pct": "% Complete", "preds": "Predecessors",
+    "name": "Name",
+    "owner": "Resource Names",
+    "bstart": "Baseline Start",
+    "bfinish": "Baseline Finish",
+    "finish": "Finish",
+    "afinish": "Actual Finish",
+    "pct": "% Complete",
+    "preds": "Predecessors",
 }
 
 
@@ -71,7 +77,9 @@ def adapt_block(block: Block) -> Outcome:
     level = to_number(pl.col("level"))
     if "level" in labels:
         problems += problems_where(
-            rows, pl.col("level").is_not_null() & (level.is_null() | (level != level.round(0))), labels["level"],
+            rows,
+            pl.col("level").is_not_null() & (level.is_null() | (level != level.round(0))),
+            labels["level"],
             pl.format("'{}' is not a whole number", pl.col("level")),
         )
     rows = rows.with_columns(

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from kpi_engine.core.schema import STATUS_WORDS
 from kpi_engine.ingest.model import Block, Outcome, file_stem
 from kpi_engine.ingest.tools.common import each_block, flag_problems, milestone_flag, pick, row_position, schedule_parts
 from kpi_engine.ingest.values import to_number
-from kpi_engine.schema import STATUS_WORDS
 
 SOURCE = "smartsheet"
 
@@ -50,8 +50,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
 
 #: field -> the header Smartsheet gives it (named when an export lacks it)
 EXPECTED = {
-    "name": "Task Name", "owner": "Assigned To", "bstart": "Baseline Start", "bfinish": "Baseline Finish",
-    "finish": "End Date", "afinish": "Actual Finish", "pct": "% Complete", "status": "Status",
+    "name": "Task Name",
+    "owner": "Assigned To",
+    "bstart": "Baseline Start",
+    "bfinish": "Baseline Finish",
+    "finish": "End Date",
+    "afinish": "Actual Finish",
+    "pct": "% Complete",
+    "status": "Status",
     "preds": "Predecessors",
 }
 
@@ -77,7 +83,8 @@ def adapt_block(block: Block) -> Outcome:
         _id=pl.col("rowid") if "rowid" in labels else row_position(block),
         _ms=is_milestone,
         status=pl.when(status_key.is_in(PROGRESS_WORDS)).then(None).otherwise(pl.col("status")),
-        afinish=pl.col("afinish") if "afinish" in labels
+        afinish=pl.col("afinish")
+        if "afinish" in labels
         else pl.when((finished | full).fill_null(False)).then(pl.col("finish")),
     ).with_columns(_key=pl.format("{}-{}", pl.col("_project"), pl.col("_id")))
     labels = {**labels, "key": labels.get("rowid", "Row ID"), "project": labels.get("project", "Project")}

@@ -1,0 +1,1 @@
+"""The foundations every layer shares: errors, the canonical schema, settings, the portfolio, references, text."""

@@ -1,0 +1,37 @@
+"""How many people an owner field names (DOMAIN.md section 2, rule 9)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# A comma splits only when both sides have two or more words ("Smith, John" is one person).
+_COMMA_BETWEEN_FULL_NAMES = r"\S+\s+\S+\s*,\s*\S+\s+\S+"
+
+
+def owner_count(owner: pl.Expr) -> pl.Expr:
+    """Return the number of people an owner string names (0 for blank).
+
+    Examples: "Priya Raman" -> 1, "Smith, John" -> 1, "Ann Lee / Bob Stone" -> 2,
+    "Ann Lee, Bob Stone" -> 2, "" -> 0.
+    """
+    text = owner.fill_null("").str.replace_all(r"(?i)\s+and\s+", "|")
+    # one match per segment between separators that holds anything but blanks
+    names = text.str.count_matches(r"[^;/&+|\n]*[^;/&+|\n\s][^;/&+|\n]*").cast(pl.Int64)
+    commas = (
+        pl.when(text.str.contains(_COMMA_BETWEEN_FULL_NAMES))
+        .then(text.str.count_matches(",").cast(pl.Int64))
+        .otherwise(0)
+    )
+    return names + commas
+
+
+def owner_problem(owner: pl.Expr) -> pl.Expr:
+    """Return 'no owner', 'several owners' or null for an owner string."""
+    count = owner_count(owner)
+    return (
+        pl.when(count == 0)
+        .then(pl.lit("no owner"))
+        .when(count > 1)
+        .then(pl.lit("several owners"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )

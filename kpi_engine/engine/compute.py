@@ -1,0 +1,312 @@
+"""Everything DOMAIN.md sections 2-3 derive from one snapshot, in one call.
+
+>>> result = compute(portfolio, Settings())          # doctest: +SKIP
+>>> result.milestone("M1")["computed_finish"]        # doctest: +SKIP
+datetime.date(2026, 9, 21)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from kpi_engine.core.errors import NotFoundError
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.settings import Settings
+from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
+from kpi_engine.engine.exception_list import build_exception_list, kpi_clause
+from kpi_engine.engine.governance import governance_findings
+from kpi_engine.engine.kpis import kpi_projection, link_figures
+from kpi_engine.engine.schedule import Schedule, prepare_schedule
+from kpi_engine.engine.status import computed_status
+
+#: Key of an exception row across snapshots (used for "new since the previous snapshot").
+EXCEPTION_KEY = ["kind", "milestone_id", "kpi_id", "finding"]
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """The engine's output for one snapshot (or one scenario on top of it).
+
+    Attributes
+    ----------
+    milestones
+        Every milestone with project context, ``computed_finish``, ``slip_days``,
+        ``computed_status``, normalised ``reported_status``, ``watermelon``,
+        ``value_at_risk`` (sum over its links), ``escalation_level`` and ``escalate_to``.
+    links
+        Every resolvable (milestone, KPI) pair with ``kpi_impact``, ``value_at_risk``
+        and its escalation.
+    kpis
+        Every KPI with ``projected``, ``shortfall`` and ``misses``.
+    governance
+        One row per governance finding.
+    exceptions
+        The ordered exception list (DOMAIN.md section 3 fields plus context columns,
+        and ``new``: not in the previous snapshot's list).
+    """
+
+    portfolio: Portfolio
+    settings: Settings
+    milestones: pl.DataFrame
+    links: pl.DataFrame
+    kpis: pl.DataFrame
+    governance: pl.DataFrame
+    exceptions: pl.DataFrame
+
+    def milestone(self, milestone_id: str) -> dict[str, object]:
+        """Return one milestone's figures as a dict (NotFoundError when unknown)."""
+        return _one(self.milestones, "milestone_id", milestone_id, "milestone")
+
+    def kpi(self, kpi_id: str) -> dict[str, object]:
+        """Return one KPI's figures as a dict (NotFoundError when unknown)."""
+        return _one(self.kpis, "kpi_id", kpi_id, "KPI")
+
+    def link(self, milestone_id: str, kpi_id: str) -> dict[str, object]:
+        """Return one (milestone, KPI) pair's figures as a dict (NotFoundError when unknown)."""
+        rows = self.links.filter((pl.col("milestone_id") == milestone_id) & (pl.col("kpi_id") == kpi_id))
+        if rows.height == 0:
+            raise NotFoundError(f"no link from milestone '{milestone_id}' to KPI '{kpi_id}'")
+        return rows.row(0, named=True)
+
+    @property
+    def value_at_risk_total(self) -> float:
+        """Total value at risk over all links."""
+        return float(self.links["value_at_risk"].sum())
+
+
+def _one(frame: pl.DataFrame, column: str, value: str, label: str) -> dict[str, object]:
+    rows = frame.filter(pl.col(column) == value)
+    if rows.height == 0:
+        raise NotFoundError(f"there is no {label} '{value}' in this snapshot")
+    return rows.row(0, named=True)
+
+
+def compute(
+    portfolio: Portfolio, settings: Settings | None = None, previous: EngineResult | None = None
+) -> EngineResult:
+    """Compute every derived figure and the exception list of one snapshot.
+
+    Parameters
+    ----------
+    portfolio
+        The snapshot's canonical tables and ``as_of``.
+    settings
+        Thresholds and currency; defaults to :class:`Settings`.
+    previous
+        The previous snapshot's result, for the "Amber or Red last week too" escalation
+        rule and the ``new`` flag of exceptions.
+
+    Raises
+    ------
+    CycleError
+        When the dependencies form a cycle.
+    """
+    schedule = prepare_schedule(portfolio)
+    return evaluate(portfolio, schedule, schedule.finish(), settings or Settings(), previous)
+
+
+def evaluate(
+    portfolio: Portfolio,
+    schedule: Schedule,
+    finish: np.ndarray,
+    settings: Settings,
+    previous: EngineResult | None = None,
+    findings: pl.DataFrame | None = None,
+) -> EngineResult:
+    """Derive every figure from given computed finishes (day numbers, one per milestone).
+
+    :func:`compute` passes the snapshot's own finishes; scenarios pass changed ones.
+    """
+    refs = schedule.refs
+    findings = governance_findings(portfolio, refs) if findings is None else findings
+    milestones = schedule.with_finish(finish)
+    # links whose milestone and KPI exist, with the row of each (milestones keep their order below)
+    known, positions = refs.resolvable_links(portfolio.links)
+    link_rows, link_kpis = positions
+    links = link_figures(known, milestones, portfolio.kpis, positions)
+    kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, known, milestones, portfolio.as_of, positions)
+    milestones = computed_status(milestones, links, kpis, settings, positions)
+
+    previous_status = (
+        previous.milestones.select("milestone_id", pl.col("computed_status").alias("previous_status"))
+        if previous is not None
+        else pl.DataFrame(schema={"milestone_id": pl.String, "previous_status": pl.String})
+    )
+    flagged = findings.filter(pl.col("milestone_id").is_not_null()).select("milestone_id").unique()
+    projects = portfolio.projects.select(
+        "project_id",
+        pl.col("name").alias("project_name"),
+        "program",
+        "portfolio",
+        pl.col("owner").alias("project_owner"),
+        "sponsor",
+    )
+    milestones = (
+        milestones.join(projects, on="project_id", how="left", maintain_order="left")
+        .join(previous_status, on="milestone_id", how="left", maintain_order="left")
+        .with_columns(pl.col("milestone_id").is_in(flagged["milestone_id"].implode()).alias("has_finding"))
+    )
+    kpi_context = kpis.join(
+        portfolio.objectives.select(
+            "objective_id", pl.col("name").alias("objective_name"), pl.col("owner").alias("objective_owner")
+        ),
+        on="objective_id",
+        how="left",
+        maintain_order="left",
+    )
+    pair_kpis = kpi_context.select(
+        pl.col("name").alias("kpi_name"),
+        pl.col("owner").alias("kpi_owner"),
+        pl.col("projected").alias("kpi_projected"),
+        pl.col("target_value").alias("kpi_target"),
+        pl.col("shortfall").alias("kpi_shortfall"),
+        kpi_clause().alias("kpi_clause"),
+        "misses",
+        "objective_id",
+        "objective_name",
+        "objective_owner",
+    )
+    # each link beside its milestone's and its KPI's row: gathered by position, not joined
+    pairs = pair_escalation(
+        pl.concat(
+            [
+                links,
+                milestones.drop("milestone_id").rename({"name": "milestone_name"})[link_rows],
+                pair_kpis[link_kpis],
+            ],
+            how="horizontal",
+        ),
+        settings,
+    )
+    lonely_rows = np.flatnonzero(~refs.linked_milestones(milestones.height))
+    lonely = milestone_escalation(
+        milestones[lonely_rows].rename({"name": "milestone_name"}).with_columns(pl.lit(0.0).alias("value_at_risk"))
+    )
+    milestones = _roll_up(milestones, pairs, link_rows, lonely, lonely_rows)
+    exceptions = build_exception_list(
+        pairs, lonely, _governance_rows(findings, milestones, kpi_context), settings.currency
+    )
+    if previous is not None:
+        known = previous.exceptions.select(EXCEPTION_KEY).unique().with_columns(pl.lit(False).alias("new"))
+        exceptions = exceptions.join(known, on=EXCEPTION_KEY, how="left", nulls_equal=True, maintain_order="left")
+        exceptions = exceptions.with_columns(pl.col("new").fill_null(True))
+    else:
+        exceptions = exceptions.with_columns(pl.lit(False).alias("new"))
+    return EngineResult(
+        portfolio=portfolio,
+        settings=settings,
+        milestones=milestones,
+        links=pairs.select(
+            "milestone_id",
+            "kpi_id",
+            "kpi_delta",
+            "ramp_days",
+            "value_per_week",
+            "kpi_impact",
+            "value_at_risk",
+            "escalation_level",
+            "escalate_to",
+            "escalate_role",
+        ),
+        kpis=kpi_context,
+        governance=findings,
+        exceptions=exceptions,
+    )
+
+
+def _roll_up(
+    milestones: pl.DataFrame, pairs: pl.DataFrame, pair_rows: np.ndarray, lonely: pl.DataFrame, lonely_rows: np.ndarray
+) -> pl.DataFrame:
+    """Give each milestone its total value at risk and its highest escalation.
+
+    ``pair_rows`` and ``lonely_rows`` are the milestone row of each row of ``pairs`` and
+    ``lonely``. Of a milestone's pairs at its highest level, the first one names whom to tell.
+    """
+    n = milestones.height
+    value = np.bincount(pair_rows, weights=pairs["value_at_risk"].fill_null(0.0).to_numpy(), minlength=n).astype(
+        np.float64
+    )
+    level = pairs["escalation_level"].to_numpy()
+    # by milestone, highest level (0-3) first, pair order within: one stable sort of one key
+    order = np.argsort(pair_rows * 4 + (3 - level), kind="stable")
+    firsts = order[np.flatnonzero(np.r_[True, np.diff(pair_rows[order]) != 0])] if order.size else order
+    rows = np.concatenate([pair_rows[firsts], lonely_rows]).astype(np.int64)
+    escalation = ["escalation_level", "escalate_to", "escalate_role"]
+    top = pl.concat([pairs.select(escalation)[firsts], lonely.select(escalation)])
+    worst = top.with_columns(pl.Series("_row", rows))
+    value[lonely_rows] += lonely["value_at_risk"].to_numpy()
+    return (
+        milestones.with_columns(pl.Series("_row", np.arange(n, dtype=np.int64)))
+        .join(worst, on="_row", how="left", maintain_order="left")
+        .drop("_row")
+        .with_columns(pl.Series("value_at_risk", value), pl.col("escalation_level").fill_null(0))
+    )
+
+
+def _governance_rows(findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame) -> pl.DataFrame:
+    """Join findings with what they concern and decide who should fix each.
+
+    A milestone's finding goes to its project owner (level 1); a KPI's to its owner, or
+    to its objective's owner when the KPI's own owner is the problem (level 2).
+    """
+    m = milestones.select(
+        "milestone_id",
+        pl.col("name").alias("milestone_name"),
+        "project_id",
+        "project_name",
+        "owner",
+        "baseline_finish",
+        "computed_finish",
+        "slip_days",
+        "reported_status",
+        "computed_status",
+        "watermelon",
+        "program",
+        "portfolio",
+        "project_owner",
+    )
+    k = kpis.select(
+        "kpi_id",
+        pl.col("name").alias("kpi_name"),
+        pl.col("owner").alias("kpi_owner"),
+        "objective_id",
+        "objective_name",
+        "objective_owner",
+    )
+    owner_problem = pl.col("finding").is_in(["no owner", "several owners"])
+    return (
+        findings.join(m, on="milestone_id", how="left")
+        .join(k, on="kpi_id", how="left")
+        .with_columns(
+            pl.when(pl.col("subject") == "kpi")
+            .then(2)
+            .when(pl.col("project_owner").is_not_null())
+            .then(1)
+            .when(pl.col("kpi_owner").is_not_null())
+            .then(2)
+            .otherwise(0)
+            .cast(pl.Int64)
+            .alias("escalation_level"),
+            pl.when((pl.col("subject") == "kpi") & owner_problem)
+            .then(pl.coalesce("objective_owner", "kpi_owner"))
+            .when(pl.col("subject") == "kpi")
+            .then(pl.col("kpi_owner"))
+            .when(pl.col("project_owner").is_not_null())
+            .then(pl.col("project_owner"))
+            .otherwise(pl.col("kpi_owner"))
+            .alias("escalate_to"),
+            pl.when((pl.col("subject") == "kpi") & owner_problem & pl.col("objective_owner").is_not_null())
+            .then(pl.lit("objective owner"))
+            .when(pl.col("subject") == "kpi")
+            .then(pl.lit("KPI owner"))
+            .when(pl.col("project_owner").is_not_null())
+            .then(pl.lit("project owner"))
+            .when(pl.col("kpi_owner").is_not_null())
+            .then(pl.lit("KPI owner"))
+            .alias("escalate_role"),
+            pl.lit(0.0).alias("value_at_risk"),
+        )
+    )

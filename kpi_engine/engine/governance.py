@@ -1,0 +1,145 @@
+"""Governance findings: ownership, milestones tied to no KPI, KPIs no work drives,
+dangling ids (DOMAIN.md section 2, rule 9)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kpi_engine.core.owners import owner_problem
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.references import References, resolve
+
+#: Columns of the governance findings frame.
+FINDING_COLUMNS = {
+    "subject": pl.String,  # milestone / kpi / link / task / dependency
+    "subject_id": pl.String,
+    "milestone_id": pl.String,
+    "kpi_id": pl.String,
+    "finding": pl.String,  # short label
+    "detail": pl.String,  # a sentence for people
+}
+
+
+def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.DataFrame:
+    # owners repeat (people own many milestones): judge each distinct owner string once
+    problems = frame.select(pl.col("owner").unique()).with_columns(owner_problem(pl.col("owner")).alias("finding"))
+    return (
+        frame.join(problems, on="owner", how="left", nulls_equal=True)
+        .select(
+            pl.lit(subject).alias("subject"),
+            pl.col(id_column).alias("subject_id"),
+            (pl.col(id_column) if subject == "milestone" else pl.lit(None, pl.String)).alias("milestone_id"),
+            (pl.col(id_column) if subject == "kpi" else pl.lit(None, pl.String)).alias("kpi_id"),
+            pl.col("finding"),
+            pl.col("owner"),
+        )
+        .filter(pl.col("finding").is_not_null())
+        .with_columns(
+            pl.when(pl.col("finding") == "no owner")
+            .then(pl.lit("has no owner; name one accountable person"))
+            .otherwise(pl.format('owner "{}" names more than one person; name one accountable person', pl.col("owner")))
+            .alias("detail")
+        )
+        .drop("owner")
+    )
+
+
+def _dangling(
+    frame: pl.DataFrame,
+    subject: str,
+    id_expr: pl.Expr,
+    column: str,
+    known: str,
+    kind: str,
+    milestone: pl.Expr,
+    kpi: pl.Expr,
+) -> pl.DataFrame:
+    """Rows of ``frame`` whose ``column`` names an id that does not exist (flag column ``known``)."""
+    return frame.filter(pl.col(column).is_not_null() & ~pl.col(known)).select(
+        pl.lit(subject).alias("subject"),
+        id_expr.alias("subject_id"),
+        milestone.alias("milestone_id"),
+        kpi.alias("kpi_id"),
+        pl.lit("dangling id").alias("finding"),
+        pl.format(
+            "{} {} names unknown {} '{}'", pl.lit(subject.capitalize()), id_expr, pl.lit(kind), pl.col(column)
+        ).alias("detail"),
+    )
+
+
+def _if(known: str, column: str) -> pl.Expr:
+    """``column`` where flag column ``known`` holds, else null: a pointer only to ids that exist."""
+    return pl.when(pl.col(known)).then(pl.col(column))
+
+
+def governance_findings(portfolio: Portfolio, refs: References | None = None) -> pl.DataFrame:
+    """Return one row per governance finding, ordered by subject and id.
+
+    Findings: blank or shared owners of milestones and KPIs, milestones with no link
+    ("not tied to any KPI"), KPIs with no link ("no work drives this KPI"), and links,
+    tasks or dependencies naming an unknown milestone or KPI. ``milestone_id`` and
+    ``kpi_id`` point at the existing milestone or KPI a finding concerns (null when none).
+    ``refs`` are the snapshot's resolved ids when already at hand.
+    """
+    milestones, kpis, links = portfolio.milestones, portfolio.kpis, portfolio.links
+    tasks, dependencies = portfolio.tasks, portfolio.dependencies
+    refs = resolve(portfolio) if refs is None else refs
+    links = links.with_columns(
+        pl.Series("_milestone_known", refs.link_milestone >= 0), pl.Series("_kpi_known", refs.link_kpi >= 0)
+    )
+    tasks = tasks.with_columns(pl.Series("_milestone_known", refs.task_milestone >= 0))
+    dependencies = dependencies.with_columns(
+        pl.Series("_predecessor_known", refs.predecessor >= 0), pl.Series("_successor_known", refs.successor >= 0)
+    )
+    none = pl.lit(None, pl.String)
+    link_id = pl.format("{} -> {}", pl.col("milestone_id"), pl.col("kpi_id"))
+    dependency_id = pl.format("{} -> {}", pl.col("predecessor_id"), pl.col("successor_id"))
+    parts = [
+        _owner_findings(milestones, "milestone", "milestone_id"),
+        _owner_findings(kpis, "kpi", "kpi_id"),
+        milestones.filter(~pl.Series(refs.linked_milestones(milestones.height))).select(
+            pl.lit("milestone").alias("subject"),
+            pl.col("milestone_id").alias("subject_id"),
+            pl.col("milestone_id"),
+            none.alias("kpi_id"),
+            pl.lit("not tied to any KPI").alias("finding"),
+            pl.lit("not tied to any KPI: a wish list, not a plan; link it to the KPI it moves or stop it").alias(
+                "detail"
+            ),
+        ),
+        kpis.filter(~pl.Series(refs.linked_kpis(kpis.height))).select(
+            pl.lit("kpi").alias("subject"),
+            pl.col("kpi_id").alias("subject_id"),
+            none.alias("milestone_id"),
+            pl.col("kpi_id"),
+            pl.lit("no work drives this KPI").alias("finding"),
+            pl.lit("no work drives this KPI: no milestone is linked to it").alias("detail"),
+        ),
+        _dangling(
+            links, "link", link_id, "milestone_id", "_milestone_known", "milestone", none, _if("_kpi_known", "kpi_id")
+        ),
+        _dangling(links, "link", link_id, "kpi_id", "_kpi_known", "KPI", _if("_milestone_known", "milestone_id"), none),
+        _dangling(tasks, "task", pl.col("task_id"), "milestone_id", "_milestone_known", "milestone", none, none),
+        _dangling(
+            dependencies,
+            "dependency",
+            dependency_id,
+            "predecessor_id",
+            "_predecessor_known",
+            "milestone",
+            _if("_successor_known", "successor_id"),
+            none,
+        ),
+        _dangling(
+            dependencies,
+            "dependency",
+            dependency_id,
+            "successor_id",
+            "_successor_known",
+            "milestone",
+            _if("_predecessor_known", "predecessor_id"),
+            none,
+        ),
+    ]
+    findings = pl.concat([p.cast(FINDING_COLUMNS) for p in parts], how="vertical")
+    return findings.sort("subject", "subject_id", "finding")

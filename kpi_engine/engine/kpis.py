@@ -1,0 +1,147 @@
+"""KPI impact and value at risk of each link, KPI projections and shortfalls
+(DOMAIN.md section 2, rules 3-5)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from kpi_engine.core.references import Positions
+from kpi_engine.engine.schedule import days
+
+
+def ramp(elapsed: pl.Expr, ramp_days: pl.Expr) -> pl.Expr:
+    """Share of a link's KPI movement realised ``elapsed`` days after delivery.
+
+    0 before delivery, 1 at once when there is no ramp, else linear up to 1.
+    """
+    return (
+        pl.when(elapsed < 0)
+        .then(0.0)
+        .when(ramp_days <= 0)
+        .then(1.0)
+        .otherwise(pl.min_horizontal(pl.lit(1.0), elapsed.cast(pl.Float64) / ramp_days))
+    )
+
+
+def _gather(frame: pl.DataFrame, rows: np.ndarray, *columns: str) -> list[pl.Series]:
+    """``columns`` of ``frame`` at row positions ``rows`` (one value per position)."""
+    at = pl.Series(rows)
+    return [frame[c].gather(at) for c in columns]
+
+
+def link_figures(
+    links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame, positions: Positions | None = None
+) -> pl.DataFrame:
+    """Return each resolvable link with its ``kpi_impact`` and ``value_at_risk``.
+
+    Parameters
+    ----------
+    links
+        Canonical links.
+    milestones
+        Milestones with ``computed_finish`` (from :func:`kpi_engine.engine.schedule.compute_schedule`).
+    kpis
+        Canonical KPIs.
+    positions
+        When given, every link's milestone and KPI exist and these are their rows in
+        ``milestones`` and ``kpis`` (:meth:`~kpi_engine.core.references.References.resolvable_links`):
+        rows are then gathered by position instead of joined on ids.
+
+    Links naming an unknown milestone or KPI are left out (governance reports them).
+    """
+    if positions is None:
+        frame = links.join(
+            milestones.select("milestone_id", "baseline_finish", "computed_finish"), on="milestone_id"
+        ).join(kpis.select("kpi_id", "period_start", "target_date"), on="kpi_id")
+    else:
+        m, k = positions
+        frame = links.with_columns(
+            *_gather(milestones, m, "baseline_finish", "computed_finish"),
+            *_gather(kpis, k, "period_start", "target_date"),
+        )
+    target = days(pl.col("target_date"))
+    baseline = days(pl.col("baseline_finish"))
+    finish = days(pl.col("computed_finish"))
+    late = finish > baseline
+    inside_days = pl.max_horizontal(
+        pl.lit(0, dtype=pl.Int64),
+        pl.min_horizontal(finish, target + 1) - pl.max_horizontal(baseline, days(pl.col("period_start"))),
+    )
+    return frame.with_columns(
+        pl.when(late)
+        .then(
+            pl.col("kpi_delta")
+            * (ramp(target - baseline, pl.col("ramp_days")) - ramp(target - finish, pl.col("ramp_days")))
+        )
+        .otherwise(0.0)
+        .alias("kpi_impact"),
+        (pl.col("value_per_week") / 7.0 * inside_days.cast(pl.Float64)).alias("value_at_risk"),
+    ).drop("baseline_finish", "computed_finish", "period_start", "target_date")
+
+
+def latest_actuals(kpi_actuals: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Return each KPI's latest actual on or before ``as_of``: ``kpi_id, actual_date, actual_value``."""
+    return (
+        kpi_actuals.filter(pl.col("as_of") <= as_of)
+        .sort("kpi_id", "as_of")
+        .group_by("kpi_id", maintain_order=True)
+        .last()
+        .select("kpi_id", pl.col("as_of").alias("actual_date"), pl.col("value").alias("actual_value"))
+    )
+
+
+def kpi_projection(
+    kpis: pl.DataFrame,
+    kpi_actuals: pl.DataFrame,
+    links: pl.DataFrame,
+    milestones: pl.DataFrame,
+    as_of: date,
+    positions: Positions | None = None,
+) -> pl.DataFrame:
+    """Project every KPI to its target date from the computed finishes of its milestones.
+
+    Returns the KPIs with ``actual_date``, ``actual_value`` (null without actuals),
+    ``projected``, ``shortfall`` (>= 0) and ``misses``, in the order of ``kpis``. With
+    ``positions`` (see :func:`link_figures`) rows are gathered by position.
+    """
+    start = latest_actuals(kpi_actuals, as_of)
+    base = kpis.join(start, on="kpi_id", how="left", maintain_order="left").with_columns(
+        pl.coalesce("actual_date", "period_start").alias("_a"),
+        pl.coalesce("actual_value", "baseline_value").alias("_v"),
+    )
+    finish = days(pl.col("computed_finish"))
+    if positions is None:
+        pairs = links.join(milestones.select("milestone_id", "computed_finish"), on="milestone_id").join(
+            base.select("kpi_id", "_a", "target_date"), on="kpi_id"
+        )
+    else:
+        m, k = positions
+        pairs = links.with_columns(*_gather(milestones, m, "computed_finish"), *_gather(base, k, "_a", "target_date"))
+    moves = pairs.group_by("kpi_id").agg(
+        (
+            pl.col("kpi_delta")
+            * (
+                ramp(days(pl.col("target_date")) - finish, pl.col("ramp_days"))
+                - ramp(days(pl.col("_a")) - finish, pl.col("ramp_days"))
+            )
+        )
+        .sum()
+        .alias("_moves")
+    )
+    projected = pl.col("_v") + pl.col("_moves").fill_null(0.0)
+    gap = (
+        pl.when(pl.col("direction") == "lower_is_better")
+        .then(pl.col("projected") - pl.col("target_value"))
+        .otherwise(pl.col("target_value") - pl.col("projected"))
+    )
+    return (
+        base.join(moves, on="kpi_id", how="left", maintain_order="left")
+        .with_columns(projected.alias("projected"))
+        # a tiny tolerance keeps float noise (1e-15) from turning a met target into a miss
+        .with_columns(pl.when(gap > 1e-9).then(gap).otherwise(0.0).alias("shortfall"))
+        .with_columns((pl.col("shortfall") > 0).alias("misses"))
+        .drop("_a", "_v", "_moves")
+    )

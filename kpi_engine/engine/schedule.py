@@ -1,0 +1,114 @@
+"""Computed finish and slip of every milestone (DOMAIN.md section 2, rules 1-2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.references import References, resolve
+from kpi_engine.engine.graph import DependencyGraph, build_graph, propagate
+
+EPOCH = date(1970, 1, 1)
+
+
+def day_number(value: date) -> int:
+    """Return a date as whole days since 1970-01-01 (the engine's internal day count)."""
+    return (value - EPOCH).days
+
+
+def days(expr: pl.Expr) -> pl.Expr:
+    """Return a Date expression as whole days since 1970-01-01."""
+    return expr.cast(pl.Int32).cast(pl.Int64)
+
+
+def as_date(expr: pl.Expr) -> pl.Expr:
+    """Return a day-number expression as a Date."""
+    return expr.cast(pl.Int32).cast(pl.Date)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The inputs of the finish propagation, prepared once per snapshot.
+
+    ``own`` is each milestone's own earliest finish (its forecast or baseline, ``as_of``
+    and its open tasks; the actual finish when done); ``fixed`` marks finished ones.
+    Scenarios and simulations re-run :func:`kpi_engine.engine.graph.propagate` on these arrays.
+    """
+
+    milestones: pl.DataFrame
+    graph: DependencyGraph
+    own: np.ndarray
+    fixed: np.ndarray
+    refs: References
+
+    def finish(
+        self, extra: np.ndarray | None = None, own: np.ndarray | None = None, fixed: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Propagate finishes (day numbers), optionally with extra days or overrides."""
+        return propagate(
+            self.graph,
+            self.own if own is None else own,
+            self.fixed if fixed is None else fixed,
+            extra,
+        )
+
+    def with_finish(self, finish: np.ndarray) -> pl.DataFrame:
+        """Return the milestones with ``computed_finish`` and ``slip_days`` from day numbers."""
+        return self.milestones.with_columns(
+            pl.Series("computed_finish", finish.astype(np.int32)).cast(pl.Date)
+        ).with_columns((days(pl.col("computed_finish")) - days(pl.col("baseline_finish"))).alias("slip_days"))
+
+
+def prepare_schedule(portfolio: Portfolio) -> Schedule:
+    """Collect each milestone's own finish terms and build the dependency graph.
+
+    Dependencies naming an unknown milestone are left out here (governance reports them).
+
+    Raises
+    ------
+    CycleError
+        When the dependencies form a cycle.
+    """
+    milestones = portfolio.milestones
+    as_of = day_number(portfolio.as_of)
+    refs = resolve(portfolio)
+    rows = np.arange(milestones.height, dtype=np.int64)
+    open_tasks = (
+        pl.DataFrame({"_row": refs.task_milestone, "forecast_finish": portfolio.tasks["forecast_finish"]})
+        .filter(portfolio.tasks["actual_finish"].is_null() & pl.Series(refs.task_milestone >= 0))
+        .group_by("_row")
+        .agg(days(pl.col("forecast_finish")).max().alias("_task_finish"))
+    )
+    frame = (
+        milestones.with_columns(pl.Series("_row", rows))
+        .join(open_tasks, on="_row", how="left")
+        .select(
+            days(pl.col("actual_finish")).alias("actual"),
+            pl.max_horizontal(
+                days(pl.coalesce("forecast_finish", "baseline_finish")),
+                pl.lit(as_of, dtype=pl.Int64),
+                pl.col("_task_finish"),
+            ).alias("open_finish"),
+            (days(pl.col("baseline_finish")) - days(pl.col("baseline_start"))).fill_null(0).alias("duration"),
+        )
+    )
+    fixed = frame["actual"].is_not_null().to_numpy()
+    own = frame.select(pl.coalesce("actual", "open_finish"))["actual"].to_numpy().astype(np.int64)
+
+    # dependencies naming an unknown milestone are left out here (governance reports them)
+    known = (refs.predecessor >= 0) & (refs.successor >= 0)
+    src, dst = refs.predecessor[known], refs.successor[known]
+    duration = frame["duration"].to_numpy()
+    weight = portfolio.dependencies["lag_days"].fill_null(0).to_numpy()[known] + duration[dst]
+    graph = build_graph(milestones["milestone_id"], src, dst, weight)
+    return Schedule(milestones=milestones, graph=graph, own=own, fixed=fixed, refs=refs)
+
+
+def compute_schedule(portfolio: Portfolio) -> pl.DataFrame:
+    """Return the milestones with ``computed_finish`` (Date) and ``slip_days`` (days late, signed)."""
+    schedule = prepare_schedule(portfolio)
+    return schedule.with_finish(schedule.finish())

@@ -1,0 +1,1 @@
+"""What-if scenarios and Monte Carlo simulation on top of a snapshot, and the frames the What-if page shows."""

@@ -1,0 +1,774 @@
+"""Monte Carlo simulation of slips: distributions of finishes, KPI projections and value at risk.
+
+Every open milestone draws a random extra slip per run; each run is propagated through
+the dependencies and the KPI figures of DOMAIN.md section 2 are recomputed. Runs are an
+array axis (numpy), propagation goes one topological generation at a time, so 1,000 runs
+cost about as much as a few hundred deterministic recomputations.
+
+Where a milestone's slip comes from (first that applies):
+
+1. a triangular ``(min, most likely, max)`` override for the milestone, in days;
+2. a triangular override for its project;
+3. its project's history, when the project has enough observations: the sum of k
+   moves drawn at random (bootstrap) from how much its milestones' computed finishes
+   moved between consecutive snapshots, k being the number of snapshot intervals left
+   until the milestone's computed finish (capped);
+4. the whole portfolio's history, the same way;
+5. no history: no slip.
+
+Slips are never negative: the computed finish is already the earliest the plan allows,
+and a negative slip would let a milestone finish before its predecessors. Milestones that
+have finished (or whose finish a scenario sets) do not slip.
+
+>>> result = simulate(portfolio, runs=1000, seed=7, history=milestone_history(store))  # doctest: +SKIP
+>>> result.kpis.select("kpi_id", "p_meet", "p80")                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+import numpy as np
+import polars as pl
+
+from kpi_engine.core.errors import InputError
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.settings import Settings
+from kpi_engine.engine.kpis import kpi_projection, latest_actuals, link_figures
+from kpi_engine.engine.schedule import Schedule, day_number, days, prepare_schedule
+from kpi_engine.whatif.scenarios import Scenario, apply_changes
+
+#: A project's own history is used once it holds at least this many observed moves.
+MIN_PROJECT_OBSERVATIONS = 20
+#: At most this many snapshot intervals of moves are summed for one milestone (a year of weeks).
+MAX_STEPS = 52
+#: :func:`_history_slips` sums at most 63 moves (two octal digits).
+STEP_LIMIT = 63
+#: Pre-drawn sums per pool and number of moves (see :func:`_history_slips`); a power of two.
+BANK_SIZE = 512
+#: Number of (run x link) cells computed at once: keeps temporaries near 16 MB.
+CHUNK_CELLS = 2_000_000
+#: Most (milestone x run) cells one simulation holds (each array of them is 8 bytes a cell).
+MAX_CELLS = 50_000_000
+#: Same tolerance as :func:`kpi_engine.engine.kpis.kpi_projection`: float noise is not a miss.
+MISS_TOLERANCE = 1e-9
+
+
+class SlipDistribution(StrEnum):
+    """Where a milestone's random slip comes from (the ``distribution`` column).
+
+    ``distribution_used`` adds the project to the per-project choices, e.g.
+    "history: project P-ROUTE", "triangular override: project P-DRV".
+    """
+
+    TRIANGULAR = "triangular override"
+    TRIANGULAR_PROJECT = "triangular override: project"
+    HISTORY_PROJECT = "history: project"
+    HISTORY_PORTFOLIO = "history: portfolio"
+    NO_HISTORY = "no history: zero"
+    FINISHED = "finished: no slip"
+    SET_BY_SCENARIO = "finish set by the scenario: no slip"
+
+
+@dataclass(frozen=True)
+class ValueAtRiskDistribution:
+    """Total value at risk over all links: per run (``totals``), percentiles and mean
+    (higher is worse), and the deterministic figure of the unchanged plan."""
+
+    totals: np.ndarray
+    p50: float
+    p80: float
+    p95: float
+    mean: float
+    deterministic: float
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What :func:`simulate` returns.
+
+    Attributes
+    ----------
+    runs, seed
+        How many runs, and the seed that reproduces them.
+    kpis
+        Per KPI: ``kpi_id, name, unit, direction, target_value, projected`` (the
+        deterministic projection), ``p_meet`` (share of runs meeting the target),
+        ``p50, p80, p95`` and ``mean`` of the projected value. ``pXX`` is the value the
+        KPI reaches or beats in XX% of runs: the XXth percentile for a lower-is-better
+        KPI, the (100 - XX)th for a higher-is-better one.
+    milestones
+        Per milestone: ``milestone_id, name, project_id, computed_finish`` (deterministic),
+        ``p50_finish, p80_finish, p95_finish`` (dates by which that share of runs has
+        finished), ``distribution`` (a :class:`SlipDistribution` value) and
+        ``distribution_used`` (the text to show, e.g. "history: project P-ROUTE").
+    value_at_risk
+        Total value at risk per run and its percentiles.
+    criticality
+        Per linked milestone: ``milestone_id, name, project_id, open, criticality``: the
+        share of runs in which one of its links has a non-zero KPI impact on a KPI that
+        misses its target in that run; highest first.
+    trajectory
+        Per KPI and date (``as_of``, each month end before the target date, the target
+        date): ``p10, p50, p90`` of the KPI's value, for a fan chart.
+    """
+
+    runs: int
+    seed: int
+    kpis: pl.DataFrame
+    milestones: pl.DataFrame
+    value_at_risk: ValueAtRiskDistribution
+    criticality: pl.DataFrame
+    trajectory: pl.DataFrame
+
+
+# ---------------------------------------------------------------------------- distributions
+Triangle = tuple[float, float, float]
+
+
+def _check_triangle(owner: str, values: object) -> Triangle:
+    try:
+        if isinstance(values, (str, bytes)):
+            raise TypeError
+        low, mode, high = (float(v) for v in values)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise InputError(
+            f"the slip range of {owner} must be three numbers of days (min, most likely, max), got {values!r}"
+        ) from None
+    if not all(math.isfinite(v) for v in (low, mode, high)):
+        raise InputError(f"the slip range of {owner} must be finite numbers of days, got {values!r}")
+    if low < 0:
+        raise InputError(f"the slip range of {owner} cannot start below 0 days, got {low:g}")
+    if not low <= mode <= high:
+        raise InputError(
+            f"the slip range of {owner} must satisfy min <= most likely <= max, got {low:g}, {mode:g}, {high:g}"
+        )
+    return low, mode, high
+
+
+def history_moves(history: pl.DataFrame) -> pl.DataFrame:
+    """Return the observed moves of open milestones' computed finishes between snapshots.
+
+    Parameters
+    ----------
+    history
+        :func:`kpi_engine.analysis.milestone_history` output.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``project_id, moved_days, interval_days``: one row per milestone and snapshot
+        after its first, kept when the milestone was still open at the earlier snapshot
+        (its computed finish on or after that snapshot's date), so finished milestones,
+        which can no longer move, do not dilute the history.
+    """
+    ordered = history.sort("milestone_id", "as_of", "snapshot_id").with_columns(
+        pl.col("computed_finish").shift(1).over("milestone_id").alias("_prev_finish"),
+        pl.col("as_of").shift(1).over("milestone_id").alias("_prev_as_of"),
+    )
+    return ordered.filter(
+        pl.col("moved_days").is_not_null() & (pl.col("_prev_finish") >= pl.col("_prev_as_of"))
+    ).select(
+        "project_id",
+        pl.col("moved_days").cast(pl.Int64),
+        (days(pl.col("as_of")) - days(pl.col("_prev_as_of"))).alias("interval_days"),
+    )
+
+
+@dataclass(frozen=True)
+class _Pools:
+    """Observed moves grouped by pool; pool ``i`` holds ``values[offsets[i]:offsets[i] + lengths[i]]``."""
+
+    values: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    interval_days: float
+
+
+def _choose_distributions(
+    milestones: pl.DataFrame,
+    fixed: np.ndarray,
+    history: pl.DataFrame | None,
+    overrides: Mapping[str, Triangle],
+    project_overrides: Mapping[str, Triangle],
+    min_project_observations: int,
+) -> tuple[pl.DataFrame, _Pools | None]:
+    """Pick each milestone's distribution; return ``kind, pool, low, mode, high`` per milestone and the pools."""
+    moves = history_moves(history) if history is not None and history.height else None
+    if moves is not None and moves.height == 0:
+        moves = None
+    counts = (
+        moves.group_by("project_id")
+        .len()
+        .filter(pl.col("len") >= min_project_observations)
+        .sort("project_id")["project_id"]
+        if moves is not None
+        else pl.Series("project_id", [], dtype=pl.String)
+    )
+    # pool 0 is the whole portfolio, pools 1.. the projects with enough history
+    pool_index = pl.DataFrame({"project_id": counts, "_pool": np.arange(1, counts.len() + 1, dtype=np.int64)})
+    tri = pl.DataFrame(
+        {"milestone_id": list(overrides), "_t": [list(v) for v in overrides.values()]},
+        schema={"milestone_id": pl.String, "_t": pl.List(pl.Float64)},
+    )
+    tri_project = pl.DataFrame(
+        {"project_id": list(project_overrides), "_tp": [list(v) for v in project_overrides.values()]},
+        schema={"project_id": pl.String, "_tp": pl.List(pl.Float64)},
+    )
+    frame = (
+        milestones.select(
+            "milestone_id",
+            "project_id",
+            pl.Series("_fixed", fixed, dtype=pl.Boolean),
+            pl.col("actual_finish").is_not_null().alias("_finished"),
+        )
+        .join(tri, on="milestone_id", how="left", maintain_order="left")
+        .join(tri_project, on="project_id", how="left", maintain_order="left")
+        .join(pool_index, on="project_id", how="left", maintain_order="left")
+    )
+    has_history = moves is not None
+    kind = (
+        pl.when(pl.col("_finished"))
+        .then(pl.lit(SlipDistribution.FINISHED.value))
+        .when(pl.col("_fixed"))
+        .then(pl.lit(SlipDistribution.SET_BY_SCENARIO.value))
+        .when(pl.col("_t").is_not_null())
+        .then(pl.lit(SlipDistribution.TRIANGULAR.value))
+        .when(pl.col("_tp").is_not_null())
+        .then(pl.lit(SlipDistribution.TRIANGULAR_PROJECT.value))
+        .when(pl.col("_pool").is_not_null())
+        .then(pl.lit(SlipDistribution.HISTORY_PROJECT.value))
+        .when(pl.lit(has_history))
+        .then(pl.lit(SlipDistribution.HISTORY_PORTFOLIO.value))
+        .otherwise(pl.lit(SlipDistribution.NO_HISTORY.value))
+    )
+    triangle = pl.coalesce("_t", "_tp")
+    chosen = (
+        frame.with_columns(kind.alias("distribution"))
+        .select(
+            "milestone_id",
+            "project_id",
+            "distribution",
+            pl.when(pl.col("distribution") == SlipDistribution.HISTORY_PROJECT.value)
+            .then(pl.col("_pool"))
+            .when(pl.col("distribution") == SlipDistribution.HISTORY_PORTFOLIO.value)
+            .then(pl.lit(0, pl.Int64))
+            .alias("pool"),
+            triangle.list.get(0, null_on_oob=True).alias("low"),
+            triangle.list.get(1, null_on_oob=True).alias("mode"),
+            triangle.list.get(2, null_on_oob=True).alias("high"),
+        )
+        .with_columns(
+            pl.when(
+                pl.col("distribution").is_in(
+                    [SlipDistribution.HISTORY_PROJECT.value, SlipDistribution.TRIANGULAR_PROJECT.value]
+                )
+            )
+            .then(pl.concat_str(pl.col("distribution"), pl.lit(" "), pl.col("project_id")))
+            .otherwise(pl.col("distribution"))
+            .alias("distribution_used")
+        )
+    )
+    if moves is None:
+        return chosen, None
+    pooled = pl.concat(
+        [
+            moves.select(pl.lit(0, pl.Int64).alias("_pool"), "moved_days"),
+            moves.join(pool_index, on="project_id").select("_pool", "moved_days"),
+        ]
+    ).sort("_pool", maintain_order=True)
+    lengths = pooled.group_by("_pool").len().sort("_pool")["len"].to_numpy().astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    pools = _Pools(
+        pooled["moved_days"].to_numpy().astype(np.int64),
+        offsets,
+        lengths,
+        float(max(1.0, moves["interval_days"].median())),
+    )  # type: ignore[arg-type]
+    return chosen, pools
+
+
+def _triangular(rng: np.random.Generator, low: np.ndarray, mode: np.ndarray, high: np.ndarray, runs: int) -> np.ndarray:
+    """Whole-day triangular draws, one row per milestone (zero-width ranges allowed, unlike numpy's)."""
+    u = rng.random((low.size, runs))
+    width = high - low
+    c = np.divide(mode - low, width, out=np.zeros_like(width), where=width > 0)[:, None]
+    x = np.where(u < c, np.sqrt(u * c), 1.0 - np.sqrt((1.0 - u) * (1.0 - c)))
+    return np.rint(low[:, None] + width[:, None] * x).astype(np.int64)
+
+
+def _history_slips(
+    rng: np.random.Generator, pools: _Pools, pool: np.ndarray, steps: np.ndarray, runs: int
+) -> np.ndarray:
+    """Sum of ``steps[i]`` bootstrap moves from pool ``pool[i]`` for every milestone i and run.
+
+    Drawing k moves per (milestone, run) would cost up to 52 draws a cell. Instead each
+    pool gets banks of pre-drawn sums of 0-7 moves and of 0, 8, 16, ... 56 moves (each
+    bank entry a random entry of the bank below plus one more move, or eight), and the
+    sum of k moves is one entry of the bank for ``k % 8`` plus one of the bank for
+    ``8 * (k // 8)``: two look-ups a cell, both positions from one random number.
+    """
+    n_pools = pools.lengths.size
+    rows = (np.arange(n_pools, dtype=np.int64) * BANK_SIZE)[:, None]
+
+    def resample(bank: np.ndarray) -> np.ndarray:
+        return bank.ravel()[rows + rng.integers(0, BANK_SIZE, (n_pools, BANK_SIZE), dtype=np.int32)]
+
+    picks = (rng.random((n_pools, BANK_SIZE)) * pools.lengths[:, None]).astype(np.int64)
+    one = pools.values[pools.offsets[:, None] + picks].astype(np.int32)
+    zero = np.zeros_like(one)
+    low = [zero, one]
+    for _ in range(2, 8):
+        low.append(resample(low[-1]) + resample(one))
+    eight = resample(low[7]) + resample(one)
+    high = [zero, eight]
+    for _ in range(2, 8):
+        high.append(resample(high[-1]) + resample(eight))
+    flat = np.stack(low + high).ravel()  # (16 banks, pools, BANK_SIZE)
+    bits = BANK_SIZE.bit_length() - 1
+    first = ((steps % 8) * n_pools + pool) * BANK_SIZE
+    second = ((8 + steps // 8) * n_pools + pool) * BANK_SIZE
+    position = rng.integers(0, 1 << (2 * bits), (pool.size, runs), dtype=np.int32).astype(np.int64)
+    return flat[first[:, None] + (position & (BANK_SIZE - 1))] + flat[second[:, None] + (position >> bits)]
+
+
+def _draw_slips(
+    rng: np.random.Generator,
+    chosen: pl.DataFrame,
+    pools: _Pools | None,
+    deterministic: np.ndarray,
+    as_of: int,
+    runs: int,
+    max_steps: int,
+) -> np.ndarray:
+    """Extra days per (milestone, run): triangular overrides first, then history; never negative."""
+    slips = np.zeros((chosen.height, runs), dtype=np.int64)
+    kind = chosen["distribution"].to_numpy()
+    tri = np.flatnonzero(np.isin(kind, [SlipDistribution.TRIANGULAR.value, SlipDistribution.TRIANGULAR_PROJECT.value]))
+    if tri.size:
+        slips[tri] = _triangular(
+            rng, chosen["low"].to_numpy()[tri], chosen["mode"].to_numpy()[tri], chosen["high"].to_numpy()[tri], runs
+        )
+    hist = np.flatnonzero(chosen["pool"].is_not_null().to_numpy())
+    if hist.size and pools is not None:
+        remaining = np.maximum(deterministic[hist] - as_of, 0)
+        steps = np.clip(np.ceil(remaining / pools.interval_days), 1, max_steps).astype(np.int64)
+        pool = chosen["pool"].to_numpy()[hist].astype(np.int64)
+        slips[hist] = np.maximum(_history_slips(rng, pools, pool, steps, runs), 0)
+    return slips
+
+
+# ---------------------------------------------------------------------------- per-run figures
+def _month_ends(start: date, end: date) -> list[date]:
+    """Month ends strictly after ``start`` and strictly before ``end``."""
+    out = []
+    year, month = start.year, start.month
+    while True:
+        following = date(year + month // 12, month % 12 + 1, 1)
+        last = following - timedelta(days=1)
+        if last >= end:
+            return out
+        if last > start:
+            out.append(last)
+        year, month = following.year, following.month
+
+
+def _segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start offsets of runs of equal values in sorted ``keys``, and the value of each run."""
+    if keys.size == 0:
+        return np.zeros(0, dtype=np.int64), keys
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, keys[starts]
+
+
+def _confidence(values: np.ndarray, lower_is_better: np.ndarray, q: float) -> np.ndarray:
+    """Per row, the value reached or beaten in a share ``q`` of the runs."""
+    high = np.quantile(values, q, axis=1, method="inverted_cdf")
+    low = np.quantile(values, 1.0 - q, axis=1, method="inverted_cdf")
+    return np.where(lower_is_better, high, low)
+
+
+@dataclass(frozen=True)
+class _Links:
+    """The resolvable links as row vectors ``(1, L)``, sorted by KPI (latest target first), then input order.
+
+    Runs are rows and links columns in the per-run arrays: sums per KPI and per milestone
+    are then ``reduceat`` along contiguous rows, about three times faster than down columns.
+    Ramps are written so that one expression serves both kinds of link with the same float
+    operations as :func:`kpi_engine.engine.kpis.ramp`: ``clip((elapsed + eps) / span, 0, 1)`` with
+    ``span = ramp_days, eps = 0`` for a ramp (exactly ``elapsed / ramp_days``), and
+    ``span = 1e-9, eps = 0.5`` for none (0 before delivery, 1 from the day of delivery).
+    """
+
+    milestone: np.ndarray
+    rank: np.ndarray
+    delta: np.ndarray
+    span: np.ndarray
+    eps: np.ndarray
+    rate: np.ndarray
+    baseline: np.ndarray
+    target: np.ndarray
+    start: np.ndarray
+    counted_from: np.ndarray
+
+
+def _ramp(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
+    share = elapsed_plus_eps / span
+    np.maximum(share, 0.0, out=share)
+    return np.minimum(share, 1.0, out=share)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """The deterministic figures each run is measured against, KPIs in rank order.
+
+    Runs are computed as the reference plus the sum of their per-link differences from it,
+    so a run that equals the deterministic schedule reproduces the engine's own figures
+    bit for bit, whatever order the engine summed its links in.
+    """
+
+    projected: np.ndarray  # (KPIs,) kpi_projection's values
+    start_value: np.ndarray  # (KPIs,) the value at the latest actual (or the baseline)
+    gain: np.ndarray  # (1, L) each link's KPI movement by the target
+    value_at_risk: float  # link_figures' total
+    link_value_at_risk: np.ndarray  # (1, L)
+
+
+def _per_run(
+    links: _Links,
+    finish: np.ndarray,
+    reference: _Reference,
+    k_target: np.ndarray,
+    k_lower: np.ndarray,
+    k_t: np.ndarray,
+    grid_days: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per-run figures from finishes ``(milestones, runs)``; KPIs in rank order.
+
+    Returns the projected value ``(KPI rank, run)``, the value at risk per run, in how
+    many runs each linked milestone is critical, those milestones' indices and, when
+    ``grid_days`` is given, each KPI's value ``(grid date, KPI rank, run)`` for the fan chart.
+    """
+    n_kpis, runs = reference.projected.size, finish.shape[1]
+    kpi_starts, kpi_ranks = _segments(links.rank)
+    by_milestone = np.argsort(links.milestone, kind="stable")
+    m_starts, m_with_links = _segments(links.milestone[by_milestone])
+    linked = np.ascontiguousarray(finish[links.milestone].T, dtype=np.float64)  # (runs, L)
+    projected = np.empty((runs, n_kpis))
+    value_at_risk = np.empty(runs)
+    critical = np.zeros(m_with_links.size, dtype=np.int64)
+    path = np.empty((grid_days.size, runs, n_kpis)) if grid_days is not None else None
+    target_eps, start_eps = links.target + links.eps, links.start + links.eps
+    reach_at_target = _ramp(links.target - links.baseline + links.eps, links.span)
+    # KPIs are ranked latest target first: those still running at a date are a prefix,
+    # and so are their links
+    active = np.searchsorted(-k_t, -grid_days, side="left") if grid_days is not None else None
+    chunk = max(1, CHUNK_CELLS // max(1, links.milestone.size))
+    for lo in range(0, runs, chunk):
+        hi = min(runs, lo + chunk)
+        f = linked[lo:hi]
+        at_target = _ramp(target_eps - f, links.span)
+        at_start = _ramp(start_eps - f, links.span)
+        value = np.repeat(reference.projected[None, :], hi - lo, axis=0)
+        if kpi_starts.size:
+            change = links.delta * (at_target - at_start) - reference.gain
+            value[:, kpi_ranks] += np.add.reduceat(change, kpi_starts, axis=1)
+        projected[lo:hi] = value
+        misses = np.where(k_lower, value - k_target, k_target - value) > MISS_TOLERANCE
+        inside = np.minimum(f, links.target + 1.0) - links.counted_from
+        np.maximum(inside, 0.0, out=inside)
+        value_at_risk[lo:hi] = reference.value_at_risk + (links.rate * inside - reference.link_value_at_risk).sum(
+            axis=1
+        )
+        hurts = (f > links.baseline) & (np.abs(links.delta * (reach_at_target - at_target)) > 1e-12)
+        hurts &= misses[:, links.rank]
+        if m_starts.size:
+            critical += np.logical_or.reduceat(hurts[:, by_milestone], m_starts, axis=1).sum(axis=0)
+        if path is not None:
+            already = np.zeros((hi - lo, n_kpis))
+            if kpi_starts.size:
+                already[:, kpi_ranks] = np.add.reduceat(links.delta * at_start, kpi_starts, axis=1)
+            for g, day in enumerate(grid_days):
+                reached = np.zeros((hi - lo, n_kpis))
+                n_links = int(np.searchsorted(links.rank, active[g]))
+                starts = kpi_starts[kpi_starts < n_links]
+                if starts.size:
+                    share = _ramp(day + links.eps[:, :n_links] - f[:, :n_links], links.span[:, :n_links])
+                    reached[:, kpi_ranks[: starts.size]] = np.add.reduceat(
+                        links.delta[:, :n_links] * share, starts, axis=1
+                    )
+                path[g, lo:hi] = reference.start_value + reached - already
+    if path is not None:
+        path = path.transpose(0, 2, 1)
+    return projected.T, value_at_risk, critical, m_with_links, path
+
+
+def simulate(
+    portfolio: Portfolio,
+    settings: Settings | None = None,
+    runs: int = 1000,
+    seed: int = 0,
+    history: pl.DataFrame | None = None,
+    overrides: Mapping[str, Triangle] | None = None,
+    project_overrides: Mapping[str, Triangle] | None = None,
+    base_schedule: Schedule | None = None,
+    scenario: Scenario | None = None,
+    min_project_observations: int = MIN_PROJECT_OBSERVATIONS,
+    max_steps: int = MAX_STEPS,
+    trajectory: bool = True,
+) -> SimulationResult:
+    """Draw random slips for every open milestone and summarise ``runs`` propagated outcomes.
+
+    Parameters
+    ----------
+    portfolio
+        The snapshot.
+    settings
+        Thresholds and currency (kept for symmetry with the engine; the simulated
+        figures do not depend on them).
+    runs
+        Number of runs (at least 1).
+    seed
+        Seed of the random generator: the same inputs and seed give the same output.
+    history
+        :func:`kpi_engine.analysis.milestone_history` up to this snapshot; without it
+        every milestone without an override gets no slip.
+    overrides
+        Milestone id -> triangular ``(min, most likely, max)`` slip in days.
+    project_overrides
+        Project id -> triangular slip in days for each of its open milestones.
+    base_schedule
+        The snapshot's prepared schedule, when already at hand.
+    scenario
+        A what-if scenario to simulate on top of (its slips and set finishes apply to
+        every run; workarounds are ignored here).
+    min_project_observations
+        Observed moves a project needs before its own history is used.
+    max_steps
+        Most snapshot intervals of moves summed for one milestone (1 to 63).
+    trajectory
+        Also compute the per-KPI fan chart (the costliest summary).
+
+    Raises
+    ------
+    InputError
+        Fewer than one run or more than :data:`MAX_CELLS` (milestones x runs), an
+        override naming an unknown milestone or project, or an override range that is
+        not ``0 <= min <= most likely <= max``.
+    ScenarioError
+        When ``scenario`` does not fit the snapshot.
+    """
+    del settings  # the simulated figures do not depend on thresholds
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise InputError(f"the number of runs must be a whole number of at least 1, got {runs!r}")
+    if not 1 <= max_steps <= STEP_LIMIT:
+        raise InputError(f"max_steps must be between 1 and {STEP_LIMIT}, got {max_steps}")
+    schedule = base_schedule if base_schedule is not None else prepare_schedule(portfolio)
+    milestones = schedule.milestones
+    n = milestones.height
+    if n * runs > MAX_CELLS:
+        raise InputError(
+            f"{runs:,} runs on {n:,} milestones is more than one simulation can hold; "
+            f"use at most {max(1, MAX_CELLS // max(n, 1)):,} runs"
+        )
+    overrides = {str(k): _check_triangle(f"milestone '{k}'", v) for k, v in (overrides or {}).items()}
+    project_overrides = {str(k): _check_triangle(f"project '{k}'", v) for k, v in (project_overrides or {}).items()}
+    unknown = sorted(set(overrides) - set(milestones["milestone_id"].to_list()))
+    if unknown:
+        raise InputError(
+            f"slip ranges name milestones that are not in the snapshot of {portfolio.as_of}: " + ", ".join(unknown)
+        )
+    unknown = sorted(set(project_overrides) - set(portfolio.projects["project_id"].to_list()))
+    if unknown:
+        raise InputError(
+            f"slip ranges name projects that are not in the snapshot of {portfolio.as_of}: " + ", ".join(unknown)
+        )
+
+    if scenario is not None:
+        applied = apply_changes(portfolio, schedule, scenario)
+        own, fixed, extra = applied.own, applied.fixed, applied.extra
+    else:
+        own, fixed, extra = schedule.own, schedule.fixed, np.zeros(n, dtype=np.int64)
+    deterministic = schedule.finish(extra=extra, own=own, fixed=fixed)
+    chosen, pools = _choose_distributions(
+        milestones, fixed, history, overrides, project_overrides, min_project_observations
+    )
+    rng = np.random.default_rng(seed)
+    slips = _draw_slips(rng, chosen, pools, deterministic, day_number(portfolio.as_of), runs, max_steps)
+    if extra.any():
+        slips += extra[:, None]
+    finish = schedule.finish(extra=slips, own=np.broadcast_to(own[:, None], (n, runs)), fixed=fixed)
+    del slips
+
+    kpis = portfolio.kpis
+    start = kpis.join(
+        latest_actuals(portfolio.kpi_actuals, portfolio.as_of), on="kpi_id", how="left", maintain_order="left"
+    ).select(
+        days(pl.coalesce("actual_date", "period_start")).alias("a"),
+        pl.coalesce("actual_value", "baseline_value").alias("v"),
+        days(pl.col("target_date")).alias("t"),
+        days(pl.col("period_start")).alias("ps"),
+        pl.col("target_value"),
+        (pl.col("direction") == "lower_is_better").alias("lower"),
+    )
+    # KPIs ranked latest target first (see _per_run); `order[rank]` is the KPI's row
+    order = np.argsort(-start["t"].to_numpy(), kind="stable")
+    ranked = start[order]
+    k_t = ranked["t"].to_numpy().astype(np.float64)
+    links = _link_arrays(portfolio, milestones, kpis["kpi_id"].gather(order), ranked)
+    grid = [portfolio.as_of, *_month_ends(portfolio.as_of, max(kpis["target_date"].to_list(), default=portfolio.as_of))]
+    grid_days = np.array([day_number(d) for d in grid], dtype=np.float64)
+    reference_milestones = schedule.with_finish(deterministic)
+    known, positions = schedule.refs.resolvable_links(portfolio.links)
+    engine_kpis = kpis.select("kpi_id").join(
+        kpi_projection(kpis, portfolio.kpi_actuals, known, reference_milestones, portfolio.as_of, positions).select(
+            "kpi_id", "projected"
+        ),
+        on="kpi_id",
+        how="left",
+        maintain_order="left",
+    )
+    engine_value_at_risk = float(link_figures(known, reference_milestones, kpis, positions)["value_at_risk"].sum())
+    f_det = deterministic[links.milestone].astype(np.float64)[None, :]
+    inside_det = np.maximum(np.minimum(f_det, links.target + 1.0) - links.counted_from, 0.0)
+    reference = _Reference(
+        projected=engine_kpis["projected"].to_numpy()[order],
+        start_value=ranked["v"].to_numpy(),
+        gain=links.delta
+        * (_ramp(links.target + links.eps - f_det, links.span) - _ramp(links.start + links.eps - f_det, links.span)),
+        value_at_risk=engine_value_at_risk,
+        link_value_at_risk=links.rate * inside_det,
+    )
+    projected, value_at_risk, critical, m_with_links, path = _per_run(
+        links,
+        finish,
+        reference,
+        ranked["target_value"].to_numpy(),
+        ranked["lower"].to_numpy(),
+        k_t,
+        grid_days if trajectory else None,
+    )
+    back = np.argsort(order)  # rank of each KPI row
+    projected = projected[back]
+    if path is not None:
+        path = path[:, back]
+
+    # ---- summaries
+    varying = np.flatnonzero(~fixed)
+    quantiles = np.repeat(deterministic[None, :], 3, axis=0)
+    if varying.size:
+        quantiles[:, varying] = np.quantile(finish[varying], [0.5, 0.8, 0.95], axis=1, method="inverted_cdf")
+    del finish
+    milestone_frame = milestones.select("milestone_id", "name", "project_id").with_columns(
+        pl.Series("computed_finish", deterministic.astype(np.int32)).cast(pl.Date),
+        *[
+            pl.Series(name, quantiles[i].astype(np.int32)).cast(pl.Date)
+            for i, name in enumerate(["p50_finish", "p80_finish", "p95_finish"])
+        ],
+        chosen["distribution"],
+        chosen["distribution_used"],
+    )
+    lower, target = start["lower"].to_numpy(), start["target_value"].to_numpy()
+    gap = np.where(lower[:, None], projected - target[:, None], target[:, None] - projected)
+    kpi_frame = (
+        kpis.select("kpi_id", "name", "unit", "direction", "target_value")
+        .with_columns(
+            pl.Series("p_meet", (gap <= MISS_TOLERANCE).mean(axis=1)),
+            *[pl.Series(f"p{int(q * 100)}", _confidence(projected, lower, q)) for q in (0.5, 0.8, 0.95)],
+            pl.Series("mean", projected.mean(axis=1)),
+            engine_kpis["projected"],
+        )
+        .select(
+            "kpi_id", "name", "unit", "direction", "target_value", "projected", "p_meet", "p50", "p80", "p95", "mean"
+        )
+    )
+    var_q = np.quantile(value_at_risk, [0.5, 0.8, 0.95], method="inverted_cdf")
+    criticality = (
+        milestones[m_with_links]
+        .select("milestone_id", "name", "project_id")
+        .with_columns(pl.Series("open", ~fixed[m_with_links]), pl.Series("criticality", critical / runs))
+        .sort(["criticality", "milestone_id"], descending=[True, False])
+    )
+    return SimulationResult(
+        runs=runs,
+        seed=seed,
+        kpis=kpi_frame,
+        milestones=milestone_frame,
+        value_at_risk=ValueAtRiskDistribution(
+            value_at_risk,
+            float(var_q[0]),
+            float(var_q[1]),
+            float(var_q[2]),
+            float(value_at_risk.mean()),
+            engine_value_at_risk,
+        ),
+        criticality=criticality,
+        trajectory=_fan(kpis, grid, grid_days, start["t"].to_numpy(), projected, path),
+    )
+
+
+def _link_arrays(portfolio: Portfolio, milestones: pl.DataFrame, ranked_ids: pl.Series, ranked: pl.DataFrame) -> _Links:
+    """The resolvable links as row vectors, sorted by KPI rank then input order."""
+    index = pl.DataFrame(
+        {"milestone_id": milestones["milestone_id"], "_m": np.arange(milestones.height, dtype=np.int64)}
+    )
+    kpi_rank = pl.DataFrame({"kpi_id": ranked_ids, "_k": np.arange(ranked_ids.len(), dtype=np.int64)})
+    links = (
+        portfolio.links.with_row_index("_row")
+        .join(index, on="milestone_id")
+        .join(kpi_rank, on="kpi_id")
+        .join(milestones.select("milestone_id", days(pl.col("baseline_finish")).alias("_bf")), on="milestone_id")
+        .sort("_k", "_row")
+    )
+    rank = links["_k"].to_numpy()
+
+    def column(values: np.ndarray) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64)[None, :]
+
+    ramp_days = links["ramp_days"].to_numpy()
+    has_ramp = ramp_days > 0
+    baseline = column(links["_bf"].to_numpy())
+    return _Links(
+        milestone=links["_m"].to_numpy(),
+        rank=rank,
+        delta=column(links["kpi_delta"].to_numpy()),
+        span=column(np.where(has_ramp, ramp_days, 1e-9)),
+        eps=column(np.where(has_ramp, 0.0, 0.5)),
+        rate=column(links["value_per_week"].to_numpy() / 7.0),
+        baseline=baseline,
+        target=column(ranked["t"].to_numpy()[rank]),
+        start=column(ranked["a"].to_numpy()[rank]),
+        counted_from=np.maximum(baseline, column(ranked["ps"].to_numpy()[rank])),
+    )
+
+
+def _fan(
+    kpis: pl.DataFrame,
+    grid: list[date],
+    grid_days: np.ndarray,
+    k_t: np.ndarray,
+    projected: np.ndarray,
+    path: np.ndarray | None,
+) -> pl.DataFrame:
+    """Rows ``kpi_id, date, p10, p50, p90``: grid dates before each KPI's target, then the target."""
+    schema = {"kpi_id": pl.String, "date": pl.Date, "p10": pl.Float64, "p50": pl.Float64, "p90": pl.Float64}
+    if path is None or kpis.height == 0:
+        return pl.DataFrame(schema=schema)
+    ids = np.asarray(kpis["kpi_id"].to_list(), dtype=object)
+    g_idx, k_idx = np.nonzero(grid_days[:, None] < k_t[None, :])
+    fan = np.quantile(path[g_idx, k_idx], [0.1, 0.5, 0.9], axis=1)
+    end = np.quantile(projected, [0.1, 0.5, 0.9], axis=1)
+    return pl.DataFrame(
+        {
+            "kpi_id": np.concatenate([ids[k_idx], ids]).tolist(),
+            "date": [grid[g] for g in g_idx] + kpis["target_date"].to_list(),
+            "p10": np.concatenate([fan[0], end[0]]),
+            "p50": np.concatenate([fan[1], end[1]]),
+            "p90": np.concatenate([fan[2], end[2]]),
+        },
+        schema=schema,
+    ).sort("kpi_id", "date")
