@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import access, context, errors, loaders
+from ui import access, context, errors, loaders, pages_mode
 
 st.set_page_config(page_title="Strategy execution", page_icon=":material/flag:", layout="wide")
 
@@ -32,6 +32,6 @@ with errors.guard():
         loaders.ensure_sample(loaders.db_path())
     access.sidebar()
     context.snapshot_picker()
-context.mark_frame()
+pages_mode.mark_frame()
 with errors.guard():
     page.run()

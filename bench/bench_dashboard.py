@@ -100,29 +100,6 @@ def build_sample(path: Path) -> str:
 
 
 # ------------------------------------------------------------------ the app
-@contextmanager
-def navigation_as_served() -> Iterator[None]:
-    """Run app.py's own navigation on every run, as the server does.
-
-    The same patch as ``tests/app/conftest.py``: AppTest switches Streamlit's older
-    ``pages/`` mode back on before every run, which would drop the sidebar on reruns.
-    """
-    from streamlit.testing.v1 import app_test
-
-    served = app_test.PagesManager
-
-    class AsServed(served):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)
-            served.uses_pages_directory = False
-
-    app_test.PagesManager = AsServed
-    try:
-        yield
-    finally:
-        app_test.PagesManager = served
-
-
 def _clear_results() -> None:
     """Forget every cached result (data and shared resources alike), keeping the open Store."""
     from ui import loaders
@@ -176,6 +153,8 @@ def measure_pages(db: Path, repeat: int) -> tuple[float, list[tuple[str, float, 
     """
     from streamlit.testing.v1 import AppTest
 
+    from ui import pages_mode
+
     # Bare-mode notices ("No runtime found ...", one per cached function) would bury the
     # table; a filter, because AppTest sets Streamlit's log levels again on every run.
     for name in ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context"):
@@ -183,7 +162,7 @@ def measure_pages(db: Path, repeat: int) -> tuple[float, list[tuple[str, float, 
     os.environ["KPI_DB"] = str(db)
     os.environ["KPI_AUTOLOAD_SAMPLE"] = "0"
     rows = []
-    with navigation_as_served(), page_errors() as errors:
+    with pages_mode.navigation_as_served(), page_errors() as errors:
         at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
         first, _ = _timed_run(at, errors)  # imports, opening the Store, the default page computed
         for page in PAGES:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi_engine.engine import views
-from ui import context, loaders
+from ui import context, loaders, pages_mode
 from ui import format as fmt
 
-context.frame_guard()
+pages_mode.frame_guard()
 path = loaders.db_path()
 st.title("History")
 snaps = loaders.snapshots(path)

@@ -7,9 +7,9 @@ import streamlit as st
 from kpi_engine.core.access import AccessPolicy, Role, roles_from_text
 from kpi_engine.core.errors import KpiError
 from kpi_engine.core.settings import Settings
-from ui import access, context, errors, loaders
+from ui import access, errors, loaders, pages_mode
 
-context.frame_guard()
+pages_mode.frame_guard()
 st.title("Settings")
 st.caption("Thresholds and currency apply to every snapshot and every page. They are stored with the data.")
 

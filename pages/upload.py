@@ -11,14 +11,14 @@ import streamlit as st
 from kpi_engine.core.schema import TABLES, required_columns
 from kpi_engine.engine import views
 from kpi_engine.ingest import ColumnMapping, SourceFile, template_workbook
-from ui import access, context, errors, loaders
+from ui import access, context, errors, loaders, pages_mode
 from ui import format as fmt
 
 SOURCES = ["auto", "template", "jira", "msproject", "smartsheet", "asana"]
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "xlsb"]
 NOT_MAPPED = "(not in the file)"
 
-context.frame_guard()
+pages_mode.frame_guard()
 if not access.session_access().can_upload:
     st.title("Upload")
     st.warning(

@@ -10,7 +10,7 @@ import streamlit as st
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.compute import EngineResult
 from ui import format as fmt
-from ui import loaders
+from ui import loaders, pages_mode
 
 #: Session-state key of the chosen snapshot id (the sidebar selectbox writes it).
 SNAPSHOT_KEY = "snapshot_id"
@@ -18,25 +18,6 @@ SNAPSHOT_KEY = "snapshot_id"
 PENDING_KEY = "_next_snapshot_id"
 #: Session-state key of the latest snapshot at this session's last run.
 LATEST_KEY = "_latest_snapshot_id"
-#: Session-state key app.py sets before it runs a page.
-FRAME_KEY = "_app_frame"
-
-
-def mark_frame() -> None:
-    """Record that app.py (page config, navigation, sidebar) framed this session (app.py calls it)."""
-    st.session_state[FRAME_KEY] = True
-
-
-def frame_guard() -> None:
-    """Send a page opened without app.py's frame to the app's entry page.
-
-    Until a session has run app.py once after a server start, Streamlit's older
-    multipage mode may open a deep link (``/exceptions``) as a bare script from the
-    ``pages/`` folder: no page config, no navigation, no snapshot picker. Switching to
-    app.py fixes that for this and every later session.
-    """
-    if not st.session_state.get(FRAME_KEY):
-        st.switch_page("app.py")
 
 
 @dataclass(frozen=True)
@@ -129,7 +110,7 @@ def snapshot_picker() -> None:
 
 def current() -> Context | None:
     """Return the chosen snapshot's context, or None when the database holds no snapshot."""
-    frame_guard()
+    pages_mode.frame_guard()
     path = loaders.db_path()
     snaps = loaders.snapshots(path)
     if snaps.height == 0:

@@ -245,6 +245,26 @@ def _to_json_text(value: object) -> str:
     return json.dumps(value, default=default, sort_keys=True)
 
 
+class _RecordingCursor:
+    """A cursor that hands the text of every statement to the recorders, then runs it."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, recorders: list[list[str]]) -> None:
+        self._cursor, self._recorders = cursor, recorders
+
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        for seen in self._recorders:
+            seen.append(query)
+        return self._cursor.execute(query, *args, **kwargs)
+
+    def sql(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        for seen in self._recorders:
+            seen.append(query)
+        return self._cursor.sql(query, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
 class _Connection:
     """A Store's DuckDB connection: opened on demand and, when asked, let go after a while unused.
 
@@ -266,6 +286,8 @@ class _Connection:
         # when opening last failed because the file was busy, and why
         self._busy_at = -1.0
         self._busy: DatabaseBusyError | None = None
+        #: Lists that receive the text of every SQL statement (see :meth:`Store.record_statements`).
+        self.recorders: list[list[str]] = []
 
     @property
     def is_open(self) -> bool:
@@ -302,7 +324,7 @@ class _Connection:
         try:
             cur = con.cursor()
             try:
-                yield cur
+                yield _RecordingCursor(cur, self.recorders) if self.recorders else cur  # type: ignore[misc]
             finally:
                 cur.close()
         finally:
@@ -421,6 +443,29 @@ class Store:
     def close(self) -> None:
         """Close the connection; the Store cannot be used afterwards."""
         self._db.close()
+
+    @property
+    def holds_file(self) -> bool:
+        """Whether this Store holds the database file right now (others then wait for it)."""
+        return self._db.is_open
+
+    @contextmanager
+    def record_statements(self) -> Iterator[list[str]]:
+        """Collect the text of every SQL statement this Store runs inside the block.
+
+        An audit aid: it shows that values travel as bound parameters, never in the text.
+
+        Yields
+        ------
+        list[str]
+            The statements, in the order they ran.
+        """
+        seen: list[str] = []
+        self._db.recorders.append(seen)
+        try:
+            yield seen
+        finally:
+            self._db.recorders.remove(seen)
 
     def __enter__(self) -> Store:
         return self

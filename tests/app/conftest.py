@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpi_engine.sample import load_sample
 from kpi_engine.store import Store
+from ui import pages_mode
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 60
@@ -22,24 +23,8 @@ TIMEOUT = 60
 
 @pytest.fixture(scope="session", autouse=True)
 def navigation_as_served() -> Iterator[None]:
-    """Run app.py's own navigation on every run, as the server does.
-
-    With a ``pages/`` folder next to app.py, Streamlit starts in its older multipage mode
-    until app.py first calls ``st.navigation``; the server then stays in the new mode,
-    but AppTest switches the old mode back on before every run, which loses the sidebar
-    (and its snapshot picker) on reruns. Keep the mode the server uses.
-    """
-    import streamlit.testing.v1.app_test as app_test
-
-    served = app_test.PagesManager
-
-    class AsServed(served):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)
-            served.uses_pages_directory = False
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app_test, "PagesManager", AsServed)
+    """Every AppTest run keeps app.py's navigation (why: ``ui/pages_mode.py``)."""
+    with pages_mode.navigation_as_served():
         yield
 
 

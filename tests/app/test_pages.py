@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +20,7 @@ PAGES = [
     pytest.param("pages/exceptions.py", "Exceptions", id="exceptions"),
     pytest.param("pages/heatmap.py", "Heatmap", id="heatmap"),
     pytest.param("pages/kpis.py", "KPIs", id="kpis"),
+    pytest.param("pages/whatif.py", "What-if", id="whatif"),
     pytest.param("pages/governance.py", "Governance", id="governance"),
     pytest.param("pages/upload.py", "Upload", id="upload"),
     pytest.param("pages/history.py", "History", id="history"),
@@ -27,14 +29,13 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def reader(sample_db: Path) -> AppTest:
+def reader(sample_db: Path) -> Iterator[AppTest]:
     """One app session on the shared sample database, for tests that only read."""
-    import os
-
-    os.environ["KPI_DB"] = str(sample_db)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    return at
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KPI_DB", str(sample_db))
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.run()
+        yield at
 
 
 @pytest.mark.parametrize(("page", "title"), PAGES)

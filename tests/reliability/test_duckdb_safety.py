@@ -95,34 +95,21 @@ def test_sql_cannot_read_a_python_variable_by_its_name(store: Store) -> None:
 
 
 # ---------------------------------------------------------------------- values never in SQL text
-class _Recording:
-    """A connection or cursor that records the SQL text it is given and otherwise passes through."""
-
-    def __init__(self, target: Any, seen: list[str]) -> None:
-        self._target, self._seen = target, seen
-
-    def cursor(self) -> _Recording:
-        return _Recording(self._target.cursor(), self._seen)
-
-    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        self._seen.append(sql)
-        return self._target.execute(sql, *args, **kwargs)
-
-    def sql(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        self._seen.append(sql)
-        return self._target.sql(sql, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)
-
-
 HOSTILE = "Zq9'); DROP TABLE snapshots; --"
 
 
 def test_no_value_ever_reaches_the_sql_text(store: Store) -> None:
     """Every value a person types travels as a bound parameter: record every SQL text and look."""
-    seen: list[str] = []
-    store._db._con = _Recording(store._db._con, seen)  # type: ignore[assignment]
+    with store.record_statements() as seen:
+        _store_hostile_values(store)
+    assert seen, "nothing was recorded"
+    leaked = [sql for sql in seen if "zq9" in sql.lower()]
+    assert leaked == []
+    assert store.snapshots().height == 2
+
+
+def _store_hostile_values(store: Store) -> None:
+    """Ingest, save and rename with a hostile string in every value a person can type."""
     files = [
         SourceFile("projects.csv", f'project_id,name,owner\n"P{HOSTILE}","{HOSTILE}","{HOSTILE}"\n'.encode()),
         SourceFile(
@@ -150,11 +137,6 @@ def test_no_value_ever_reaches_the_sql_text(store: Store) -> None:
     assert store.changes()["milestone_id"].to_list() == [f"M{HOSTILE}"]
     assert HOSTILE.encode() in store.file_bytes(store.files()["sha256"][0])
     store.delete_scenario(scenario)
-
-    assert seen, "nothing was recorded"
-    leaked = [sql for sql in seen if "zq9" in sql.lower()]
-    assert leaked == []
-    assert store.snapshots().height == 2
 
 
 #: Local variables of store.py that hold SQL built only from quoted identifiers.

@@ -113,7 +113,7 @@ def test_cli_ingests_while_a_dashboard_store_is_open_and_the_dashboard_sees_it(d
     try:
         assert dashboard.snapshots()["snapshot_id"].to_list() == [1]
         version = data_version(db)
-        assert _wait_until(lambda: not dashboard._db.is_open)
+        assert _wait_until(lambda: not dashboard.holds_file)
 
         done = _cli(db, "ingest", *(str(p) for p in sorted(FLEET_DIR.glob("*.csv"))), "--as-of", "2026-06-22")
 
@@ -128,11 +128,11 @@ def test_a_dashboard_store_holds_the_file_while_in_use_and_lets_go_after(db: Pat
     dashboard = Store.open(db, idle_release=0.5)
     try:
         dashboard.snapshots()
-        assert dashboard._db.is_open  # just used: a CLI started now waits
+        assert dashboard.holds_file  # just used: a CLI started now waits
         assert _cli(db, "snapshots").returncode == 0  # ... and gets in once the dashboard is idle
-        assert not dashboard._db.is_open
+        assert not dashboard.holds_file
         assert dashboard.latest_snapshot_id() == 1  # the next read opens the file again
-        assert dashboard._db.is_open
+        assert dashboard.holds_file
     finally:
         dashboard.close()
 
@@ -141,7 +141,7 @@ def test_a_store_held_for_good_keeps_other_programs_out(db: Path) -> None:
     held = Store.open(db)  # the CLI's own way: hold the file until closed
     try:
         time.sleep(0.3)
-        assert held._db.is_open
+        assert held.holds_file
         done = subprocess.run(
             [sys.executable, "-m", "kpi_engine", "snapshots", "--db", str(db)],
             capture_output=True,
@@ -161,7 +161,7 @@ def test_sessions_waiting_for_a_busy_file_get_one_answer_together(db: Path) -> N
     """Three sessions want the file while another program holds it: one waits out the busy
     timeout, the two queued behind it get the same answer then instead of waiting in turn."""
     dashboard = Store.open(db, idle_release=0.0, busy_timeout=1.0)
-    assert _wait_until(lambda: not dashboard._db.is_open)
+    assert _wait_until(lambda: not dashboard.holds_file)
     connection = dashboard._db
     opened, failures = [], []
     opener = connection._opener
@@ -199,7 +199,7 @@ def test_an_in_memory_store_is_never_let_go() -> None:
     with Store.open(":memory:", idle_release=0.0) as store:
         store.ingest(read_upload(files), date(2026, 6, 15), author="first", sources=files)
         time.sleep(0.2)
-        assert store._db.is_open
+        assert store.holds_file
         assert store.snapshots()["snapshot_id"].to_list() == [1]
 
 

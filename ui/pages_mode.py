@@ -1,0 +1,56 @@
+"""Keeping Streamlit in the navigation mode app.py chooses, while the pages live in ``pages/``.
+
+Why this module exists: the pages are in a folder named ``pages/`` next to ``app.py`` (the
+layout users were promised). Streamlit 1.67 treats such a folder as the older multipage
+mode until ``st.navigation`` first runs, and offers no public setting to turn that
+discovery off (``PagesManager.uses_pages_directory`` is set from the folder's existence).
+Two consequences, handled here and nowhere else:
+
+- On the server, a deep link (``/exceptions``) opened before any session ran app.py is run
+  as a bare script: no page config, no navigation, no snapshot picker. app.py marks each
+  session it framed (:func:`mark_frame`); a page opened without that mark goes back to
+  app.py (:func:`frame_guard`).
+- In ``streamlit.testing.v1.AppTest``, the flag is reset before every run, so reruns lose
+  the sidebar. :func:`navigation_as_served` keeps the mode the server uses; the AppTest
+  fixtures and the dashboard benchmark use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+#: Session-state key app.py sets before it runs a page.
+FRAME_KEY = "_app_frame"
+
+
+def mark_frame() -> None:
+    """Record that app.py (page config, navigation, sidebar) framed this session."""
+    st.session_state[FRAME_KEY] = True
+
+
+def frame_guard() -> None:
+    """Send a page opened without app.py's frame to the app's entry page."""
+    if not st.session_state.get(FRAME_KEY):
+        st.switch_page("app.py")
+
+
+@contextmanager
+def navigation_as_served() -> Iterator[None]:
+    """Run app.py's own navigation on every AppTest run, as the server does."""
+    from streamlit.testing.v1 import app_test
+
+    served = app_test.PagesManager
+
+    class AsServed(served):  # type: ignore[misc, valid-type]  # subclassing a class held in a variable
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            served.uses_pages_directory = False
+
+    app_test.PagesManager = AsServed  # type: ignore[misc]  # the private hook this module documents
+    try:
+        yield
+    finally:
+        app_test.PagesManager = served  # type: ignore[misc]
