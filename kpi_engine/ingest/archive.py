@@ -308,6 +308,7 @@ def _unpacked(data: memoryview, info: zipfile.ZipInfo) -> Iterator[bytes]:
         inflater = zlib.decompressobj(-15)
         position = 0
         while not inflater.eof:
+            source: bytes | memoryview
             if inflater.unconsumed_tail:
                 source = inflater.unconsumed_tail
             elif position < len(raw):
@@ -494,10 +495,10 @@ class _SheetScanner:
             return
         start = 0
         if self.cells_state == 0:
-            found = text.find(b"<" + p + b"sheetData")
-            if found == -1:
+            at = text.find(b"<" + p + b"sheetData")
+            if at == -1:
                 return
-            start, self.cells_state = found, 1
+            start, self.cells_state = at, 1
         end = text.find(b"</" + p + b"sheetData>", start)
         if end == -1:
             end = len(text)

@@ -118,7 +118,7 @@ def _records(stream: bytes, start: int) -> Iterator[tuple[int, bytes]]:
 
 def _sheet_offsets(stream: bytes) -> list[tuple[int, str]]:
     """(stream offset, name) of every sheet the workbook globals list (BOUNDSHEET records)."""
-    sheets = []
+    sheets: list[tuple[int, str]] = []
     for kind, data in _records(stream, 0):
         if kind == _BOUNDSHEET and len(data) >= 6:
             offset = int.from_bytes(data[:4], "little")

@@ -70,7 +70,7 @@ class ColumnMapping:
         order = data.get("date_order")
         if order is not None and not isinstance(order, str):
             raise InputError(f"date order must be dmy or mdy, not '{order}'")
-        return cls(table=table, columns={str(k): v for k, v in columns.items()}, date_order=order)  # type: ignore[arg-type]
+        return cls(table=table, columns={str(k): v for k, v in columns.items()}, date_order=order)
 
 
 def load_mapping_file(path: str | Path) -> ColumnMapping:
