@@ -24,8 +24,18 @@ from __future__ import annotations
 
 import polars as pl
 
+from kpi_engine.core.errors import Problem
 from kpi_engine.ingest.model import PROVENANCE, Block, Outcome, problems_where
-from kpi_engine.ingest.tools.common import build, distinct_dependencies, not_imported, part, pick
+from kpi_engine.ingest.tools.common import (
+    build,
+    distinct_dependencies,
+    kpi_links,
+    not_imported,
+    part,
+    pick,
+    read_together,
+    upload_place,
+)
 from kpi_engine.ingest.values import ROUNDED_ID, ROUNDED_ID_MESSAGE, is_rounded_id, split_list
 
 SOURCE = "asana"
@@ -62,37 +72,54 @@ HEADERS = {
 MILESTONE_TAG = "milestone"
 KPI_TAG = "kpi:"
 
+#: a row naming a ``Parent task`` is a subtask, the others are top-level tasks
+_HAS_PARENT = pl.col("parent").is_not_null()
+#: the owner of milestones and tasks: ``Assignee``, else ``Assignee Email``
+_OWNER = (pl.coalesce("assignee", "email"), ("assignee", "email"), "Assignee")
 
-def adapt(blocks: list[Block]) -> Outcome:
-    """Map the tasks of one or more Asana CSV exports onto milestones, tasks, links and dependencies."""
-    outcome = Outcome()
-    read = [pick(b, FIELDS) for b in blocks]
-    labels: dict[str, str] = {}
-    for _, lab in reversed(read):
-        labels.update(lab)
-    label = {f: labels.get(f, HEADERS[f]) for f in FIELDS}
-    rows = pl.concat([f for f, _ in read], how="vertical_relaxed")
-    first = blocks[0]
-    where = (first.file, first.name) if len(blocks) == 1 else (", ".join(dict.fromkeys(b.file for b in blocks)), "-")
 
-    # Task ID itself is checked with every id column by the validation
+def _task_table(blocks: list[Block]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """All tasks of the upload in one frame, with field -> header as the files show it.
+
+    The blocks are picked and stacked in upload order; a field's header is the one of the
+    first file that has it.
+    """
+    return read_together(blocks, lambda block: pick(block, FIELDS))
+
+
+def _rounded_id_problems(rows: pl.DataFrame, header: dict[str, str]) -> list[Problem]:
+    """Problems for ``Parent task`` and ``Blocked By`` ids that Excel rounded (``1.21143E+15``).
+
+    The ``Task ID`` itself is checked with every id column by the validation; here the
+    parent cells come first, then the dependency cells, each naming the value.
+    """
     rounded = {
         "parent": is_rounded_id(pl.col("parent")),
         "blocked_by": split_list(pl.col("blocked_by")).list.eval(pl.element().str.contains(ROUNDED_ID)).list.any(),
     }
+    problems: list[Problem] = []
     for field, mask in rounded.items():
-        outcome.problems += problems_where(
+        problems += problems_where(
             rows,
             mask.fill_null(False),
-            label[field],
+            header[field],
             pl.format(f"{ROUNDED_ID_MESSAGE} (value '{{}}')", pl.col(field)),
         )
+    return problems
 
+
+def _resolve_parents(rows: pl.DataFrame) -> pl.DataFrame:
+    """Number the rows (``_pos``) and find the row of each subtask's parent (``_parent_pos``).
+
+    Also adds ``_project`` (the first of the task's projects) and ``_tags`` (lower case).
+    ``Parent task`` holds a Task ID or (in most exports) the parent's name, matched within
+    the task's project; ``_ambiguous`` marks rows whose parent name several tasks of the
+    project carry (their ``_parent_pos`` stays null unless the text is also a Task ID).
+    """
     rows = rows.with_row_index("_pos").with_columns(
         _project=split_list(pl.col("projects")).list.first(),
         _tags=split_list(pl.col("tags")).list.eval(pl.element().str.to_lowercase()),
     )
-    # "Parent task" holds a Task ID or (in most exports) the parent's name
     by_id = rows.filter(pl.col("id").is_not_null()).select(_ref=pl.col("id"), _parent_pos=pl.col("_pos"))
     names = rows.filter(pl.col("name").is_not_null()).select(
         _ref=pl.col("name"), _proj=pl.col("_project"), _parent_pos=pl.col("_pos")
@@ -112,44 +139,71 @@ def adapt(blocks: list[Block]) -> Outcome:
         .select("_pos", _parent_pos=pl.coalesce("_parent_pos", "_by_name"))
     )
     rows = rows.join(resolved, on="_pos", how="left", maintain_order="left")
-    has_parent = pl.col("parent").is_not_null()
     ambiguous = rows.join(ambiguous_names, left_on=["parent", "_project"], right_on=["_ref", "_proj"], how="semi")[
         "_pos"
     ]
-    outcome.problems += problems_where(
+    return rows.with_columns(_ambiguous=pl.col("_pos").is_in(ambiguous.implode()))
+
+
+def _ambiguous_parent_problems(rows: pl.DataFrame, header: dict[str, str]) -> list[Problem]:
+    """Problems for subtasks whose parent name matches several tasks of the project and no Task ID."""
+    return problems_where(
         rows,
-        pl.col("_pos").is_in(ambiguous.implode()) & pl.col("_parent_pos").is_null(),
-        label["parent"],
+        pl.col("_ambiguous") & pl.col("_parent_pos").is_null(),
+        header["parent"],
         pl.format("parent task '{}' matches several tasks of the project; export with Task IDs", pl.col("parent")),
     )
-    # the top-level ancestor of every row, one join per level (Asana nests up to five levels)
-    top = rows.select("_pos", _top=pl.when(~has_parent).then(pl.col("_pos")), _up=pl.col("_parent_pos"))
-    step = rows.select(_up="_pos", _next="_parent_pos", _up_top=pl.when(~has_parent).then(pl.col("_pos")))
+
+
+def _top_level_of_each_task(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_top``: the position of each row's top-level ancestor (itself for a top-level task).
+
+    Parents are followed one join per level, up to five levels (as deep as Asana nests);
+    ``_top`` is null where the chain breaks (a parent not found in the upload) or runs deeper.
+    """
+    top_level = pl.when(~_HAS_PARENT).then(pl.col("_pos"))
+    top = rows.select("_pos", _top=top_level, _up=pl.col("_parent_pos"))
+    step = rows.select(_up="_pos", _next="_parent_pos", _up_top=top_level)
     for _ in range(5):
         top = (
             top.join(step, on="_up", how="left", maintain_order="left")
             .with_columns(_top=pl.coalesce("_top", "_up_top"), _up=pl.col("_next"))
             .drop("_next", "_up_top")
         )
-    rows = rows.with_columns(_top=top["_top"])
+    return rows.with_columns(_top=top["_top"])
+
+
+def _milestone_of_each_task(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_ms`` (the row is a milestone) and ``_milestone`` (the Task ID of its milestone).
+
+    A top-level task is a milestone when some subtask of the upload reaches it or it carries
+    the tag ``milestone``; every row belongs to the milestone of its top-level ancestor, if any.
+    """
+    has_parent = _HAS_PARENT
     parents_of_children = rows.filter(has_parent)["_top"].drop_nulls().unique()
     is_milestone = ~has_parent & (
         pl.col("_pos").is_in(parents_of_children.implode()) | pl.col("_tags").list.contains(MILESTONE_TAG)
     )
     rows = rows.with_columns(_ms=is_milestone.fill_null(False))
     ms_key = rows.filter(pl.col("_ms")).select(_top="_pos", _milestone="id")
-    rows = rows.join(ms_key, on="_top", how="left", maintain_order="left")
+    return rows.join(ms_key, on="_top", how="left", maintain_order="left")
+
+
+def _milestones(rows: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The milestones part, with the canonical columns and their header labels.
+
+    The due date is both baseline and forecast finish; the reported status is Complete for
+    a completed milestone, else blank.
+    """
     col = pl.col
-    owner = (pl.coalesce("assignee", "email"), ("assignee", "email"), "Assignee")
-    opts = {"decimal_comma": first.sheet.decimal_comma, "epoch1904": first.sheet.epoch1904}
-    milestones, milestone_labels = build(
+    return build(
         rows.filter(col("_ms")),
         labels,
         {
             "milestone_id": (col("id"), ("id",), "Task ID"),
             "project_id": (col("_project"), ("projects",), "Projects"),
             "name": (col("name"), ("name",), "Name"),
-            "owner": owner,
+            "owner": _OWNER,
             "baseline_start": (col("start"), ("start",), "Start Date"),
             "baseline_finish": (col("due"), ("due",), "Due Date"),
             "forecast_finish": (col("due"), ("due",), "Due Date"),
@@ -161,33 +215,40 @@ def adapt(blocks: list[Block]) -> Outcome:
             ),
         },
     )
-    outcome.parts.append(part(where, "milestones", milestones, milestone_labels, SOURCE, **opts))
 
-    top_level_plain = ~has_parent & ~pl.col("_ms")
-    orphan = (
-        has_parent
-        & pl.col("_milestone").is_null()
-        & ~pl.col("_pos").is_in(ambiguous.implode())
-        & ~is_rounded_id(pl.col("parent"))
-    )
-    no_date = has_parent & pl.col("_milestone").is_not_null() & pl.col("due").is_null() & pl.col("completed").is_null()
-    outcome.warnings += not_imported(
+
+def _tasks(
+    rows: pl.DataFrame, labels: dict[str, str], header: dict[str, str]
+) -> tuple[pl.DataFrame, dict[str, str], list[Problem]]:
+    """The tasks part (subtasks of a milestone) and warnings for the rows left out.
+
+    Warned and not imported: top-level tasks that are not milestones, subtasks whose parent
+    is not in the upload (unless already reported as ambiguous or rounded), and open
+    subtasks without a due date; the others are due by their due date (their completion
+    date when they have none).
+    """
+    col = pl.col
+    has_parent = _HAS_PARENT
+    top_level_plain = ~has_parent & ~col("_ms")
+    orphan = has_parent & col("_milestone").is_null() & ~col("_ambiguous") & ~is_rounded_id(col("parent"))
+    no_date = has_parent & col("_milestone").is_not_null() & col("due").is_null() & col("completed").is_null()
+    warnings = not_imported(
         rows,
         top_level_plain,
-        label["name"],
+        header["name"],
         "a top-level task without subtasks and without the tag 'milestone' is neither a milestone nor part of one; "
         "it was not imported",
     )
-    outcome.warnings += not_imported(
+    warnings += not_imported(
         rows,
         orphan,
-        label["parent"],
+        header["parent"],
         "the parent task is not in this upload, so the subtask belongs to no milestone; it was not imported",
     )
-    outcome.warnings += not_imported(
+    warnings += not_imported(
         rows,
         no_date,
-        label["due"],
+        header["due"],
         "the open subtask has no due date, so it cannot move its milestone's forecast; it was not imported",
     )
     tasks, task_labels = build(
@@ -197,45 +258,77 @@ def adapt(blocks: list[Block]) -> Outcome:
             "task_id": (col("id"), ("id",), "Task ID"),
             "milestone_id": (col("_milestone"), (), labels.get("parent", "Parent task")),
             "name": (col("name"), ("name",), "Name"),
-            "owner": owner,
+            "owner": _OWNER,
             "forecast_finish": (pl.coalesce("due", "completed"), ("due", "completed"), "Due Date"),
             "actual_finish": (col("completed"), ("completed",), "Completed At"),
         },
     )
-    outcome.parts.append(part(where, "tasks", tasks, task_labels, SOURCE, **opts))
+    return tasks, task_labels, warnings
 
-    # a rounded Task ID is reported on its own row; links and dependencies do not repeat it
-    usable = rows.filter(pl.col("_milestone").is_not_null() & ~is_rounded_id(pl.col("_milestone")))
-    links = (
-        usable.select("_milestone", *PROVENANCE, _tag=split_list(pl.col("tags")))
-        .explode("_tag")
-        .filter(pl.col("_tag").str.to_lowercase().str.starts_with(KPI_TAG))
-        .select(*PROVENANCE, milestone_id="_milestone", kpi_id=pl.col("_tag").str.slice(len(KPI_TAG)).str.strip_chars())
-        .unique(["milestone_id", "kpi_id"], keep="first", maintain_order=True)
-    )
-    if links.height:
-        tag_labels = dict.fromkeys(("milestone_id", "kpi_id"), label["tags"])
-        outcome.parts.append(part(where, "links", links, tag_labels, SOURCE, derived=True))
 
+def _linkable(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows that may yield links and dependencies: those of a milestone whose Task ID is not rounded.
+
+    A rounded Task ID is reported on its own row; links and dependencies do not repeat it.
+    """
+    return rows.filter(pl.col("_milestone").is_not_null() & ~is_rounded_id(pl.col("_milestone")))
+
+
+def _kpi_links(linkable: pl.DataFrame) -> pl.DataFrame:
+    """Links from ``kpi:`` tags: each such tag of a task links the task's milestone to that KPI.
+
+    See :func:`~kpi_engine.ingest.tools.common.kpi_links` for the rows returned.
+    """
+    return kpi_links(linkable, "_milestone", split_list(pl.col("tags")), KPI_TAG)
+
+
+def _dependencies(linkable: pl.DataFrame) -> pl.DataFrame:
+    """Dependencies from ``Blocked By``: the blocking task's milestone precedes this task's milestone.
+
+    Blocking tasks are looked up by Task ID among the linkable rows (first row of a repeated
+    id); pairs within one milestone and repeated pairs are dropped.
+    """
     milestone_of = (
-        usable.select(_blocker=pl.col("id"), predecessor_id=pl.col("_milestone"))
+        linkable.select(_blocker=pl.col("id"), predecessor_id=pl.col("_milestone"))
         .filter(pl.col("_blocker").is_not_null())
         .unique("_blocker", keep="first")
     )
-    deps = distinct_dependencies(
-        usable.select("_pos", *PROVENANCE, successor_id="_milestone", _blocker=split_list(pl.col("blocked_by")))
+    return distinct_dependencies(
+        linkable.select("_pos", *PROVENANCE, successor_id="_milestone", _blocker=split_list(pl.col("blocked_by")))
         .explode("_blocker")
         .join(milestone_of, on="_blocker", how="inner")
     )
+
+
+def adapt(blocks: list[Block]) -> Outcome:
+    """Map the tasks of one or more Asana CSV exports onto milestones, tasks, links and dependencies."""
+    outcome = Outcome()
+    rows, labels = _task_table(blocks)
+    header = {f: labels.get(f, HEADERS[f]) for f in FIELDS}
+    where = upload_place(blocks)
+    opts = {"decimal_comma": blocks[0].sheet.decimal_comma, "epoch1904": blocks[0].sheet.epoch1904}
+
+    outcome.problems += _rounded_id_problems(rows, header)
+    rows = _resolve_parents(rows)
+    outcome.problems += _ambiguous_parent_problems(rows, header)
+    rows = _top_level_of_each_task(rows)
+    rows = _milestone_of_each_task(rows)
+
+    milestones, milestone_labels = _milestones(rows, labels)
+    outcome.parts.append(part(where, "milestones", milestones, milestone_labels, SOURCE, **opts))
+
+    tasks, task_labels, warnings = _tasks(rows, labels, header)
+    outcome.warnings += warnings
+    outcome.parts.append(part(where, "tasks", tasks, task_labels, SOURCE, **opts))
+
+    linkable = _linkable(rows)
+    links = _kpi_links(linkable)
+    if links.height:
+        tag_labels = dict.fromkeys(("milestone_id", "kpi_id"), header["tags"])
+        outcome.parts.append(part(where, "links", links, tag_labels, SOURCE, derived=True))
+
+    deps = _dependencies(linkable)
     if deps.height:
-        outcome.parts.append(
-            part(
-                where,
-                "dependencies",
-                deps,
-                dict.fromkeys(("predecessor_id", "successor_id", "lag_days"), label["blocked_by"]),
-                SOURCE,
-                derived=True,
-            )
-        )
+        dep_labels = dict.fromkeys(("predecessor_id", "successor_id", "lag_days"), header["blocked_by"])
+        outcome.parts.append(part(where, "dependencies", deps, dep_labels, SOURCE, derived=True))
     return outcome

@@ -1,4 +1,4 @@
-"""Pieces the tool adapters share: picking columns, schedules' milestone grouping, predecessors."""
+"""Pieces the tool adapters share: picking and stacking columns, KPI tags, milestone grouping, predecessors."""
 
 from __future__ import annotations
 
@@ -28,6 +28,51 @@ def pick(block: Block, fields: dict[str, tuple[str, ...]]) -> tuple[pl.DataFrame
             exprs.append(pl.col(column).alias(name))
             labels[name] = block.label(column)
     return block.data.select(*exprs, *PROVENANCE), labels
+
+
+def read_together(
+    blocks: list[Block], read: Callable[[Block], tuple[pl.DataFrame, dict[str, str]]]
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Read the blocks of a tool that takes several files as one upload (Jira, Asana).
+
+    Each block is read with ``read`` (picked fields and field -> header); the rows are
+    stacked in upload order and a field's header is the one of the first block that has it.
+    """
+    read_blocks = [read(b) for b in blocks]
+    labels: dict[str, str] = {}
+    for _, block_labels in reversed(read_blocks):
+        labels.update(block_labels)
+    return pl.concat([frame for frame, _ in read_blocks], how="vertical_relaxed"), labels
+
+
+def upload_place(blocks: list[Block]) -> tuple[str, str]:
+    """The file and sheet named on parts read from several blocks together.
+
+    One block names its own file and sheet; several name their distinct files, comma
+    separated in upload order, and the sheet ``-``.
+    """
+    first = blocks[0]
+    return (first.file, first.name) if len(blocks) == 1 else (", ".join(dict.fromkeys(b.file for b in blocks)), "-")
+
+
+def kpi_links(frame: pl.DataFrame, milestone: str, tags: pl.Expr, prefix: str) -> pl.DataFrame:
+    """Links from tags like ``kpi:K-OTD`` on rows whose milestone is known (Jira labels, Asana tags).
+
+    ``tags`` is a list expression over ``frame``; every tag starting with ``prefix`` (any case)
+    links the row's ``milestone`` column to the KPI named after the prefix.  Returns the
+    provenance, ``milestone_id`` and ``kpi_id``, one row per distinct pair in file order.
+    """
+    return (
+        frame.select(milestone, *PROVENANCE, _tag=tags)
+        .explode("_tag")
+        .filter(pl.col("_tag").str.to_lowercase().str.starts_with(prefix))
+        .select(
+            *PROVENANCE,
+            milestone_id=pl.col(milestone),
+            kpi_id=pl.col("_tag").str.slice(len(prefix)).str.strip_chars(),
+        )
+        .unique(["milestone_id", "kpi_id"], keep="first", maintain_order=True)
+    )
 
 
 #: canonical column -> (expression over picked fields, the fields it reads, header to name when absent)

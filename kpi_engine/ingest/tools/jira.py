@@ -26,8 +26,18 @@ from __future__ import annotations
 
 import polars as pl
 
+from kpi_engine.core.errors import Problem
 from kpi_engine.ingest.model import PROVENANCE, Block, Outcome
-from kpi_engine.ingest.tools.common import build, distinct_dependencies, not_imported, part, pick
+from kpi_engine.ingest.tools.common import (
+    build,
+    distinct_dependencies,
+    kpi_links,
+    not_imported,
+    part,
+    pick,
+    read_together,
+    upload_place,
+)
 
 SOURCE = "jira"
 
@@ -54,8 +64,17 @@ FIELDS: dict[str, tuple[str, ...]] = {
 DONE = ("done", "closed", "resolved", "complete", "completed")
 KPI_LABEL = "kpi:"
 
+#: the ``Issue Type`` is Epic (any case); false for a blank type
+_IS_EPIC = (pl.col("type").str.to_lowercase() == "epic").fill_null(False)
+
 
 def _issues(block: Block) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Read the issues of one Jira export: picked fields plus ``_labels`` and ``_blocks`` lists.
+
+    Every repeated ``Labels`` column (split on spaces) is gathered into ``_labels`` and every
+    ``Outward issue link (Blocks)`` column (split on commas) into ``_blocks``, items stripped
+    and blanks dropped.  Returns the frame and field -> header as the file shows it.
+    """
     frame, labels = pick(block, FIELDS)
     label_cols = block.by_key.get("labels", [])
     blocks_cols = block.by_key.get("outwardissuelinkblocks", [])
@@ -73,32 +92,45 @@ def _issues(block: Block) -> tuple[pl.DataFrame, dict[str, str]]:
     return pl.concat([frame, extra], how="horizontal"), labels
 
 
-def adapt(blocks: list[Block]) -> Outcome:
-    """Map the issues of one or more Jira CSV exports onto milestones, tasks, links, projects, dependencies."""
-    outcome = Outcome()
-    read = [_issues(b) for b in blocks]
-    labels: dict[str, str] = {}
-    for _, lab in reversed(read):
-        labels.update(lab)
-    issues = pl.concat([f for f, _ in read], how="vertical_relaxed").with_row_index("_pos")
-    first = blocks[0]
-    where = (first.file, first.name) if len(blocks) == 1 else (", ".join(dict.fromkeys(b.file for b in blocks)), "-")
+def _issue_table(blocks: list[Block]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """All issues of the upload in one frame, numbered by ``_pos`` in upload order.
 
-    epic = pl.col("type").str.to_lowercase() == "epic"
-    keys = issues.select("key", "id", _is_epic=epic.fill_null(False)).filter(pl.col("key").is_not_null())
+    The blocks are read with :func:`_issues` and stacked; a field's header is the one of
+    the first file that has it.
+    """
+    issues, labels = read_together(blocks, _issues)
+    return issues.with_row_index("_pos"), labels
+
+
+def _parent_of_each_issue(issues: pl.DataFrame) -> pl.DataFrame:
+    """The parent issue key of every issue key: ``key`` and ``_parent`` (null when none is found).
+
+    The parent is written as an epic link, a parent key or a parent id (first filled of
+    these); it is looked up among the issue keys, then the issue ids, of the upload.  The
+    first row of a repeated key wins.
+    """
+    keys = issues.select("key", "id").filter(pl.col("key").is_not_null())
     by_id = keys.filter(pl.col("id").is_not_null()).select(pl.col("id").alias("_ref"), pl.col("key").alias("_to"))
     by_key = keys.select(pl.col("key").alias("_ref"), pl.col("key").alias("_to"))
     refs = pl.concat([by_key, by_id]).unique("_ref", keep="first")
-    # parent reference as written (epic link, parent key or parent id) -> parent issue key
-    parents = (
+    return (
         issues.select("key", _ref=pl.coalesce("epic_link", "parent", "parent_id"))
         .filter(pl.col("key").is_not_null())
         .join(refs, on="_ref", how="left", maintain_order="left")
         .select("key", _parent=pl.col("_to"))
         .unique("key", keep="first")
     )
-    is_epic = keys.select("key", "_is_epic").unique("key", keep="first")
-    # follow parents up to three levels (sub-task -> story -> epic), one join per level
+
+
+def _epic_of_each_issue(issues: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_epic`` (the key of the epic each issue belongs to) and ``_is_epic`` to the issues.
+
+    An epic belongs to itself; other issues follow their parents up to three levels
+    (sub-task -> story -> epic), one join per level, and belong to the first epic met.
+    ``_epic`` is null for issues under no epic of the upload.
+    """
+    parents = _parent_of_each_issue(issues)
+    is_epic = issues.select("key", _is_epic=_IS_EPIC).filter(pl.col("key").is_not_null()).unique("key", keep="first")
     walk = (
         issues.select("key")
         .join(is_epic, on="key", how="left", maintain_order="left")
@@ -114,12 +146,18 @@ def adapt(blocks: list[Block]) -> Outcome:
             )
             .drop("_up", "_up_epic")
         )
-    issues = pl.concat([issues, walk.select("_epic")], how="horizontal").with_columns(_is_epic=epic.fill_null(False))
-    done = pl.coalesce("category", "status").str.to_lowercase().is_in(DONE)
-    col = pl.col
-    opts = {"decimal_comma": first.sheet.decimal_comma, "epoch1904": first.sheet.epoch1904}
+    return pl.concat([issues, walk.select("_epic")], how="horizontal").with_columns(_is_epic=_IS_EPIC)
 
-    milestones, milestone_labels = build(
+
+def _milestones(issues: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The milestones part: one per epic, with the canonical columns and their header labels.
+
+    The baseline finish is the baseline field when filled, else the due date; the reported
+    status is Complete when the status category (else the status) is a done word, else blank.
+    """
+    col = pl.col
+    done = pl.coalesce("category", "status").str.to_lowercase().is_in(DONE)
+    return build(
         issues.filter(col("_is_epic")),
         labels,
         {
@@ -134,18 +172,26 @@ def adapt(blocks: list[Block]) -> Outcome:
             "reported_status": (pl.when(done).then(pl.lit("Complete")), ("category", "status"), "Status"),
         },
     )
-    outcome.parts.append(part(where, "milestones", milestones, milestone_labels, SOURCE, **opts))
 
+
+def _tasks(issues: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFrame, dict[str, str], list[Problem]]:
+    """The tasks part (issues other than epics) and warnings for the issues left out.
+
+    An issue under no epic of the upload, or open (not resolved) without a due date, is not
+    imported and gets a warning saying why; the others become tasks of their epic, due by
+    their due date (their resolved date when they have none).
+    """
+    col = pl.col
     others = issues.filter(~col("_is_epic"))
     no_epic = col("_epic").is_null()
     no_date = ~no_epic & col("due").is_null() & col("resolved").is_null()
-    outcome.warnings += not_imported(
+    warnings = not_imported(
         others,
         no_epic,
         labels.get("key", "Issue key"),
         "the issue belongs to no epic of this upload, so to no milestone; it was not imported",
     )
-    outcome.warnings += not_imported(
+    warnings += not_imported(
         others,
         no_date,
         labels.get("due", "Due date"),
@@ -163,61 +209,85 @@ def adapt(blocks: list[Block]) -> Outcome:
             "actual_finish": (col("resolved"), ("resolved",), "Resolved"),
         },
     )
-    outcome.parts.append(part(where, "tasks", tasks, task_labels, SOURCE, **opts))
+    return tasks, task_labels, warnings
 
-    tags = (
-        issues.filter(pl.col("_epic").is_not_null())
-        .select("_epic", "_labels", *PROVENANCE)
-        .explode("_labels")
-        .filter(pl.col("_labels").str.to_lowercase().str.starts_with(KPI_LABEL))
-        .select(
-            *PROVENANCE,
-            milestone_id=pl.col("_epic"),
-            kpi_id=pl.col("_labels").str.slice(len(KPI_LABEL)).str.strip_chars(),
-        )
-        .unique(["milestone_id", "kpi_id"], keep="first", maintain_order=True)
-    )
-    if tags.height:
-        outcome.parts.append(
-            part(where, "links", tags, {"milestone_id": "Labels", "kpi_id": "Labels"}, SOURCE, derived=True)
-        )
 
+def _kpi_links(issues: pl.DataFrame) -> pl.DataFrame:
+    """Links from ``kpi:`` labels: each such label of an issue links the issue's epic to that KPI.
+
+    Issues under no epic are skipped; see :func:`~kpi_engine.ingest.tools.common.kpi_links`
+    for the rows returned.
+    """
+    return kpi_links(issues.filter(pl.col("_epic").is_not_null()), "_epic", pl.col("_labels"), KPI_LABEL)
+
+
+def _dependencies(issues: pl.DataFrame) -> pl.DataFrame:
+    """Dependencies from ``Outward issue link (Blocks)``: the blocking issue's epic precedes the blocked one's.
+
+    The blocked issues are looked up by key (first row of a repeated key); links to issues
+    not in the upload are dropped, and so are pairs within one epic and repeated pairs.
+    """
     epic_of = (
         issues.select(pl.col("key").alias("_blocked"), pl.col("_epic").alias("successor_id"))
         .filter(pl.col("_blocked").is_not_null())
         .unique("_blocked", keep="first")
     )
-    deps = distinct_dependencies(
+    return distinct_dependencies(
         issues.filter(pl.col("_epic").is_not_null())
         .select("_pos", *PROVENANCE, predecessor_id="_epic", _blocked="_blocks")
         .explode("_blocked")
         .join(epic_of, on="_blocked", how="inner")
     )
-    if deps.height:
+
+
+def _projects(issues: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The projects part: one per ``Project key``, from the first issue that names it.
+
+    The name is the ``Project name`` (the key when blank) and the owner the ``Project lead``.
+    """
+    col = pl.col
+    return build(
+        issues.filter(col("project_key").is_not_null()).unique("project_key", keep="first", maintain_order=True),
+        labels,
+        {
+            "project_id": (col("project_key"), ("project_key",), "Project key"),
+            "name": (pl.coalesce("project_name", "project_key"), ("project_name", "project_key"), "Project name"),
+            "owner": (col("project_lead"), ("project_lead",), "Project lead"),
+        },
+    )
+
+
+def adapt(blocks: list[Block]) -> Outcome:
+    """Map the issues of one or more Jira CSV exports onto milestones, tasks, links, projects, dependencies."""
+    outcome = Outcome()
+    issues, labels = _issue_table(blocks)
+    issues = _epic_of_each_issue(issues)
+    where = upload_place(blocks)
+    opts = {"decimal_comma": blocks[0].sheet.decimal_comma, "epoch1904": blocks[0].sheet.epoch1904}
+
+    milestones, milestone_labels = _milestones(issues, labels)
+    outcome.parts.append(part(where, "milestones", milestones, milestone_labels, SOURCE, **opts))
+
+    tasks, task_labels, warnings = _tasks(issues, labels)
+    outcome.warnings += warnings
+    outcome.parts.append(part(where, "tasks", tasks, task_labels, SOURCE, **opts))
+
+    links = _kpi_links(issues)
+    if links.height:
         outcome.parts.append(
-            part(
-                where,
-                "dependencies",
-                deps,
-                {
-                    "predecessor_id": "Issue key",
-                    "successor_id": "Outward issue link (Blocks)",
-                    "lag_days": "lag_days",
-                },
-                SOURCE,
-                derived=True,
-            )
+            part(where, "links", links, {"milestone_id": "Labels", "kpi_id": "Labels"}, SOURCE, derived=True)
         )
 
+    deps = _dependencies(issues)
+    if deps.height:
+        dep_labels = {
+            "predecessor_id": "Issue key",
+            "successor_id": "Outward issue link (Blocks)",
+            "lag_days": "lag_days",
+        }
+        outcome.parts.append(part(where, "dependencies", deps, dep_labels, SOURCE, derived=True))
+
     if "project_lead" in labels:
-        projects, project_labels = build(
-            issues.filter(col("project_key").is_not_null()).unique("project_key", keep="first", maintain_order=True),
-            labels,
-            {
-                "project_id": (col("project_key"), ("project_key",), "Project key"),
-                "name": (pl.coalesce("project_name", "project_key"), ("project_name", "project_key"), "Project name"),
-                "owner": (col("project_lead"), ("project_lead",), "Project lead"),
-            },
-        )
+        projects, project_labels = _projects(issues, labels)
         outcome.parts.append(part(where, "projects", projects, project_labels, SOURCE, derived=True))
     return outcome
