@@ -100,3 +100,36 @@ def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.D
         "slip_days",
         "moved_days",
     )
+
+
+def snapshot_reports(store: Store, snapshot_id: int, settings: Settings | None = None) -> pl.DataFrame:
+    """Return the status reports of one snapshot with their watermelon flags (DOMAIN.md section 7 rule 2).
+
+    Watermelons do not depend on the previous snapshot, so the snapshot is computed on its own.
+    """
+    from kpi_engine.engine.credibility import report_rows
+
+    settings = settings or store.settings()
+    return report_rows(compute(store.load_portfolio(snapshot_id), settings), snapshot_id)
+
+
+def report_history(store: Store, upto_snapshot_id: int | None = None, settings: Settings | None = None) -> pl.DataFrame:
+    """Return the status reports of every snapshot up to ``upto_snapshot_id`` (default: the latest)."""
+    from kpi_engine.engine.credibility import empty_reports
+
+    settings = settings or store.settings()
+    ids = store.snapshot_ids()
+    if upto_snapshot_id is not None:
+        ids = ids[: ids.index(upto_snapshot_id) + 1]
+    frames = [snapshot_reports(store, snapshot_id, settings) for snapshot_id in ids]
+    return pl.concat(frames) if frames else empty_reports()
+
+
+def credibility_of_store(store: Store, upto_snapshot_id: int | None = None, by: str = "person") -> pl.DataFrame:
+    """Return reporting credibility per person (or project, program) over the stored snapshots.
+
+    See :func:`kpi_engine.engine.credibility.credibility`.
+    """
+    from kpi_engine.engine.credibility import credibility
+
+    return credibility(report_history(store, upto_snapshot_id), by)
