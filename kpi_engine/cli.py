@@ -203,9 +203,11 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write the board report workbook of the latest snapshot")
+    p = sub.add_parser("report", help="write the board report workbook or deck of the latest snapshot")
     _add_db(p)
-    p.add_argument("--out", required=True, metavar="FILE.xlsx", help="workbook to write")
+    p.add_argument(
+        "--out", required=True, metavar="FILE.xlsx|FILE.pptx", help="workbook (.xlsx) or slide deck (.pptx) to write"
+    )
     p.set_defaults(func=cmd_report)
 
 
@@ -561,8 +563,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     The charts are drawn with vl-convert; when drawing fails the report is written
     without them, says so on its Summary sheet, and a warning goes to stderr.
     """
+    if args.out.lower().endswith(".pptx"):
+        return _report_deck(args)
     if not args.out.lower().endswith(".xlsx"):
-        _error(f"--out must name an Excel workbook ending in .xlsx, e.g. board.xlsx; got '{args.out}'")
+        _error(
+            f"--out must name an Excel workbook ending in .xlsx or a deck ending in .pptx, e.g. board.xlsx; "
+            f"got '{args.out}'"
+        )
         return 2
     from kpi_engine.analysis import analyse
     from kpi_engine.output.report import render_charts, write_report
@@ -612,6 +619,23 @@ def cmd_credibility(args: argparse.Namespace) -> int:
         )
     else:
         write_output(rows, args.format)
+    return 0
+
+
+def _report_deck(args: argparse.Namespace) -> int:
+    """Write the latest snapshot's board deck (.pptx) to ``args.out``."""
+    from kpi_engine.analysis import analyse
+    from kpi_engine.output.deck import write_deck
+
+    with Store.open(args.db) as store:
+        result = analyse(store)
+    path, problem = write_deck(result, args.out)
+    if problem:
+        _error(f"warning: {problem}")
+    print(
+        f"Wrote {path}: {result.exceptions.height} exceptions, value at risk "
+        f"{result.value_at_risk_total:,.0f} {result.settings.currency}"
+    )
     return 0
 
 
