@@ -124,6 +124,7 @@ def trajectory_spec(result: EngineResult, kpi_id: str) -> dict[str, Any]:
     kpi = result.kpi(kpi_id)
     path = views.kpi_trajectory(result, kpi_id).with_columns(pl.col("date").cast(pl.String))
     unit = f" ({kpi['unit']})" if kpi.get("unit") else ""
+    target = float(kpi["target_value"])  # type: ignore[arg-type]
     colours = {"Actual": "#263238", "Projected": RAG_COLOURS["Red"], "Baseline plan": "#9E9E9E"}
     return {
         "$schema": _VEGA_LITE,
@@ -162,9 +163,7 @@ def trajectory_spec(result: EngineResult, kpi_id: str) -> dict[str, Any]:
                 },
             },
             {
-                "data": {
-                    "values": [{"target": kpi["target_value"], "label": f"target {_number(kpi['target_value'])}"}]
-                },
+                "data": {"values": [{"target": kpi["target_value"], "label": f"target {_number(target)}"}]},
                 "layer": [
                     {
                         "mark": {"type": "rule", "color": "black", "strokeDash": [2, 2]},
@@ -372,7 +371,7 @@ def deck_bytes(
 
     pictures = pictures or {}
     currency = result.settings.currency
-    prs = Presentation()
+    prs: Any = Presentation()
     prs.slide_width, prs.slide_height = _Deck.emu(_SLIDE_W_IN), _Deck.emu(_SLIDE_H_IN)
     deck = _Deck(prs)
 
