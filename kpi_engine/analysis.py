@@ -113,15 +113,27 @@ def snapshot_reports(store: Store, snapshot_id: int, settings: Settings | None =
     return report_rows(compute(store.load_portfolio(snapshot_id), settings), snapshot_id)
 
 
+def report_snapshot_ids(store: Store, upto_snapshot_id: int | None = None) -> list[int]:
+    """Return the snapshots whose reports count, oldest first, up to ``upto_snapshot_id`` (default: the latest).
+
+    One snapshot per date: when a date was uploaded more than once (a correction), its
+    latest snapshot stands for that week, so a re-upload does not count its reports twice.
+    """
+    snapshots = store.snapshots().select("snapshot_id", "as_of")
+    if upto_snapshot_id is not None:
+        position = snapshots["snapshot_id"].to_list().index(upto_snapshot_id)
+        snapshots = snapshots.head(position + 1)
+    return snapshots.unique("as_of", keep="last", maintain_order=True)["snapshot_id"].to_list()
+
+
 def report_history(store: Store, upto_snapshot_id: int | None = None, settings: Settings | None = None) -> pl.DataFrame:
     """Return the status reports of every snapshot up to ``upto_snapshot_id`` (default: the latest)."""
     from kpi_engine.engine.credibility import empty_reports
 
     settings = settings or store.settings()
-    ids = store.snapshot_ids()
-    if upto_snapshot_id is not None:
-        ids = ids[: ids.index(upto_snapshot_id) + 1]
-    frames = [snapshot_reports(store, snapshot_id, settings) for snapshot_id in ids]
+    frames = [
+        snapshot_reports(store, snapshot_id, settings) for snapshot_id in report_snapshot_ids(store, upto_snapshot_id)
+    ]
     return pl.concat(frames) if frames else empty_reports()
 
 

@@ -116,3 +116,15 @@ def test_no_reports_gives_an_empty_table():
             schema={"person": pl.String, "reports": pl.Int64, "watermelons": pl.Int64, "credibility": pl.Float64}
         ),
     )
+
+
+def test_a_date_uploaded_twice_counts_once(tmp_path):
+    files = read_paths(sorted(str(p) for p in FLEET_DIR.glob("*.csv")))
+    with Store.open(tmp_path / "kpi.duckdb") as store:
+        for as_of in WEEKS:
+            store.ingest(read_upload(files), as_of)
+        # a correction of the last week: a second snapshot of 2026-06-29
+        store.ingest(read_upload(read_paths([str(FLEET_DIR / "milestones.csv")])), WEEKS[-1])
+        assert len(store.snapshot_ids()) == 4
+        table = credibility_of_store(store)
+    assert table.filter(pl.col("person") == "Priya Raman").select("reports", "watermelons").row(0) == (3, 3)

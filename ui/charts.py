@@ -430,7 +430,12 @@ def best_net_frontier(frontier: pl.DataFrame, budget: float, currency: str) -> a
     money = alt.Axis(format="~s")
     line = (
         alt.Chart(frontier)
-        .mark_line(interpolate="step-after", strokeWidth=3, color=RAG_COLOURS["Green"], point=True)
+        .mark_line(
+            interpolate="step-after",
+            strokeWidth=3,
+            color=RAG_COLOURS["Green"],
+            point=alt.OverlayMarkDef(color=RAG_COLOURS["Green"]),
+        )
         .encode(
             x=alt.X("budget:Q", title=f"Budget ({currency})", axis=money),
             y=alt.Y("total_net:Q", title=f"Best net value ({currency})", axis=money),
@@ -450,11 +455,12 @@ def best_net_frontier(frontier: pl.DataFrame, budget: float, currency: str) -> a
     return alt.layer(line, rule, label).properties(height=300)
 
 
-def watermelon_weeks(weeks: pl.DataFrame, columns: int = 4) -> alt.FacetChart:
+def watermelon_weeks(weeks: pl.DataFrame, order: list[str], columns: int = 3) -> alt.FacetChart:
     """Small multiples: per person, how many of their reports were better than computed each week.
 
     ``weeks`` holds ``person, as_of, reports, watermelons``
-    (:func:`kpi_engine.engine.credibility.watermelon_weeks`).
+    (:func:`kpi_engine.engine.credibility.watermelon_weeks`); ``order`` lists the people in
+    the order of the ranked table.
     """
     frame = weeks.with_columns(pl.col("as_of").cast(pl.String))
     return (
@@ -462,7 +468,7 @@ def watermelon_weeks(weeks: pl.DataFrame, columns: int = 4) -> alt.FacetChart:
         .mark_bar(color=RAG_COLOURS["Red"])
         .encode(
             x=alt.X("as_of:O", title=None, axis=alt.Axis(labelAngle=-45, labelFontSize=10)),
-            y=alt.Y("watermelons:Q", title="Better than computed", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("watermelons:Q", title=None, axis=alt.Axis(tickMinStep=1)),
             tooltip=[
                 alt.Tooltip("person:N", title="Owner"),
                 alt.Tooltip("as_of:N", title="Snapshot"),
@@ -470,6 +476,9 @@ def watermelon_weeks(weeks: pl.DataFrame, columns: int = 4) -> alt.FacetChart:
                 alt.Tooltip("watermelons:Q", title="Better than computed"),
             ],
         )
-        .properties(width=150, height=90)
-        .facet(facet=alt.Facet("person:N", title=None, header=alt.Header(labelFontSize=FONT)), columns=columns)
+        .properties(width=110, height=80)
+        .facet(
+            facet=alt.Facet("person:N", title=None, sort=order, header=alt.Header(labelFontSize=FONT)),
+            columns=columns,
+        )
     )

@@ -167,7 +167,13 @@ def budget_section(ctx: context.Context, milestone_labels: dict[str, str]) -> No
     }
     with left:
         if best.chosen.height:
-            st.dataframe(best.chosen, column_config=money_cols, hide_index=True, key="bu_chosen")
+            st.dataframe(
+                best.chosen,
+                column_order=["milestone_id", "name", "cost", "recovered_value", "net_value"],
+                column_config=money_cols,
+                hide_index=True,
+                key="bu_chosen",
+            )
         else:
             st.caption("Nothing is chosen: no candidate within this budget recovers more than it costs.")
         with st.expander(f"Every candidate ({table.height})"):
@@ -213,7 +219,7 @@ def credibility_section(ctx: context.Context) -> None:
     history = reports(ctx)
     weeks = history["as_of"].n_unique()
     st.caption(
-        f"Over {weeks} snapshot(s) up to {fmt.day(ctx.as_of)}: how many status reports each milestone owner gave "
+        f"Over {weeks} weekly snapshot(s) up to {fmt.day(ctx.as_of)}: how many status reports each milestone owner gave "
         "on open milestones, and how many of them were better than the status computed from the dates "
         "(watermelons). Credibility = 1 - watermelons / reports. These are facts about reports, not "
         "judgements about people: a report can be better than computed because a forecast was not updated."
@@ -225,7 +231,7 @@ def credibility_section(ctx: context.Context) -> None:
         "Per", ["person", "project", "program"], default="person", key="cred_by", format_func=str.capitalize
     )
     table = cred.credibility(history, by or "person")
-    left, right = st.columns([2, 3], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     with left:
         st.dataframe(
             table,
@@ -250,7 +256,9 @@ def credibility_section(ctx: context.Context) -> None:
         shown = cred.credibility(history).filter(pl.col("watermelons") > 0).head(12)["person"]
         if shown.len():
             st.caption("Reports better than computed, per snapshot (owners with at least one).")
-            st.altair_chart(charts.watermelon_weeks(per_week.filter(pl.col("person").is_in(shown.implode()))))
+            st.altair_chart(
+                charts.watermelon_weeks(per_week.filter(pl.col("person").is_in(shown.implode())), shown.to_list())
+            )
         else:
             st.caption("No report was better than computed in these snapshots.")
 

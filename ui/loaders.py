@@ -307,9 +307,8 @@ def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.Dat
 
     Shared and read-only.
     """
+    from kpi_engine.analysis import report_snapshot_ids
     from kpi_engine.engine.credibility import empty_reports
 
-    ids = _store(path).snapshot_ids()
-    ids = ids[: ids.index(snapshot_id) + 1] if snapshot_id in ids else [snapshot_id]
-    frames = [snapshot_reports(path, i, settings) for i in ids]
+    frames = [snapshot_reports(path, i, settings) for i in report_snapshot_ids(_store(path), snapshot_id)]
     return pl.concat(frames) if frames else empty_reports()
