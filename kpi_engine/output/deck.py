@@ -38,6 +38,8 @@ from kpi_engine.whatif.optimize import Optimum
 
 #: How many exceptions the "Top exceptions" slide lists.
 TOP_EXCEPTIONS = 5
+#: How many KPIs that miss the pulse slide lists (largest shortfall first).
+PULSE_KPIS = 6
 #: How many KPI trajectories get a slide (the KPIs with the largest shortfall first).
 MAX_TRAJECTORIES = 4
 #: Slide titles (tests and readers find slides by them).
@@ -267,7 +269,8 @@ class _Deck:
         shape.text = title
         shape.left, shape.top, shape.width, shape.height = self.emu(0.5), self.emu(0.3), self.emu(12.3), self.emu(0.9)
         for paragraph in shape.text_frame.paragraphs:
-            paragraph.font.size = Pt(30)
+            # a long title (a KPI's name and figures) stays on one line
+            paragraph.font.size = Pt(30 if len(title) <= 48 else 24 if len(title) <= 64 else 20)
             paragraph.font.bold = True
             paragraph.font.color.rgb = self.rgb(_DARK)
         return slide
@@ -318,6 +321,11 @@ class _Deck:
             rows, frame.width, self.emu(left), self.emu(top), self.emu(width), self.emu(min(height, 0.45 * rows))
         )
         table = shape.table
+        if frame.width > 2:  # the first column holds names: give it a third of the width
+            first = width / 3
+            table.columns[0].width = self.emu(first)
+            for c in range(1, frame.width):
+                table.columns[c].width = self.emu((width - first) / (frame.width - 1))
         numeric = (
             [str(v).replace(",", "").replace(".", "").lstrip("-").split(" ")[0].isdigit() for v in frame.row(0)]
             if frame.height
@@ -411,7 +419,7 @@ def deck_bytes(
     if missing.height:
         deck.table(
             slide,
-            missing.head(8).select(
+            missing.head(PULSE_KPIS).select(
                 pl.col("name").alias("KPI missing its target"),
                 pl.col("unit").fill_null("").alias("Unit"),
                 pl.col("projected").map_elements(_number, return_dtype=pl.String).alias("Projected"),
@@ -419,9 +427,13 @@ def deck_bytes(
                 pl.col("shortfall").map_elements(_number, return_dtype=pl.String).alias("Shortfall"),
                 pl.col("target_date").cast(pl.String).alias("By"),
             ),
-            (0.6, 3.0, 12.1, 4.0),
-            size=16,
+            (0.6, 2.9, 12.1, 4.0),
+            size=15,
         )
+        if missing.height > PULSE_KPIS:
+            rest = missing.height - PULSE_KPIS
+            more = f"... and {rest} more KPI{'s' if rest > 1 else ''} missing their target."
+            deck.text(slide, [(more, 13, False, _GREY)], (0.6, 6.85, 12.1, 0.4))
     else:
         deck.text(slide, [("Every KPI is projected to meet its target.", 18, False, _DARK)], (0.6, 3.0, 12.1, 1.0))
 
