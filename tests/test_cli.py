@@ -268,6 +268,7 @@ def test_settings_are_shown_and_changed_from_the_command_line(capsys, db):
         "red_days": 21,
         "escalation_value": 250000.0,
         "currency": "EUR",
+        "workaround_budget": 0.0,
     }
     assert cli.main(["settings", "--db", str(db), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["red_days"] == 21
