@@ -115,3 +115,12 @@ def test_pulse_offers_the_board_deck(reader):
     reader.run()
     assert no_errors(reader), problems(reader)
     assert any(d.proto.label == "Board deck (.pptx)" for d in reader.get("download_button"))
+
+
+def test_the_deck_budget_is_a_setting(open_app, writable_db):
+    at = open_app(writable_db, "pages/settings.py")
+    at.number_input(key="set_workaround_budget").set_value(250_000.0)
+    at.button(key="set_save").click().run()
+    assert no_errors(at), problems(at)
+    with Store.open(writable_db) as store:
+        assert store.settings().workaround_budget == 250_000.0
