@@ -142,6 +142,7 @@ def budget_section(ctx: context.Context, milestone_labels: dict[str, str]) -> No
         f"Budget ({currency})",
         min_value=0.0,
         step=10_000.0,
+        format="%.0f",
         key=BUDGET,
         help="The most the chosen workarounds may cost together; the board deck uses the workaround_budget setting",
     )
