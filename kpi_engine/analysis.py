@@ -100,3 +100,48 @@ def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.D
         "slip_days",
         "moved_days",
     )
+
+
+def snapshot_reports(store: Store, snapshot_id: int, settings: Settings | None = None) -> pl.DataFrame:
+    """Return the status reports of one snapshot with their watermelon flags (DOMAIN.md section 7 rule 2).
+
+    Watermelons do not depend on the previous snapshot, so the snapshot is computed on its own.
+    """
+    from kpi_engine.engine.credibility import report_rows
+
+    settings = settings or store.settings()
+    return report_rows(compute(store.load_portfolio(snapshot_id), settings), snapshot_id)
+
+
+def report_snapshot_ids(store: Store, upto_snapshot_id: int | None = None) -> list[int]:
+    """Return the snapshots whose reports count, oldest first, up to ``upto_snapshot_id`` (default: the latest).
+
+    One snapshot per date: when a date was uploaded more than once (a correction), its
+    latest snapshot stands for that week, so a re-upload does not count its reports twice.
+    """
+    snapshots = store.snapshots().select("snapshot_id", "as_of")
+    if upto_snapshot_id is not None:
+        position = snapshots["snapshot_id"].to_list().index(upto_snapshot_id)
+        snapshots = snapshots.head(position + 1)
+    return snapshots.unique("as_of", keep="last", maintain_order=True)["snapshot_id"].to_list()
+
+
+def report_history(store: Store, upto_snapshot_id: int | None = None, settings: Settings | None = None) -> pl.DataFrame:
+    """Return the status reports of every snapshot up to ``upto_snapshot_id`` (default: the latest)."""
+    from kpi_engine.engine.credibility import empty_reports
+
+    settings = settings or store.settings()
+    frames = [
+        snapshot_reports(store, snapshot_id, settings) for snapshot_id in report_snapshot_ids(store, upto_snapshot_id)
+    ]
+    return pl.concat(frames) if frames else empty_reports()
+
+
+def credibility_of_store(store: Store, upto_snapshot_id: int | None = None, by: str = "person") -> pl.DataFrame:
+    """Return reporting credibility per person (or project, program) over the stored snapshots.
+
+    See :func:`kpi_engine.engine.credibility.credibility`.
+    """
+    from kpi_engine.engine.credibility import credibility
+
+    return credibility(report_history(store, upto_snapshot_id), by)

@@ -68,6 +68,17 @@ def positive_number(text: str) -> float:
     return value
 
 
+def budget_amount(text: str) -> float:
+    """Parse a budget: a number of at least 0 (argparse type)."""
+    try:
+        value = float(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a budget: use a number of at least 0, e.g. 250000")
+    return value
+
+
 def positive_int(text: str) -> int:
     """Parse a whole number greater than zero (argparse type)."""
     if not re.fullmatch(r"\d+", text.strip()) or int(text) <= 0:
@@ -192,10 +203,38 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write the board report workbook of the latest snapshot")
+    p = sub.add_parser("report", help="write the board report workbook or deck of the latest snapshot")
     _add_db(p)
-    p.add_argument("--out", required=True, metavar="FILE.xlsx", help="workbook to write")
+    p.add_argument(
+        "--out", required=True, metavar="FILE.xlsx|FILE.pptx", help="workbook (.xlsx) or slide deck (.pptx) to write"
+    )
     p.set_defaults(func=cmd_report)
+
+
+def _add_optimize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "optimize",
+        help="the best set of candidate workarounds for a budget",
+        description="Choose at most one candidate workaround (mitigations sheet) per milestone so that the "
+        "total net value is as large as possible within the budget; also prints the best net value per budget.",
+    )
+    _add_db(p)
+    p.add_argument("--budget", type=budget_amount, required=True, metavar="AMOUNT", help="most the set may cost")
+    _add_format(p, ("table", "json"))
+    p.set_defaults(func=cmd_optimize)
+
+
+def _add_credibility(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "credibility",
+        help="per milestone owner: reports and how many were better than computed",
+        description="Over every snapshot up to the latest: per person named as a milestone owner, the reports "
+        "given (open milestones with a reported status), those better than the computed status (watermelons) "
+        "and credibility = 1 - watermelons / reports.",
+    )
+    _add_db(p)
+    _add_format(p, ("table", "csv", "json"))
+    p.set_defaults(func=cmd_credibility)
 
 
 def _add_snapshots(sub: argparse._SubParsersAction) -> None:
@@ -242,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_report,
         _add_snapshots,
         _add_settings,
+        _add_optimize,
+        _add_credibility,
     ):
         add(sub)
     return parser
@@ -522,8 +563,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     The charts are drawn with vl-convert; when drawing fails the report is written
     without them, says so on its Summary sheet, and a warning goes to stderr.
     """
+    if args.out.lower().endswith(".pptx"):
+        return _report_deck(args)
     if not args.out.lower().endswith(".xlsx"):
-        _error(f"--out must name an Excel workbook ending in .xlsx, e.g. board.xlsx; got '{args.out}'")
+        _error(
+            f"--out must name an Excel workbook ending in .xlsx or a deck ending in .pptx, e.g. board.xlsx; "
+            f"got '{args.out}'"
+        )
         return 2
     from kpi_engine.analysis import analyse
     from kpi_engine.output.report import render_charts, write_report
@@ -534,6 +580,58 @@ def cmd_report(args: argparse.Namespace) -> int:
     if problem:
         _error(f"warning: {problem}")
     path = write_report(result, args.out, charts, note=problem)
+    print(
+        f"Wrote {path}: {result.exceptions.height} exceptions, value at risk "
+        f"{result.value_at_risk_total:,.0f} {result.settings.currency}"
+    )
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    """Print the best set of candidate workarounds for ``args.budget`` (DOMAIN.md section 7 rule 1)."""
+    from kpi_engine.whatif.optimize import optimize, optimum_table
+
+    with Store.open(args.db) as store:
+        portfolio = store.load_portfolio()
+        settings = store.settings()
+    optimum = optimize(portfolio, args.budget)
+    if args.format == "json":
+        print(to_json(optimum.to_dict()))
+    else:
+        print(optimum_table(optimum, settings.currency, portfolio.mitigations.height))
+    return 0
+
+
+def cmd_credibility(args: argparse.Namespace) -> int:
+    """Print reporting credibility per milestone owner over the snapshots (DOMAIN.md section 7 rule 2)."""
+    from kpi_engine.analysis import credibility_of_store
+    from kpi_engine.engine.credibility import CREDIBILITY_FIELDS
+    from kpi_engine.output.formats import write_output
+
+    with Store.open(args.db) as store:
+        rows = credibility_of_store(store).select(CREDIBILITY_FIELDS)
+    if args.format == "table":
+        print(
+            render_table(
+                rows.with_columns(pl.col("credibility").round(2)),
+                empty="No reports yet: no milestone owner reported a status on an open milestone.",
+            )
+        )
+    else:
+        write_output(rows, args.format)
+    return 0
+
+
+def _report_deck(args: argparse.Namespace) -> int:
+    """Write the latest snapshot's board deck (.pptx) to ``args.out``."""
+    from kpi_engine.analysis import analyse
+    from kpi_engine.output.deck import write_deck
+
+    with Store.open(args.db) as store:
+        result = analyse(store)
+    path, problem = write_deck(result, args.out)
+    if problem:
+        _error(f"warning: {problem}")
     print(
         f"Wrote {path}: {result.exceptions.height} exceptions, value at risk "
         f"{result.value_at_risk_total:,.0f} {result.settings.currency}"

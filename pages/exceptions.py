@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from kpi_engine.engine import views
-from ui import context, export, loaders, specs
+from ui import context, decision, export, loaders, specs
 from ui import format as fmt
 
 ctx = context.require()
@@ -139,6 +139,9 @@ index = st.selectbox(
 )
 row = shown.row(index, named=True)
 st.html(f"<div style='font-size:1.05rem;line-height:1.5'>{fmt.escape(row['why'])}</div>")
+if row["kind"] == "milestone":
+    for sentence in decision.reporting_sentences(ctx, row["owner"]):
+        st.html(f"<div style='font-size:0.9rem;color:#546E7A'>{fmt.escape(sentence)}</div>")
 
 milestone_id = row["milestone_id"]
 known = milestone_id is not None and milestone_id in result.milestones["milestone_id"]

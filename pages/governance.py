@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi_engine.engine import views
-from ui import context, export
+from ui import context, decision, export
 from ui import format as fmt
 
 ctx = context.require()
@@ -30,6 +30,9 @@ sections = views.governance_sections(result.exceptions)
 counts = st.columns(len(SECTIONS))
 for cell, section in zip(counts, SECTIONS, strict=False):
     cell.metric(section, sections[section].height, border=True)
+
+decision.credibility_section(ctx)
+st.divider()
 
 if findings.height == 0:
     st.success(

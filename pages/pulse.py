@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi_engine.engine import views
-from ui import context, export, specs
+from ui import context, decision, export, specs
 from ui import format as fmt
 
 ctx = context.require()
@@ -14,6 +14,7 @@ currency = ctx.currency
 
 st.title("Portfolio pulse")
 st.caption(context.caption(ctx))
+decision.deck_download(ctx)
 
 now = views.pulse_counts(result)
 before = views.pulse_counts(previous) if previous is not None else None

@@ -44,6 +44,15 @@ with st.form("settings_form", border=True):
         key="set_currency",
         help="Shown next to every money figure, e.g. USD, EUR, GBP",
     )
+    budget = left.number_input(
+        f"Workaround budget for the board deck ({current.currency})",
+        min_value=0.0,
+        step=10_000.0,
+        format="%.0f",
+        value=float(current.workaround_budget),
+        key="set_workaround_budget",
+        help="The deck's 'Best use of a budget' slide chooses candidate workarounds within it; 0 leaves the slide out",
+    )
     saved = st.form_submit_button("Save settings", type="primary", key="set_save")
 
 
@@ -53,7 +62,12 @@ def updated(base: Settings) -> Settings:
     if amber > base.red_days:
         days.reverse()  # raise Red first, or the intermediate Amber > Red is refused
     new = base
-    for name, value in [*days, ("escalation_value", escalation), ("currency", currency.strip().upper())]:
+    for name, value in [
+        *days,
+        ("escalation_value", escalation),
+        ("currency", currency.strip().upper()),
+        ("workaround_budget", budget),
+    ]:
         new = new.with_value(name, value)
     return new
 

@@ -9,7 +9,7 @@ import streamlit as st
 from kpi_engine.core.errors import KpiError
 from kpi_engine.core.rag import RAG_COLOURS
 from kpi_engine.engine import views
-from ui import access, context, errors, export, whatif
+from ui import access, context, decision, errors, export, whatif
 from ui import format as fmt
 
 ctx = context.require()
@@ -310,6 +310,10 @@ if view is not None:
                 placeholder="–",
                 key="wi_escalations",
             )
+
+# ------------------------------------------------------------------ best use of a budget
+st.divider()
+decision.budget_section(ctx, m_labels)
 
 # ------------------------------------------------------------------ save, open, compare
 st.divider()

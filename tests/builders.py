@@ -17,7 +17,11 @@ FLEET_AS_OF = date(2026, 6, 15)
 
 def fleet_portfolio() -> Portfolio:
     """The worked example of DOMAIN.md section 5, read from tests/fixtures/fleet."""
-    tables = {name: pl.read_csv(FLEET_DIR / f"{name}.csv", schema_overrides=schema_of(name)) for name in TABLES}
+    tables = {
+        name: pl.read_csv(FLEET_DIR / f"{name}.csv", schema_overrides=schema_of(name))
+        for name in TABLES
+        if (FLEET_DIR / f"{name}.csv").exists()  # optional sheets (mitigations) are not in the example
+    }
     return Portfolio.from_tables(tables, FLEET_AS_OF)
 
 

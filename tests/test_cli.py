@@ -28,6 +28,7 @@ FLEET_ROWS = {
     "tasks": 3,
     "dependencies": 1,
     "links": 5,
+    "mitigations": 0,
 }
 UNKNOWN_PROJECT_LINE = (
     "milestones.csv, sheet milestones, row 3, column project_id: "
@@ -177,7 +178,8 @@ def test_ingest_again_and_snapshots_table(fleet_dir, capsys, db):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Stored snapshot 1 as of 2026-06-08 from 1 file(s)")
     assert out[1] == (
-        "Rows: objectives 2, kpis 3, kpi_actuals 3, projects 6, milestones 6, tasks 3, dependencies 1, links 5"
+        "Rows: objectives 2, kpis 3, kpi_actuals 3, projects 6, milestones 6, tasks 3, dependencies 1, links 5, "
+        "mitigations 0"
     )
     assert out[2] == "Changes: none (this is the first snapshot)."
 
@@ -266,6 +268,7 @@ def test_settings_are_shown_and_changed_from_the_command_line(capsys, db):
         "red_days": 21,
         "escalation_value": 250000.0,
         "currency": "EUR",
+        "workaround_budget": 0.0,
     }
     assert cli.main(["settings", "--db", str(db), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["red_days"] == 21
@@ -277,3 +280,110 @@ def test_a_bad_setting_is_refused_and_nothing_changes(capsys, db):
         "the Amber threshold (30 days) cannot exceed the Red threshold (14 days)"
     )
     assert cli.main(["settings", "--db", str(db), "--set", "red_days"]) == 2
+
+
+# ---------------------------------------------------------------------- decision support (DOMAIN.md section 7)
+MITIGATIONS_CSV = (
+    "milestone_id,name,start_date,cost,fraction\n"
+    "M1,Vendor war room,2026-08-31,50000,0.6\n"
+    "M1,Second vendor,2026-08-31,150000,0.9\n"
+    "M3,Overtime,2026-09-01,20000,0.5\n"
+)
+
+
+@pytest.fixture
+def fleet_with_candidates(fleet_dir, tmp_path, db) -> str:
+    """The worked example as of 2026-06-15 with three candidate workarounds."""
+    (tmp_path / "mitigations.csv").write_text(MITIGATIONS_CSV)
+    files = [str(p) for p in sorted(fleet_dir.glob("*.csv"))] + [str(tmp_path / "mitigations.csv")]
+    assert cli.main(["ingest", *files, "--db", db, "--as-of", "2026-06-15"]) == 0
+    return db
+
+
+def test_optimize_json_chooses_the_best_set(fleet_with_candidates, capsys):
+    capsys.readouterr()
+    assert cli.main(["optimize", "--db", fleet_with_candidates, "--budget", "100000", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"budget", "chosen", "total_cost", "total_recovered", "total_net", "frontier"}
+    assert [(c["milestone_id"], c["name"]) for c in out["chosen"]] == [("M1", "Vendor war room"), ("M3", "Overtime")]
+    assert out["total_cost"] == 70_000
+    assert out["total_net"] == pytest.approx(200_000, abs=0.02)
+    assert [p["budget"] for p in out["frontier"]] == [0, 20_000, 50_000, 70_000, 150_000, 170_000]
+
+
+def test_optimize_with_no_budget_chooses_nothing(fleet_with_candidates, capsys):
+    capsys.readouterr()
+    assert cli.main(["optimize", "--db", fleet_with_candidates, "--budget", "0", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["chosen"], out["total_cost"], out["total_net"]) == ([], 0, 0)
+
+
+@pytest.mark.parametrize("budget", ["-1", "lots", "nan", "inf"])
+def test_optimize_budget_that_is_negative_or_not_a_number_is_bad_usage(budget, capsys):
+    assert cli.main(["optimize", f"--budget={budget}"]) == 2
+    err = capsys.readouterr().err
+    assert f"argument --budget: '{budget}' is not a budget: use a number of at least 0, e.g. 250000" in err
+
+
+def test_mitigation_with_bad_values_is_rejected_with_file_row_and_column(fleet_dir, tmp_path, db, capsys):
+    (tmp_path / "mitigations.csv").write_text(
+        "milestone_id,name,start_date,cost,fraction\n"
+        "M1,Too much,2026-08-31,50000,1.5\n"
+        "M1,Paid to us,2026-08-31,-10,0.5\n"
+        "M9,Nowhere,2026-08-31,10,0.5\n"
+        "M1,Too early,2025-01-01,10,0.5\n"
+    )
+    files = [str(p) for p in sorted(fleet_dir.glob("*.csv"))] + [str(tmp_path / "mitigations.csv")]
+    assert cli.main(["ingest", *files, "--db", db, "--as-of", "2026-06-15"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert "mitigations.csv, sheet mitigations, row 2, column fraction: '1.5' is outside 0 to 1" in lines
+    assert "mitigations.csv, sheet mitigations, row 3, column cost: '-10' cannot be negative" in lines
+    with Store.open(db) as store:
+        assert store.is_empty()
+
+
+def test_mitigation_naming_an_unknown_milestone_or_starting_before_the_period_is_rejected(
+    fleet_dir, tmp_path, db, capsys
+):
+    (tmp_path / "mitigations.csv").write_text(
+        "milestone_id,name,start_date,cost,fraction\nM9,Nowhere,2026-08-31,10,0.5\nM1,Too early,2025-01-01,10,0.5\n"
+    )
+    files = [str(p) for p in sorted(fleet_dir.glob("*.csv"))] + [str(tmp_path / "mitigations.csv")]
+    assert cli.main(["ingest", *files, "--db", db, "--as-of", "2026-06-15"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "mitigations.csv, sheet mitigations, row 2, column milestone_id: unknown milestone 'M9'; "
+        "add it to the milestones sheet or fix the id",
+        "mitigations.csv, sheet mitigations, row 3, column start_date: starts on 2025-01-01, before the period of "
+        "its milestone's KPIs (from 2026-01-01); start on 2026-01-01 or later",
+    ]
+    with Store.open(db) as store:
+        assert store.is_empty()
+
+
+def test_mitigations_are_carried_forward(fleet_with_candidates, fleet_dir, capsys):
+    assert (
+        cli.main(["ingest", str(fleet_dir / "milestones.csv"), "--db", fleet_with_candidates, "--as-of", "2026-06-22"])
+        == 0
+    )
+    with Store.open(fleet_with_candidates) as store:
+        assert store.load_portfolio().mitigations.height == 3
+
+
+def test_credibility_json_over_three_weeks(fleet_dir, db, capsys):
+    files = [str(p) for p in sorted(fleet_dir.glob("*.csv"))]
+    for as_of in ("2026-06-15", "2026-06-22", "2026-06-29"):
+        assert cli.main(["ingest", *files, "--db", db, "--as-of", as_of]) == 0
+    capsys.readouterr()
+    assert cli.main(["credibility", "--db", db, "--format", "json"]) == 0
+    rows = {row["person"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["Priya Raman"] == {"person": "Priya Raman", "reports": 3, "watermelons": 3, "credibility": 0.0}
+    assert rows["Luis Ortega"] == {"person": "Luis Ortega", "reports": 3, "watermelons": 3, "credibility": 0.0}
+    assert rows["Jo Park"] == {"person": "Jo Park", "reports": 3, "watermelons": 0, "credibility": 1.0}
+
+
+def test_report_writes_a_deck(fleet_with_candidates, tmp_path, capsys):
+    out = tmp_path / "board.pptx"
+    assert cli.main(["report", "--db", fleet_with_candidates, "--out", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"Wrote {out}: 5 exceptions")
+    assert out.read_bytes()[:2] == b"PK"

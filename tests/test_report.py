@@ -399,10 +399,11 @@ def test_cli_report_without_a_renderer_warns_and_still_writes(cli_on_fleet, tmp_
     assert note in summary_texts(out.read_bytes())
 
 
-def test_cli_report_wants_an_xlsx_name(cli_on_fleet, capsys) -> None:
+def test_cli_report_wants_an_xlsx_or_pptx_name(cli_on_fleet, capsys) -> None:
     assert cli_on_fleet.main(["report", "--out", "board.csv"]) == 2
     assert capsys.readouterr().err == (
-        "--out must name an Excel workbook ending in .xlsx, e.g. board.xlsx; got 'board.csv'\n"
+        "--out must name an Excel workbook ending in .xlsx or a deck ending in .pptx, e.g. board.xlsx; "
+        "got 'board.csv'\n"
     )
 
 

@@ -419,3 +419,66 @@ def value_at_risk_by(frame: pl.DataFrame, group: str, currency: str) -> alt.Char
         )
         .properties(height=70 + 40 * frame[group].n_unique())
     )
+
+
+def best_net_frontier(frontier: pl.DataFrame, budget: float, currency: str) -> alt.LayerChart:
+    """Best total net value of workarounds against the budget (a step line), the current budget marked.
+
+    ``frontier`` holds ``budget, total_net`` (:attr:`kpi_engine.whatif.optimize.Optimum.frontier`,
+    thinned): the best net rises at each budget and stays flat until the next.
+    """
+    money = alt.Axis(format="~s")
+    line = (
+        alt.Chart(frontier)
+        .mark_line(
+            interpolate="step-after",
+            strokeWidth=3,
+            color=RAG_COLOURS["Green"],
+            point=alt.OverlayMarkDef(color=RAG_COLOURS["Green"]),
+        )
+        .encode(
+            x=alt.X("budget:Q", title=f"Budget ({currency})", axis=money),
+            y=alt.Y("total_net:Q", title=f"Best net value ({currency})", axis=money),
+            tooltip=[
+                alt.Tooltip("budget:Q", title=f"Budget ({currency})", format=",.0f"),
+                alt.Tooltip("total_net:Q", title=f"Best net value ({currency})", format=",.0f"),
+            ],
+        )
+    )
+    marker = pl.DataFrame({"budget": [budget], "label": [f"budget {budget:,.0f}"]})
+    rule = alt.Chart(marker).mark_rule(color="black", strokeDash=[4, 3]).encode(x="budget:Q")
+    label = (
+        alt.Chart(marker)
+        .mark_text(align="left", dx=5, dy=-6, fontSize=FONT, baseline="top")
+        .encode(x="budget:Q", y=alt.value(0), text="label:N")
+    )
+    return alt.layer(line, rule, label).properties(height=300)
+
+
+def watermelon_weeks(weeks: pl.DataFrame, order: list[str], columns: int = 3) -> alt.FacetChart:
+    """Small multiples: per person, how many of their reports were better than computed each week.
+
+    ``weeks`` holds ``person, as_of, reports, watermelons``
+    (:func:`kpi_engine.engine.credibility.watermelon_weeks`); ``order`` lists the people in
+    the order of the ranked table.
+    """
+    frame = weeks.with_columns(pl.col("as_of").cast(pl.String))
+    return (
+        alt.Chart(frame)
+        .mark_bar(color=RAG_COLOURS["Red"])
+        .encode(
+            x=alt.X("as_of:O", title=None, axis=alt.Axis(labelAngle=-45, labelFontSize=10)),
+            y=alt.Y("watermelons:Q", title=None, axis=alt.Axis(tickMinStep=1)),
+            tooltip=[
+                alt.Tooltip("person:N", title="Owner"),
+                alt.Tooltip("as_of:N", title="Snapshot"),
+                alt.Tooltip("reports:Q", title="Reports"),
+                alt.Tooltip("watermelons:Q", title="Better than computed"),
+            ],
+        )
+        .properties(width=110, height=80)
+        .facet(
+            facet=alt.Facet("person:N", title=None, sort=order, header=alt.Header(labelFontSize=FONT)),
+            columns=columns,
+        )
+    )

@@ -290,3 +290,25 @@ def dry_run(
         return _store(path).ingest(_upload, as_of, dry_run=True), []
     except UploadRejected as err:
         return None, err.problems
+
+
+# ------------------------------------------------------------------ reporting credibility
+@st.cache_data(show_spinner=False, max_entries=256)
+def snapshot_reports(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
+    """Return one snapshot's status reports with their watermelon flags (cached per snapshot)."""
+    from kpi_engine.analysis import snapshot_reports as reports_of
+
+    return reports_of(_store(path), snapshot_id, settings_of(settings))
+
+
+@shared(max_entries=8, show_spinner="Reading the reports of every snapshot ...")
+def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
+    """Return the status reports of every snapshot up to ``snapshot_id`` (each snapshot computed once).
+
+    Shared and read-only.
+    """
+    from kpi_engine.analysis import report_snapshot_ids
+    from kpi_engine.engine.credibility import empty_reports
+
+    frames = [snapshot_reports(path, i, settings) for i in report_snapshot_ids(_store(path), snapshot_id)]
+    return pl.concat(frames) if frames else empty_reports()

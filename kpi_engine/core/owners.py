@@ -35,3 +35,26 @@ def owner_problem(owner: pl.Expr) -> pl.Expr:
         .then(pl.lit("several owners"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
+
+
+def owner_names(owner: pl.Expr) -> pl.Expr:
+    """Return the list of people an owner string names, by the rule of :func:`owner_count`.
+
+    "Smith, John" is one person and reads "John Smith"; "Ann Lee / Bob Stone" is two; a blank
+    owner names nobody (an empty list). Names keep their spelling, with spacing collapsed.
+    """
+    text = owner.fill_null("").str.replace_all(r"(?i)\s+and\s+", "|")
+    text = pl.when(text.str.contains(_COMMA_BETWEEN_FULL_NAMES)).then(text.str.replace_all(",", "|")).otherwise(text)
+    parts = text.str.replace_all(r"[;/&+\n]", "|").str.split("|")
+    return parts.list.eval(
+        pl.element()
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .str.replace(r"^([^,]+?)\s*,\s*(.+)$", "${2} ${1}")
+        .filter(pl.element().str.strip_chars() != "")
+    )
+
+
+def person_key(name: pl.Expr) -> pl.Expr:
+    """Return the key that matches one person's name however it is spelled (case and spacing ignored)."""
+    return name.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()

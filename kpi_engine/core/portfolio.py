@@ -1,9 +1,9 @@
-"""A portfolio as of one snapshot: the eight canonical tables and the snapshot date."""
+"""A portfolio as of one snapshot: the canonical tables and the snapshot date."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -27,6 +27,8 @@ class Portfolio:
     tasks: pl.DataFrame
     dependencies: pl.DataFrame
     links: pl.DataFrame
+    #: Optional sheet (candidate workarounds); empty unless uploaded.
+    mitigations: pl.DataFrame = field(default_factory=lambda: empty_table("mitigations"))
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, pl.DataFrame], as_of: date) -> Portfolio:

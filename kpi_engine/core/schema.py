@@ -96,6 +96,14 @@ TABLES: dict[str, dict[str, Column]] = {
         Column("ramp_days", F, default=0.0),
         Column("value_per_week", F, default=0.0),
     ),
+    # optional sheet: candidate workarounds for the budget optimiser (DOMAIN.md section 7)
+    "mitigations": _table(
+        Column("milestone_id", S, True),
+        Column("name", S, True),
+        Column("start_date", D, True),
+        Column("cost", F, True),
+        Column("fraction", F, True),
+    ),
 }
 
 #: The columns that identify a row of each table; duplicates are rejected at ingest.
@@ -108,6 +116,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "tasks": ("task_id",),
     "dependencies": ("predecessor_id", "successor_id"),
     "links": ("milestone_id", "kpi_id"),
+    "mitigations": ("milestone_id", "name"),
 }
 
 DIRECTIONS = ("higher_is_better", "lower_is_better")

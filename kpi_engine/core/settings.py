@@ -15,6 +15,8 @@ class Settings:
     red_days: int = 14
     escalation_value: float = 250_000.0
     currency: str = "USD"
+    #: Budget for the board deck's "best use of a budget" slide; 0 leaves the slide out.
+    workaround_budget: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """Return the settings as a plain dict (for storage and JSON)."""
@@ -37,14 +39,20 @@ class Settings:
 
     def with_value(self, name: str, value: object) -> Settings:
         """Return a copy with one setting changed, converted to its type and checked."""
-        kinds = {"amber_days": int, "red_days": int, "escalation_value": float, "currency": str}
+        kinds = {
+            "amber_days": int,
+            "red_days": int,
+            "escalation_value": float,
+            "currency": str,
+            "workaround_budget": float,
+        }
         if name not in kinds:
             raise InputError(f"unknown setting '{name}'; known settings: {', '.join(kinds)}")
         try:
             converted = kinds[name](value)
         except (TypeError, ValueError):
             raise InputError(f"setting '{name}' must be a {kinds[name].__name__}, got '{value}'") from None
-        if name in ("amber_days", "red_days", "escalation_value") and converted < 0:
+        if name in ("amber_days", "red_days", "escalation_value", "workaround_budget") and not converted >= 0:
             raise InputError(f"setting '{name}' cannot be negative, got {value}")
         if name == "currency" and not str(converted).strip():
             raise InputError("setting 'currency' cannot be blank")

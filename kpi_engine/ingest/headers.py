@@ -38,6 +38,7 @@ TABLE_ALIASES: dict[str, tuple[str, ...]] = {
     "tasks": ("task",),
     "dependencies": ("dependency", "deps", "milestone dependencies"),
     "links": ("link", "kpi links", "milestone kpi links", "milestone links"),
+    "mitigations": ("mitigation", "workarounds", "workaround", "candidate workarounds"),
 }
 
 #: Canonical table -> canonical column -> synonyms (the canonical name always matches too).
@@ -135,6 +136,13 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "kpi_delta": ("KPI Delta", "Delta", "Impact", "KPI Impact", "Expected Impact"),
         "ramp_days": ("Ramp Days", "Ramp", "Ramp-up Days", "Ramp Up Days"),
         "value_per_week": ("Value per Week", "Weekly Value", "Value/Week", "Value per wk"),
+    },
+    "mitigations": {
+        "milestone_id": ("Milestone ID", "Milestone"),
+        "name": ("Name", "Workaround", "Mitigation", "Title"),
+        "start_date": ("Start Date", "Start", "From", "From Date"),
+        "cost": ("Cost", "Cost Amount"),
+        "fraction": ("Fraction", "Fraction Recovered", "Recovered Fraction", "Share Recovered"),
     },
 }
 

@@ -77,6 +77,13 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "ramp_days": "Days after delivery until the full change is reached (default 0).",
         "value_per_week": "Money gained per week the milestone is live (default 0).",
     },
+    "mitigations": {
+        "milestone_id": "Late milestone the workaround helps (optional sheet: candidate workarounds).",
+        "name": "Short name of the workaround, unique per milestone.",
+        "start_date": "Date from which it recovers value (not before the period of the milestone's KPIs).",
+        "cost": "What it costs, in the currency of the settings (0 or more).",
+        "fraction": "Share of the milestone's value at risk it recovers, 0 to 1 (0.6 = 60 %).",
+    },
 }
 
 

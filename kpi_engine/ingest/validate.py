@@ -155,6 +155,13 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
                 )
             )
 
+    if table == "mitigations":  # candidate workarounds (DOMAIN.md section 7)
+        for name, bad, rule in (("cost", "< 0", "cannot be negative"), ("fraction", "outside", "is outside 0 to 1")):
+            if name in typed:
+                value = typed[name]
+                mask = (value < 0) if bad == "< 0" else ((value < 0) | (value > 1))
+                report(mask.fill_null(False), name, pl.format(f"'{{}}' {rule}", pl.col(name)))
+
     out = pl.DataFrame(
         [
             (typed.get(n, text[n]) if n in present else pl.repeat(None, raw.height, dtype=col.dtype, eager=True))

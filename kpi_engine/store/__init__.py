@@ -75,13 +75,19 @@ _SQL_TYPES: dict[Any, str] = {pl.String: "VARCHAR", pl.Date: "DATE", pl.Float64:
 #: Project-scoped tables whose rows name their project directly ...
 _PROJECT_COLUMN = {"projects": "project_id", "milestones": "project_id"}
 #: ... or through a milestone (a dependency belongs to its successor's project).
-_MILESTONE_COLUMN = {"tasks": "milestone_id", "links": "milestone_id", "dependencies": "successor_id"}
+_MILESTONE_COLUMN = {
+    "tasks": "milestone_id",
+    "links": "milestone_id",
+    "dependencies": "successor_id",
+    "mitigations": "milestone_id",
+}
 
 #: (table, column, referenced table, referenced column, noun): an unknown id rejects the upload.
 _REQUIRED_REFERENCES = (
     ("milestones", "project_id", "projects", "project_id", "project"),
     ("kpis", "objective_id", "objectives", "objective_id", "objective"),
     ("kpi_actuals", "kpi_id", "kpis", "kpi_id", "KPI"),
+    ("mitigations", "milestone_id", "milestones", "milestone_id", "milestone"),
 )
 #: Unknown ids here are kept and reported as warnings (governance findings "dangling id").
 _SOFT_REFERENCES = (
@@ -647,7 +653,7 @@ class Store:
             try:
                 registered = _register_upload(cur, frames, previous)
                 _merge_tables(cur, frames, new_id, previous)
-                problems = _reference_problems(cur, frames, new_id)
+                problems = _reference_problems(cur, frames, new_id) + _mitigation_problems(cur, frames, new_id)
                 if problems:
                     raise UploadRejected(problems)
                 warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, previous)
@@ -1153,6 +1159,29 @@ def _reference_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.Dat
             for file, sheet, row, ref in rows
         ]
     return problems
+
+
+def _mitigation_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int) -> list[Problem]:
+    """Uploaded candidate workarounds that start before the period of a KPI their milestone is linked to."""
+    if "mitigations" not in frames:
+        return []
+    rows = cur.execute(
+        f"SELECT u._file, u._sheet, u._row, u.start_date, min(k.period_start) FROM {_upload_view('mitigations')} u "
+        "JOIN links l ON l.snapshot_id = ? AND l.milestone_id = u.milestone_id "
+        "JOIN kpis k ON k.snapshot_id = ? AND k.kpi_id = l.kpi_id "
+        "GROUP BY ALL HAVING u.start_date < min(k.period_start) ORDER BY 1, 2, 3",
+        [new_id, new_id],
+    ).fetchall()
+    return [
+        Problem(
+            file,
+            sheet,
+            row,
+            "start_date",
+            f"starts on {start}, before the period of its milestone's KPIs (from {period}); start on {period} or later",
+        )
+        for file, sheet, row, start, period in rows
+    ]
 
 
 def _dangling_warnings(

@@ -30,7 +30,8 @@ def _rows(table: str) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
-FLEET = {table: _rows(table) for table in TABLES} if FLEET_DIR.is_dir() else {}
+# optional sheets (mitigations) are not part of the example
+FLEET = {table: _rows(table) for table in TABLES if (FLEET_DIR / f"{table}.csv").exists()}
 #: (table, column) of every date and number cell of the example: where random text goes.
 TYPED = [
     (table, column)
