@@ -132,14 +132,14 @@ def test_whatif_options_parse():
             "--slip",
             "M1=14",
             "--slip",
-            "PROJ:9=-3",
+            "PROJ:9=+3",
             "--slip-project",
             "P-ROUTE=7",
             "--workaround",
             "M1:2026-08-31:50000:0.6",
         ]
     )
-    assert args.slip == [("M1", 14), ("PROJ:9", -3)]
+    assert args.slip == [("M1", 14), ("PROJ:9", 3)]
     assert args.slip_project == [("P-ROUTE", 7)]
     assert args.workaround == [("M1", date(2026, 8, 31), 50000.0, 0.6)]
     assert args.format == "json"

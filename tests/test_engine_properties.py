@@ -129,7 +129,7 @@ def test_exception_list_is_sorted_by_money_then_shortfall_then_slip(portfolio):
     rows = compute(portfolio).exceptions
     keys = rows.select(
         pl.col("value_at_risk").fill_null(-1e18),
-        pl.col("kpi_shortfall").fill_null(-1e18),
+        pl.col("kpi_shortfall").fill_null(0.0),  # DOMAIN.md section 3: none counts as 0
         pl.col("slip_days").cast(pl.Float64).fill_null(-1e18),
     ).rows()
     assert keys == sorted(keys, reverse=True)

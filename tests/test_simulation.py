@@ -92,7 +92,7 @@ def test_zero_width_ranges_reproduce_the_worked_example(fleet):
 
 
 def test_zero_width_fan_chart_runs_from_the_latest_actual_to_the_projection(fleet):
-    result = simulate(fleet, runs=20, seed=0)
+    result = simulate(fleet, runs=20, seed=0, default_slips=False)
     cpm = result.trajectory.filter(pl.col("kpi_id") == "K-CPM")
     assert cpm["date"].to_list() == [
         date(2026, 6, 15),
@@ -107,9 +107,9 @@ def test_zero_width_fan_chart_runs_from_the_latest_actual_to_the_projection(flee
 
 @FAST
 @given(portfolios())
-def test_without_history_every_run_is_the_deterministic_result(p):
+def test_without_default_slips_every_run_is_the_deterministic_result(p):
     expected = compute(p)
-    result = simulate(p, runs=3, seed=1, trajectory=False)
+    result = simulate(p, runs=3, seed=1, trajectory=False, default_slips=False)
     kpis = result.kpis.join(expected.kpis.select("kpi_id", pl.col("projected").alias("engine")), on="kpi_id")
     # the per-run projection repeats kpi_projection's float operations: equal, not just close
     assert kpis["p50"].to_list() == kpis["engine"].to_list()
@@ -164,7 +164,17 @@ def test_each_milestone_says_which_distribution_it_used(fleet):
     }
     assert set(result.milestones["distribution"].to_list()) <= {d.value for d in SlipDistribution}
     without = simulate(fleet, runs=10)
-    assert set(without.milestones["distribution_used"].to_list()) == {"no history: zero", "finished: no slip"}
+    # no history: each open milestone draws from the reference class of its duration
+    assert dict(without.milestones.select("milestone_id", "distribution_used").rows()) == {
+        "M1": "reference class: over 180 days",  # baseline 2026-03-01 to 2026-08-31
+        "M2": "finished: no slip",
+        "M3": "reference class: 0-30 days",  # 23 days
+        "M4": "finished: no slip",
+        "M5": "reference class: 31-90 days",  # no baseline start: 46 days from 2026-06-15 to its finish
+        "M6": "reference class: 0-30 days",  # 30 days from 2026-06-15
+    }
+    plain = simulate(fleet, runs=10, default_slips=False)
+    assert set(plain.milestones["distribution_used"].to_list()) == {"no history: zero", "finished: no slip"}
 
 
 def test_history_slip_is_the_sum_of_the_weekly_moves_until_the_finish(fleet):
@@ -214,7 +224,7 @@ def test_triangular_override_keeps_finishes_inside_its_range(fleet):
 
 
 def test_simulation_runs_on_top_of_a_scenario(fleet):
-    result = simulate(fleet, runs=5, scenario=Scenario("two weeks", (Slip("M1", 14),)))
+    result = simulate(fleet, runs=5, scenario=Scenario("two weeks", (Slip("M1", 14),)), default_slips=False)
     assert finishes(result, "M1") == (date(2026, 10, 5),) * 4
     assert result.kpis.filter(pl.col("kpi_id") == "K-CPM")["p50"].item() == pytest.approx(2.05)
 
@@ -275,11 +285,16 @@ def test_simulate_json_is_reproducible_and_shaped_as_the_contract(fleet_dir, tmp
     out = json.loads(first)
     assert (out["runs"], out["seed"]) == (50, 4)
     assert {tuple(sorted(k)) for k in out["kpis"]} == {("kpi_id", "p50", "p80", "p95", "p_meet")}
-    assert {tuple(sorted(m)) for m in out["milestones"]} == {("milestone_id", "p50_finish", "p80_finish", "p95_finish")}
+    assert {tuple(sorted(m)) for m in out["milestones"]} == {
+        ("milestone_id", "p50_finish", "p80_finish", "p95_finish", "source")
+    }
     m1 = next(m for m in out["milestones"] if m["milestone_id"] == "M1")
-    assert m1["p95_finish"] == "2026-09-21"  # one snapshot: no history to draw slips from
+    # one snapshot: no history, so M1 draws from the reference class of its six months
+    assert m1["source"] == "reference class: over 180 days"
+    assert "2026-09-21" <= m1["p50_finish"] <= m1["p80_finish"] <= m1["p95_finish"]
+    assert m1["p95_finish"] > "2026-09-21"
     cpm = next(k for k in out["kpis"] if k["kpi_id"] == "K-CPM")
-    assert cpm["p_meet"] == 0.0 and cpm["p50"] == pytest.approx(2.0179, abs=1e-4)
+    assert cpm["p_meet"] == 0.0 and 2.0179 - 1e-4 <= cpm["p50"] <= cpm["p95"] <= 2.05
     assert cli.main(["simulate", "--db", db, "--runs", "20", "--format", "table"]) == 0
     table = capsys.readouterr().out
     assert table.startswith("Monte Carlo: 20 runs, seed 0.")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
+from kpi_engine.core.bounds import MAX_MONEY, MAX_SLIP_DAYS
 from kpi_engine.core.errors import InputError
+from kpi_engine.core.money import round_cents
 
 
 @dataclass(frozen=True)
@@ -35,19 +38,42 @@ class Settings:
         result = replace(cls(), **{name: getattr(relaxed, name) for name in values})
         return result.with_value("amber_days", result.amber_days)
 
-    def with_value(self, name: str, value: object) -> Settings:
-        """Return a copy with one setting changed, converted to its type and checked."""
+    @staticmethod
+    def convert(name: str, value: object) -> int | float | str:
+        """Convert one setting's value to its type and check its range (not against other settings).
+
+        Raises
+        ------
+        InputError
+            An unknown name, a value of the wrong type, a negative or non-finite number,
+            more than 3,650 days, more than 10**12 of money, or a blank currency.
+        """
         kinds = {"amber_days": int, "red_days": int, "escalation_value": float, "currency": str}
         if name not in kinds:
             raise InputError(f"unknown setting '{name}'; known settings: {', '.join(kinds)}")
         try:
+            if kinds[name] is int and isinstance(value, str):
+                value = value.strip()
             converted = kinds[name](value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"setting '{name}' must be a {kinds[name].__name__}, got '{value}'") from None
-        if name in ("amber_days", "red_days", "escalation_value") and converted < 0:
+        if isinstance(converted, float):
+            if not math.isfinite(converted):
+                raise InputError(f"setting '{name}' must be a finite number, got {value}")
+            converted = round_cents(converted)
+        if name in ("amber_days", "red_days", "escalation_value") and converted < 0:  # type: ignore[operator]
             raise InputError(f"setting '{name}' cannot be negative, got {value}")
+        if name in ("amber_days", "red_days") and converted > MAX_SLIP_DAYS:  # type: ignore[operator]
+            raise InputError(f"setting '{name}' can be at most {MAX_SLIP_DAYS:,} days, got {value}")
+        if name == "escalation_value" and converted > MAX_MONEY:  # type: ignore[operator]
+            raise InputError(f"setting '{name}' can be at most {MAX_MONEY:,.0f}, got {value}")
         if name == "currency" and not str(converted).strip():
             raise InputError("setting 'currency' cannot be blank")
+        return converted
+
+    def with_value(self, name: str, value: object) -> Settings:
+        """Return a copy with one setting changed, converted to its type and checked."""
+        converted = self.convert(name, value)
         new = replace(self, **{name: converted})
         if new.amber_days > new.red_days:
             raise InputError(
