@@ -17,7 +17,7 @@ from strategies import open_milestones, portfolios
 from kpi_engine.core.errors import InputError
 from kpi_engine.engine.compute import compute
 from kpi_engine.whatif.scenarios import Scenario, Slip, run_scenario
-from kpi_engine.whatif.simulation import SlipDistribution, history_moves, simulate
+from kpi_engine.whatif.simulation import SlipDistribution, history_moves, reference_class, simulate
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FLEET_PROJECTS = {"M1": "P-ROUTE", "M2": "P-TELE", "M3": "P-DRV", "M4": "P-WH", "M5": "P-PROC", "M6": "P-OFFICE"}
@@ -263,6 +263,8 @@ def test_the_same_seed_gives_the_same_output(fleet):
         ),
         pytest.param({"overrides": {"M1": (-2, 0, 3)}}, "cannot start below 0 days", id="negative-min"),
         pytest.param({"overrides": {"M1": (1, 2)}}, "three numbers of days", id="two-numbers"),
+        pytest.param({"overrides": {"M1": (0, 1, 1e12)}}, "can reach at most 3,650 days", id="max-1e12"),
+        pytest.param({"project_overrides": {"P-ROUTE": (0, 1, float("inf"))}}, "finite numbers", id="max-inf"),
     ],
 )
 def test_bad_simulation_input_is_refused(fleet, kwargs, message):
@@ -299,3 +301,58 @@ def test_simulate_json_is_reproducible_and_shaped_as_the_contract(fleet_dir, tmp
     table = capsys.readouterr().out
     assert table.startswith("Monte Carlo: 20 runs, seed 0.")
     assert "M1            Routing software go-live  P-ROUTE                          100" in table
+
+
+# ---------------------------------------------------------------------- too little history: the reference class
+def test_a_single_snapshot_has_a_spread_drawn_from_the_reference_classes(fleet):
+    """With no history, p50 = p80 = p95 and p_meet 0 or 1 said nothing (regression)."""
+    result = simulate(fleet, runs=400, seed=3)
+    m1 = result.milestones.filter(pl.col("milestone_id") == "M1").row(0, named=True)
+    assert m1["distribution_used"] == "reference class: over 180 days"
+    assert m1["computed_finish"] <= m1["p50_finish"] < m1["p95_finish"]
+    # the class of a six-month milestone: at most 90 days late, M3 follows M1 and adds its own
+    assert (m1["p95_finish"] - m1["computed_finish"]).days <= 90
+    otd = result.kpis.filter(pl.col("kpi_id") == "K-OTD").row(0, named=True)
+    assert 0.0 < otd["p_meet"] < 1.0  # M3 slipping past 2026-12-31 in some runs only
+    assert result.value_at_risk.p50 < result.value_at_risk.p95
+
+
+@pytest.mark.parametrize(
+    ("duration", "label", "triangle"),
+    [
+        pytest.param(0, "0-30 days", [0.0, 2.0, 14.0], id="zero"),
+        pytest.param(30, "0-30 days", [0.0, 2.0, 14.0], id="a-month"),
+        pytest.param(31, "31-90 days", [0.0, 5.0, 30.0], id="just-over-a-month"),
+        pytest.param(180, "91-180 days", [0.0, 10.0, 45.0], id="half-a-year"),
+        pytest.param(181, "over 180 days", [0.0, 15.0, 90.0], id="longer"),
+    ],
+)
+def test_reference_classes_by_duration(duration, label, triangle):
+    found_label, found_triangle = reference_class(pl.lit(duration))
+    assert pl.select(found_label).item() == label
+    assert pl.select(found_triangle).item().to_list() == triangle
+
+
+def test_a_short_history_is_not_enough_and_a_long_one_is(fleet):
+    short = weekly_history({"M1": [7]}, weeks=5)  # four observed moves
+    assert (
+        simulate(fleet, runs=5, history=short)
+        .milestones.filter(pl.col("milestone_id") == "M6")["distribution_used"]
+        .item()
+        == "reference class: 0-30 days"
+    )
+    long = weekly_history({"M1": [7]}, weeks=25)
+    assert (
+        simulate(fleet, runs=5, history=long)
+        .milestones.filter(pl.col("milestone_id") == "M6")["distribution_used"]
+        .item()
+        == "history: portfolio"
+    )
+
+
+def test_random_finishes_past_any_calendar_stop_at_its_last_date(fleet):
+    # an absurd history (each week a finish moved 680 years) must not crash the simulation
+    history = weekly_history({"X0": [250_000], "X1": [250_000]}, weeks=12)
+    result = simulate(fleet, runs=20, seed=1, history=history, trajectory=False)
+    assert finishes(result, "M3")[-1] == date(9999, 12, 31)
+    assert result.kpis.filter(pl.col("kpi_id") == "K-CPM")["p50"].item() == pytest.approx(2.05)

@@ -334,7 +334,7 @@ def apply_changes(portfolio: Portfolio, schedule: Schedule, scenario: Scenario) 
                 raise ScenarioError(f"{what} cannot have a negative cost, got {change.cost}")
             if change.cost > MAX_MONEY:
                 raise ScenarioError(f"{what} can cost at most {MAX_MONEY:,.0f}, got {change.cost:,.2f}")
-            _date_in_range(change.start, f"the start of {what}")
+            _date_in_range(change.start, f"{prefix}the start of the workaround for milestone '{change.milestone_id}'")
             if change.start < as_of:
                 raise ScenarioError(f"{what} cannot start on {change.start}, before the snapshot date {as_of}")
             if change.milestone_id in workarounds:
