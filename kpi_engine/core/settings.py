@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from kpi_engine.core.bounds import MAX_MONEY, MAX_SLIP_DAYS
 from kpi_engine.core.errors import InputError
@@ -48,33 +49,35 @@ class Settings:
             An unknown name, a value of the wrong type, a negative or non-finite number,
             more than 3,650 days, more than 10**12 of money, or a blank currency.
         """
-        kinds = {"amber_days": int, "red_days": int, "escalation_value": float, "currency": str}
+        kinds: dict[str, type] = {"amber_days": int, "red_days": int, "escalation_value": float, "currency": str}
         if name not in kinds:
             raise InputError(f"unknown setting '{name}'; known settings: {', '.join(kinds)}")
+        wrong_type = InputError(f"setting '{name}' must be a {kinds[name].__name__}, got '{value}'")
+        if kinds[name] is str:
+            text = str(value)
+            if not text.strip():
+                raise InputError("setting 'currency' cannot be blank")
+            return text
         try:
-            if kinds[name] is int and isinstance(value, str):
-                value = value.strip()
-            converted = kinds[name](value)
+            given: Any = value.strip() if isinstance(value, str) else value
+            number: float = float(given) if kinds[name] is float else int(given)
         except (TypeError, ValueError, OverflowError):
-            raise InputError(f"setting '{name}' must be a {kinds[name].__name__}, got '{value}'") from None
-        if isinstance(converted, float):
-            if not math.isfinite(converted):
-                raise InputError(f"setting '{name}' must be a finite number, got {value}")
-            converted = round_cents(converted)
-        if name in ("amber_days", "red_days", "escalation_value") and converted < 0:  # type: ignore[operator]
+            raise wrong_type from None
+        if not math.isfinite(number):
+            raise InputError(f"setting '{name}' must be a finite number, got {value}")
+        if number < 0:
             raise InputError(f"setting '{name}' cannot be negative, got {value}")
-        if name in ("amber_days", "red_days") and converted > MAX_SLIP_DAYS:  # type: ignore[operator]
-            raise InputError(f"setting '{name}' can be at most {MAX_SLIP_DAYS:,} days, got {value}")
-        if name == "escalation_value" and converted > MAX_MONEY:  # type: ignore[operator]
+        if kinds[name] is int:
+            if number > MAX_SLIP_DAYS:
+                raise InputError(f"setting '{name}' can be at most {MAX_SLIP_DAYS:,} days, got {value}")
+            return int(number)
+        if number > MAX_MONEY:
             raise InputError(f"setting '{name}' can be at most {MAX_MONEY:,.0f}, got {value}")
-        if name == "currency" and not str(converted).strip():
-            raise InputError("setting 'currency' cannot be blank")
-        return converted
+        return round_cents(number)
 
     def with_value(self, name: str, value: object) -> Settings:
         """Return a copy with one setting changed, converted to its type and checked."""
-        converted = self.convert(name, value)
-        new = replace(self, **{name: converted})
+        new = replace(self, **{name: self.convert(name, value)})  # type: ignore[arg-type]
         if new.amber_days > new.red_days:
             raise InputError(
                 f"the Amber threshold ({new.amber_days} days) cannot exceed the Red threshold ({new.red_days} days)"

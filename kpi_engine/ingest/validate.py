@@ -227,7 +227,7 @@ def _number_range(
     label = labels.get(name, name)
     message = pl.format(f"'{{}}' is out of range: {label} must be a number {allowed.describe()}", pl.col(name))
     report(outside, name, message)
-    return values.set(outside, None)  # type: ignore[arg-type]
+    return values.set(outside, None)
 
 
 def _order_checks(table: str, frame: pl.DataFrame, labels: dict[str, str]) -> list[Problem]:
