@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from kpi_engine.core import text
+from kpi_engine.core.money import cents
 from kpi_engine.engine.kpis import link_figures
 from kpi_engine.whatif.scenarios import Scenario, ScenarioResult, SetFinish, Slip, SlipProject, Workaround
 from kpi_engine.whatif.simulation import SimulationResult, SlipDistribution, ValueAtRiskDistribution
@@ -76,7 +77,7 @@ def project_choices(milestones: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.col("project_name").drop_nulls().first().alias("project_name"),
             pl.len().cast(pl.Int64).alias("open_milestones"),
-            pl.col("value_at_risk").fill_null(0.0).sum().alias("value_at_risk"),
+            cents(pl.col("value_at_risk").fill_null(0.0).sum()).alias("value_at_risk"),
         )
         .select(
             "project_id",
@@ -308,7 +309,7 @@ def milestone_value_at_risk(result: ScenarioResult) -> pl.DataFrame:
             portfolio.links.filter(pl.col("milestone_id").is_in(moved_ids.implode())), moved_milestones, portfolio.kpis
         )
         .group_by("milestone_id")
-        .agg(pl.col("value_at_risk").sum().alias("value_at_risk_after"))
+        .agg(cents(pl.col("value_at_risk").sum()).alias("value_at_risk_after"))
     )
     before = result.baseline.milestones.select("milestone_id", pl.col("value_at_risk").alias("value_at_risk_before"))
     return (
