@@ -10,7 +10,6 @@ formatted: a forecast of 9999-12-31 with a successor would otherwise fall in the
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,10 +51,6 @@ class Range:
     high: float
     unit: str = ""
 
-    def contains(self, value: float) -> bool:
-        """Whether ``value`` is a finite number inside the range."""
-        return math.isfinite(value) and self.low <= value <= self.high
-
     def describe(self) -> str:
         """The range in words: "from -3,650 to 3,650 days"."""
         unit = f" {self.unit}" if self.unit else ""
@@ -83,15 +78,3 @@ COLUMN_RANGES: dict[tuple[str, str], Range] = {
 def date_in_range(value: date) -> bool:
     """Whether a date lies in EARLIEST_DATE..LATEST_DATE."""
     return EARLIEST_DATE <= value <= LATEST_DATE
-
-
-def date_range_message(value: object) -> str:
-    """Why a date is refused, and what to write instead."""
-    text = value.isoformat() if isinstance(value, date) else str(value)
-    placeholder = isinstance(value, date) and value in PLACEHOLDER_DATES
-    hint = (
-        "; it looks like a placeholder for 'no date': leave the cell blank instead"
-        if placeholder
-        else "; if it stands for 'no date', leave the cell blank"
-    )
-    return f"{text} is outside the dates this program accepts ({EARLIEST_DATE} to {LATEST_DATE}){hint}"

@@ -1,8 +1,10 @@
 """Turn table parts (text) into canonical typed frames, reporting every problem on the way.
 
 All checks are column-wise Polars expressions; Python only builds Problem objects for
-the rows that fail.  Unknown references (a task naming a milestone that does not exist)
-are not checked here: the store checks them against the whole snapshot.
+the rows that fail.  Dates and numbers must lie in the ranges of
+:mod:`kpi_engine.core.bounds`.  Unknown references (a task naming a milestone that does
+not exist) are not checked here: the store checks them against the whole snapshot, and
+calls :func:`schedule_problems` on it for dependency cycles and undatable finishes.
 """
 
 from __future__ import annotations
@@ -312,12 +314,12 @@ def schedule_problems(
     late = np.flatnonzero(finish > day_number(LATEST_DATE))
     ids = schedule.milestones["milestone_id"]
     return [
-        _late_problem(str(ids[int(i)]), as_date_text(int(finish[int(i)])), uploaded, carried_from)
+        _late_problem(str(ids[int(i)]), _date_text(int(finish[int(i)])), uploaded, carried_from)
         for i in late[: UploadRejected.MAX_LISTED]
     ]
 
 
-def as_date_text(day: int) -> str:
+def _date_text(day: int) -> str:
     """A day number as YYYY-MM-DD, or "after 9999-12-31" when no calendar holds it."""
     if day > day_number(LATEST_COMPUTED_DATE):
         return f"after {LATEST_COMPUTED_DATE}"
