@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from kpi_engine.core.errors import KpiError
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.compute import EngineResult, compute
 from kpi_engine.engine.schedule import compute_schedule
@@ -44,6 +45,9 @@ def analyse(
     ------
     NoDataError
         When the database holds no snapshot.
+    KpiError
+        When the snapshot itself cannot be computed (e.g. a dependency cycle stored by an
+        older version); an earlier snapshot that cannot be computed is only left out as context.
     """
     settings = settings or store.settings()
     snapshot_id = store.latest_snapshot_id() if snapshot_id is None else snapshot_id
@@ -51,12 +55,29 @@ def analyse(
     if previous_id is None:
         previous = None
     elif previous is None:
-        previous = compute(store.load_portfolio(previous_id), settings)
+        previous = previous_context(store, previous_id, settings)
     return compute(store.load_portfolio(snapshot_id), settings, previous)
+
+
+def previous_context(store: Store, previous_id: int, settings: Settings) -> EngineResult | None:
+    """The result of an earlier snapshot as context for a later one, or None when it cannot be computed.
+
+    A snapshot stored by an older version may hold data this version refuses at ingest (a
+    dependency cycle, a date no calendar holds). Computing that snapshot itself fails
+    with a clear error; a later snapshot only loses the context it would have given
+    (the "Amber or Red last week too" bump and the ``new`` flags), never its own figures.
+    """
+    try:
+        return compute(store.load_portfolio(previous_id), settings)
+    except KpiError:
+        return None
 
 
 def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.DataFrame:
     """Return every milestone's computed finish in every snapshot up to ``upto_snapshot_id``.
+
+    A snapshot whose schedule cannot be computed (a dependency cycle or an undatable finish
+    stored by an older version) is left out: the history around it still counts.
 
     Columns: ``snapshot_id``, ``as_of``, ``milestone_id``, ``project_id``, ``baseline_finish``,
     ``computed_finish``, ``slip_days`` and ``moved_days`` (how many days the computed finish
@@ -68,7 +89,10 @@ def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.D
         snapshots = snapshots.head(position + 1)
     frames = []
     for snapshot_id, as_of in snapshots.select("snapshot_id", "as_of").iter_rows():
-        schedule = compute_schedule(store.load_portfolio(snapshot_id))
+        try:
+            schedule = compute_schedule(store.load_portfolio(snapshot_id))
+        except KpiError:
+            continue
         frames.append(
             schedule.select(
                 "milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days"

@@ -14,16 +14,28 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import math
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import polars as pl
 
-from kpi_engine.core.errors import KpiError, UploadRejected
+from kpi_engine.core.bounds import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    MAX_MONEY,
+    MAX_RUNS,
+    MAX_SEED,
+    MAX_SLIP_DAYS,
+    date_in_range,
+)
+from kpi_engine.core.errors import InputError, KpiError, UploadRejected
 from kpi_engine.core.schema import TABLES
+from kpi_engine.core.settings import Settings
 from kpi_engine.ingest.limits import DEFAULT_MAX_UPLOAD_MB, max_upload_mb
 from kpi_engine.output.formats import render_table, to_json
 from kpi_engine.store import CHANGE_KINDS, NO_DATA_MESSAGE, IngestResult, Store
@@ -48,22 +60,27 @@ Command = Callable[[argparse.Namespace], int]
 
 # ---------------------------------------------------------------------- argument types
 def iso_date(text: str) -> date:
-    """Parse ``YYYY-MM-DD`` strictly (argparse type)."""
+    """Parse ``YYYY-MM-DD`` strictly, between the first and last accepted dates (argparse type)."""
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid date '{text}': use YYYY-MM-DD, e.g. 2026-06-15") from None
+    if not date_in_range(value):
+        raise argparse.ArgumentTypeError(
+            f"the date {text} is outside the accepted dates {EARLIEST_DATE} to {LATEST_DATE}"
+        )
+    return value
 
 
 def positive_number(text: str) -> float:
-    """Parse a number greater than zero (argparse type)."""
+    """Parse a finite number greater than zero (argparse type)."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"'{text}' is not a number greater than 0")
     return value
 
@@ -74,24 +91,43 @@ def budget_amount(text: str) -> float:
         value = float(text.replace(",", "").replace("_", ""))
     except ValueError:
         value = float("nan")
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a budget: use a number of at least 0, e.g. 250000")
+    if not 0 <= value <= MAX_MONEY:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a budget: use a number from 0 to {MAX_MONEY:,.0f}, e.g. 250000"
+        )
     return value
 
 
+def _whole(text: str, low: int, high: int, what: str) -> int:
+    """Parse a whole number from ``low`` to ``high``; the message names what is allowed."""
+    clean = text.strip()
+    if not re.fullmatch(r"[+-]?\d{1,30}", clean) or not low <= int(clean) <= high:
+        raise argparse.ArgumentTypeError(f"'{text}' is not {what}: use a whole number from {low:,} to {high:,}")
+    return int(clean)
+
+
 def positive_int(text: str) -> int:
-    """Parse a whole number greater than zero (argparse type)."""
-    if not re.fullmatch(r"\d+", text.strip()) or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number greater than 0")
-    return int(text)
+    """Parse a number of runs: a whole number from 1 to :data:`~kpi_engine.core.bounds.MAX_RUNS` (argparse type)."""
+    return _whole(text, 1, MAX_RUNS, "a number of runs")
+
+
+def seed(text: str) -> int:
+    """Parse a random seed: a whole number from 0 to :data:`~kpi_engine.core.bounds.MAX_SEED` (argparse type)."""
+    return _whole(text, 0, MAX_SEED, "a seed")
 
 
 def slip(text: str) -> tuple[str, int]:
-    """Parse ``ID=DAYS`` (``--slip`` and ``--slip-project``) into (id, days)."""
+    """Parse ``ID=DAYS`` (``--slip`` and ``--slip-project``) into (id, days), days from 0 to 3,650."""
     ident, sep, days = text.rpartition("=")
     if not sep or not ident.strip() or not re.fullmatch(r"[+-]?\d+", days.strip()):
         raise argparse.ArgumentTypeError(f"'{text}' is not ID=DAYS, e.g. M1=14")
-    return ident.strip(), int(days)
+    value = int(days)
+    if not 0 <= value <= MAX_SLIP_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"the days in '{text}' must be a whole number from 0 to {MAX_SLIP_DAYS:,}; "
+            "to bring a milestone forward, change its forecast in the data"
+        )
+    return ident.strip(), value
 
 
 def workaround(text: str) -> tuple[str, date, float, float]:
@@ -108,8 +144,8 @@ def workaround(text: str) -> tuple[str, date, float, float]:
         cost, fraction = float(cost_text), float(fraction_text)
     except ValueError:
         raise argparse.ArgumentTypeError(usage) from None
-    if not cost >= 0:
-        raise argparse.ArgumentTypeError(f"the cost in '{text}' cannot be negative")
+    if not 0 <= cost <= MAX_MONEY:
+        raise argparse.ArgumentTypeError(f"the cost in '{text}' must be a number from 0 to {MAX_MONEY:,.0f}")
     if not 0 <= fraction <= 1:
         raise argparse.ArgumentTypeError(f"the fraction in '{text}' must be between 0 and 1, e.g. 0.6")
     return ident.strip(), iso_date(when), cost, fraction
@@ -196,8 +232,20 @@ def _add_whatif(sub: argparse._SubParsersAction) -> None:
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="Monte Carlo simulation of finish dates and KPI projections")
     _add_db(p)
-    p.add_argument("--runs", type=positive_int, default=1000, metavar="N", help="number of runs (default: 1000)")
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed, for reproducible results")
+    p.add_argument(
+        "--runs",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help=f"number of runs, 1 to {MAX_RUNS:,} (default: 1000)",
+    )
+    p.add_argument(
+        "--seed",
+        type=seed,
+        default=None,
+        metavar="S",
+        help=f"random seed from 0 to {MAX_SEED}, for reproducible results (default: 0)",
+    )
     _add_format(p, ("json", "table"))
     p.set_defaults(func=cmd_simulate)
 
@@ -263,12 +311,23 @@ def _setting(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip() or not value.strip():
         raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE, e.g. red_days=21")
+    try:
+        Settings.convert(name.strip(), value.strip())
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return name.strip(), value.strip()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but bad usage is one line on stderr (what is wrong and what is allowed), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command of CLI.md."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="Link milestones to KPIs: ingest weekly exports, list exceptions, run what-ifs."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -549,7 +608,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 "runs": result.runs,
                 "seed": result.seed,
                 "kpis": result.kpis.select("kpi_id", "p_meet", "p50", "p80", "p95"),
-                "milestones": result.milestones.select("milestone_id", "p50_finish", "p80_finish", "p95_finish"),
+                "milestones": result.milestones.select(
+                    "milestone_id",
+                    "p50_finish",
+                    "p80_finish",
+                    "p95_finish",
+                    pl.col("distribution_used").alias("source"),
+                ),
                 "value_at_risk": {"p50": var.p50, "p80": var.p80, "p95": var.p95, "mean": var.mean},
             }
         )
@@ -707,6 +772,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
     """Show the settings; with --set, change them first (every figure uses them)."""
     with Store.open(args.db) as store:
         settings = store.settings()
+        # each value was checked when parsed; what is left is a conflict with the stored
+        # settings (an Amber threshold above the Red one): input rejected, exit 1
         for name, value in args.set:
             settings = settings.with_value(name, value)
         if args.set:
@@ -740,4 +807,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:  # a path that does not exist or cannot be read
         where = f"{err.filename}: " if err.filename else ""
         _error(f"{where}{err.strerror or err}")
+        return 1
+    except Exception as err:  # a bug: one line, never a traceback (KPI_DEBUG=1 shows it)
+        if os.environ.get("KPI_DEBUG"):
+            raise
+        first = str(err).splitlines()[0] if str(err) else ""
+        _error(f"unexpected error ({type(err).__name__}: {first}); this is a bug, please report it")
         return 1

@@ -440,7 +440,8 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
         "Each run gives every open milestone a random extra slip and propagates it through the dependencies. "
         "By default the slips come from this portfolio's own history of how far computed finishes moved "
         "from one snapshot to the next (each project's own history when it has enough, else the whole "
-        "portfolio's). A triangular range (min, most likely, max days) overrides that for one project or "
+        "portfolio's); with too little history, from default slips by milestone duration (the reference "
+        "class). A triangular range (min, most likely, max days) overrides that for one project or "
         "milestone."
     )
     a, b, c = st.columns(3)
@@ -566,10 +567,11 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
         st.markdown("**Most critical milestones**: share of runs in which the milestone hurts a KPI that misses")
         st.dataframe(
             sim.criticality,
-            column_order=["milestone_id", "name", "project_id", "criticality"],
+            column_order=["milestone_id", "name", "project_id", "criticality", "source"],
             column_config={
                 **fmt.columns(currency),
                 "name": st.column_config.TextColumn("Milestone name"),
+                "source": st.column_config.TextColumn("Slips drawn from"),
                 "criticality": st.column_config.ProgressColumn(
                     "Critical in", format="percent", min_value=0, max_value=1, color=RAG_COLOURS["Red"]
                 ),

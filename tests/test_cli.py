@@ -126,6 +126,75 @@ def test_whatif_options_are_checked(argv, capsys):
     assert "error: argument" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "allowed"),
+    [
+        pytest.param(["simulate", "--seed", "-1"], "use a whole number from 0 to 4,294,967,295", id="negative-seed"),
+        pytest.param(["simulate", "--seed", "1e9"], "use a whole number from 0 to 4,294,967,295", id="seed-not-whole"),
+        pytest.param(["simulate", "--seed", "99999999999"], "from 0 to 4,294,967,295", id="seed-too-large"),
+        pytest.param(["simulate", "--runs", "0"], "use a whole number from 1 to 1,000,000", id="no-runs"),
+        pytest.param(["simulate", "--runs", "10000000"], "from 1 to 1,000,000", id="too-many-runs"),
+        pytest.param(["whatif", "--slip", "M1=-3"], "must be a whole number from 0 to 3,650", id="negative-slip"),
+        pytest.param(["whatif", "--slip", "M1=999999"], "from 0 to 3,650", id="slip-too-long"),
+        pytest.param(["whatif", "--slip-project", "P-ROUTE=-1"], "from 0 to 3,650", id="negative-project-slip"),
+        pytest.param(
+            ["whatif", "--workaround", "M1:2026-08-31:1e300:0.5"],
+            "must be a number from 0 to 1,000,000,000,000",
+            id="workaround-cost-1e300",
+        ),
+        pytest.param(
+            ["whatif", "--workaround", "M1:2026-08-31:nan:0.5"], "from 0 to 1,000,000,000,000", id="workaround-cost-nan"
+        ),
+        pytest.param(
+            ["whatif", "--workaround", "M1:9999-12-31:100:0.5"],
+            "outside the accepted dates 1900-01-01 to 2199-12-31",
+            id="workaround-placeholder-date",
+        ),
+        pytest.param(
+            ["ingest", "x.csv", "--as-of", "9999-12-31"],
+            "the date 9999-12-31 is outside the accepted dates 1900-01-01 to 2199-12-31",
+            id="as-of-placeholder",
+        ),
+        pytest.param(["ingest", "x.csv", "--max-upload-mb", "inf"], "is not a number greater than 0", id="max-mb-inf"),
+        pytest.param(
+            ["settings", "--set", "escalation_value=nan"], "must be a finite number", id="escalation-value-nan"
+        ),
+        pytest.param(["settings", "--set", "red_days=-2"], "cannot be negative", id="negative-red-days"),
+        pytest.param(["settings", "--set", "colour=red"], "unknown setting 'colour'", id="unknown-setting"),
+        pytest.param(["kpis", "--format", "xml"], "invalid choice: 'xml'", id="unknown-format"),
+    ],
+)
+def test_every_option_out_of_its_range_is_bad_usage_in_one_line(argv, allowed, capsys, db):
+    assert cli.main([*argv, "--db", db]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"python -m kpi_engine {argv[0]}: error: argument")
+    assert allowed in err[0]
+    assert not Path(db).exists()  # refused before anything was opened
+
+
+@pytest.mark.slow
+def test_a_negative_seed_prints_no_traceback(tmp_path):
+    result = run("simulate", "--seed", "-1", "--db", str(tmp_path / "kpi.duckdb"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "python -m kpi_engine simulate: error: argument --seed: '-1' is not a seed: use a whole number from 0 "
+        "to 4,294,967,295 (see python -m kpi_engine simulate --help)"
+    ]
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys, db):
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "cmd_kpis", broken)
+    monkeypatch.delenv("KPI_DEBUG", raising=False)
+    assert cli.main(["kpis", "--db", db]) == 1
+    assert capsys.readouterr().err == (
+        "unexpected error (ZeroDivisionError: division by zero); this is a bug, please report it\n"
+    )
+
+
 def test_whatif_options_parse():
     args = cli.build_parser().parse_args(
         [
@@ -133,14 +202,14 @@ def test_whatif_options_parse():
             "--slip",
             "M1=14",
             "--slip",
-            "PROJ:9=-3",
+            "PROJ:9=+3",
             "--slip-project",
             "P-ROUTE=7",
             "--workaround",
             "M1:2026-08-31:50000:0.6",
         ]
     )
-    assert args.slip == [("M1", 14), ("PROJ:9", -3)]
+    assert args.slip == [("M1", 14), ("PROJ:9", 3)]
     assert args.slip_project == [("P-ROUTE", 7)]
     assert args.workaround == [("M1", date(2026, 8, 31), 50000.0, 0.6)]
     assert args.format == "json"

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from datetime import date, timedelta
 
 import polars as pl
+import pytest
 from builders import frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from kpi_engine.core.bounds import (
+    EARLIEST_DATE,
+    LATEST_COMPUTED_DATE,
+    LATEST_DATE,
+    MAX_KPI_VALUE,
+    MAX_LAG_DAYS,
+    MAX_RAMP_DAYS,
+    MAX_VALUE_PER_WEEK,
+)
+from kpi_engine.core.errors import CycleError
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.engine.compute import compute
+from kpi_engine.engine.exception_list import EXCEPTION_COLUMNS
+from kpi_engine.output.formats import to_json
 
 AS_OF = date(2026, 6, 1)
 DAY0 = date(2026, 3, 1)
@@ -129,7 +144,7 @@ def test_exception_list_is_sorted_by_money_then_shortfall_then_slip(portfolio):
     rows = compute(portfolio).exceptions
     keys = rows.select(
         pl.col("value_at_risk").fill_null(-1e18),
-        pl.col("kpi_shortfall").fill_null(-1e18),
+        pl.col("kpi_shortfall").fill_null(0.0),  # DOMAIN.md section 3: none counts as 0
         pl.col("slip_days").cast(pl.Float64).fill_null(-1e18),
     ).rows()
     assert keys == sorted(keys, reverse=True)
@@ -147,3 +162,93 @@ def test_results_do_not_depend_on_row_order(portfolio, rnd):
     assert_frame_equal(a.exceptions, b.exceptions)
     assert_frame_equal(a.kpis.sort("kpi_id"), b.kpis.sort("kpi_id"), check_exact=False, rel_tol=1e-9)
     assert_frame_equal(a.milestones.sort("milestone_id"), b.milestones.sort("milestone_id"), check_exact=False)
+
+
+# ---------------------------------------------------------------------- cycles
+@st.composite
+def cyclic_portfolios(draw) -> Portfolio:
+    """A random acyclic portfolio plus edges that close at least one cycle (a self-loop or a reversed path)."""
+    portfolio = draw(portfolios())
+    deps = portfolio.dependencies
+    ids = portfolio.milestones["milestone_id"].to_list()
+    extra = []
+    if deps.height and draw(st.booleans()):
+        # reverse some existing dependencies: each closes a two-milestone cycle
+        rows = draw(st.lists(st.integers(0, deps.height - 1), min_size=1, max_size=3, unique=True))
+        extra += [(deps["successor_id"][r], deps["predecessor_id"][r]) for r in rows]
+    else:
+        extra.append((loop := draw(st.sampled_from(ids)), loop))  # a milestone waiting for itself
+    added = frame("dependencies", [{"predecessor_id": a, "successor_id": b, "lag_days": 0} for a, b in extra])
+    merged = pl.concat([deps, added]).unique(["predecessor_id", "successor_id"], keep="first", maintain_order=True)
+    return Portfolio.from_tables({**portfolio.tables(), "dependencies": merged}, portfolio.as_of)
+
+
+@FAST
+@given(cyclic_portfolios())
+def test_a_cycle_is_always_found_and_named_in_dependency_order(portfolio):
+    with pytest.raises(CycleError) as caught:
+        compute(portfolio)
+    edges = set(portfolio.dependencies.select("predecessor_id", "successor_id").rows())
+    assert caught.value.cycles
+    for cycle in caught.value.cycles:
+        assert cycle[0] == cycle[-1] == min(cycle)  # closed, starting at its smallest id
+        assert len(set(cycle[:-1])) == len(cycle) - 1  # each milestone once
+        assert all((a, b) in edges for a, b in itertools.pairwise(cycle))
+        assert " -> ".join(cycle) in str(caught.value)
+
+
+# ---------------------------------------------------------------------- extreme but accepted values
+@st.composite
+def extreme_portfolios(draw) -> Portfolio:
+    """Random portfolios whose values sit at the edges of kpi_engine/core/bounds.py."""
+    portfolio = draw(portfolios())
+    edge_days = st.sampled_from([-MAX_LAG_DAYS, -1, 0, 1, MAX_LAG_DAYS])
+    deps = portfolio.dependencies.with_columns(
+        pl.Series("lag_days", [draw(edge_days) for _ in range(portfolio.dependencies.height)], dtype=pl.Int64)
+    )
+    links = portfolio.links.with_columns(
+        pl.Series(
+            "ramp_days", [float(draw(st.sampled_from([0, 1, MAX_RAMP_DAYS]))) for _ in range(portfolio.links.height)]
+        ),
+        pl.Series(
+            "value_per_week",
+            [draw(st.sampled_from([0.0, 0.01, 125_000.0, MAX_VALUE_PER_WEEK])) for _ in range(portfolio.links.height)],
+            dtype=pl.Float64,
+        ),
+        pl.Series(
+            "kpi_delta",
+            [
+                draw(st.sampled_from([-MAX_KPI_VALUE, -1e-9, 0.0, 1e-9, MAX_KPI_VALUE]))
+                for _ in range(portfolio.links.height)
+            ],
+            dtype=pl.Float64,
+        ),
+    )
+    far = draw(st.sampled_from([LATEST_DATE, EARLIEST_DATE, None]))
+    milestones = portfolio.milestones
+    if far is not None:
+        # one open milestone's forecast at an edge of the accepted dates
+        milestones = milestones.with_columns(
+            pl.when((pl.int_range(pl.len()) == 0) & pl.col("actual_finish").is_null())
+            .then(pl.lit(far))
+            .otherwise(pl.col("forecast_finish"))
+            .alias("forecast_finish")
+        )
+    return Portfolio.from_tables(
+        {**portfolio.tables(), "dependencies": deps, "links": links, "milestones": milestones}, portfolio.as_of
+    )
+
+
+@FAST
+@given(extreme_portfolios())
+def test_values_at_the_edges_of_their_ranges_give_finite_figures_and_valid_json(portfolio):
+    result = compute(portfolio)
+    milestones = result.milestones
+    assert milestones["computed_finish"].max() <= LATEST_COMPUTED_DATE
+    assert milestones["value_at_risk"].is_finite().all()
+    assert result.links["value_at_risk"].is_finite().all() and result.links["kpi_impact"].is_finite().all()
+    # money to the cent
+    for amounts in (result.links["value_at_risk"], milestones["value_at_risk"]):
+        assert (amounts == amounts.round(2)).all()
+    json.loads(to_json(result.exceptions.select(list(EXCEPTION_COLUMNS))))
+    assert result.exceptions["why"].is_not_null().all()

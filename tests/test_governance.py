@@ -6,9 +6,11 @@ from datetime import date
 
 import polars as pl
 import pytest
-from builders import kpi, milestone, portfolio
+from builders import fleet_portfolio, kpi, milestone, portfolio
 
 from kpi_engine.core.owners import owner_count
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.engine.compute import compute
 from kpi_engine.engine.governance import governance_findings
 
 
@@ -90,4 +92,59 @@ def test_dangling_findings_point_only_at_what_exists():
         ("YY -> B", "B", "-", "'YY'"),
         ("YY -> ZZ", "-", "-", "'YY'"),
         ("YY -> ZZ", "-", "-", "'ZZ'"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("owner", "people"),
+    [
+        pytest.param("Ann Lee, PhD, MBA", 1, id="credentials-after-commas"),
+        pytest.param("Ann Lee, Ph.D.", 1, id="dotted-credential"),
+        pytest.param("John Smith, Jr.", 1, id="suffix-jr"),
+        pytest.param("Smith Jr., John", 1, id="surname-first-with-suffix"),
+        pytest.param("Mary Jones, Sr.", 1, id="suffix-sr"),
+        pytest.param("Henry Ford, III", 1, id="suffix-iii"),
+        pytest.param("Smith, John", 1, id="surname-first"),
+        pytest.param("Ann Lee, Bob Stone", 2, id="two-full-names"),
+        pytest.param("Ann Lee, PhD, Bob Stone, MBA", 2, id="two-people-with-credentials"),
+        pytest.param("Ann Lee, Bob Stone, Cy Doe", 3, id="three-full-names"),
+        pytest.param("Lee, Ann / Stone, Bob", 2, id="two-surname-first"),
+    ],
+)
+def test_credentials_and_suffixes_after_a_comma_are_part_of_one_name(owner, people):
+    assert pl.select(owner_count(pl.lit(owner, dtype=pl.String))).item() == people
+
+
+def test_a_link_to_an_unknown_kpi_drives_nothing():
+    """M3's only link names K-XXX: M3 is a Red milestone with no KPI, tied to no KPI (regression)."""
+    fleet = fleet_portfolio()
+    links = fleet.links.with_columns(
+        pl.when(pl.col("milestone_id") == "M3").then(pl.lit("K-XXX")).otherwise(pl.col("kpi_id")).alias("kpi_id")
+    )
+    result = compute(Portfolio.from_tables({**fleet.tables(), "links": links}, fleet.as_of))
+    m3 = result.exceptions.filter(pl.col("milestone_id") == "M3")
+    assert m3.select("kind", "kpi_id", "finding", "escalation_level", "escalate_to").sort("finding").rows() == [
+        ("milestone", None, None, 2, "Marco Bellini"),  # Red, no KPI: the project's sponsor
+        ("governance", None, "dangling id", 1, "Luis Ortega"),
+        ("governance", None, "not tied to any KPI", 1, "Luis Ortega"),
+    ]
+    assert result.links.filter(pl.col("milestone_id") == "M3").height == 0
+    assert result.milestone("M3")["value_at_risk"] == 0.0
+
+
+def test_a_kpi_whose_only_link_comes_from_an_unknown_milestone_is_driven_by_no_work():
+    fleet = fleet_portfolio()
+    links = pl.concat(
+        [
+            fleet.links,
+            pl.DataFrame({"milestone_id": ["M99"], "kpi_id": ["K-IDLE"]}).with_columns(
+                pl.lit(0.0).alias("kpi_delta"), pl.lit(0.0).alias("ramp_days"), pl.lit(0.0).alias("value_per_week")
+            ),
+        ]
+    )
+    result = compute(Portfolio.from_tables({**fleet.tables(), "links": links}, fleet.as_of))
+    idle = result.governance.filter(pl.col("kpi_id") == "K-IDLE")
+    assert idle.select("subject", "subject_id", "finding").rows() == [
+        ("kpi", "K-IDLE", "no work drives this KPI"),
+        ("link", "M99 -> K-IDLE", "dangling id"),
     ]

@@ -41,9 +41,10 @@ def test_every_reference_points_at_its_row_or_is_unknown():
     assert refs.link_kpi.tolist() == [1, 0, UNKNOWN]
     assert refs.task_milestone.tolist() == [1, UNKNOWN]
     assert (refs.predecessor.tolist(), refs.successor.tolist()) == ([0, UNKNOWN], [1, 0])
-    # a link to an unknown KPI still ties its milestone; a link from an unknown milestone still drives its KPI
-    assert refs.linked_milestones(2).tolist() == [True, True]
-    assert refs.linked_kpis(2).tolist() == [True, True]
+    # a link that cannot resolve drives nothing: A's only link names an unknown KPI, K1's only
+    # link comes from an unknown milestone
+    assert refs.linked_milestones(2).tolist() == [False, True]
+    assert refs.linked_kpis(2).tolist() == [False, True]
 
 
 def test_blank_ids_are_unknown_and_empty_tables_resolve():

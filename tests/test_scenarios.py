@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from strategies import open_milestones, portfolios
 
-from kpi_engine.core.errors import ScenarioError
+from kpi_engine.core.errors import OutOfRangeError, ScenarioError
+from kpi_engine.core.money import round_cents
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.engine.compute import EngineResult, compute
 from kpi_engine.engine.schedule import prepare_schedule
@@ -204,6 +205,31 @@ def test_a_slip_that_makes_a_kpi_miss_raises_escalations(fleet, fleet_base):
             "cannot be set to finish on 2026-06-01, before the snapshot",
             id="set-finish-in-the-past",
         ),
+        pytest.param(
+            Slip("M1", 3651),
+            "the slip of milestone 'M1' can be at most 3,650 days (ten years), got 3,651",
+            id="slip-over-ten-years",
+        ),
+        pytest.param(
+            SlipProject("P-ROUTE", 10**12),
+            "the slip of project 'P-ROUTE' can be at most 3,650 days",
+            id="project-slip-1e12",
+        ),
+        pytest.param(
+            SetFinish("M1", date(9999, 12, 31)),
+            "the finish set for milestone 'M1' must fall between 1900-01-01 and 2199-12-31, got 9999-12-31",
+            id="set-finish-placeholder",
+        ),
+        pytest.param(
+            Workaround("M1", date(2026, 8, 31), 1e308, 0.5),
+            "can cost at most 1,000,000,000,000",
+            id="workaround-cost-1e308",
+        ),
+        pytest.param(
+            Workaround("M1", date(2300, 1, 1), 1.0, 0.5),
+            "must fall between 1900-01-01 and 2199-12-31, got 2300-01-01",
+            id="workaround-start-past-2199",
+        ),
     ],
 )
 def test_a_scenario_that_does_not_fit_the_snapshot_is_refused(fleet, fleet_base, change, message):
@@ -253,11 +279,35 @@ def test_spec_round_trips_through_json_and_the_store(tmp_path):
             id="bad-date",
         ),
         pytest.param({"changes": "M1=14"}, "must be a list", id="changes-not-a-list"),
+        pytest.param(
+            {"changes": [{"kind": "slip", "milestone_id": "M1", "days": 1e300}]},
+            "can be at most 3,650 days",
+            id="days-1e300",
+        ),
+        pytest.param(
+            {"changes": [{"kind": "slip", "milestone_id": "M1", "days": float("inf")}]},
+            "whole number of days",
+            id="days-infinite",
+        ),
+        pytest.param(
+            {"changes": [{"kind": "set_finish", "milestone_id": "M1", "finish": "9999-12-31"}]},
+            "must fall between 1900-01-01 and 2199-12-31",
+            id="placeholder-date",
+        ),
     ],
 )
 def test_malformed_specs_are_refused(spec, message):
     with pytest.raises(ScenarioError, match=message):
         Scenario.from_dict(spec)
+
+
+def test_slips_that_push_a_finish_past_any_calendar_are_refused():
+    """Each slip is within its range, but a thousand of them down one chain add up past 9999-12-31."""
+    chain = [milestone(f"M{i}", date(2026, 8, 1)) for i in range(1000)]
+    dependencies = [{"predecessor_id": f"M{i}", "successor_id": f"M{i + 1}"} for i in range(999)]
+    p = portfolio(milestones=chain, dependencies=dependencies)
+    with pytest.raises(OutOfRangeError, match=r"milestone 'M\d+' would finish after 9999-12-31"):
+        run_scenario(p, Scenario("Everything late", (SlipProject("P", 3650),)))
 
 
 # ---------------------------------------------------------------------- comparing
@@ -394,9 +444,10 @@ def test_a_workaround_nets_recovered_value_minus_cost_and_never_recovers_more_th
     p, scenario = case
     result = run_scenario(p, scenario)
     for row in result.mitigations.iter_rows(named=True):
-        assert row["net_value"] == row["recovered_value"] - row["cost"]
+        # money is to the cent: the net is the difference rounded to cents
+        assert row["net_value"] == round_cents(row["recovered_value"] - row["cost"])
         at_risk = result.scenario.milestone(row["milestone_id"])["value_at_risk"]
-        assert 0 <= row["recovered_value"] <= row["fraction"] * at_risk + 1e-6
+        assert 0 <= row["recovered_value"] <= row["fraction"] * at_risk + 0.01
         if row["break_even_days"] is not None:
             assert row["break_even_days"] >= 0
 

@@ -96,7 +96,12 @@ def test_cycle_is_a_data_error_naming_only_the_milestones_on_it():
     )
     with pytest.raises(CycleError) as err:
         compute_schedule(p)
-    assert str(err.value) == ("dependencies form a cycle between milestones A, B, C; remove one of these dependencies")
+    assert err.value.cycles == [["A", "B", "C", "A"]]
+    assert err.value.milestone_ids == ["A", "B", "C"]
+    assert str(err.value) == (
+        "dependencies form a cycle A -> B -> C -> A; a milestone cannot wait for itself, "
+        "so no finish date can be computed: remove or correct one of these dependencies"
+    )
 
 
 def test_dependency_on_unknown_milestone_is_ignored_by_the_schedule():

@@ -17,7 +17,7 @@ from strategies import open_milestones, portfolios
 from kpi_engine.core.errors import InputError
 from kpi_engine.engine.compute import compute
 from kpi_engine.whatif.scenarios import Scenario, Slip, run_scenario
-from kpi_engine.whatif.simulation import SlipDistribution, history_moves, simulate
+from kpi_engine.whatif.simulation import SlipDistribution, history_moves, reference_class, simulate
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FLEET_PROJECTS = {"M1": "P-ROUTE", "M2": "P-TELE", "M3": "P-DRV", "M4": "P-WH", "M5": "P-PROC", "M6": "P-OFFICE"}
@@ -92,7 +92,7 @@ def test_zero_width_ranges_reproduce_the_worked_example(fleet):
 
 
 def test_zero_width_fan_chart_runs_from_the_latest_actual_to_the_projection(fleet):
-    result = simulate(fleet, runs=20, seed=0)
+    result = simulate(fleet, runs=20, seed=0, default_slips=False)
     cpm = result.trajectory.filter(pl.col("kpi_id") == "K-CPM")
     assert cpm["date"].to_list() == [
         date(2026, 6, 15),
@@ -107,9 +107,9 @@ def test_zero_width_fan_chart_runs_from_the_latest_actual_to_the_projection(flee
 
 @FAST
 @given(portfolios())
-def test_without_history_every_run_is_the_deterministic_result(p):
+def test_without_default_slips_every_run_is_the_deterministic_result(p):
     expected = compute(p)
-    result = simulate(p, runs=3, seed=1, trajectory=False)
+    result = simulate(p, runs=3, seed=1, trajectory=False, default_slips=False)
     kpis = result.kpis.join(expected.kpis.select("kpi_id", pl.col("projected").alias("engine")), on="kpi_id")
     # the per-run projection repeats kpi_projection's float operations: equal, not just close
     assert kpis["p50"].to_list() == kpis["engine"].to_list()
@@ -164,7 +164,17 @@ def test_each_milestone_says_which_distribution_it_used(fleet):
     }
     assert set(result.milestones["distribution"].to_list()) <= {d.value for d in SlipDistribution}
     without = simulate(fleet, runs=10)
-    assert set(without.milestones["distribution_used"].to_list()) == {"no history: zero", "finished: no slip"}
+    # no history: each open milestone draws from the reference class of its duration
+    assert dict(without.milestones.select("milestone_id", "distribution_used").rows()) == {
+        "M1": "reference class: over 180 days",  # baseline 2026-03-01 to 2026-08-31
+        "M2": "finished: no slip",
+        "M3": "reference class: 0-30 days",  # 23 days
+        "M4": "finished: no slip",
+        "M5": "reference class: 31-90 days",  # no baseline start: 46 days from 2026-06-15 to its finish
+        "M6": "reference class: 0-30 days",  # 30 days from 2026-06-15
+    }
+    plain = simulate(fleet, runs=10, default_slips=False)
+    assert set(plain.milestones["distribution_used"].to_list()) == {"no history: zero", "finished: no slip"}
 
 
 def test_history_slip_is_the_sum_of_the_weekly_moves_until_the_finish(fleet):
@@ -214,7 +224,7 @@ def test_triangular_override_keeps_finishes_inside_its_range(fleet):
 
 
 def test_simulation_runs_on_top_of_a_scenario(fleet):
-    result = simulate(fleet, runs=5, scenario=Scenario("two weeks", (Slip("M1", 14),)))
+    result = simulate(fleet, runs=5, scenario=Scenario("two weeks", (Slip("M1", 14),)), default_slips=False)
     assert finishes(result, "M1") == (date(2026, 10, 5),) * 4
     assert result.kpis.filter(pl.col("kpi_id") == "K-CPM")["p50"].item() == pytest.approx(2.05)
 
@@ -253,6 +263,8 @@ def test_the_same_seed_gives_the_same_output(fleet):
         ),
         pytest.param({"overrides": {"M1": (-2, 0, 3)}}, "cannot start below 0 days", id="negative-min"),
         pytest.param({"overrides": {"M1": (1, 2)}}, "three numbers of days", id="two-numbers"),
+        pytest.param({"overrides": {"M1": (0, 1, 1e12)}}, "can reach at most 3,650 days", id="max-1e12"),
+        pytest.param({"project_overrides": {"P-ROUTE": (0, 1, float("inf"))}}, "finite numbers", id="max-inf"),
     ],
 )
 def test_bad_simulation_input_is_refused(fleet, kwargs, message):
@@ -275,12 +287,72 @@ def test_simulate_json_is_reproducible_and_shaped_as_the_contract(fleet_dir, tmp
     out = json.loads(first)
     assert (out["runs"], out["seed"]) == (50, 4)
     assert {tuple(sorted(k)) for k in out["kpis"]} == {("kpi_id", "p50", "p80", "p95", "p_meet")}
-    assert {tuple(sorted(m)) for m in out["milestones"]} == {("milestone_id", "p50_finish", "p80_finish", "p95_finish")}
+    assert {tuple(sorted(m)) for m in out["milestones"]} == {
+        ("milestone_id", "p50_finish", "p80_finish", "p95_finish", "source")
+    }
     m1 = next(m for m in out["milestones"] if m["milestone_id"] == "M1")
-    assert m1["p95_finish"] == "2026-09-21"  # one snapshot: no history to draw slips from
+    # one snapshot: no history, so M1 draws from the reference class of its six months
+    assert m1["source"] == "reference class: over 180 days"
+    assert "2026-09-21" <= m1["p50_finish"] <= m1["p80_finish"] <= m1["p95_finish"]
+    assert m1["p95_finish"] > "2026-09-21"
     cpm = next(k for k in out["kpis"] if k["kpi_id"] == "K-CPM")
-    assert cpm["p_meet"] == 0.0 and cpm["p50"] == pytest.approx(2.0179, abs=1e-4)
+    assert cpm["p_meet"] == 0.0 and 2.0179 - 1e-4 <= cpm["p50"] <= cpm["p95"] <= 2.05
     assert cli.main(["simulate", "--db", db, "--runs", "20", "--format", "table"]) == 0
     table = capsys.readouterr().out
     assert table.startswith("Monte Carlo: 20 runs, seed 0.")
     assert "M1            Routing software go-live  P-ROUTE                          100" in table
+
+
+# ---------------------------------------------------------------------- too little history: the reference class
+def test_a_single_snapshot_has_a_spread_drawn_from_the_reference_classes(fleet):
+    """With no history, p50 = p80 = p95 and p_meet 0 or 1 said nothing (regression)."""
+    result = simulate(fleet, runs=400, seed=3)
+    m1 = result.milestones.filter(pl.col("milestone_id") == "M1").row(0, named=True)
+    assert m1["distribution_used"] == "reference class: over 180 days"
+    assert m1["computed_finish"] <= m1["p50_finish"] < m1["p95_finish"]
+    # the class of a six-month milestone: at most 90 days late, M3 follows M1 and adds its own
+    assert (m1["p95_finish"] - m1["computed_finish"]).days <= 90
+    otd = result.kpis.filter(pl.col("kpi_id") == "K-OTD").row(0, named=True)
+    assert 0.0 < otd["p_meet"] < 1.0  # M3 slipping past 2026-12-31 in some runs only
+    assert result.value_at_risk.p50 < result.value_at_risk.p95
+
+
+@pytest.mark.parametrize(
+    ("duration", "label", "triangle"),
+    [
+        pytest.param(0, "0-30 days", [0.0, 2.0, 14.0], id="zero"),
+        pytest.param(30, "0-30 days", [0.0, 2.0, 14.0], id="a-month"),
+        pytest.param(31, "31-90 days", [0.0, 5.0, 30.0], id="just-over-a-month"),
+        pytest.param(180, "91-180 days", [0.0, 10.0, 45.0], id="half-a-year"),
+        pytest.param(181, "over 180 days", [0.0, 15.0, 90.0], id="longer"),
+    ],
+)
+def test_reference_classes_by_duration(duration, label, triangle):
+    found_label, found_triangle = reference_class(pl.lit(duration))
+    assert pl.select(found_label).item() == label
+    assert pl.select(found_triangle).item().to_list() == triangle
+
+
+def test_a_short_history_is_not_enough_and_a_long_one_is(fleet):
+    short = weekly_history({"M1": [7]}, weeks=5)  # four observed moves
+    assert (
+        simulate(fleet, runs=5, history=short)
+        .milestones.filter(pl.col("milestone_id") == "M6")["distribution_used"]
+        .item()
+        == "reference class: 0-30 days"
+    )
+    long = weekly_history({"M1": [7]}, weeks=25)
+    assert (
+        simulate(fleet, runs=5, history=long)
+        .milestones.filter(pl.col("milestone_id") == "M6")["distribution_used"]
+        .item()
+        == "history: portfolio"
+    )
+
+
+def test_random_finishes_past_any_calendar_stop_at_its_last_date(fleet):
+    # an absurd history (each week a finish moved 680 years) must not crash the simulation
+    history = weekly_history({"X0": [250_000], "X1": [250_000]}, weeks=12)
+    result = simulate(fleet, runs=20, seed=1, history=history, trajectory=False)
+    assert finishes(result, "M3")[-1] == date(9999, 12, 31)
+    assert result.kpis.filter(pl.col("kpi_id") == "K-CPM")["p50"].item() == pytest.approx(2.05)

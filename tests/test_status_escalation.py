@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from fractions import Fraction
 
+import polars as pl
 import pytest
-from builders import kpi, milestone, portfolio
+from builders import fleet_portfolio, kpi, milestone, portfolio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.compute import compute
 
@@ -120,3 +125,73 @@ def test_new_exceptions_are_flagged_against_the_previous_snapshot():
     assert current.exceptions.filter(current.exceptions["kind"] == "milestone")["new"].to_list() == [False]
     fresh = build(10, 0, previous=build(0, 0))
     assert fresh.exceptions.filter(fresh.exceptions["kind"] == "milestone")["new"].to_list() == [True]
+
+
+# ---------------------------------------------------------------------- money at the threshold (to the cent)
+def test_fleet_pair_at_exactly_250k_escalates_to_level_3():
+    """125,000 a week for 14 days is 250,000: M3 -> K-OTD reaches the objective owner (regression)."""
+    fleet = fleet_portfolio()
+    links = fleet.links.with_columns(
+        pl.when(pl.col("milestone_id") == "M3")
+        .then(125_000.0)
+        .otherwise(pl.col("value_per_week"))
+        .alias("value_per_week")
+    )
+    tasks = fleet.tasks.with_columns(  # M1 finishes 2026-09-14, so M3 finishes 14 days late
+        pl.when(pl.col("task_id") == "T1")
+        .then(date(2026, 9, 14))
+        .otherwise(pl.col("forecast_finish"))
+        .alias("forecast_finish")
+    )
+    result = compute(Portfolio.from_tables({**fleet.tables(), "links": links, "tasks": tasks}, fleet.as_of))
+    pair = result.link("M3", "K-OTD")
+    assert (result.milestone("M3")["computed_status"], result.milestone("M3")["slip_days"]) == ("Amber", 14)
+    assert pair["value_at_risk"] == 250_000.0
+    assert (pair["escalation_level"], pair["escalate_to"]) == (3, "Marco Bellini")
+
+
+def money_case(cents: int, days: int, others: int, threshold: float = 250_000.0):
+    """Milestone A (days late, ``cents / 100`` a week) linked to K, plus ``others`` unrelated late links."""
+    base = date(2026, 8, 1)
+    milestones = [milestone("A", base, forecast_finish=base + timedelta(days=days))]
+    links = [{"milestone_id": "A", "kpi_id": "K", "value_per_week": cents / 100}]
+    for i in range(others):
+        milestones.append(milestone(f"B{i}", base, forecast_finish=base + timedelta(days=3 + i)))
+        links.append({"milestone_id": f"B{i}", "kpi_id": f"K{i}", "value_per_week": 1_000.0 * (i + 1) + 0.01})
+    kpis = [kpi("K", target_value=2.0)] + [kpi(f"K{i}", target_value=2.0) for i in range(others)]
+    # statuses stay Green so that only the money decides the level
+    settings = Settings(amber_days=3650, red_days=3650, escalation_value=threshold)
+    return compute(portfolio(milestones=milestones, kpis=kpis, links=links), settings).link("A", "K")
+
+
+@pytest.mark.parametrize("others", [0, 1, 2, 5])
+def test_125k_a_week_for_14_days_is_exactly_250k_whatever_the_number_of_links(others):
+    pair = money_case(12_500_000, 14, others)
+    assert pair["value_at_risk"] == 250_000.0
+    assert pair["escalation_level"] == 3
+
+
+@st.composite
+def weekly_amounts_near_the_threshold(draw: st.DrawFn) -> tuple[int, int, int]:
+    """(cents a week, days late, other links): often within a few cents of 250,000 over the days."""
+    days = draw(st.integers(1, 150))
+    at_threshold = -(-25_000_000 * 7 // days)  # the fewest cents a week reaching 250,000.00
+    cents = draw(
+        st.one_of(
+            st.integers(at_threshold - 3, at_threshold + 3),
+            st.integers(0, 100_000_000_000),  # anything up to 10**9 a week
+        )
+    )
+    return max(cents, 0), days, draw(st.integers(0, 4))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(weekly_amounts_near_the_threshold())
+def test_value_at_risk_is_exact_to_the_cent_and_the_threshold_compares_cents(case):
+    cents, days, others = case
+    pair = money_case(cents, days, others)
+    # exact arithmetic: cents * days / 7, rounded to a whole cent (no ties: 7 is odd)
+    exact = Fraction(cents * days, 7)
+    expected_cents = int(exact + Fraction(1, 2))
+    assert pair["value_at_risk"] == expected_cents / 100
+    assert (pair["escalation_level"] == 3) == (expected_cents >= 25_000_000)

@@ -676,3 +676,127 @@ def test_mapping_profiles(store):
         NotFoundError, match="there is no mapping profile named 'Smartsheet'; saved profiles: Asana, Jira cloud"
     ):
         store.load_mapping_profile("Smartsheet")
+
+
+# ---------------------------------------------------------------------- refused at the door: the merged schedule
+def test_a_dependency_cycle_is_refused_naming_its_milestones_and_nothing_is_stored(loaded):
+    cyclic = upload(
+        dependencies="""
+            predecessor_id,successor_id,lag_days
+            B1,A2,3
+            A2,A1,0
+            A1,B1,0
+        """
+    )
+    with pytest.raises(UploadRejected) as caught:
+        loaded.ingest(cyclic, date(2026, 6, 8))
+    assert [str(p) for p in caught.value.problems] == [
+        "dependencies.csv, sheet dependencies, row 4, column successor_id: these dependencies form a cycle "
+        "A1 -> B1 -> A2 -> A1: a milestone would wait for itself, so no finish date can be computed; "
+        "remove or correct one of them (also on rows 2, 3)"
+    ]
+    assert loaded.snapshot_ids() == [1]
+
+
+def test_a_milestone_depending_on_itself_is_refused(loaded):
+    with pytest.raises(UploadRejected) as caught:
+        loaded.ingest(upload(dependencies="predecessor_id,successor_id\nA1,A1\n"), date(2026, 6, 8))
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.row, problem.column) == ("dependencies.csv", 2, "successor_id")
+    assert "form a cycle A1 -> A1:" in problem.message
+    assert loaded.snapshot_ids() == [1]
+
+
+def test_a_cycle_closed_with_a_carried_forward_row_is_refused(loaded):
+    # B1 -> A2 (project A's dependency) is carried forward; project B's upload closes the loop
+    closing = upload(dependencies="predecessor_id,successor_id,lag_days\nA2,B1,0\n")
+    with pytest.raises(UploadRejected) as caught:
+        loaded.ingest(closing, date(2026, 6, 8))
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.sheet, problem.row, problem.column) == (
+        "dependencies.csv",
+        "dependencies",
+        2,
+        "successor_id",
+    )
+    assert problem.message.startswith("these dependencies form a cycle A2 -> B1 -> A2:")
+    assert problem.message.endswith("(the others are carried forward from snapshot 1)")
+    assert loaded.snapshot_ids() == [1]
+
+
+def test_a_cycle_formed_by_carried_rows_once_a_milestone_appears_is_refused(loaded):
+    # the dependency naming the unknown Z1 is kept (a governance finding) and closes nothing ...
+    loaded.ingest(upload(dependencies="predecessor_id,successor_id\nZ1,A1\nA1,Z1\n"), date(2026, 6, 8))
+    # ... until milestone Z1 is uploaded: then the two carried rows form a cycle
+    adding = upload(milestones="milestone_id,project_id,name,owner,baseline_finish\nZ1,PB,Zed,Bob,2026-09-01\n")
+    with pytest.raises(UploadRejected) as caught:
+        loaded.ingest(adding, date(2026, 6, 15))
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.sheet, problem.row) == ("snapshot 2", "dependencies", None)
+    assert "A1 -> Z1 -> A1" in problem.message and problem.message.endswith("(all carried forward)")
+    assert loaded.snapshot_ids() == [1, 2]
+
+
+def test_computed_finishes_past_the_last_accepted_date_are_refused(loaded):
+    far = upload(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish
+            A1,PA,A one,Ann,2026-08-31
+            A2,PA,A two,Ann,2026-10-31
+            B1,PB,B one,Bob,2199-06-30
+        """,
+        dependencies="""
+            predecessor_id,successor_id,lag_days
+            B1,A2,3650
+        """,
+    )
+    with pytest.raises(UploadRejected) as caught:
+        loaded.ingest(far, date(2026, 6, 8))
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.row, problem.column) == ("dependencies.csv", 2, "lag_days")
+    assert problem.message.startswith("milestone 'A2' would finish on 2209-06-28 after its predecessors")
+    assert loaded.snapshot_ids() == [1]
+
+
+def test_a_snapshot_date_outside_the_accepted_dates_is_refused(store):
+    with pytest.raises(InputError, match="the snapshot date 9999-12-31 is outside the dates"):
+        store.ingest(upload(**PORTFOLIO), date(9999, 12, 31))
+    assert store.is_empty()
+
+
+# ---------------------------------------------------------------------- rows naming an unknown milestone
+def test_rows_naming_a_mistyped_milestone_go_away_with_the_corrected_file(loaded):
+    typo = upload(
+        links="""
+            milestone_id,kpi_id,kpi_delta
+            A1,K1,-0.1
+            A33,K1,-0.2
+        """,
+        dependencies="""
+            predecessor_id,successor_id,lag_days
+            A1,A33,0
+        """,
+        tasks="""
+            task_id,milestone_id,name,forecast_finish
+            T33,A33,Typo task,2026-09-01
+        """,
+    )
+    loaded.ingest(typo, date(2026, 6, 8))
+    kept = loaded.load_portfolio()
+    assert "A33" in kept.links["milestone_id"].to_list()
+    assert "A33" in kept.dependencies["successor_id"].to_list()
+    assert "T33" in kept.tasks["task_id"].to_list()
+    # the corrected files: the rows naming A33 belonged to no project, so the upload replaces them
+    corrected = upload(links=PORTFOLIO["links"], dependencies=PORTFOLIO["dependencies"], tasks=PORTFOLIO["tasks"])
+    result = loaded.ingest(corrected, date(2026, 6, 15))
+    fixed = loaded.load_portfolio()
+    assert sorted(fixed.links["milestone_id"].to_list()) == ["A1", "B1"]
+    assert fixed.dependencies.select("predecessor_id", "successor_id").rows() == [("B1", "A2")]
+    assert sorted(fixed.tasks["task_id"].to_list()) == ["TA1", "TB1"]
+    assert result.rows["links"] == 2 and result.warnings == []
+
+
+def test_rows_naming_an_unknown_milestone_stay_while_their_table_is_not_uploaded(loaded):
+    loaded.ingest(upload(links="milestone_id,kpi_id\nA33,K1\n"), date(2026, 6, 8))
+    loaded.ingest(upload(milestones=PORTFOLIO["milestones"]), date(2026, 6, 15))
+    assert "A33" in loaded.load_portfolio().links["milestone_id"].to_list()

@@ -272,7 +272,19 @@ def test_simulation_summaries_say_which_distribution_was_used(fleet):
     assert counts.row(0, named=True) == {"distribution": "triangular override: project", "milestones": 1, "projects": 1}
     caption = wv.distribution_caption(result.milestones)
     assert caption.startswith("Slip distribution used: your triangular range for 1 milestone of the chosen project")
-    assert "no slip for" in caption and "(no history yet)" in caption
+    assert "default slips by duration (the reference class) for 3 milestones (too little history yet)" in caption
+    plain = wv.distribution_caption(simulate(fleet, runs=5, default_slips=False).milestones)
+    assert "no slip for 4 milestones (no history yet)" in plain
+
+
+def test_critical_milestones_say_where_their_slips_came_from(fleet):
+    result = simulate(fleet, runs=40, seed=1, overrides={"M5": (0, 1, 3)})
+    critical = wv.critical_milestones(result, top=3)
+    assert critical.columns == [*result.criticality.columns, "source"]
+    assert critical.height == 3
+    sources = dict(critical.select("milestone_id", "source").rows())
+    assert sources["M1"] == "reference class: over 180 days"  # one snapshot: too little history
+    assert critical["milestone_id"].to_list() == result.criticality["milestone_id"].head(3).to_list()
     fan = wv.fan(result.trajectory, result.kpis, "K-CPM")
     assert fan.columns == ["date", "p10", "p50", "p90", "target_value"]
     assert fan["target_value"].unique().to_list() == [1.95]

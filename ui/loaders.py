@@ -167,7 +167,10 @@ def previous_result(path: str, snapshot_id: int, settings: SettingsKey) -> Engin
     previous_id = _store(path).previous_snapshot_id(snapshot_id)
     if previous_id is None:
         return None
-    return analyse(_store(path), previous_id, settings_of(settings))
+    try:
+        return analyse(_store(path), previous_id, settings_of(settings))
+    except KpiError:  # a snapshot an older version stored and this one cannot compute: no context
+        return None
 
 
 @shared(max_entries=4, show_spinner="Reading the slip history ...")

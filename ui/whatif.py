@@ -382,7 +382,7 @@ def simulation(
         result=result,
         caption=wv.distribution_caption(result.milestones),
         kpis=wv.kpi_confidence(result.kpis),
-        criticality=result.criticality.head(10),
+        criticality=wv.critical_milestones(result),
         histogram_chart=histogram_chart(
             wv.histogram(result.value_at_risk.totals),
             wv.percentile_marks(result.value_at_risk),

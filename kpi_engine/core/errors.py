@@ -78,15 +78,31 @@ class UploadRejected(InputError):
 
 
 class CycleError(InputError):
-    """The dependencies between milestones form a cycle, so no finish date can be computed."""
+    """The dependencies between milestones form a cycle, so no finish date can be computed.
 
-    def __init__(self, milestone_ids: list[str]) -> None:
-        self.milestone_ids = sorted(milestone_ids)
+    ``cycles`` holds each cycle found as the milestone ids in dependency order, starting
+    and ending with the same id (``["M1", "M3", "M1"]``); ``milestone_ids`` every id on them.
+    """
+
+    def __init__(self, cycles: list[list[str]]) -> None:
+        self.cycles = [list(c) for c in cycles]
+        self.milestone_ids = sorted({m for cycle in self.cycles for m in cycle})
         super().__init__(
-            "dependencies form a cycle between milestones "
-            + ", ".join(self.milestone_ids)
-            + "; remove one of these dependencies"
+            f"dependencies form {describe_cycles(self.cycles)}; a milestone cannot wait for itself, "
+            "so no finish date can be computed: remove or correct one of these dependencies"
         )
+
+
+def describe_cycles(cycles: list[list[str]]) -> str:
+    """Name cycles for people: "a cycle M1 -> M3 -> M1" or "cycles A -> A and B -> C -> B"."""
+    shown = [" -> ".join(cycle) for cycle in cycles]
+    if len(shown) == 1:
+        return f"a cycle {shown[0]}"
+    return "cycles " + ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+class OutOfRangeError(InputError):
+    """A date or an amount falls outside the range the program can compute with."""
 
 
 class NoDataError(KpiError, LookupError):

@@ -2,27 +2,94 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import polars as pl
 
-# A comma splits only when both sides have two or more words ("Smith, John" is one person).
-_COMMA_BETWEEN_FULL_NAMES = r"\S+\s+\S+\s*,\s*\S+\s+\S+"
+#: Separators that always stand between two people (" and " is handled first).
+_SEPARATORS = r"[;/&+|\n]"
+
+#: Credentials and name suffixes written after a comma: "Ann Lee, PhD, MBA" is one person.
+#: Compared without dots and case, word by word (a segment of only these words is dropped).
+CREDENTIALS = (
+    "jr",
+    "sr",
+    "ii",
+    "iii",
+    "iv",
+    "v",
+    "phd",
+    "dphil",
+    "mba",
+    "md",
+    "do",
+    "dds",
+    "jd",
+    "llm",
+    "esq",
+    "cpa",
+    "cfa",
+    "acca",
+    "aca",
+    "fca",
+    "pmp",
+    "pgmp",
+    "csm",
+    "pe",
+    "rn",
+    "msc",
+    "bsc",
+    "ma",
+    "ba",
+    "ms",
+    "bs",
+    "meng",
+    "beng",
+    "obe",
+    "mbe",
+    "cbe",
+)
+_CREDENTIAL_WORD = r"\b(?:" + "|".join(CREDENTIALS) + r")\b"
+
+
+def _is_credential(segment: pl.Expr) -> pl.Expr:
+    """True for a comma segment made only of credentials and suffixes ("PhD", "M.B.A.", "Jr.")."""
+    bare = segment.str.replace_all(".", "", literal=True).str.to_lowercase()
+    return bare.str.replace_all(_CREDENTIAL_WORD, "").str.strip_chars().eq("") & segment.str.contains(r"\S")
+
+
+def _people_in_part(part: pl.Expr) -> pl.Expr:
+    """People in one part between separators: commas split only between full names.
+
+    After dropping credential segments, each comma whose both neighbours hold two or more
+    words separates two people ("Ann Lee, Bob Stone"); any other comma belongs to one name
+    ("Smith, John").
+    """
+    segments = (
+        part.str.split(",")
+        .list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter((pl.element() != "") & ~_is_credential(pl.element())))
+    )
+    full = segments.list.eval(pl.element().str.count_matches(r"\S+") >= 2)
+    splits = full.list.eval((pl.element() & pl.element().shift(-1)).fill_null(False).cast(pl.Int64)).list.sum()
+    return pl.when(segments.list.len() == 0).then(0).otherwise(1 + splits)
 
 
 def owner_count(owner: pl.Expr) -> pl.Expr:
     """Return the number of people an owner string names (0 for blank).
 
-    Examples: "Priya Raman" -> 1, "Smith, John" -> 1, "Ann Lee / Bob Stone" -> 2,
-    "Ann Lee, Bob Stone" -> 2, "" -> 0.
+    Examples: "Priya Raman" -> 1, "Smith, John" -> 1, "Ann Lee, PhD, MBA" -> 1,
+    "Ann Lee / Bob Stone" -> 2, "Ann Lee, Bob Stone" -> 2, "" -> 0.
     """
-    text = owner.fill_null("").str.replace_all(r"(?i)\s+and\s+", "|")
-    # one match per segment between separators that holds anything but blanks
-    names = text.str.count_matches(r"[^;/&+|\n]*[^;/&+|\n\s][^;/&+|\n]*").cast(pl.Int64)
-    commas = (
-        pl.when(text.str.contains(_COMMA_BETWEEN_FULL_NAMES))
-        .then(text.str.count_matches(",").cast(pl.Int64))
-        .otherwise(0)
+    parts = (
+        owner.fill_null("")
+        .str.replace_all(r"(?i)\s+and\s+", "|")
+        .str.replace_all(_SEPARATORS, "|")
+        .str.split("|")
+        .list.eval(_people_in_part(pl.element()))
     )
-    return names + commas
+    return parts.list.sum().fill_null(0).cast(pl.Int64)
 
 
 def owner_problem(owner: pl.Expr) -> pl.Expr:
@@ -37,22 +104,50 @@ def owner_problem(owner: pl.Expr) -> pl.Expr:
     )
 
 
-def owner_names(owner: pl.Expr) -> pl.Expr:
-    """Return the list of people an owner string names, by the rule of :func:`owner_count`.
+def split_owner(text: str | None) -> list[str]:
+    """Return the people one owner string names, by the rule of :func:`owner_count`.
 
-    "Smith, John" is one person and reads "John Smith"; "Ann Lee / Bob Stone" is two; a blank
-    owner names nobody (an empty list). Names keep their spelling, with spacing collapsed.
+    "Smith, John" reads "John Smith"; credentials after a comma are dropped; spacing is
+    collapsed and spelling kept.
+
+    >>> split_owner("Ann Lee / Bob Stone")
+    ['Ann Lee', 'Bob Stone']
+    >>> split_owner("Smith, John")
+    ['John Smith']
+    >>> split_owner("Ann Lee, PhD, MBA")
+    ['Ann Lee']
+    >>> split_owner("Ann Lee, Bob Stone and Jo Park")
+    ['Ann Lee', 'Bob Stone', 'Jo Park']
     """
-    text = owner.fill_null("").str.replace_all(r"(?i)\s+and\s+", "|")
-    text = pl.when(text.str.contains(_COMMA_BETWEEN_FULL_NAMES)).then(text.str.replace_all(",", "|")).otherwise(text)
-    parts = text.str.replace_all(r"[;/&+\n]", "|").str.split("|")
-    return parts.list.eval(
-        pl.element()
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars()
-        .str.replace(r"^([^,]+?)\s*,\s*(.+)$", "${2} ${1}")
-        .filter(pl.element().str.strip_chars() != "")
-    )
+    if not text:
+        return []
+    parts = re.sub(_SEPARATORS, "|", re.sub(r"(?i)\s+and\s+", "|", text)).split("|")
+    people: list[str] = []
+    for part in parts:
+        segments = [" ".join(s.split()) for s in part.split(",")]
+        segments = [s for s in segments if s and not _is_credential_text(s)]
+        if not segments:
+            continue
+        groups = [[segments[0]]]
+        for before, segment in itertools.pairwise(segments):
+            if len(before.split()) >= 2 and len(segment.split()) >= 2:
+                groups.append([segment])
+            else:
+                groups[-1].append(segment)
+        for group in groups:
+            people.append(f"{group[1]} {group[0]}" if len(group) == 2 else " ".join(group))
+    return people
+
+
+def _is_credential_text(segment: str) -> bool:
+    """True for a comma segment made only of credentials and suffixes, as :func:`_is_credential`."""
+    bare = segment.replace(".", "").lower()
+    return re.sub(_CREDENTIAL_WORD, "", bare).strip() == "" and bool(segment.strip())
+
+
+def owner_names(owner: pl.Expr) -> pl.Expr:
+    """Return the list of people an owner string names (see :func:`split_owner`); blank names nobody."""
+    return owner.map_elements(split_owner, return_dtype=pl.List(pl.String), skip_nulls=False)
 
 
 def person_key(name: pl.Expr) -> pl.Expr:

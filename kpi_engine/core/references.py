@@ -46,14 +46,18 @@ class References:
         return links.filter(pl.Series(known)), (self.link_milestone[known], self.link_kpi[known])
 
     def linked_milestones(self, milestones: int) -> np.ndarray:
-        """Boolean per milestone: some link names it (whether or not its KPI exists)."""
-        known = self.link_milestone[self.link_milestone >= 0]
-        return np.bincount(known, minlength=milestones) > 0
+        """Boolean per milestone: a link ties it to a KPI that exists.
+
+        A link naming an unknown KPI drives nothing: its milestone is "not tied to any KPI"
+        until the id is fixed (the link itself is a governance finding too).
+        """
+        known = (self.link_milestone >= 0) & (self.link_kpi >= 0)
+        return np.bincount(self.link_milestone[known], minlength=milestones) > 0
 
     def linked_kpis(self, kpis: int) -> np.ndarray:
-        """Boolean per KPI: some link names it (whether or not its milestone exists)."""
-        known = self.link_kpi[self.link_kpi >= 0]
-        return np.bincount(known, minlength=kpis) > 0
+        """Boolean per KPI: a link from a milestone that exists drives it (else "no work drives this KPI")."""
+        known = (self.link_milestone >= 0) & (self.link_kpi >= 0)
+        return np.bincount(self.link_kpi[known], minlength=kpis) > 0
 
 
 def positions(references: list[pl.Series], ids: pl.Series) -> list[np.ndarray]:

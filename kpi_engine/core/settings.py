@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
+from kpi_engine.core.bounds import MAX_MONEY, MAX_SLIP_DAYS
 from kpi_engine.core.errors import InputError
+from kpi_engine.core.money import round_cents
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,17 @@ class Settings:
         result = replace(cls(), **{name: getattr(relaxed, name) for name in values})
         return result.with_value("amber_days", result.amber_days)
 
-    def with_value(self, name: str, value: object) -> Settings:
-        """Return a copy with one setting changed, converted to its type and checked."""
-        kinds = {
+    @staticmethod
+    def convert(name: str, value: object) -> int | float | str:
+        """Convert one setting's value to its type and check its range (not against other settings).
+
+        Raises
+        ------
+        InputError
+            An unknown name, a value of the wrong type, a negative or non-finite number,
+            more than 3,650 days, more than 10**12 of money, or a blank currency.
+        """
+        kinds: dict[str, type] = {
             "amber_days": int,
             "red_days": int,
             "escalation_value": float,
@@ -48,15 +60,32 @@ class Settings:
         }
         if name not in kinds:
             raise InputError(f"unknown setting '{name}'; known settings: {', '.join(kinds)}")
+        wrong_type = InputError(f"setting '{name}' must be a {kinds[name].__name__}, got '{value}'")
+        if kinds[name] is str:
+            text = str(value)
+            if not text.strip():
+                raise InputError("setting 'currency' cannot be blank")
+            return text
         try:
-            converted = kinds[name](value)
-        except (TypeError, ValueError):
-            raise InputError(f"setting '{name}' must be a {kinds[name].__name__}, got '{value}'") from None
-        if name in ("amber_days", "red_days", "escalation_value", "workaround_budget") and not converted >= 0:
+            given: Any = value.strip() if isinstance(value, str) else value
+            number: float = float(given) if kinds[name] is float else int(given)
+        except (TypeError, ValueError, OverflowError):
+            raise wrong_type from None
+        if not math.isfinite(number):
+            raise InputError(f"setting '{name}' must be a finite number, got {value}")
+        if number < 0:
             raise InputError(f"setting '{name}' cannot be negative, got {value}")
-        if name == "currency" and not str(converted).strip():
-            raise InputError("setting 'currency' cannot be blank")
-        new = replace(self, **{name: converted})
+        if kinds[name] is int:
+            if number > MAX_SLIP_DAYS:
+                raise InputError(f"setting '{name}' can be at most {MAX_SLIP_DAYS:,} days, got {value}")
+            return int(number)
+        if number > MAX_MONEY:
+            raise InputError(f"setting '{name}' can be at most {MAX_MONEY:,.0f}, got {value}")
+        return round_cents(number)
+
+    def with_value(self, name: str, value: object) -> Settings:
+        """Return a copy with one setting changed, converted to its type and checked."""
+        new = replace(self, **{name: self.convert(name, value)})  # type: ignore[arg-type]
         if new.amber_days > new.red_days:
             raise InputError(
                 f"the Amber threshold ({new.amber_days} days) cannot exceed the Red threshold ({new.red_days} days)"

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from kpi_engine.core.errors import NotFoundError
+from kpi_engine.core.money import cents_array, round_cents
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
@@ -73,8 +74,8 @@ class EngineResult:
 
     @property
     def value_at_risk_total(self) -> float:
-        """Total value at risk over all links."""
-        return float(self.links["value_at_risk"].sum())
+        """Total value at risk over all links, to the cent."""
+        return round_cents(float(self.links["value_at_risk"].sum()))
 
 
 def _one(frame: pl.DataFrame, column: str, value: str, label: str) -> dict[str, object]:
@@ -242,7 +243,7 @@ def _roll_up(
         milestones.with_columns(pl.Series("_row", np.arange(n, dtype=np.int64)))
         .join(worst, on="_row", how="left", maintain_order="left")
         .drop("_row")
-        .with_columns(pl.Series("value_at_risk", value), pl.col("escalation_level").fill_null(0))
+        .with_columns(pl.Series("value_at_risk", cents_array(value)), pl.col("escalation_level").fill_null(0))
     )
 
 

@@ -41,8 +41,10 @@ def pair_escalation(pairs: pl.DataFrame, settings: Settings) -> pl.DataFrame:
         .when(pl.col("escalation_level") == 3)
         .then(pl.coalesce("objective_owner", "kpi_owner"))
         .alias("escalate_to"),
-        pl.col("escalation_level")
-        .replace_strict(ROLES_WITH_KPI, default=None, return_dtype=pl.String)
+        # level 3 goes to the KPI's owner when the KPI has no objective (or it has no owner)
+        pl.when((pl.col("escalation_level") == 3) & pl.col("objective_owner").is_null())
+        .then(pl.lit(ROLES_WITH_KPI[2]))
+        .otherwise(pl.col("escalation_level").replace_strict(ROLES_WITH_KPI, default=None, return_dtype=pl.String))
         .alias("escalate_role"),
     )
 

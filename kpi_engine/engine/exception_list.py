@@ -162,9 +162,23 @@ def governance_why() -> pl.Expr:
 
 
 def sort_exceptions(exceptions: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
-    """Order by value at risk, then shortfall, then slip (descending, blanks last), then ids."""
+    """Order by value at risk, then shortfall, then slip (descending), then ids.
+
+    A missing shortfall (a row with no KPI) counts as 0, as DOMAIN.md section 3 says: a
+    milestone 50 days late with no KPI comes before a 10-day slip of a KPI that meets its
+    target. A missing slip (a finding on a KPI) comes last among equals.
+    """
+    value, shortfall, slip = SORT_KEYS
     return exceptions.sort(
-        [*SORT_KEYS, "kind", "milestone_id", "kpi_id", "finding"],
+        [
+            pl.col(value).fill_null(0.0),
+            pl.col(shortfall).fill_null(0.0),
+            pl.col(slip),
+            "kind",
+            "milestone_id",
+            "kpi_id",
+            "finding",
+        ],
         descending=[True, True, True, False, False, False, False],
         nulls_last=True,
     )

@@ -14,6 +14,9 @@ import numpy as np
 
 from kpi_engine.core.errors import CycleError
 
+#: Most cycles one CycleError names (a damaged file may hold thousands).
+MAX_CYCLES_NAMED = 10
+
 
 @dataclass(frozen=True)
 class DependencyGraph:
@@ -61,7 +64,7 @@ def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Sequence[s
     Raises
     ------
     CycleError
-        When the edges form a cycle; names the milestones on the cycle(s).
+        When the edges form a cycle; names the milestones on each cycle in order.
     """
     level = np.zeros(n, dtype=np.int64)
     indegree = np.bincount(dst, minlength=n)
@@ -92,8 +95,16 @@ def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Sequence[s
     return level
 
 
-def _cycle_members(n: int, src: np.ndarray, dst: np.ndarray, indegree: np.ndarray, ids: Sequence[str]) -> list[str]:
-    """Return the ids of nodes on a cycle (not merely downstream of one)."""
+def _cycle_members(
+    n: int, src: np.ndarray, dst: np.ndarray, indegree: np.ndarray, ids: Sequence[str]
+) -> list[list[str]]:
+    """Return the cycles among the nodes Kahn's walk could not reach, each in dependency order.
+
+    Nodes that only hang below a cycle are peeled off first; then, from each remaining node
+    (smallest id first), the walk follows the successor with the smallest id until it meets
+    a node twice: that loop is a cycle. Each cycle starts and ends with its smallest id.
+    At most :data:`MAX_CYCLES_NAMED` cycles are returned.
+    """
     stuck = indegree > 0
     # Peel nodes that only hang below a cycle: repeatedly drop stuck nodes with no stuck successor.
     while True:
@@ -104,7 +115,33 @@ def _cycle_members(n: int, src: np.ndarray, dst: np.ndarray, indegree: np.ndarra
         if not peeled.any():
             break
         stuck &= ~peeled
-    return [str(ids[int(i)]) for i in np.flatnonzero(stuck)]
+    keep = stuck[src] & stuck[dst]
+    names = {int(i): str(ids[int(i)]) for i in np.flatnonzero(stuck)}
+    successor: dict[int, int] = {}
+    for a, b in zip(src[keep].tolist(), dst[keep].tolist(), strict=True):
+        if a not in successor or names[b] < names[successor[a]]:
+            successor[a] = b
+    cycles: list[list[str]] = []
+    seen: set[int] = set()
+    for start in sorted(names, key=names.__getitem__):
+        if start in seen:
+            continue
+        path: list[int] = []
+        position: dict[int, int] = {}
+        node = start
+        while node not in position and node not in seen:
+            position[node] = len(path)
+            path.append(node)
+            node = successor[node]
+        seen.update(path)
+        if node in position:
+            loop = [names[i] for i in path[position[node] :]]
+            first = loop.index(min(loop))
+            loop = loop[first:] + loop[:first]
+            cycles.append([*loop, loop[0]])
+            if len(cycles) == MAX_CYCLES_NAMED:
+                break
+    return cycles
 
 
 def build_graph(ids: Sequence[str], src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> DependencyGraph:

@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from kpi_engine.core.money import value_lost
 from kpi_engine.core.references import Positions
 from kpi_engine.engine.schedule import days
 
@@ -35,7 +36,7 @@ def _gather(frame: pl.DataFrame, rows: np.ndarray, *columns: str) -> list[pl.Ser
 def link_figures(
     links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame, positions: Positions | None = None
 ) -> pl.DataFrame:
-    """Return each resolvable link with its ``kpi_impact`` and ``value_at_risk``.
+    """Return each resolvable link with its ``kpi_impact`` and ``value_at_risk`` (to the cent).
 
     Parameters
     ----------
@@ -78,7 +79,7 @@ def link_figures(
         )
         .otherwise(0.0)
         .alias("kpi_impact"),
-        (pl.col("value_per_week") / 7.0 * inside_days.cast(pl.Float64)).alias("value_at_risk"),
+        value_lost(pl.col("value_per_week"), inside_days).alias("value_at_risk"),
     ).drop("baseline_finish", "computed_finish", "period_start", "target_date")
 
 

@@ -8,6 +8,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from kpi_engine.core.bounds import LATEST_COMPUTED_DATE
+from kpi_engine.core.errors import OutOfRangeError
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.references import References, resolve
 from kpi_engine.engine.graph import DependencyGraph, build_graph, propagate
@@ -57,10 +59,41 @@ class Schedule:
         )
 
     def with_finish(self, finish: np.ndarray) -> pl.DataFrame:
-        """Return the milestones with ``computed_finish`` and ``slip_days`` from day numbers."""
+        """Return the milestones with ``computed_finish`` and ``slip_days`` from day numbers.
+
+        Raises
+        ------
+        OutOfRangeError
+            A finish falls after :data:`~kpi_engine.core.bounds.LATEST_COMPUTED_DATE`
+            (chains of lags, durations and slips that no calendar holds).
+        """
+        check_finishes(finish, self.milestones["milestone_id"])
         return self.milestones.with_columns(
             pl.Series("computed_finish", finish.astype(np.int32)).cast(pl.Date)
         ).with_columns((days(pl.col("computed_finish")) - days(pl.col("baseline_finish"))).alias("slip_days"))
+
+
+#: The day number of the latest finish the engine can date.
+LATEST_DAY = (LATEST_COMPUTED_DATE - EPOCH).days
+
+
+def check_finishes(finish: np.ndarray, ids: pl.Series) -> None:
+    """Refuse finishes (day numbers, one per milestone) that no calendar date holds.
+
+    Raises
+    ------
+    OutOfRangeError
+        Naming the first milestone whose finish falls after
+        :data:`~kpi_engine.core.bounds.LATEST_COMPUTED_DATE`.
+    """
+    if finish.size == 0 or int(finish.max()) <= LATEST_DAY:
+        return
+    late = int(np.flatnonzero(finish > LATEST_DAY)[0])
+    raise OutOfRangeError(
+        f"milestone '{ids[late]}' would finish after {LATEST_COMPUTED_DATE}: the lags, durations and slips "
+        "leading to it add up to more than any calendar holds; check the lag_days of its dependencies "
+        "and the slips applied to it"
+    )
 
 
 def prepare_schedule(portfolio: Portfolio) -> Schedule:

@@ -15,6 +15,7 @@ from typing import Literal
 
 import polars as pl
 
+from kpi_engine.core.money import cents
 from kpi_engine.core.schema import STATUS_RANK, TABLES
 from kpi_engine.core.text import kpi_value
 from kpi_engine.engine.compute import EngineResult
@@ -358,8 +359,8 @@ def value_at_risk_by(
     frame = (
         milestones.filter(pl.col("value_at_risk") > 0)
         .group_by(label, "computed_status")
-        .agg(pl.len().cast(pl.Int64).alias("milestones"), pl.col("value_at_risk").sum())
-        .with_columns(pl.col("value_at_risk").sum().over(by).alias("_total"))
+        .agg(pl.len().cast(pl.Int64).alias("milestones"), cents(pl.col("value_at_risk").sum()).alias("value_at_risk"))
+        .with_columns(cents(pl.col("value_at_risk").sum().over(by)).alias("_total"))
         .sort(["_total", by, "computed_status"], descending=[True, False, False])
         .drop("_total")
     )
@@ -370,7 +371,7 @@ def value_at_risk_by(
     rest = (
         frame.filter(~pl.col(by).is_in(kept.implode()))
         .group_by("computed_status")
-        .agg(pl.col("milestones").sum(), pl.col("value_at_risk").sum())
+        .agg(pl.col("milestones").sum(), cents(pl.col("value_at_risk").sum()).alias("value_at_risk"))
         .sort("computed_status")
         .select(
             pl.lit(f"{names.len() - kept.len():,} other {by}s").alias(by),
@@ -418,7 +419,7 @@ def slip_heatmap(milestones: pl.DataFrame, by: HeatmapBy = "program") -> pl.Data
             (pl.col("computed_status") == "Amber").sum().cast(pl.Int64).alias("amber"),
             pl.col("slip_days").max().alias("max_slip_days"),
             pl.col("slip_days").mean().alias("mean_slip_days"),
-            pl.col("value_at_risk").sum().alias("value_at_risk"),
+            cents(pl.col("value_at_risk").sum()).alias("value_at_risk"),
         )
         .sort("group", "month")
     )
@@ -470,7 +471,7 @@ def kpi_program_impact(links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.D
             pl.col("kpi_delta").sum(),
             pl.col("kpi_impact").sum(),
             pl.when(planned > 0).then(pl.col("kpi_impact").abs().sum() / planned).otherwise(0.0).alias("lost_share"),
-            pl.col("value_at_risk").sum(),
+            cents(pl.col("value_at_risk").sum()).alias("value_at_risk"),
             planned.alias("planned"),
             pl.col("kpi_impact").abs().sum().alias("lost"),
         )

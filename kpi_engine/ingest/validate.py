@@ -1,16 +1,31 @@
 """Turn table parts (text) into canonical typed frames, reporting every problem on the way.
 
 All checks are column-wise Polars expressions; Python only builds Problem objects for
-the rows that fail.  Unknown references (a task naming a milestone that does not exist)
-are not checked here: the store checks them against the whole snapshot.
+the rows that fail.  Dates and numbers must lie in the ranges of
+:mod:`kpi_engine.core.bounds`.  Unknown references (a task naming a milestone that does
+not exist) are not checked here: the store checks them against the whole snapshot, and
+calls :func:`schedule_problems` on it for dependency cycles and undatable finishes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+import numpy as np
 import polars as pl
 
-from kpi_engine.core.errors import Problem
+from kpi_engine.core.bounds import (
+    COLUMN_RANGES,
+    EARLIEST_DATE,
+    LATEST_COMPUTED_DATE,
+    LATEST_DATE,
+    PLACEHOLDER_DATES,
+)
+from kpi_engine.core.errors import CycleError, Problem, UploadRejected, describe_cycles
+from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import DIRECTIONS, KEYS, STATUS_WORDS, TABLES, conform
+from kpi_engine.engine.schedule import EPOCH, day_number, prepare_schedule
 from kpi_engine.ingest.dates import bad_date_message, parse_date_columns
 from kpi_engine.ingest.model import PROVENANCE, TablePart, problems_where
 from kpi_engine.ingest.values import ROUNDED_ID_MESSAGE, is_excel_error, is_rounded_id, parse_numbers
@@ -99,11 +114,13 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
             if result.order_problem:
                 problems.append(Problem(part.file, part.sheet, None, labels.get(n, n), result.order_problem))
             report(result.bad, n, bad_date_message(pl.col(n)))
-            typed[n] = result.dates
+            problems.extend(_date_range_problems(raw, n, result.dates, labels))
+            typed[n] = _outside_dates_blank(result.dates)
     for n in present:
         if columns[n].dtype in (pl.Float64, pl.Int64):
             values = parse_numbers(text[n], decimal_comma=part.decimal_comma)
             report(text[n].is_not_null() & values.is_null(), n, _number_message(pl.col(n)))
+            values = _number_range(table, n, values, report, labels)
             if columns[n].dtype == pl.Int64:
                 fractional = (values != values.round(0)).fill_null(False)
                 report(fractional, n, pl.format("'{}' is not a whole number of days", pl.col(n)))
@@ -175,6 +192,53 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
     return result, problems, warnings
 
 
+def _date_range_problems(raw: pl.DataFrame, name: str, dates: pl.Series, labels: dict[str, str]) -> list[Problem]:
+    """Dates outside EARLIEST_DATE..LATEST_DATE (:mod:`kpi_engine.core.bounds`).
+
+    A placeholder date such as 9999-12-31 is refused like any other date out of range,
+    with a hint to leave the cell blank (docs/choices.md).
+    """
+    outside = ((dates < EARLIEST_DATE) | (dates > LATEST_DATE)).fill_null(False)
+    if not outside.any():
+        return []
+    hint = (
+        pl.when(pl.col("_placeholder"))
+        .then(pl.lit("; it looks like a placeholder for 'no date': leave the cell blank instead"))
+        .otherwise(pl.lit("; if it stands for 'no date', leave the cell blank"))
+    )
+    message = pl.format(
+        f"'{{}}' is outside the dates this program accepts ({EARLIEST_DATE} to {LATEST_DATE}){{}}", pl.col(name), hint
+    )
+    placeholder = dates.is_in(list(PLACEHOLDER_DATES)).fill_null(False).alias("_placeholder")
+    return problems_where(raw.with_columns(placeholder), pl.lit(outside), labels.get(name, name), message)
+
+
+def _outside_dates_blank(dates: pl.Series) -> pl.Series:
+    """``dates`` with those outside the accepted range made null (they are reported)."""
+    outside = (dates < EARLIEST_DATE) | (dates > LATEST_DATE)
+    return pl.select(pl.when(pl.lit(outside)).then(None).otherwise(pl.lit(dates))).to_series().alias(dates.name)
+
+
+def _number_range(
+    table: str,
+    name: str,
+    values: pl.Series,
+    report: Callable[[pl.Series | pl.Expr, str, pl.Expr], None],
+    labels: dict[str, str],
+) -> pl.Series:
+    """Report numbers outside the range :data:`~kpi_engine.core.bounds.COLUMN_RANGES` declares; make them null."""
+    allowed = COLUMN_RANGES.get((table, name))
+    if allowed is None:
+        return values
+    outside = ((values < allowed.low) | (values > allowed.high)).fill_null(False)
+    if not outside.any():
+        return values
+    label = labels.get(name, name)
+    message = pl.format(f"'{{}}' is out of range: {label} must be a number {allowed.describe()}", pl.col(name))
+    report(outside, name, message)
+    return values.set(outside, None)
+
+
 def _order_checks(table: str, frame: pl.DataFrame, labels: dict[str, str]) -> list[Problem]:
     """Dates that must come in order within a row."""
     pairs = {
@@ -223,3 +287,104 @@ def duplicate_problems(table: str, frame: pl.DataFrame) -> list[Problem]:
         pl.col("_f_row"),
     )
     return problems_where(later, pl.lit(True), key[0], message)
+
+
+def schedule_problems(
+    portfolio: Portfolio, uploaded: Mapping[str, pl.DataFrame], carried_from: int | None
+) -> list[Problem]:
+    """Problems of the merged snapshot's schedule: dependency cycles and finishes no one can date.
+
+    Checked on the snapshot an upload would make (its own rows plus the rows carried
+    forward), so a cycle closed by a carried-forward row is refused too.
+
+    Parameters
+    ----------
+    portfolio
+        The merged snapshot (milestones, tasks and dependencies are enough).
+    uploaded
+        The upload's tables with their provenance columns, to name the file, sheet and row.
+    carried_from
+        The snapshot rows were carried forward from (named for rows the upload did not bring).
+
+    Returns
+    -------
+    list of Problem
+        One per cycle (naming its milestones in order, located at the first of its
+        dependencies the upload brought) and one per milestone whose computed finish
+        falls after :data:`~kpi_engine.core.bounds.LATEST_DATE`.
+    """
+    try:
+        schedule = prepare_schedule(portfolio)
+    except CycleError as err:
+        return [_cycle_problem(cycle, uploaded.get("dependencies"), carried_from) for cycle in err.cycles]
+    finish = schedule.finish()
+    late = np.flatnonzero(finish > day_number(LATEST_DATE))
+    ids = schedule.milestones["milestone_id"]
+    return [
+        _late_problem(str(ids[int(i)]), _date_text(int(finish[int(i)])), uploaded, carried_from)
+        for i in late[: UploadRejected.MAX_LISTED]
+    ]
+
+
+def _date_text(day: int) -> str:
+    """A day number as YYYY-MM-DD, or "after 9999-12-31" when no calendar holds it."""
+    if day > day_number(LATEST_COMPUTED_DATE):
+        return f"after {LATEST_COMPUTED_DATE}"
+    return (EPOCH + timedelta(days=day)).isoformat()
+
+
+def _carried(carried_from: int | None) -> str:
+    return f"snapshot {carried_from}" if carried_from is not None else "the stored data"
+
+
+def _cycle_problem(cycle: list[str], dependencies: pl.DataFrame | None, carried_from: int | None) -> Problem:
+    """One problem for one cycle, at the first dependency of it the upload brought."""
+    edges = pl.DataFrame(
+        {"predecessor_id": cycle[:-1], "successor_id": cycle[1:], "_order": list(range(len(cycle) - 1))},
+        schema={"predecessor_id": pl.String, "successor_id": pl.String, "_order": pl.Int64},
+    )
+    located = (
+        edges.join(
+            dependencies.select("predecessor_id", "successor_id", *PROVENANCE), on=["predecessor_id", "successor_id"]
+        ).sort("_order", "_file", "_sheet", "_row")
+        if dependencies is not None
+        else pl.DataFrame()
+    )
+    message = (
+        f"these dependencies form {describe_cycles([cycle])}: a milestone would wait for itself, so no "
+        "finish date can be computed; remove or correct one of them"
+    )
+    if located.height == 0:
+        return Problem(_carried(carried_from), "dependencies", None, "", message + " (all carried forward)")
+    rows = located.select(*PROVENANCE).rows()
+    file, sheet, row = rows[0]
+    others = [r for f, sh, r in rows[1:] if (f, sh) == (file, sheet)]
+    if others:
+        message += f" (also on row{'s' if len(others) > 1 else ''} {', '.join(str(r) for r in others)})"
+    elif len(rows) < len(cycle) - 1:
+        message += f" (the others are carried forward from {_carried(carried_from)})"
+    return Problem(file, sheet, row, "successor_id", message)
+
+
+def _late_problem(
+    milestone_id: str, finish: str, uploaded: Mapping[str, pl.DataFrame], carried_from: int | None
+) -> Problem:
+    """A milestone whose computed finish passes LATEST_DATE, at a dependency leading to it (else its own row)."""
+    message = (
+        f"milestone '{milestone_id}' would finish {'on ' if not finish.startswith('after') else ''}{finish} "
+        f"after its predecessors, lags and durations, later than {LATEST_DATE}, the last date this program "
+        "accepts; check the lag_days of the dependencies leading to it"
+    )
+    dependencies = uploaded.get("dependencies")
+    if dependencies is not None:
+        hits = dependencies.filter(pl.col("successor_id") == milestone_id)
+        if hits.height:
+            file, sheet, row = hits.select(*PROVENANCE).row(0)
+            return Problem(file, sheet, row, "lag_days", message)
+    milestones = uploaded.get("milestones")
+    if milestones is not None:
+        hits = milestones.filter(pl.col("milestone_id") == milestone_id)
+        if hits.height:
+            file, sheet, row = hits.select(*PROVENANCE).row(0)
+            return Problem(file, sheet, row, "milestone_id", message)
+    return Problem(_carried(carried_from), "dependencies", None, "lag_days", message)

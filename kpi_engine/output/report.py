@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from kpi_engine.core.errors import InputError
+from kpi_engine.core.money import cents
 from kpi_engine.core.rag import RAG_COLOURS
 from kpi_engine.engine.compute import EngineResult
 from kpi_engine.engine.exception_list import EXCEPTION_COLUMNS
@@ -257,7 +258,9 @@ def _summary(
     levels = (
         pl.DataFrame({"escalation_level": list(LEVEL_LABELS)}, schema={"escalation_level": pl.Int64})
         .join(
-            exceptions.group_by("escalation_level").agg(pl.len().alias("exceptions"), pl.col("value_at_risk").sum()),
+            exceptions.group_by("escalation_level").agg(
+                pl.len().alias("exceptions"), cents(pl.col("value_at_risk").sum()).alias("value_at_risk")
+            ),
             on="escalation_level",
             how="left",
         )
@@ -501,7 +504,11 @@ def _escalations(sheet: Any, formats: Formats, exceptions: pl.DataFrame, currenc
     )
     people = (
         rows.group_by("escalate_to")
-        .agg(pl.len().alias("count"), pl.col("value_at_risk").sum(), pl.col("escalation_level").max())
+        .agg(
+            pl.len().alias("count"),
+            cents(pl.col("value_at_risk").sum()).alias("value_at_risk"),
+            pl.col("escalation_level").max(),
+        )
         .sort(["escalation_level", "value_at_risk", "escalate_to"], descending=[True, True, False])
     )
     rows = rows.sort(
@@ -566,7 +573,7 @@ def chart_specs(result: EngineResult) -> dict[str, dict[str, Any]]:
     by_project = (
         result.links.join(result.milestones.select("milestone_id", "project_id", "project_name"), on="milestone_id")
         .group_by(pl.coalesce("project_name", "project_id").alias("project"))
-        .agg(pl.col("value_at_risk").sum())
+        .agg(cents(pl.col("value_at_risk").sum()).alias("value_at_risk"))
         .filter(pl.col("value_at_risk") >= 0.5)
         .sort("value_at_risk", descending=True)
     )

@@ -36,6 +36,7 @@ import duckdb
 import polars as pl
 
 from kpi_engine.core.access import AccessPolicy
+from kpi_engine.core.bounds import EARLIEST_DATE, LATEST_DATE, date_in_range
 from kpi_engine.core.errors import (
     DatabaseBusyError,
     InputError,
@@ -81,6 +82,10 @@ _MILESTONE_COLUMN = {
     "dependencies": "successor_id",
     "mitigations": "milestone_id",
 }
+# _merge_tables writes the new snapshot's milestones before the tables that name them
+assert all(list(TABLES).index("milestones") < list(TABLES).index(t) for t in _MILESTONE_COLUMN)
+#: Tables whose rows change computed finishes: an upload of any of them re-checks the schedule.
+_SCHEDULE_TABLES = ("milestones", "tasks", "dependencies")
 
 #: (table, column, referenced table, referenced column, noun): an unknown id rejects the upload.
 _REQUIRED_REFERENCES = (
@@ -588,8 +593,15 @@ class Store:
           uploaded rows replace rows with the same key, the others are carried forward.
         - Tables not in the upload are carried forward whole.
 
+        - A carried row of an uploaded tasks, links or dependencies table that names a
+          milestone the new snapshot lacks belongs to no project: the upload replaces it
+          (it is kept only when the upload brings it again), so a mistyped id goes away
+          with the corrected file.
+
         Then, against the merged snapshot: a milestone naming an unknown project, a KPI
-        naming an unknown objective or an actual naming an unknown KPI rejects the upload;
+        naming an unknown objective or an actual naming an unknown KPI rejects the upload,
+        and so do dependencies forming a cycle (with the upload's rows or with rows
+        carried forward) and computed finishes after the last accepted date;
         tasks, links and dependencies naming unknown milestones or KPIs are kept and
         reported as warnings (uploaded rows by file, sheet and row; carried rows whose
         milestone this upload removed, by id).
@@ -619,10 +631,18 @@ class Store:
         Raises
         ------
         UploadRejected
-            Unknown projects, objectives or KPIs; nothing was stored.
+            Unknown projects, objectives or KPIs, a dependency cycle, or a computed finish
+            no one can date; nothing was stored.
+        InputError
+            A snapshot date outside the accepted dates.
         """
         if isinstance(as_of, datetime):
             as_of = as_of.date()
+        if not date_in_range(as_of):
+            raise InputError(
+                f"the snapshot date {as_of} is outside the dates this program accepts "
+                f"({EARLIEST_DATE} to {LATEST_DATE}); nothing was stored"
+            )
         frames = {table: _conformed_upload(table, frame) for table, frame in upload.tables.items() if table in TABLES}
         if not frames:
             raise InputError("the upload holds none of the sheets of the portfolio model; nothing was stored")
@@ -654,6 +674,8 @@ class Store:
                 registered = _register_upload(cur, frames, previous)
                 _merge_tables(cur, frames, new_id, previous)
                 problems = _reference_problems(cur, frames, new_id) + _mitigation_problems(cur, frames, new_id)
+                if not problems and any(t in frames for t in _SCHEDULE_TABLES):
+                    problems = _schedule_problems(cur, frames, new_id, as_of, previous)
                 if problems:
                     raise UploadRejected(problems)
                 warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, previous)
@@ -1118,6 +1140,7 @@ def _merge_tables(
         cols = ", ".join(q(c) for c in columns)
         if previous is not None:
             conditions = ["p.snapshot_id = ?"]
+            params: list[object] = [new_id, previous]
             if table in frames:
                 same_key = " AND ".join(f"u.{q(k)} = p.{q(k)}" for k in KEYS[table])
                 conditions.append(f"NOT EXISTS (SELECT 1 FROM {_upload_view(table)} u WHERE {same_key})")
@@ -1131,10 +1154,20 @@ def _merge_tables(
                         "NOT EXISTS (SELECT 1 FROM _kpi_scope_milestones s "
                         f"WHERE s.milestone_id = p.{q(_MILESTONE_COLUMN[table])})"
                     )
+                    # A row naming a milestone the new snapshot lacks belongs to no project: it
+                    # came with an earlier upload of this table, and this upload replaces it
+                    # (a mistyped id disappears once the corrected file is uploaded).
+                    # Milestones come before tasks, dependencies and links in TABLES: the new
+                    # snapshot's milestones are written already.
+                    conditions.append(
+                        "EXISTS (SELECT 1 FROM milestones m WHERE m.snapshot_id = ? "
+                        f"AND m.milestone_id = p.{q(_MILESTONE_COLUMN[table])})"
+                    )
+                    params.append(new_id)
             cur.execute(
                 f"INSERT INTO {q(table)} (snapshot_id, {cols}) SELECT ?, {cols} FROM {q(table)} p "
                 f"WHERE {' AND '.join(conditions)}",
-                [new_id, previous],
+                params,
             )
         if table in frames:
             cur.execute(
@@ -1182,6 +1215,23 @@ def _mitigation_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.Da
         )
         for file, sheet, row, start, period in rows
     ]
+
+
+def _schedule_problems(
+    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int, as_of: date, previous: int | None
+) -> list[Problem]:
+    """Cycles and undatable finishes in the new snapshot's schedule (its own rows plus carried ones)."""
+    from kpi_engine.ingest.validate import schedule_problems
+
+    tables = {}
+    for table in _SCHEDULE_TABLES:
+        cols = ", ".join(q(c) for c in TABLES[table])
+        frame = pl.from_arrow(
+            cur.sql(f"SELECT {cols} FROM {q(table)} WHERE snapshot_id = ?", params=[new_id]).to_arrow_table()
+        )
+        assert isinstance(frame, pl.DataFrame)
+        tables[table] = frame
+    return schedule_problems(Portfolio.from_tables(tables, as_of), frames, previous)
 
 
 def _dangling_warnings(

@@ -30,13 +30,15 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
+from kpi_engine.core.bounds import EARLIEST_DATE, LATEST_DATE, MAX_MONEY, MAX_SLIP_DAYS, date_in_range
 from kpi_engine.core.errors import ScenarioError
+from kpi_engine.core.money import cents, round_cents
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.compute import EngineResult, evaluate
 from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
 from kpi_engine.engine.kpis import kpi_projection, link_figures
-from kpi_engine.engine.schedule import Schedule, as_date, day_number, days, prepare_schedule
+from kpi_engine.engine.schedule import Schedule, as_date, check_finishes, day_number, days, prepare_schedule
 from kpi_engine.engine.status import computed_status
 
 #: How many scenarios :func:`compare_scenarios` puts side by side at most.
@@ -45,24 +47,39 @@ MAX_COMPARED = 4
 
 # ---------------------------------------------------------------------------- changes
 def _whole_days(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not float(value).is_integer()
+    ):
         raise ScenarioError(f"{what} must be a whole number of days, got {value!r}")
     if value < 0:
         raise ScenarioError(
             f"{what} cannot be negative (got {int(value)} days); to bring a milestone forward, set its finish"
         )
+    if value > MAX_SLIP_DAYS:
+        raise ScenarioError(f"{what} can be at most {MAX_SLIP_DAYS:,} days (ten years), got {int(value):,}")
     return int(value)
 
 
 def _as_date(value: object, what: str) -> date:
     if isinstance(value, date):
-        return value
-    if isinstance(value, str):
+        found = value
+    elif isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip())
+            found = date.fromisoformat(value.strip())
         except ValueError:
-            pass
-    raise ScenarioError(f"{what} must be a date written YYYY-MM-DD, got {value!r}")
+            raise ScenarioError(f"{what} must be a date written YYYY-MM-DD, got {value!r}") from None
+    else:
+        raise ScenarioError(f"{what} must be a date written YYYY-MM-DD, got {value!r}")
+    return _date_in_range(found, what)
+
+
+def _date_in_range(value: date, what: str) -> date:
+    if not date_in_range(value):
+        raise ScenarioError(f"{what} must fall between {EARLIEST_DATE} and {LATEST_DATE}, got {value}")
+    return value
 
 
 def _number(value: object, what: str) -> float:
@@ -298,6 +315,7 @@ def apply_changes(portfolio: Portfolio, schedule: Schedule, scenario: Scenario) 
             direct |= reach
         elif isinstance(change, SetFinish):
             i = open_milestone(change.milestone_id, "a finished milestone's finish cannot be changed")
+            _date_in_range(change.finish, f"{prefix}the finish set for milestone '{change.milestone_id}'")
             if change.finish < as_of:
                 raise ScenarioError(
                     f"{prefix}{_label(schedule, i)} cannot be set to finish on {change.finish}, "
@@ -314,6 +332,9 @@ def apply_changes(portfolio: Portfolio, schedule: Schedule, scenario: Scenario) 
                 raise ScenarioError(f"{what} must recover a fraction between 0 and 1, got {change.fraction}")
             if not math.isfinite(change.cost) or change.cost < 0:
                 raise ScenarioError(f"{what} cannot have a negative cost, got {change.cost}")
+            if change.cost > MAX_MONEY:
+                raise ScenarioError(f"{what} can cost at most {MAX_MONEY:,.0f}, got {change.cost:,.2f}")
+            _date_in_range(change.start, f"{prefix}the start of the workaround for milestone '{change.milestone_id}'")
             if change.start < as_of:
                 raise ScenarioError(f"{what} cannot start on {change.start}, before the snapshot date {as_of}")
             if change.milestone_id in workarounds:
@@ -329,7 +350,7 @@ def apply_changes(portfolio: Portfolio, schedule: Schedule, scenario: Scenario) 
         {
             "milestone_id": [w.milestone_id for w in workarounds.values()],
             "start": [w.start for w in workarounds.values()],
-            "cost": [float(w.cost) for w in workarounds.values()],
+            "cost": [round_cents(float(w.cost)) for w in workarounds.values()],
             "fraction": [float(w.fraction) for w in workarounds.values()],
         },
         schema={"milestone_id": pl.String, "start": pl.Date, "cost": pl.Float64, "fraction": pl.Float64},
@@ -434,13 +455,13 @@ class ScenarioResult:
 
     @property
     def recovered_total(self) -> float:
-        """Value all workarounds recover."""
-        return float(self.mitigations["recovered_value"].sum())
+        """Value all workarounds recover, to the cent."""
+        return round_cents(float(self.mitigations["recovered_value"].sum()))
 
     @property
     def value_at_risk_total_net(self) -> float:
-        """Total value at risk after the workarounds' recoveries."""
-        return self.value_at_risk_total_after - self.recovered_total
+        """Total value at risk after the workarounds' recoveries, to the cent."""
+        return round_cents(self.value_at_risk_total_after - self.recovered_total)
 
     @cached_property
     def scenario(self) -> EngineResult:
@@ -495,11 +516,13 @@ def run_scenario(
         base = evaluate(portfolio, schedule, before, settings)
     applied = apply_changes(portfolio, schedule, scenario)
     after = schedule.finish(extra=applied.extra, own=applied.own, fixed=applied.fixed)
-
     ids = schedule.milestones["milestone_id"]
+    check_finishes(after, ids)
+
     moved_at = np.flatnonzero(after != before)
     moved_ids = ids.gather(moved_at)
-    links = portfolio.links
+    # a link naming an unknown milestone or KPI drives nothing (as in the engine)
+    links, _ = schedule.refs.resolvable_links(portfolio.links)
     # Only KPIs linked to a moved milestone can change; only milestones linked to those KPIs
     # (or moved themselves) can change status, value at risk or escalation.
     changed_kpis = links.filter(pl.col("milestone_id").is_in(moved_ids.implode()))["kpi_id"].unique()
@@ -528,7 +551,7 @@ def run_scenario(
     lonely = milestone_escalation(status.filter(~pl.col("milestone_id").is_in(links["milestone_id"].implode())))
 
     base_pairs = base.links.filter(pl.col("milestone_id").is_in(touched_ids.implode()))
-    value_after = (
+    value_after = round_cents(
         base.value_at_risk_total - float(base_pairs["value_at_risk"].sum()) + float(pairs["value_at_risk"].sum())
     )
     return ScenarioResult(
@@ -694,7 +717,7 @@ def mitigation_values(
         span = pl.max_horizontal(pl.col("_hi") - pl.col("_lo"), pl.lit(0, pl.Int64))
         return pl.col("_rate") * (slip - pl.col("_lo")).clip(pl.lit(0, pl.Int64), span).cast(pl.Float64)
 
-    recovered = parts.group_by("milestone_id").agg(recovered_at(pl.col("_slip")).sum().alias("recovered_value"))
+    recovered = parts.group_by("milestone_id").agg(cents(recovered_at(pl.col("_slip")).sum()).alias("recovered_value"))
     kinks = (
         pl.concat(
             [
@@ -740,7 +763,7 @@ def mitigation_values(
         workarounds.join(recovered, on="milestone_id", how="left", maintain_order="left")
         .join(crossing, on="milestone_id", how="left", maintain_order="left")
         .with_columns(pl.col("recovered_value").fill_null(0.0))
-        .with_columns((pl.col("recovered_value") - pl.col("cost")).alias("net_value"))
+        .with_columns(cents(pl.col("recovered_value") - pl.col("cost")).alias("net_value"))
         .select(list(MITIGATION_SCHEMA))
         .cast(MITIGATION_SCHEMA)  # type: ignore[arg-type]
     )

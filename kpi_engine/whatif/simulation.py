@@ -13,8 +13,11 @@ Where a milestone's slip comes from (first that applies):
    moves drawn at random (bootstrap) from how much its milestones' computed finishes
    moved between consecutive snapshots, k being the number of snapshot intervals left
    until the milestone's computed finish (capped);
-4. the whole portfolio's history, the same way;
-5. no history: no slip.
+4. the whole portfolio's history, the same way, when it has enough observations;
+5. too little history (a first snapshot, a new portfolio): the reference class of the
+   milestone's duration, a triangular slip from :data:`REFERENCE_CLASSES` (longer
+   milestones slip more), so that a single snapshot still shows a spread. With
+   ``default_slips=False`` such milestones draw no slip instead.
 
 Slips are never negative: the computed finish is already the earliest the plan allows,
 and a negative slip would let a milestone finish before its predecessors. Milestones that
@@ -35,15 +38,30 @@ from enum import StrEnum
 import numpy as np
 import polars as pl
 
+from kpi_engine.core.bounds import MAX_SLIP_DAYS
 from kpi_engine.core.errors import InputError
+from kpi_engine.core.money import cents_array, round_cents
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.kpis import kpi_projection, latest_actuals, link_figures
-from kpi_engine.engine.schedule import Schedule, day_number, days, prepare_schedule
+from kpi_engine.engine.schedule import LATEST_DAY, Schedule, day_number, days, prepare_schedule
 from kpi_engine.whatif.scenarios import Scenario, apply_changes
 
 #: A project's own history is used once it holds at least this many observed moves.
 MIN_PROJECT_OBSERVATIONS = 20
+#: The whole portfolio's history is used once it holds at least this many observed moves;
+#: with fewer, milestones draw from their reference class.
+MIN_HISTORY_OBSERVATIONS = 20
+#: The default slip distribution when there is too little history (docs/choices.md):
+#: (longest duration in days, or None for any longer, (min, most likely, max) slip in days).
+#: A milestone's duration is ``baseline_finish - baseline_start``, or the days from the
+#: snapshot date to its computed finish when it has no baseline start.
+REFERENCE_CLASSES: tuple[tuple[int | None, tuple[float, float, float]], ...] = (
+    (30, (0.0, 2.0, 14.0)),
+    (90, (0.0, 5.0, 30.0)),
+    (180, (0.0, 10.0, 45.0)),
+    (None, (0.0, 15.0, 90.0)),
+)
 #: At most this many snapshot intervals of moves are summed for one milestone (a year of weeks).
 MAX_STEPS = 52
 #: :func:`_history_slips` sums at most 63 moves (two octal digits).
@@ -61,14 +79,16 @@ MISS_TOLERANCE = 1e-9
 class SlipDistribution(StrEnum):
     """Where a milestone's random slip comes from (the ``distribution`` column).
 
-    ``distribution_used`` adds the project to the per-project choices, e.g.
-    "history: project P-ROUTE", "triangular override: project P-DRV".
+    ``distribution_used`` adds the project to the per-project choices and the duration
+    to the reference class, e.g. "history: project P-ROUTE", "triangular override:
+    project P-DRV", "reference class: 31-90 days".
     """
 
     TRIANGULAR = "triangular override"
     TRIANGULAR_PROJECT = "triangular override: project"
     HISTORY_PROJECT = "history: project"
     HISTORY_PORTFOLIO = "history: portfolio"
+    REFERENCE_CLASS = "reference class"
     NO_HISTORY = "no history: zero"
     FINISHED = "finished: no slip"
     SET_BY_SCENARIO = "finish set by the scenario: no slip"
@@ -143,6 +163,8 @@ def _check_triangle(owner: str, values: object) -> Triangle:
         raise InputError(f"the slip range of {owner} must be finite numbers of days, got {values!r}")
     if low < 0:
         raise InputError(f"the slip range of {owner} cannot start below 0 days, got {low:g}")
+    if high > MAX_SLIP_DAYS:
+        raise InputError(f"the slip range of {owner} can reach at most {MAX_SLIP_DAYS:,} days, got {high:g}")
     if not low <= mode <= high:
         raise InputError(
             f"the slip range of {owner} must satisfy min <= most likely <= max, got {low:g}, {mode:g}, {high:g}"
@@ -189,13 +211,33 @@ class _Pools:
     interval_days: float
 
 
+def reference_class(duration: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """The reference class of a duration in days (:data:`REFERENCE_CLASSES`).
+
+    Returns its label ("0-30 days", ..., "over 180 days") and its slip range
+    ``[min, most likely, max]`` as a list.
+    """
+    label = pl.lit(f"over {REFERENCE_CLASSES[-2][0]} days")
+    triangle = pl.lit(list(REFERENCE_CLASSES[-1][1]))
+    # built from the last class up: each earlier class wraps the rest
+    bounds = [0] + [high + 1 for high, _ in REFERENCE_CLASSES[:-1] if high is not None]
+    for (high, values), low in reversed(list(zip(REFERENCE_CLASSES[:-1], bounds, strict=False))):
+        inside = duration <= high
+        label = pl.when(inside).then(pl.lit(f"{low}-{high} days")).otherwise(label)
+        triangle = pl.when(inside).then(pl.lit(list(values))).otherwise(triangle)
+    return label, triangle
+
+
 def _choose_distributions(
     milestones: pl.DataFrame,
     fixed: np.ndarray,
+    duration: np.ndarray,
     history: pl.DataFrame | None,
     overrides: Mapping[str, Triangle],
     project_overrides: Mapping[str, Triangle],
     min_project_observations: int,
+    min_history_observations: int,
+    default_slips: bool,
 ) -> tuple[pl.DataFrame, _Pools | None]:
     """Pick each milestone's distribution; return ``kind, pool, low, mode, high`` per milestone and the pools."""
     moves = history_moves(history) if history is not None and history.height else None
@@ -219,18 +261,24 @@ def _choose_distributions(
         {"project_id": list(project_overrides), "_tp": [list(v) for v in project_overrides.values()]},
         schema={"project_id": pl.String, "_tp": pl.List(pl.Float64)},
     )
+    class_label, class_triangle = reference_class(pl.col("_duration"))
     frame = (
         milestones.select(
             "milestone_id",
             "project_id",
             pl.Series("_fixed", fixed, dtype=pl.Boolean),
             pl.col("actual_finish").is_not_null().alias("_finished"),
+            pl.Series("_duration", duration, dtype=pl.Int64),
+        )
+        .with_columns(
+            class_label.alias("_class"),
+            class_triangle.cast(pl.List(pl.Float64)).alias("_rc"),
         )
         .join(tri, on="milestone_id", how="left", maintain_order="left")
         .join(tri_project, on="project_id", how="left", maintain_order="left")
         .join(pool_index, on="project_id", how="left", maintain_order="left")
     )
-    has_history = moves is not None
+    has_history = moves is not None and moves.height >= min_history_observations
     kind = (
         pl.when(pl.col("_finished"))
         .then(pl.lit(SlipDistribution.FINISHED.value))
@@ -244,9 +292,12 @@ def _choose_distributions(
         .then(pl.lit(SlipDistribution.HISTORY_PROJECT.value))
         .when(pl.lit(has_history))
         .then(pl.lit(SlipDistribution.HISTORY_PORTFOLIO.value))
+        .when(pl.lit(default_slips))
+        .then(pl.lit(SlipDistribution.REFERENCE_CLASS.value))
         .otherwise(pl.lit(SlipDistribution.NO_HISTORY.value))
     )
-    triangle = pl.coalesce("_t", "_tp")
+    reference = pl.col("distribution") == SlipDistribution.REFERENCE_CLASS.value
+    triangle = pl.coalesce("_t", "_tp", pl.when(reference).then(pl.col("_rc")))
     chosen = (
         frame.with_columns(kind.alias("distribution"))
         .select(
@@ -261,6 +312,7 @@ def _choose_distributions(
             triangle.list.get(0, null_on_oob=True).alias("low"),
             triangle.list.get(1, null_on_oob=True).alias("mode"),
             triangle.list.get(2, null_on_oob=True).alias("high"),
+            "_class",
         )
         .with_columns(
             pl.when(
@@ -269,9 +321,12 @@ def _choose_distributions(
                 )
             )
             .then(pl.concat_str(pl.col("distribution"), pl.lit(" "), pl.col("project_id")))
+            .when(pl.col("distribution") == SlipDistribution.REFERENCE_CLASS.value)
+            .then(pl.concat_str(pl.col("distribution"), pl.lit(": "), pl.col("_class")))
             .otherwise(pl.col("distribution"))
             .alias("distribution_used")
         )
+        .drop("_class")
     )
     if moves is None:
         return chosen, None
@@ -348,7 +403,12 @@ def _draw_slips(
     """Extra days per (milestone, run): triangular overrides first, then history; never negative."""
     slips = np.zeros((chosen.height, runs), dtype=np.int64)
     kind = chosen["distribution"].to_numpy()
-    tri = np.flatnonzero(np.isin(kind, [SlipDistribution.TRIANGULAR.value, SlipDistribution.TRIANGULAR_PROJECT.value]))
+    triangular = [
+        SlipDistribution.TRIANGULAR.value,
+        SlipDistribution.TRIANGULAR_PROJECT.value,
+        SlipDistribution.REFERENCE_CLASS.value,
+    ]
+    tri = np.flatnonzero(np.isin(kind, triangular))
     if tri.size:
         slips[tri] = _triangular(
             rng, chosen["low"].to_numpy()[tri], chosen["mode"].to_numpy()[tri], chosen["high"].to_numpy()[tri], runs
@@ -409,7 +469,7 @@ class _Links:
     delta: np.ndarray
     span: np.ndarray
     eps: np.ndarray
-    rate: np.ndarray
+    value_per_week: np.ndarray
     baseline: np.ndarray
     target: np.ndarray
     start: np.ndarray
@@ -481,9 +541,9 @@ def _per_run(
         misses = np.where(k_lower, value - k_target, k_target - value) > MISS_TOLERANCE
         inside = np.minimum(f, links.target + 1.0) - links.counted_from
         np.maximum(inside, 0.0, out=inside)
-        value_at_risk[lo:hi] = reference.value_at_risk + (links.rate * inside - reference.link_value_at_risk).sum(
-            axis=1
-        )
+        # each link's value to the cent, as link_figures counts it
+        lost = cents_array(links.value_per_week * inside / 7.0)
+        value_at_risk[lo:hi] = reference.value_at_risk + (lost - reference.link_value_at_risk).sum(axis=1)
         hurts = (f > links.baseline) & (np.abs(links.delta * (reach_at_target - at_target)) > 1e-12)
         hurts &= misses[:, links.rank]
         if m_starts.size:
@@ -520,6 +580,8 @@ def simulate(
     min_project_observations: int = MIN_PROJECT_OBSERVATIONS,
     max_steps: int = MAX_STEPS,
     trajectory: bool = True,
+    min_history_observations: int = MIN_HISTORY_OBSERVATIONS,
+    default_slips: bool = True,
 ) -> SimulationResult:
     """Draw random slips for every open milestone and summarise ``runs`` propagated outcomes.
 
@@ -536,7 +598,8 @@ def simulate(
         Seed of the random generator: the same inputs and seed give the same output.
     history
         :func:`kpi_engine.analysis.milestone_history` up to this snapshot; without it
-        every milestone without an override gets no slip.
+        (or with too little of it) milestones without an override draw from their
+        reference class (:data:`REFERENCE_CLASSES`).
     overrides
         Milestone id -> triangular ``(min, most likely, max)`` slip in days.
     project_overrides
@@ -552,6 +615,11 @@ def simulate(
         Most snapshot intervals of moves summed for one milestone (1 to 63).
     trajectory
         Also compute the per-KPI fan chart (the costliest summary).
+    min_history_observations
+        Observed moves the whole portfolio needs before its history is used.
+    default_slips
+        Whether milestones with too little history draw from their reference class
+        (True) or draw no slip, every run following the plan (False).
 
     Raises
     ------
@@ -594,15 +662,36 @@ def simulate(
     else:
         own, fixed, extra = schedule.own, schedule.fixed, np.zeros(n, dtype=np.int64)
     deterministic = schedule.finish(extra=extra, own=own, fixed=fixed)
+    as_of = day_number(portfolio.as_of)
+    duration = (
+        milestones.select(
+            (days(pl.col("baseline_finish")) - days(pl.col("baseline_start"))).fill_null(
+                pl.Series(np.maximum(deterministic - as_of, 0))
+            )
+        )
+        .to_series()
+        .to_numpy()
+    )
     chosen, pools = _choose_distributions(
-        milestones, fixed, history, overrides, project_overrides, min_project_observations
+        milestones,
+        fixed,
+        duration,
+        history,
+        overrides,
+        project_overrides,
+        min_project_observations,
+        min_history_observations,
+        default_slips,
     )
     rng = np.random.default_rng(seed)
-    slips = _draw_slips(rng, chosen, pools, deterministic, day_number(portfolio.as_of), runs, max_steps)
+    slips = _draw_slips(rng, chosen, pools, deterministic, as_of, runs, max_steps)
     if extra.any():
         slips += extra[:, None]
     finish = schedule.finish(extra=slips, own=np.broadcast_to(own[:, None], (n, runs)), fixed=fixed)
     del slips
+    # a random finish past the last date any calendar holds stops there: every figure
+    # (KPI ramps, value at risk) is already settled long before it
+    np.minimum(finish, LATEST_DAY, out=finish)
 
     kpis = portfolio.kpis
     start = kpis.join(
@@ -632,7 +721,9 @@ def simulate(
         how="left",
         maintain_order="left",
     )
-    engine_value_at_risk = float(link_figures(known, reference_milestones, kpis, positions)["value_at_risk"].sum())
+    engine_value_at_risk = round_cents(
+        float(link_figures(known, reference_milestones, kpis, positions)["value_at_risk"].sum())
+    )
     f_det = deterministic[links.milestone].astype(np.float64)[None, :]
     inside_det = np.maximum(np.minimum(f_det, links.target + 1.0) - links.counted_from, 0.0)
     reference = _Reference(
@@ -641,7 +732,7 @@ def simulate(
         gain=links.delta
         * (_ramp(links.target + links.eps - f_det, links.span) - _ramp(links.start + links.eps - f_det, links.span)),
         value_at_risk=engine_value_at_risk,
-        link_value_at_risk=links.rate * inside_det,
+        link_value_at_risk=cents_array(links.value_per_week * inside_det / 7.0),
     )
     projected, value_at_risk, critical, m_with_links, path = _per_run(
         links,
@@ -686,6 +777,7 @@ def simulate(
             "kpi_id", "name", "unit", "direction", "target_value", "projected", "p_meet", "p50", "p80", "p95", "mean"
         )
     )
+    value_at_risk = cents_array(value_at_risk)
     var_q = np.quantile(value_at_risk, [0.5, 0.8, 0.95], method="inverted_cdf")
     criticality = (
         milestones[m_with_links]
@@ -703,7 +795,7 @@ def simulate(
             float(var_q[0]),
             float(var_q[1]),
             float(var_q[2]),
-            float(value_at_risk.mean()),
+            round_cents(float(value_at_risk.mean())),
             engine_value_at_risk,
         ),
         criticality=criticality,
@@ -738,7 +830,7 @@ def _link_arrays(portfolio: Portfolio, milestones: pl.DataFrame, ranked_ids: pl.
         delta=column(links["kpi_delta"].to_numpy()),
         span=column(np.where(has_ramp, ramp_days, 1e-9)),
         eps=column(np.where(has_ramp, 0.0, 0.5)),
-        rate=column(links["value_per_week"].to_numpy() / 7.0),
+        value_per_week=column(links["value_per_week"].to_numpy()),
         baseline=baseline,
         target=column(ranked["t"].to_numpy()[rank]),
         start=column(ranked["a"].to_numpy()[rank]),

@@ -18,9 +18,10 @@ import numpy as np
 import polars as pl
 
 from kpi_engine.core import text
+from kpi_engine.core.money import cents
 from kpi_engine.engine.kpis import link_figures
 from kpi_engine.whatif.scenarios import Scenario, ScenarioResult, SetFinish, Slip, SlipProject, Workaround
-from kpi_engine.whatif.simulation import SlipDistribution, ValueAtRiskDistribution
+from kpi_engine.whatif.simulation import SimulationResult, SlipDistribution, ValueAtRiskDistribution
 
 #: Separator of an id and its name in a label: "M1 · Routing software go-live".
 DOT = " · "
@@ -76,7 +77,7 @@ def project_choices(milestones: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.col("project_name").drop_nulls().first().alias("project_name"),
             pl.len().cast(pl.Int64).alias("open_milestones"),
-            pl.col("value_at_risk").fill_null(0.0).sum().alias("value_at_risk"),
+            cents(pl.col("value_at_risk").fill_null(0.0).sum()).alias("value_at_risk"),
         )
         .select(
             "project_id",
@@ -308,7 +309,7 @@ def milestone_value_at_risk(result: ScenarioResult) -> pl.DataFrame:
             portfolio.links.filter(pl.col("milestone_id").is_in(moved_ids.implode())), moved_milestones, portfolio.kpis
         )
         .group_by("milestone_id")
-        .agg(pl.col("value_at_risk").sum().alias("value_at_risk_after"))
+        .agg(cents(pl.col("value_at_risk").sum()).alias("value_at_risk_after"))
     )
     before = result.baseline.milestones.select("milestone_id", pl.col("value_at_risk").alias("value_at_risk_before"))
     return (
@@ -665,6 +666,8 @@ def distribution_caption(milestones: pl.DataFrame) -> str:
         SlipDistribution.HISTORY_PROJECT.value: "their project's own slip history for {m} ({p})",
         SlipDistribution.HISTORY_PORTFOLIO.value: "the whole portfolio's slip history for {m} "
         "(projects with too little history of their own)",
+        SlipDistribution.REFERENCE_CLASS.value: "default slips by duration (the reference class) for {m} "
+        "(too little history yet)",
         SlipDistribution.NO_HISTORY.value: "no slip for {m} (no history yet)",
         SlipDistribution.FINISHED.value: "none for {m} already finished",
         SlipDistribution.SET_BY_SCENARIO.value: "none for {m} whose finish the scenario sets",
@@ -675,6 +678,20 @@ def distribution_caption(milestones: pl.DataFrame) -> str:
         p = f"{row['projects']} project" + ("" if row["projects"] == 1 else "s")
         parts.append(words.get(row["distribution"], row["distribution"] + " for {m}").format(m=m, p=p))
     return "Slip distribution used: " + "; ".join(parts) + "." if parts else "No milestones to simulate."
+
+
+def critical_milestones(result: SimulationResult, top: int = 10) -> pl.DataFrame:
+    """Return the ``top`` milestones that most often drive a missed target, with where their slips came from.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``SimulationResult.criticality`` (highest first) with ``source``: the
+        ``distribution_used`` of each milestone ("history: project P-ROUTE",
+        "reference class: 0-30 days", ...).
+    """
+    sources = result.milestones.select("milestone_id", pl.col("distribution_used").alias("source"))
+    return result.criticality.head(top).join(sources, on="milestone_id", how="left", maintain_order="left")
 
 
 def kpi_confidence(kpis: pl.DataFrame) -> pl.DataFrame:

@@ -226,3 +226,100 @@ def test_date_order_for_a_template_file() -> None:
     ]
     upload = read_upload([csv_file("kpi_actuals.csv", text)], date_order="dmy")
     assert upload.tables["kpi_actuals"]["as_of"].to_list() == [date(2026, 4, 3)]
+
+
+# ---------------------------------------------------------------------- values out of range (kpi_engine/core/bounds.py)
+LINKS = "milestone_id,kpi_id,kpi_delta,ramp_days,value_per_week\n"
+DEPS = "predecessor_id,successor_id,lag_days\n"
+MS_FORECAST = "milestone_id,project_id,name,owner,baseline_finish,forecast_finish\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        pytest.param(
+            "milestones.csv",
+            MS_FORECAST + "M1,P,Go-live,Ann,2026-08-31,9999-12-31\n",
+            "milestones.csv, sheet milestones, row 2, column forecast_finish: '9999-12-31' is outside the dates "
+            "this program accepts (1900-01-01 to 2199-12-31); it looks like a placeholder for 'no date': "
+            "leave the cell blank instead",
+            id="placeholder-forecast-9999-12-31",
+        ),
+        pytest.param(
+            "milestones.csv",
+            MS_FORECAST + "M1,P,Go-live,Ann,1850-08-31,\n",
+            "milestones.csv, sheet milestones, row 2, column baseline_finish: '1850-08-31' is outside the dates "
+            "this program accepts (1900-01-01 to 2199-12-31); if it stands for 'no date', leave the cell blank",
+            id="date-before-1900",
+        ),
+        pytest.param(
+            "dependencies.csv",
+            DEPS + "M1,M3,3000000\n",
+            "dependencies.csv, sheet dependencies, row 2, column lag_days: '3000000' is out of range: "
+            "lag_days must be a number from -3,650 to 3,650 days",
+            id="lag-three-million-days",
+        ),
+        pytest.param(
+            "dependencies.csv",
+            DEPS + "M1,M3,1e12\n",
+            "dependencies.csv, sheet dependencies, row 2, column lag_days: '1e12' is out of range: "
+            "lag_days must be a number from -3,650 to 3,650 days",
+            id="lag-1e12-would-wrap",
+        ),
+        pytest.param(
+            "dependencies.csv",
+            DEPS + "M1,M3,1e20\n",
+            "dependencies.csv, sheet dependencies, row 2, column lag_days: '1e20' is out of range: "
+            "lag_days must be a number from -3,650 to 3,650 days",
+            id="lag-beyond-a-whole-number",
+        ),
+        pytest.param(
+            "links.csv",
+            LINKS + "M1,K1,-0.1,28,1e308\n",
+            "links.csv, sheet links, row 2, column value_per_week: '1e308' is out of range: "
+            "value_per_week must be a number from 0 to 1,000,000,000",
+            id="value-per-week-1e308",
+        ),
+        pytest.param(
+            "links.csv",
+            LINKS + "M1,K1,-0.1,-5,1000\n",
+            "links.csv, sheet links, row 2, column ramp_days: '-5' is out of range: "
+            "ramp_days must be a number from 0 to 3,650 days",
+            id="negative-ramp",
+        ),
+        pytest.param(
+            "links.csv",
+            LINKS + "M1,K1,2e12,0,0\n",
+            "links.csv, sheet links, row 2, column kpi_delta: '2e12' is out of range: "
+            "kpi_delta must be a number from -1,000,000,000,000 to 1,000,000,000,000",
+            id="huge-kpi-delta",
+        ),
+        pytest.param(
+            "links.csv",
+            LINKS + "M1,K1,1,0,-100\n",
+            "links.csv, sheet links, row 2, column value_per_week: '-100' is out of range: "
+            "value_per_week must be a number from 0 to 1,000,000,000",
+            id="negative-value",
+        ),
+        pytest.param(
+            "projects.csv",
+            "project_id,name,owner,budget\nP,Project,Ann,-5\n",
+            "projects.csv, sheet projects, row 2, column budget: '-5' is out of range: "
+            "budget must be a number from 0 to 1,000,000,000,000",
+            id="negative-budget",
+        ),
+    ],
+)
+def test_values_out_of_range_are_refused_naming_the_cell(name: str, text: str, expected: str) -> None:
+    assert lines(name, text) == [expected]
+
+
+def test_values_at_the_edges_of_their_ranges_are_accepted() -> None:
+    upload = accepted(
+        csv_file("links.csv", LINKS + "M1,K1,-1e12,3650,1e9\nM2,K1,1e12,0,0\n"),
+        csv_file("dependencies.csv", DEPS + "M1,M2,-3650\nM2,M3,3650\n"),
+        csv_file("milestones.csv", MS_FORECAST + "M1,P,Go-live,Ann,1900-01-01,2199-12-31\n"),
+    )
+    assert upload.tables["links"]["value_per_week"].to_list() == [1e9, 0.0]
+    assert upload.tables["dependencies"]["lag_days"].to_list() == [-3650, 3650]
+    assert upload.tables["milestones"]["forecast_finish"].to_list() == [date(2199, 12, 31)]

@@ -8,14 +8,21 @@ leaves the database empty.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
+import shutil
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 
+import pytest
 from builders import FLEET_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kpi_engine import cli
 from kpi_engine.core.errors import Problem, UploadRejected
 from kpi_engine.core.schema import TABLES
 from kpi_engine.ingest import SourceFile, read_upload
@@ -194,3 +201,139 @@ def test_mutated_workbooks_ingest_or_are_refused_cleanly(case: tuple[SourceFile,
         _check_refusal(err.problems, {file.name}, cell)
         return
     _ingest_all_or_nothing(upload)
+
+
+# ---------------------------------------------------------------------- random edits through the command line
+#: Values a person (or an export) could put in any cell: edges of every range, placeholders,
+#: ids that exist and ids that do not, owners with credentials.
+EDIT_VALUES = [
+    "9999-12-31",
+    "2999-12-31",
+    "1899-12-30",
+    "1900-01-01",
+    "2199-12-31",
+    "2026-09-30",
+    "2026-06-15",
+    "3000000",
+    "1e12",
+    "-1e12",
+    "1e308",
+    "-5",
+    "0",
+    "3650",
+    "-3650",
+    "125000",
+    "0.5",
+    "",
+    "M1",
+    "M3",
+    "M33",
+    "K-CPM",
+    "K-XXX",
+    "P-ROUTE",
+    "Ann Lee, PhD, MBA",
+    "Smith, John",
+    "Red",
+]
+MILESTONE_IDS = ["M1", "M2", "M3", "M4", "M5", "M6", "M33"]
+KPI_IDS = ["K-CPM", "K-OTD", "K-IDLE", "K-XXX"]
+
+
+@st.composite
+def edited_fleets(draw: st.DrawFn) -> dict[str, list[list[str]]]:
+    """The example's CSV rows with one to three edits: a cell, a dependency or link added, a row dropped."""
+    tables = {table: [list(r) for r in rows] for table, rows in FLEET.items()}
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["cell", "cell", "dependency", "link", "drop"]))
+        if kind == "cell":
+            table = draw(st.sampled_from(sorted(tables)))
+            rows = tables[table]
+            if len(rows) < 2:
+                continue
+            row, column = draw(st.integers(1, len(rows) - 1)), draw(st.integers(0, len(rows[0]) - 1))
+            rows[row][column] = draw(st.sampled_from(EDIT_VALUES) | TEXT)
+        elif kind == "dependency":  # cycles, self-dependencies and unknown ids among them
+            lag = draw(st.sampled_from(["0", "7", "-3", "3650", "3651", ""]))
+            tables["dependencies"].append(
+                [draw(st.sampled_from(MILESTONE_IDS)), draw(st.sampled_from(MILESTONE_IDS)), lag]
+            )
+        elif kind == "link":
+            money = draw(st.sampled_from(["125000", "0", "1e9", "1e10", "-1", ""]))
+            ramp = draw(st.sampled_from(["0", "28", "-5", ""]))
+            row = [draw(st.sampled_from(MILESTONE_IDS)), draw(st.sampled_from(KPI_IDS)), "-0.1", ramp, money]
+            tables["links"].append(row)
+        else:
+            table = draw(st.sampled_from(sorted(tables)))
+            if len(tables[table]) > 1:
+                del tables[table][draw(st.integers(1, len(tables[table]) - 1))]
+    return tables
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _snapshot_ids(db: Path) -> list[int]:
+    with Store.open(db) as store:
+        return store.snapshot_ids()
+
+
+def _reads(db: Path) -> None:
+    """Every reading command exits 0 with a JSON document and nothing on stderr."""
+    for argv in (
+        ["exceptions", "--format", "json"],
+        ["kpis", "--format", "json"],
+        ["whatif", "--format", "json"],
+        ["simulate", "--runs", "20", "--format", "json"],
+    ):
+        code, out, err = _cli(*argv, "--db", str(db))
+        assert (code, err) == (0, ""), (argv, err)
+        json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def fleet_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database holding the clean worked example as snapshot 1 (2026-06-15)."""
+    path = tmp_path_factory.mktemp("fleet") / "kpi.duckdb"
+    code, _, err = _cli(
+        "ingest", *sorted(str(p) for p in FLEET_DIR.glob("*.csv")), "--db", str(path), "--as-of", "2026-06-15"
+    )
+    assert code == 0, err
+    return path
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(edited_fleets())
+def test_random_edits_are_stored_and_read_or_refused_whole_and_later_snapshots_read(fleet_db: Path, tables) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "kpi.duckdb"
+        shutil.copy(fleet_db, db)
+        upload = Path(folder) / "upload"
+        upload.mkdir()
+        for table, rows in tables.items():
+            (upload / f"{table}.csv").write_text(_csv_text(rows), encoding="utf-8")
+        code, _, err = _cli("ingest", str(upload), "--db", str(db), "--as-of", "2026-06-22")
+        assert "Traceback" not in err and "unexpected error" not in err, err
+        names = {f"{table}.csv" for table in tables}
+        if code == 0:
+            assert _snapshot_ids(db) == [1, 2]
+            _reads(db)
+        else:
+            assert code == 1, err
+            problems = [line for line in err.splitlines() if not line.startswith("warning: ")]
+            assert problems, err
+            for line in problems:
+                assert line.split(",")[0] in names or line.startswith("snapshot "), line
+                assert ", sheet " in line and ", row " in line and ", column " in line, line
+            assert _snapshot_ids(db) == [1]  # nothing of the upload is stored
+        # the clean example a week later is stored and read, whatever came before
+        clean = sorted(str(p) for p in FLEET_DIR.glob("*.csv"))
+        code, _, err = _cli("ingest", *clean, "--db", str(db), "--as-of", "2026-06-29")
+        assert code == 0, err
+        _reads(db)
