@@ -391,7 +391,8 @@ def test_optimize_with_no_budget_chooses_nothing(fleet_with_candidates, capsys):
 def test_optimize_budget_that_is_negative_or_not_a_number_is_bad_usage(budget, capsys):
     assert cli.main(["optimize", f"--budget={budget}"]) == 2
     err = capsys.readouterr().err
-    assert f"argument --budget: '{budget}' is not a budget: use a number of at least 0, e.g. 250000" in err
+    assert f"argument --budget: '{budget}' is not a budget: use a number from 0 to 1,000,000,000,000, e.g. 250000" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_mitigation_with_bad_values_is_rejected_with_file_row_and_column(fleet_dir, tmp_path, db, capsys):
