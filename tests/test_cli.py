@@ -28,6 +28,7 @@ FLEET_ROWS = {
     "tasks": 3,
     "dependencies": 1,
     "links": 5,
+    "people": 11,
 }
 UNKNOWN_PROJECT_LINE = (
     "milestones.csv, sheet milestones, row 3, column project_id: "
@@ -69,7 +70,7 @@ def test_ingest_fleet_then_list_snapshots_as_json(fleet_dir, db):
     csvs = sorted(str(p) for p in fleet_dir.glob("*.csv"))
     ingested = run("ingest", *csvs, "--db", db, "--as-of", "2026-06-15")
     assert ingested.returncode == 0, ingested.stderr
-    assert ingested.stdout.startswith("Stored snapshot 1 as of 2026-06-15 from 8 file(s)")
+    assert ingested.stdout.startswith("Stored snapshot 1 as of 2026-06-15 from 9 file(s)")
 
     listed = run("snapshots", "--db", db, "--format", "json")
     assert listed.returncode == 0, listed.stderr
@@ -177,7 +178,8 @@ def test_ingest_again_and_snapshots_table(fleet_dir, capsys, db):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Stored snapshot 1 as of 2026-06-08 from 1 file(s)")
     assert out[1] == (
-        "Rows: objectives 2, kpis 3, kpi_actuals 3, projects 6, milestones 6, tasks 3, dependencies 1, links 5"
+        "Rows: objectives 2, kpis 3, kpi_actuals 3, projects 6, milestones 6, tasks 3, dependencies 1, links 5, "
+            "people 11"
     )
     assert out[2] == "Changes: none (this is the first snapshot)."
 

@@ -1,4 +1,4 @@
-"""A portfolio as of one snapshot: the eight canonical tables and the snapshot date."""
+"""A portfolio as of one snapshot: the canonical tables and the snapshot date."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class Portfolio:
     tasks: pl.DataFrame
     dependencies: pl.DataFrame
     links: pl.DataFrame
+    people: pl.DataFrame
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, pl.DataFrame], as_of: date) -> Portfolio:
