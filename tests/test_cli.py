@@ -268,6 +268,15 @@ def test_settings_are_shown_and_changed_from_the_command_line(capsys, db):
         "red_days": 21,
         "escalation_value": 250000.0,
         "currency": "EUR",
+        "ack_days": 7,
+        "pmo_email": "",
+        "dashboard_url": "",
+        "smtp_host": "",
+        "smtp_port": 587,
+        "smtp_security": "auto",
+        "smtp_from": "",
+        "smtp_user": "",
+        "chat_webhook": "",
     }
     assert cli.main(["settings", "--db", str(db), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["red_days"] == 21

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from kpi_engine.core.addresses import email_ok_expr, web_address_ok_expr
 from kpi_engine.core.errors import Problem
 from kpi_engine.ingest.model import problems_where
-from kpi_engine.loop.people import email_ok_expr, person_key_expr, webhook_ok_expr
+from kpi_engine.loop.people import person_key_expr
 
 
 def people_problems(people: pl.DataFrame) -> list[Problem]:
@@ -30,7 +31,7 @@ def people_problems(people: pl.DataFrame) -> list[Problem]:
     chat = pl.col("chat").str.strip_chars()
     checked = people.with_columns(
         email_ok_expr(email).alias("_email_ok"),
-        webhook_ok_expr(chat).alias("_chat_ok"),
+        web_address_ok_expr(chat).alias("_chat_ok"),
         person_key_expr(pl.col("name")).alias("_key"),
     )
     problems = problems_where(

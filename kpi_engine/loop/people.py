@@ -1,4 +1,4 @@
-"""People and how to reach them: the owner rule for names, e-mail addresses and chat webhooks.
+"""People and how to reach them: the owner rule for names, and each person's contact details.
 
 A person is matched to owners by the owner rule of DOMAIN.md section 2, rule 9: "Smith,
 John" is John Smith, and case and spacing are ignored. :func:`person_key` is that rule for
@@ -8,22 +8,12 @@ one name, :func:`person_key_expr` the same for a column.
 True
 >>> person_key("Ann Lee / Bob Stone")
 'ann lee / bob stone'
->>> is_email_address("dana@example.com"), is_email_address("dana@example.com\\nBcc: x@evil.example")
-(True, False)
 """
 
 from __future__ import annotations
 
-import re
-
 import polars as pl
 
-#: An address a mail server accepts and a header cannot be broken by: no spaces, quotes,
-#: angle brackets, commas or line breaks; a dot in the domain. ASCII classes only, so the
-#: regex engines of Python and Polars read it alike.
-EMAIL_PATTERN = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
-#: An http(s) address: a host (no user name), an optional port, then printable ASCII only.
-WEBHOOK_PATTERN = r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?(?:[/?#][!-~]*)?"
 _WORD = r"\S+"
 
 
@@ -67,26 +57,6 @@ def person_key_expr(name: pl.Expr) -> pl.Expr:
     text = pl.when(swap).then(pl.concat_str(first, pl.lit(" "), last)).otherwise(collapsed)
     key = text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
     return pl.when(key == "").then(pl.lit(None, pl.String)).otherwise(key)
-
-
-def is_email_address(text: str | None) -> bool:
-    """Return True when ``text`` is one plain e-mail address (``name@example.com``)."""
-    return text is not None and re.fullmatch(EMAIL_PATTERN, text) is not None
-
-
-def is_webhook_url(text: str | None) -> bool:
-    """Return True when ``text`` is an http(s) address with a host and no spaces or line breaks."""
-    return text is not None and re.fullmatch(WEBHOOK_PATTERN, text) is not None
-
-
-def email_ok_expr(email: pl.Expr) -> pl.Expr:
-    """:func:`is_email_address` of every value of a String column (null stays null)."""
-    return email.str.contains(f"^(?:{EMAIL_PATTERN})$")
-
-
-def webhook_ok_expr(url: pl.Expr) -> pl.Expr:
-    """:func:`is_webhook_url` of every value of a String column (null stays null)."""
-    return url.str.contains(f"^(?:{WEBHOOK_PATTERN})$")
 
 
 #: Columns of :func:`contacts`.
