@@ -179,7 +179,7 @@ def test_ingest_again_and_snapshots_table(fleet_dir, capsys, db):
     assert out[0].startswith("Stored snapshot 1 as of 2026-06-08 from 1 file(s)")
     assert out[1] == (
         "Rows: objectives 2, kpis 3, kpi_actuals 3, projects 6, milestones 6, tasks 3, dependencies 1, links 5, "
-            "people 11"
+        "people 11"
     )
     assert out[2] == "Changes: none (this is the first snapshot)."
 
