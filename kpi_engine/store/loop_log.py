@@ -11,7 +11,7 @@ The schemas are :mod:`kpi_engine.loop.log`'s; the loop's pure functions read the
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,7 @@ def create_loop_tables(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(statement)
 
 
-def _columns(names: Sequence[str]) -> str:
+def _columns(names: Iterable[str]) -> str:
     from kpi_engine.store import q
 
     return ", ".join(q(name) for name in names)
