@@ -214,7 +214,7 @@ def _add_settings(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="NAME=VALUE",
         type=_setting,
-        help="change one setting, e.g. --set red_days=21 (amber_days, red_days, escalation_value, currency)",
+        help="change one setting, e.g. --set red_days=21 or --set ack_days=7 (see the table it prints)",
     )
     _add_format(p, ("table", "json"))
     p.set_defaults(func=cmd_settings)
@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_settings,
     ):
         add(sub)
+    from kpi_engine.cli_loop import add_loop_commands  # here: cli_loop imports this module's helpers
+
+    add_loop_commands(sub)
     return parser
 
 
@@ -272,15 +275,19 @@ def cmd_exceptions(args: argparse.Namespace) -> int:
     """Print the latest snapshot's exception list (DOMAIN.md section 3) as a table, CSV or JSON."""
     from kpi_engine.analysis import analyse
     from kpi_engine.engine.exception_list import EXCEPTION_COLUMNS
+    from kpi_engine.loop.service import loop_state
+    from kpi_engine.loop.views import LOOP_FIELDS, exceptions_with_loop
     from kpi_engine.output.formats import write_output
 
     with Store.open(args.db) as store:
         result = analyse(store)
+        # escalation re-raised by the loop, and each row's decision (DOMAIN.md section 6)
+        exceptions = exceptions_with_loop(loop_state(store, result=result).status)
     if args.format == "table":
-        rows = result.exceptions.select(EXCEPTION_TABLE_COLUMNS).with_columns(pl.col("value_at_risk").round(0))
+        rows = exceptions.select(*EXCEPTION_TABLE_COLUMNS, "decision").with_columns(pl.col("value_at_risk").round(0))
         print(render_table(rows, empty="No exceptions in the latest snapshot."))
     else:
-        write_output(result.exceptions.select(list(EXCEPTION_COLUMNS)), args.format)
+        write_output(exceptions.select(*EXCEPTION_COLUMNS, *LOOP_FIELDS), args.format)
     return 0
 
 
