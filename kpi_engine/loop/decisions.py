@@ -90,7 +90,8 @@ def find_item(
     )
     if near.height:
         listed = "; ".join(_label(row) for row in near.iter_rows(named=True))
-        raise NotFoundError(f"no open item {wanted} in the latest snapshot; open items there: {listed}")
+        named = " or ".join(p for p in (milestone_id, kpi_id) if p)
+        raise NotFoundError(f"no open item {wanted} in the latest snapshot; the open items of {named}: {listed}")
     raise NotFoundError(
         f"no open item {wanted} in the latest snapshot: it is not in the exception list (closed, or never there)"
     )

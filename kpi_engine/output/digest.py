@@ -67,7 +67,7 @@ def subject(digest: Digest, currency: str) -> str:
     need = f"{n} {_plural(n, 'item needs', 'items need')}"
     money = f"{digest.value_at_risk:,.0f} {currency} at risk" if digest.value_at_risk >= 0.5 else "no value at risk"
     if digest.forwarded:
-        return one_line(f"For {digest.person} (no e-mail address): {need} a decision: {money}")
+        return one_line(f"For {digest.person}, who has no e-mail address: {need} a decision: {money}")
     return one_line(f"{need} your decision: {money}")
 
 
