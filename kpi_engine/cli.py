@@ -533,14 +533,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         _error(f"--out must name an Excel workbook ending in .xlsx, e.g. board.xlsx; got '{args.out}'")
         return 2
     from kpi_engine.analysis import analyse
+    from kpi_engine.loop.service import loop_state
     from kpi_engine.output.report import render_charts, write_report
 
     with Store.open(args.db) as store:
         result = analyse(store)
+        decisions = loop_state(store, result=result).history()
     charts, problem = render_charts(result)
     if problem:
         _error(f"warning: {problem}")
-    path = write_report(result, args.out, charts, note=problem)
+    path = write_report(result, args.out, charts, note=problem, decisions=decisions)
     print(
         f"Wrote {path}: {result.exceptions.height} exceptions, value at risk "
         f"{result.value_at_risk_total:,.0f} {result.settings.currency}"

@@ -33,6 +33,7 @@ from kpi_engine.loop.digests import Digest, plan_digests, sent_rows
 from kpi_engine.loop.items import open_items
 from kpi_engine.loop.log import empty_notifications
 from kpi_engine.loop.status import item_status
+from kpi_engine.loop.views import item_history
 from kpi_engine.output.digest import RenderedDigest, chat_payload, email_message, render_digest
 from kpi_engine.store import Store
 
@@ -56,6 +57,10 @@ class LoopState:
     def people(self) -> pl.DataFrame:
         """The snapshot's people table."""
         return self.result.portfolio.people
+
+    def history(self) -> pl.DataFrame:
+        """Every item's story as of this snapshot: notified, decided, re-escalated, closed."""
+        return item_history(self.status, self.notifications, self.decisions, self.as_of)
 
 
 def loop_state(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 from builders import fleet_portfolio
@@ -27,6 +27,12 @@ class Loop:
     result: EngineResult | None = None
     snapshot_id: int = 0
     runs: int = 0
+    ticks: int = 0
+
+    def _now(self) -> datetime:
+        """A clock that moves one minute per event, so events of one snapshot keep their order."""
+        self.ticks += 1
+        return datetime(2026, 1, 1) + timedelta(minutes=self.ticks)
 
     def upload(self, as_of: date, portfolio: Portfolio | None = None) -> None:
         """A new snapshot dated ``as_of`` (the same data unless another portfolio is given)."""
@@ -54,7 +60,7 @@ class Loop:
                 run_id=self.runs,
                 snapshot_id=self.snapshot_id,
                 as_of=self.as_of,
-                sent_at=datetime(2026, 1, 1),
+                sent_at=self._now(),
                 channels=["email"],
             )
             self.notifications = pl.concat([self.notifications, rows])
@@ -69,7 +75,7 @@ class Loop:
         item = status.filter(match).row(0, named=True)
         row = {
             "decision_id": self.decisions.height + 1,
-            "recorded_at": datetime(2026, 1, 1),
+            "recorded_at": self._now(),
             "snapshot_id": self.snapshot_id,
             "as_of": self.as_of,
             "kind": item["kind"],
