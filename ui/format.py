@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import date
 from typing import Any
 
@@ -57,6 +58,19 @@ def signed_days(days: int | None) -> str:
 def escape(text: object) -> str:
     """Escape text from the data for HTML."""
     return html.escape(str(text))
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def plain(text: object) -> str:
+    """Escape text from the data for Streamlit's Markdown (``st.success``, ``st.info``, ``st.markdown``).
+
+    Every character Markdown, Streamlit's ``:colour[...]`` and ``:material/...:`` syntax or
+    LaTeX (``$``) could read is backslash-escaped, and line breaks become spaces, so a name
+    shows as written and never as formatting, a link or a picture.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def rag_badge(status: str | None, label: str | None = None) -> str:
@@ -159,6 +173,20 @@ def columns(currency: str) -> dict[str, Any]:
         "moved_days": number("Moved (days)", format="%+d", help="How far the computed finish moved that week"),
         "as_of": date("As of", format="YYYY-MM-DD"),
         "snapshot_id": number("Snapshot", format="%d", width="small"),
+        # the escalation loop
+        "decision": text("Decision", width="small", help="The latest decision: recover, workaround, accept, escalate"),
+        "decision_by": text("Decided by"),
+        "decision_due": date("Due", format="YYYY-MM-DD", help="When the decision is due to be done"),
+        "decision_overdue": st.column_config.CheckboxColumn("Overdue", width="small"),
+        "first_notified": date("First notified", format="YYYY-MM-DD", help="Snapshot date of the first digest"),
+        "decided_by": text("Decided by"),
+        "due": date("Due", format="YYYY-MM-DD"),
+        "note": text("Note", width="large"),
+        "event": text("Event", width="small"),
+        "who": text("Who"),
+        "detail": text("Detail", width="large"),
+        "reason": text("Reason", width="small"),
+        "open": st.column_config.CheckboxColumn("Still open", width="small"),
     }
 
 

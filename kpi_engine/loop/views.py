@@ -8,6 +8,7 @@ person's inbox, an item's history, the people one can act as, the notification r
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -223,3 +224,61 @@ def runs_table(runs: pl.DataFrame) -> pl.DataFrame:
         pl.col("recipients").list.join(", ").alias("recipients"),
         pl.col("failed").list.join("; ").alias("failed"),
     )
+
+
+def item_position(rows: pl.DataFrame, milestone_id: str | None, kpi_id: str | None, finding: str | None) -> int | None:
+    """The position of an item in ``rows`` (a deep link names it by ids), or None when it is not there."""
+    if not (milestone_id or kpi_id):
+        return None
+    found = rows.with_row_index("_at").filter(
+        pl.col("milestone_id").eq_missing(milestone_id or None)
+        & pl.col("kpi_id").eq_missing(kpi_id or None)
+        & pl.col("finding").eq_missing(finding or None)
+    )
+    return int(found["_at"][0]) if found.height else None
+
+
+def item_summary(item: dict[str, Any]) -> str:
+    """Where an item stands, in a sentence: level and person, and its latest decision."""
+    level, person, role = item.get("escalation_level"), item.get("escalate_to"), item.get("escalate_role")
+    where = f"Level {level}: with {person} ({role})." if person else "Nobody is named to act on it."
+    raised = int(item.get("escalation_level") or 0) - int(item.get("engine_level") or 0)
+    if raised > 0:
+        where += f" Raised {raised} level(s) by the loop."
+    decision = item.get("decision")
+    if decision is None:
+        first = item.get("first_notified")
+        told = f" First notified {first:%Y-%m-%d}." if isinstance(first, date) else " Not notified yet."
+        return f"{where} No decision yet.{told}"
+    due = item.get("decision_due")
+    due_text = f", due {due:%Y-%m-%d}" if isinstance(due, date) else ""
+    late = " It is overdue." if item.get("decision_overdue") else ""
+    return f"{where} Decision: {decision} by {item.get('decision_by')}{due_text}.{late}"
+
+
+def item_title() -> pl.Expr:
+    """A title per item: ``M1 Routing software go-live -> Cost per mile``, ``M5 Fuel card renegotiation:
+    several owners``, ``KPI K-IDLE Idle hours per truck per week: no work drives this KPI``."""
+    subject = (
+        pl.when(pl.col("milestone_id").is_not_null())
+        .then(
+            pl.concat_str(
+                pl.col("milestone_id"), pl.lit(" "), pl.col("milestone_name").fill_null(""), ignore_nulls=True
+            )
+        )
+        .otherwise(pl.format("KPI {} {}", pl.col("kpi_id").fill_null("?"), pl.col("kpi_name").fill_null("")))
+        .str.strip_chars()
+    )
+    return (
+        pl.when(pl.col("kind") == "governance")
+        .then(pl.format("{}: {}", subject, pl.col("finding")))
+        .when(pl.col("kpi_name").is_not_null())
+        .then(pl.format("{} → {}", subject, pl.col("kpi_name")))
+        .otherwise(subject)
+    )
+
+
+def item_labels(rows: pl.DataFrame) -> pl.Series:
+    """:func:`item_title` of every row, as a Series named ``item`` (ids only where names are missing)."""
+    names = [pl.lit(None, pl.String).alias(c) for c in ("milestone_name", "kpi_name") if c not in rows.columns]
+    return rows.with_columns(names).select(item_title().alias("item")).to_series()

@@ -29,6 +29,7 @@ import polars as pl
 
 from kpi_engine.core.rag import RAG_COLOURS, rag_text_colour
 from kpi_engine.loop.digests import Digest
+from kpi_engine.loop.views import item_title
 
 #: What each decision means, in the order the digest lists them.
 WHAT_TO_DO: dict[str, str] = {
@@ -103,28 +104,6 @@ class RenderedDigest:
     subject: str
     text: str
     html: str
-
-
-def item_title() -> pl.Expr:
-    """A title per item: ``M1 Routing software go-live -> Cost per mile``, ``M5 Fuel card renegotiation:
-    several owners``, ``KPI K-IDLE Idle hours per truck per week: no work drives this KPI``."""
-    subject = (
-        pl.when(pl.col("milestone_id").is_not_null())
-        .then(
-            pl.concat_str(
-                pl.col("milestone_id"), pl.lit(" "), pl.col("milestone_name").fill_null(""), ignore_nulls=True
-            )
-        )
-        .otherwise(pl.format("KPI {} {}", pl.col("kpi_id").fill_null("?"), pl.col("kpi_name").fill_null("")))
-        .str.strip_chars()
-    )
-    return (
-        pl.when(pl.col("kind") == "governance")
-        .then(pl.format("{}: {}", subject, pl.col("finding")))
-        .when(pl.col("kpi_name").is_not_null())
-        .then(pl.format("{} → {}", subject, pl.col("kpi_name")))
-        .otherwise(subject)
-    )
 
 
 def _rows(digest: Digest, currency: str, dashboard_url: str) -> list[dict[str, Any]]:
