@@ -76,7 +76,7 @@ else:
             "first_notified",
             "why",
         ],
-        column_config={**columns, "item": st.column_config.TextColumn("Item", width="medium")},
+        column_config={**columns, "item": st.column_config.TextColumn("Item", width="large")},
         hide_index=True,
         placeholder="–",
         key="my_table",

@@ -61,7 +61,7 @@ def _decider(item: dict[str, Any], key: str) -> tuple[str | None, str | None]:
         name = st.text_input(
             "Your name",
             key=f"{key}_by",
-            placeholder=item.get("escalate_to") or "Your name",
+            placeholder=f"Who decides, e.g. {item.get('escalate_to') or 'your name'}",
             help="Sign-in is off, so say who decides; it is kept with the decision.",
         )
         return name.strip() or None, None
