@@ -20,7 +20,7 @@ from kpi_engine.loop.decisions import DecisionRequest, decider_problem, workarou
 from kpi_engine.loop.log import DECISIONS, NEEDS_DUE
 from kpi_engine.loop.views import history_of, item_summary, person_for_email
 from kpi_engine.output.digest import WHAT_TO_DO
-from ui import access, errors, loaders
+from ui import access, loaders
 from ui import format as fmt
 from ui.context import Context
 
@@ -141,7 +141,7 @@ def form(ctx: Context, item: dict[str, Any], key: str) -> None:
     try:
         recorded = loaders.decide(ctx.path, request)
     except KpiError as err:
-        errors.show_error(err)
+        st.error(fmt.plain(str(err)), icon=":material/error:")
         return
     due_text = f", due {due:%Y-%m-%d}" if due else ""
     st.session_state[DONE_KEY] = (

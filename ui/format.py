@@ -60,17 +60,22 @@ def escape(text: object) -> str:
     return html.escape(str(text))
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+#: Characters Markdown and Streamlit read inside a line: emphasis, code, links, HTML, strike-through,
+#: LaTeX, ``:colour[...]`` and ``:material/...:``, tables.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~$:|])")
+#: What makes a line a heading, a list, a quote or a rule when it starts it.
+_MARKDOWN_LEADING = re.compile(r"^(\s*)(\d*)([#+\-=>.)])")
 
 
 def plain(text: object) -> str:
-    """Escape text from the data for Streamlit's Markdown (``st.success``, ``st.info``, ``st.markdown``).
+    """Escape text from the data for Streamlit's Markdown (``st.success``, ``st.info``, ``st.error``).
 
-    Every character Markdown, Streamlit's ``:colour[...]`` and ``:material/...:`` syntax or
-    LaTeX (``$``) could read is backslash-escaped, and line breaks become spaces, so a name
+    Line breaks become spaces and every character Markdown, Streamlit's ``:colour[...]`` and
+    ``:material/...:`` syntax or LaTeX (``$``) could read is backslash-escaped, so a name
     shows as written and never as formatting, a link or a picture.
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    one_line = _MARKDOWN_INLINE.sub(r"\\\1", " ".join(str(text).split()))
+    return _MARKDOWN_LEADING.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), one_line)
 
 
 def rag_badge(status: str | None, label: str | None = None) -> str:

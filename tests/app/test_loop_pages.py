@@ -76,7 +76,7 @@ def test_deciding_on_my_items_stores_the_decision_and_shows_it(open_app, db) -> 
     at.button(key="my_decide_save").click().run()
     assert no_errors(at)
     assert _decisions(db) == [("M3", "K-OTD", "recover", "Marco Bellini", date(2026, 6, 29))]
-    assert any("Marco Bellini decided recover, due 2026\\-06\\-29" in s.value for s in at.success)
+    assert any("Marco Bellini decided recover, due 2026-06-29" in s.value for s in at.success)
     mine = table(at, "item", "decision_overdue")
     assert list(mine["decision"]) == ["recover"]
     decided = table(at, "recorded_at", "note")
@@ -220,3 +220,36 @@ def test_settings_save_ack_days_and_the_digest_settings_but_never_a_password(ope
     at.text_input(key="set_pmo_email").set_value("pmo@fleet.example\nBcc: all@evil.example")
     at.button(key="set_notify_save").click().run()
     assert "must be one e-mail address" in at.error[0].value
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param("Dana [boss](https://evil.example)", "Dana \\[boss\\](https\\://evil.example)", id="link"),
+        pytest.param(":red[Dana] **W**", "\\:red\\[Dana\\] \\*\\*W\\*\\*", id="colour-and-bold"),
+        pytest.param("# Dana\n<b>x</b>", "\\# Dana \\<b\\>x\\</b\\>", id="heading-and-html"),
+        pytest.param("1. Dana", "1\\. Dana", id="ordered-list"),
+        pytest.param("due 2026-06-29.", "due 2026-06-29.", id="plain-text-unchanged"),
+    ],
+)
+def test_text_from_the_data_is_escaped_for_markdown(text: str, shown: str) -> None:
+    from ui.format import plain
+
+    assert plain(text) == shown
+
+
+def test_a_hostile_name_is_shown_as_text_on_my_items(open_app, tmp_path) -> None:
+    folder = tmp_path / "fleet"
+    shutil.copytree(FLEET_DIR, folder)
+    (folder / "fleet.xlsx").unlink()
+    hostile = "Dana <script>alert(1)</script> [boss](https://evil.example)"
+    objectives = (folder / "objectives.csv").read_text().replace(",Dana Whitfield,", f",{hostile},")
+    (folder / "objectives.csv").write_text(objectives)
+    db = tmp_path / "kpi.duckdb"
+    assert cli.main(["ingest", str(folder), "--db", str(db), "--as-of", "2026-06-15"]) == 0
+    at = _my_items(open_app, db, hostile)
+    assert table(at, "item", "decision_overdue")["item"].iloc[0].startswith("M1 Routing software go-live")
+    page = html_text(at)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    for element in (*at.markdown, *at.caption, *at.info, *at.success, *at.warning):
+        assert "[boss](" not in element.value
