@@ -80,11 +80,16 @@ class Mailbox:
 
 @contextmanager
 def smtp_server(
-    *, refuse: set[str] | None = None, tls: ssl.SSLContext | None = None, login: tuple[str, str] | None = None
+    *,
+    refuse: set[str] | None = None,
+    tls: ssl.SSLContext | None = None,
+    implicit_tls: ssl.SSLContext | None = None,
+    login: tuple[str, str] | None = None,
 ) -> Iterator[tuple[int, Mailbox]]:
     """A running SMTP server on 127.0.0.1: its port and its mailbox.
 
-    ``tls`` offers STARTTLS; ``login`` requires that user name and password (over TLS).
+    ``tls`` offers STARTTLS; ``implicit_tls`` speaks TLS from the first byte (port 465
+    style); ``login`` requires that user name and password (over TLS).
     """
     mailbox = Mailbox(refuse=set(refuse or ()))
     options: dict[str, Any] = {}
@@ -96,9 +101,10 @@ def smtp_server(
             ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
             return AuthResult(success=ok, handled=False)
 
-        options.update(authenticator=check, auth_required=True, auth_require_tls=True)
+        # aiosmtpd only counts STARTTLS as TLS; a connection that is TLS from the first byte is too
+        options.update(authenticator=check, auth_required=True, auth_require_tls=implicit_tls is None)
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, ssl_context=implicit_tls, **options)
     controller.start()
     try:
         yield port, mailbox

@@ -143,6 +143,25 @@ def test_starttls_and_login_over_a_real_tls_connection(tmp_path: Path) -> None:
         assert problem is not None and "the password is not sent" in problem
 
 
+# aiosmtpd warns because it does not count a TLS-from-the-first-byte connection as TLS; it is
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_ssl_from_the_first_byte_with_login(tmp_path: Path) -> None:
+    server_tls, client_tls = certificate(tmp_path)
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = SENDER, MARCO, "test"
+    message.set_content("hello")
+    with smtp_server(implicit_tls=server_tls, login=("pmo", "right")) as (port, mailbox):
+        config = SmtpConfig("127.0.0.1", port, SENDER, "ssl", "pmo", "right", ssl_context=client_tls)
+        assert send_emails([("a", message)], config) == {"a": None}
+        assert [r.recipients for r in mailbox.received] == [[MARCO]]
+        untrusted = SmtpConfig("127.0.0.1", port, SENDER, "ssl", "pmo", "right")  # the system's authorities
+        (problem,) = send_emails([("a", message)], untrusted).values()
+        assert problem is not None and problem.startswith(f"no secure connection to the mail server 127.0.0.1:{port}")
+        assert len(mailbox.received) == 1
+
+
 def test_chat_webhooks_receive_one_json_post_per_digest(db, capsys) -> None:
     with webhook_server() as (hook_port, hook), smtp_server() as (port, _):
         with Store.open(db) as store:
