@@ -221,6 +221,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
             f"The workaround recovers {w.recovered_value:,.0f} {currency} for {w.cost:,.0f} {currency}: "
             f"net value {w.net_value:,.0f} {currency}."
         )
+    if args.decision == "escalate" and item["escalation_level"] >= 3:
+        print("note: the item is already at level 3, the top; escalating cannot raise it further.", file=sys.stderr)
     target = item["escalate_to"]
     if target and person_key(args.by) != person_key(target):
         print(f"note: the item is escalated to {target}; recorded as decided by {args.by}.", file=sys.stderr)
