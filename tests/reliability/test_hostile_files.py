@@ -45,7 +45,9 @@ UNSAVED = "formula without a saved value; open and save the file in Excel"
 def _damaged_sheet() -> bytes:
     data = xlsx()
     sheet = parts(data)["xl/worksheets/sheet1.xml"]
-    return with_part(data, "xl/worksheets/sheet1.xml", sheet[: len(sheet) // 2] + b"<<not xml&&")
+    # cut after a whole row: a cut inside r="2 would read as a cell reference beyond every sheet
+    cut = sheet.index(b"</row>") + len(b"</row>")
+    return with_part(data, "xl/worksheets/sheet1.xml", sheet[:cut] + b"<<not xml&&")
 
 
 def _cut(data: bytes, keep: float) -> bytes:
