@@ -229,3 +229,24 @@ def test_without_a_pmo_address_an_unreachable_person_is_a_failure(tmp_path: Path
         assert mailbox.received == []
     assert outcome.problems[0] == "Ann Lee: Ann Lee has no e-mail address and no PMO address is set in the settings"
     assert len(outcome.problems) == 5
+
+
+def test_a_persons_own_webhook_wins_over_the_channel(tmp_path: Path, capsys) -> None:
+    with webhook_server() as (hook_port, hook), smtp_server() as (port, _):
+        folder = tmp_path / "fleet"
+        shutil.copytree(FLEET_DIR, folder)
+        (folder / "fleet.xlsx").unlink()
+        people = (folder / "people.csv").read_text()
+        own = hook.url(hook_port, "/dana")
+        (folder / "people.csv").write_text(
+            people.replace("dana.whitfield@fleet.example,", f"dana.whitfield@fleet.example,{own}")
+        )
+        db = str(tmp_path / "kpi.duckdb")
+        assert cli.main(["ingest", str(folder), "--db", db, "--as-of", "2026-06-15"]) == 0
+        assert cli.main(["settings", "--db", db, "--set", f"chat_webhook={hook.url(hook_port, '/channel')}"]) == 0
+        capsys.readouterr()
+        code, _, _ = _notify(db, port, capsys)
+    assert code == 0
+    assert sorted(path for path, _ in hook.posts) == ["/channel"] * 4 + ["/dana"]
+    dana = next(body for path, body in hook.posts if path == "/dana")
+    assert dana["text"].startswith("*1 item needs your decision: 400,000 USD at risk*\nDear Dana Whitfield,")
