@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -19,6 +20,9 @@ from kpi_engine.loop.people import person_key
 from kpi_engine.output.digest import digest_summary
 from kpi_engine.output.formats import render_table, to_json
 from kpi_engine.store import Store
+
+if TYPE_CHECKING:
+    from kpi_engine.loop.service import NotifyOutcome
 
 #: Fields of each decision in ``decisions`` JSON (CLI.md).
 DECISION_FIELDS = ["milestone_id", "kpi_id", "finding", "decision", "by", "due", "note", "recorded_at", "snapshot_id"]
@@ -151,10 +155,8 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 1 if outcome.problems else 0
 
 
-def _notify_table(outcome: object, dry_run: bool) -> str:
-    from kpi_engine.loop.service import NotifyOutcome
-
-    assert isinstance(outcome, NotifyOutcome)
+def _notify_table(outcome: NotifyOutcome, dry_run: bool) -> str:
+    """What a run did, as a person reads it; with --dry-run every message too."""
     delivered = outcome.delivered
     when = f"the snapshot of {outcome.as_of:%Y-%m-%d}"
     if not delivered:

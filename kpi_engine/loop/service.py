@@ -10,7 +10,7 @@ This is the seam between the store and the loop's pure functions (as
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -169,8 +169,6 @@ def notify(
     if any(d.to for d in digests):
         config = SmtpConfig.resolve(settings, environ=environ, **dict(smtp or {}))
         if ssl_context is not None:
-            from dataclasses import replace
-
             config = replace(config, ssl_context=ssl_context)
         emails = send_emails(
             (

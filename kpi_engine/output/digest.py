@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -234,18 +234,12 @@ def email_message(rendered: RenderedDigest, *, sender: str, to: str, person: str
     message["Subject"] = one_line(rendered.subject)
     message["From"] = Address(display_name="Strategy execution dashboard", addr_spec=sender)
     message["To"] = Address(display_name=one_line(person), addr_spec=to)
-    message["Date"] = format_datetime(_now_local())
+    message["Date"] = format_datetime(datetime.now().astimezone())
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[1])
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message
-
-
-def _now_local() -> Any:
-    from datetime import datetime
-
-    return datetime.now().astimezone()
 
 
 def _slack_escape(text: str) -> str:
