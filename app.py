@@ -16,6 +16,7 @@ pages = {
         st.Page("pages/kpis.py", title="KPIs", icon=":material/trending_up:"),
         st.Page("pages/whatif.py", title="What-if", icon=":material/science:"),
         st.Page("pages/governance.py", title="Governance", icon=":material/gavel:"),
+        st.Page("pages/my_items.py", title="My items", icon=":material/inbox:"),
     ],
     "PMO": [
         st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:"),

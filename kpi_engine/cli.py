@@ -301,7 +301,7 @@ def _add_settings(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="NAME=VALUE",
         type=_setting,
-        help="change one setting, e.g. --set red_days=21 (amber_days, red_days, escalation_value, currency)",
+        help="change one setting, e.g. --set red_days=21 or --set ack_days=7 (see the table it prints)",
     )
     _add_format(p, ("table", "json"))
     p.set_defaults(func=cmd_settings)
@@ -344,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_credibility,
     ):
         add(sub)
+    from kpi_engine.cli_loop import add_loop_commands  # here: cli_loop imports this module's helpers
+
+    add_loop_commands(sub)
     return parser
 
 
@@ -372,15 +375,19 @@ def cmd_exceptions(args: argparse.Namespace) -> int:
     """Print the latest snapshot's exception list (DOMAIN.md section 3) as a table, CSV or JSON."""
     from kpi_engine.analysis import analyse
     from kpi_engine.engine.exception_list import EXCEPTION_COLUMNS
+    from kpi_engine.loop.service import loop_state
+    from kpi_engine.loop.views import LOOP_FIELDS, exceptions_with_loop
     from kpi_engine.output.formats import write_output
 
     with Store.open(args.db) as store:
         result = analyse(store)
+        # escalation re-raised by the loop, and each row's decision (DOMAIN.md section 6)
+        exceptions = exceptions_with_loop(loop_state(store, result=result).status)
     if args.format == "table":
-        rows = result.exceptions.select(EXCEPTION_TABLE_COLUMNS).with_columns(pl.col("value_at_risk").round(0))
+        rows = exceptions.select(*EXCEPTION_TABLE_COLUMNS, "decision").with_columns(pl.col("value_at_risk").round(0))
         print(render_table(rows, empty="No exceptions in the latest snapshot."))
     else:
-        write_output(result.exceptions.select(list(EXCEPTION_COLUMNS)), args.format)
+        write_output(exceptions.select(*EXCEPTION_COLUMNS, *LOOP_FIELDS), args.format)
     return 0
 
 
@@ -637,14 +644,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         return 2
     from kpi_engine.analysis import analyse
+    from kpi_engine.loop.service import loop_state
     from kpi_engine.output.report import render_charts, write_report
 
     with Store.open(args.db) as store:
         result = analyse(store)
+        decisions = loop_state(store, result=result).history()
     charts, problem = render_charts(result)
     if problem:
         _error(f"warning: {problem}")
-    path = write_report(result, args.out, charts, note=problem)
+    path = write_report(result, args.out, charts, note=problem, decisions=decisions)
     print(
         f"Wrote {path}: {result.exceptions.height} exceptions, value at risk "
         f"{result.value_at_risk_total:,.0f} {result.settings.currency}"

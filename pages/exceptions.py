@@ -1,4 +1,4 @@
-"""Exceptions: the full list, filtered, exported, and one row drilled down to its causes."""
+"""Exceptions: the full list, filtered, exported, and one row drilled down to its causes and decided on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from kpi_engine.engine import views
-from ui import context, decision, export, loaders, specs
+from kpi_engine.loop import views as loop_views
+from ui import context, decide, decision, export, loaders, specs
 from ui import format as fmt
 
 ctx = context.require()
@@ -17,6 +18,17 @@ st.title("Exceptions")
 st.caption(context.caption(ctx) + " · ordered by value at risk, then KPI shortfall, then slip")
 
 options = loaders.exception_filter_options(*ctx.at)
+# the escalation loop: levels raised by it, and each row's decision
+listed = loop_views.exceptions_with_loop(loaders.loop(*ctx.at).status)
+
+# A digest's link names one item (?milestone=M1&kpi=K-CPM): show it, with every filter cleared.
+link = {name: st.query_params.get(name) for name in ("milestone", "kpi", "finding")}
+linked = None
+if (link["milestone"] or link["kpi"]) and st.session_state.get("exc_link") != link:
+    st.session_state["exc_link"] = link
+    for name in [k for k in st.session_state if str(k).startswith("flt_")]:
+        del st.session_state[name]
+    linked = link
 
 
 def pick(column: DeltaGenerator, label: str, name: str) -> tuple[str, ...]:
@@ -50,6 +62,11 @@ with st.expander("Filters", expanded=True, icon=":material/filter_list:"):
         disabled=ctx.previous_id is None,
         help="Not in the previous snapshot's exception list",
     )
+    undecided_only = row3[2].toggle(
+        "No decision yet",
+        key="flt_undecided",
+        help="Rows nobody has decided on (recover, workaround, accept, escalate)",
+    )
 
 chosen = views.ExceptionFilter(
     portfolios=portfolios,
@@ -62,8 +79,9 @@ chosen = views.ExceptionFilter(
     kinds=kinds,
     watermelons_only=watermelons_only,
     new_only=new_only,
+    undecided_only=undecided_only,
 )
-rows = views.exception_rows(result, chosen)
+rows = views.exception_rows(result, chosen, listed)
 total_at_risk = float(rows["value_at_risk"].sum() or 0.0)
 st.markdown(
     f"**{rows.height:,}** of {result.exceptions.height:,} exceptions · value at risk "
@@ -97,6 +115,10 @@ visible = [
     "kpi_impact",
     "escalation_level",
     "escalate_to",
+    "decision",
+    "decision_by",
+    "decision_due",
+    "first_notified",
     "new",
     "why",
 ]
@@ -127,6 +149,12 @@ selected = list(event.selection.rows) if event is not None else []
 if selected and selected != st.session_state.get("exc_last_click"):
     st.session_state["drill_row"] = selected[0]
 st.session_state["exc_last_click"] = selected
+if linked is not None:
+    found = loop_views.item_position(shown, linked["milestone"], linked["kpi"], linked["finding"])
+    if found is not None:
+        st.session_state["drill_row"] = found
+    else:
+        st.info("The item of this link is not in this snapshot's exception list: it may have closed.")
 # the browser may hand the picker's value back as text after the rows changed: start over then
 if not isinstance(st.session_state.get("drill_row", 0), int) or st.session_state.get("drill_row", 0) >= shown.height:
     st.session_state["drill_row"] = 0
@@ -142,6 +170,13 @@ st.html(f"<div style='font-size:1.05rem;line-height:1.5'>{fmt.escape(row['why'])
 if row["kind"] == "milestone":
     for sentence in decision.reporting_sentences(ctx, row["owner"]):
         st.html(f"<div style='font-size:0.9rem;color:#546E7A'>{fmt.escape(sentence)}</div>")
+
+with st.container(border=True):
+    st.markdown("**Decision and history**")
+    decide.status_line(row)
+    decide.history(ctx, row, key="drill")
+    with st.expander("Decide", icon=":material/gavel:"):
+        decide.form(ctx, row, key="drill_decide")
 
 milestone_id = row["milestone_id"]
 known = milestone_id is not None and milestone_id in result.milestones["milestone_id"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi_engine.engine import views
-from ui import context, decision, export
+from kpi_engine.loop.digests import missing_contacts
+from ui import context, decision, export, loaders
 from ui import format as fmt
 
 ctx = context.require()
@@ -32,6 +33,33 @@ for cell, section in zip(counts, SECTIONS, strict=False):
     cell.metric(section, sections[section].height, border=True)
 
 decision.credibility_section(ctx)
+st.divider()
+# People the escalation loop cannot reach (DOMAIN.md section 6, rule 1): not on the exception
+# list itself, so that they are not escalated in turn.
+state = loaders.loop(*ctx.at)
+unreachable = missing_contacts(state.status, state.people)
+st.subheader(f"People with no contact details ({unreachable.height})")
+st.caption(
+    "Named as the person to act on an open item but without an e-mail address in the people sheet: "
+    "their digests go to the PMO address of the settings."
+)
+if unreachable.height == 0:
+    st.success("Everyone an item is escalated to can be reached.", icon=":material/check:")
+else:
+    st.dataframe(
+        unreachable,
+        column_order=["person", "finding", "items", "value_at_risk", "detail"],
+        column_config={
+            **fmt.columns(ctx.currency),
+            "person": st.column_config.TextColumn("Person"),
+            "items": st.column_config.NumberColumn("Open items", format="%d"),
+            "detail": st.column_config.TextColumn("What to do", width="large"),
+        },
+        hide_index=True,
+        placeholder="–",
+        key="gov_contacts",
+        height=fmt.table_height(unreachable.height, 300),
+    )
 st.divider()
 
 if findings.height == 0:

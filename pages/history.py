@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi_engine.engine import views
+from kpi_engine.loop import views as loop_views
 from ui import context, loaders, pages_mode
 from ui import format as fmt
 
@@ -77,6 +78,32 @@ else:
         placeholder="–",
         key="hist_changes",
         height=fmt.table_height(changes.height, 400),
+    )
+
+st.subheader("Notification runs")
+runs = loop_views.runs_table(loaders.notification_runs(path))
+if runs.height == 0:
+    st.info(
+        "No digests have been sent yet: `python -m kpi_engine notify` sends them (see the README for a weekly job)."
+    )
+else:
+    st.dataframe(
+        runs,
+        column_order=["run_id", "started_at", "as_of", "messages", "failures", "recipients", "failed"],
+        column_config={
+            **columns,
+            "run_id": st.column_config.NumberColumn("Run", format="%d", width="small"),
+            "started_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+            "as_of": st.column_config.DateColumn("Snapshot", format="YYYY-MM-DD"),
+            "messages": st.column_config.NumberColumn("Messages sent", format="%d"),
+            "failures": st.column_config.NumberColumn("Not sent", format="%d"),
+            "recipients": st.column_config.TextColumn("To", width="large"),
+            "failed": st.column_config.TextColumn("What failed", width="large"),
+        },
+        hide_index=True,
+        placeholder="–",
+        key="hist_runs",
+        height=fmt.table_height(runs.height, 300),
     )
 
 st.subheader("Audit trail")

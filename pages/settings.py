@@ -1,4 +1,4 @@
-"""Settings: the thresholds and the currency every figure uses."""
+"""Settings: the thresholds and the currency every figure uses, and how digests go out."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import streamlit as st
 
 from kpi_engine.core.access import AccessPolicy, Role, roles_from_text
 from kpi_engine.core.errors import KpiError
-from kpi_engine.core.settings import Settings
+from kpi_engine.core.settings import SMTP_SECURITY, Settings
+from kpi_engine.loop.delivery import password_is_set
 from ui import access, errors, loaders, pages_mode
 
 pages_mode.frame_guard()
@@ -53,6 +54,15 @@ with st.form("settings_form", border=True):
         key="set_workaround_budget",
         help="The deck's 'Best use of a budget' slide chooses candidate workarounds within it; 0 leaves the slide out",
     )
+    ack = left.number_input(
+        "Days an escalated item may wait for a decision before it goes one level up",
+        min_value=1,
+        max_value=365,
+        step=1,
+        value=current.ack_days,
+        key="set_ack",
+        help="ack_days: counted in snapshot dates since the item was first notified",
+    )
     saved = st.form_submit_button("Save settings", type="primary", key="set_save")
 
 
@@ -62,12 +72,14 @@ def updated(base: Settings) -> Settings:
     if amber > base.red_days:
         days.reverse()  # raise Red first, or the intermediate Amber > Red is refused
     new = base
-    for name, value in [
+    changes = [
         *days,
         ("escalation_value", escalation),
         ("currency", currency.strip().upper()),
         ("workaround_budget", budget),
-    ]:
+        ("ack_days", ack),
+    ]
+    for name, value in changes:
         new = new.with_value(name, value)
     return new
 
@@ -96,6 +108,74 @@ st.markdown(
     "- **Escalation value**: a (milestone, KPI) pair with at least this much value at risk goes to the owner of "
     "the KPI's objective."
 )
+st.subheader("Digests")
+st.caption(
+    "How the weekly notification run (python -m kpi_engine notify) reaches people. The command line and the "
+    "KPI_SMTP_* environment variables override these."
+)
+with st.form("notify_form", border=True):
+    left, right = st.columns(2)
+    pmo_email = left.text_input(
+        "PMO address",
+        value=current.pmo_email,
+        key="set_pmo_email",
+        help="Digests of people with no e-mail address in the people sheet go here",
+    )
+    dashboard_url = right.text_input(
+        "Dashboard address", value=current.dashboard_url, key="set_dashboard_url", help="For links to each item"
+    )
+    smtp_host = left.text_input("Mail server", value=current.smtp_host, key="set_smtp_host")
+    smtp_port = right.number_input(
+        "Port", min_value=1, max_value=65535, step=1, value=current.smtp_port, key="set_smtp_port"
+    )
+    smtp_security = left.selectbox(
+        "Encryption",
+        SMTP_SECURITY,
+        index=SMTP_SECURITY.index(current.smtp_security),
+        key="set_smtp_security",
+        help="auto: STARTTLS when the server offers it (never a password in clear); starttls: required; "
+        "ssl: encrypted from the start (port 465); none: never",
+    )
+    smtp_from = right.text_input("Sender address", value=current.smtp_from, key="set_smtp_from")
+    smtp_user = left.text_input("Login name", value=current.smtp_user, key="set_smtp_user")
+    chat_webhook = right.text_input(
+        "Chat channel webhook (Slack or Teams)",
+        value=current.chat_webhook,
+        key="set_chat_webhook",
+        help="For everyone without a webhook of their own in the people sheet",
+    )
+    saved_notify = st.form_submit_button(
+        "Save digest settings", key="set_notify_save", disabled=not access.session_access().can_upload
+    )
+if password_is_set():
+    st.caption(":material/key: A mail password is set in KPI_SMTP_PASSWORD (it is never stored or shown).")
+else:
+    st.caption(
+        ":material/key_off: No mail password is set: put it in the KPI_SMTP_PASSWORD environment variable of the "
+        "scheduled job; it is never stored in the database."
+    )
+if saved_notify:
+    values = {
+        "pmo_email": pmo_email,
+        "dashboard_url": dashboard_url,
+        "smtp_host": smtp_host,
+        "smtp_port": smtp_port,
+        "smtp_security": smtp_security,
+        "smtp_from": smtp_from,
+        "smtp_user": smtp_user,
+        "chat_webhook": chat_webhook,
+    }
+    try:
+        new = current
+        for name, value in values.items():
+            new = new.with_value(name, value)
+    except KpiError as err:
+        errors.show_error(err)
+    else:
+        store.save_settings(new)
+        loaders.clear()
+        st.success("Saved the digest settings.", icon=":material/check_circle:")
+
 st.subheader("Who may do what")
 st.caption(
     "With sign-in configured, people get a role from their e-mail address: only PMO may upload, only "

@@ -28,6 +28,7 @@ FLEET_ROWS = {
     "tasks": 3,
     "dependencies": 1,
     "links": 5,
+    "people": 11,
     "mitigations": 0,
 }
 UNKNOWN_PROJECT_LINE = (
@@ -70,7 +71,7 @@ def test_ingest_fleet_then_list_snapshots_as_json(fleet_dir, db):
     csvs = sorted(str(p) for p in fleet_dir.glob("*.csv"))
     ingested = run("ingest", *csvs, "--db", db, "--as-of", "2026-06-15")
     assert ingested.returncode == 0, ingested.stderr
-    assert ingested.stdout.startswith("Stored snapshot 1 as of 2026-06-15 from 8 file(s)")
+    assert ingested.stdout.startswith("Stored snapshot 1 as of 2026-06-15 from 9 file(s)")
 
     listed = run("snapshots", "--db", db, "--format", "json")
     assert listed.returncode == 0, listed.stderr
@@ -248,7 +249,7 @@ def test_ingest_again_and_snapshots_table(fleet_dir, capsys, db):
     assert out[0].startswith("Stored snapshot 1 as of 2026-06-08 from 1 file(s)")
     assert out[1] == (
         "Rows: objectives 2, kpis 3, kpi_actuals 3, projects 6, milestones 6, tasks 3, dependencies 1, links 5, "
-        "mitigations 0"
+        "people 11, mitigations 0"
     )
     assert out[2] == "Changes: none (this is the first snapshot)."
 
@@ -338,6 +339,15 @@ def test_settings_are_shown_and_changed_from_the_command_line(capsys, db):
         "escalation_value": 250000.0,
         "currency": "EUR",
         "workaround_budget": 0.0,
+        "ack_days": 7,
+        "pmo_email": "",
+        "dashboard_url": "",
+        "smtp_host": "",
+        "smtp_port": 587,
+        "smtp_security": "auto",
+        "smtp_from": "",
+        "smtp_user": "",
+        "chat_webhook": "",
     }
     assert cli.main(["settings", "--db", str(db), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["red_days"] == 21
@@ -391,7 +401,9 @@ def test_optimize_with_no_budget_chooses_nothing(fleet_with_candidates, capsys):
 def test_optimize_budget_that_is_negative_or_not_a_number_is_bad_usage(budget, capsys):
     assert cli.main(["optimize", f"--budget={budget}"]) == 2
     err = capsys.readouterr().err
-    assert f"argument --budget: '{budget}' is not a budget: use a number from 0 to 1,000,000,000,000, e.g. 250000" in err
+    assert (
+        f"argument --budget: '{budget}' is not a budget: use a number from 0 to 1,000,000,000,000, e.g. 250000" in err
+    )
     assert len(err.strip().splitlines()) == 1
 
 

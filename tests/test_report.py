@@ -14,7 +14,7 @@ import openpyxl
 import polars as pl
 import pytest
 from builders import FLEET_AS_OF as AS_OF
-from builders import fleet_portfolio
+from builders import FLEET_DIR, fleet_portfolio
 
 from kpi_engine.core.errors import InputError, OutputError
 from kpi_engine.core.portfolio import Portfolio
@@ -374,12 +374,17 @@ def test_report_of_an_empty_portfolio_says_there_is_nothing() -> None:
 
 @pytest.fixture
 def cli_on_fleet(fleet_result, monkeypatch):
-    """The CLI module with the latest snapshot being the fleet example (no database needed)."""
+    """The CLI module with the latest snapshot being the fleet example (an in-memory database)."""
     from kpi_engine import analysis, cli
+    from kpi_engine.ingest import read_paths, read_upload
+    from kpi_engine.store import Store
 
-    monkeypatch.setattr(cli.Store, "open", staticmethod(lambda path=None, **_: contextlib.nullcontext(None)))
+    store = Store.open(":memory:")
+    store.ingest(read_upload(read_paths(sorted(FLEET_DIR.glob("*.csv")))), AS_OF)
+    monkeypatch.setattr(cli.Store, "open", staticmethod(lambda path=None, **_: contextlib.nullcontext(store)))
     monkeypatch.setattr(analysis, "analyse", lambda store, *a, **k: fleet_result)
-    return cli
+    yield cli
+    store.close()
 
 
 def test_cli_report_writes_the_workbook_and_says_what_is_in_it(cli_on_fleet, tmp_path, capsys) -> None:
@@ -387,7 +392,7 @@ def test_cli_report_writes_the_workbook_and_says_what_is_in_it(cli_on_fleet, tmp
     assert cli_on_fleet.main(["report", "--out", str(out)]) == 0
     assert capsys.readouterr().out == f"Wrote {out}: 5 exceptions, value at risk 460,000 USD\n"
     workbook = openpyxl.load_workbook(out)
-    assert workbook.sheetnames == ["Summary", "Exceptions", "KPIs", "Governance", "Escalations"]
+    assert workbook.sheetnames == ["Summary", "Exceptions", "KPIs", "Governance", "Escalations", "Decisions"]
 
 
 def test_cli_report_without_a_renderer_warns_and_still_writes(cli_on_fleet, tmp_path, capsys, monkeypatch) -> None:
@@ -410,7 +415,8 @@ def test_cli_report_wants_an_xlsx_or_pptx_name(cli_on_fleet, capsys) -> None:
 def test_cli_exceptions_json_has_exactly_the_contract_fields(cli_on_fleet, capsys) -> None:
     assert cli_on_fleet.main(["exceptions", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [list(row) for row in listed] == [list(EXCEPTION_COLUMNS)] * 5
+    loop_fields = ["decision", "decision_by", "decision_due", "first_notified"]
+    assert [list(row) for row in listed] == [[*EXCEPTION_COLUMNS, *loop_fields]] * 5
     m1, k_idle = listed[0], listed[4]
     assert (m1["milestone_id"], m1["kpi_id"], m1["computed_finish"], m1["watermelon"]) == (
         "M1",
@@ -439,6 +445,7 @@ def test_cli_exceptions_csv_and_table(cli_on_fleet, capsysbinary) -> None:
         "value_at_risk",
         "escalation_level",
         "escalate_to",
+        "decision",
     ]
     assert table[2].split() == ["milestone", "M1", "K-CPM", "Red", "21", "400,000", "3", "Dana", "Whitfield"]
 

@@ -209,6 +209,7 @@ def test_result_counts_rows_and_lists_files(store):
         "tasks": 2,
         "dependencies": 1,
         "links": 2,
+        "people": 0,
         "mitigations": 0,
     }
     assert [f.name for f in result.files] == [f"{t}.csv" for t in PORTFOLIO]
@@ -554,6 +555,7 @@ def test_snapshots_listing(loaded):
         "tasks": 2,
         "dependencies": 1,
         "links": 2,
+        "people": 0,
         "mitigations": 0,
     }
 

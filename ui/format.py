@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import date
 from typing import Any
 
@@ -57,6 +58,24 @@ def signed_days(days: int | None) -> str:
 def escape(text: object) -> str:
     """Escape text from the data for HTML."""
     return html.escape(str(text))
+
+
+#: Characters Markdown and Streamlit read inside a line: emphasis, code, links, HTML, strike-through,
+#: LaTeX, ``:colour[...]`` and ``:material/...:``, tables.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~$:|])")
+#: What makes a line a heading, a list, a quote or a rule when it starts it.
+_MARKDOWN_LEADING = re.compile(r"^(\s*)(\d*)([#+\-=>.)])")
+
+
+def plain(text: object) -> str:
+    """Escape text from the data for Streamlit's Markdown (``st.success``, ``st.info``, ``st.error``).
+
+    Line breaks become spaces and every character Markdown, Streamlit's ``:colour[...]`` and
+    ``:material/...:`` syntax or LaTeX (``$``) could read is backslash-escaped, so a name
+    shows as written and never as formatting, a link or a picture.
+    """
+    one_line = _MARKDOWN_INLINE.sub(r"\\\1", " ".join(str(text).split()))
+    return _MARKDOWN_LEADING.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), one_line)
 
 
 def rag_badge(status: str | None, label: str | None = None) -> str:
@@ -159,6 +178,20 @@ def columns(currency: str) -> dict[str, Any]:
         "moved_days": number("Moved (days)", format="%+d", help="How far the computed finish moved that week"),
         "as_of": date("As of", format="YYYY-MM-DD"),
         "snapshot_id": number("Snapshot", format="%d", width="small"),
+        # the escalation loop
+        "decision": text("Decision", width="small", help="The latest decision: recover, workaround, accept, escalate"),
+        "decision_by": text("Decided by"),
+        "decision_due": date("Due", format="YYYY-MM-DD", help="When the decision is due to be done"),
+        "decision_overdue": st.column_config.CheckboxColumn("Overdue", width="small"),
+        "first_notified": date("First notified", format="YYYY-MM-DD", help="Snapshot date of the first digest"),
+        "decided_by": text("Decided by"),
+        "due": date("Due", format="YYYY-MM-DD"),
+        "note": text("Note", width="large"),
+        "event": text("Event", width="small"),
+        "who": text("Who"),
+        "detail": text("Detail", width="large"),
+        "reason": text("Reason", width="small"),
+        "open": st.column_config.CheckboxColumn("Still open", width="small"),
     }
 
 

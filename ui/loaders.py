@@ -38,6 +38,8 @@ from kpi_engine.core.settings import Settings
 from kpi_engine.engine import views
 from kpi_engine.engine.compute import EngineResult
 from kpi_engine.ingest import ColumnMapping, ParsedUpload, SourceFile, detect_source, read_upload
+from kpi_engine.loop.decisions import DecisionRequest
+from kpi_engine.loop.service import DecisionRecorded, LoopState, loop_state, record_decision
 from kpi_engine.store import DataVersion, IngestResult, Store, data_version, idle_release_seconds, resolve_db_path
 
 log = logging.getLogger(__name__)
@@ -235,6 +237,49 @@ def files(path: str) -> pl.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _files(path: str, version: DataVersion) -> pl.DataFrame:
     return _store(path).files(None)
+
+
+# ------------------------------------------------------------------ escalation loop
+# The log changes whenever anyone decides or a notification run ends (the CLI included), so
+# the loop is cached per data version of the file as well as per snapshot and settings.
+
+
+def loop(path: str, snapshot_id: int, settings: SettingsKey) -> LoopState:
+    """Return where every open item of a snapshot stands in the escalation loop (read-only, shared)."""
+    return _loop(path, snapshot_id, settings, data_version(path))
+
+
+@shared(max_entries=8, show_spinner=False)
+def _loop(path: str, snapshot_id: int, settings: SettingsKey, version: DataVersion) -> LoopState:
+    return loop_state(_store(path), snapshot_id, settings_of(settings), result=result(path, snapshot_id, settings))
+
+
+def loop_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
+    """Return every item's story as of a snapshot (notified, decided, re-escalated, closed)."""
+    return _loop_history(path, snapshot_id, settings, data_version(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _loop_history(path: str, snapshot_id: int, settings: SettingsKey, version: DataVersion) -> pl.DataFrame:
+    return _loop(path, snapshot_id, settings, version).history()
+
+
+def notification_runs(path: str) -> pl.DataFrame:
+    """Return every notification run, newest first (read again when the file changed)."""
+    return _notification_runs(path, data_version(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _notification_runs(path: str, version: DataVersion) -> pl.DataFrame:
+    return _store(path).loop_log.runs()
+
+
+def decide(path: str, request: DecisionRequest) -> DecisionRecorded:
+    """Record a decision on the latest snapshot (checked first; nothing stored when refused)."""
+    target = _store(path)
+    recorded = record_decision(target, request)
+    _loop.clear()
+    return recorded
 
 
 def clear() -> None:

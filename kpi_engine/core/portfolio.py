@@ -27,6 +27,7 @@ class Portfolio:
     tasks: pl.DataFrame
     dependencies: pl.DataFrame
     links: pl.DataFrame
+    people: pl.DataFrame
     #: Optional sheet (candidate workarounds); empty unless uploaded.
     mitigations: pl.DataFrame = field(default_factory=lambda: empty_table("mitigations"))
 

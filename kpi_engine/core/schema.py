@@ -96,6 +96,12 @@ TABLES: dict[str, dict[str, Column]] = {
         Column("ramp_days", F, default=0.0),
         Column("value_per_week", F, default=0.0),
     ),
+    # Optional: how to reach the people the other tables name (DOMAIN.md section 6).
+    "people": _table(
+        Column("name", S, True),
+        Column("email", S),
+        Column("chat", S),
+    ),
     # optional sheet: candidate workarounds for the budget optimiser (DOMAIN.md section 7)
     "mitigations": _table(
         Column("milestone_id", S, True),
@@ -116,6 +122,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "tasks": ("task_id",),
     "dependencies": ("predecessor_id", "successor_id"),
     "links": ("milestone_id", "kpi_id"),
+    "people": ("name",),
     "mitigations": ("milestone_id", "name"),
 }
 

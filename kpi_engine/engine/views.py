@@ -47,6 +47,8 @@ class ExceptionFilter:
     kinds: tuple[str, ...] = ()
     watermelons_only: bool = False
     new_only: bool = False
+    #: only rows with no decision yet (needs the loop's ``decision`` column)
+    undecided_only: bool = False
 
 
 def filter_exceptions(exceptions: pl.DataFrame, chosen: ExceptionFilter) -> pl.DataFrame:
@@ -80,17 +82,24 @@ def filter_exceptions(exceptions: pl.DataFrame, chosen: ExceptionFilter) -> pl.D
         conditions.append(pl.col("watermelon").fill_null(False))
     if chosen.new_only:
         conditions.append(pl.col("new").fill_null(False))
+    if chosen.undecided_only and "decision" in exceptions.columns:
+        conditions.append(pl.col("decision").is_null())
     if not conditions:
         return exceptions
     return exceptions.filter(pl.all_horizontal(conditions).fill_null(False))
 
 
-def exception_rows(result: EngineResult, chosen: ExceptionFilter) -> pl.DataFrame:
-    """Return the filtered exception list with each milestone's ``percent_complete`` added."""
+def exception_rows(
+    result: EngineResult, chosen: ExceptionFilter, exceptions: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Return the filtered exception list with each milestone's ``percent_complete`` added.
+
+    ``exceptions`` replaces ``result.exceptions`` when given (the list with the escalation
+    loop's decisions, :func:`kpi_engine.loop.views.exceptions_with_loop`).
+    """
     progress = result.milestones.select("milestone_id", "percent_complete")
-    return filter_exceptions(result.exceptions, chosen).join(
-        progress, on="milestone_id", how="left", maintain_order="left"
-    )
+    listed = result.exceptions if exceptions is None else exceptions
+    return filter_exceptions(listed, chosen).join(progress, on="milestone_id", how="left", maintain_order="left")
 
 
 def _labelled(frame: pl.DataFrame, value: str, label: str | None = None) -> dict[str, str]:

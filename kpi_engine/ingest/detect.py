@@ -60,11 +60,18 @@ def _keys(row: list[str | None]) -> set[str]:
     return {normalise_header(c) for c in row if c}
 
 
+#: A sheet named after no table is recognised by its headers only when they name at least
+#: this many columns of it: ``Name`` alone (all that people requires) is in too many sheets.
+HEADER_ONLY_COLUMNS = 2
+
+
 def best_table(row: list[str | None]) -> str | None:
     """The canonical table whose required columns a header row names in full (most matches wins)."""
     best, best_score = None, 0
     for table in TABLES:
         matched = named_columns(table, row)
+        if len(matched) < HEADER_ONLY_COLUMNS:
+            continue
         if set(required_columns(table)) <= matched and len(matched) > best_score:
             best, best_score = table, len(matched)
     return best

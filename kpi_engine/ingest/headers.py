@@ -38,6 +38,7 @@ TABLE_ALIASES: dict[str, tuple[str, ...]] = {
     "tasks": ("task",),
     "dependencies": ("dependency", "deps", "milestone dependencies"),
     "links": ("link", "kpi links", "milestone kpi links", "milestone links"),
+    "people": ("person", "contacts", "contact list", "directory"),
     "mitigations": ("mitigation", "workarounds", "workaround", "candidate workarounds"),
 }
 
@@ -136,6 +137,11 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "kpi_delta": ("KPI Delta", "Delta", "Impact", "KPI Impact", "Expected Impact"),
         "ramp_days": ("Ramp Days", "Ramp", "Ramp-up Days", "Ramp Up Days"),
         "value_per_week": ("Value per Week", "Weekly Value", "Value/Week", "Value per wk"),
+    },
+    "people": {
+        "name": ("Name", "Person", "Full Name"),
+        "email": ("Email", "E-mail", "Email Address", "E-mail Address", "Mail"),
+        "chat": ("Chat", "Chat Webhook", "Webhook", "Webhook URL", "Slack", "Teams"),
     },
     "mitigations": {
         "milestone_id": ("Milestone ID", "Milestone"),

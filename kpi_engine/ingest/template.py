@@ -77,6 +77,11 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "ramp_days": "Days after delivery until the full change is reached (default 0).",
         "value_per_week": "Money gained per week the milestone is live (default 0).",
     },
+    "people": {
+        "name": "A person as the other sheets name them (Smith, John = John Smith).",
+        "email": "Where their escalation digests go; blank = to the PMO address in the settings.",
+        "chat": "Optional Slack or Microsoft Teams incoming-webhook URL (https://...) for their digests.",
+    },
     "mitigations": {
         "milestone_id": "Late milestone the workaround helps (optional sheet: candidate workarounds).",
         "name": "Short name of the workaround, unique per milestone.",

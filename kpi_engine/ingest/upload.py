@@ -32,6 +32,7 @@ from kpi_engine.ingest.model import (
     Sheet,
     SourceFile,
 )
+from kpi_engine.ingest.people import people_problems
 from kpi_engine.ingest.readers import (
     TEXT_SUFFIXES,
     WORKBOOK_SUFFIXES,
@@ -213,6 +214,8 @@ def _read(
             continue
         rows = _settle_derived(table, pl.concat(frames, how="vertical"))
         problems += duplicate_problems(table, rows)
+        if table == "people":
+            problems += people_problems(rows)
         for name, n in rows.group_by("_file").len().iter_rows():
             if name in counts:
                 counts[name][table] = n

@@ -2,7 +2,9 @@
 
 Sheets: Summary (headline figures, KPIs at risk, top 10 exceptions, optional pictures),
 Exceptions (the full list), KPIs, Governance (findings and who should fix them),
-Escalations (grouped by the person to notify) and, when history is given, Slip history.
+Escalations (grouped by the person to notify), when history is given Slip history, and when the
+escalation loop's log is given Decisions (each item's history: notified, decided,
+re-escalated, closed).
 Every text cell goes through :mod:`kpi_engine.output.safe_output`.
 
 >>> write_report(result, "board.xlsx")                      # doctest: +SKIP
@@ -46,6 +48,7 @@ SUMMARY, EXCEPTIONS, KPIS, GOVERNANCE, ESCALATIONS, HISTORY = (
     "Escalations",
     "Slip history",
 )
+DECISIONS = "Decisions"
 
 #: Column name -> header text, shared by every sheet of the report.
 LABELS: dict[str, str] = {
@@ -88,6 +91,9 @@ LABELS: dict[str, str] = {
     "as_of": "Snapshot as of",
     "snapshot_id": "Snapshot",
     "moved_days": "Moved since previous (days)",
+    "event": "Event",
+    "who": "Who",
+    "detail": "Detail",
 }
 
 #: Escalation level -> who it reaches, for the Summary.
@@ -117,6 +123,7 @@ def write_report(
     history: pl.DataFrame | None = None,
     *,
     note: str | None = None,
+    decisions: pl.DataFrame | None = None,
 ) -> Path:
     """Write the board workbook for ``result`` to ``path``.
 
@@ -139,6 +146,9 @@ def write_report(
     note
         A line for the Summary's Charts section, e.g. why pictures are missing
         (see :func:`render_charts`).
+    decisions
+        The escalation loop's item history (:func:`kpi_engine.loop.views.item_history`):
+        adds the Decisions sheet.
 
     Returns
     -------
@@ -155,7 +165,7 @@ def write_report(
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise InputError(f"the report is an Excel workbook: give a file name ending in .xlsx, not '{path.name}'")
-    write_bytes(path, report_bytes(result, charts, history, note=note))
+    write_bytes(path, report_bytes(result, charts, history, note=note, decisions=decisions))
     return path
 
 
@@ -165,6 +175,7 @@ def report_bytes(
     history: pl.DataFrame | None = None,
     *,
     note: str | None = None,
+    decisions: pl.DataFrame | None = None,
 ) -> bytes:
     """Return the board workbook as bytes (for downloads); see :func:`write_report`."""
     buffer = io.BytesIO()
@@ -195,6 +206,8 @@ def report_bytes(
             labels=LABELS,
         )
         _print_setup(sheet)
+    if decisions is not None:
+        _decisions(workbook.add_worksheet(DECISIONS), formats, decisions)
     workbook.close()
     return buffer.getvalue()
 
@@ -554,6 +567,31 @@ def _escalations(sheet: Any, formats: Formats, exceptions: pl.DataFrame, currenc
         at = end
     if rows.height == 0:
         sheet.write_string(1, 0, "No milestone needs escalating in this snapshot.", formats.get(italic=True))
+    _print_setup(sheet)
+
+
+def _decisions(sheet: Any, formats: Formats, events: pl.DataFrame) -> None:
+    """Each item's history, item by item: notified, decided, re-escalated, closed."""
+    rows = events.select(
+        "milestone_id",
+        "kpi_id",
+        "finding",
+        "as_of",
+        "event",
+        "who",
+        "escalation_level",
+        "detail",
+        pl.col("at").dt.strftime("%Y-%m-%d %H:%M").alias("recorded"),
+    )
+    write_frame(
+        sheet,
+        rows,
+        formats,
+        labels={**LABELS, "as_of": "Snapshot as of", "recorded": "Recorded at"},
+        widths={"detail": _WHY_WIDTH, "finding": 24, "who": 22},
+        wrap=["detail"],
+    )
+    _empty_note(sheet, formats, rows, "No item has been notified or decided yet.")
     _print_setup(sheet)
 
 

@@ -49,6 +49,7 @@ from kpi_engine.core.errors import (
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import KEYS, TABLES, conform, normalise_status
 from kpi_engine.core.settings import Settings
+from kpi_engine.store.loop_log import LoopLog, create_loop_tables
 
 if TYPE_CHECKING:
     from kpi_engine.ingest import FileReport, ParsedUpload, SourceFile
@@ -561,8 +562,14 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS mapping_profiles (name VARCHAR PRIMARY KEY, spec VARCHAR NOT NULL, "
                 "updated_at TIMESTAMP NOT NULL)"
             )
+            create_loop_tables(cur)
 
         self._write(create)
+
+    @property
+    def loop_log(self) -> LoopLog:
+        """The escalation loop's decisions and notifications (:mod:`kpi_engine.store.loop_log`)."""
+        return LoopLog(self)
 
     # ------------------------------------------------------------------ ingest
     def ingest(

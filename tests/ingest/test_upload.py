@@ -22,6 +22,7 @@ FLEET_ROWS = {
     "tasks": 3,
     "dependencies": 1,
     "links": 5,
+    "people": 11,
 }
 
 
@@ -133,7 +134,7 @@ def test_an_unrecognised_file_lists_the_accepted_layouts() -> None:
     assert line == (
         "export.csv, sheet export, row -, column -: the headers match no layout this program reads; it accepts the "
         "canonical template (a workbook with one sheet per table, or one CSV per table named objectives.csv, "
-        "kpis.csv, kpi_actuals.csv, projects.csv, milestones.csv, tasks.csv, dependencies.csv, links.csv, mitigations.csv), an "
+        "kpis.csv, kpi_actuals.csv, projects.csv, milestones.csv, tasks.csv, dependencies.csv, links.csv, people.csv, mitigations.csv), an "
         "export from Jira, MS Project, Smartsheet or Asana (CSV or Excel), or a file read with a column mapping"
     )
 

@@ -1,0 +1,197 @@
+"""The escalation loop's log in the database: decisions, notification runs, notified items.
+
+Append-only: rows are inserted, never updated or deleted (a decision is superseded by a
+later one; a run that failed leaves its items unsent for the next). The tables are created
+with ``CREATE ... IF NOT EXISTS`` when a database is opened, so a file written before the
+loop existed gains them on its first open and loses nothing.
+
+The schemas are :mod:`kpi_engine.loop.log`'s; the loop's pure functions read these frames.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import polars as pl
+
+from kpi_engine.core.errors import InputError
+from kpi_engine.loop.log import (
+    DECISION_COLUMNS,
+    DECISIONS,
+    NOTIFICATION_COLUMNS,
+    RUN_COLUMNS,
+)
+
+if TYPE_CHECKING:
+    from kpi_engine.store import Store
+
+#: The statements that create the loop's tables; each runs on every open.
+DDL = (
+    "CREATE SEQUENCE IF NOT EXISTS decision_ids START 1",
+    "CREATE TABLE IF NOT EXISTS decisions (decision_id BIGINT PRIMARY KEY, recorded_at TIMESTAMP NOT NULL, "
+    "snapshot_id BIGINT NOT NULL, as_of DATE NOT NULL, kind VARCHAR NOT NULL, milestone_id VARCHAR, "
+    "kpi_id VARCHAR, finding VARCHAR, decision VARCHAR NOT NULL, decided_by VARCHAR NOT NULL, due DATE, "
+    "note VARCHAR, cost DOUBLE, start_date DATE, fraction DOUBLE, value_at_risk DOUBLE, "
+    "escalation_level BIGINT, escalate_to VARCHAR)",
+    "CREATE SEQUENCE IF NOT EXISTS notification_run_ids START 1",
+    "CREATE TABLE IF NOT EXISTS notification_runs (run_id BIGINT PRIMARY KEY, started_at TIMESTAMP NOT NULL, "
+    "snapshot_id BIGINT NOT NULL, as_of DATE NOT NULL, messages BIGINT NOT NULL, failures BIGINT NOT NULL, "
+    # JSON lists of "Name <address>" and "Name <address>: what went wrong"
+    "recipients VARCHAR NOT NULL, failed VARCHAR NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS notifications (run_id BIGINT NOT NULL, snapshot_id BIGINT NOT NULL, "
+    "as_of DATE NOT NULL, sent_at TIMESTAMP NOT NULL, kind VARCHAR NOT NULL, milestone_id VARCHAR, "
+    "kpi_id VARCHAR, finding VARCHAR, person VARCHAR, person_key VARCHAR, address VARCHAR, "
+    "forwarded BOOLEAN NOT NULL, channels VARCHAR NOT NULL, escalation_level BIGINT NOT NULL, "
+    "reason VARCHAR NOT NULL, value_at_risk DOUBLE, decision_id BIGINT)",
+)
+
+_ROWS_VIEW = "_kpi_loop_rows"
+
+
+def create_loop_tables(cur: duckdb.DuckDBPyConnection) -> None:
+    """Create the loop's tables when missing (called inside the store's schema transaction)."""
+    for statement in DDL:
+        cur.execute(statement)
+
+
+def _columns(names: Iterable[str]) -> str:
+    from kpi_engine.store import q
+
+    return ", ".join(q(name) for name in names)
+
+
+class LoopLog:
+    """Read and append the loop's log of one :class:`~kpi_engine.store.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # ------------------------------------------------------------------ decisions
+    def record_decision(self, decision: dict[str, Any]) -> int:
+        """Append a decision and return its id (``recorded_at`` is now).
+
+        Parameters
+        ----------
+        decision
+            Values of :data:`~kpi_engine.loop.log.DECISION_COLUMNS` except ``decision_id``
+            and ``recorded_at`` (missing ones are null). The caller has checked it
+            (:func:`kpi_engine.loop.decisions.check_decision`).
+
+        Raises
+        ------
+        InputError
+            An unknown decision word or no one named as deciding.
+        """
+        if decision.get("decision") not in DECISIONS:
+            raise InputError(f"unknown decision '{decision.get('decision')}'; use one of {', '.join(DECISIONS)}")
+        if not str(decision.get("decided_by") or "").strip():
+            raise InputError("a decision needs the name of the person who takes it")
+        names = [c for c in DECISION_COLUMNS if c not in ("decision_id", "recorded_at")]
+        values = [decision.get(c) for c in names]
+        sql = (
+            "INSERT INTO decisions (decision_id, recorded_at, "
+            + _columns(names)
+            + ") VALUES (nextval('decision_ids'), ?, "
+            + ", ".join("?" for _ in names)
+            + ") RETURNING decision_id"
+        )
+
+        def work(cur: duckdb.DuckDBPyConnection) -> int:
+            return int(cur.execute(sql, [_now(), *values]).fetchall()[0][0])
+
+        return self._store._write(work)
+
+    def decisions(self) -> pl.DataFrame:
+        """Every decision, oldest first (columns of :data:`~kpi_engine.loop.log.DECISION_COLUMNS`)."""
+        frame = self._store._frame("SELECT " + _columns(DECISION_COLUMNS) + " FROM decisions ORDER BY decision_id")
+        return frame.cast(DECISION_COLUMNS)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ notifications
+    def record_run(
+        self,
+        *,
+        snapshot_id: int,
+        as_of: date,
+        started_at: datetime,
+        notifications: pl.DataFrame,
+        recipients: Sequence[str],
+        failed: Sequence[str],
+    ) -> int:
+        """Append one notification run and the items it delivered, in one transaction.
+
+        Parameters
+        ----------
+        snapshot_id, as_of
+            The snapshot the run notified about.
+        started_at
+            When the run began.
+        notifications
+            One row per item delivered (:data:`~kpi_engine.loop.log.NOTIFICATION_COLUMNS`;
+            ``run_id`` is filled in here).
+        recipients
+            ``Name <address>`` of every digest a server accepted.
+        failed
+            ``Name <address>: what went wrong`` of every digest that was not sent.
+
+        Returns
+        -------
+        int
+            The run's id.
+        """
+        names = list(NOTIFICATION_COLUMNS)
+        rows = notifications.cast(NOTIFICATION_COLUMNS)  # type: ignore[arg-type]
+
+        def work(cur: duckdb.DuckDBPyConnection) -> int:
+            run_id = int(
+                cur.execute(
+                    "INSERT INTO notification_runs VALUES (nextval('notification_run_ids'), ?, ?, ?, ?, ?, ?, ?) "
+                    "RETURNING run_id",
+                    [
+                        started_at,
+                        snapshot_id,
+                        as_of,
+                        len(recipients),
+                        len(failed),
+                        json.dumps(list(recipients)),
+                        json.dumps(list(failed)),
+                    ],
+                ).fetchall()[0][0]
+            )
+            if rows.height:
+                cur.register(_ROWS_VIEW, rows.with_columns(pl.lit(run_id, pl.Int64).alias("run_id")).to_arrow())
+                try:
+                    cur.execute(
+                        "INSERT INTO notifications (" + _columns(names) + ") SELECT " + _columns(names) + " FROM "
+                        "_kpi_loop_rows"
+                    )
+                finally:
+                    cur.unregister(_ROWS_VIEW)
+            return run_id
+
+        return self._store._write(work)
+
+    def notifications(self) -> pl.DataFrame:
+        """Every item delivered, oldest run first (:data:`~kpi_engine.loop.log.NOTIFICATION_COLUMNS`)."""
+        frame = self._store._frame(
+            "SELECT " + _columns(NOTIFICATION_COLUMNS) + " FROM notifications ORDER BY run_id, sent_at"
+        )
+        return frame.cast(NOTIFICATION_COLUMNS)  # type: ignore[arg-type]
+
+    def runs(self) -> pl.DataFrame:
+        """Every notification run, newest first (:data:`~kpi_engine.loop.log.RUN_COLUMNS`)."""
+        frame = self._store._frame(
+            "SELECT run_id, started_at, snapshot_id, as_of, messages, failures, recipients, failed "
+            "FROM notification_runs ORDER BY run_id DESC"
+        )
+        return frame.with_columns(
+            pl.col("recipients").str.json_decode(pl.List(pl.String)),
+            pl.col("failed").str.json_decode(pl.List(pl.String)),
+        ).cast(RUN_COLUMNS)  # type: ignore[arg-type]
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
