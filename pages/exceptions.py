@@ -65,9 +65,11 @@ chosen = views.ExceptionFilter(
 )
 rows = views.exception_rows(result, chosen)
 total_at_risk = float(rows["value_at_risk"].sum() or 0.0)
+watermelon_rows = int(rows["watermelon"].sum())
 st.markdown(
-    f"**{rows.height:,}** of {result.exceptions.height:,} exceptions · value at risk "
-    f"**{fmt.money(total_at_risk, currency)}** · {int(rows['watermelon'].sum())} watermelon rows"
+    f"**{rows.height:,}** of {result.exceptions.height:,} exception rows · value at risk "
+    f"**{fmt.money(total_at_risk, currency)}** · **{views.watermelon_milestones(rows):,}** watermelon milestones "
+    f"({watermelon_rows:,} rows: a milestone has a row per KPI it hurts)"
 )
 
 if rows.height == 0:
@@ -145,7 +147,7 @@ known = milestone_id is not None and milestone_id in result.milestones["mileston
 if not known:
     if row["kpi_id"] is not None and row["kpi_id"] in result.kpis["kpi_id"]:
         st.info("This finding concerns a KPI, not a milestone: its path to the target is on the KPIs page.")
-        if st.button(f"Open {row['kpi_name']} on the KPIs page", icon=":material/trending_up:", key="drill_kpi"):
+        if st.button(f"Open {fmt.plain(row['kpi_name'])} on the KPIs page", icon=":material/trending_up:", key="drill_kpi"):
             st.session_state["kpi_pick"] = row["kpi_id"]  # the KPIs page's picker starts on it
             st.switch_page("pages/kpis.py")
     else:

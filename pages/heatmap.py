@@ -60,7 +60,7 @@ with slip_tab:
         if picked:
             st.markdown(
                 f"**{rows.height:,} milestone(s) in the selected cell(s)**: "
-                + ", ".join(f"{g} · {m}" for g, m in picked)
+                + fmt.plain(", ".join(f"{g} · {m}" for g, m in picked), limit=None)
             )
         else:
             st.markdown(f"**All {rows.height:,} milestones**, largest value at risk first (click a cell to narrow)")

@@ -108,7 +108,7 @@ labels = [
 which = st.selectbox("Original file", range(files.height), format_func=lambda i: labels[i], key="hist_file")
 name, sha = files["file_name"][which], files["sha256"][which]
 st.download_button(
-    f"Download {name}",
+    f"Download {fmt.plain(name)}",
     data=lambda: loaders.store().file_bytes(sha),
     file_name=name,
     on_click="ignore",

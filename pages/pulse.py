@@ -39,13 +39,14 @@ tiles[1].metric(
     help="More than the Red threshold late, or hurting a KPI that misses its target",
 )
 tiles[2].metric(
-    "Watermelons",
+    "Watermelon milestones",
     now.watermelons,
     fmt.count_delta(now.watermelons, before.watermelons if before else None),
     delta_color="inverse",
     border=True,
     delta_description=since,
-    help="Milestones reported better than their dates say: green outside, red inside",
+    help="Milestones reported better than their dates say: green outside, red inside. The Exceptions page "
+    "counts the same milestones; it lists a row per KPI each one hurts",
 )
 tiles[3].metric(
     "Escalations",
@@ -79,7 +80,7 @@ def kpi_tile(row: dict[str, object]) -> None:
             f"{fmt.escape(row['name'])}</div>"
         )
         st.metric(
-            str(row["name"]),
+            fmt.plain(row["name"]),
             fmt.kpi_number(row["projected"]),  # type: ignore[arg-type]
             fmt.kpi_delta(row["change"]),  # type: ignore[arg-type]
             delta_color="inverse" if row["direction"] == "lower_is_better" else "normal",

@@ -8,6 +8,7 @@ from kpi_engine.core.access import AccessPolicy, Role, roles_from_text
 from kpi_engine.core.errors import KpiError
 from kpi_engine.core.settings import Settings
 from ui import access, errors, loaders, pages_mode
+from ui import format as fmt
 
 pages_mode.frame_guard()
 st.title("Settings")
@@ -71,7 +72,7 @@ if saved:
             loaders.clear()
             st.success(
                 f"Saved: Amber after {new.amber_days} days, Red after {new.red_days} days, escalation from "
-                f"{new.escalation_value:,.0f} {new.currency}. Every page now uses them.",
+                f"{new.escalation_value:,.0f} {fmt.plain(new.currency)}. Every page now uses them.",
                 icon=":material/check_circle:",
             )
 

@@ -39,7 +39,7 @@ st.caption(
 
 done = st.session_state.pop("upload_done", None)
 if done:
-    st.success(done, icon=":material/check_circle:")
+    st.success(fmt.plain(done, limit=None), icon=":material/check_circle:")
 
 top = st.container(horizontal=True, gap="small")
 top.download_button(
@@ -104,7 +104,7 @@ mapping: ColumnMapping | None = None
 with st.expander("Column mapping for other layouts", expanded=bool(unknown), icon=":material/table_edit:"):
     if unknown:
         st.warning(
-            f"{len(unknown)} file(s) match no known layout: {', '.join(f.name for f in unknown)}. "
+            f"{len(unknown)} file(s) match no known layout: {fmt.plain(', '.join(f.name for f in unknown))}. "
             "Map their columns onto a table of the portfolio model.",
             icon=":material/help:",
         )
@@ -169,7 +169,7 @@ with st.expander("Column mapping for other layouts", expanded=bool(unknown), ico
         with errors.guard():
             assert candidate is not None
             store.save_mapping_profile(profile_name, candidate.to_dict())
-            st.success(f"Saved the mapping profile '{profile_name.strip()}'.", icon=":material/save:")
+            st.success(f"Saved the mapping profile '{fmt.plain(profile_name)}'.", icon=":material/save:")
     if use and candidate is not None:
         mapping = candidate
 
@@ -221,7 +221,7 @@ if result.warnings:
         errors.show_problems(result.warnings, key="up_warnings")
 
 st.subheader("What changed")
-st.markdown(result.message)
+st.markdown(fmt.plain(result.message, one_line=False, limit=None))
 if result.unchanged:
     st.info("These files were already loaded for this date: committing stores nothing new.")
 if result.changes.height:

@@ -13,6 +13,7 @@ import polars as pl
 import streamlit as st
 
 from kpi_engine.core.errors import KpiError, Problem, UploadRejected
+from ui import format as fmt
 
 log = logging.getLogger("kpi_dashboard")
 
@@ -65,7 +66,7 @@ def show_error(err: BaseException) -> None:
         )
         show_problems(err.problems, key="rejected_problems")
     elif isinstance(err, KpiError):
-        st.error(str(err), icon=":material/error:")
+        st.error(fmt.plain(err, one_line=False, limit=None), icon=":material/error:")
     else:
         log.error("unexpected error on a page", exc_info=err)
         st.error(FRIENDLY, icon=":material/sentiment_dissatisfied:")

@@ -14,6 +14,8 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from ui.format import plain
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "chart"
@@ -73,7 +75,7 @@ def chart(spec: dict[str, Any], name: str, key: str, on_select: bool = False, ex
         key=f"{key}_png",
         on_click="ignore",
         icon=":material/image:",
-        help=f"Download '{name}' as a PNG image for a slide",
+        help=f"Download '{plain(name)}' as a PNG image for a slide",
     )
     row.download_button(
         "SVG",
@@ -83,7 +85,7 @@ def chart(spec: dict[str, Any], name: str, key: str, on_select: bool = False, ex
         key=f"{key}_svg",
         on_click="ignore",
         icon=":material/draw:",
-        help=f"Download '{name}' as an SVG drawing (scales without blur)",
+        help=f"Download '{plain(name)}' as an SVG drawing (scales without blur)",
     )
     return event
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import date
 from typing import Any
 
@@ -57,6 +58,65 @@ def signed_days(days: int | None) -> str:
 def escape(text: object) -> str:
     """Escape text from the data for HTML."""
     return html.escape(str(text))
+
+
+#: A word joiner: invisible, breaks up ``:material/...:`` / ``:red[...]`` shortcodes and autolinks.
+_JOIN = "\u2060"
+#: Characters CommonMark takes as syntax: each is shown as itself after a backslash.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&=^\"'])")
+#: Line and paragraph breaks (a one-line label shows them as a space).
+_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
+#: Bidirectional overrides and isolates: they can reverse how the rest of a line reads.
+_BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+#: GFM turns ``www.example.com`` into a link even without a scheme.
+_WWW = re.compile(r"(?i)(www)(\\\.)")
+#: The longest text from the data a one-line label shows before cutting it with an ellipsis.
+LABEL_CHARS = 200
+
+
+def plain(text: object, one_line: bool = True, limit: int | None = LABEL_CHARS) -> str:
+    """Return text from the data or a user ready for an element that renders Markdown.
+
+    Streamlit renders Markdown in ``st.markdown``, titles, captions, alerts, toasts and
+    the labels of widgets, popovers, expanders, tabs and metrics: a scenario named
+    ``[approve](https://evil.example)`` would be a live link, ``![x](https://...)`` an
+    image every viewer's browser fetches. This shows the text as typed instead: Markdown
+    and HTML syntax is backslash-escaped, ``:material/...:`` icons, ``:red[...]`` colours
+    and emoji shortcodes are broken up by an invisible word joiner (after each ``:``), so
+    are bare ``https://``, ``www.`` and e-mail autolinks; ``$`` LaTeX shows as dollars.
+
+    Parameters
+    ----------
+    text
+        The value to show (None shows as ``-``).
+    one_line
+        Collapse line breaks into one space (labels, headings, one-line notices); else
+        keep each line as a Markdown line break.
+    limit
+        Cut text longer than this many characters with an ellipsis (None: never).
+
+    Examples
+    --------
+    ``plain("[Click](https://evil.example/x)")`` shows as ``[Click](https://evil.example/x)``,
+    not as a link.
+    """
+    if text is None:
+        return "-"
+    value = _BIDI_CONTROLS.sub("", str(text))
+    if one_line:
+        value = _BREAKS.sub(" ", value).strip()
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    if not one_line:
+        return "  \n".join(plain(line, one_line=True, limit=None) for line in value.splitlines())
+    value = _MARKDOWN_SYNTAX.sub(r"\\\1", value)
+    value = value.replace(":", ":" + _JOIN).replace("@", "@" + _JOIN)
+    return _WWW.sub(r"\1" + _JOIN + r"\2", value)
+
+
+def plain_label(text: object, limit: int | None = LABEL_CHARS) -> str:
+    """:func:`plain` for a ``format_func`` of a widget whose options render Markdown."""
+    return plain(text, one_line=True, limit=limit)
 
 
 def rag_badge(status: str | None, label: str | None = None) -> str:

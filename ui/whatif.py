@@ -92,7 +92,7 @@ def slip_picker(
     for item in picked:
         st.session_state.setdefault(slider_key(item), DEFAULT_SLIP)
         st.slider(
-            f"{labels.get(item, item)}: extra days",
+            f"{fmt.plain(labels.get(item, item))}: extra days",
             0,
             MAX_SLIP,
             key=slider_key(item),

@@ -279,6 +279,14 @@ def pulse_counts(result: EngineResult) -> PulseCounts:
     )
 
 
+def watermelon_milestones(exceptions: pl.DataFrame) -> int:
+    """How many distinct milestones of exception rows are watermelons (a milestone has a row per KPI).
+
+    The pulse's "Watermelon milestones" counts the same thing over the whole snapshot.
+    """
+    return int(exceptions.filter(pl.col("watermelon").fill_null(False))["milestone_id"].n_unique())
+
+
 #: KPI tiles the pulse draws at most; the other misses are one link away (the KPIs page).
 PULSE_TILES = 12
 
@@ -1084,7 +1092,7 @@ def causal_chain(result: EngineResult, milestone_id: str, kpi_id: str | None = N
         unit = f" {k['unit']}" if k["unit"] else ""
         link = result.links.filter((pl.col("milestone_id") == milestone_id) & (pl.col("kpi_id") == kpi_id))
         lost = link["kpi_impact"][0] if link.height else 0.0
-        impact = f"; this slip costs {'+' if lost > 0 else ''}{_kpi_text(lost)}{unit}" if lost else ""
+        impact = f"; {slip_effect(lost, str(k['name']), unit)}" if lost else ""
         steps.append(
             {
                 "level": "kpi",
@@ -1183,6 +1191,20 @@ def snapshot_table(snapshots: pl.DataFrame) -> pl.DataFrame:
     """
     frame = snapshots.unnest("rows") if "rows" in snapshots.columns else snapshots
     return frame.sort(["as_of", "snapshot_id"], descending=True)
+
+
+def slip_effect(lost: float, kpi_name: str, unit: str = "") -> str:
+    """Say in words which way a slip moves a KPI: ``kpi_impact`` is the planned movement it loses.
+
+    A cost KPI planned to fall by 0.068 that a slip delays (``lost`` = -0.068) ends higher:
+
+    >>> slip_effect(-0.068, "Cost per mile", " USD/mile")
+    'this slip raises Cost per mile by 0.068 USD/mile'
+    >>> slip_effect(2.5, "On-time rate", " %")
+    'this slip lowers On-time rate by 2.500 %'
+    """
+    verb = "raises" if lost < 0 else "lowers"
+    return f"this slip {verb} {kpi_name} by {_kpi_text(abs(lost))}{unit}"
 
 
 def change_counts(changes: pl.DataFrame) -> dict[str, int]:

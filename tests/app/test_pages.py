@@ -59,7 +59,7 @@ def test_pulse_headlines_the_routing_story(reader):
     assert "Routing software go-live (Fleet routing optimization, Priya Raman) now finishes 2026-09-21" in top
     assert "400,000 USD" in top
     assert int(metric(reader, "Red milestones")) > 0
-    assert int(metric(reader, "Watermelons")) > 0
+    assert int(metric(reader, "Watermelon milestones")) > 0
     assert metric(reader, "Value at risk").endswith("USD")
     assert "As of **15 Jun 2026**" in reader.caption[0].value
     assert charts(reader), "the value-at-risk chart is drawn"
