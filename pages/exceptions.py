@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from kpi_engine.engine import views
-from ui import context, export, loaders, specs
+from ui import context, export, loaders, specs, urls
 from ui import format as fmt
 
 ctx = context.require()
@@ -17,15 +17,24 @@ st.title("Exceptions")
 st.caption(context.caption(ctx) + " · ordered by value at risk, then KPI shortfall, then slip")
 
 options = loaders.exception_filter_options(*ctx.at)
+# every filter lives in the address (a reload, a shared link and the digests' links open this view)
+param = {field: name for name, field in views.EXCEPTION_URL_FILTERS.items()}
+urls.ignored_notice(
+    views.unknown_filter_values(
+        urls.values([*views.EXCEPTION_URL_FILTERS, *views.EXCEPTION_URL_SWITCHES]), options
+    )
+)
 
 
 def pick(column: DeltaGenerator, label: str, name: str) -> tuple[str, ...]:
-    """A multiselect over one filter's choices; choices gone from this snapshot are dropped."""
-    key = f"flt_{name}"
+    """A multiselect over one filter's choices, kept in the address; choices gone from this snapshot are dropped."""
+    key = param[name]
     choices = options[name]
     if key in st.session_state:
         st.session_state[key] = [v for v in st.session_state[key] if v in choices]
-    chosen = column.multiselect(label, list(choices), format_func=choices.get, key=key, placeholder="All")
+    chosen = column.multiselect(
+        label, list(choices), format_func=choices.get, key=key, placeholder="All", bind="query-params"
+    )
     return tuple(chosen)
 
 
@@ -42,11 +51,12 @@ with st.expander("Filters", expanded=True, icon=":material/filter_list:"):
     kinds = pick(row2[3], "Kind", "kinds")
     row3 = st.columns(4)
     watermelons_only = row3[0].toggle(
-        "Watermelons only", key="flt_watermelons", help="Reported better than the dates say"
+        "Watermelons only", key="watermelons", help="Reported better than the dates say", bind="query-params"
     )
     new_only = row3[1].toggle(
         "New since last snapshot",
-        key="flt_new",
+        key="new",
+        bind="query-params",
         disabled=ctx.previous_id is None,
         help="Not in the previous snapshot's exception list",
     )
@@ -124,6 +134,10 @@ export.table_downloads(rows, "exceptions", key="exc", sheet="Exceptions")
 st.divider()
 st.subheader("Drill-down")
 labels = views.exception_label(shown).to_list()
+keys = views.exception_key(shown).to_list()
+linked = urls.linked_item(views.EXCEPTION_URL_ITEM, keys)
+if linked is not None:
+    st.session_state["drill_row"] = linked
 selected = list(event.selection.rows) if event is not None else []
 # a click in the table chooses the row once; afterwards the picker is free again
 if selected and selected != st.session_state.get("exc_last_click"):
@@ -139,6 +153,7 @@ index = st.selectbox(
     key="drill_row",
     help="Pick a row here or click one in the table above",
 )
+urls.keep_item(views.EXCEPTION_URL_ITEM, keys[index] if index else None)
 row = shown.row(index, named=True)
 st.html(f"<div style='font-size:1.05rem;line-height:1.5'>{fmt.escape(row['why'])}</div>")
 

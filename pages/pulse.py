@@ -164,7 +164,7 @@ with left:
             "No exceptions in this snapshot: every milestone is on time and every KPI on track.",
             icon=":material/check_circle:",
         )
-    for row in top.to_dicts():
+    for row, item in zip(top.to_dicts(), views.exception_key(top).to_list(), strict=True):
         with st.container(border=True):
             status = row["computed_status"] if row["kind"] == "milestone" else "Unknown"
             who = f" · level {row['escalation_level']} → {row['escalate_to']}" if row["escalate_to"] else ""
@@ -175,6 +175,14 @@ with left:
                 f"&nbsp; <b>{fmt.escape(money)}</b>{fmt.escape(who)}</div>"
                 f"<div style='font-size:1rem;line-height:1.45'>{fmt.escape(row['why'])}</div>"
             )
+            if st.button(
+                "Open the drill-down",
+                key=f"pulse_open_{item}",
+                icon=":material/arrow_forward:",
+                type="tertiary",
+                help="The causes, history and dependencies of this exception on the Exceptions page",
+            ):
+                st.switch_page("pages/exceptions.py", query_params=views.exceptions_query(item=item))
     st.page_link(
         "pages/exceptions.py", label=f"All {result.exceptions.height} exceptions", icon=":material/arrow_forward:"
     )

@@ -63,7 +63,7 @@ def escape(text: object) -> str:
 #: A word joiner: invisible, breaks up ``:material/...:`` / ``:red[...]`` shortcodes and autolinks.
 _JOIN = "\u2060"
 #: Characters CommonMark takes as syntax: each is shown as itself after a backslash.
-_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&=^\"'])")
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&=^])")
 #: Line and paragraph breaks (a one-line label shows them as a space).
 _BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
 #: Bidirectional overrides and isolates: they can reverse how the rest of a line reads.

@@ -127,6 +127,75 @@ def filter_options(exceptions: pl.DataFrame) -> dict[str, dict[str, str]]:
     }
 
 
+#: The Exceptions page's list filters in its address: query parameter -> ExceptionFilter field.
+#: Links (the digests', a shared view) use these names; each may repeat: ``?program=A&program=B``.
+EXCEPTION_URL_FILTERS: dict[str, str] = {
+    "portfolio": "portfolios",
+    "program": "programs",
+    "project": "projects",
+    "objective": "objectives",
+    "kpi": "kpis",
+    "owner": "owners",
+    "level": "escalation_levels",
+    "kind": "kinds",
+}
+#: On/off filters in the address (``?watermelons=true``): query parameter -> ExceptionFilter field.
+EXCEPTION_URL_SWITCHES: dict[str, str] = {"watermelons": "watermelons_only", "new": "new_only"}
+#: The query parameter naming the row the drill-down opens (:func:`exception_key`).
+EXCEPTION_URL_ITEM = "item"
+
+
+def exception_key(exceptions: pl.DataFrame) -> pl.Series:
+    """Return the key a link names an exception row by: ``M1:K1``, ``M1`` (no KPI) or ``K1`` (no milestone).
+
+    Rows of one milestone and KPI (e.g. a governance finding on top of a slip) share a key;
+    a link opens the first of them in the list's order.
+    """
+    return exceptions.select(
+        pl.when(pl.col("milestone_id").is_not_null() & pl.col("kpi_id").is_not_null())
+        .then(pl.format("{}:{}", pl.col("milestone_id"), pl.col("kpi_id")))
+        .otherwise(pl.coalesce("milestone_id", "kpi_id", pl.lit("")))
+        .alias("key")
+    )["key"]
+
+
+def exceptions_query(chosen: ExceptionFilter | None = None, item: str | None = None) -> dict[str, list[str]]:
+    """Return the query parameters that open the Exceptions page on ``chosen`` (and a row's drill-down).
+
+    >>> exceptions_query(ExceptionFilter(programs=("Fleet",), watermelons_only=True), item="M1:K1")
+    {'program': ['Fleet'], 'watermelons': ['true'], 'item': ['M1:K1']}
+    """
+    chosen = chosen or ExceptionFilter()
+    query: dict[str, list[str]] = {}
+    for name, field in EXCEPTION_URL_FILTERS.items():
+        values = getattr(chosen, field)
+        if values:
+            query[name] = [str(v) for v in values]
+    for name, field in EXCEPTION_URL_SWITCHES.items():
+        if getattr(chosen, field):
+            query[name] = ["true"]
+    if item:
+        query[EXCEPTION_URL_ITEM] = [item]
+    return query
+
+
+def unknown_filter_values(query: dict[str, list[str]], options: dict[str, dict[str, str]]) -> list[str]:
+    """Say which values a link's filters name that this snapshot does not offer (they are ignored).
+
+    ``query`` maps query parameters to their values; ``options`` is :func:`filter_options`.
+
+    >>> unknown_filter_values({"program": ["Fleet", "Moon"], "x": ["1"]}, {"programs": {"Fleet": "Fleet"}})
+    ["program 'Moon'"]
+    """
+    unknown = []
+    for name, field in EXCEPTION_URL_FILTERS.items():
+        known = options.get(field, {})
+        unknown += [f"{name} '{v}'" for v in query.get(name, []) if v and v not in known]
+    for name in EXCEPTION_URL_SWITCHES:
+        unknown += [f"{name} '{v}'" for v in query.get(name, []) if v.lower() not in ("true", "false")]
+    return unknown
+
+
 def exception_label(exceptions: pl.DataFrame) -> pl.Series:
     """Return a short label per exception row for a picker: "M1 Routing ... -> Cost per mile"."""
     return exceptions.select(

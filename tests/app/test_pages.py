@@ -69,25 +69,25 @@ def test_watermelons_only_keeps_watermelon_rows(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
     everything = reader.dataframe[0].value
-    reader.toggle(key="flt_watermelons").set_value(True).run()
+    reader.toggle(key="watermelons").set_value(True).run()
     melons = reader.dataframe[0].value
     assert 0 < len(melons) < len(everything)
     assert melons["watermelon"].all()
-    reader.toggle(key="flt_watermelons").set_value(False).run()
+    reader.toggle(key="watermelons").set_value(False).run()
     assert len(reader.dataframe[0].value) == len(everything)
 
 
 def test_filters_by_program_and_escalation_level(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
-    reader.multiselect(key="flt_programs").set_value(["Fleet Optimization"]).run()
-    reader.multiselect(key="flt_escalation_levels").set_value(["3"]).run()
+    reader.multiselect(key="program").set_value(["Fleet Optimization"]).run()
+    reader.multiselect(key="level").set_value(["3"]).run()
     rows = reader.dataframe[0].value
     assert len(rows) > 0
     assert set(rows["program"]) == {"Fleet Optimization"}
     assert set(rows["escalation_level"]) == {3}
-    reader.multiselect(key="flt_programs").set_value([]).run()
-    reader.multiselect(key="flt_escalation_levels").set_value([]).run()
+    reader.multiselect(key="program").set_value([]).run()
+    reader.multiselect(key="level").set_value([]).run()
 
 
 def test_drill_down_draws_the_chain_history_and_dependencies(reader):
@@ -107,7 +107,7 @@ def test_drill_down_draws_the_chain_history_and_dependencies(reader):
 def test_drill_down_of_a_governance_row_explains_itself(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
-    reader.multiselect(key="flt_kinds").set_value(["governance"]).run()
+    reader.multiselect(key="kind").set_value(["governance"]).run()
     labels = reader.selectbox(key="drill_row").options
     assert any(label.endswith(": no work drives this KPI") for label in labels)
     kpi_row = next(i for i, label in enumerate(labels) if label.endswith(": no work drives this KPI"))
@@ -119,7 +119,7 @@ def test_drill_down_of_a_governance_row_explains_itself(reader):
     assert reader.selectbox(key="kpi_pick").value == "K-IDLE"
     reader.switch_page("pages/exceptions.py")
     reader.run()
-    reader.multiselect(key="flt_kinds").set_value([]).run()
+    reader.multiselect(key="kind").set_value([]).run()
 
 
 def test_snapshot_picker_changes_every_page(reader):
@@ -130,7 +130,7 @@ def test_snapshot_picker_changes_every_page(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
     assert "As of **27 Apr 2026**" in reader.caption[0].value
-    assert reader.toggle(key="flt_new").disabled  # the first snapshot has nothing before it
+    assert reader.toggle(key="new").disabled  # the first snapshot has nothing before it
     reader.sidebar.selectbox(key="snapshot_id").select(8).run()
     assert "As of **15 Jun 2026**" in reader.caption[0].value
 
