@@ -20,9 +20,7 @@ options = loaders.exception_filter_options(*ctx.at)
 # every filter lives in the address (a reload, a shared link and the digests' links open this view)
 param = {field: name for name, field in views.EXCEPTION_URL_FILTERS.items()}
 urls.ignored_notice(
-    views.unknown_filter_values(
-        urls.values([*views.EXCEPTION_URL_FILTERS, *views.EXCEPTION_URL_SWITCHES]), options
-    )
+    views.unknown_filter_values(urls.values([*views.EXCEPTION_URL_FILTERS, *views.EXCEPTION_URL_SWITCHES]), options)
 )
 
 
@@ -128,7 +126,15 @@ event = st.dataframe(
 more = views.shown_caption(shown.height, rows.height)
 if more:
     st.caption(more)
-export.table_downloads(rows, "exceptions", key="exc", sheet="Exceptions")
+export.table_downloads(
+    rows,
+    "exceptions",
+    key="exc",
+    sheet="Exceptions",
+    column_config=fmt.columns(currency),
+    as_of=ctx.as_of,
+    currency=currency,
+)
 
 # ------------------------------------------------------------------ drill-down
 st.divider()
@@ -162,7 +168,9 @@ known = milestone_id is not None and milestone_id in result.milestones["mileston
 if not known:
     if row["kpi_id"] is not None and row["kpi_id"] in result.kpis["kpi_id"]:
         st.info("This finding concerns a KPI, not a milestone: its path to the target is on the KPIs page.")
-        if st.button(f"Open {fmt.plain(row['kpi_name'])} on the KPIs page", icon=":material/trending_up:", key="drill_kpi"):
+        if st.button(
+            f"Open {fmt.plain(row['kpi_name'])} on the KPIs page", icon=":material/trending_up:", key="drill_kpi"
+        ):
             st.session_state["kpi_pick"] = row["kpi_id"]  # the KPIs page's picker starts on it
             st.switch_page("pages/kpis.py")
     else:

@@ -429,7 +429,15 @@ else:
             key="wi_compare_table",
             height=fmt.table_height(compared.table.height, 560),
         )
-        export.table_downloads(compared.table, "scenario comparison", key="wi_compare_dl", sheet="comparison")
+        export.table_downloads(
+            compared.table,
+            "scenario comparison",
+            key="wi_compare_dl",
+            sheet="comparison",
+            column_config={"figure": st.column_config.TextColumn("Figure")},
+            as_of=ctx.as_of,
+            currency=currency,
+        )
 
 # ------------------------------------------------------------------ Monte Carlo
 with st.expander("Monte Carlo: how likely are these dates, KPIs and value at risk?", icon=":material/casino:"):

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import streamlit as st
 
+from kpi_engine.engine import views
 from ui import format as fmt
 
 #: Session-state key of the drill-down row the address named last (so a link applies once).
@@ -35,6 +36,8 @@ def ignored_notice(unknown: list[str], what: str = "this snapshot") -> None:
 def linked_item(name: str, keys: list[str]) -> int | None:
     """The position in ``keys`` of the row the address names under ``name``, the first time it names it.
 
+    A key names a row (``M1:K1``) or a milestone (``M1``: its first row).
+
     Returns None when the address names no row, the same row as before (the user may have
     moved on since), or a row ``keys`` does not hold (a notice says so).
     """
@@ -44,6 +47,10 @@ def linked_item(name: str, keys: list[str]) -> int | None:
     st.session_state[ITEM_SEEN] = wanted
     if wanted in keys:
         return keys.index(wanted)
+    # a link may name a milestone alone ("M1"): its first row, the one with most value at risk
+    for position, key in enumerate(keys):
+        if key.split(":", 1)[0] == wanted:
+            return position
     st.info(
         f"The link opens {fmt.plain(wanted)}, which is not in this list (another snapshot, or the filters "
         "leave it out): showing the first row instead.",
@@ -59,3 +66,9 @@ def keep_item(name: str, key: str | None) -> None:
     elif name in st.query_params:
         del st.query_params[name]
     st.session_state[ITEM_SEEN] = key
+
+
+def open_in_exceptions(item: str, label: str, key: str) -> None:
+    """A button that opens the Exceptions page's drill-down of ``item`` (an exception key or a milestone id)."""
+    if st.button(label, key=key, icon=":material/arrow_forward:", help="Causes, history and dependencies"):
+        st.switch_page("pages/exceptions.py", query_params=views.exceptions_query(item=item))

@@ -1277,7 +1277,11 @@ def _change_rows(frame: pl.DataFrame, snapshot_id: int, **columns: pl.Expr) -> p
     """Rows of :data:`CHANGES_SCHEMA` from ``frame``; columns not given are null."""
     return frame.select(
         pl.lit(snapshot_id, pl.Int64).alias("snapshot_id"),
-        *(columns.get(c, pl.lit(None)).cast(dtype).alias(c) for c, dtype in CHANGES_SCHEMA.items() if c != "snapshot_id"),
+        *(
+            columns.get(c, pl.lit(None)).cast(dtype).alias(c)
+            for c, dtype in CHANGES_SCHEMA.items()
+            if c != "snapshot_id"
+        ),
     )
 
 
@@ -1330,8 +1334,12 @@ def _cents(value: pl.Expr) -> pl.Expr:
     """Money as text to the cent, "none" when blank: 399999.99 -> "399,999.99", 400000 -> "400,000"."""
     cents = (value.abs() * 100).round(0).cast(pl.Int64)
     sign = pl.when((value < 0) & (cents > 0)).then(pl.lit("-")).otherwise(pl.lit(""))
-    fraction = pl.when(cents % 100 == 0).then(pl.lit("")).otherwise(pl.format(".{}", fixed(cents % 100, 0).str.zfill(2)))
-    return pl.when(value.is_null()).then(pl.lit("none")).otherwise(pl.concat_str(sign, thousands(cents // 100), fraction))
+    fraction = (
+        pl.when(cents % 100 == 0).then(pl.lit("")).otherwise(pl.format(".{}", fixed(cents % 100, 0).str.zfill(2)))
+    )
+    return (
+        pl.when(value.is_null()).then(pl.lit("none")).otherwise(pl.concat_str(sign, thousands(cents // 100), fraction))
+    )
 
 
 def budget_changes(old: pl.DataFrame, new: pl.DataFrame, snapshot_id: int) -> pl.DataFrame:

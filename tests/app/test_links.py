@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
 from app_helpers import no_errors
 from conftest import APP, TIMEOUT
+from streamlit.testing.v1 import AppTest
+
 from kpi_engine.engine import views
 
 
