@@ -19,7 +19,8 @@ now = views.pulse_counts(result)
 before = views.pulse_counts(previous) if previous is not None else None
 since = ctx.since
 
-tiles = st.columns(5)
+# the watermelon tile is wider: its label says what it counts (milestones, as the Exceptions page does)
+tiles = st.columns([1.2, 0.95, 1.35, 0.95, 1])
 tiles[0].metric(
     "Value at risk",
     fmt.money(now.value_at_risk, currency, compact=True),
