@@ -98,8 +98,16 @@ st.dataframe(
     height=fmt.table_height(len(files), 260),
 )
 
+# the check's problems come first, above the mapping editor (filled in once the files are read)
+problems_box = st.container()
+
 # ------------------------------------------------------------------ mapping editor
-unknown = [f for f, kind in zip(files, detected, strict=False) if kind == "unknown"]
+# a file with no headers (an empty one) has nothing to map: its problem is listed above
+unknown = [
+    f
+    for f, kind in zip(files, detected, strict=False)
+    if kind == "unknown" and loaders.headers(f.sha256, f.name, f)
+]
 mapping: ColumnMapping | None = None
 with st.expander("Column mapping for other layouts", expanded=bool(unknown), icon=":material/table_edit:"):
     if unknown:
@@ -192,12 +200,14 @@ with st.status(f"Reading {len(files)} file(s), {total_bytes / 1e6:.1f} MB ...", 
         )
 
 if problems:
-    st.subheader(f"Problems ({len(problems)})")
-    st.error(
-        "The upload cannot be stored: fix these rows in the files and upload them again. Nothing of it was stored.",
-        icon=":material/block:",
-    )
-    errors.show_problems(problems, key="up_problems")
+    with problems_box:
+        st.subheader(f"Problems ({len(problems)})")
+        st.error(
+            "The upload cannot be stored: fix these rows in the files and upload them again. "
+            "Nothing of it was stored.",
+            icon=":material/block:",
+        )
+        errors.show_problems(problems, key="up_problems")
     st.stop()
 assert parsed is not None and result is not None
 
@@ -205,9 +215,10 @@ st.subheader("Preview of the mapped rows")
 tabs = st.tabs([f"{table} ({frame.height:,})" for table, frame in parsed.tables.items()])
 for tab, (table, frame) in zip(tabs, parsed.tables.items(), strict=False):
     with tab:
+        preview = views.upload_preview(frame, 500)
         st.dataframe(
-            frame.head(500),
-            column_config=fmt.columns(currency),
+            preview,
+            column_config=fmt.preview_columns(preview, currency),
             hide_index=True,
             placeholder="–",
             key=f"up_preview_{table}",

@@ -222,6 +222,15 @@ def columns(currency: str) -> dict[str, Any]:
     }
 
 
+def preview_columns(frame: pl.DataFrame, currency: str) -> dict[str, Any]:
+    """:func:`columns` for a table of uploaded rows: every date column shows as a date, never a time."""
+    config = columns(currency)
+    for name, dtype in frame.schema.items():
+        if name not in config and (dtype == pl.Date or isinstance(dtype, pl.Datetime)):
+            config[name] = st.column_config.DateColumn(name.replace("_", " ").capitalize(), format="YYYY-MM-DD")
+    return config
+
+
 def money_delta(change: float | None) -> str | int | None:
     """A compact metric delta for money: ``+120k``; 0 (grey, no arrow) when unchanged."""
     if change is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from typing import Literal
 
 import polars as pl
@@ -1274,6 +1274,20 @@ def slip_effect(lost: float, kpi_name: str, unit: str = "") -> str:
     """
     verb = "raises" if lost < 0 else "lowers"
     return f"this slip {verb} {kpi_name} by {_kpi_text(abs(lost))}{unit}"
+
+
+def upload_preview(frame: pl.DataFrame, rows: int = 500) -> pl.DataFrame:
+    """The first ``rows`` of an uploaded table as people check them: without the reader's
+    bookkeeping columns (``_file``, ``_sheet``, ``_row``), Datetime columns as dates when
+    every value is a midnight (a spreadsheet's way of writing a date).
+    """
+    shown = frame.head(rows).select([c for c in frame.columns if not c.startswith("_")])
+    midnight = [
+        name
+        for name, dtype in shown.schema.items()
+        if isinstance(dtype, pl.Datetime) and bool((shown[name].dt.time().drop_nulls() == time(0)).all())
+    ]
+    return shown.with_columns(pl.col(midnight).dt.date()) if midnight else shown
 
 
 def change_counts(changes: pl.DataFrame) -> dict[str, int]:

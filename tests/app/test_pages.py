@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -220,7 +221,7 @@ def test_upload_checks_previews_and_commits_a_week(open_app, writable_db):
     assert no_errors(at)
     detected = table(at, "file", "detected")
     assert set(detected["detected"]) == {"template"}
-    assert len(table(at, "milestone_id", "baseline_finish", "_row")) > 0
+    assert len(table(at, "milestone_id", "baseline_finish")) > 0
     at.button(key="up_commit").click().run()
     assert no_errors(at)
     assert any("Stored snapshot 9" in s.value for s in at.success)
@@ -289,7 +290,7 @@ def test_an_unknown_layout_is_read_with_a_saved_mapping(open_app, writable_db):
     at.run()
     at.button(key="up_profile_save").click().run()
     assert no_errors(at)
-    preview = table(at, "milestone_id", "baseline_finish", "_row")
+    preview = table(at, "milestone_id", "baseline_finish")
     assert preview["milestone_id"].to_list() == ["D-1"]
     with Store.open(writable_db) as store:
         assert store.load_mapping_profile("Tracker")["columns"]["owner"] == "Lead"
@@ -325,3 +326,30 @@ def test_errors_show_their_message_never_a_traceback():
     assert at.error[0].value == "there is no KPI 'K-NOPE' in this snapshot"
     assert "Something went wrong" in at.error[1].value and "ZeroDivision" not in at.error[1].value
     assert at.markdown[0].value == "the page goes on"
+
+
+def test_an_empty_file_shows_its_problem_first_not_the_mapping_editor(open_app, writable_db):
+    """Regression: an empty file opened the full mapping editor above "the file is empty"."""
+    at = open_app(writable_db, "pages/upload.py")
+    at.file_uploader[0].set_value([("empty.csv", b"", "text/csv")])
+    at.run()
+    assert not at.exception
+    kinds = [getattr(e, "type", "") for e in at.main]
+    assert kinds.index("subheader") < kinds.index("expander")  # "Files", then "Problems (1)" above the editor
+    assert [s.value for s in at.subheader][:2] == ["Files", "Problems (1)"]
+    editor = next(e for e in at.expander if e.label == "Column mapping for other layouts")
+    assert not editor.proto.expanded
+    assert not at.warning  # no "match no known layout: map their columns" for a file with nothing to map
+    assert "empty.csv: the file is empty" in html_text(at)
+
+
+def test_the_preview_hides_the_readers_columns_and_shows_dates_as_dates(open_app, writable_db):
+    at = open_app(writable_db, "pages/upload.py")
+    at.file_uploader[0].set_value([(p.name, p.read_bytes(), "text/csv") for p in sorted(WEEK.glob("*.csv"))])
+    at.date_input(key="up_as_of").set_value(date(2026, 6, 22))
+    at.run()
+    preview = next(f for f in at.dataframe if {"milestone_id", "baseline_start"} <= set(f.value.columns))
+    assert not [c for c in preview.value.columns if c.startswith("_")]
+    config = json.loads(preview.proto.columns)
+    assert config["baseline_start"]["type_config"]["type"] == "date"
+    assert config["baseline_start"]["type_config"]["format"] == "YYYY-MM-DD"
