@@ -104,9 +104,7 @@ problems_box = st.container()
 # ------------------------------------------------------------------ mapping editor
 # a file with no headers (an empty one) has nothing to map: its problem is listed above
 unknown = [
-    f
-    for f, kind in zip(files, detected, strict=False)
-    if kind == "unknown" and loaders.headers(f.sha256, f.name, f)
+    f for f, kind in zip(files, detected, strict=False) if kind == "unknown" and loaders.headers(f.sha256, f.name, f)
 ]
 mapping: ColumnMapping | None = None
 with st.expander("Column mapping for other layouts", expanded=bool(unknown), icon=":material/table_edit:"):
@@ -203,8 +201,7 @@ if problems:
     with problems_box:
         st.subheader(f"Problems ({len(problems)})")
         st.error(
-            "The upload cannot be stored: fix these rows in the files and upload them again. "
-            "Nothing of it was stored.",
+            "The upload cannot be stored: fix these rows in the files and upload them again. Nothing of it was stored.",
             icon=":material/block:",
         )
         errors.show_problems(problems, key="up_problems")
