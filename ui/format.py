@@ -62,14 +62,17 @@ def escape(text: object) -> str:
 
 #: A word joiner: invisible, breaks up ``:material/...:`` / ``:red[...]`` shortcodes and autolinks.
 _JOIN = "\u2060"
-#: Characters CommonMark takes as syntax: each is shown as itself after a backslash.
-_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&=^])")
+#: Characters that make Markdown, HTML, LaTeX or a Streamlit directive anywhere in a line;
+#: each shows as itself after a backslash.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()!|<>~$&])")
+#: What starts a heading, quote, list or rule at the start of a line.
+_BLOCK_START = re.compile(r"^(\s*)([#>+\-=]|\d+(?=[.)]))")
 #: Line and paragraph breaks (a one-line label shows them as a space).
 _BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
 #: Bidirectional overrides and isolates: they can reverse how the rest of a line reads.
 _BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 #: GFM turns ``www.example.com`` into a link even without a scheme.
-_WWW = re.compile(r"(?i)(www)(\\\.)")
+_WWW = re.compile(r"(?i)(www)(\.)")
 #: The longest text from the data a one-line label shows before cutting it with an ellipsis.
 LABEL_CHARS = 200
 
@@ -110,8 +113,14 @@ def plain(text: object, one_line: bool = True, limit: int | None = LABEL_CHARS) 
     if not one_line:
         return "  \n".join(plain(line, one_line=True, limit=None) for line in value.splitlines())
     value = _MARKDOWN_SYNTAX.sub(r"\\\1", value)
+    value = _BLOCK_START.sub(lambda m: m.group(1) + _block_escape(m.group(2)), value)
     value = value.replace(":", ":" + _JOIN).replace("@", "@" + _JOIN)
     return _WWW.sub(r"\1" + _JOIN + r"\2", value)
+
+
+def _block_escape(marker: str) -> str:
+    # "1." -> "1\." (an ordered list needs the dot right after the digits); "#" -> "\#"
+    return marker + "\\" if marker[0].isdigit() else "\\" + marker
 
 
 def plain_label(text: object, limit: int | None = LABEL_CHARS) -> str:

@@ -28,7 +28,7 @@ PAGES = [
     "pages/history.py",
     "pages/settings.py",
 ]
-ESCAPED_LINK = "\\[Click to approve\\]\\(https:\u2060//evil\\.example/phish\\)"
+ESCAPED_LINK = "\\[Click to approve\\]\\(https:\u2060//evil.example/phish\\)"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_an_opened_scenario_named_as_a_link_stays_text(writable_hostile_db, open
     at.button(key="wi_open").click().run()
     texts = [text for _, text in assert_shown_as_text(at)]
     assert f"Scenario: {ESCAPED_LINK}" in texts  # the heading
-    assert f"Opened '{ESCAPED_LINK}'\\." in texts  # the notice
+    assert f"Opened '{ESCAPED_LINK}'." in texts  # the notice
     assert f"Delete **{ESCAPED_LINK}** for everyone? This cannot be undone." in texts  # the popover
     assert f"Save changes to '{ESCAPED_LINK}'" in texts  # the button
 
