@@ -172,7 +172,8 @@ if not known:
             f"Open {fmt.plain(row['kpi_name'])} on the KPIs page", icon=":material/trending_up:", key="drill_kpi"
         ):
             st.session_state["kpi_pick"] = row["kpi_id"]  # the KPIs page's picker starts on it
-            st.switch_page("pages/kpis.py")
+            # an empty address, given: the default (None) clears it, refused while filters are bound to it
+            st.switch_page("pages/kpis.py", query_params={})
     else:
         st.info("This finding names an id that does not exist; there is no chain to draw.")
     st.stop()

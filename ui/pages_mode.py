@@ -34,7 +34,8 @@ def mark_frame() -> None:
 def frame_guard() -> None:
     """Send a page opened without app.py's frame to the app's entry page."""
     if not st.session_state.get(FRAME_KEY):
-        st.switch_page("app.py")
+        # keep the link's query parameters (filters, the drill-down row) for the page it opens
+        st.switch_page("app.py", query_params={key: st.query_params.get_all(key) for key in st.query_params})
 
 
 @contextmanager
