@@ -114,3 +114,31 @@ def test_a_top_exception_on_pulse_opens_its_drill_down(page, server):
     picked = picker.inner_text() + " ".join(picker.locator("input").evaluate_all("els => els.map(e => e.value)"))
     assert item.split(":")[0] in picked, picked
     assert_no_error(page)
+
+
+def test_a_heatmap_row_opens_its_drill_down_and_the_choices_stay_in_the_address(page, server):
+    open_page(page, server, "Heatmap")
+    page.get_by_test_id("stButtonGroup").filter(has_text="Colour by").get_by_text("Value at risk").click()
+    wait_for_app(page)
+    assert query(page)["colour"] == ["Value at risk"]
+    page.reload()
+    wait_for_app(page)
+    assert query(page)["colour"] == ["Value at risk"]
+    # click the second row of the listed milestones (the selection column of the grid)
+    grid = page.locator(".st-key-heat_slip_table").last
+    expect(grid).to_be_visible()
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17)
+    wait_for_app(page)
+    button = page.locator(".st-key-heat_slip_open button").first
+    milestone = button.inner_text().split("Open ")[1].split(" in the")[0]
+    button.click()
+    page.wait_for_url(re.compile(r"/exceptions\?item="))
+    wait_for_app(page)
+    assert query(page)["item"][0].startswith(milestone)
+    picker = page.locator(".st-key-drill_row").last
+    picked = picker.inner_text() + " ".join(picker.locator("input").evaluate_all("els => els.map(e => e.value)"))
+    assert picked.split()[-1] != "" and milestone in picked, picked
+    assert_no_error(page)
