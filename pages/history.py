@@ -60,7 +60,10 @@ if st.session_state.get("hist_pick") not in ids:
 chosen = st.selectbox("Snapshot", ids, format_func=lambda i: f"{dates[i]:%d %b %Y} · #{i}", key="hist_pick")
 changes = loaders.changes(path, chosen)
 if changes.height == 0:
-    st.info("Nothing changed in the milestones of this snapshot (the first snapshot has nothing to compare with).")
+    st.info(
+        "Nothing changed in the milestones, KPI actuals or budgets of this snapshot "
+        "(the first snapshot has nothing to compare with)."
+    )
 else:
     counts = views.change_counts(changes)
     st.markdown(" · ".join(f"**{n}** {kind.replace('_', ' ')}" for kind, n in counts.items()))

@@ -486,6 +486,32 @@ def test_changes_since_previous_snapshot(loaded):
     assert "B1" not in result.changes.filter(pl.col("change") == "status_changed")["milestone_id"].to_list()
 
 
+def test_kpi_actuals_and_budgets_count_as_changes(loaded):
+    """Regression: an upload that changed KPI actuals and budgets said "0 change(s)"."""
+    loaded.ingest(upload(kpi_actuals="kpi_id,as_of,value\nK1,2026-05-31,2.08"), date(2026, 6, 8))
+    week3 = upload(
+        kpi_actuals="""
+            kpi_id,as_of,value
+            K1,2026-05-31,2.07
+            K1,2026-06-30,2.05
+        """,
+        projects="""
+            project_id,name,owner,budget
+            PA,Project A,Ann,399999.99
+            PB,Project B,Bob,
+        """,
+    )
+    result = loaded.ingest(week3, date(2026, 6, 15))
+    changes = result.changes.select("change", "project_id", "name", "detail")
+    assert changes.rows() == [
+        ("kpi_actual_added", None, "Cost per mile (K1)", "actual for 2026-06-30 reported: 2.050"),
+        ("kpi_actual_changed", None, "Cost per mile (K1)", "actual for 2026-05-31 changed from 2.080 to 2.070"),
+        ("budget_changed", "PA", "Project A", "budget changed from none to 399,999.99"),
+    ]
+    assert "3 change(s) since snapshot 2" in result.message
+    assert_frame_equal(loaded.changes(3), result.changes)
+
+
 def test_status_change_ignores_spelling_of_the_same_status():
     old = pl.DataFrame({"milestone_id": ["M"], "reported_status": ["green"]})
     new = pl.DataFrame({"milestone_id": ["M"], "reported_status": ["On Track"]})
