@@ -700,3 +700,17 @@ def test_mapping_profiles(store):
         NotFoundError, match="there is no mapping profile named 'Smartsheet'; saved profiles: Asana, Jira cloud"
     ):
         store.load_mapping_profile("Smartsheet")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param("  ", "a mapping profile needs a name", id="blank"),
+        pytest.param("x" * 81, "is 81 characters long; shorten it to 80 characters or fewer", id="too-long"),
+        pytest.param("Finance\ntracker", "must fit on one line", id="two-lines"),
+    ],
+)
+def test_a_mapping_profile_name_must_fit_a_picker(store, name, message):
+    with pytest.raises(InputError, match=message):
+        store.save_mapping_profile(name, {"table": "milestones", "columns": {}})
+    assert store.mapping_profiles() == []

@@ -141,7 +141,7 @@ def test_heatmap_draws_both_heatmaps_and_lists_milestones(reader):
     reader.run()
     assert len(charts(reader)) == 2
     assert len(table(reader, "milestone_id", "program", "percent_complete")) == 300
-    reader.button_group(key="heat_by").set_value("project").run()
+    reader.button_group(key="rows").set_value("project").run()
     assert no_errors(reader)
     assert "Project" in chart_text(charts(reader)[0])
 
@@ -353,3 +353,12 @@ def test_the_preview_hides_the_readers_columns_and_shows_dates_as_dates(open_app
     config = json.loads(preview.proto.columns)
     assert config["baseline_start"]["type_config"]["type"] == "date"
     assert config["baseline_start"]["type_config"]["format"] == "YYYY-MM-DD"
+
+
+def test_the_causal_chain_says_which_way_the_slip_moves_the_kpi(reader):
+    """Regression: the chain read "this slip costs -0.068 USD/mile"."""
+    reader.switch_page("pages/exceptions.py")
+    reader.run()
+    chain = chart_text(charts(reader)[0])
+    assert "this slip raises Cost per mile by 0.068 USD/mile" in chain
+    assert "costs -" not in chain
