@@ -362,3 +362,28 @@ def test_the_causal_chain_says_which_way_the_slip_moves_the_kpi(reader):
     chain = chart_text(charts(reader)[0])
     assert "this slip raises Cost per mile by 0.068 USD/mile" in chain
     assert "costs -" not in chain
+
+
+def test_pulse_and_exceptions_count_watermelons_in_the_same_words(reader):
+    """Regression: Pulse said "Watermelons 27" while Exceptions said "38 watermelon rows"."""
+    reader.switch_page("pages/pulse.py")
+    reader.run()
+    melons = int(metric(reader, "Watermelon milestones"))
+    reader.switch_page("pages/exceptions.py")
+    reader.run()
+    line = next(m.value for m in reader.markdown if "exception rows" in m.value)
+    assert f"**{melons}** watermelon milestones" in line
+    assert "rows: a milestone has a row per KPI it hurts" in line
+
+
+def test_an_upload_of_kpi_actuals_lists_what_it_changes(open_app, writable_db):
+    """Regression: an upload that changed KPI actuals said "0 change(s)"."""
+    at = open_app(writable_db, "pages/upload.py")
+    actuals = b"kpi_id,as_of,value\nK-CPM,2026-03-31,2.11\nK-CPM,2026-06-30,2.02\n"
+    at.file_uploader[0].set_value([("kpi_actuals.csv", actuals, "text/csv")])
+    at.date_input(key="up_as_of").set_value(date(2026, 6, 22))
+    at.run()
+    assert no_errors(at), [e.value for e in (*at.exception, *at.error)]
+    assert any("2 change\\(s\\) since snapshot 8" in m.value for m in at.markdown)
+    changes = table(at, "change", "detail")
+    assert set(changes["change"]) == {"kpi_actual_added", "kpi_actual_changed"}
