@@ -121,10 +121,10 @@ def hostile_portfolio(path: Path) -> Path:
         ):
             files = week(m1, m2)
             store.ingest(read_upload(files, "template"), as_of, author=LINK, sources=files)
-        store.save_scenario(
-            LINK, {"slips": [{"milestone_id": "M1", "days": 14}]}, store.latest_snapshot_id(), author=IMAGE
-        )
-        store.save_scenario(IMAGE, {"slips": [{"milestone_id": "M2", "days": 7}]}, store.latest_snapshot_id())
+        latest = store.latest_snapshot_id()
+        for name, milestone, days in ((LINK, "M1", 14), (IMAGE, "M2", 30)):
+            spec = {"name": name, "changes": [{"kind": "slip", "milestone_id": milestone, "days": days}]}
+            store.save_scenario(name, spec, latest, author=IMAGE)
         store.save_mapping_profile(ICON, {"table": "milestones", "columns": {"milestone_id": "ID"}})
     return path
 

@@ -755,10 +755,17 @@ def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.LayerChart:
     scenarios = changed.sort("scenario_order")["scenario"].unique(maintain_order=True).to_list()
     palette = ["#1565C0", "#EF6C00", "#6A1B9A", "#00838F"]
     figures = bars.sort("figure_order")["figure"].unique(maintain_order=True).to_list()
+    # scenarios that change nothing still get a scale around zero (an empty one reads "NaN")
+    moved = bool(changed.height) and float(changed["change"].abs().max() or 0.0) > 0.5  # type: ignore[arg-type]
     base = alt.Chart(changed).encode(
         x=alt.X("figure:N", title=None, sort=figures, axis=alt.Axis(labelAngle=0, labelLimit=220)),
         xOffset=alt.XOffset("scenario:N", sort=scenarios),
-        y=alt.Y("change:Q", title=f"Change against the snapshot as is ({currency})", axis=alt.Axis(format="+~s")),
+        y=alt.Y(
+            "change:Q",
+            title=f"Change against the snapshot as is ({currency})",
+            axis=alt.Axis(format="+~s"),
+            scale=alt.Scale() if moved else alt.Scale(domain=[-1, 1]),
+        ),
     )
     bars_layer = base.mark_bar().encode(
         color=alt.Color(
