@@ -165,7 +165,7 @@ with left:
             "No exceptions in this snapshot: every milestone is on time and every KPI on track.",
             icon=":material/check_circle:",
         )
-    for row, item in zip(top.to_dicts(), views.exception_key(top).to_list(), strict=True):
+    for position, (row, item) in enumerate(zip(top.to_dicts(), views.exception_key(top).to_list(), strict=True)):
         with st.container(border=True):
             status = row["computed_status"] if row["kind"] == "milestone" else "Unknown"
             who = f" · level {row['escalation_level']} → {row['escalate_to']}" if row["escalate_to"] else ""
@@ -178,7 +178,7 @@ with left:
             )
             if st.button(
                 "Open the drill-down",
-                key=f"pulse_open_{item}",
+                key=f"pulse_open_{position}",  # two rows may share a milestone and KPI
                 icon=":material/arrow_forward:",
                 type="tertiary",
                 help="The causes, history and dependencies of this exception on the Exceptions page",
