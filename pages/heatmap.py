@@ -111,7 +111,8 @@ with slip_tab:
             as_of=ctx.as_of,
             currency=currency,
         )
-        chosen_rows = picked_row.selection.rows if picked_row is not None else []
+        # a click chose a row of the list shown then; another cell may have shortened it since
+        chosen_rows = [r for r in (picked_row.selection.rows if picked_row is not None else []) if r < shown.height]
         if chosen_rows:
             milestone = shown.row(chosen_rows[0], named=True)
             urls.open_in_exceptions(
@@ -177,7 +178,7 @@ with kpi_tab:
             as_of=ctx.as_of,
             currency=currency,
         )
-        kchosen = kpicked_row.selection.rows if kpicked_row is not None else []
+        kchosen = [r for r in (kpicked_row.selection.rows if kpicked_row is not None else []) if r < kshown.height]
         if kchosen:
             link = kshown.row(kchosen[0], named=True)
             urls.open_in_exceptions(
