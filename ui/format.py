@@ -123,11 +123,6 @@ def _block_escape(marker: str) -> str:
     return marker + "\\" if marker[0].isdigit() else "\\" + marker
 
 
-def plain_label(text: object, limit: int | None = LABEL_CHARS) -> str:
-    """:func:`plain` for a ``format_func`` of a widget whose options render Markdown."""
-    return plain(text, one_line=True, limit=limit)
-
-
 def rag_badge(status: str | None, label: str | None = None) -> str:
     """Return an HTML badge in the shared RAG colour of ``status`` (text escaped)."""
     word = status or "Unknown"
