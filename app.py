@@ -38,5 +38,6 @@ with errors.guard():
     access.sidebar()
     context.snapshot_picker()
 pages_mode.mark_frame()
+pages_mode.resume()
 with errors.guard():
     page.run()

@@ -142,3 +142,24 @@ def test_a_heatmap_row_opens_its_drill_down_and_the_choices_stay_in_the_address(
     picked = picker.inner_text() + " ".join(picker.locator("input").evaluate_all("els => els.map(e => e.value)"))
     assert picked.split()[-1] != "" and milestone in picked, picked
     assert_no_error(page)
+
+
+def test_a_link_is_the_first_page_a_new_server_serves(browser, tmp_path):
+    """Regression: the first link after a start opened Portfolio pulse (app.py had not framed the session)."""
+    from conftest import serve
+    from hostile_text import hostile_portfolio
+
+    server = serve(hostile_portfolio(tmp_path / "hostile.duckdb"), tmp_path)
+    url = next(server)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{url}/exceptions?kind=milestone&watermelons=true")
+        wait_for_app(page)
+        expect(page.locator("h1").first).to_have_text("Exceptions")
+        assert query(page)["kind"] == ["milestone"] and query(page)["watermelons"] == ["true"]
+        assert_no_error(page)
+    finally:
+        context.close()
+        server.close()
