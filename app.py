@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import access, context, errors, loaders, pages_mode
 
-st.set_page_config(page_title="Strategy execution", page_icon=":material/flag:", layout="wide")
+ICON = Path(__file__).parent / "ui" / "assets" / "flag.png"
+
+# the icon is a file of the app: a ":material/...:" page icon is fetched from Google's servers
+st.set_page_config(page_title="Strategy execution", page_icon=str(ICON), layout="wide")
 
 pages = {
     "Executive": [
@@ -34,5 +39,6 @@ with errors.guard():
     access.sidebar()
     context.snapshot_picker()
 pages_mode.mark_frame()
+pages_mode.resume()
 with errors.guard():
     page.run()

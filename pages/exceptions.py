@@ -7,7 +7,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from kpi_engine.engine import views
 from kpi_engine.loop import views as loop_views
-from ui import context, decide, decision, export, loaders, specs
+from ui import context, decide, decision, export, loaders, specs, urls
 from ui import format as fmt
 
 ctx = context.require()
@@ -21,23 +21,22 @@ options = loaders.exception_filter_options(*ctx.at)
 # the escalation loop: levels raised by it, and each row's decision
 listed = loop_views.exceptions_with_loop(loaders.loop(*ctx.at).status)
 
-# A digest's link names one item (?milestone=M1&kpi=K-CPM): show it, with every filter cleared.
-link = {name: st.query_params.get(name) for name in ("milestone", "kpi", "finding")}
-linked = None
-if (link["milestone"] or link["kpi"]) and st.session_state.get("exc_link") != link:
-    st.session_state["exc_link"] = link
-    for name in [k for k in st.session_state if str(k).startswith("flt_")]:
-        del st.session_state[name]
-    linked = link
+# every filter lives in the address (a reload, a shared link and the digests' links open this view)
+param = {field: name for name, field in views.EXCEPTION_URL_FILTERS.items()}
+urls.ignored_notice(
+    views.unknown_filter_values(urls.values([*views.EXCEPTION_URL_FILTERS, *views.EXCEPTION_URL_SWITCHES]), options)
+)
 
 
 def pick(column: DeltaGenerator, label: str, name: str) -> tuple[str, ...]:
-    """A multiselect over one filter's choices; choices gone from this snapshot are dropped."""
-    key = f"flt_{name}"
+    """A multiselect over one filter's choices, kept in the address; choices gone from this snapshot are dropped."""
+    key = param[name]
     choices = options[name]
     if key in st.session_state:
         st.session_state[key] = [v for v in st.session_state[key] if v in choices]
-    chosen = column.multiselect(label, list(choices), format_func=choices.get, key=key, placeholder="All")
+    chosen = column.multiselect(
+        label, list(choices), format_func=choices.get, key=key, placeholder="All", bind="query-params"
+    )
     return tuple(chosen)
 
 
@@ -54,17 +53,19 @@ with st.expander("Filters", expanded=True, icon=":material/filter_list:"):
     kinds = pick(row2[3], "Kind", "kinds")
     row3 = st.columns(4)
     watermelons_only = row3[0].toggle(
-        "Watermelons only", key="flt_watermelons", help="Reported better than the dates say"
+        "Watermelons only", key="watermelons", help="Reported better than the dates say", bind="query-params"
     )
     new_only = row3[1].toggle(
         "New since last snapshot",
-        key="flt_new",
+        key="new",
+        bind="query-params",
         disabled=ctx.previous_id is None,
         help="Not in the previous snapshot's exception list",
     )
     undecided_only = row3[2].toggle(
         "No decision yet",
-        key="flt_undecided",
+        key="undecided",
+        bind="query-params",
         help="Rows nobody has decided on (recover, workaround, accept, escalate)",
     )
 
@@ -83,9 +84,11 @@ chosen = views.ExceptionFilter(
 )
 rows = views.exception_rows(result, chosen, listed)
 total_at_risk = float(rows["value_at_risk"].sum() or 0.0)
+watermelon_rows = int(rows["watermelon"].sum())
 st.markdown(
-    f"**{rows.height:,}** of {result.exceptions.height:,} exceptions · value at risk "
-    f"**{fmt.money(total_at_risk, currency)}** · {int(rows['watermelon'].sum())} watermelon rows"
+    f"**{rows.height:,}** of {result.exceptions.height:,} exception rows · value at risk "
+    f"**{fmt.money(total_at_risk, currency)}** · **{views.watermelon_milestones(rows):,}** watermelon milestones "
+    f"({watermelon_rows:,} rows: a milestone has a row per KPI it hurts)"
 )
 
 if rows.height == 0:
@@ -138,19 +141,35 @@ event = st.dataframe(
 more = views.shown_caption(shown.height, rows.height)
 if more:
     st.caption(more)
-export.table_downloads(rows, "exceptions", key="exc", sheet="Exceptions")
+export.table_downloads(
+    rows,
+    "exceptions",
+    key="exc",
+    sheet="Exceptions",
+    column_config=fmt.columns(currency),
+    as_of=ctx.as_of,
+    currency=currency,
+)
 
 # ------------------------------------------------------------------ drill-down
 st.divider()
 st.subheader("Drill-down")
 labels = views.exception_label(shown).to_list()
+keys = views.exception_key(shown).to_list()
+linked = urls.linked_item(views.EXCEPTION_URL_ITEM, keys)
+if linked is not None:
+    st.session_state["drill_row"] = linked
 selected = list(event.selection.rows) if event is not None else []
 # a click in the table chooses the row once; afterwards the picker is free again
 if selected and selected != st.session_state.get("exc_last_click"):
     st.session_state["drill_row"] = selected[0]
 st.session_state["exc_last_click"] = selected
-if linked is not None:
-    found = loop_views.item_position(shown, linked["milestone"], linked["kpi"], linked["finding"])
+# A digest's link names one item (?milestone=M1&kpi=K-CPM, or with &finding= for a governance
+# row): open its drill-down once; afterwards the picker is free again.
+digest_link = {name: st.query_params.get(name) for name in ("milestone", "kpi", "finding")}
+if (digest_link["milestone"] or digest_link["finding"]) and st.session_state.get("exc_link") != digest_link:
+    st.session_state["exc_link"] = digest_link
+    found = loop_views.item_position(shown, digest_link["milestone"], digest_link["kpi"], digest_link["finding"])
     if found is not None:
         st.session_state["drill_row"] = found
     else:
@@ -165,6 +184,7 @@ index = st.selectbox(
     key="drill_row",
     help="Pick a row here or click one in the table above",
 )
+urls.keep_item(views.EXCEPTION_URL_ITEM, keys[index] if index else None)
 row = shown.row(index, named=True)
 st.html(f"<div style='font-size:1.05rem;line-height:1.5'>{fmt.escape(row['why'])}</div>")
 if row["kind"] == "milestone":
@@ -183,9 +203,12 @@ known = milestone_id is not None and milestone_id in result.milestones["mileston
 if not known:
     if row["kpi_id"] is not None and row["kpi_id"] in result.kpis["kpi_id"]:
         st.info("This finding concerns a KPI, not a milestone: its path to the target is on the KPIs page.")
-        if st.button(f"Open {row['kpi_name']} on the KPIs page", icon=":material/trending_up:", key="drill_kpi"):
+        if st.button(
+            f"Open {fmt.plain(row['kpi_name'])} on the KPIs page", icon=":material/trending_up:", key="drill_kpi"
+        ):
             st.session_state["kpi_pick"] = row["kpi_id"]  # the KPIs page's picker starts on it
-            st.switch_page("pages/kpis.py")
+            # an empty address, given: the default (None) clears it, refused while filters are bound to it
+            st.switch_page("pages/kpis.py", query_params={})
     else:
         st.info("This finding names an id that does not exist; there is no chain to draw.")
     st.stop()

@@ -70,7 +70,18 @@ if findings.height == 0:
     )
     st.stop()
 
-export.table_downloads(findings, "governance findings", key="gov", sheet="Governance")
+export.table_downloads(
+    findings,
+    "governance findings",
+    key="gov",
+    sheet="Governance",
+    column_config={
+        **fmt.columns(ctx.currency),
+        "escalate_to": st.column_config.TextColumn("Who should fix it"),
+        "why": st.column_config.TextColumn("What is wrong"),
+    },
+    as_of=ctx.as_of,
+)
 for section, rows in sections.items():
     st.subheader(f"{section} ({rows.height})")
     st.caption(SECTIONS.get(section, ""))

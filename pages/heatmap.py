@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi_engine.engine import views
-from ui import context, export, loaders, specs
+from ui import context, export, loaders, specs, urls
 from ui import format as fmt
 
 ctx = context.require()
@@ -21,13 +21,21 @@ def chosen_cells(event: object, name: str, fields: tuple[str, str]) -> list[tupl
     return [(p[fields[0]], p[fields[1]]) for p in picked if fields[0] in p and fields[1] in p]
 
 
-slip_tab, kpi_tab = st.tabs(["Slip and value at risk by month", "KPI impact by program"])
+# the choices live in the address: a reload or a shared link opens the same heatmap
+slip_tab, kpi_tab = st.tabs(
+    ["Slip and value at risk by month", "KPI impact by program"], key="view", bind="query-params"
+)
 
 with slip_tab:
     controls = st.container(horizontal=True, gap="large")
     by = (
         controls.segmented_control(
-            "Rows", ["program", "project"], default="program", key="heat_by", format_func=str.capitalize
+            "Rows",
+            ["program", "project"],
+            default="program",
+            key="rows",
+            format_func=str.capitalize,
+            bind="query-params",
         )
         or "program"
     )
@@ -36,7 +44,8 @@ with slip_tab:
             "Colour by",
             ["max_slip_days", "value_at_risk"],
             default="max_slip_days",
-            key="heat_measure",
+            key="colour",
+            bind="query-params",
             format_func=lambda m: "Worst slip" if m == "max_slip_days" else "Value at risk",
         )
         or "max_slip_days"
@@ -60,11 +69,11 @@ with slip_tab:
         if picked:
             st.markdown(
                 f"**{rows.height:,} milestone(s) in the selected cell(s)**: "
-                + ", ".join(f"{g} · {m}" for g, m in picked)
+                + fmt.plain(", ".join(f"{g} · {m}" for g, m in picked), limit=None)
             )
         else:
             st.markdown(f"**All {rows.height:,} milestones**, largest value at risk first (click a cell to narrow)")
-        st.dataframe(
+        picked_row = st.dataframe(
             fmt.as_tags(shown),
             column_order=[
                 "milestone_id",
@@ -87,11 +96,32 @@ with slip_tab:
             placeholder="–",
             height=fmt.table_height(shown.height),
             key="heat_slip_table",
+            on_select="rerun",
+            selection_mode="single-row",
         )
         more = views.shown_caption(shown.height, rows.height, "milestones", "click a cell to narrow")
         if more:
             st.caption(more)
-            export.table_downloads(rows, "heatmap milestones", key="heat_slip_dl", sheet="Milestones")
+        export.table_downloads(
+            rows,
+            "heatmap milestones",
+            key="heat_slip_dl",
+            sheet="Milestones",
+            column_config=fmt.columns(currency),
+            as_of=ctx.as_of,
+            currency=currency,
+        )
+        # a click chose a row of the list shown then; another cell may have shortened it since
+        chosen_rows = [r for r in (picked_row.selection.rows if picked_row is not None else []) if r < shown.height]
+        if chosen_rows:
+            milestone = shown.row(chosen_rows[0], named=True)
+            urls.open_in_exceptions(
+                milestone["milestone_id"],
+                f"Open {fmt.plain(milestone['milestone_id'])} in the Exceptions drill-down",
+                key="heat_slip_open",
+            )
+        else:
+            st.caption("Click a row of the table to open its drill-down on the Exceptions page.")
 
 with kpi_tab:
     ktop = specs.kpi_cells(ctx.at)
@@ -111,7 +141,7 @@ with kpi_tab:
             st.markdown(f"**{links.height:,} link(s) in the selected cell(s)**")
         else:
             st.markdown(f"**All {links.height:,} milestone-to-KPI links**, largest value at risk first")
-        st.dataframe(
+        kpicked_row = st.dataframe(
             fmt.as_tags(kshown),
             column_order=[
                 "kpi_name",
@@ -133,8 +163,28 @@ with kpi_tab:
             placeholder="–",
             height=fmt.table_height(kshown.height),
             key="heat_kpi_table",
+            on_select="rerun",
+            selection_mode="single-row",
         )
         kmore = views.shown_caption(kshown.height, links.height, "links", "click a cell to narrow")
         if kmore:
             st.caption(kmore)
-            export.table_downloads(links, "heatmap KPI links", key="heat_kpi_dl", sheet="Links")
+        export.table_downloads(
+            links,
+            "heatmap KPI links",
+            key="heat_kpi_dl",
+            sheet="Links",
+            column_config={**fmt.columns(currency), "unit": st.column_config.TextColumn("Unit")},
+            as_of=ctx.as_of,
+            currency=currency,
+        )
+        kchosen = [r for r in (kpicked_row.selection.rows if kpicked_row is not None else []) if r < kshown.height]
+        if kchosen:
+            link = kshown.row(kchosen[0], named=True)
+            urls.open_in_exceptions(
+                f"{link['milestone_id']}:{link['kpi_id']}",
+                f"Open {fmt.plain(link['milestone_id'])} → {fmt.plain(link['kpi_name'])} in the Exceptions drill-down",
+                key="heat_kpi_open",
+            )
+        else:
+            st.caption("Click a row of the table to open its drill-down on the Exceptions page.")

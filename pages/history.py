@@ -61,7 +61,10 @@ if st.session_state.get("hist_pick") not in ids:
 chosen = st.selectbox("Snapshot", ids, format_func=lambda i: f"{dates[i]:%d %b %Y} · #{i}", key="hist_pick")
 changes = loaders.changes(path, chosen)
 if changes.height == 0:
-    st.info("Nothing changed in the milestones of this snapshot (the first snapshot has nothing to compare with).")
+    st.info(
+        "Nothing changed in the milestones, KPI actuals or budgets of this snapshot "
+        "(the first snapshot has nothing to compare with)."
+    )
 else:
     counts = views.change_counts(changes)
     st.markdown(" · ".join(f"**{n}** {kind.replace('_', ' ')}" for kind, n in counts.items()))
@@ -135,7 +138,7 @@ labels = [
 which = st.selectbox("Original file", range(files.height), format_func=lambda i: labels[i], key="hist_file")
 name, sha = files["file_name"][which], files["sha256"][which]
 st.download_button(
-    f"Download {name}",
+    f"Download {fmt.plain(name)}",
     data=lambda: loaders.store().file_bytes(sha),
     file_name=name,
     on_click="ignore",

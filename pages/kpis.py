@@ -67,7 +67,7 @@ kpi_id = st.selectbox(
 
 kpi = result.kpi(kpi_id)
 unit = kpi["unit"]  # type: ignore[assignment]
-in_unit = f" ({unit})" if unit else ""
+in_unit = f" ({fmt.plain(unit)})" if unit else ""
 tile = tiles.filter(tiles["kpi_id"] == kpi_id).row(0, named=True)
 cols = st.columns(4)
 cols[0].metric(

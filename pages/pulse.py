@@ -20,7 +20,8 @@ now = views.pulse_counts(result)
 before = views.pulse_counts(previous) if previous is not None else None
 since = ctx.since
 
-tiles = st.columns(5)
+# the watermelon tile is wider: its label says what it counts (milestones, as the Exceptions page does)
+tiles = st.columns([1.2, 0.95, 1.35, 0.95, 1])
 tiles[0].metric(
     "Value at risk",
     fmt.money(now.value_at_risk, currency, compact=True),
@@ -40,13 +41,14 @@ tiles[1].metric(
     help="More than the Red threshold late, or hurting a KPI that misses its target",
 )
 tiles[2].metric(
-    "Watermelons",
+    "Watermelon milestones",
     now.watermelons,
     fmt.count_delta(now.watermelons, before.watermelons if before else None),
     delta_color="inverse",
     border=True,
     delta_description=since,
-    help="Milestones reported better than their dates say: green outside, red inside",
+    help="Milestones reported better than their dates say: green outside, red inside. The Exceptions page "
+    "counts the same milestones; it lists a row per KPI each one hurts",
 )
 tiles[3].metric(
     "Escalations",
@@ -80,7 +82,7 @@ def kpi_tile(row: dict[str, object]) -> None:
             f"{fmt.escape(row['name'])}</div>"
         )
         st.metric(
-            str(row["name"]),
+            fmt.plain(row["name"]),
             fmt.kpi_number(row["projected"]),  # type: ignore[arg-type]
             fmt.kpi_delta(row["change"]),  # type: ignore[arg-type]
             delta_color="inverse" if row["direction"] == "lower_is_better" else "normal",
@@ -164,7 +166,7 @@ with left:
             "No exceptions in this snapshot: every milestone is on time and every KPI on track.",
             icon=":material/check_circle:",
         )
-    for row in top.to_dicts():
+    for position, (row, item) in enumerate(zip(top.to_dicts(), views.exception_key(top).to_list(), strict=True)):
         with st.container(border=True):
             status = row["computed_status"] if row["kind"] == "milestone" else "Unknown"
             who = f" · level {row['escalation_level']} → {row['escalate_to']}" if row["escalate_to"] else ""
@@ -175,6 +177,14 @@ with left:
                 f"&nbsp; <b>{fmt.escape(money)}</b>{fmt.escape(who)}</div>"
                 f"<div style='font-size:1rem;line-height:1.45'>{fmt.escape(row['why'])}</div>"
             )
+            if st.button(
+                "Open the drill-down",
+                key=f"pulse_open_{position}",  # two rows may share a milestone and KPI
+                icon=":material/arrow_forward:",
+                type="tertiary",
+                help="The causes, history and dependencies of this exception on the Exceptions page",
+            ):
+                st.switch_page("pages/exceptions.py", query_params=views.exceptions_query(item=item))
     st.page_link(
         "pages/exceptions.py", label=f"All {result.exceptions.height} exceptions", icon=":material/arrow_forward:"
     )

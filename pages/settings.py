@@ -9,6 +9,7 @@ from kpi_engine.core.errors import KpiError
 from kpi_engine.core.settings import SMTP_SECURITY, Settings
 from kpi_engine.loop.delivery import password_is_set
 from ui import access, errors, loaders, pages_mode
+from ui import format as fmt
 
 pages_mode.frame_guard()
 st.title("Settings")
@@ -97,7 +98,7 @@ if saved:
             loaders.clear()
             st.success(
                 f"Saved: Amber after {new.amber_days} days, Red after {new.red_days} days, escalation from "
-                f"{new.escalation_value:,.0f} {new.currency}. Every page now uses them.",
+                f"{new.escalation_value:,.0f} {fmt.plain(new.currency)}. Every page now uses them.",
                 icon=":material/check_circle:",
             )
 

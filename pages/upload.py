@@ -39,7 +39,7 @@ st.caption(
 
 done = st.session_state.pop("upload_done", None)
 if done:
-    st.success(done, icon=":material/check_circle:")
+    st.success(fmt.plain(done, limit=None), icon=":material/check_circle:")
 
 top = st.container(horizontal=True, gap="small")
 top.download_button(
@@ -98,13 +98,19 @@ st.dataframe(
     height=fmt.table_height(len(files), 260),
 )
 
+# the check's problems come first, above the mapping editor (filled in once the files are read)
+problems_box = st.container()
+
 # ------------------------------------------------------------------ mapping editor
-unknown = [f for f, kind in zip(files, detected, strict=False) if kind == "unknown"]
+# a file with no headers (an empty one) has nothing to map: its problem is listed above
+unknown = [
+    f for f, kind in zip(files, detected, strict=False) if kind == "unknown" and loaders.headers(f.sha256, f.name, f)
+]
 mapping: ColumnMapping | None = None
 with st.expander("Column mapping for other layouts", expanded=bool(unknown), icon=":material/table_edit:"):
     if unknown:
         st.warning(
-            f"{len(unknown)} file(s) match no known layout: {', '.join(f.name for f in unknown)}. "
+            f"{len(unknown)} file(s) match no known layout: {fmt.plain(', '.join(f.name for f in unknown))}. "
             "Map their columns onto a table of the portfolio model.",
             icon=":material/help:",
         )
@@ -169,7 +175,7 @@ with st.expander("Column mapping for other layouts", expanded=bool(unknown), ico
         with errors.guard():
             assert candidate is not None
             store.save_mapping_profile(profile_name, candidate.to_dict())
-            st.success(f"Saved the mapping profile '{profile_name.strip()}'.", icon=":material/save:")
+            st.success(f"Saved the mapping profile '{fmt.plain(profile_name)}'.", icon=":material/save:")
     if use and candidate is not None:
         mapping = candidate
 
@@ -192,12 +198,13 @@ with st.status(f"Reading {len(files)} file(s), {total_bytes / 1e6:.1f} MB ...", 
         )
 
 if problems:
-    st.subheader(f"Problems ({len(problems)})")
-    st.error(
-        "The upload cannot be stored: fix these rows in the files and upload them again. Nothing of it was stored.",
-        icon=":material/block:",
-    )
-    errors.show_problems(problems, key="up_problems")
+    with problems_box:
+        st.subheader(f"Problems ({len(problems)})")
+        st.error(
+            "The upload cannot be stored: fix these rows in the files and upload them again. Nothing of it was stored.",
+            icon=":material/block:",
+        )
+        errors.show_problems(problems, key="up_problems")
     st.stop()
 assert parsed is not None and result is not None
 
@@ -205,9 +212,10 @@ st.subheader("Preview of the mapped rows")
 tabs = st.tabs([f"{table} ({frame.height:,})" for table, frame in parsed.tables.items()])
 for tab, (table, frame) in zip(tabs, parsed.tables.items(), strict=False):
     with tab:
+        preview = views.upload_preview(frame, 500)
         st.dataframe(
-            frame.head(500),
-            column_config=fmt.columns(currency),
+            preview,
+            column_config=fmt.preview_columns(preview, currency),
             hide_index=True,
             placeholder="–",
             key=f"up_preview_{table}",
@@ -221,7 +229,7 @@ if result.warnings:
         errors.show_problems(result.warnings, key="up_warnings")
 
 st.subheader("What changed")
-st.markdown(result.message)
+st.markdown(fmt.plain(result.message, one_line=False, limit=None))
 if result.unchanged:
     st.info("These files were already loaded for this date: committing stores nothing new.")
 if result.changes.height:

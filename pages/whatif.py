@@ -29,12 +29,12 @@ if notice is not None:
     if kind == "error":
         errors.show_error(message)  # type: ignore[arg-type]
     else:
-        {"success": st.success, "warning": st.warning}.get(kind, st.info)(str(message))
+        {"success": st.success, "warning": st.warning}.get(kind, st.info)(fmt.plain(message, limit=None))
 
 # ------------------------------------------------------------------ the builder
 with st.container(border=True):
     opened = state.get(whatif.OPENED)
-    st.subheader("Build a scenario" if not opened else f"Scenario: {opened['name']}")
+    st.subheader("Build a scenario" if not opened else f"Scenario: {fmt.plain(opened['name'])}")
     search = ""
     if options.many:
         # tens of thousands of choices cost seconds per rerun: offer the first, find the rest
@@ -74,7 +74,7 @@ with st.container(border=True):
     if options.milestones.height == 0:
         st.caption("Every milestone of this snapshot has finished: there is nothing left to slip or work around.")
     elif not m_ids:
-        st.caption(f"No open milestone matches '{search}'.")
+        st.caption(f"No open milestone matches '{fmt.plain(search)}'.")
     else:
         left, right = st.columns(2, gap="large")
         with left, st.form("wi_set_finish_form"):
@@ -115,7 +115,7 @@ with st.container(border=True):
 
     for mid, finish in state.get(whatif.SET_FINISHES, {}).items():
         row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-        row.markdown(f":material/event: **{m_labels.get(mid, mid)}** finishes on **{finish.isoformat()}**")
+        row.markdown(f":material/event: **{fmt.plain(m_labels.get(mid, mid))}** finishes on **{finish.isoformat()}**")
         row.button(
             "Remove",
             key=f"wi_rm_sf_{mid}",
@@ -127,7 +127,7 @@ with st.container(border=True):
     for mid, start, cost, fraction in state.get(whatif.WORKAROUNDS, {}).values():
         row = st.container(horizontal=True, vertical_alignment="center", gap="small")
         row.markdown(
-            f":material/build: Workaround on **{m_labels.get(mid, mid)}** from **{start.isoformat()}**, "
+            f":material/build: Workaround on **{fmt.plain(m_labels.get(mid, mid))}** from **{start.isoformat()}**, "
             f"cost **{fmt.money(cost, currency)}**, recovers **{fraction:.0%}** of the value lost"
         )
         row.button(
@@ -147,7 +147,7 @@ with st.container(border=True):
 view = None
 if current.is_empty:
     hint = (
-        f" Try **{options.milestones['label'][0]}**, the open milestone with the most value at risk."
+        f" Try **{fmt.plain(options.milestones['label'][0])}**, the open milestone with the most value at risk."
         if options.milestones.height
         else ""
     )
@@ -204,7 +204,8 @@ if view is not None:
         delta_description=f"from {s.kpis_missing_before}",
     )
     st.caption(
-        f"{s.milestones_moved} milestone(s) move · {s.escalations_raised} escalation(s) raised · {current.describe()}"
+        f"{s.milestones_moved} milestone(s) move · {s.escalations_raised} escalation(s) raised · "
+        + fmt.plain(current.describe(), limit=None)
     )
 
     left, right = st.columns(2, gap="large")
@@ -322,8 +323,8 @@ with save_col:
     st.subheader("Save")
     st.text_input("Scenario name", key=whatif.NAME, placeholder="e.g. Vendor two weeks late")
     st.caption(
-        f"Saved by **{whatif.author()}** with the date and time, on snapshot #{ctx.snapshot_id} "
-        f"({fmt.day(ctx.as_of)}): {current.describe()}."
+        f"Saved by **{fmt.plain(whatif.author())}** with the date and time, on snapshot #{ctx.snapshot_id} "
+        f"({fmt.day(ctx.as_of)}): {fmt.plain(current.describe(), limit=None)}."
     )
     may_save = access.session_access().can_save_scenarios
     if not may_save:
@@ -343,7 +344,7 @@ with save_col:
     )
     if opened:
         row.button(
-            f"Save changes to '{opened['name']}'",
+            f"Save changes to '{fmt.plain(opened['name'])}'",
             key="wi_update",
             on_click=whatif.update_opened,
             disabled=current.is_empty or not may_save,
@@ -389,7 +390,7 @@ with saved_col:
             st.text_input("New name", key="wi_rename_to")
             st.button("Rename", key="wi_rename", on_click=whatif.rename_saved, args=(pick,), disabled=not may_save)
         with row.popover("Delete", icon=":material/delete:"):
-            st.markdown(f"Delete **{names[pick]}** for everyone? This cannot be undone.")
+            st.markdown(f"Delete **{fmt.plain(names[pick])}** for everyone? This cannot be undone.")
             st.button(
                 "Delete for good",
                 key="wi_delete",
@@ -432,7 +433,15 @@ else:
             key="wi_compare_table",
             height=fmt.table_height(compared.table.height, 560),
         )
-        export.table_downloads(compared.table, "scenario comparison", key="wi_compare_dl", sheet="comparison")
+        export.table_downloads(
+            compared.table,
+            "scenario comparison",
+            key="wi_compare_dl",
+            sheet="comparison",
+            column_config={"figure": st.column_config.TextColumn("Figure")},
+            as_of=ctx.as_of,
+            currency=currency,
+        )
 
 # ------------------------------------------------------------------ Monte Carlo
 with st.expander("Monte Carlo: how likely are these dates, KPIs and value at risk?", icon=":material/casino:"):

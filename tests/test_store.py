@@ -488,6 +488,32 @@ def test_changes_since_previous_snapshot(loaded):
     assert "B1" not in result.changes.filter(pl.col("change") == "status_changed")["milestone_id"].to_list()
 
 
+def test_kpi_actuals_and_budgets_count_as_changes(loaded):
+    """Regression: an upload that changed KPI actuals and budgets said "0 change(s)"."""
+    loaded.ingest(upload(kpi_actuals="kpi_id,as_of,value\nK1,2026-05-31,2.08"), date(2026, 6, 8))
+    week3 = upload(
+        kpi_actuals="""
+            kpi_id,as_of,value
+            K1,2026-05-31,2.07
+            K1,2026-06-30,2.05
+        """,
+        projects="""
+            project_id,name,owner,budget
+            PA,Project A,Ann,399999.99
+            PB,Project B,Bob,
+        """,
+    )
+    result = loaded.ingest(week3, date(2026, 6, 15))
+    changes = result.changes.select("change", "project_id", "name", "detail")
+    assert changes.rows() == [
+        ("kpi_actual_added", None, "Cost per mile (K1)", "actual for 2026-06-30 reported: 2.050"),
+        ("kpi_actual_changed", None, "Cost per mile (K1)", "actual for 2026-05-31 changed from 2.080 to 2.070"),
+        ("budget_changed", "PA", "Project A", "budget changed from none to 399,999.99"),
+    ]
+    assert "3 change(s) since snapshot 2" in result.message
+    assert_frame_equal(loaded.changes(3), result.changes)
+
+
 def test_status_change_ignores_spelling_of_the_same_status():
     old = pl.DataFrame({"milestone_id": ["M"], "reported_status": ["green"]})
     new = pl.DataFrame({"milestone_id": ["M"], "reported_status": ["On Track"]})
@@ -802,3 +828,17 @@ def test_rows_naming_an_unknown_milestone_stay_while_their_table_is_not_uploaded
     loaded.ingest(upload(links="milestone_id,kpi_id\nA33,K1\n"), date(2026, 6, 8))
     loaded.ingest(upload(milestones=PORTFOLIO["milestones"]), date(2026, 6, 15))
     assert "A33" in loaded.load_portfolio().links["milestone_id"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param("  ", "a mapping profile needs a name", id="blank"),
+        pytest.param("x" * 81, "is 81 characters long; shorten it to 80 characters or fewer", id="too-long"),
+        pytest.param("Finance\ntracker", "must fit on one line", id="two-lines"),
+    ],
+)
+def test_a_mapping_profile_name_must_fit_a_picker(store, name, message):
+    with pytest.raises(InputError, match=message):
+        store.save_mapping_profile(name, {"table": "milestones", "columns": {}})
+    assert store.mapping_profiles() == []

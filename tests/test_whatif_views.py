@@ -241,6 +241,21 @@ def test_comparison_bars_hold_the_money_figures_per_scenario(fleet, fleet_base):
     assert net["value"].item() == pytest.approx(190_000, abs=0.5)
 
 
+def test_comparison_bars_measure_each_scenario_against_the_snapshot(fleet, fleet_base):
+    """Regression: side-by-side bars on a 0-7M scale hid differences of 0.2M; the chart draws ``change``."""
+    compared = compare_scenarios(
+        [run(fleet, fleet_base, Slip("M1", 14), name="A"), run(fleet, fleet_base, WORKAROUND, name="B")]
+    )
+    bars = wv.comparison_bars(compared)
+    snapshot = bars.filter(pl.col("scenario") == "Snapshot as is")
+    assert snapshot["change"].to_list() == [0.0, 0.0, 0.0]
+    for row in bars.iter_rows(named=True):
+        before = snapshot.filter(pl.col("figure") == row["figure"])["value"].item()
+        assert row["change"] == pytest.approx(row["value"] - before)
+    slipped = bars.filter((pl.col("figure") == "Value at risk") & (pl.col("scenario") == "A"))
+    assert slipped["change"].item() > 0
+
+
 # ---------------------------------------------------------------------------- Monte Carlo summaries
 def test_histogram_counts_every_run():
     totals = np.array([1.0, 2.0, 2.0, 3.0, 10.0])

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from kpi_engine.core.access import Access, access_for, sign_in_provider
+from ui import format as fmt
 from ui import loaders
 
 
@@ -59,7 +60,7 @@ def sidebar() -> Access:
         if access.open_mode:
             st.caption(":material/lock_open: " + (access.notice or ""))
         else:
-            st.caption(f":material/person: {access.describe()}")
+            st.caption(f":material/person: {fmt.plain(access.describe())}")
             st.button("Sign out", on_click=st.logout, key="sign_out", icon=":material/logout:")
     st.session_state["access"] = access
     return access

@@ -13,6 +13,7 @@ import polars as pl
 import streamlit as st
 
 from kpi_engine.core.errors import KpiError, Problem, UploadRejected
+from ui import format as fmt
 
 log = logging.getLogger("kpi_dashboard")
 
@@ -36,8 +37,34 @@ def problems_frame(problems: list[Problem]) -> pl.DataFrame:
     )
 
 
+#: Problems listed as sentences; all of them are in the table under the list.
+LISTED_PROBLEMS = 30
+
+
+def problem_sentence(problem: Problem) -> str:
+    """One problem as people read it: "milestones.csv, sheet -, row 2, column baseline_finish: ..."."""
+    where = [problem.file or "the upload"]
+    if problem.sheet and problem.sheet != "-":
+        where.append(f"sheet {problem.sheet}")
+    if problem.row is not None:
+        where.append(f"row {problem.row}")
+    if problem.column:
+        where.append(f"column {problem.column}")
+    return ", ".join(where) + f": {problem.message}"
+
+
 def show_problems(problems: list[Problem], key: str = "problems") -> None:
-    """Show every problem of an upload as one table."""
+    """Show every problem of an upload: the first as wrapped sentences, all of them in a table."""
+    items = "".join(
+        f"<li style='margin-bottom:0.3rem;overflow-wrap:anywhere'>{fmt.escape(problem_sentence(p))}</li>"
+        for p in problems[:LISTED_PROBLEMS]
+    )
+    more = (
+        f"<p>… and {len(problems) - LISTED_PROBLEMS:,} more: see the table below.</p>"
+        if len(problems) > LISTED_PROBLEMS
+        else ""
+    )
+    st.html(f"<ul style='font-size:0.95rem;line-height:1.45;padding-left:1.2rem'>{items}</ul>{more}")
     st.dataframe(
         problems_frame(problems),
         hide_index=True,
@@ -65,7 +92,7 @@ def show_error(err: BaseException) -> None:
         )
         show_problems(err.problems, key="rejected_problems")
     elif isinstance(err, KpiError):
-        st.error(str(err), icon=":material/error:")
+        st.error(fmt.plain(err, one_line=False, limit=None), icon=":material/error:")
     else:
         log.error("unexpected error on a page", exc_info=err)
         st.error(FRIENDLY, icon=":material/sentiment_dissatisfied:")

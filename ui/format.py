@@ -60,22 +60,67 @@ def escape(text: object) -> str:
     return html.escape(str(text))
 
 
-#: Characters Markdown and Streamlit read inside a line: emphasis, code, links, HTML, strike-through,
-#: LaTeX, ``:colour[...]`` and ``:material/...:``, tables.
-_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~$:|])")
-#: What makes a line a heading, a list, a quote or a rule when it starts it.
-_MARKDOWN_LEADING = re.compile(r"^(\s*)(\d*)([#+\-=>.)])")
+#: A word joiner: invisible, breaks up ``:material/...:`` / ``:red[...]`` shortcodes and autolinks.
+_JOIN = "\u2060"
+#: Characters that make Markdown, HTML, LaTeX or a Streamlit directive anywhere in a line;
+#: each shows as itself after a backslash.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()!|<>~$&])")
+#: What starts a heading, quote, list or rule at the start of a line.
+_BLOCK_START = re.compile(r"^(\s*)([#>+\-=]|\d+(?=[.)]))")
+#: Line and paragraph breaks (a one-line label shows them as a space).
+_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
+#: Bidirectional overrides and isolates: they can reverse how the rest of a line reads.
+_BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+#: GFM turns ``www.example.com`` into a link even without a scheme.
+_WWW = re.compile(r"(?i)(www)(\.)")
+#: The longest text from the data a one-line label shows before cutting it with an ellipsis.
+LABEL_CHARS = 200
 
 
-def plain(text: object) -> str:
-    """Escape text from the data for Streamlit's Markdown (``st.success``, ``st.info``, ``st.error``).
+def plain(text: object, one_line: bool = True, limit: int | None = LABEL_CHARS) -> str:
+    """Return text from the data or a user ready for an element that renders Markdown.
 
-    Line breaks become spaces and every character Markdown, Streamlit's ``:colour[...]`` and
-    ``:material/...:`` syntax or LaTeX (``$``) could read is backslash-escaped, so a name
-    shows as written and never as formatting, a link or a picture.
+    Streamlit renders Markdown in ``st.markdown``, titles, captions, alerts, toasts and
+    the labels of widgets, popovers, expanders, tabs and metrics: a scenario named
+    ``[approve](https://evil.example)`` would be a live link, ``![x](https://...)`` an
+    image every viewer's browser fetches. This shows the text as typed instead: Markdown
+    and HTML syntax is backslash-escaped, ``:material/...:`` icons, ``:red[...]`` colours
+    and emoji shortcodes are broken up by an invisible word joiner (after each ``:``), so
+    are bare ``https://``, ``www.`` and e-mail autolinks; ``$`` LaTeX shows as dollars.
+
+    Parameters
+    ----------
+    text
+        The value to show (None shows as ``-``).
+    one_line
+        Collapse line breaks into one space (labels, headings, one-line notices); else
+        keep each line as a Markdown line break.
+    limit
+        Cut text longer than this many characters with an ellipsis (None: never).
+
+    Examples
+    --------
+    ``plain("[Click](https://evil.example/x)")`` shows as ``[Click](https://evil.example/x)``,
+    not as a link.
     """
-    one_line = _MARKDOWN_INLINE.sub(r"\\\1", " ".join(str(text).split()))
-    return _MARKDOWN_LEADING.sub(lambda m: m.group(1) + m.group(2) + "\\" + m.group(3), one_line)
+    if text is None:
+        return "-"
+    value = _BIDI_CONTROLS.sub("", str(text))
+    if one_line:
+        value = _BREAKS.sub(" ", value).strip()
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    if not one_line:
+        return "  \n".join(plain(line, one_line=True, limit=None) for line in value.splitlines())
+    value = _MARKDOWN_SYNTAX.sub(r"\\\1", value)
+    value = _BLOCK_START.sub(lambda m: m.group(1) + _block_escape(m.group(2)), value)
+    value = value.replace(":", ":" + _JOIN).replace("@", "@" + _JOIN)
+    return _WWW.sub(r"\1" + _JOIN + r"\2", value)
+
+
+def _block_escape(marker: str) -> str:
+    # "1." -> "1\." (an ordered list needs the dot right after the digits); "#" -> "\#"
+    return marker + "\\" if marker[0].isdigit() else "\\" + marker
 
 
 def rag_badge(status: str | None, label: str | None = None) -> str:
@@ -193,6 +238,15 @@ def columns(currency: str) -> dict[str, Any]:
         "reason": text("Reason", width="small"),
         "open": st.column_config.CheckboxColumn("Still open", width="small"),
     }
+
+
+def preview_columns(frame: pl.DataFrame, currency: str) -> dict[str, Any]:
+    """:func:`columns` for a table of uploaded rows: every date column shows as a date, never a time."""
+    config = columns(currency)
+    for name, dtype in frame.schema.items():
+        if name not in config and (dtype == pl.Date or isinstance(dtype, pl.Datetime)):
+            config[name] = st.column_config.DateColumn(name.replace("_", " ").capitalize(), format="YYYY-MM-DD")
+    return config
 
 
 def money_delta(change: float | None) -> str | int | None:

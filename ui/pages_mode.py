@@ -17,10 +17,12 @@ Two consequences, handled here and nowhere else:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 #: Session-state key app.py sets before it runs a page.
 FRAME_KEY = "_app_frame"
@@ -31,10 +33,34 @@ def mark_frame() -> None:
     st.session_state[FRAME_KEY] = True
 
 
+#: Session-state key of the page a link opened before app.py framed the session.
+LINKED_PAGE_KEY = "_linked_page"
+
+
+def _address() -> dict[str, list[str]]:
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
 def frame_guard() -> None:
-    """Send a page opened without app.py's frame to the app's entry page."""
+    """Send a page opened without app.py's frame to the app's entry page, then back (:func:`resume`)."""
     if not st.session_state.get(FRAME_KEY):
-        st.switch_page("app.py")
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        page = ctx.pages_manager.get_pages().get(ctx.page_script_hash) if ctx is not None else None
+        if page is not None:
+            st.session_state[LINKED_PAGE_KEY] = page.get("script_path")
+        # keep the link's query parameters (filters, the drill-down row) for the page it opens
+        st.switch_page("app.py", query_params=_address())
+
+
+def resume() -> None:
+    """Open the page a link named before app.py framed the session (see :func:`frame_guard`)."""
+    linked = st.session_state.pop(LINKED_PAGE_KEY, None)
+    if linked:
+        # not a page of the navigation (the entry script itself): stay on the default page
+        with contextlib.suppress(StreamlitAPIException):
+            st.switch_page(linked, query_params=_address())
 
 
 @contextmanager

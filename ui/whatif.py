@@ -92,7 +92,7 @@ def slip_picker(
     for item in picked:
         st.session_state.setdefault(slider_key(item), DEFAULT_SLIP)
         st.slider(
-            f"{labels.get(item, item)}: extra days",
+            f"{fmt.plain(labels.get(item, item))}: extra days",
             0,
             MAX_SLIP,
             key=slider_key(item),
@@ -744,35 +744,58 @@ def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> 
     )
 
 
-def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.Chart:
-    """Grouped bars of the money figures of 2-4 scenarios and the snapshot as is.
+def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.LayerChart:
+    """Grouped bars of how each of 2-4 scenarios changes the money figures of the snapshot as is.
 
-    ``bars`` comes from :func:`kpi_engine.whatif.views.comparison_bars`.
+    ``bars`` comes from :func:`kpi_engine.whatif.views.comparison_bars`. The bars show the
+    change against the snapshot, not the figures themselves: a 0.2M difference between
+    two scenarios disappears on a 0-7M scale but fills a chart of differences.
     """
-    scenarios = bars.sort("scenario_order")["scenario"].unique(maintain_order=True).to_list()
-    palette = ["#90A4AE", "#1565C0", "#EF6C00", "#6A1B9A", "#00838F"]
+    changed = bars.filter(pl.col("scenario_order") > 0)
+    scenarios = changed.sort("scenario_order")["scenario"].unique(maintain_order=True).to_list()
+    palette = ["#1565C0", "#EF6C00", "#6A1B9A", "#00838F"]
     figures = bars.sort("figure_order")["figure"].unique(maintain_order=True).to_list()
-    return (
-        alt.Chart(bars)
-        .mark_bar()
-        .encode(
-            x=alt.X("figure:N", title=None, sort=figures, axis=alt.Axis(labelAngle=0, labelLimit=220)),
-            xOffset=alt.XOffset("scenario:N", sort=scenarios),
-            y=alt.Y("value:Q", title=currency, axis=alt.Axis(format="~s")),
-            color=alt.Color(
-                "scenario:N",
-                sort=scenarios,
-                title=None,
-                scale=alt.Scale(domain=scenarios, range=palette[: len(scenarios)]),
-                legend=alt.Legend(orient="top", labelLimit=280),
-            ),
-            tooltip=[
-                alt.Tooltip("scenario:N", title="Scenario"),
-                alt.Tooltip("figure:N", title="Figure"),
-                alt.Tooltip("value:Q", title=currency, format=",.0f"),
-            ],
-        )
-        .properties(height=320, title=alt.TitleParams("Scenarios side by side", anchor="start"))
+    # scenarios that change nothing still get a scale around zero (an empty one reads "NaN")
+    moved = bool(changed.height) and float(changed["change"].abs().max() or 0.0) > 0.5  # type: ignore[arg-type]
+    base = alt.Chart(changed).encode(
+        x=alt.X("figure:N", title=None, sort=figures, axis=alt.Axis(labelAngle=0, labelLimit=220)),
+        xOffset=alt.XOffset("scenario:N", sort=scenarios),
+        y=alt.Y(
+            "change:Q",
+            title=f"Change against the snapshot as is ({currency})",
+            axis=alt.Axis(format="+~s"),
+            scale=alt.Scale() if moved else alt.Scale(domain=[-1, 1]),
+        ),
+    )
+    bars_layer = base.mark_bar().encode(
+        color=alt.Color(
+            "scenario:N",
+            sort=scenarios,
+            title=None,
+            scale=alt.Scale(domain=scenarios, range=palette[: len(scenarios)]),
+            legend=alt.Legend(orient="top", labelLimit=280),
+        ),
+        tooltip=[
+            alt.Tooltip("scenario:N", title="Scenario"),
+            alt.Tooltip("figure:N", title="Figure"),
+            alt.Tooltip("change:Q", title=f"Change ({currency})", format="+,.0f"),
+            alt.Tooltip("value:Q", title=f"Scenario ({currency})", format=",.0f"),
+        ],
+    )
+    labels = base.mark_text(dy=-7, fontSize=11).encode(text=alt.Text("change:Q", format="+.3~s"))
+    zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="#455A64").encode(y="zero:Q")
+    snapshot = bars.filter(pl.col("scenario_order") == 0)
+    subtitle = " · ".join(
+        f"{figure} {fmt.money(value, currency, compact=True)}"
+        for figure, value in zip(snapshot["figure"].to_list(), snapshot["value"].to_list(), strict=False)
+    )
+    return alt.layer(bars_layer, labels, zero).properties(
+        height=320,
+        title=alt.TitleParams(
+            "Scenarios side by side: change against the snapshot as is",
+            subtitle=f"The snapshot as is: {subtitle}",
+            anchor="start",
+        ),
     )
 
 

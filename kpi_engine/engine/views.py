@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from typing import Literal
 
 import polars as pl
@@ -135,6 +135,79 @@ def filter_options(exceptions: pl.DataFrame) -> dict[str, dict[str, str]]:
         ),
         "kinds": _labelled(exceptions, "kind"),
     }
+
+
+#: The Exceptions page's list filters in its address: query parameter -> ExceptionFilter field.
+#: Links (the digests', a shared view) use these names; each may repeat: ``?program=A&program=B``.
+EXCEPTION_URL_FILTERS: dict[str, str] = {
+    "portfolio": "portfolios",
+    "program": "programs",
+    "project": "projects",
+    "objective": "objectives",
+    "kpi": "kpis",
+    "owner": "owners",
+    "level": "escalation_levels",
+    "kind": "kinds",
+}
+#: On/off filters in the address (``?watermelons=true``): query parameter -> ExceptionFilter field.
+EXCEPTION_URL_SWITCHES: dict[str, str] = {
+    "watermelons": "watermelons_only",
+    "new": "new_only",
+    "undecided": "undecided_only",
+}
+#: The query parameter naming the row the drill-down opens (:func:`exception_key`).
+EXCEPTION_URL_ITEM = "item"
+
+
+def exception_key(exceptions: pl.DataFrame) -> pl.Series:
+    """Return the key a link names an exception row by: ``M1:K1``, ``M1`` (no KPI) or ``K1`` (no milestone).
+
+    Rows of one milestone and KPI (e.g. a governance finding on top of a slip) share a key;
+    a link opens the first of them in the list's order.
+    """
+    return exceptions.select(
+        pl.when(pl.col("milestone_id").is_not_null() & pl.col("kpi_id").is_not_null())
+        .then(pl.format("{}:{}", pl.col("milestone_id"), pl.col("kpi_id")))
+        .otherwise(pl.coalesce("milestone_id", "kpi_id", pl.lit("")))
+        .alias("key")
+    )["key"]
+
+
+def exceptions_query(chosen: ExceptionFilter | None = None, item: str | None = None) -> dict[str, list[str]]:
+    """Return the query parameters that open the Exceptions page on ``chosen`` (and a row's drill-down).
+
+    >>> exceptions_query(ExceptionFilter(programs=("Fleet",), watermelons_only=True), item="M1:K1")
+    {'program': ['Fleet'], 'watermelons': ['true'], 'item': ['M1:K1']}
+    """
+    chosen = chosen or ExceptionFilter()
+    query: dict[str, list[str]] = {}
+    for name, field in EXCEPTION_URL_FILTERS.items():
+        values = getattr(chosen, field)
+        if values:
+            query[name] = [str(v) for v in values]
+    for name, field in EXCEPTION_URL_SWITCHES.items():
+        if getattr(chosen, field):
+            query[name] = ["true"]
+    if item:
+        query[EXCEPTION_URL_ITEM] = [item]
+    return query
+
+
+def unknown_filter_values(query: dict[str, list[str]], options: dict[str, dict[str, str]]) -> list[str]:
+    """Say which values a link's filters name that this snapshot does not offer (they are ignored).
+
+    ``query`` maps query parameters to their values; ``options`` is :func:`filter_options`.
+
+    >>> unknown_filter_values({"program": ["Fleet", "Moon"], "x": ["1"]}, {"programs": {"Fleet": "Fleet"}})
+    ["program 'Moon'"]
+    """
+    unknown = []
+    for name, field in EXCEPTION_URL_FILTERS.items():
+        known = options.get(field, {})
+        unknown += [f"{name} '{v}'" for v in query.get(name, []) if v and v not in known]
+    for name in EXCEPTION_URL_SWITCHES:
+        unknown += [f"{name} '{v}'" for v in query.get(name, []) if v.lower() not in ("true", "false")]
+    return unknown
 
 
 def exception_label(exceptions: pl.DataFrame) -> pl.Series:
@@ -287,6 +360,14 @@ def pulse_counts(result: EngineResult) -> PulseCounts:
         exceptions=exceptions.height,
         new_exceptions=int(exceptions["new"].sum()),
     )
+
+
+def watermelon_milestones(exceptions: pl.DataFrame) -> int:
+    """How many distinct milestones of exception rows are watermelons (a milestone has a row per KPI).
+
+    The pulse's "Watermelon milestones" counts the same thing over the whole snapshot.
+    """
+    return int(exceptions.filter(pl.col("watermelon").fill_null(False))["milestone_id"].n_unique())
 
 
 #: KPI tiles the pulse draws at most; the other misses are one link away (the KPIs page).
@@ -1094,7 +1175,7 @@ def causal_chain(result: EngineResult, milestone_id: str, kpi_id: str | None = N
         unit = f" {k['unit']}" if k["unit"] else ""
         link = result.links.filter((pl.col("milestone_id") == milestone_id) & (pl.col("kpi_id") == kpi_id))
         lost = link["kpi_impact"][0] if link.height else 0.0
-        impact = f"; this slip costs {'+' if lost > 0 else ''}{_kpi_text(lost)}{unit}" if lost else ""
+        impact = f"; {slip_effect(lost, str(k['name']), unit)}" if lost else ""
         steps.append(
             {
                 "level": "kpi",
@@ -1193,6 +1274,34 @@ def snapshot_table(snapshots: pl.DataFrame) -> pl.DataFrame:
     """
     frame = snapshots.unnest("rows") if "rows" in snapshots.columns else snapshots
     return frame.sort(["as_of", "snapshot_id"], descending=True)
+
+
+def slip_effect(lost: float, kpi_name: str, unit: str = "") -> str:
+    """Say in words which way a slip moves a KPI: ``kpi_impact`` is the planned movement it loses.
+
+    A cost KPI planned to fall by 0.068 that a slip delays (``lost`` = -0.068) ends higher:
+
+    >>> slip_effect(-0.068, "Cost per mile", " USD/mile")
+    'this slip raises Cost per mile by 0.068 USD/mile'
+    >>> slip_effect(2.5, "On-time rate", " %")
+    'this slip lowers On-time rate by 2.500 %'
+    """
+    verb = "raises" if lost < 0 else "lowers"
+    return f"this slip {verb} {kpi_name} by {_kpi_text(abs(lost))}{unit}"
+
+
+def upload_preview(frame: pl.DataFrame, rows: int = 500) -> pl.DataFrame:
+    """The first ``rows`` of an uploaded table as people check them: without the reader's
+    bookkeeping columns (``_file``, ``_sheet``, ``_row``), Datetime columns as dates when
+    every value is a midnight (a spreadsheet's way of writing a date).
+    """
+    shown = frame.head(rows).select([c for c in frame.columns if not c.startswith("_")])
+    midnight = [
+        name
+        for name, dtype in shown.schema.items()
+        if isinstance(dtype, pl.Datetime) and bool((shown[name].dt.time().drop_nulls() == time(0)).all())
+    ]
+    return shown.with_columns(pl.col(midnight).dt.date()) if midnight else shown
 
 
 def change_counts(changes: pl.DataFrame) -> dict[str, int]:

@@ -619,12 +619,12 @@ def sheet_extent(text: bytes) -> Extent:
         digits += digit
         reading &= digit
     closing = padded[start + letters + digits]
-    absurd = (letters > 3) | (digits > 7)
-    # a reference cut off before its closing quote is damaged XML, not a huge sheet: the
-    # reader reports it as a sheet that cannot be read
-    unclosed = ~absurd & (closing != 34) & (closing != 39)
+    # a reference cut off by damage (``r="2<<`` or the end of the part) measures nothing:
+    # the XML parser names the damage, where a size check would call it a bomb
+    cut = (letters <= 3) & (digits <= 7) & ((closing == ord("<")) | (closing == 0))
+    absurd = ~cut & ((letters > 3) | (digits > 7) | ((closing != 34) & (closing != 39)))
     col[absurd], row[absurd] = 10**9, 10**9
-    col[unclosed], row[unclosed] = 0, 0
+    col[cut], row[cut] = 0, 0
     named_cells = int(np.count_nonzero(col))
     named_rows = hits.size - named_cells
     return Extent(

@@ -186,6 +186,59 @@ def _unique_names(names: Iterable[str]) -> list[str]:
     return result
 
 
+#: Columns holding a KPI's value or a movement of it: exported at the precision the pages show.
+KPI_VALUE_COLUMNS = frozenset(
+    {
+        "value",
+        "actual_value",
+        "baseline_value",
+        "target_value",
+        "projected",
+        "projected_before",
+        "projected_after",
+        "shortfall",
+        "change",
+        "p10",
+        "p50",
+        "p80",
+        "p90",
+        "p95",
+    }
+)
+
+
+def tidy_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return ``frame`` with the float noise of arithmetic taken out, for people's files.
+
+    Money to the cent (``399999.98999999993`` -> ``399999.99``), KPI values to the
+    precision the pages show (2.0179 -> 2.018, 95.04 -> 95.0, 1234.5 -> 1235), other
+    decimals to six places; never a negative zero.
+
+    >>> tidy_numbers(pl.DataFrame({"value_at_risk": [399999.98999999993], "kpi_impact": [-0.0]})).rows()
+    [(399999.99, 0.0)]
+    """
+    changes = []
+    for name, dtype in frame.schema.items():
+        if not dtype.is_float():
+            continue
+        column = pl.col(name)
+        if is_money(name) or name.startswith("value_at_risk"):
+            rounded = column.round(2)
+        elif name in KPI_VALUE_COLUMNS or name.startswith("kpi_"):
+            size = column.abs()
+            rounded = (
+                pl.when(size < 10)
+                .then(column.round(3))
+                .when(size < 1000)
+                .then(column.round(1))
+                .otherwise(column.round(0))
+            )
+        else:
+            rounded = column.round(6)
+        changes.append(pl.when(rounded == 0).then(pl.lit(0.0, dtype)).otherwise(rounded).cast(dtype).alias(name))
+    return frame.with_columns(changes) if changes else frame
+
+
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """Return ``frame`` as CSV bytes Excel opens safely.
 
@@ -467,7 +520,9 @@ def sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def xlsx_bytes(frames: Mapping[str, pl.DataFrame], currency: str | None = None) -> bytes:
+def xlsx_bytes(
+    frames: Mapping[str, pl.DataFrame], currency: str | None = None, labels: Mapping[str, str] | None = None
+) -> bytes:
     """Return a plain, safe workbook with one formatted sheet per frame.
 
     Each sheet has a bold frozen header with a filter, fitted widths, dates as
@@ -480,6 +535,8 @@ def xlsx_bytes(frames: Mapping[str, pl.DataFrame], currency: str | None = None) 
         Sheet name -> rows, in sheet order (names are made acceptable to Excel).
     currency
         Currency code shown on money columns.
+    labels
+        Column name -> header text (the words a page uses); other columns show their name.
 
     Raises
     ------
@@ -493,7 +550,7 @@ def xlsx_bytes(frames: Mapping[str, pl.DataFrame], currency: str | None = None) 
     for name, frame in frames.items():
         worksheet = workbook.add_worksheet(sheet_name(name, used))
         fills = {c: pl.col(c) for c, dtype in frame.schema.items() if c in STATUS_COLUMNS and _is_text(dtype)}
-        write_frame(worksheet, frame, formats, fills=fills, currency=currency)
+        write_frame(worksheet, frame, formats, fills=fills, currency=currency, labels=labels)
     if not frames:
         workbook.add_worksheet("Sheet1")
     workbook.close()

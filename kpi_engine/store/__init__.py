@@ -49,6 +49,7 @@ from kpi_engine.core.errors import (
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import KEYS, TABLES, conform, normalise_status
 from kpi_engine.core.settings import Settings
+from kpi_engine.core.text import fixed, kpi_value, thousands
 from kpi_engine.store.loop_log import LoopLog, create_loop_tables
 
 if TYPE_CHECKING:
@@ -105,7 +106,17 @@ _SOFT_REFERENCES = (
 )
 
 #: Kinds of change between two snapshots, in the order they are listed.
-CHANGE_KINDS = ("added", "removed", "completed", "forecast_moved", "status_changed")
+CHANGE_KINDS = (
+    "added",
+    "removed",
+    "completed",
+    "forecast_moved",
+    "status_changed",
+    "kpi_actual_added",
+    "kpi_actual_changed",
+    "kpi_actual_removed",
+    "budget_changed",
+)
 CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "snapshot_id": pl.Int64(),
     "change": pl.String(),
@@ -686,7 +697,7 @@ class Store:
                 if problems:
                     raise UploadRejected(problems)
                 warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, previous)
-                changes = _changes(cur, new_id, previous) if "milestones" in frames else _empty_changes()
+                changes = _changes(cur, new_id, previous)
                 if changes.height:
                     cur.register("_kpi_changes", changes.to_arrow())
                     registered.append("_kpi_changes")
@@ -1005,11 +1016,9 @@ class Store:
         Raises
         ------
         InputError
-            The name is blank.
+            The name is blank, longer than :data:`NAME_CHARS` or more than one line.
         """
-        clean = name.strip()
-        if not clean:
-            raise InputError("a mapping profile needs a name")
+        clean = short_name(name, "a mapping profile")
         text = _to_json_text(mapping)
         self._write(
             lambda cur: cur.execute("INSERT OR REPLACE INTO mapping_profiles VALUES (?, ?, ?)", [clean, text, _now()])
@@ -1324,7 +1333,116 @@ def _changes(cur: duckdb.DuckDBPyConnection, new_id: int, previous: int | None) 
     old = pl.from_arrow(cur.sql(sql, params=[previous]).to_arrow_table())
     new = pl.from_arrow(cur.sql(sql, params=[new_id]).to_arrow_table())
     assert isinstance(old, pl.DataFrame) and isinstance(new, pl.DataFrame)
-    return milestone_changes(old, new, new_id)
+    changes = [milestone_changes(old, new, new_id)]
+    # KPI actuals and budgets move what the dashboard shows as much as milestone dates do
+    for table, cols in (
+        ("kpi_actuals", ["kpi_id", "as_of", "value"]),
+        ("projects", ["project_id", "name", "budget"]),
+    ):
+        sql = f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table)} WHERE snapshot_id = ?"
+        before = pl.from_arrow(cur.sql(sql, params=[previous]).to_arrow_table())
+        after = pl.from_arrow(cur.sql(sql, params=[new_id]).to_arrow_table())
+        assert isinstance(before, pl.DataFrame) and isinstance(after, pl.DataFrame)
+        if table == "kpi_actuals":
+            names = pl.from_arrow(
+                cur.sql("SELECT kpi_id, name FROM kpis WHERE snapshot_id = ?", params=[new_id]).to_arrow_table()
+            )
+            assert isinstance(names, pl.DataFrame)
+            changes.append(kpi_actual_changes(before, after, names, new_id))
+        else:
+            changes.append(budget_changes(before, after, new_id))
+    order = {kind: i for i, kind in enumerate(CHANGE_KINDS)}
+    return (
+        pl.concat(changes)
+        .sort(pl.col("change").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
+        .cast(CHANGES_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def _change_rows(frame: pl.DataFrame, snapshot_id: int, **columns: pl.Expr) -> pl.DataFrame:
+    """Rows of :data:`CHANGES_SCHEMA` from ``frame``; columns not given are null."""
+    return frame.select(
+        pl.lit(snapshot_id, pl.Int64).alias("snapshot_id"),
+        *(
+            columns.get(c, pl.lit(None)).cast(dtype).alias(c)
+            for c, dtype in CHANGES_SCHEMA.items()
+            if c != "snapshot_id"
+        ),
+    )
+
+
+def kpi_actual_changes(old: pl.DataFrame, new: pl.DataFrame, kpis: pl.DataFrame, snapshot_id: int) -> pl.DataFrame:
+    """Compare two snapshots' KPI actuals (kpi_id, as_of, value): added, changed, removed.
+
+    ``kpis`` (kpi_id, name) names them; the change's ``name`` is "KPI name (kpi_id)".
+    """
+    joined = (
+        old.join(new, on=["kpi_id", "as_of"], how="full", coalesce=True, suffix="_new")
+        .join(kpis.rename({"name": "kpi_name"}), on="kpi_id", how="left")
+        .with_columns(
+            pl.format("{} ({})", pl.col("kpi_name").fill_null(pl.col("kpi_id")), pl.col("kpi_id")).alias("label"),
+            _iso(pl.col("as_of")).alias("day"),
+        )
+    )
+    value, value_new = kpi_value(pl.col("value")), kpi_value(pl.col("value_new"))
+    parts = [
+        _change_rows(
+            joined.filter(condition),
+            snapshot_id,
+            change=pl.lit(change),
+            name=pl.col("label"),
+            detail=detail,
+        )
+        for change, condition, detail in (
+            (
+                "kpi_actual_added",
+                pl.col("value").is_null() & pl.col("value_new").is_not_null(),
+                pl.format("actual for {} reported: {}", pl.col("day"), value_new),
+            ),
+            (
+                "kpi_actual_changed",
+                pl.col("value").is_not_null()
+                & pl.col("value_new").is_not_null()
+                & (pl.col("value") - pl.col("value_new")).abs().gt(1e-9),
+                pl.format("actual for {} changed from {} to {}", pl.col("day"), value, value_new),
+            ),
+            (
+                "kpi_actual_removed",
+                pl.col("value").is_not_null() & pl.col("value_new").is_null(),
+                pl.format("actual for {} removed (was {})", pl.col("day"), value),
+            ),
+        )
+    ]
+    return pl.concat(parts).sort("name", maintain_order=True)
+
+
+def _cents(value: pl.Expr) -> pl.Expr:
+    """Money as text to the cent, "none" when blank: 399999.99 -> "399,999.99", 400000 -> "400,000"."""
+    cents = (value.abs() * 100).round(0).cast(pl.Int64)
+    sign = pl.when((value < 0) & (cents > 0)).then(pl.lit("-")).otherwise(pl.lit(""))
+    fraction = (
+        pl.when(cents % 100 == 0).then(pl.lit("")).otherwise(pl.format(".{}", fixed(cents % 100, 0).str.zfill(2)))
+    )
+    return (
+        pl.when(value.is_null()).then(pl.lit("none")).otherwise(pl.concat_str(sign, thousands(cents // 100), fraction))
+    )
+
+
+def budget_changes(old: pl.DataFrame, new: pl.DataFrame, snapshot_id: int) -> pl.DataFrame:
+    """Compare two snapshots' project budgets (project_id, name, budget); a budget set or cleared counts."""
+    joined = old.join(new, on="project_id", how="inner", suffix="_new")
+    before, after = pl.col("budget"), pl.col("budget_new")
+    moved = before.is_null().ne(after.is_null()) | (before - after).abs().gt(0.005)
+    money = {side: _cents(pl.col(side)) for side in ("budget", "budget_new")}
+    return _change_rows(
+        joined.filter(moved).sort("project_id"),
+        snapshot_id,
+        change=pl.lit("budget_changed"),
+        project_id=pl.col("project_id"),
+        name=pl.col("name_new"),
+        detail=pl.format("budget changed from {} to {}", money["budget"], money["budget_new"]),
+        days=pl.lit(None, pl.Int64),
+    )
 
 
 def _iso(expr: pl.Expr) -> pl.Expr:
@@ -1422,11 +1540,34 @@ def milestone_changes(old: pl.DataFrame, new: pl.DataFrame, snapshot_id: int) ->
 
 
 # ---------------------------------------------------------------------- helpers of scenarios
-def _scenario_name(name: str) -> str:
+#: The longest name a scenario or a mapping profile may have: it heads pages and fills pickers.
+NAME_CHARS = 80
+
+
+def short_name(name: str, what: str) -> str:
+    """Return a name people typed, stripped; refuse a blank, multi-line or too long one.
+
+    ``what`` names the thing in the message, e.g. "a scenario".
+
+    Raises
+    ------
+    InputError
+        The name is blank, holds a line break or is longer than :data:`NAME_CHARS`.
+    """
     clean = name.strip()
     if not clean:
-        raise InputError("a scenario needs a name")
+        raise InputError(f"{what} needs a name")
+    if any(c in clean for c in "\r\n\t\v\f\x85\u2028\u2029"):
+        raise InputError(f"the name of {what} must fit on one line; remove its line breaks")
+    if len(clean) > NAME_CHARS:
+        raise InputError(
+            f"the name of {what} is {len(clean)} characters long; shorten it to {NAME_CHARS} characters or fewer"
+        )
     return clean
+
+
+def _scenario_name(name: str) -> str:
+    return short_name(name, "a scenario")
 
 
 def _scenario_not_found(scenario_id: int) -> NotFoundError:

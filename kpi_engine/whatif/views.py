@@ -548,9 +548,10 @@ def comparison_bars(compared: pl.DataFrame) -> pl.DataFrame:
     Returns
     -------
     pl.DataFrame
-        ``figure, figure_order, scenario, scenario_order, value``: value at risk, value at
-        risk after workarounds and net value of workarounds for the snapshot as is
-        ("Snapshot as is") and each scenario.
+        ``figure, figure_order, scenario, scenario_order, value, change``: value at risk,
+        value at risk after workarounds and net value of workarounds for the snapshot as is
+        ("Snapshot as is") and each scenario; ``change`` is the value minus the snapshot's
+        (differences of a few percent are invisible on bars drawn from zero).
     """
     shown = ["value at risk", "value at risk after workarounds", "net value of workarounds"]
     values = [c for c in compared.columns if c not in ("figure", "kpi_id", "unit")]
@@ -571,7 +572,12 @@ def comparison_bars(compared: pl.DataFrame) -> pl.DataFrame:
             pl.col("scenario").replace_strict(scenario_names, return_dtype=pl.String),
         )
         .sort("figure_order", "scenario_order")
-        .select("figure", "figure_order", "scenario", "scenario_order", "value")
+        .with_columns(
+            (pl.col("value") - pl.col("value").filter(pl.col("scenario_order") == 0).first().over("figure")).alias(
+                "change"
+            )
+        )
+        .select("figure", "figure_order", "scenario", "scenario_order", "value", "change")
     )
 
 

@@ -38,6 +38,13 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def shown(text: str) -> str:
+    """What an error box holds to show ``text`` as typed: its Markdown escaped (``ui.format.plain``)."""
+    from ui import format as fmt
+
+    return fmt.plain(text, one_line=False, limit=None)
+
+
 def no_errors(at: AppTest) -> bool:
     """True when the run showed neither an exception nor an error box."""
     return not at.exception and not at.error

@@ -51,3 +51,40 @@ def test_exception_list_downloads_as_csv_and_workbook(sample_db):
     assert csv.splitlines()[0].startswith("kind,milestone_id")
     book = openpyxl.load_workbook(io.BytesIO(safe_output.xlsx_bytes({"Exceptions": exceptions})), read_only=True)
     assert book.sheetnames == ["Exceptions"]
+
+
+def test_csv_export_rounds_money_and_kpi_values_and_uses_the_page_words():
+    """Regression: exports carried ``399999.98999999993`` and ``-0.0`` under raw column names."""
+    from datetime import date
+
+    import polars as pl
+
+    from ui import format as fmt
+
+    rows = pl.DataFrame(
+        {
+            "milestone_id": ["M1"],
+            "value_at_risk": [399999.98999999993],
+            "kpi_impact": [-0.0],
+            "kpi_projected": [2.01794999],
+            "percent_complete": [33.333333333333336],
+        }
+    )
+    files = export.table_files(rows, "exceptions", fmt.columns("USD"), as_of=date(2026, 6, 15), currency="USD")
+    assert list(files) == ["exceptions-2026-06-15.csv", "exceptions-2026-06-15.xlsx"]
+    csv = files["exceptions-2026-06-15.csv"]().decode("utf-8-sig").splitlines()
+    assert csv[0] == "Milestone,Value at risk,KPI impact,KPI projected,Done"
+    assert csv[1] == "M1,399999.99,0.0,2.018,33.333333"
+    book = openpyxl.load_workbook(io.BytesIO(files["exceptions-2026-06-15.xlsx"]()), read_only=True)
+    sheet = book.worksheets[0]
+    header, values = list(sheet.iter_rows(values_only=True))[:2]
+    assert header[:3] == ("Milestone", "Value at risk", "KPI impact")
+    assert values[1] == 399999.99 and values[2] == 0
+
+
+def test_heatmap_lists_download_for_every_listed_set(sample_db, open_app):
+    """Regression: the heatmap's listed rows downloaded only when there were more than the table shows."""
+    at = open_app(sample_db, "pages/heatmap.py")
+    keys = {b.key for b in at.get("download_button")}
+    assert {"heat_slip_dl_csv", "heat_slip_dl_xlsx", "heat_kpi_dl_csv", "heat_kpi_dl_xlsx"} <= keys
+    assert any("Click a row of the table to open its drill-down" in c.value for c in at.caption)

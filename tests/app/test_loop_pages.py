@@ -119,7 +119,7 @@ def test_exceptions_show_decisions_and_filter_the_undecided(open_app, db) -> Non
     assert {"decision", "decision_by", "decision_due", "first_notified"} <= set(rows.columns)
     decided = rows[rows["milestone_id"] == "M3"].iloc[0]
     assert (decided["decision"], decided["decision_by"]) == ("recover", "Marco Bellini")
-    at.toggle(key="flt_undecided").set_value(True).run()
+    at.toggle(key="undecided").set_value(True).run()
     undecided = at.dataframe[0].value
     assert len(undecided) == len(rows) - 1 and "M3" not in set(undecided["milestone_id"])
 

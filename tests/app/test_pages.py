@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_pulse_headlines_the_routing_story(reader):
     assert "Routing software go-live (Fleet routing optimization, Priya Raman) now finishes 2026-09-21" in top
     assert "400,000 USD" in top
     assert int(metric(reader, "Red milestones")) > 0
-    assert int(metric(reader, "Watermelons")) > 0
+    assert int(metric(reader, "Watermelon milestones")) > 0
     assert metric(reader, "Value at risk").endswith("USD")
     assert "As of **15 Jun 2026**" in reader.caption[0].value
     assert charts(reader), "the value-at-risk chart is drawn"
@@ -69,25 +70,25 @@ def test_watermelons_only_keeps_watermelon_rows(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
     everything = reader.dataframe[0].value
-    reader.toggle(key="flt_watermelons").set_value(True).run()
+    reader.toggle(key="watermelons").set_value(True).run()
     melons = reader.dataframe[0].value
     assert 0 < len(melons) < len(everything)
     assert melons["watermelon"].all()
-    reader.toggle(key="flt_watermelons").set_value(False).run()
+    reader.toggle(key="watermelons").set_value(False).run()
     assert len(reader.dataframe[0].value) == len(everything)
 
 
 def test_filters_by_program_and_escalation_level(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
-    reader.multiselect(key="flt_programs").set_value(["Fleet Optimization"]).run()
-    reader.multiselect(key="flt_escalation_levels").set_value(["3"]).run()
+    reader.multiselect(key="program").set_value(["Fleet Optimization"]).run()
+    reader.multiselect(key="level").set_value(["3"]).run()
     rows = reader.dataframe[0].value
     assert len(rows) > 0
     assert set(rows["program"]) == {"Fleet Optimization"}
     assert set(rows["escalation_level"]) == {3}
-    reader.multiselect(key="flt_programs").set_value([]).run()
-    reader.multiselect(key="flt_escalation_levels").set_value([]).run()
+    reader.multiselect(key="program").set_value([]).run()
+    reader.multiselect(key="level").set_value([]).run()
 
 
 def test_drill_down_draws_the_chain_history_and_dependencies(reader):
@@ -107,7 +108,7 @@ def test_drill_down_draws_the_chain_history_and_dependencies(reader):
 def test_drill_down_of_a_governance_row_explains_itself(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
-    reader.multiselect(key="flt_kinds").set_value(["governance"]).run()
+    reader.multiselect(key="kind").set_value(["governance"]).run()
     labels = reader.selectbox(key="drill_row").options
     assert any(label.endswith(": no work drives this KPI") for label in labels)
     kpi_row = next(i for i, label in enumerate(labels) if label.endswith(": no work drives this KPI"))
@@ -119,7 +120,7 @@ def test_drill_down_of_a_governance_row_explains_itself(reader):
     assert reader.selectbox(key="kpi_pick").value == "K-IDLE"
     reader.switch_page("pages/exceptions.py")
     reader.run()
-    reader.multiselect(key="flt_kinds").set_value([]).run()
+    reader.multiselect(key="kind").set_value([]).run()
 
 
 def test_snapshot_picker_changes_every_page(reader):
@@ -130,7 +131,7 @@ def test_snapshot_picker_changes_every_page(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
     assert "As of **27 Apr 2026**" in reader.caption[0].value
-    assert reader.toggle(key="flt_new").disabled  # the first snapshot has nothing before it
+    assert reader.toggle(key="new").disabled  # the first snapshot has nothing before it
     reader.sidebar.selectbox(key="snapshot_id").select(8).run()
     assert "As of **15 Jun 2026**" in reader.caption[0].value
 
@@ -140,7 +141,7 @@ def test_heatmap_draws_both_heatmaps_and_lists_milestones(reader):
     reader.run()
     assert len(charts(reader)) == 2
     assert len(table(reader, "milestone_id", "program", "percent_complete")) == 300
-    reader.button_group(key="heat_by").set_value("project").run()
+    reader.button_group(key="rows").set_value("project").run()
     assert no_errors(reader)
     assert "Project" in chart_text(charts(reader)[0])
 
@@ -220,7 +221,7 @@ def test_upload_checks_previews_and_commits_a_week(open_app, writable_db):
     assert no_errors(at)
     detected = table(at, "file", "detected")
     assert set(detected["detected"]) == {"template"}
-    assert len(table(at, "milestone_id", "baseline_finish", "_row")) > 0
+    assert len(table(at, "milestone_id", "baseline_finish")) > 0
     at.button(key="up_commit").click().run()
     assert no_errors(at)
     assert any("Stored snapshot 9" in s.value for s in at.success)
@@ -289,7 +290,7 @@ def test_an_unknown_layout_is_read_with_a_saved_mapping(open_app, writable_db):
     at.run()
     at.button(key="up_profile_save").click().run()
     assert no_errors(at)
-    preview = table(at, "milestone_id", "baseline_finish", "_row")
+    preview = table(at, "milestone_id", "baseline_finish")
     assert preview["milestone_id"].to_list() == ["D-1"]
     with Store.open(writable_db) as store:
         assert store.load_mapping_profile("Tracker")["columns"]["owner"] == "Lead"
@@ -325,3 +326,64 @@ def test_errors_show_their_message_never_a_traceback():
     assert at.error[0].value == "there is no KPI 'K-NOPE' in this snapshot"
     assert "Something went wrong" in at.error[1].value and "ZeroDivision" not in at.error[1].value
     assert at.markdown[0].value == "the page goes on"
+
+
+def test_an_empty_file_shows_its_problem_first_not_the_mapping_editor(open_app, writable_db):
+    """Regression: an empty file opened the full mapping editor above "the file is empty"."""
+    at = open_app(writable_db, "pages/upload.py")
+    at.file_uploader[0].set_value([("empty.csv", b"", "text/csv")])
+    at.run()
+    assert not at.exception
+    kinds = [getattr(e, "type", "") for e in at.main]
+    assert kinds.index("subheader") < kinds.index("expander")  # "Files", then "Problems (1)" above the editor
+    assert [s.value for s in at.subheader][:2] == ["Files", "Problems (1)"]
+    editor = next(e for e in at.expander if e.label == "Column mapping for other layouts")
+    assert not editor.proto.expanded
+    assert not at.warning  # no "match no known layout: map their columns" for a file with nothing to map
+    assert "empty.csv: the file is empty" in html_text(at)
+
+
+def test_the_preview_hides_the_readers_columns_and_shows_dates_as_dates(open_app, writable_db):
+    at = open_app(writable_db, "pages/upload.py")
+    at.file_uploader[0].set_value([(p.name, p.read_bytes(), "text/csv") for p in sorted(WEEK.glob("*.csv"))])
+    at.date_input(key="up_as_of").set_value(date(2026, 6, 22))
+    at.run()
+    preview = next(f for f in at.dataframe if {"milestone_id", "baseline_start"} <= set(f.value.columns))
+    assert not [c for c in preview.value.columns if c.startswith("_")]
+    config = json.loads(preview.proto.columns)
+    assert config["baseline_start"]["type_config"]["type"] == "date"
+    assert config["baseline_start"]["type_config"]["format"] == "YYYY-MM-DD"
+
+
+def test_the_causal_chain_says_which_way_the_slip_moves_the_kpi(reader):
+    """Regression: the chain read "this slip costs -0.068 USD/mile"."""
+    reader.switch_page("pages/exceptions.py")
+    reader.run()
+    chain = chart_text(charts(reader)[0])
+    assert "this slip raises Cost per mile by 0.068 USD/mile" in chain
+    assert "costs -" not in chain
+
+
+def test_pulse_and_exceptions_count_watermelons_in_the_same_words(reader):
+    """Regression: Pulse said "Watermelons 27" while Exceptions said "38 watermelon rows"."""
+    reader.switch_page("pages/pulse.py")
+    reader.run()
+    melons = int(metric(reader, "Watermelon milestones"))
+    reader.switch_page("pages/exceptions.py")
+    reader.run()
+    line = next(m.value for m in reader.markdown if "exception rows" in m.value)
+    assert f"**{melons}** watermelon milestones" in line
+    assert "rows: a milestone has a row per KPI it hurts" in line
+
+
+def test_an_upload_of_kpi_actuals_lists_what_it_changes(open_app, writable_db):
+    """Regression: an upload that changed KPI actuals said "0 change(s)"."""
+    at = open_app(writable_db, "pages/upload.py")
+    actuals = b"kpi_id,as_of,value\nK-CPM,2026-03-31,2.11\nK-CPM,2026-06-30,2.02\n"
+    at.file_uploader[0].set_value([("kpi_actuals.csv", actuals, "text/csv")])
+    at.date_input(key="up_as_of").set_value(date(2026, 6, 22))
+    at.run()
+    assert no_errors(at), [e.value for e in (*at.exception, *at.error)]
+    assert any("2 change\\(s\\) since snapshot 8" in m.value for m in at.markdown)
+    changes = table(at, "change", "detail")
+    assert set(changes["change"]) == {"kpi_actual_added", "kpi_actual_changed"}

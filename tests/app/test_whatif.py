@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from app_helpers import chart_text, charts, metric, no_errors, table
+from app_helpers import chart_text, charts, metric, no_errors, shown, table
 from streamlit.testing.v1 import AppTest
 
 from ui import loaders
@@ -145,7 +145,8 @@ def test_compare_two_saved_scenarios_and_the_one_being_edited(page):
     rows = compared.set_index("figure")
     assert rows.loc["Milestones moved", "Two weeks"] == "2"
     assert rows.loc["K-CPM · Cost per mile: projected (USD/mile)", "Two weeks"] == "2.050"
-    assert any("Scenarios side by side" in chart_text(c) for c in charts(page))
+    chart = next(chart_text(c) for c in charts(page) if "Scenarios side by side" in chart_text(c))
+    assert "change against the snapshot as is" in chart and '"field": "change"' in chart
 
 
 def test_a_saved_scenario_that_no_longer_fits_is_explained(page):
@@ -165,7 +166,7 @@ def test_a_saved_scenario_that_no_longer_fits_is_explained(page):
     page.button(key="wi_open").click().run()
     assert not page.exception
     assert [e.value for e in page.error] == [
-        (
+        shown(
             "milestone 'M2' (Telematics retrofit complete) finished on 2026-05-29; a workaround has nothing left to "
             "recover"
         )
@@ -200,7 +201,7 @@ def test_monte_carlo_runs_and_says_which_distribution_it_used(page):
     page.button(key="wi_mc_run").click().run()
     assert not page.exception
     assert [e.value for e in page.error] == [
-        "the slip range of project 'P-ROUTE' must satisfy min <= most likely <= max, got 0, 40, 30"
+        shown("the slip range of project 'P-ROUTE' must satisfy min <= most likely <= max, got 0, 40, 30")
     ]
 
 

@@ -52,7 +52,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start `streamlit run app.py` on a fresh database; the app loads the sample itself."""
     require_chromium()
     folder = tmp_path_factory.mktemp("e2e")
-    db = folder / "kpi.duckdb"
+    yield from serve(folder / "kpi.duckdb", folder)
+
+
+@pytest.fixture(scope="session")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A dashboard on a portfolio whose every name is a hostile string (``tests/hostile_text.py``)."""
+    from hostile_text import hostile_portfolio
+
+    require_chromium()
+    folder = tmp_path_factory.mktemp("e2e_hostile")
+    yield from serve(hostile_portfolio(folder / "hostile.duckdb"), folder)
+
+
+def serve(db: Path, folder: Path) -> Iterator[str]:
+    """Run `streamlit run app.py` on ``db`` until the caller is done; yield its address."""
     log = (folder / "server.log").open("wb")  # the full tracebacks a user never sees
     port = _free_port()
     env = {**os.environ, "KPI_DB": str(db)}

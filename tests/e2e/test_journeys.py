@@ -38,11 +38,11 @@ def test_every_page_loads_without_an_error(page, server):
 
 def test_executive_filters_watermelons_and_opens_the_drill_down(page, server):
     open_page(page, server, "Exceptions")
-    summary = page.get_by_text(re.compile(r"^\d+ of \d+ exceptions")).first
+    summary = page.get_by_text(re.compile(r"^\d+ of \d+ exception rows")).first
     total = int(summary.inner_text().split(" of ")[1].split()[0])
     page.get_by_text("Watermelons only", exact=True).click()
     wait_for_app(page)
-    shown = int(page.get_by_text(re.compile(r"^\d+ of \d+ exceptions")).first.inner_text().split()[0])
+    shown = int(page.get_by_text(re.compile(r"^\d+ of \d+ exception rows")).first.inner_text().split()[0])
     assert 0 < shown < total
     # the drill-down opens on the first row: the routing go-live, reported Green but 21 days late
     why = page.get_by_text(re.compile("Routing software go-live .* reported Green")).first
