@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import polars as pl
 
 from kpi_engine.core.text import kpi_value, thousands
@@ -161,7 +163,17 @@ def governance_why() -> pl.Expr:
     return pl.concat_str(subject, pl.lit(": "), pl.col("detail"), pl.lit("."), fix)
 
 
-def sort_exceptions(exceptions: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+#: An eager or a lazy frame: sorting keeps whichever it is given.
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
+
+def _largest(amounts: pl.Series) -> float:
+    """The largest absolute amount of a money column (0 when it is empty)."""
+    top = amounts.abs().max()
+    return float(top) if isinstance(top, (int, float)) else 0.0
+
+
+def sort_exceptions(exceptions: FrameT) -> FrameT:
     """Order by value at risk, then shortfall, then slip (descending), then ids.
 
     A missing shortfall (a row with no KPI) counts as 0, as DOMAIN.md section 3 says: a
@@ -221,7 +233,7 @@ def build_exception_list(
         | (pl.col("kpi_impact").abs() > 1e-12)
     )
     lonely_rows = complete(lonely).filter(pl.col("computed_status").is_in(["Amber", "Red"]) | pl.col("watermelon"))
-    largest = max(float(pairs["value_at_risk"].abs().max() or 0.0), float(lonely["value_at_risk"].abs().max() or 0.0))
+    largest = max(_largest(pairs["value_at_risk"]), _largest(lonely["value_at_risk"]))
     parts = [
         frame.with_columns(
             pl.lit("milestone").alias("kind"),

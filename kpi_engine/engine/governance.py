@@ -141,5 +141,5 @@ def governance_findings(portfolio: Portfolio, refs: References | None = None) ->
             none,
         ),
     ]
-    findings = pl.concat([p.cast(FINDING_COLUMNS) for p in parts], how="vertical")
+    findings = pl.concat([p.cast(pl.Schema(FINDING_COLUMNS)) for p in parts], how="vertical")
     return findings.sort("subject", "subject_id", "finding")

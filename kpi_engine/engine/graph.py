@@ -11,8 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from kpi_engine.core.errors import CycleError
+
+#: Milestone ids by node index: a list or a Polars Series (node ``i`` is ``ids[i]``).
+Ids = Sequence[str] | pl.Series
 
 #: Most cycles one CycleError names (a damaged file may hold thousands).
 MAX_CYCLES_NAMED = 10
@@ -35,7 +39,7 @@ class DependencyGraph:
         For level ``k`` (k >= 1), the slice of the edge arrays whose successor is at level ``k``.
     """
 
-    ids: Sequence[str]
+    ids: Ids
     src: np.ndarray
     dst: np.ndarray
     weight: np.ndarray
@@ -58,7 +62,7 @@ class DependencyGraph:
         return mask
 
 
-def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Sequence[str]) -> np.ndarray:
+def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Ids) -> np.ndarray:
     """Return the topological generation of each of ``n`` nodes (vectorised Kahn).
 
     Raises
@@ -95,9 +99,7 @@ def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Sequence[s
     return level
 
 
-def _cycle_members(
-    n: int, src: np.ndarray, dst: np.ndarray, indegree: np.ndarray, ids: Sequence[str]
-) -> list[list[str]]:
+def _cycle_members(n: int, src: np.ndarray, dst: np.ndarray, indegree: np.ndarray, ids: Ids) -> list[list[str]]:
     """Return the cycles among the nodes Kahn's walk could not reach, each in dependency order.
 
     Nodes that only hang below a cycle are peeled off first; then, from each remaining node
@@ -144,7 +146,7 @@ def _cycle_members(
     return cycles
 
 
-def build_graph(ids: Sequence[str], src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> DependencyGraph:
+def build_graph(ids: Ids, src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> DependencyGraph:
     """Build the level-grouped graph from edge arrays over node indices.
 
     Parameters

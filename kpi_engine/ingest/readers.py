@@ -190,6 +190,7 @@ def read_csv(file: SourceFile) -> Sheet:
                 raw = _read_polars(data, delim)
         if raw is None:
             raw = _read_ragged(decode(data).decode("utf-8"), delim, file)
+    assert raw is not None  # read by polars, or line by line above
     return Sheet(
         file=file.name,
         name=file.stem,

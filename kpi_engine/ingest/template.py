@@ -141,13 +141,13 @@ def template_part(
             )
     used = set(columns.values())
     for i, text in enumerate(block.headers):
-        column = HEADER_KEYS[table].get(normalise_header(text)) if text is not None else None
-        if text is None or f"c{i}" in used or column in clashes:
+        known = HEADER_KEYS[table].get(normalise_header(text)) if text is not None else None
+        if text is None or f"c{i}" in used or known in clashes:
             continue
-        if column is None:
+        if known is None:
             message = f"column is not part of the {table} table and was not read"
         else:  # the user's mapping reads this column from another header
-            message = f"column was not read: {column} comes from '{block.label(columns[column])}'"
+            message = f"column was not read: {known} comes from '{block.label(columns[known])}'"
         outcome.warnings.append(Problem(block.file, block.name, block.header_row, text, message))
     frame = block.data.select(*(pl.col(ci).alias(c) for c, ci in columns.items()), *PROVENANCE)
     labels = {c: block.label(ci) for c, ci in columns.items()}

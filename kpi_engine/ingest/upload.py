@@ -223,8 +223,8 @@ def _read(
             tables[table] = rows
 
     if not problems and not tables:
-        names = ", ".join(f.name for f in files)
-        problems.append(Problem(names, "-", None, "", "the upload holds no data rows"))
+        listed = ", ".join(f.name for f in files)
+        problems.append(Problem(listed, "-", None, "", "the upload holds no data rows"))
     if problems:
         # a formula saved without its value leaves the cell blank: say why once, not "required" too
         unsaved = {(p.file, p.sheet, p.row, p.column) for p in problems if p.message.endswith(UNSAVED_FORMULA)}

@@ -104,7 +104,7 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
             )
             report(mask, name, message)
             reported[name] = mask if name not in reported else reported[name] | mask
-    text = {n: (raw[n].set(reported[n], None) if n in reported else raw[n]) for n in present}  # type: ignore[arg-type]
+    text = {n: (raw[n].set(reported[n], None) if n in reported else raw[n]) for n in present}
 
     typed: dict[str, pl.Series] = {}
     date_cols = [n for n in present if columns[n].dtype == pl.Date]
@@ -124,7 +124,7 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
             if columns[n].dtype == pl.Int64:
                 fractional = (values != values.round(0)).fill_null(False)
                 report(fractional, n, pl.format("'{}' is not a whole number of days", pl.col(n)))
-                values = values.set(fractional, None).cast(pl.Int64)  # type: ignore[arg-type]
+                values = values.set(fractional, None).cast(pl.Int64)
             typed[n] = values
 
     # required values: blank cells not already reported as something else
@@ -141,7 +141,7 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
             "direction",
             pl.format("direction must be higher_is_better or lower_is_better, not '{}'", pl.col("direction")),
         )
-        typed["direction"] = key.set(~known, None)  # type: ignore[arg-type]
+        typed["direction"] = key.set(~known, None)
     if table == "milestones" and "reported_status" in present:
         key = text["reported_status"].str.to_lowercase().str.replace_all(r"\s+", " ")
         known = key.is_in(list(STATUS_WORDS)) | (key == "unknown")
@@ -188,8 +188,8 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
         ]
     )
     problems.extend(_order_checks(table, pl.concat([out, raw.select(PROVENANCE)], how="horizontal"), labels))
-    result = pl.concat([conform(table, out), raw.select(PROVENANCE)], how="horizontal")
-    return result, problems, warnings
+    converted = pl.concat([conform(table, out), raw.select(PROVENANCE)], how="horizontal")
+    return converted, problems, warnings
 
 
 def _date_range_problems(raw: pl.DataFrame, name: str, dates: pl.Series, labels: dict[str, str]) -> list[Problem]:

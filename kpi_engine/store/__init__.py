@@ -55,6 +55,8 @@ from kpi_engine.store.loop_log import LoopLog, create_loop_tables
 if TYPE_CHECKING:
     from kpi_engine.ingest import FileReport, ParsedUpload, SourceFile
 
+#: A value DuckDB's connection settings take.
+DuckDBSetting = str | bool | int | float | list[str]
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
@@ -206,7 +208,7 @@ def _env_float(name: str, default: float) -> float:
         raise InputError(f"the environment variable {name} must be a number of seconds, got '{raw}'") from None
 
 
-def _connect(db_path: Path, config: dict[str, object], timeout: float) -> duckdb.DuckDBPyConnection:
+def _connect(db_path: Path, config: dict[str, DuckDBSetting], timeout: float) -> duckdb.DuckDBPyConnection:
     """Open the database file, retrying for ``timeout`` seconds while another program holds it.
 
     Raises the errors :meth:`Store.open` lists.
@@ -440,7 +442,7 @@ class Store:
         if str(db_path) != ":memory:":
             db_path.parent.mkdir(parents=True, exist_ok=True)
         timeout = _env_float("KPI_DB_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT) if busy_timeout is None else busy_timeout
-        config = {
+        config: dict[str, DuckDBSetting] = {
             # DuckDB never reads files or the network for us: data arrives as Arrow.
             "enable_external_access": False,
             "autoload_known_extensions": False,
@@ -1093,6 +1095,7 @@ def _snapshot_with_files(cur: duckdb.DuckDBPyConnection, as_of: date, shas: list
 
 def _previous_id(cur: duckdb.DuckDBPyConnection, as_of: date, before_id: int | None) -> int | None:
     """The latest snapshot at or before ``as_of`` (and before ``before_id`` on that date)."""
+    params: list[date | int]
     if before_id is None:
         sql, params = "SELECT snapshot_id FROM snapshots WHERE as_of <= ?", [as_of]
     else:

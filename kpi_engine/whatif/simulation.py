@@ -30,7 +30,7 @@ have finished (or whose finish a scenario sets) do not slip.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -150,11 +150,17 @@ class SimulationResult:
 Triangle = tuple[float, float, float]
 
 
+def _typical_interval(intervals: pl.Series) -> float:
+    """Median days between two observed moves, at least one day."""
+    median = intervals.median()
+    return max(1.0, float(median)) if isinstance(median, (int, float)) else 1.0
+
+
 def _check_triangle(owner: str, values: object) -> Triangle:
     try:
-        if isinstance(values, (str, bytes)):
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
             raise TypeError
-        low, mode, high = (float(v) for v in values)  # type: ignore[union-attr]
+        low, mode, high = (float(v) for v in values)
     except (TypeError, ValueError):
         raise InputError(
             f"the slip range of {owner} must be three numbers of days (min, most likely, max), got {values!r}"
@@ -342,8 +348,8 @@ def _choose_distributions(
         pooled["moved_days"].to_numpy().astype(np.int64),
         offsets,
         lengths,
-        float(max(1.0, moves["interval_days"].median())),
-    )  # type: ignore[arg-type]
+        _typical_interval(moves["interval_days"]),
+    )
     return chosen, pools
 
 
@@ -425,7 +431,7 @@ def _draw_slips(
 # ---------------------------------------------------------------------------- per-run figures
 def _month_ends(start: date, end: date) -> list[date]:
     """Month ends strictly after ``start`` and strictly before ``end``."""
-    out = []
+    out: list[date] = []
     year, month = start.year, start.month
     while True:
         following = date(year + month // 12, month % 12 + 1, 1)
@@ -548,7 +554,7 @@ def _per_run(
         hurts &= misses[:, links.rank]
         if m_starts.size:
             critical += np.logical_or.reduceat(hurts[:, by_milestone], m_starts, axis=1).sum(axis=0)
-        if path is not None:
+        if path is not None and grid_days is not None and active is not None:
             already = np.zeros((hi - lo, n_kpis))
             if kpi_starts.size:
                 already[:, kpi_ranks] = np.add.reduceat(links.delta * at_start, kpi_starts, axis=1)

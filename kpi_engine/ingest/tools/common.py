@@ -343,9 +343,7 @@ def schedule_parts(
         rows["_level"].to_numpy(), rows["_ms"].to_numpy(), rows["_project"].rank("dense").to_numpy()
     )
     at = pl.Series(np.maximum(position, 0))
-    rows = rows.with_columns(
-        _milestone=rows["_key"].gather(at).set(pl.Series(position < 0), None)  # type: ignore[arg-type]
-    )
+    rows = rows.with_columns(_milestone=rows["_key"].gather(at).set(pl.Series(position < 0), None))
     col = pl.col
 
     def want(field: str) -> str:
