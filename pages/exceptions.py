@@ -157,6 +157,9 @@ st.subheader("Drill-down")
 labels = views.exception_label(shown).to_list()
 keys = views.exception_key(shown).to_list()
 linked = urls.linked_item(views.EXCEPTION_URL_ITEM, keys)
+finding = st.query_params.get("finding")
+if linked is not None and finding:  # a digest's link to a governance finding sharing its row's key
+    linked = views.exception_position(shown, keys[linked], finding, default=linked)
 if linked is not None:
     st.session_state["drill_row"] = linked
 selected = list(event.selection.rows) if event is not None else []
@@ -164,16 +167,6 @@ selected = list(event.selection.rows) if event is not None else []
 if selected and selected != st.session_state.get("exc_last_click"):
     st.session_state["drill_row"] = selected[0]
 st.session_state["exc_last_click"] = selected
-# A digest's link names one item (?milestone=M1&kpi=K-CPM, or with &finding= for a governance
-# row): open its drill-down once; afterwards the picker is free again.
-digest_link = {name: st.query_params.get(name) for name in ("milestone", "kpi", "finding")}
-if (digest_link["milestone"] or digest_link["finding"]) and st.session_state.get("exc_link") != digest_link:
-    st.session_state["exc_link"] = digest_link
-    found = loop_views.item_position(shown, digest_link["milestone"], digest_link["kpi"], digest_link["finding"])
-    if found is not None:
-        st.session_state["drill_row"] = found
-    else:
-        st.info("The item of this link is not in this snapshot's exception list: it may have closed.")
 # the browser may hand the picker's value back as text after the rows changed: start over then
 if not isinstance(st.session_state.get("drill_row", 0), int) or st.session_state.get("drill_row", 0) >= shown.height:
     st.session_state["drill_row"] = 0

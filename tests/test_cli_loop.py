@@ -187,5 +187,9 @@ def test_notify_json_has_the_fields_of_the_contract(db, capsys) -> None:
 def test_ack_days_is_a_setting(db, capsys) -> None:
     assert cli.main(["settings", "--db", db, "--set", "ack_days=3", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["ack_days"] == 3
-    assert cli.main(["settings", "--db", db, "--set", "ack_days=0"]) == 1
-    assert capsys.readouterr().err == "setting 'ack_days' must be at least 1 day, got 0\n"
+    assert cli.main(["settings", "--db", db, "--set", "ack_days=0"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith("setting 'ack_days' must be at least 1 day, got 0 (see python -m kpi_engine settings --help)")
+    )

@@ -173,6 +173,21 @@ def exception_key(exceptions: pl.DataFrame) -> pl.Series:
     )["key"]
 
 
+def exception_position(exceptions: pl.DataFrame, key: str, finding: str, default: int) -> int:
+    """Return the position of the row with this key and finding, or ``default`` when there is none.
+
+    >>> rows = pl.DataFrame({"milestone_id": ["M5", "M5"], "kpi_id": [None, None], "finding": [None, "several owners"]})
+    >>> exception_position(rows, "M5", "several owners", default=0)
+    1
+    """
+    found = (
+        exceptions.with_row_index("_at")
+        .filter((exception_key(exceptions) == key) & (pl.col("finding") == finding))
+        .get_column("_at")
+    )
+    return int(found[0]) if found.len() else default
+
+
 def exceptions_query(chosen: ExceptionFilter | None = None, item: str | None = None) -> dict[str, list[str]]:
     """Return the query parameters that open the Exceptions page on ``chosen`` (and a row's drill-down).
 

@@ -48,10 +48,15 @@ def one_line(text: object) -> str:
 
 
 def item_link(dashboard_url: str, milestone_id: str | None, kpi_id: str | None, finding: str | None) -> str | None:
-    """The address of an item on the dashboard's Exceptions page, or None without a dashboard address."""
+    """The address of an item's drill-down on the dashboard's Exceptions page, or None without a dashboard address.
+
+    The item is named as the page names its rows (``item=M1:K-CPM``, ``item=M5``,
+    ``item=K-IDLE``), with ``finding`` when a governance finding shares that key.
+    """
     if not dashboard_url:
         return None
-    query = urlencode({k: v for k, v in (("milestone", milestone_id), ("kpi", kpi_id), ("finding", finding)) if v})
+    key = f"{milestone_id}:{kpi_id}" if milestone_id and kpi_id else (milestone_id or kpi_id or "")
+    query = urlencode({k: v for k, v in (("item", key), ("finding", finding)) if v}, safe=":")
     base = dashboard_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https"):
         return None

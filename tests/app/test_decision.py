@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from app_helpers import charts, html_text, metric, no_errors, table
+from app_helpers import charts, html_text, metric, no_errors, shown, table
 from streamlit.testing.v1 import AppTest
 
 from kpi_engine.ingest import read_paths, read_upload
@@ -56,7 +56,7 @@ def test_candidates_added_on_the_page_are_chosen_within_the_budget_and_saved_as_
     at.text_input(key="bu_scenario_name").input("Fund the second vendor")
     at.button(key="bu_save").click().run()
     assert no_errors(at), problems(at)
-    assert at.success[0].value == "Saved the 1 chosen workaround(s) as scenario 'Fund the second vendor'."
+    assert at.success[0].value == shown("Saved the 1 chosen workaround(s) as scenario 'Fund the second vendor'.")
     stored = loaders.store().list_scenarios()
     spec = loaders.store().load_scenario(int(stored["scenario_id"][0]))["spec"]
     assert spec["changes"] == [

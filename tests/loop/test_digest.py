@@ -47,7 +47,7 @@ def test_the_items_come_worst_first_with_why_money_level_reason_and_link() -> No
     block = rendered.text.split("2. KPI")[0]
     assert "   Value at risk: 400,000 USD · Red · level 3 (objective owner)" in block
     assert "   Reason: reminder: still no decision at level 3 (objective owner)" in block
-    assert "   Open: https://dash.example/exceptions?milestone=M1&kpi=K-CPM" in block
+    assert "   Open: https://dash.example/exceptions?item=M1:K-CPM" in block
     for word in ("recover", "workaround", "accept", "escalate"):
         assert f"  {word}" in rendered.text
 
@@ -93,7 +93,9 @@ def test_a_teams_workflow_gets_an_adaptive_card() -> None:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        pytest.param("https://dash.example", "https://dash.example/exceptions?kpi=K+1&finding=a%26b", id="escaped-ids"),
+        pytest.param(
+            "https://dash.example", "https://dash.example/exceptions?item=K+1&finding=a%26b", id="escaped-ids"
+        ),
         pytest.param("", None, id="no-dashboard"),
         pytest.param("javascript:alert(1)//", None, id="not-a-web-address"),
     ],

@@ -66,7 +66,7 @@ def test_the_worked_example_of_section_6(tmp_path: Path, capsys: pytest.CaptureF
         dana = mailbox.to(DANA)[0]
         assert dana.message["Subject"] == "1 item needs your decision: 400,000 USD at risk"
         assert "Routing software go-live (Fleet routing optimization, Priya Raman) now finishes 2026-09-21" in dana.text
-        assert "https://dash.fleet.example/exceptions?milestone=M1&amp;kpi=K-CPM" in dana.html
+        assert "https://dash.fleet.example/exceptions?item=M1:K-CPM" in dana.html
 
         # an immediate second run: nothing new, nothing sent
         code, out, _ = _run(capsys, *notify)
