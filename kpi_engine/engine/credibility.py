@@ -21,19 +21,21 @@ from kpi_engine.core.owners import owner_names, person_key
 from kpi_engine.engine.compute import EngineResult
 
 #: One report: a milestone's status as reported in one snapshot, and as computed.
-REPORT_SCHEMA: dict[str, pl.DataType] = {
-    "snapshot_id": pl.Int64(),
-    "as_of": pl.Date(),
-    "milestone_id": pl.String(),
-    "milestone_name": pl.String(),
-    "project_id": pl.String(),
-    "project_name": pl.String(),
-    "program": pl.String(),
-    "owner": pl.String(),
-    "reported_status": pl.String(),
-    "computed_status": pl.String(),
-    "watermelon": pl.Boolean(),
-}
+REPORT_SCHEMA = pl.Schema(
+    {
+        "snapshot_id": pl.Int64(),
+        "as_of": pl.Date(),
+        "milestone_id": pl.String(),
+        "milestone_name": pl.String(),
+        "project_id": pl.String(),
+        "project_name": pl.String(),
+        "program": pl.String(),
+        "owner": pl.String(),
+        "reported_status": pl.String(),
+        "computed_status": pl.String(),
+        "watermelon": pl.Boolean(),
+    }
+)
 #: Fields of the ``credibility`` CLI output (CLI.md).
 CREDIBILITY_FIELDS = ["person", "reports", "watermelons", "credibility"]
 #: How many recent weeks :func:`reporting_sentence` speaks about at most.
@@ -65,7 +67,7 @@ def report_rows(result: EngineResult, snapshot_id: int) -> pl.DataFrame:
             "computed_status",
             "watermelon",
         )
-        .cast(REPORT_SCHEMA)  # type: ignore[arg-type]
+        .cast(REPORT_SCHEMA)
     )
 
 

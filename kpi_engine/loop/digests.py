@@ -127,7 +127,7 @@ def sent_rows(
         "reason",
         "value_at_risk",
         "decision_id",
-    ).cast(NOTIFICATION_COLUMNS)  # type: ignore[arg-type]
+    ).cast(NOTIFICATION_COLUMNS)
 
 
 def missing_contacts(status: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:

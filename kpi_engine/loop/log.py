@@ -24,67 +24,73 @@ STANDING = ("recover", "workaround", "accept")
 REASONS = ("new", "higher level", "overdue", "reminder")
 
 #: One row per item delivered to a person in a notification run.
-NOTIFICATION_COLUMNS: dict[str, pl.DataType] = {
-    "run_id": pl.Int64(),
-    "snapshot_id": pl.Int64(),
-    "as_of": pl.Date(),
-    "sent_at": pl.Datetime("us"),
-    "kind": pl.String(),
-    "milestone_id": pl.String(),
-    "kpi_id": pl.String(),
-    "finding": pl.String(),
-    #: the person the item was escalated to, as the data names them
-    "person": pl.String(),
-    "person_key": pl.String(),
-    #: the e-mail address it went to (the PMO's when ``forwarded``), or null for chat only
-    "address": pl.String(),
-    "forwarded": pl.Boolean(),
-    #: "email", "chat" or "email, chat": the channels that accepted it
-    "channels": pl.String(),
-    "escalation_level": pl.Int64(),
-    "reason": pl.String(),
-    "value_at_risk": pl.Float64(),
-    #: the decision the item had when it was sent (null when none)
-    "decision_id": pl.Int64(),
-}
+NOTIFICATION_COLUMNS = pl.Schema(
+    {
+        "run_id": pl.Int64(),
+        "snapshot_id": pl.Int64(),
+        "as_of": pl.Date(),
+        "sent_at": pl.Datetime("us"),
+        "kind": pl.String(),
+        "milestone_id": pl.String(),
+        "kpi_id": pl.String(),
+        "finding": pl.String(),
+        #: the person the item was escalated to, as the data names them
+        "person": pl.String(),
+        "person_key": pl.String(),
+        #: the e-mail address it went to (the PMO's when ``forwarded``), or null for chat only
+        "address": pl.String(),
+        "forwarded": pl.Boolean(),
+        #: "email", "chat" or "email, chat": the channels that accepted it
+        "channels": pl.String(),
+        "escalation_level": pl.Int64(),
+        "reason": pl.String(),
+        "value_at_risk": pl.Float64(),
+        #: the decision the item had when it was sent (null when none)
+        "decision_id": pl.Int64(),
+    }
+)
 
 #: One row per decision recorded; never updated, a later one supersedes.
-DECISION_COLUMNS: dict[str, pl.DataType] = {
-    "decision_id": pl.Int64(),
-    "recorded_at": pl.Datetime("us"),
-    "snapshot_id": pl.Int64(),
-    "as_of": pl.Date(),
-    "kind": pl.String(),
-    "milestone_id": pl.String(),
-    "kpi_id": pl.String(),
-    "finding": pl.String(),
-    "decision": pl.String(),
-    "decided_by": pl.String(),
-    "due": pl.Date(),
-    "note": pl.String(),
-    #: a workaround's cost, first day and fraction of the value at risk it recovers
-    "cost": pl.Float64(),
-    "start_date": pl.Date(),
-    "fraction": pl.Float64(),
-    #: the item as it stood when decided
-    "value_at_risk": pl.Float64(),
-    "escalation_level": pl.Int64(),
-    "escalate_to": pl.String(),
-}
+DECISION_COLUMNS = pl.Schema(
+    {
+        "decision_id": pl.Int64(),
+        "recorded_at": pl.Datetime("us"),
+        "snapshot_id": pl.Int64(),
+        "as_of": pl.Date(),
+        "kind": pl.String(),
+        "milestone_id": pl.String(),
+        "kpi_id": pl.String(),
+        "finding": pl.String(),
+        "decision": pl.String(),
+        "decided_by": pl.String(),
+        "due": pl.Date(),
+        "note": pl.String(),
+        #: a workaround's cost, first day and fraction of the value at risk it recovers
+        "cost": pl.Float64(),
+        "start_date": pl.Date(),
+        "fraction": pl.Float64(),
+        #: the item as it stood when decided
+        "value_at_risk": pl.Float64(),
+        "escalation_level": pl.Int64(),
+        "escalate_to": pl.String(),
+    }
+)
 
 #: One row per notification run that sent (or tried to send) something.
-RUN_COLUMNS: dict[str, pl.DataType] = {
-    "run_id": pl.Int64(),
-    "started_at": pl.Datetime("us"),
-    "snapshot_id": pl.Int64(),
-    "as_of": pl.Date(),
-    "messages": pl.Int64(),
-    "failures": pl.Int64(),
-    #: "Name <address>" of every digest the servers accepted
-    "recipients": pl.List(pl.String()),
-    #: "Name <address>: what the server said" of every digest that was not sent
-    "failed": pl.List(pl.String()),
-}
+RUN_COLUMNS = pl.Schema(
+    {
+        "run_id": pl.Int64(),
+        "started_at": pl.Datetime("us"),
+        "snapshot_id": pl.Int64(),
+        "as_of": pl.Date(),
+        "messages": pl.Int64(),
+        "failures": pl.Int64(),
+        #: "Name <address>" of every digest the servers accepted
+        "recipients": pl.List(pl.String()),
+        #: "Name <address>: what the server said" of every digest that was not sent
+        "failed": pl.List(pl.String()),
+    }
+)
 
 
 def empty_notifications() -> pl.DataFrame:

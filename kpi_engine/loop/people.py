@@ -60,12 +60,14 @@ def person_key_expr(name: pl.Expr) -> pl.Expr:
 
 
 #: Columns of :func:`contacts`.
-CONTACT_COLUMNS: dict[str, pl.DataType] = {
-    "person_key": pl.String(),
-    "name": pl.String(),
-    "email": pl.String(),
-    "chat": pl.String(),
-}
+CONTACT_COLUMNS = pl.Schema(
+    {
+        "person_key": pl.String(),
+        "name": pl.String(),
+        "email": pl.String(),
+        "chat": pl.String(),
+    }
+)
 
 
 def contacts(people: pl.DataFrame) -> pl.DataFrame:
@@ -85,5 +87,5 @@ def contacts(people: pl.DataFrame) -> pl.DataFrame:
         .sort(pl.col("email").is_null(), maintain_order=True)
         .unique("person_key", keep="first", maintain_order=True)
         .select(list(CONTACT_COLUMNS))
-        .cast(CONTACT_COLUMNS)  # type: ignore[arg-type]
+        .cast(CONTACT_COLUMNS)
     )

@@ -20,18 +20,20 @@ from kpi_engine.loop.people import contacts, person_key, person_key_expr
 LOOP_FIELDS = ["decision", "decision_by", "decision_due", "first_notified"]
 
 #: Columns of an item's history.
-HISTORY_COLUMNS: dict[str, pl.DataType] = {
-    "kind": pl.String(),
-    "milestone_id": pl.String(),
-    "kpi_id": pl.String(),
-    "finding": pl.String(),
-    "as_of": pl.Date(),
-    "at": pl.Datetime("us"),
-    "event": pl.String(),
-    "who": pl.String(),
-    "escalation_level": pl.Int64(),
-    "detail": pl.String(),
-}
+HISTORY_COLUMNS = pl.Schema(
+    {
+        "kind": pl.String(),
+        "milestone_id": pl.String(),
+        "kpi_id": pl.String(),
+        "finding": pl.String(),
+        "as_of": pl.Date(),
+        "at": pl.Datetime("us"),
+        "event": pl.String(),
+        "who": pl.String(),
+        "escalation_level": pl.Int64(),
+        "detail": pl.String(),
+    }
+)
 
 
 def exceptions_with_loop(status: pl.DataFrame) -> pl.DataFrame:
@@ -193,7 +195,7 @@ def item_history(
         pl.lit(None, pl.Int64).alias("escalation_level"),
         pl.lit(f"no longer in the exception list of the snapshot of {as_of:%Y-%m-%d}").alias("detail"),
     )
-    events = pl.concat([p.cast(HISTORY_COLUMNS) for p in [*parts, closed]])  # type: ignore[arg-type]
+    events = pl.concat([p.cast(HISTORY_COLUMNS) for p in [*parts, closed]])
     order = {"notified": 1, "decided": 0, "re-escalated": 2, "closed": 3}
     return (
         events.with_columns(pl.col("event").replace_strict(order, return_dtype=pl.Int64).alias("_order"))

@@ -108,7 +108,7 @@ class LoopLog:
     def decisions(self) -> pl.DataFrame:
         """Every decision, oldest first (columns of :data:`~kpi_engine.loop.log.DECISION_COLUMNS`)."""
         frame = self._store._frame("SELECT " + _columns(DECISION_COLUMNS) + " FROM decisions ORDER BY decision_id")
-        return frame.cast(DECISION_COLUMNS)  # type: ignore[arg-type]
+        return frame.cast(DECISION_COLUMNS)
 
     # ------------------------------------------------------------------ notifications
     def record_run(
@@ -143,7 +143,7 @@ class LoopLog:
             The run's id.
         """
         names = list(NOTIFICATION_COLUMNS)
-        rows = notifications.cast(NOTIFICATION_COLUMNS)  # type: ignore[arg-type]
+        rows = notifications.cast(NOTIFICATION_COLUMNS)
 
         def work(cur: duckdb.DuckDBPyConnection) -> int:
             run_id = int(
@@ -179,7 +179,7 @@ class LoopLog:
         frame = self._store._frame(
             "SELECT " + _columns(NOTIFICATION_COLUMNS) + " FROM notifications ORDER BY run_id, sent_at"
         )
-        return frame.cast(NOTIFICATION_COLUMNS)  # type: ignore[arg-type]
+        return frame.cast(NOTIFICATION_COLUMNS)
 
     def runs(self) -> pl.DataFrame:
         """Every notification run, newest first (:data:`~kpi_engine.loop.log.RUN_COLUMNS`)."""
@@ -190,7 +190,7 @@ class LoopLog:
         return frame.with_columns(
             pl.col("recipients").str.json_decode(pl.List(pl.String)),
             pl.col("failed").str.json_decode(pl.List(pl.String)),
-        ).cast(RUN_COLUMNS)  # type: ignore[arg-type]
+        ).cast(RUN_COLUMNS)
 
 
 def _now() -> datetime:

@@ -46,15 +46,17 @@ MAX_CELLS = 200_000
 MAX_CHOICES = 40_000_000
 
 #: Columns of the candidate values and of :attr:`Optimum.chosen`.
-VALUE_SCHEMA: dict[str, pl.DataType] = {
-    "milestone_id": pl.String(),
-    "name": pl.String(),
-    "start_date": pl.Date(),
-    "cost": pl.Float64(),
-    "fraction": pl.Float64(),
-    "recovered_value": pl.Float64(),
-    "net_value": pl.Float64(),
-}
+VALUE_SCHEMA = pl.Schema(
+    {
+        "milestone_id": pl.String(),
+        "name": pl.String(),
+        "start_date": pl.Date(),
+        "cost": pl.Float64(),
+        "fraction": pl.Float64(),
+        "recovered_value": pl.Float64(),
+        "net_value": pl.Float64(),
+    }
+)
 FRONTIER_SCHEMA: dict[str, pl.DataType] = {"budget": pl.Float64(), "total_net": pl.Float64()}
 
 
@@ -189,7 +191,7 @@ def candidate_values(portfolio: Portfolio, schedule: Schedule | None = None) -> 
         .with_columns((pl.col("recovered_value") - pl.col("cost")).round(2).alias("net_value"))
         .sort("milestone_id", "name", "_row")
         .select(list(VALUE_SCHEMA))
-        .cast(VALUE_SCHEMA)  # type: ignore[arg-type]
+        .cast(VALUE_SCHEMA)
     )
 
 

@@ -373,33 +373,39 @@ KPI_DIFF_SCHEMA = {
     "misses_before": pl.Boolean,
     "misses_after": pl.Boolean,
 }
-MOVED_SCHEMA = {
-    "milestone_id": pl.String,
-    "name": pl.String,
-    "project_id": pl.String,
-    "before": pl.Date,
-    "after": pl.Date,
-    "moved_days": pl.Int64,
-    "is_direct": pl.Boolean,
-}
-ESCALATION_SCHEMA = {
-    "milestone_id": pl.String,
-    "kpi_id": pl.String,
-    "escalation_level_before": pl.Int64,
-    "escalation_level_after": pl.Int64,
-    "escalate_to_before": pl.String,
-    "escalate_to_after": pl.String,
-    "escalate_role": pl.String,
-}
-MITIGATION_SCHEMA = {
-    "milestone_id": pl.String,
-    "start": pl.Date,
-    "cost": pl.Float64,
-    "fraction": pl.Float64,
-    "recovered_value": pl.Float64,
-    "net_value": pl.Float64,
-    "break_even_days": pl.Int64,
-}
+MOVED_SCHEMA = pl.Schema(
+    {
+        "milestone_id": pl.String,
+        "name": pl.String,
+        "project_id": pl.String,
+        "before": pl.Date,
+        "after": pl.Date,
+        "moved_days": pl.Int64,
+        "is_direct": pl.Boolean,
+    }
+)
+ESCALATION_SCHEMA = pl.Schema(
+    {
+        "milestone_id": pl.String,
+        "kpi_id": pl.String,
+        "escalation_level_before": pl.Int64,
+        "escalation_level_after": pl.Int64,
+        "escalate_to_before": pl.String,
+        "escalate_to_after": pl.String,
+        "escalate_role": pl.String,
+    }
+)
+MITIGATION_SCHEMA = pl.Schema(
+    {
+        "milestone_id": pl.String,
+        "start": pl.Date,
+        "cost": pl.Float64,
+        "fraction": pl.Float64,
+        "recovered_value": pl.Float64,
+        "net_value": pl.Float64,
+        "break_even_days": pl.Int64,
+    }
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -608,7 +614,7 @@ def _moved(
             pl.Series("is_direct", direct[moved_at], dtype=pl.Boolean),
         )
         .sort(["is_direct", "moved_days", "milestone_id"], descending=[True, True, False])
-        .cast(MOVED_SCHEMA)  # type: ignore[arg-type]
+        .cast(MOVED_SCHEMA)
     )
 
 
@@ -661,7 +667,7 @@ def escalation_rises(
         .with_columns(pl.col("escalation_level_before").fill_null(0))
         .filter(pl.col("escalation_level_after") > pl.col("escalation_level_before"))
         .select(list(ESCALATION_SCHEMA))
-        .cast(ESCALATION_SCHEMA)  # type: ignore[arg-type]
+        .cast(ESCALATION_SCHEMA)
         .sort(["escalation_level_after", "milestone_id", "kpi_id"], descending=[True, False, False], nulls_last=True)
     )
 
@@ -765,7 +771,7 @@ def mitigation_values(
         .with_columns(pl.col("recovered_value").fill_null(0.0))
         .with_columns(cents(pl.col("recovered_value") - pl.col("cost")).alias("net_value"))
         .select(list(MITIGATION_SCHEMA))
-        .cast(MITIGATION_SCHEMA)  # type: ignore[arg-type]
+        .cast(MITIGATION_SCHEMA)
     )
 
 

@@ -351,14 +351,16 @@ def moved_milestones(result: ScenarioResult) -> pl.DataFrame:
     )
 
 
-WATERFALL_SCHEMA = {
-    "order": pl.Int64,
-    "step": pl.String,
-    "kind": pl.String,
-    "start": pl.Float64,
-    "end": pl.Float64,
-    "amount": pl.Float64,
-}
+WATERFALL_SCHEMA = pl.Schema(
+    {
+        "order": pl.Int64,
+        "step": pl.String,
+        "kind": pl.String,
+        "start": pl.Float64,
+        "end": pl.Float64,
+        "amount": pl.Float64,
+    }
+)
 
 
 def value_at_risk_waterfall(result: ScenarioResult, top: int = 8) -> pl.DataFrame:
@@ -421,7 +423,7 @@ def value_at_risk_waterfall(result: ScenarioResult, top: int = 8) -> pl.DataFram
         pl.concat([steps, total], how="vertical_relaxed")
         .with_row_index("order")
         .select(list(WATERFALL_SCHEMA))
-        .cast(WATERFALL_SCHEMA)  # type: ignore[arg-type]
+        .cast(WATERFALL_SCHEMA)
     )
 
 
