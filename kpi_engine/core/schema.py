@@ -156,7 +156,7 @@ STATUS_WORDS: dict[str, str] = {
 
 def schema_of(table: str) -> dict[str, pl.DataType]:
     """Return the Polars schema (column name -> dtype) of a canonical table."""
-    return {name: col.dtype for name, col in TABLES[table].items()}  # type: ignore[misc]
+    return {name: col.dtype for name, col in TABLES[table].items()}  # type: ignore[misc]  # dtype classes and instances alike
 
 
 def required_columns(table: str) -> list[str]:

@@ -108,7 +108,7 @@ class Settings:
 
     def with_value(self, name: str, value: object) -> Settings:
         """Return a copy with one setting changed, converted to its type and checked."""
-        new = replace(self, **{name: self.convert(name, value)})  # type: ignore[arg-type]
+        new = replace(self, **{name: self.convert(name, value)})  # type: ignore[arg-type]  # convert() returns the field's own type
         if new.amber_days > new.red_days:
             raise InputError(
                 f"the Amber threshold ({new.amber_days} days) cannot exceed the Red threshold ({new.red_days} days)"

@@ -828,9 +828,9 @@ def kpi_trajectory(result: EngineResult, kpi_id: str) -> pl.DataFrame:
         .select(pl.lit("Actual").alias("series"), pl.col("as_of").alias("date"), pl.col("value"))
     )
     start = latest_actuals(portfolio.kpi_actuals.filter(pl.col("kpi_id") == kpi_id), as_of)
-    start_date: date = start["actual_date"][0] if start.height else kpi["period_start"]  # type: ignore[assignment]
-    start_value: float = start["actual_value"][0] if start.height else kpi["baseline_value"]  # type: ignore[assignment]
-    target_date: date = kpi["target_date"]  # type: ignore[assignment]
+    start_date: date = start["actual_date"][0] if start.height else kpi["period_start"]  # type: ignore[assignment]  # a frame cell: polars types it as any scalar
+    start_value: float = start["actual_value"][0] if start.height else kpi["baseline_value"]  # type: ignore[assignment]  # a frame cell: polars types it as any scalar
+    target_date: date = kpi["target_date"]  # type: ignore[assignment]  # a frame cell: polars types it as any scalar
 
     drivers = (
         result.links.filter(pl.col("kpi_id") == kpi_id)
@@ -1117,7 +1117,7 @@ def causal_chain(result: EngineResult, milestone_id: str, kpi_id: str | None = N
     """
     m = result.milestone(milestone_id)
     driver = finish_driver(result, milestone_id)
-    late = (m["slip_days"] or 0) > 0  # type: ignore[operator]
+    late = (m["slip_days"] or 0) > 0  # type: ignore[operator]  # a frame cell: polars types it as any scalar
     cause_status = m["computed_status"] if late else ("Complete" if driver["kind"] == "actual" else "Green")
     steps: list[dict[str, object]] = []
     if driver["kind"] == "task":
@@ -1163,7 +1163,7 @@ def causal_chain(result: EngineResult, milestone_id: str, kpi_id: str | None = N
                 "status": cause_status,
             }
         )
-    slip = int(m["slip_days"] or 0)  # type: ignore[call-overload]
+    slip = int(m["slip_days"] or 0)  # type: ignore[call-overload]  # a frame cell: polars types it as any scalar
     lateness = f"{slip} days late" if slip > 0 else (f"{-slip} days early" if slip < 0 else "on time")
     reported = f"reported {m['reported_status']}" + (", a watermelon" if m["watermelon"] else "")
     steps.append(

@@ -327,7 +327,7 @@ def _workbook_notes(sheet: Sheet, block: Block | None) -> Outcome:
             continue
         listed += 1
         known = block is not None and position is not None and position < len(block.headers)
-        column = block.label(f"c{position}") if known else ref.rstrip("0123456789")  # type: ignore[union-attr]
+        column = block.label(f"c{position}") if known else ref.rstrip("0123456789")  # type: ignore[union-attr]  # known implies a block
         notes.problems.append(Problem(sheet.file, sheet.name, row, column, f"cell {ref}: {UNSAVED_FORMULA}"))
     if sheet.unsaved_total > len(sheet.unsaved_formulas):
         more = sheet.unsaved_total - len(sheet.unsaved_formulas)

@@ -161,7 +161,7 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
             "percent_complete",
             pl.format("'{}' is outside 0-100", pl.col("percent_complete")),
         )
-        if pct.drop_nulls().len() and pct.max() <= 1 and ((pct > 0) & (pct < 1)).any():  # type: ignore[operator]
+        if pct.drop_nulls().len() and pct.max() <= 1 and ((pct > 0) & (pct < 1)).any():  # type: ignore[operator]  # max() of a numeric column is a number here
             warnings.append(
                 Problem(
                     part.file,

@@ -72,7 +72,7 @@ def heatmap_spec(result: EngineResult) -> dict[str, Any] | None:
     cells = top.cells
     if cells.height == 0:
         return None
-    worst = max(float(cells["max_slip_days"].max() or 0), 1.0)  # type: ignore[arg-type]
+    worst = max(float(cells["max_slip_days"].max() or 0), 1.0)  # type: ignore[arg-type]  # a frame cell: polars types it as any scalar
     return {
         "$schema": _VEGA_LITE,
         "title": {"text": "Worst slip per cell (days), by program and month due", "anchor": "start", "fontSize": 16},
@@ -126,7 +126,7 @@ def trajectory_spec(result: EngineResult, kpi_id: str) -> dict[str, Any]:
     kpi = result.kpi(kpi_id)
     path = views.kpi_trajectory(result, kpi_id).with_columns(pl.col("date").cast(pl.String))
     unit = f" ({kpi['unit']})" if kpi.get("unit") else ""
-    target = float(kpi["target_value"])  # type: ignore[arg-type]
+    target = float(kpi["target_value"])  # type: ignore[arg-type]  # a frame cell: polars types it as any scalar
     colours = {"Actual": "#263238", "Projected": RAG_COLOURS["Red"], "Baseline plan": "#9E9E9E"}
     return {
         "$schema": _VEGA_LITE,

@@ -272,7 +272,7 @@ def write_csv(frame: pl.DataFrame, path_or_buffer: str | Path | IO[bytes] | IO[s
     elif isinstance(path_or_buffer, io.TextIOBase):
         path_or_buffer.write(data.decode("utf-8"))
     else:
-        path_or_buffer.write(data)  # type: ignore[arg-type]
+        path_or_buffer.write(data)  # type: ignore[arg-type]  # what is left is a binary buffer
 
 
 def write_bytes(path: Path, data: bytes) -> None:

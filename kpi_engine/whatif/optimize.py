@@ -130,7 +130,7 @@ def check_budget(budget: object) -> float:
     if isinstance(budget, bool):
         raise InputError(f"the budget must be a number of at least 0, got {budget!r}")
     try:
-        value = float(budget)  # type: ignore[arg-type]
+        value = float(budget)  # type: ignore[arg-type]  # checked by the except below
     except (TypeError, ValueError):
         raise InputError(f"the budget must be a number of at least 0, got {budget!r}") from None
     if not math.isfinite(value) or value < 0:

@@ -86,7 +86,7 @@ def _number(value: object, what: str) -> float:
     if isinstance(value, bool):
         raise ScenarioError(f"{what} must be a number, got {value!r}")
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # checked by the except below
     except (TypeError, ValueError):
         raise ScenarioError(f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(number):
