@@ -10,7 +10,7 @@ the shared RAG colours.
 >>> one_line("Dana\\r\\nBcc: all@example.com")
 'Dana Bcc: all@example.com'
 >>> item_link("https://dash.example/", "M1", "K-CPM", None)
-'https://dash.example/exceptions?milestone=M1&kpi=K-CPM'
+'https://dash.example/exceptions?item=M1:K-CPM'
 """
 
 from __future__ import annotations
