@@ -34,6 +34,7 @@ def portfolios(
     max_kpis: int = 4,
     max_projects: int = 3,
     finished_share: float = 0.25,
+    on_time: bool = False,
 ) -> Portfolio:
     """A random valid portfolio as of :data:`AS_OF`.
 
@@ -47,6 +48,9 @@ def portfolios(
         At most this many projects; milestones are spread over them.
     finished_share
         Rough share of milestones that have an actual finish (on or before ``AS_OF``).
+    on_time
+        Every milestone on plan: open, its baseline after ``AS_OF``, no slip, no task
+        forecast after it, no dependencies, and linked to every KPI.
 
     Every milestone has 0-2 tasks, up to two predecessors among lower indices, and a link
     to each KPI with probability one half; KPIs have 0-2 actuals before ``AS_OF`` and a
@@ -61,10 +65,10 @@ def portfolios(
     ]
     milestones, tasks, dependencies, links = [], [], [], []
     for i in range(n):
-        baseline = draw(st.integers(-60, 240))
+        baseline = draw(st.integers(1, 240) if on_time else st.integers(-60, 240))
         duration = draw(st.integers(0, 30))
-        slip = draw(st.integers(-10, 40))
-        done = draw(st.floats(0, 1)) < finished_share
+        slip = 0 if on_time else draw(st.integers(-10, 40))
+        done = not on_time and draw(st.floats(0, 1)) < finished_share
         milestones.append(
             {
                 "milestone_id": f"M{i}",
@@ -79,7 +83,7 @@ def portfolios(
             }
         )
         for j in range(draw(st.integers(0, 2))):
-            late = draw(st.integers(-20, 30))
+            late = 0 if on_time else draw(st.integers(-20, 30))
             tasks.append(
                 {
                     "task_id": f"T{i}-{j}",
@@ -89,13 +93,13 @@ def portfolios(
                     "actual_finish": _day(min(baseline + late, -1)) if draw(st.booleans()) else None,
                 }
             )
-        if i:
+        if i and not on_time:
             for p in sorted(draw(st.sets(st.integers(0, i - 1), max_size=2))):
                 dependencies.append(
                     {"predecessor_id": f"M{p}", "successor_id": f"M{i}", "lag_days": draw(st.integers(0, 10))}
                 )
         for k in range(n_kpis):
-            if draw(st.booleans()):
+            if on_time or draw(st.booleans()):
                 links.append(
                     {
                         "milestone_id": f"M{i}",

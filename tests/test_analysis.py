@@ -17,11 +17,11 @@ import pytest
 from builders import FLEET_DIR
 
 from kpi_engine import cli
-from kpi_engine import store as store_module
 from kpi_engine.analysis import analyse, milestone_history
 from kpi_engine.core.errors import CycleError, OutOfRangeError
 from kpi_engine.ingest import read_paths, read_upload
 from kpi_engine.store import Store
+from kpi_engine.store import merge as store_merge
 
 
 def fleet_upload():
@@ -33,7 +33,7 @@ def fleet_upload():
 def store_unchecked(db: Path, upload, as_of: date, monkeypatch: pytest.MonkeyPatch) -> None:
     """Store an upload as an older version would have: without the schedule checks."""
     with monkeypatch.context() as patched:
-        patched.setattr(store_module, "_schedule_problems", lambda *args: [])
+        patched.setattr(store_merge, "_schedule_problems", lambda *args: [])
         with Store.open(db) as store:
             store.ingest(upload, as_of)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -12,6 +11,7 @@ from builders import frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from strategies import portfolios
 
 from kpi_engine.core.bounds import (
     EARLIEST_DATE,
@@ -28,83 +28,7 @@ from kpi_engine.engine.compute import compute
 from kpi_engine.engine.exception_list import EXCEPTION_COLUMNS
 from kpi_engine.output.formats import to_json
 
-AS_OF = date(2026, 6, 1)
-DAY0 = date(2026, 3, 1)
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def portfolios(draw, on_time: bool = False) -> Portfolio:
-    """Random acyclic portfolios: dependencies only run from lower to higher milestone index."""
-    n = draw(st.integers(1, 12))
-    n_kpis = draw(st.integers(1, 4))
-    milestones, tasks, deps, links = [], [], [], []
-    for i in range(n):
-        baseline = DAY0 + timedelta(days=draw(st.integers(95, 300)))
-        duration = draw(st.integers(0, 20))
-        done = not on_time and draw(st.booleans()) and draw(st.booleans())
-        slip = 0 if on_time else draw(st.integers(-10, 40))
-        milestones.append(
-            {
-                "milestone_id": f"M{i}",
-                "project_id": "P",
-                "name": f"m{i}",
-                "owner": "Pat Lead",
-                "baseline_start": baseline - timedelta(days=duration),
-                "baseline_finish": baseline,
-                "forecast_finish": baseline + timedelta(days=slip),
-                "actual_finish": baseline + timedelta(days=slip) if done else None,
-                "reported_status": draw(st.sampled_from(["Green", "Amber", "Red", None, "Done"])),
-            }
-        )
-        for j in range(draw(st.integers(0, 2))):
-            late = 0 if on_time else draw(st.integers(-20, 30))
-            tasks.append(
-                {
-                    "task_id": f"T{i}-{j}",
-                    "milestone_id": f"M{i}",
-                    "name": "t",
-                    "forecast_finish": baseline + timedelta(days=min(late, 0) if on_time else late),
-                }
-            )
-        for k in range(n_kpis):
-            if on_time or draw(st.booleans()):
-                links.append(
-                    {
-                        "milestone_id": f"M{i}",
-                        "kpi_id": f"K{k}",
-                        "kpi_delta": draw(st.floats(-2, 2, allow_nan=False)),
-                        "ramp_days": float(draw(st.integers(0, 60))),
-                        "value_per_week": float(draw(st.integers(0, 100_000))),
-                    }
-                )
-        if i and not on_time:
-            for p in draw(st.sets(st.integers(0, i - 1), max_size=2)):
-                deps.append({"predecessor_id": f"M{p}", "successor_id": f"M{i}", "lag_days": draw(st.integers(0, 10))})
-    kpis = [
-        {
-            "kpi_id": f"K{k}",
-            "name": f"k{k}",
-            "owner": "Kim Owner",
-            "objective_id": "O",
-            "direction": draw(st.sampled_from(["higher_is_better", "lower_is_better"])),
-            "baseline_value": 10.0,
-            "target_value": draw(st.floats(5, 15, allow_nan=False)),
-            "period_start": date(2026, 1, 1),
-            "target_date": DAY0 + timedelta(days=draw(st.integers(120, 400))),
-        }
-        for k in range(n_kpis)
-    ]
-    tables = {
-        "objectives": frame("objectives", [{"objective_id": "O", "name": "o", "owner": "Olga Exec"}]),
-        "projects": frame("projects", [{"project_id": "P", "name": "p", "owner": "Pat Owner", "sponsor": "Sue"}]),
-        "milestones": frame("milestones", milestones),
-        "tasks": frame("tasks", tasks),
-        "dependencies": frame("dependencies", deps),
-        "links": frame("links", links),
-        "kpis": frame("kpis", kpis),
-    }
-    return Portfolio.from_tables(tables, AS_OF)
 
 
 def delayed(portfolio: Portfolio, index: int, days: int) -> Portfolio:

@@ -61,25 +61,59 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
     warnings : list of Problem
         Notes that do not block it.
     """
-    table, labels, columns = part.table, part.labels, TABLES[part.table]
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    raw = part.frame  # text as read, quoted in messages
-    present = [n for n in columns if n in raw.columns]
-    for name, col in columns.items():
-        if name not in raw.columns and col.required:
-            label = labels.get(name, name)
-            problems.append(Problem(part.file, part.sheet, None, label, missing_column_message(label)))
+    found = _Findings(part)
+    _check_required_columns(found)
+    text, reported = _clean_text(found)
+    typed = _parse_dates(found, text)
+    typed |= _parse_numbers(found, text)
+    _check_required_values(found, text, reported)
+    typed |= _parse_enumerations(found, text)
+    _check_value_ranges(found, typed)
+    return _assemble(found, text, typed), found.problems, found.warnings
 
-    def report(mask: pl.Series | pl.Expr, name: str, message: pl.Expr) -> None:
+
+class _Findings:
+    """One part being converted and what its checks found so far, in the order they ran.
+
+    The order of the checks is the order of the problems a person reads.
+    """
+
+    def __init__(self, part: TablePart) -> None:
+        self.part = part
+        self.table, self.labels, self.columns = part.table, part.labels, TABLES[part.table]
+        self.raw = part.frame  # text as read, quoted in messages
+        self.present = [n for n in self.columns if n in self.raw.columns]
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def report(self, mask: pl.Series | pl.Expr, name: str, message: pl.Expr) -> None:
+        """Add a problem for every row of ``mask``, naming the column as the sheet labels it."""
         if isinstance(mask, pl.Series):
             if not mask.any():
                 return
             mask = pl.lit(mask)
-        problems.extend(problems_where(raw, mask, labels.get(name, name), message))
+        self.problems.extend(problems_where(self.raw, mask, self.labels.get(name, name), message))
 
-    # Excel errors (#N/A) anywhere and ids Excel rounded (1.21143E+15); a cheap test finds
-    # the columns worth the regex, then those cells are reported once and treated as blank
+    def sheet_problem(self, name: str, message: str) -> Problem:
+        """A problem of a whole column (no row), naming it as the sheet labels it."""
+        return Problem(self.part.file, self.part.sheet, None, self.labels.get(name, name), message)
+
+
+def _check_required_columns(found: _Findings) -> None:
+    """Report each required column the sheet does not have."""
+    for name, col in found.columns.items():
+        if name not in found.raw.columns and col.required:
+            label = found.labels.get(name, name)
+            found.problems.append(found.sheet_problem(name, missing_column_message(label)))
+
+
+def _clean_text(found: _Findings) -> tuple[dict[str, pl.Series], dict[str, pl.Series]]:
+    """Report Excel errors and ids Excel rounded; return the text with those cells blank, and where they were.
+
+    A cheap test finds the columns worth the regex, then those cells are reported once
+    and treated as blank.
+    """
+    raw, present = found.raw, found.present
     ids = [n for n in present if n.endswith("_id")]
     suspects = (
         raw.select(
@@ -102,41 +136,59 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
                 if kind == "excel"
                 else pl.format(f"{ROUNDED_ID_MESSAGE} (value '{{}}')", pl.col(name))
             )
-            report(mask, name, message)
+            found.report(mask, name, message)
             reported[name] = mask if name not in reported else reported[name] | mask
     text = {n: (raw[n].set(reported[n], None) if n in reported else raw[n]) for n in present}
+    return text, reported
 
-    typed: dict[str, pl.Series] = {}
-    date_cols = [n for n in present if columns[n].dtype == pl.Date]
+
+def _parse_dates(found: _Findings, text: dict[str, pl.Series]) -> dict[str, pl.Series]:
+    """Parse the date columns; report unreadable dates, an ambiguous day/month order and dates out of range."""
+    part, typed = found.part, {}
+    date_cols = [n for n in found.present if found.columns[n].dtype == pl.Date]
     if date_cols:
         parsed = parse_date_columns({n: text[n] for n in date_cols}, order=part.date_order, epoch1904=part.epoch1904)
         for n, result in parsed.items():
             if result.order_problem:
-                problems.append(Problem(part.file, part.sheet, None, labels.get(n, n), result.order_problem))
-            report(result.bad, n, bad_date_message(pl.col(n)))
-            problems.extend(_date_range_problems(raw, n, result.dates, labels))
+                found.problems.append(found.sheet_problem(n, result.order_problem))
+            found.report(result.bad, n, bad_date_message(pl.col(n)))
+            found.problems.extend(_date_range_problems(found.raw, n, result.dates, found.labels))
             typed[n] = _outside_dates_blank(result.dates)
-    for n in present:
-        if columns[n].dtype in (pl.Float64, pl.Int64):
-            values = parse_numbers(text[n], decimal_comma=part.decimal_comma)
-            report(text[n].is_not_null() & values.is_null(), n, _number_message(pl.col(n)))
-            values = _number_range(table, n, values, report, labels)
-            if columns[n].dtype == pl.Int64:
+    return typed
+
+
+def _parse_numbers(found: _Findings, text: dict[str, pl.Series]) -> dict[str, pl.Series]:
+    """Parse the number columns; report text that is no number, numbers out of range and fractional days."""
+    typed = {}
+    for n in found.present:
+        dtype = found.columns[n].dtype
+        if dtype in (pl.Float64, pl.Int64):
+            values = parse_numbers(text[n], decimal_comma=found.part.decimal_comma)
+            found.report(text[n].is_not_null() & values.is_null(), n, _number_message(pl.col(n)))
+            values = _number_range(found.table, n, values, found.report, found.labels)
+            if dtype == pl.Int64:
                 fractional = (values != values.round(0)).fill_null(False)
-                report(fractional, n, pl.format("'{}' is not a whole number of days", pl.col(n)))
+                found.report(fractional, n, pl.format("'{}' is not a whole number of days", pl.col(n)))
                 values = values.set(fractional, None).cast(pl.Int64)
             typed[n] = values
+    return typed
 
-    # required values: blank cells not already reported as something else
-    for n in present:
-        if columns[n].required and not columns[n].blank_allowed:
+
+def _check_required_values(found: _Findings, text: dict[str, pl.Series], reported: dict[str, pl.Series]) -> None:
+    """Report blank cells of required columns, except those already reported as something else."""
+    for n in found.present:
+        if found.columns[n].required and not found.columns[n].blank_allowed:
             blank = text[n].is_null()
-            report(blank & ~reported[n] if n in reported else blank, n, pl.lit(MISSING_VALUE))
+            found.report(blank & ~reported[n] if n in reported else blank, n, pl.lit(MISSING_VALUE))
 
+
+def _parse_enumerations(found: _Findings, text: dict[str, pl.Series]) -> dict[str, pl.Series]:
+    """Read a KPI's direction and a milestone's reported status in any spelling; report unknown words."""
+    table, present, typed = found.table, found.present, {}
     if table == "kpis" and "direction" in present:
         key = text["direction"].str.to_lowercase().str.replace_all(r"[\s\-_]+", "_")
         known = key.is_in(DIRECTIONS)
-        report(
+        found.report(
             text["direction"].is_not_null() & ~known,
             "direction",
             pl.format("direction must be higher_is_better or lower_is_better, not '{}'", pl.col("direction")),
@@ -145,7 +197,7 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
     if table == "milestones" and "reported_status" in present:
         key = text["reported_status"].str.to_lowercase().str.replace_all(r"\s+", " ")
         known = key.is_in(list(STATUS_WORDS)) | (key == "unknown")
-        report(
+        found.report(
             text["reported_status"].is_not_null() & ~known,
             "reported_status",
             pl.format(
@@ -154,20 +206,26 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
             ),
         )
         typed["reported_status"] = key.replace_strict(STATUS_WORDS, default=None, return_dtype=pl.String)
+    return typed
+
+
+def _check_value_ranges(found: _Findings, typed: dict[str, pl.Series]) -> None:
+    """Report a percent complete outside 0-100 (warn when it reads like fractions) and bad workaround figures."""
+    table, present = found.table, found.present
     if table == "milestones" and "percent_complete" in present:
         pct = typed["percent_complete"]
-        report(
+        found.report(
             ((pct < 0) | (pct > 100)).fill_null(False),
             "percent_complete",
             pl.format("'{}' is outside 0-100", pl.col("percent_complete")),
         )
         if pct.drop_nulls().len() and pct.max() <= 1 and ((pct > 0) & (pct < 1)).any():  # type: ignore[operator]  # max() of a numeric column is a number here
-            warnings.append(
+            found.warnings.append(
                 Problem(
-                    part.file,
-                    part.sheet,
+                    found.part.file,
+                    found.part.sheet,
                     None,
-                    labels["percent_complete"],
+                    found.labels["percent_complete"],
                     "every value is between 0 and 1 and is read as a percentage (0.8 = 0.8 %); write 80 for 80 %",
                 )
             )
@@ -177,19 +235,27 @@ def convert(part: TablePart) -> tuple[pl.DataFrame, list[Problem], list[Problem]
             if name in typed:
                 value = typed[name]
                 mask = (value < 0) if bad == "< 0" else ((value < 0) | (value > 1))
-                report(mask.fill_null(False), name, pl.format(f"'{{}}' {rule}", pl.col(name)))
+                found.report(mask.fill_null(False), name, pl.format(f"'{{}}' {rule}", pl.col(name)))
 
+
+def _assemble(found: _Findings, text: dict[str, pl.Series], typed: dict[str, pl.Series]) -> pl.DataFrame:
+    """The canonical frame with provenance: typed values, else the cleaned text, else blank columns.
+
+    Dates that must come in order within a row are checked here, on the typed values.
+    """
+    raw, table = found.raw, found.table
     out = pl.DataFrame(
         [
-            (typed.get(n, text[n]) if n in present else pl.repeat(None, raw.height, dtype=col.dtype, eager=True))
+            (typed.get(n, text[n]) if n in found.present else pl.repeat(None, raw.height, dtype=col.dtype, eager=True))
             .alias(n)
             .cast(col.dtype)
-            for n, col in columns.items()
+            for n, col in found.columns.items()
         ]
     )
-    problems.extend(_order_checks(table, pl.concat([out, raw.select(PROVENANCE)], how="horizontal"), labels))
-    converted = pl.concat([conform(table, out), raw.select(PROVENANCE)], how="horizontal")
-    return converted, problems, warnings
+    found.problems.extend(
+        _order_checks(table, pl.concat([out, raw.select(PROVENANCE)], how="horizontal"), found.labels)
+    )
+    return pl.concat([conform(table, out), raw.select(PROVENANCE)], how="horizontal")
 
 
 def _date_range_problems(raw: pl.DataFrame, name: str, dates: pl.Series, labels: dict[str, str]) -> list[Problem]:

@@ -637,39 +637,149 @@ def simulate(
         When ``scenario`` does not fit the snapshot.
     """
     del settings  # the simulated figures do not depend on thresholds
+    _check_run_counts(runs, max_steps)
+    schedule = base_schedule if base_schedule is not None else prepare_schedule(portfolio)
+    milestones = schedule.milestones
+    _check_size(runs, milestones.height)
+    overrides, project_overrides = _checked_overrides(portfolio, milestones, overrides, project_overrides)
+    plan = _plan(portfolio, schedule, scenario)
+    as_of = day_number(portfolio.as_of)
+    chosen, pools = _choose_distributions(
+        milestones,
+        plan.fixed,
+        _durations(milestones, plan.deterministic, as_of),
+        history,
+        overrides,
+        project_overrides,
+        min_project_observations,
+        min_history_observations,
+        default_slips,
+    )
+    finish = _simulated_finishes(schedule, plan, chosen, pools, as_of, runs, seed, max_steps)
+    kpis = _ranked_kpis(portfolio)
+    links = _link_arrays(portfolio, milestones, portfolio.kpis["kpi_id"].gather(kpis.order), kpis.ranked)
+    grid = [
+        portfolio.as_of,
+        *_month_ends(portfolio.as_of, max(portfolio.kpis["target_date"].to_list(), default=portfolio.as_of)),
+    ]
+    grid_days = np.array([day_number(d) for d in grid], dtype=np.float64)
+    reference, engine_projected = _reference(portfolio, schedule, plan.deterministic, links, kpis)
+    projected, value_at_risk, critical, m_with_links, path = _per_run(
+        links,
+        finish,
+        reference,
+        kpis.ranked["target_value"].to_numpy(),
+        kpis.ranked["lower"].to_numpy(),
+        kpis.ranked["t"].to_numpy().astype(np.float64),
+        grid_days if trajectory else None,
+    )
+    back = np.argsort(kpis.order)  # rank of each KPI row
+    projected = projected[back]
+    if path is not None:
+        path = path[:, back]
+    milestone_frame = _milestone_summary(milestones, plan, finish, chosen)
+    del finish
+    return SimulationResult(
+        runs=runs,
+        seed=seed,
+        kpis=_kpi_summary(portfolio.kpis, kpis.start, projected, engine_projected),
+        milestones=milestone_frame,
+        value_at_risk=_value_at_risk_summary(value_at_risk, reference.value_at_risk),
+        criticality=_criticality(milestones, plan.fixed, m_with_links, critical, runs),
+        trajectory=_fan(portfolio.kpis, grid, grid_days, kpis.start["t"].to_numpy(), projected, path),
+    )
+
+
+# ---------------------------------------------------------------------------- the steps of simulate
+def _check_run_counts(runs: int, max_steps: int) -> None:
+    """Refuse a number of runs below 1 (or not a whole number) and a ``max_steps`` out of range.
+
+    Raises
+    ------
+    InputError
+        Naming the value given.
+    """
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise InputError(f"the number of runs must be a whole number of at least 1, got {runs!r}")
     if not 1 <= max_steps <= STEP_LIMIT:
         raise InputError(f"max_steps must be between 1 and {STEP_LIMIT}, got {max_steps}")
-    schedule = base_schedule if base_schedule is not None else prepare_schedule(portfolio)
-    milestones = schedule.milestones
-    n = milestones.height
+
+
+def _check_size(runs: int, n: int) -> None:
+    """Refuse a simulation of more than :data:`MAX_CELLS` (milestones x runs), naming the runs that fit.
+
+    Raises
+    ------
+    InputError
+        The simulation would not fit.
+    """
     if n * runs > MAX_CELLS:
         raise InputError(
             f"{runs:,} runs on {n:,} milestones is more than one simulation can hold; "
             f"use at most {max(1, MAX_CELLS // max(n, 1)):,} runs"
         )
-    overrides = {str(k): _check_triangle(f"milestone '{k}'", v) for k, v in (overrides or {}).items()}
-    project_overrides = {str(k): _check_triangle(f"project '{k}'", v) for k, v in (project_overrides or {}).items()}
-    unknown = sorted(set(overrides) - set(milestones["milestone_id"].to_list()))
+
+
+def _checked_overrides(
+    portfolio: Portfolio,
+    milestones: pl.DataFrame,
+    overrides: Mapping[str, Triangle] | None,
+    project_overrides: Mapping[str, Triangle] | None,
+) -> tuple[dict[str, Triangle], dict[str, Triangle]]:
+    """Return the milestone and project slip ranges, each checked and naming something in the snapshot.
+
+    Raises
+    ------
+    InputError
+        A range that is not ``0 <= min <= most likely <= max``, or an unknown milestone or project.
+    """
+    by_milestone = {str(k): _check_triangle(f"milestone '{k}'", v) for k, v in (overrides or {}).items()}
+    by_project = {str(k): _check_triangle(f"project '{k}'", v) for k, v in (project_overrides or {}).items()}
+    unknown = sorted(set(by_milestone) - set(milestones["milestone_id"].to_list()))
     if unknown:
         raise InputError(
             f"slip ranges name milestones that are not in the snapshot of {portfolio.as_of}: " + ", ".join(unknown)
         )
-    unknown = sorted(set(project_overrides) - set(portfolio.projects["project_id"].to_list()))
+    unknown = sorted(set(by_project) - set(portfolio.projects["project_id"].to_list()))
     if unknown:
         raise InputError(
             f"slip ranges name projects that are not in the snapshot of {portfolio.as_of}: " + ", ".join(unknown)
         )
+    return by_milestone, by_project
 
+
+@dataclass(frozen=True)
+class _Plan:
+    """The plan every run starts from: the scenario's changes applied, and its deterministic finishes."""
+
+    own: np.ndarray
+    fixed: np.ndarray
+    extra: np.ndarray
+    deterministic: np.ndarray
+
+
+def _plan(portfolio: Portfolio, schedule: Schedule, scenario: Scenario | None) -> _Plan:
+    """Apply the scenario's slips and set finishes (if any) and compute the deterministic finishes.
+
+    Raises
+    ------
+    ScenarioError
+        The scenario does not fit the snapshot.
+    """
     if scenario is not None:
         applied = apply_changes(portfolio, schedule, scenario)
         own, fixed, extra = applied.own, applied.fixed, applied.extra
     else:
-        own, fixed, extra = schedule.own, schedule.fixed, np.zeros(n, dtype=np.int64)
-    deterministic = schedule.finish(extra=extra, own=own, fixed=fixed)
-    as_of = day_number(portfolio.as_of)
-    duration = (
+        own, fixed, extra = schedule.own, schedule.fixed, np.zeros(schedule.milestones.height, dtype=np.int64)
+    return _Plan(own, fixed, extra, schedule.finish(extra=extra, own=own, fixed=fixed))
+
+
+def _durations(milestones: pl.DataFrame, deterministic: np.ndarray, as_of: int) -> np.ndarray:
+    """Each milestone's planned duration in days, which picks its reference class.
+
+    Without a baseline start, the days from ``as_of`` to its deterministic finish (at least 0).
+    """
+    return (
         milestones.select(
             (days(pl.col("baseline_finish")) - days(pl.col("baseline_start"))).fill_null(
                 pl.Series(np.maximum(deterministic - as_of, 0))
@@ -678,27 +788,46 @@ def simulate(
         .to_series()
         .to_numpy()
     )
-    chosen, pools = _choose_distributions(
-        milestones,
-        fixed,
-        duration,
-        history,
-        overrides,
-        project_overrides,
-        min_project_observations,
-        min_history_observations,
-        default_slips,
-    )
+
+
+def _simulated_finishes(
+    schedule: Schedule,
+    plan: _Plan,
+    chosen: pl.DataFrame,
+    pools: _Pools | None,
+    as_of: int,
+    runs: int,
+    seed: int,
+    max_steps: int,
+) -> np.ndarray:
+    """Draw every run's slips and propagate them: finishes ``(milestones, runs)`` as day numbers."""
+    n = schedule.milestones.height
     rng = np.random.default_rng(seed)
-    slips = _draw_slips(rng, chosen, pools, deterministic, as_of, runs, max_steps)
-    if extra.any():
-        slips += extra[:, None]
-    finish = schedule.finish(extra=slips, own=np.broadcast_to(own[:, None], (n, runs)), fixed=fixed)
+    slips = _draw_slips(rng, chosen, pools, plan.deterministic, as_of, runs, max_steps)
+    if plan.extra.any():
+        slips += plan.extra[:, None]
+    finish = schedule.finish(extra=slips, own=np.broadcast_to(plan.own[:, None], (n, runs)), fixed=plan.fixed)
     del slips
     # a random finish past the last date any calendar holds stops there: every figure
     # (KPI ramps, value at risk) is already settled long before it
     np.minimum(finish, LATEST_DAY, out=finish)
+    return finish
 
+
+@dataclass(frozen=True)
+class _RankedKpis:
+    """Each KPI's start, target and direction (``start``, in input order) and the same ranked latest target first.
+
+    ``ranked`` is ``start[order]``: ``order[rank]`` is the KPI's row (see :func:`_per_run`).
+    """
+
+    start: pl.DataFrame
+    order: np.ndarray
+    ranked: pl.DataFrame
+
+
+def _ranked_kpis(portfolio: Portfolio) -> _RankedKpis:
+    """Per KPI: where it starts (latest actual, else baseline), its target and direction, ranked."""
     kpis = portfolio.kpis
     start = kpis.join(
         latest_actuals(portfolio.kpi_actuals, portfolio.as_of), on="kpi_id", how="left", maintain_order="left"
@@ -710,58 +839,54 @@ def simulate(
         pl.col("target_value"),
         (pl.col("direction") == "lower_is_better").alias("lower"),
     )
-    # KPIs ranked latest target first (see _per_run); `order[rank]` is the KPI's row
     order = np.argsort(-start["t"].to_numpy(), kind="stable")
-    ranked = start[order]
-    k_t = ranked["t"].to_numpy().astype(np.float64)
-    links = _link_arrays(portfolio, milestones, kpis["kpi_id"].gather(order), ranked)
-    grid = [portfolio.as_of, *_month_ends(portfolio.as_of, max(kpis["target_date"].to_list(), default=portfolio.as_of))]
-    grid_days = np.array([day_number(d) for d in grid], dtype=np.float64)
+    return _RankedKpis(start, order, start[order])
+
+
+def _reference(
+    portfolio: Portfolio, schedule: Schedule, deterministic: np.ndarray, links: _Links, kpis: _RankedKpis
+) -> tuple[_Reference, pl.Series]:
+    """The engine's own figures for the deterministic plan, and its projection per KPI (input order).
+
+    Every run is measured against them, so a run that follows the plan reproduces the engine.
+    """
     reference_milestones = schedule.with_finish(deterministic)
     known, positions = schedule.refs.resolvable_links(portfolio.links)
-    engine_kpis = kpis.select("kpi_id").join(
-        kpi_projection(kpis, portfolio.kpi_actuals, known, reference_milestones, portfolio.as_of, positions).select(
-            "kpi_id", "projected"
-        ),
+    engine_kpis = portfolio.kpis.select("kpi_id").join(
+        kpi_projection(
+            portfolio.kpis, portfolio.kpi_actuals, known, reference_milestones, portfolio.as_of, positions
+        ).select("kpi_id", "projected"),
         on="kpi_id",
         how="left",
         maintain_order="left",
     )
     engine_value_at_risk = round_cents(
-        float(link_figures(known, reference_milestones, kpis, positions)["value_at_risk"].sum())
+        float(link_figures(known, reference_milestones, portfolio.kpis, positions)["value_at_risk"].sum())
     )
     f_det = deterministic[links.milestone].astype(np.float64)[None, :]
     inside_det = np.maximum(np.minimum(f_det, links.target + 1.0) - links.counted_from, 0.0)
     reference = _Reference(
-        projected=engine_kpis["projected"].to_numpy()[order],
-        start_value=ranked["v"].to_numpy(),
+        projected=engine_kpis["projected"].to_numpy()[kpis.order],
+        start_value=kpis.ranked["v"].to_numpy(),
         gain=links.delta
         * (_ramp(links.target + links.eps - f_det, links.span) - _ramp(links.start + links.eps - f_det, links.span)),
         value_at_risk=engine_value_at_risk,
         link_value_at_risk=cents_array(links.value_per_week * inside_det / 7.0),
     )
-    projected, value_at_risk, critical, m_with_links, path = _per_run(
-        links,
-        finish,
-        reference,
-        ranked["target_value"].to_numpy(),
-        ranked["lower"].to_numpy(),
-        k_t,
-        grid_days if trajectory else None,
-    )
-    back = np.argsort(order)  # rank of each KPI row
-    projected = projected[back]
-    if path is not None:
-        path = path[:, back]
+    return reference, engine_kpis["projected"]
 
-    # ---- summaries
-    varying = np.flatnonzero(~fixed)
-    quantiles = np.repeat(deterministic[None, :], 3, axis=0)
+
+def _milestone_summary(milestones: pl.DataFrame, plan: _Plan, finish: np.ndarray, chosen: pl.DataFrame) -> pl.DataFrame:
+    """Per milestone: deterministic finish, p50/p80/p95 finishes over the runs, and the distribution used.
+
+    Milestones that cannot move keep their deterministic finish (no quantile over equal values).
+    """
+    varying = np.flatnonzero(~plan.fixed)
+    quantiles = np.repeat(plan.deterministic[None, :], 3, axis=0)
     if varying.size:
         quantiles[:, varying] = np.quantile(finish[varying], [0.5, 0.8, 0.95], axis=1, method="inverted_cdf")
-    del finish
-    milestone_frame = milestones.select("milestone_id", "name", "project_id").with_columns(
-        pl.Series("computed_finish", deterministic.astype(np.int32)).cast(pl.Date),
+    return milestones.select("milestone_id", "name", "project_id").with_columns(
+        pl.Series("computed_finish", plan.deterministic.astype(np.int32)).cast(pl.Date),
         *[
             pl.Series(name, quantiles[i].astype(np.int32)).cast(pl.Date)
             for i, name in enumerate(["p50_finish", "p80_finish", "p95_finish"])
@@ -769,43 +894,51 @@ def simulate(
         chosen["distribution"],
         chosen["distribution_used"],
     )
+
+
+def _kpi_summary(
+    kpis: pl.DataFrame, start: pl.DataFrame, projected: np.ndarray, engine_projected: pl.Series
+) -> pl.DataFrame:
+    """Per KPI: the deterministic projection, the share of runs meeting the target, percentiles and mean."""
     lower, target = start["lower"].to_numpy(), start["target_value"].to_numpy()
     gap = np.where(lower[:, None], projected - target[:, None], target[:, None] - projected)
-    kpi_frame = (
+    return (
         kpis.select("kpi_id", "name", "unit", "direction", "target_value")
         .with_columns(
             pl.Series("p_meet", (gap <= MISS_TOLERANCE).mean(axis=1)),
             *[pl.Series(f"p{int(q * 100)}", _confidence(projected, lower, q)) for q in (0.5, 0.8, 0.95)],
             pl.Series("mean", projected.mean(axis=1)),
-            engine_kpis["projected"],
+            engine_projected,
         )
         .select(
             "kpi_id", "name", "unit", "direction", "target_value", "projected", "p_meet", "p50", "p80", "p95", "mean"
         )
     )
-    value_at_risk = cents_array(value_at_risk)
-    var_q = np.quantile(value_at_risk, [0.5, 0.8, 0.95], method="inverted_cdf")
-    criticality = (
+
+
+def _value_at_risk_summary(value_at_risk: np.ndarray, deterministic: float) -> ValueAtRiskDistribution:
+    """Total value at risk per run, to the cent, with its percentiles, mean and the plan's own figure."""
+    totals = cents_array(value_at_risk)
+    var_q = np.quantile(totals, [0.5, 0.8, 0.95], method="inverted_cdf")
+    return ValueAtRiskDistribution(
+        totals,
+        float(var_q[0]),
+        float(var_q[1]),
+        float(var_q[2]),
+        round_cents(float(totals.mean())),
+        deterministic,
+    )
+
+
+def _criticality(
+    milestones: pl.DataFrame, fixed: np.ndarray, m_with_links: np.ndarray, critical: np.ndarray, runs: int
+) -> pl.DataFrame:
+    """Per linked milestone: the share of runs in which it hurts a KPI that misses; highest first."""
+    return (
         milestones[m_with_links]
         .select("milestone_id", "name", "project_id")
         .with_columns(pl.Series("open", ~fixed[m_with_links]), pl.Series("criticality", critical / runs))
         .sort(["criticality", "milestone_id"], descending=[True, False])
-    )
-    return SimulationResult(
-        runs=runs,
-        seed=seed,
-        kpis=kpi_frame,
-        milestones=milestone_frame,
-        value_at_risk=ValueAtRiskDistribution(
-            value_at_risk,
-            float(var_q[0]),
-            float(var_q[1]),
-            float(var_q[2]),
-            round_cents(float(value_at_risk.mean())),
-            engine_value_at_risk,
-        ),
-        criticality=criticality,
-        trajectory=_fan(kpis, grid, grid_days, start["t"].to_numpy(), projected, path),
     )
 
 

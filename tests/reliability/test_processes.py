@@ -211,6 +211,7 @@ def _big_upload_script(db: Path, stall: bool) -> str:
         import sys, time
         from datetime import date
         import kpi_engine.store as store_module
+        import kpi_engine.store.merge as store_merge
         from kpi_engine.ingest import SourceFile, read_upload
 
         projects = "project_id,name,owner\\n" + "".join(f"Q{{p}},Project {{p}},Ann Lee\\n" for p in range(200))
@@ -225,13 +226,13 @@ def _big_upload_script(db: Path, stall: bool) -> str:
                  (("projects.csv", projects), ("milestones.csv", milestones), ("tasks.csv", tasks))]
         upload = read_upload(files)
         if {stall!r}:
-            merged = store_module._reference_problems  # runs after every row is written, before commit
+            merged = store_merge._reference_problems  # runs after every row is written, before commit
             def stall(*args, **kwargs):
                 problems = merged(*args, **kwargs)
                 print("inside the transaction", flush=True)
                 time.sleep(120)
                 return problems
-            store_module._reference_problems = stall
+            store_merge._reference_problems = stall
         with store_module.Store.open({str(db)!r}) as store:
             print("ingesting", flush=True)
             store.ingest(upload, date(2026, 6, 22), author="killed", sources=files)

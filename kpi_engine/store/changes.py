@@ -1,0 +1,266 @@
+"""What changed between a snapshot and the one before it, in words a programme board reads.
+
+Computed once, when an upload is stored, and kept in the ``changes`` table: the dashboard
+and the digests list them without comparing two snapshots at every look.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from kpi_engine.core.schema import normalise_status
+from kpi_engine.core.text import fixed, kpi_value, thousands
+from kpi_engine.store.connection import q
+
+#: Kinds of change between two snapshots, in the order they are listed.
+CHANGE_KINDS = (
+    "added",
+    "removed",
+    "completed",
+    "forecast_moved",
+    "status_changed",
+    "kpi_actual_added",
+    "kpi_actual_changed",
+    "kpi_actual_removed",
+    "budget_changed",
+)
+CHANGES_SCHEMA = pl.Schema(
+    {
+        "snapshot_id": pl.Int64(),
+        "change": pl.String(),
+        "milestone_id": pl.String(),
+        "project_id": pl.String(),
+        "name": pl.String(),
+        "detail": pl.String(),
+        "days": pl.Int64(),
+    }
+)
+
+
+def empty_changes() -> pl.DataFrame:
+    """No changes: an empty frame of :data:`CHANGES_SCHEMA`."""
+    return pl.DataFrame(schema=CHANGES_SCHEMA)
+
+
+def snapshot_changes(cur: duckdb.DuckDBPyConnection, new_id: int, previous: int | None) -> pl.DataFrame:
+    """What changed in the milestones between the previous snapshot and the new one."""
+    if previous is None:
+        return empty_changes()
+    cols = [
+        "milestone_id",
+        "project_id",
+        "name",
+        "baseline_finish",
+        "forecast_finish",
+        "actual_finish",
+        "reported_status",
+    ]
+    sql = f"SELECT {', '.join(q(c) for c in cols)} FROM milestones WHERE snapshot_id = ?"
+    old = pl.from_arrow(cur.sql(sql, params=[previous]).to_arrow_table())
+    new = pl.from_arrow(cur.sql(sql, params=[new_id]).to_arrow_table())
+    assert isinstance(old, pl.DataFrame) and isinstance(new, pl.DataFrame)
+    changes = [milestone_changes(old, new, new_id)]
+    # KPI actuals and budgets move what the dashboard shows as much as milestone dates do
+    for table, cols in (
+        ("kpi_actuals", ["kpi_id", "as_of", "value"]),
+        ("projects", ["project_id", "name", "budget"]),
+    ):
+        sql = f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table)} WHERE snapshot_id = ?"
+        before = pl.from_arrow(cur.sql(sql, params=[previous]).to_arrow_table())
+        after = pl.from_arrow(cur.sql(sql, params=[new_id]).to_arrow_table())
+        assert isinstance(before, pl.DataFrame) and isinstance(after, pl.DataFrame)
+        if table == "kpi_actuals":
+            names = pl.from_arrow(
+                cur.sql("SELECT kpi_id, name FROM kpis WHERE snapshot_id = ?", params=[new_id]).to_arrow_table()
+            )
+            assert isinstance(names, pl.DataFrame)
+            changes.append(kpi_actual_changes(before, after, names, new_id))
+        else:
+            changes.append(budget_changes(before, after, new_id))
+    order = {kind: i for i, kind in enumerate(CHANGE_KINDS)}
+    return (
+        pl.concat(changes)
+        .sort(pl.col("change").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
+        .cast(CHANGES_SCHEMA)
+    )
+
+
+def _change_rows(frame: pl.DataFrame, snapshot_id: int, **columns: pl.Expr) -> pl.DataFrame:
+    """Rows of :data:`CHANGES_SCHEMA` from ``frame``; columns not given are null."""
+    return frame.select(
+        pl.lit(snapshot_id, pl.Int64).alias("snapshot_id"),
+        *(
+            columns.get(c, pl.lit(None)).cast(dtype).alias(c)
+            for c, dtype in CHANGES_SCHEMA.items()
+            if c != "snapshot_id"
+        ),
+    )
+
+
+def kpi_actual_changes(old: pl.DataFrame, new: pl.DataFrame, kpis: pl.DataFrame, snapshot_id: int) -> pl.DataFrame:
+    """Compare two snapshots' KPI actuals (kpi_id, as_of, value): added, changed, removed.
+
+    ``kpis`` (kpi_id, name) names them; the change's ``name`` is "KPI name (kpi_id)".
+    """
+    joined = (
+        old.join(new, on=["kpi_id", "as_of"], how="full", coalesce=True, suffix="_new")
+        .join(kpis.rename({"name": "kpi_name"}), on="kpi_id", how="left")
+        .with_columns(
+            pl.format("{} ({})", pl.col("kpi_name").fill_null(pl.col("kpi_id")), pl.col("kpi_id")).alias("label"),
+            _iso(pl.col("as_of")).alias("day"),
+        )
+    )
+    value, value_new = kpi_value(pl.col("value")), kpi_value(pl.col("value_new"))
+    parts = [
+        _change_rows(
+            joined.filter(condition),
+            snapshot_id,
+            change=pl.lit(change),
+            name=pl.col("label"),
+            detail=detail,
+        )
+        for change, condition, detail in (
+            (
+                "kpi_actual_added",
+                pl.col("value").is_null() & pl.col("value_new").is_not_null(),
+                pl.format("actual for {} reported: {}", pl.col("day"), value_new),
+            ),
+            (
+                "kpi_actual_changed",
+                pl.col("value").is_not_null()
+                & pl.col("value_new").is_not_null()
+                & (pl.col("value") - pl.col("value_new")).abs().gt(1e-9),
+                pl.format("actual for {} changed from {} to {}", pl.col("day"), value, value_new),
+            ),
+            (
+                "kpi_actual_removed",
+                pl.col("value").is_not_null() & pl.col("value_new").is_null(),
+                pl.format("actual for {} removed (was {})", pl.col("day"), value),
+            ),
+        )
+    ]
+    return pl.concat(parts).sort("name", maintain_order=True)
+
+
+def _cents(value: pl.Expr) -> pl.Expr:
+    """Money as text to the cent, "none" when blank: 399999.99 -> "399,999.99", 400000 -> "400,000"."""
+    cents = (value.abs() * 100).round(0).cast(pl.Int64)
+    sign = pl.when((value < 0) & (cents > 0)).then(pl.lit("-")).otherwise(pl.lit(""))
+    fraction = (
+        pl.when(cents % 100 == 0).then(pl.lit("")).otherwise(pl.format(".{}", fixed(cents % 100, 0).str.zfill(2)))
+    )
+    return (
+        pl.when(value.is_null()).then(pl.lit("none")).otherwise(pl.concat_str(sign, thousands(cents // 100), fraction))
+    )
+
+
+def budget_changes(old: pl.DataFrame, new: pl.DataFrame, snapshot_id: int) -> pl.DataFrame:
+    """Compare two snapshots' project budgets (project_id, name, budget); a budget set or cleared counts."""
+    joined = old.join(new, on="project_id", how="inner", suffix="_new")
+    before, after = pl.col("budget"), pl.col("budget_new")
+    moved = before.is_null().ne(after.is_null()) | (before - after).abs().gt(0.005)
+    money = {side: _cents(pl.col(side)) for side in ("budget", "budget_new")}
+    return _change_rows(
+        joined.filter(moved).sort("project_id"),
+        snapshot_id,
+        change=pl.lit("budget_changed"),
+        project_id=pl.col("project_id"),
+        name=pl.col("name_new"),
+        detail=pl.format("budget changed from {} to {}", money["budget"], money["budget_new"]),
+        days=pl.lit(None, pl.Int64),
+    )
+
+
+def _iso(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.to_string("%Y-%m-%d")
+
+
+def milestone_changes(old: pl.DataFrame, new: pl.DataFrame, snapshot_id: int) -> pl.DataFrame:
+    """Compare two snapshots' milestones: added, removed, completed, forecast moved, status changed.
+
+    Parameters
+    ----------
+    old, new
+        Milestones (milestone_id, project_id, name, baseline_finish, forecast_finish,
+        actual_finish, reported_status) of the previous and the new snapshot.
+    snapshot_id
+        The new snapshot's id, written into every row.
+
+    Returns
+    -------
+    pl.DataFrame
+        Columns of :data:`CHANGES_SCHEMA`; ``days`` is the forecast move in calendar days
+        (later is positive). Ordered by kind of change, then milestone id.
+    """
+    joined = old.with_columns(pl.lit(True).alias("in_old")).join(
+        new.with_columns(pl.lit(True).alias("in_new")), on="milestone_id", how="full", coalesce=True, suffix="_new"
+    )
+    both = pl.col("in_old").is_not_null() & pl.col("in_new").is_not_null()
+    days = (pl.col("forecast_finish_new") - pl.col("forecast_finish")).dt.total_days()
+    signed = pl.when(days > 0).then(pl.format("+{}", days)).otherwise(days.cast(pl.String))
+    unit = pl.when(days.abs() == 1).then(pl.lit("day")).otherwise(pl.lit("days"))
+    old_status, new_status = (
+        normalise_status(pl.col("reported_status")),
+        normalise_status(pl.col("reported_status_new")),
+    )
+    completed = both & pl.col("actual_finish").is_null() & pl.col("actual_finish_new").is_not_null()
+    kinds: list[tuple[str, pl.Expr, pl.Expr, pl.Expr]] = [
+        # (change, condition, detail, days)
+        (
+            "added",
+            pl.col("in_old").is_null(),
+            pl.format("added, baseline finish {}", _iso(pl.col("baseline_finish_new"))),
+            pl.lit(None, pl.Int64),
+        ),
+        ("removed", pl.col("in_new").is_null(), pl.lit("removed"), pl.lit(None, pl.Int64)),
+        (
+            "completed",
+            completed,
+            pl.format("completed on {}", _iso(pl.col("actual_finish_new"))),
+            pl.lit(None, pl.Int64),
+        ),
+        (
+            "forecast_moved",
+            both & pl.col("forecast_finish").ne_missing(pl.col("forecast_finish_new")),
+            pl.when(pl.col("forecast_finish").is_null())
+            .then(pl.format("forecast set to {}", _iso(pl.col("forecast_finish_new"))))
+            .when(pl.col("forecast_finish_new").is_null())
+            .then(pl.format("forecast cleared (was {})", _iso(pl.col("forecast_finish"))))
+            .otherwise(
+                pl.format(
+                    "forecast moved from {} to {} ({} {})",
+                    _iso(pl.col("forecast_finish")),
+                    _iso(pl.col("forecast_finish_new")),
+                    signed,
+                    unit,
+                )
+            ),
+            days,
+        ),
+        (
+            "status_changed",
+            # "Complete" on a milestone completed in this snapshot says nothing new.
+            both & old_status.ne(new_status) & ~(completed & new_status.eq("Complete")),
+            pl.format("reported status changed from {} to {}", old_status, new_status),
+            pl.lit(None, pl.Int64),
+        ),
+    ]
+    parts = [
+        joined.filter(condition).select(
+            pl.lit(snapshot_id, pl.Int64).alias("snapshot_id"),
+            pl.lit(change).alias("change"),
+            pl.col("milestone_id"),
+            pl.coalesce("project_id_new", "project_id").alias("project_id"),
+            pl.coalesce("name_new", "name").alias("name"),
+            detail.alias("detail"),
+            days_expr.cast(pl.Int64).alias("days"),
+        )
+        for change, condition, detail, days_expr in kinds
+    ]
+    order = {kind: i for i, kind in enumerate(CHANGE_KINDS)}
+    return (
+        pl.concat(parts)
+        .sort(pl.col("change").replace_strict(order, return_dtype=pl.Int64), "milestone_id", maintain_order=True)
+        .cast(CHANGES_SCHEMA)
+    )

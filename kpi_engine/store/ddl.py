@@ -1,0 +1,71 @@
+"""The database's tables, declared here once and created (or checked) whenever the file opens.
+
+The canonical tables follow :data:`kpi_engine.core.schema.TABLES`, each with the id of the
+snapshot a row belongs to. ``schema_version`` says which program wrote the file: a file a
+newer version wrote is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from kpi_engine.core.errors import InputError
+from kpi_engine.core.schema import TABLES
+from kpi_engine.store.connection import q
+from kpi_engine.store.loop_log import create_loop_tables
+
+SCHEMA_VERSION = 1
+
+_SQL_TYPES: dict[Any, str] = {pl.String: "VARCHAR", pl.Date: "DATE", pl.Float64: "DOUBLE", pl.Int64: "BIGINT"}
+
+
+def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Create every table that is missing, inside the caller's transaction.
+
+    Raises
+    ------
+    InputError
+        A newer version of this program wrote the file at ``path``.
+    """
+    cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    versions = [row[0] for row in cur.execute("SELECT version FROM schema_version").fetchall()]
+    if not versions:
+        cur.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+    elif max(versions) > SCHEMA_VERSION:
+        raise InputError(
+            f"the database file {path} was written by a newer version of this program; upgrade the program to open it"
+        )
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS snapshots (snapshot_id BIGINT PRIMARY KEY, as_of DATE NOT NULL, "
+        "created_at TIMESTAMP NOT NULL, author VARCHAR NOT NULL, source_note VARCHAR NOT NULL, "
+        # Row counts per table (JSON): listing snapshots must not count every stored row.
+        "row_counts VARCHAR NOT NULL)"
+    )
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS snapshot_files (snapshot_id BIGINT NOT NULL, file_name VARCHAR NOT NULL, "
+        "sha256 VARCHAR NOT NULL, size BIGINT NOT NULL, source VARCHAR NOT NULL, tables VARCHAR NOT NULL)"
+    )
+    cur.execute("CREATE TABLE IF NOT EXISTS file_blobs (sha256 VARCHAR PRIMARY KEY, data BLOB NOT NULL)")
+    for table, columns in TABLES.items():
+        body = ", ".join(f"{q(name)} {_SQL_TYPES[col.dtype]}" for name, col in columns.items())
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {q(table)} (snapshot_id BIGINT NOT NULL, {body})")
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS changes (snapshot_id BIGINT NOT NULL, change VARCHAR NOT NULL, "
+        "milestone_id VARCHAR, project_id VARCHAR, name VARCHAR, detail VARCHAR, days BIGINT)"
+    )
+    cur.execute("CREATE TABLE IF NOT EXISTS settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+    cur.execute("CREATE SEQUENCE IF NOT EXISTS scenario_ids START 1")
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS scenarios (scenario_id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, "
+        "author VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, "
+        "snapshot_id BIGINT, spec VARCHAR NOT NULL)"
+    )
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS mapping_profiles (name VARCHAR PRIMARY KEY, spec VARCHAR NOT NULL, "
+        "updated_at TIMESTAMP NOT NULL)"
+    )
+    create_loop_tables(cur)

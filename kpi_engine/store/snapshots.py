@@ -1,0 +1,126 @@
+"""Reading stored snapshots: their list, their tables as a portfolio, their changes and files.
+
+Reads take a fresh cursor each and fetch the whole result, so that the dashboard's threads
+can read at once; a snapshot is complete by itself (see :mod:`kpi_engine.store.merge`), so
+reading one is one query per table.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from kpi_engine.core.errors import NoDataError, NotFoundError
+from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.schema import TABLES
+from kpi_engine.store.changes import CHANGES_SCHEMA
+from kpi_engine.store.connection import q
+from kpi_engine.store.merge import previous_id
+
+if TYPE_CHECKING:
+    from kpi_engine.store import Store
+
+NO_DATA_MESSAGE = "No data yet: upload a week's exports or load the sample portfolio."
+
+
+def is_empty(store: Store) -> bool:
+    """Whether no snapshot is stored yet."""
+    return store._rows("SELECT count(*) FROM snapshots")[0][0] == 0
+
+
+def snapshot_ids(store: Store) -> list[int]:
+    """Every snapshot id, oldest first by (as_of, snapshot_id)."""
+    return [r[0] for r in store._rows("SELECT snapshot_id FROM snapshots ORDER BY as_of, snapshot_id")]
+
+
+def latest_snapshot_id(store: Store) -> int:
+    """The id of the latest snapshot (by as_of, then id); raises :class:`NoDataError` when none."""
+    rows = store._rows("SELECT snapshot_id FROM snapshots ORDER BY as_of DESC, snapshot_id DESC LIMIT 1")
+    if not rows:
+        raise NoDataError(NO_DATA_MESSAGE)
+    return int(rows[0][0])
+
+
+def previous_snapshot_id(store: Store, snapshot_id: int) -> int | None:
+    """The snapshot before ``snapshot_id`` (by as_of, then id), or None."""
+    as_of = snapshot_as_of(store, snapshot_id)
+    with store._db.cursor() as cur:
+        return previous_id(cur, as_of, snapshot_id)
+
+
+def snapshot_as_of(store: Store, snapshot_id: int) -> date:
+    """The date of a snapshot; raises :class:`NoDataError` when there is no such snapshot."""
+    rows = store._rows("SELECT as_of FROM snapshots WHERE snapshot_id = ?", [snapshot_id])
+    if not rows:
+        raise NoDataError(f"There is no snapshot {snapshot_id}; see the list of snapshots for the ones stored.")
+    return rows[0][0]
+
+
+def resolve(store: Store, snapshot_id: int | None) -> int:
+    """The snapshot meant: ``snapshot_id`` when it exists, else the latest; raises :class:`NoDataError`."""
+    if snapshot_id is None:
+        return latest_snapshot_id(store)
+    snapshot_as_of(store, snapshot_id)  # raises when unknown
+    return snapshot_id
+
+
+def snapshots(store: Store) -> pl.DataFrame:
+    """One row per snapshot, oldest first; see :meth:`Store.snapshots`."""
+    frame = store._frame(
+        "SELECT s.snapshot_id, s.as_of, s.created_at, s.author, s.source_note, "
+        "coalesce((SELECT list(f.file_name ORDER BY f.file_name) FROM snapshot_files f "
+        "WHERE f.snapshot_id = s.snapshot_id), []::VARCHAR[]) AS files, s.row_counts "
+        "FROM snapshots s ORDER BY s.as_of, s.snapshot_id"
+    )
+    rows_dtype = pl.Struct({table: pl.Int64 for table in TABLES})
+    return frame.with_columns(pl.col("row_counts").str.json_decode(rows_dtype).alias("rows")).drop("row_counts")
+
+
+def load_portfolio(store: Store, snapshot_id: int | None) -> Portfolio:
+    """The portfolio of a snapshot (default: the latest)."""
+    snapshot_id = resolve(store, snapshot_id)
+    tables = {
+        table: store._frame(
+            f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)} WHERE snapshot_id = ?", [snapshot_id]
+        )
+        for table, columns in TABLES.items()
+    }
+    return Portfolio.from_tables(tables, snapshot_as_of(store, snapshot_id))
+
+
+def load_milestone_history(store: Store) -> pl.DataFrame:
+    """Every milestone of every snapshot, oldest snapshot first (for trends)."""
+    return store._frame(
+        "SELECT m.snapshot_id, s.as_of, m.milestone_id, m.project_id, m.baseline_finish, "
+        "m.forecast_finish, m.actual_finish, m.reported_status "
+        "FROM milestones m JOIN snapshots s USING (snapshot_id) ORDER BY s.as_of, m.snapshot_id"
+    )
+
+
+def changes(store: Store, snapshot_id: int | None) -> pl.DataFrame:
+    """What changed in a snapshot (default: the latest) since the one before it."""
+    snapshot_id = resolve(store, snapshot_id)
+    cols = ", ".join(q(c) for c in CHANGES_SCHEMA)
+    frame = store._frame(f"SELECT {cols} FROM changes WHERE snapshot_id = ?", [snapshot_id])
+    return frame.cast(CHANGES_SCHEMA)
+
+
+def files(store: Store, snapshot_id: int | None) -> pl.DataFrame:
+    """The audit trail of uploaded files: of one snapshot, or of all (None)."""
+    where, params = ("WHERE s.snapshot_id = ?", [snapshot_id]) if snapshot_id is not None else ("", [])
+    return store._frame(
+        "SELECT s.snapshot_id, s.as_of, s.created_at, s.author, f.file_name, f.sha256, f.size, f.source "
+        f"FROM snapshot_files f JOIN snapshots s USING (snapshot_id) {where} "
+        "ORDER BY s.as_of, s.snapshot_id, f.file_name",
+        params,
+    )
+
+
+def file_bytes(store: Store, sha256: str) -> bytes:
+    """The original bytes of an uploaded file by its SHA-256; raises :class:`NotFoundError` when not kept."""
+    rows = store._rows("SELECT data FROM file_blobs WHERE sha256 = ?", [sha256])
+    if not rows:
+        raise NotFoundError(f"no uploaded file with SHA-256 {sha256} is kept in the database")
+    return bytes(rows[0][0])
