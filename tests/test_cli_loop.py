@@ -109,6 +109,11 @@ def test_a_workaround_shows_its_net_value_as_the_what_if_computes_it(db, capsys)
             "the due date 2026-06-14 is before the snapshot date 2026-06-15; a decision cannot be due in the past",
             id="due-before-snapshot",
         ),
+        pytest.param(
+            [*M3, "--note", "x" * 2001],
+            "the note is 2,001 characters long; shorten it to 2,000 characters or fewer",
+            id="note-too-long",
+        ),
     ],
 )
 def test_bad_input_exits_1_with_one_line_and_stores_nothing(db, capsys, argv, message) -> None:

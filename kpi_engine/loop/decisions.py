@@ -24,6 +24,11 @@ from kpi_engine.engine.compute import EngineResult
 from kpi_engine.loop.log import DECISIONS, NEEDS_DUE
 from kpi_engine.loop.people import person_key
 
+#: The longest note a decision keeps: a paragraph or two, enough to say why.
+NOTE_CHARS = 2000
+#: The longest name of the person who decides.
+BY_CHARS = 120
+
 
 @dataclass(frozen=True)
 class DecisionRequest:
@@ -103,13 +108,20 @@ def check_decision(request: DecisionRequest, as_of: date) -> None:
     Raises
     ------
     InputError
-        An unknown decision word, no name, a missing or past due date for ``recover``
+        An unknown decision word, no name, a name on several lines or too long, a note
+        longer than :data:`NOTE_CHARS`, a missing or past due date for ``recover``
         and ``workaround``, or a workaround without a usable cost, first day and fraction.
     """
     if request.decision not in DECISIONS:
         raise InputError(f"unknown decision '{request.decision}'; use one of {', '.join(DECISIONS)}")
     if not request.by.strip():
         raise InputError("say who decides: a decision needs the name of the person who takes it")
+    if len(request.by.strip()) > BY_CHARS or any(c in request.by for c in "\r\n"):
+        raise InputError(f"the name of who decides must be one line of at most {BY_CHARS} characters")
+    if len(request.note.strip()) > NOTE_CHARS:
+        raise InputError(
+            f"the note is {len(request.note.strip()):,} characters long; shorten it to {NOTE_CHARS:,} characters or fewer"
+        )
     if request.decision in NEEDS_DUE and request.due is None:
         raise InputError(f"a {request.decision} decision needs a due date: by when will it be done?")
     if request.due is not None and request.due < as_of:
