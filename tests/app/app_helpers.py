@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
+
+#: The dashboard's entry script, and how long one AppTest run may take.
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TIMEOUT = 60
 
 
 def html_text(at: AppTest) -> str:

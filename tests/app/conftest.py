@@ -11,14 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from app_helpers import APP, TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 from kpi_engine.sample import load_sample
 from kpi_engine.store import Store
 from ui import pages_mode
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-TIMEOUT = 60
 
 
 @pytest.fixture(scope="session", autouse=True)

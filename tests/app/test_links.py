@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from app_helpers import no_errors
-from conftest import APP, TIMEOUT
+from app_helpers import APP, TIMEOUT, no_errors
 from streamlit.testing.v1 import AppTest
 
 from kpi_engine.engine import views

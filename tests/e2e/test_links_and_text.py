@@ -146,7 +146,7 @@ def test_a_heatmap_row_opens_its_drill_down_and_the_choices_stay_in_the_address(
 
 def test_a_link_is_the_first_page_a_new_server_serves(browser, tmp_path):
     """Regression: the first link after a start opened Portfolio pulse (app.py had not framed the session)."""
-    from conftest import serve
+    from browser_helpers import serve
     from hostile_text import hostile_portfolio
 
     server = serve(hostile_portfolio(tmp_path / "hostile.duckdb"), tmp_path)
