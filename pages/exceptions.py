@@ -233,18 +233,7 @@ with right:
     if deps.height:
         st.dataframe(
             fmt.as_tags(deps),
-            column_order=[
-                "direction",
-                "depth",
-                "milestone_id",
-                "name",
-                "project_name",
-                "via",
-                "lag_days",
-                "computed_finish",
-                "slip_days",
-                "computed_status",
-            ],
+            column_order=deps.columns,  # the engine's view chooses and orders them
             column_config=fmt.columns(currency),
             hide_index=True,
             placeholder="–",
