@@ -13,6 +13,20 @@ from kpi_engine.engine.compute import EngineResult, compute
 from kpi_engine.engine.schedule import compute_schedule
 from kpi_engine.store import Store
 
+#: Columns of the milestone history: one row per (snapshot, milestone) with how far it moved.
+HISTORY_SCHEMA = pl.Schema(
+    {
+        "snapshot_id": pl.Int64,
+        "as_of": pl.Date,
+        "milestone_id": pl.String,
+        "project_id": pl.String,
+        "baseline_finish": pl.Date,
+        "computed_finish": pl.Date,
+        "slip_days": pl.Int64,
+        "moved_days": pl.Int64,
+    }
+)
+
 
 def analyse(
     store: Store,
@@ -99,18 +113,7 @@ def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.D
             ).with_columns(pl.lit(snapshot_id).cast(pl.Int64).alias("snapshot_id"), pl.lit(as_of).alias("as_of"))
         )
     if not frames:
-        return pl.DataFrame(
-            schema={
-                "snapshot_id": pl.Int64,
-                "as_of": pl.Date,
-                "milestone_id": pl.String,
-                "project_id": pl.String,
-                "baseline_finish": pl.Date,
-                "computed_finish": pl.Date,
-                "slip_days": pl.Int64,
-                "moved_days": pl.Int64,
-            }
-        )
+        return pl.DataFrame(schema=HISTORY_SCHEMA)
     history = pl.concat(frames).sort("milestone_id", "as_of", "snapshot_id")
     return history.with_columns(
         pl.col("computed_finish").cast(pl.Int32).cast(pl.Int64).diff().over("milestone_id").alias("moved_days")

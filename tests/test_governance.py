@@ -7,8 +7,10 @@ from datetime import date
 import polars as pl
 import pytest
 from builders import fleet_portfolio, kpi, milestone, portfolio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kpi_engine.core.owners import owner_count
+from kpi_engine.core.owners import owner_count, split_owner
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.engine.compute import compute
 from kpi_engine.engine.governance import governance_findings
@@ -148,3 +150,16 @@ def test_a_kpi_whose_only_link_comes_from_an_unknown_milestone_is_driven_by_no_w
         ("kpi", "K-IDLE", "no work drives this KPI"),
         ("link", "M99 -> K-IDLE", "dangling id"),
     ]
+
+
+_NAME_PARTS = st.sampled_from(["Ann", "Lee", "Bob Stone", "Smith", "John", "PhD", "M.B.A.", "Jr.", "Jo Park", ""])
+_SEPARATORS = st.sampled_from([", ", " / ", " and ", "; ", ",", " & ", "\n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_NAME_PARTS, _SEPARATORS), max_size=5))
+def test_the_owner_rule_counts_and_names_the_same_people(pieces):
+    """owner_count (a column expression) and split_owner (one string) are one rule written twice."""
+    owner = "".join(name + separator for name, separator in pieces)
+    counted = pl.select(owner_count(pl.lit(owner, dtype=pl.String))).item()
+    assert counted == len(split_owner(owner))

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from strategies import open_milestones, portfolios
 
+from kpi_engine.analysis import HISTORY_SCHEMA
 from kpi_engine.core.errors import InputError
 from kpi_engine.engine.compute import compute
 from kpi_engine.whatif.scenarios import Scenario, Slip, run_scenario
@@ -50,16 +51,7 @@ def weekly_history(moves: dict[str, list[int]], weeks: int, start: date = date(2
             )
     return pl.DataFrame(
         rows,
-        schema={
-            "snapshot_id": pl.Int64,
-            "as_of": pl.Date,
-            "milestone_id": pl.String,
-            "project_id": pl.String,
-            "baseline_finish": pl.Date,
-            "computed_finish": pl.Date,
-            "slip_days": pl.Int64,
-            "moved_days": pl.Int64,
-        },
+        schema=HISTORY_SCHEMA,
     )
 
 

@@ -150,6 +150,46 @@ def owner_names(owner: pl.Expr) -> pl.Expr:
     return owner.map_elements(split_owner, return_dtype=pl.List(pl.String), skip_nulls=False)
 
 
-def person_key(name: pl.Expr) -> pl.Expr:
-    """Return the key that matches one person's name however it is spelled (case and spacing ignored)."""
-    return name.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+_WORD = r"\S+"
+
+
+def person_key(name: str | None) -> str | None:
+    """Return the key that matches a person's name to owners (None for a blank name).
+
+    Spacing is collapsed, "Last, First" becomes "First Last" (a comma between two names of
+    two or more words each is two people and stays), and the result is in lower case.
+    One name at a time through :func:`person_key_expr`, so both always agree.
+
+    Examples
+    --------
+    >>> person_key(" Whitfield,Dana ")
+    'dana whitfield'
+    >>> person_key("Ann Lee, Bob Stone")
+    'ann lee, bob stone'
+    >>> person_key("   ") is None
+    True
+    """
+    if name is None:
+        return None
+    key = pl.select(person_key_expr(pl.lit(name, dtype=pl.String))).item()
+    return None if key is None else str(key)
+
+
+def person_key_expr(name: pl.Expr) -> pl.Expr:
+    """:func:`person_key` of every value of a String column (null for blanks)."""
+    collapsed = name.str.replace_all(r"\s+", " ").str.strip_chars()
+    last = collapsed.str.extract(r"^([^,]*),", 1).str.strip_chars()
+    first = collapsed.str.extract(r",([^,]*)$", 1).str.strip_chars()
+
+    def words(part: pl.Expr) -> pl.Expr:
+        return part.str.count_matches(_WORD)
+
+    swap = (
+        (collapsed.str.count_matches(",") == 1)
+        & (words(last) >= 1)
+        & (words(first) >= 1)
+        & ~((words(last) >= 2) & (words(first) >= 2))
+    )
+    text = pl.when(swap).then(pl.concat_str(first, pl.lit(" "), last)).otherwise(collapsed)
+    key = text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(key == "").then(pl.lit(None, pl.String)).otherwise(key)

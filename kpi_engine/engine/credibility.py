@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kpi_engine.core.owners import owner_names, person_key
+from kpi_engine.core.owners import owner_names, person_key_expr
 from kpi_engine.engine.compute import EngineResult
 
 #: One report: a milestone's status as reported in one snapshot, and as computed.
@@ -86,7 +86,7 @@ def by_person(reports: pl.DataFrame) -> pl.DataFrame:
         reports.with_columns(owner_names(pl.col("owner")).alias("person"))
         .explode("person")
         .filter(pl.col("person").is_not_null())
-        .with_columns(person_key(pl.col("person")).alias("person_key"))
+        .with_columns(person_key_expr(pl.col("person")).alias("person_key"))
     )
     shown = exploded.sort("as_of", "snapshot_id").group_by("person_key").agg(pl.col("person").last().alias("_shown"))
     return exploded.join(shown, on="person_key").with_columns(pl.col("_shown").alias("person")).drop("_shown")
@@ -164,7 +164,7 @@ def reporting_sentences(reports: pl.DataFrame, owner: str | None) -> list[str]:
     if owner is None or reports.height == 0:
         return []
     wanted = pl.DataFrame({"owner": [owner]}).select(owner_names(pl.col("owner")).alias("person")).explode("person")
-    wanted = wanted.filter(pl.col("person").is_not_null()).with_columns(person_key(pl.col("person")).alias("key"))
+    wanted = wanted.filter(pl.col("person").is_not_null()).with_columns(person_key_expr(pl.col("person")).alias("key"))
     people = by_person(reports)
     sentences = []
     for name, key in wanted.iter_rows():
