@@ -55,7 +55,7 @@ with st.form("settings_form", border=True):
         key="set_workaround_budget",
         help="The deck's 'Best use of a budget' slide chooses candidate workarounds within it; 0 leaves the slide out",
     )
-    ack = left.number_input(
+    ack = right.number_input(
         "Days an escalated item may wait for a decision before it goes one level up",
         min_value=1,
         max_value=365,
