@@ -88,8 +88,10 @@ def previous_context(store: Store, previous_id: int, settings: Settings) -> Engi
 
 
 def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.DataFrame:
-    """Return every milestone's computed finish in every snapshot up to ``upto_snapshot_id``.
+    """Return every milestone's computed finish in every week up to ``upto_snapshot_id``.
 
+    One snapshot per date: when a date was uploaded more than once, its latest version
+    (up to ``upto_snapshot_id``) stands for that week.
     A snapshot whose schedule cannot be computed (a dependency cycle or an undatable finish
     stored by an older version) is left out: the history around it still counts.
 
@@ -101,6 +103,7 @@ def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.D
     if upto_snapshot_id is not None:
         position = snapshots["snapshot_id"].to_list().index(upto_snapshot_id)
         snapshots = snapshots.head(position + 1)
+    snapshots = snapshots.unique("as_of", keep="last", maintain_order=True)
     frames = []
     for snapshot_id, as_of in snapshots.select("snapshot_id", "as_of").iter_rows():
         try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -74,6 +74,7 @@ from kpi_engine.store.merge import (
     upload_shas,
     write_snapshot,
 )
+from kpi_engine.store.removals import REMOVALS_SCHEMA, RemovalsRefused
 from kpi_engine.store.repositories import ACCESS_POLICY_KEY, NAME_CHARS, short_name
 from kpi_engine.store.snapshots import NO_DATA_MESSAGE
 
@@ -91,10 +92,12 @@ __all__ = [
     "NAME_CHARS",
     "NO_DATA_MESSAGE",
     "PROVENANCE",
+    "REMOVALS_SCHEMA",
     "SCHEMA_VERSION",
     "DataVersion",
     "DuckDBSetting",
     "IngestResult",
+    "RemovalsRefused",
     "Store",
     "budget_changes",
     "data_version",
@@ -249,6 +252,8 @@ class Store:
         *,
         sources: Iterable[SourceFile] = (),
         note: str = "",
+        attach: Mapping[str, str] | None = None,
+        allow_removals: bool = True,
     ) -> IngestResult:
         """Store an upload as a new snapshot dated ``as_of``, in one transaction.
 
@@ -281,6 +286,18 @@ class Store:
         reported as warnings (uploaded rows by file, sheet and row; carried rows whose
         milestone this upload removed, by id).
 
+        Before the merge, the rows a tool export wrote are resolved
+        (:mod:`~kpi_engine.store.identity`): each export's project is the portfolio project
+        with its id, else with its name (case and spacing ignored), else a new project with
+        no owner; each exported milestone takes the id of the milestone of its project that
+        came with the same tool key, else has that id, else the same name; only then is it
+        new. After the merge, the milestones of the base snapshot the new one lacks are the
+        upload's *removals* (:mod:`~kpi_engine.store.removals`).
+
+        An upload for an ``as_of`` that already has a snapshot amends it: the new snapshot
+        builds on it and is the next ``version`` of that date; its ``changes`` (and every
+        "previous snapshot" comparison) are against the latest snapshot of the previous date.
+
         Uploading the very files (same contents) of an existing snapshot with the same
         ``as_of`` again stores nothing.
 
@@ -298,6 +315,13 @@ class Store:
             The uploaded files' bytes, kept once per content hash for the audit trail.
         note
             Free text kept with the snapshot; default: the export kinds of the files.
+        attach
+            Export project (as the export names it, see
+            :func:`~kpi_engine.store.identity.export_projects`) -> id of the portfolio
+            project to attach that export to, when the match is wrong.
+        allow_removals
+            False refuses an upload that removes milestones (:class:`RemovalsRefused`,
+            listing them); a dry run lists them in its result instead.
 
         Returns
         -------
@@ -321,7 +345,7 @@ class Store:
             same = snapshot_with_files(cur, as_of, shas)
             if same is not None:
                 return unchanged_result(cur, upload, as_of, same)
-            return write_snapshot(cur, upload, frames, as_of, author, note, blobs, dry_run)
+            return write_snapshot(cur, upload, frames, as_of, author, note, blobs, dry_run, attach, allow_removals)
 
         try:
             return self._write(work)
@@ -348,7 +372,11 @@ class Store:
         return snapshots.latest_snapshot_id(self)
 
     def previous_snapshot_id(self, snapshot_id: int) -> int | None:
-        """Return the snapshot before ``snapshot_id`` (by as_of, then id), or None."""
+        """Return the snapshot before ``snapshot_id``: the latest version of the previous date, or None.
+
+        Versions of the same date are one week: comparisons ("since last week", the
+        escalation rule "Amber or Red in the previous snapshot too") skip them.
+        """
         return snapshots.previous_snapshot_id(self, snapshot_id)
 
     def snapshot_as_of(self, snapshot_id: int) -> date:
@@ -364,8 +392,10 @@ class Store:
     def snapshots(self) -> pl.DataFrame:
         """Return one row per snapshot, oldest first by (as_of, snapshot_id).
 
-        Columns: snapshot_id, as_of, created_at, author, source_note, files (list of file
-        names), rows (struct: table name -> rows the snapshot holds).
+        Columns: snapshot_id, as_of, version (1, 2, ... for the uploads of one date),
+        latest (whether it is the latest version of its date), created_at, author,
+        source_note, files (list of file names), rows (struct: table name -> rows the
+        snapshot holds).
         """
         return snapshots.snapshots(self)
 

@@ -2,7 +2,11 @@
 
 The canonical tables follow :data:`kpi_engine.core.schema.TABLES`, each with the id of the
 snapshot a row belongs to. ``schema_version`` says which program wrote the file: a file a
-newer version wrote is refused rather than misread.
+newer version wrote is refused rather than misread; a file an older version wrote is
+brought up to date when it opens (:func:`_migrate`).
+
+Versions: 1 the first; 2 adds ``snapshots.version`` (uploads of one date are versions of one
+week) and ``milestone_keys`` (the tool key each exported milestone came with).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from kpi_engine.core.schema import TABLES
 from kpi_engine.store.connection import q
 from kpi_engine.store.loop_log import create_loop_tables
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SQL_TYPES: dict[Any, str] = {pl.String: "VARCHAR", pl.Date: "DATE", pl.Float64: "DOUBLE", pl.Int64: "BIGINT"}
 
@@ -33,9 +37,7 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
     """
     cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     versions = [row[0] for row in cur.execute("SELECT version FROM schema_version").fetchall()]
-    if not versions:
-        cur.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
-    elif max(versions) > SCHEMA_VERSION:
+    if versions and max(versions) > SCHEMA_VERSION:
         raise InputError(
             f"the database file {path} was written by a newer version of this program; upgrade the program to open it"
         )
@@ -43,7 +45,9 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
         "CREATE TABLE IF NOT EXISTS snapshots (snapshot_id BIGINT PRIMARY KEY, as_of DATE NOT NULL, "
         "created_at TIMESTAMP NOT NULL, author VARCHAR NOT NULL, source_note VARCHAR NOT NULL, "
         # Row counts per table (JSON): listing snapshots must not count every stored row.
-        "row_counts VARCHAR NOT NULL)"
+        "row_counts VARCHAR NOT NULL, "
+        # 1, 2, ... for the uploads of one as_of date: one week, amended
+        "version INTEGER NOT NULL DEFAULT 1)"
     )
     cur.execute(
         "CREATE TABLE IF NOT EXISTS snapshot_files (snapshot_id BIGINT NOT NULL, file_name VARCHAR NOT NULL, "
@@ -68,4 +72,33 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
         "CREATE TABLE IF NOT EXISTS mapping_profiles (name VARCHAR PRIMARY KEY, spec VARCHAR NOT NULL, "
         "updated_at TIMESTAMP NOT NULL)"
     )
+    # Which milestone an exported one is: the tool's key (an MS Project Unique ID, a Jira
+    # issue key) of each milestone of a project, kept from the uploads that brought it.
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS milestone_keys (project_id VARCHAR NOT NULL, tool_key VARCHAR NOT NULL, "
+        "milestone_id VARCHAR NOT NULL, source VARCHAR NOT NULL, snapshot_id BIGINT NOT NULL, "
+        "PRIMARY KEY (project_id, tool_key))"
+    )
     create_loop_tables(cur)
+    _migrate(cur, max(versions) if versions else SCHEMA_VERSION)
+
+
+def _migrate(cur: duckdb.DuckDBPyConnection, found: int) -> None:
+    """Bring a file written by schema version ``found`` up to :data:`SCHEMA_VERSION`.
+
+    Tables a version added are created above (``IF NOT EXISTS``); here the columns it added
+    to existing tables are filled in.
+    """
+    if found < 2:
+        # version 1 had no versions: number the uploads of each date in the order they came
+        cur.execute("ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1")
+        cur.execute(
+            "UPDATE snapshots s SET version = n.version FROM (SELECT snapshot_id, "
+            "row_number() OVER (PARTITION BY as_of ORDER BY snapshot_id) AS version FROM snapshots) n "
+            "WHERE n.snapshot_id = s.snapshot_id"
+        )
+    if found < SCHEMA_VERSION:
+        cur.execute("DELETE FROM schema_version")
+    rows = cur.execute("SELECT count(*) FROM schema_version").fetchall()[0][0]
+    if rows == 0:
+        cur.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])

@@ -10,8 +10,8 @@ no one can date is rolled back whole, and nothing is stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,8 @@ from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import KEYS, TABLES, conform
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
 from kpi_engine.store.connection import _now, q
+from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
+from kpi_engine.store.removals import RemovalsRefused, empty_removals, removed_milestones
 
 if TYPE_CHECKING:
     from kpi_engine.ingest import FileReport, ParsedUpload
@@ -68,8 +70,13 @@ class IngestResult:
     """What storing one upload did.
 
     ``rows`` counts the rows the snapshot holds per table, carried-forward rows included;
-    ``changes`` lists what changed since ``previous_snapshot_id`` (columns of
-    :data:`CHANGES_SCHEMA`); ``warnings`` holds the reader's warnings and the dangling ids.
+    ``changes`` lists what changed since ``previous_snapshot_id``, the latest snapshot of
+    the previous date (columns of :data:`CHANGES_SCHEMA`); ``warnings`` holds the reader's
+    warnings and the dangling ids. ``version`` numbers the uploads of one ``as_of``
+    (``amends`` is the snapshot of that date this upload built on, when there was one);
+    ``identity`` says which projects and milestones the exports were matched to or
+    created, ``removals`` which milestones the upload removes
+    (:data:`~kpi_engine.store.removals.REMOVALS_SCHEMA`).
     """
 
     snapshot_id: int | None
@@ -81,6 +88,10 @@ class IngestResult:
     warnings: list[Problem]
     files: list[FileReport]
     previous_snapshot_id: int | None = None
+    version: int = 1
+    amends: int | None = None
+    identity: Identity = field(default_factory=Identity)
+    removals: pl.DataFrame = field(default_factory=empty_removals)
 
 
 class _DryRun(Exception):
@@ -121,8 +132,16 @@ def snapshot_with_files(cur: duckdb.DuckDBPyConnection, as_of: date, shas: list[
     return int(rows[0][0]) if rows else None
 
 
+def previous_date_id(cur: duckdb.DuckDBPyConnection, as_of: date) -> int | None:
+    """The latest snapshot (latest version) of the last date before ``as_of``: "the previous snapshot"."""
+    rows = cur.execute(
+        "SELECT snapshot_id FROM snapshots WHERE as_of < ? ORDER BY as_of DESC, snapshot_id DESC LIMIT 1", [as_of]
+    ).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
 def previous_id(cur: duckdb.DuckDBPyConnection, as_of: date, before_id: int | None) -> int | None:
-    """The latest snapshot at or before ``as_of`` (and before ``before_id`` on that date)."""
+    """The latest snapshot at or before ``as_of`` (and before ``before_id`` on that date): what an upload builds on."""
     params: list[date | int]
     if before_id is None:
         sql, params = "SELECT snapshot_id FROM snapshots WHERE as_of <= ?", [as_of]
@@ -396,8 +415,13 @@ def unchanged_result(cur: duckdb.DuckDBPyConnection, upload: ParsedUpload, as_of
         changes=empty_changes(),
         warnings=list(upload.warnings),
         files=list(upload.files),
-        previous_snapshot_id=previous_id(cur, as_of, same),
+        previous_snapshot_id=previous_date_id(cur, as_of),
+        version=_version_of(cur, same),
     )
+
+
+def _version_of(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> int:
+    return int(cur.execute("SELECT version FROM snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchall()[0][0])
 
 
 def write_snapshot(
@@ -409,6 +433,8 @@ def write_snapshot(
     note: str,
     blobs: dict[str, bytes],
     dry_run: bool,
+    attach: Mapping[str, str] | None = None,
+    allow_removals: bool = True,
 ) -> IngestResult:
     """Write the upload as a new snapshot inside the caller's transaction; see :meth:`Store.ingest`.
 
@@ -418,37 +444,65 @@ def write_snapshot(
     ------
     UploadRejected
         The merged snapshot fails a check (the caller's transaction is rolled back).
+    RemovalsRefused
+        The upload removes milestones and ``allow_removals`` is False (a dry run never
+        raises it: its result lists the removals).
     _DryRun
         With ``dry_run``, carrying the result, so that the caller rolls everything back.
     """
-    previous = previous_id(cur, as_of, None)
+    base = previous_id(cur, as_of, None)
+    previous = previous_date_id(cur, as_of)
+    amends = base if base is not None and base != previous else None
+    version = int(cur.execute("SELECT count(*) FROM snapshots WHERE as_of = ?", [as_of]).fetchall()[0][0]) + 1
     new_id = cur.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchall()[0][0]
+    frames, identity = resolve_identity(cur, upload, frames, base, attach or {})
     registered: list[str] = []
     try:
-        registered = _register_upload(cur, frames, previous)
-        _merge_tables(cur, frames, new_id, previous)
-        _check_snapshot(cur, frames, new_id, as_of, previous)
-        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, previous)
+        registered = _register_upload(cur, frames, base)
+        _merge_tables(cur, frames, new_id, base)
+        _check_snapshot(cur, frames, new_id, as_of, base)
+        removals = removed_milestones(cur, base, new_id)
+        if removals.height and base is not None and not (allow_removals or dry_run):
+            raise RemovalsRefused(removals, base)
+        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, base)
         changes = _record_changes(cur, new_id, previous, registered)
     finally:
         for name in registered:
             cur.unregister(name)
     rows = _row_counts(cur, new_id)
     cur.execute(
-        "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
-        [new_id, as_of, _now(), author, note, json.dumps(rows)],
+        "INSERT INTO snapshots (snapshot_id, as_of, created_at, author, source_note, row_counts, version) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [new_id, as_of, _now(), author, note, json.dumps(rows), version],
     )
     _keep_files(cur, new_id, upload.files, blobs)
+    remember_keys(cur, identity, new_id)
     since = f" since snapshot {previous}" if previous is not None else ""
     what = f"Dry run, nothing stored: would be snapshot {new_id}" if dry_run else f"Stored snapshot {new_id}"
+    week = f" (version {version} of that week, amending snapshot {amends})" if amends is not None else ""
     message = (
-        f"{what} as of {as_of.isoformat()} from {len(upload.files)} file(s); "
+        f"{what} as of {as_of.isoformat()}{week} from {len(upload.files)} file(s); "
         f"{changes.height} change(s){since}, {len(warnings)} warning(s)."
+    )
+    result = IngestResult(
+        None if dry_run else new_id,
+        as_of,
+        False,
+        message,
+        rows,
+        changes,
+        warnings,
+        list(upload.files),
+        previous,
+        version,
+        amends,
+        identity,
+        removals,
     )
     if dry_run:
         # Everything was computed inside the transaction; undo it.
-        raise _DryRun(IngestResult(None, as_of, False, message, rows, changes, warnings, list(upload.files), previous))
-    return IngestResult(new_id, as_of, False, message, rows, changes, warnings, list(upload.files), previous)
+        raise _DryRun(result)
+    return result
 
 
 def _check_snapshot(

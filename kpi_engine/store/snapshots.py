@@ -17,7 +17,7 @@ from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import TABLES
 from kpi_engine.store.changes import CHANGES_SCHEMA
 from kpi_engine.store.connection import q
-from kpi_engine.store.merge import previous_id
+from kpi_engine.store.merge import previous_date_id
 
 if TYPE_CHECKING:
     from kpi_engine.store import Store
@@ -44,10 +44,10 @@ def latest_snapshot_id(store: Store) -> int:
 
 
 def previous_snapshot_id(store: Store, snapshot_id: int) -> int | None:
-    """The snapshot before ``snapshot_id`` (by as_of, then id), or None."""
+    """The latest snapshot of the date before ``snapshot_id``'s date, or None."""
     as_of = snapshot_as_of(store, snapshot_id)
     with store._db.cursor() as cur:
-        return previous_id(cur, as_of, snapshot_id)
+        return previous_date_id(cur, as_of)
 
 
 def snapshot_as_of(store: Store, snapshot_id: int) -> date:
@@ -69,7 +69,9 @@ def resolve(store: Store, snapshot_id: int | None) -> int:
 def snapshots(store: Store) -> pl.DataFrame:
     """One row per snapshot, oldest first; see :meth:`Store.snapshots`."""
     frame = store._frame(
-        "SELECT s.snapshot_id, s.as_of, s.created_at, s.author, s.source_note, "
+        "SELECT s.snapshot_id, s.as_of, s.version, "
+        "s.version = max(s.version) OVER (PARTITION BY s.as_of) AS latest, "
+        "s.created_at, s.author, s.source_note, "
         "coalesce((SELECT list(f.file_name ORDER BY f.file_name) FROM snapshot_files f "
         "WHERE f.snapshot_id = s.snapshot_id), []::VARCHAR[]) AS files, s.row_counts "
         "FROM snapshots s ORDER BY s.as_of, s.snapshot_id"
