@@ -175,3 +175,34 @@ def credibility_of_store(store: Store, upto_snapshot_id: int | None = None, by: 
     from kpi_engine.engine.credibility import credibility
 
     return credibility(report_history(store, upto_snapshot_id), by)
+
+
+def removal_values(
+    store: Store, removals: pl.DataFrame, base_id: int, settings: Settings | None = None
+) -> pl.DataFrame:
+    """Return the removed milestones of an upload with the value at risk their links held.
+
+    Parameters
+    ----------
+    removals
+        ``IngestResult.removals`` or ``RemovalsRefused.removals``: milestones of snapshot
+        ``base_id`` the upload removes.
+    base_id
+        The snapshot they are removed from (the one the upload builds on).
+
+    Returns
+    -------
+    DataFrame
+        ``removals`` plus ``value_at_risk`` (sum over the milestone's links in ``base_id``,
+        to the cent; 0 when the snapshot cannot be computed).
+    """
+    if removals.height == 0:
+        return removals.with_columns(value_at_risk=pl.lit(0.0))
+    try:
+        links = compute(store.load_portfolio(base_id), settings or store.settings()).links
+    except KpiError:
+        return removals.with_columns(value_at_risk=pl.lit(0.0))
+    values = links.group_by("milestone_id").agg(pl.col("value_at_risk").sum())
+    return removals.join(values, on="milestone_id", how="left", maintain_order="left").with_columns(
+        pl.col("value_at_risk").fill_null(0.0).round(2)
+    )

@@ -181,6 +181,18 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"largest file accepted, in MB (default: $KPI_MAX_UPLOAD_MB, else {DEFAULT_MAX_UPLOAD_MB:g})",
     )
+    p.add_argument(
+        "--project",
+        metavar="ID",
+        default=None,
+        help="attach the tool exports to this portfolio project (default: the project each export names, "
+        "matched by id, then by name, else created)",
+    )
+    p.add_argument(
+        "--allow-removals",
+        action="store_true",
+        help="store the upload even when it removes milestones (refused otherwise, with the list)",
+    )
     p.set_defaults(func=cmd_ingest)
 
 
@@ -724,6 +736,7 @@ def _ingest_summary(result: IngestResult) -> list[str]:
     if result.unchanged:
         return [result.message]
     lines = [result.message, "Rows: " + ", ".join(f"{table} {n:,}" for table, n in result.rows.items())]
+    lines += _identity_lines(result)
     if result.previous_snapshot_id is None:
         lines.append("Changes: none (this is the first snapshot).")
     elif result.changes.height == 0:
@@ -736,10 +749,57 @@ def _ingest_summary(result: IngestResult) -> list[str]:
     return lines
 
 
+def _identity_lines(result: IngestResult) -> list[str]:
+    """Which projects the exports were matched to or created, and which milestones kept an existing id."""
+    lines = []
+    for row in result.identity.projects.iter_rows(named=True):
+        if row["how"] == "created":
+            lines.append(
+                f"Project '{row['project_id']}' ({row['project_name']}) created from {row['files']}: "
+                "it has no owner until the PMO names one."
+            )
+        else:
+            named = (
+                "" if row["export_project"] == row["project_id"] else f" (the export names '{row['export_project']}')"
+            )
+            lines.append(f"Project '{row['project_id']}' ({row['project_name']}) {row['how']}{named}: {row['files']}.")
+    milestones = result.identity.milestones
+    kept = milestones.filter(
+        pl.col("how").is_in(["tool key", "same name"]) & (pl.col("tool_key") != pl.col("milestone_id"))
+    )
+    for row in kept.iter_rows(named=True):
+        lines.append(
+            f"Milestone '{row['tool_key']}' ({row['name']}) is '{row['milestone_id']}' (same {row['how'].removeprefix('same ')})."
+        )
+    new = milestones.filter(pl.col("how") == "new").height
+    if new:
+        lines.append(f"New milestones: {new}.")
+    return lines
+
+
+def _removal_lines(store: Store, removals: pl.DataFrame, base_id: int) -> list[str]:
+    """One line per milestone an upload removes, with the links and value at risk it disconnects."""
+    from kpi_engine.analysis import removal_values
+    from kpi_engine.store.removals import removal_sentence
+
+    currency = store.settings().currency
+    valued = removal_values(store, removals, base_id)
+    return [
+        "This upload " + removal_sentence(row, row["value_at_risk"], currency) + "."
+        for row in valued.iter_rows(named=True)
+    ]
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Read the files, store them as a snapshot and print a short summary."""
+    """Read the files, store them as a snapshot and print a short summary.
+
+    An upload that removes milestones is refused (exit 1, the list on stderr) unless
+    ``--allow-removals`` is given.
+    """
     # Only this command needs the readers (and the workbook libraries they load).
     from kpi_engine.ingest import load_mapping_file, read_paths, read_upload
+    from kpi_engine.store import RemovalsRefused
+    from kpi_engine.store.identity import export_projects
 
     limit = max_upload_mb(args.max_upload_mb)
     # sizes are checked before a file is read: a huge file is refused, never loaded
@@ -747,10 +807,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     mapping = load_mapping_file(args.mapping) if args.mapping else None
     upload = read_upload(files, source=args.source, mapping=mapping, max_file_mb=limit)
     as_of = args.as_of or date.today()
+    attach = None
+    if args.project is not None:
+        named = export_projects(upload)
+        if not named:
+            raise InputError("--project attaches tool exports to a project, but these files hold no tool export")
+        attach = dict.fromkeys(named, args.project.strip())
     # Parse first, then hold the database only as long as storing takes.
     with Store.open(args.db) as store:
-        result = store.ingest(upload, as_of, author=_author(), sources=files)
-    print("\n".join(_ingest_summary(result)))
+        try:
+            result = store.ingest(
+                upload, as_of, author=_author(), sources=files, attach=attach, allow_removals=args.allow_removals
+            )
+        except RemovalsRefused as refused:
+            for line in _removal_lines(store, refused.removals, refused.base):
+                _error(line)
+            _error("Nothing was stored. Upload the missing milestones too, or add --allow-removals to remove them.")
+            return 1
+        base = result.amends if result.amends is not None else result.previous_snapshot_id
+        removed = _removal_lines(store, result.removals, base) if base is not None and result.removals.height else []
+    print("\n".join(_ingest_summary(result) + removed))
     for warning in result.warnings:
         _error(f"warning: {warning}")
     return 0

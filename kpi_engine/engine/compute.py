@@ -188,7 +188,7 @@ def evaluate(
     )
     milestones = _roll_up(milestones, pairs, link_rows, lonely, lonely_rows)
     exceptions = build_exception_list(
-        pairs, lonely, _governance_rows(findings, milestones, kpi_context), settings.currency
+        pairs, lonely, _governance_rows(findings, milestones, kpi_context, portfolio.projects), settings.currency
     )
     if previous is not None:
         known = previous.exceptions.select(EXCEPTION_KEY).unique().with_columns(pl.lit(False).alias("new"))
@@ -247,11 +247,14 @@ def _roll_up(
     )
 
 
-def _governance_rows(findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame) -> pl.DataFrame:
+def _governance_rows(
+    findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame, projects: pl.DataFrame
+) -> pl.DataFrame:
     """Join findings with what they concern and decide who should fix each.
 
     A milestone's finding goes to its project owner (level 1); a KPI's to its owner, or
-    to its objective's owner when the KPI's own owner is the problem (level 2).
+    to its objective's owner when the KPI's own owner is the problem (level 2); a
+    project's (it has no owner) to nobody but the PMO (level 0).
     """
     m = milestones.select(
         "milestone_id",
@@ -278,9 +281,17 @@ def _governance_rows(findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.
         "objective_owner",
     )
     owner_problem = pl.col("finding").is_in(["no owner", "several owners"])
+    project_names = projects.select(pl.col("project_id").alias("subject_id"), pl.col("name").alias("_project_name"))
+    is_project = pl.col("subject") == "project"
     return (
         findings.join(m, on="milestone_id", how="left")
         .join(k, on="kpi_id", how="left")
+        .join(project_names.unique("subject_id"), on="subject_id", how="left")
+        .with_columns(
+            pl.when(is_project).then(pl.col("subject_id")).otherwise(pl.col("project_id")).alias("project_id"),
+            pl.when(is_project).then(pl.col("_project_name")).otherwise(pl.col("project_name")).alias("project_name"),
+        )
+        .drop("_project_name")
         .with_columns(
             pl.when(pl.col("subject") == "kpi")
             .then(2)

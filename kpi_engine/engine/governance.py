@@ -1,17 +1,20 @@
 """Governance findings: ownership, milestones tied to no KPI, KPIs no work drives,
-dangling ids (DOMAIN.md section 2, rule 9)."""
+dangling ids (DOMAIN.md section 2, rule 9), projects with no owner (section 1)."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from kpi_engine.core.owners import owner_problem
+from kpi_engine.core.owners import owner_count, owner_problem
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.references import References, resolve
 
+#: The finding of a project nobody owns (one an export created, until the PMO names an owner).
+PROJECT_NO_OWNER = "project has no owner"
+
 #: Columns of the governance findings frame.
 FINDING_COLUMNS = {
-    "subject": pl.String,  # milestone / kpi / link / task / dependency
+    "subject": pl.String,  # milestone / kpi / project / link / task / dependency
     "subject_id": pl.String,
     "milestone_id": pl.String,
     "kpi_id": pl.String,
@@ -41,6 +44,19 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.Dat
             .alias("detail")
         )
         .drop("owner")
+    )
+
+
+def _ownerless_projects(projects: pl.DataFrame) -> pl.DataFrame:
+    """Projects whose owner is blank: an upload created them from an export, and nobody answers for them yet."""
+    none = pl.lit(None, pl.String)
+    return projects.filter(owner_count(pl.col("owner")) == 0).select(
+        pl.lit("project").alias("subject"),
+        pl.col("project_id").alias("subject_id"),
+        none.alias("milestone_id"),
+        none.alias("kpi_id"),
+        pl.lit(PROJECT_NO_OWNER).alias("finding"),
+        pl.lit("has no owner; the PMO names one accountable person").alias("detail"),
     )
 
 
@@ -75,7 +91,8 @@ def _if(known: str, column: str) -> pl.Expr:
 def governance_findings(portfolio: Portfolio, refs: References | None = None) -> pl.DataFrame:
     """Return one row per governance finding, ordered by subject and id.
 
-    Findings: blank or shared owners of milestones and KPIs, milestones with no link
+    Findings: blank or shared owners of milestones and KPIs, projects with no owner
+    (:data:`PROJECT_NO_OWNER`), milestones with no link
     ("not tied to any KPI"), KPIs with no link ("no work drives this KPI"), and links,
     tasks or dependencies naming an unknown milestone or KPI. ``milestone_id`` and
     ``kpi_id`` point at the existing milestone or KPI a finding concerns (null when none).
@@ -97,6 +114,7 @@ def governance_findings(portfolio: Portfolio, refs: References | None = None) ->
     parts = [
         _owner_findings(milestones, "milestone", "milestone_id"),
         _owner_findings(kpis, "kpi", "kpi_id"),
+        _ownerless_projects(portfolio.projects),
         milestones.filter(~pl.Series(refs.linked_milestones(milestones.height))).select(
             pl.lit("milestone").alias("subject"),
             pl.col("milestone_id").alias("subject_id"),

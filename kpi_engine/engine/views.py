@@ -1229,6 +1229,7 @@ def causal_chain(result: EngineResult, milestone_id: str, kpi_id: str | None = N
 GOVERNANCE_SECTIONS: dict[str, str] = {
     "no owner": "Ownership problems",
     "several owners": "Ownership problems",
+    "project has no owner": "Ownership problems",
     "not tied to any KPI": "Milestones tied to no KPI",
     "no work drives this KPI": "KPIs no work drives",
     "dangling id": "Dangling ids",

@@ -210,7 +210,9 @@ def _merge_tables(
             if table in frames:
                 same_key = " AND ".join(f"u.{q(k)} = p.{q(k)}" for k in KEYS[table])
                 conditions.append(f"NOT EXISTS (SELECT 1 FROM {_upload_view(table)} u WHERE {same_key})")
-                if table in _PROJECT_COLUMN:
+                # a projects row is upserted by its id: a project the upload's milestones name but its
+                # projects rows do not (an export's projects part names only its own) is kept
+                if table in _PROJECT_COLUMN and table != "projects":
                     conditions.append(
                         "NOT EXISTS (SELECT 1 FROM _kpi_scope_projects s "
                         f"WHERE s.project_id = p.{q(_PROJECT_COLUMN[table])})"

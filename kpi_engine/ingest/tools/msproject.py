@@ -20,8 +20,11 @@ Mapping (data/sample/exports/README.md shows it with an example):
   ``ew`` = 7 days), negative lags allowed.  A link from a row to a row of another milestone
   becomes a dependency between their milestones (a task stands for its milestone); when
   several links join the same two milestones the largest lag is kept.
-- Project id and name: the ``Project`` column when present, else the file name without
-  extension.  No project row is made (an MS Project export does not name the project's owner).
+- Project: the ``Project`` column when present, else the project summary row (the one
+  row at the top outline level when it is a summary, as MS Project shows with "Project
+  Summary Task"), else the file name without extension.  No project row is made (an MS
+  Project export does not name the project's owner); the upload matches the name to a
+  portfolio project or creates it.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def adapt_block(block: Block) -> Outcome:
         )
     rows = rows.with_columns(
         _level=pl.when(level == level.round(0)).then(level).fill_null(1).cast(pl.Int64),
-        _project=pl.col("project").fill_null(pl.lit(file_stem(block.file))),
+        _project=pl.col("project").fill_null(pl.lit(_project_title(rows, labels, block))),
         _id=pl.col("id") if "id" in labels else row_position(block),
         _ms=is_milestone,
         # MS Project allocations such as "Priya Raman[50%]" say nothing about who owns the row
@@ -104,6 +107,17 @@ def adapt_block(block: Block) -> Outcome:
     outcome = schedule_parts(block, rows, labels, SOURCE, "MS Project", EXPECTED)
     outcome.problems[:0] = problems
     return outcome
+
+
+def _project_title(rows: pl.DataFrame, labels: dict[str, str], block: Block) -> str:
+    """The name of the project summary row (the only top-level row, a summary), else the file's name."""
+    if "level" in labels and "name" in labels:
+        level = to_number(pl.col("level"))
+        top = rows.filter(level == rows.select(level.min()).item())
+        summary = to_flag(pl.col("summary")).fill_null(False) if "summary" in labels else pl.lit(rows.height > 1)
+        if top.height == 1 and top.select(summary).item() and top["name"][0]:
+            return str(top["name"][0])
+    return file_stem(block.file)
 
 
 def adapt(blocks: list[Block]) -> Outcome:
