@@ -842,3 +842,221 @@ def test_a_mapping_profile_name_must_fit_a_picker(store, name, message):
     with pytest.raises(InputError, match=message):
         store.save_mapping_profile(name, {"table": "milestones", "columns": {}})
     assert store.mapping_profiles() == []
+
+
+# ---------------------------------------------------------------------- which project and milestone an export is
+def export(source: str = "msproject", name: str = "plan.csv", **sheets: str) -> FakeUpload:
+    """An upload a tool wrote: the same tables as :func:`upload`, all from one file of ``source``."""
+    made = upload(**sheets)
+    tables = {t: f.with_columns(pl.lit(name).alias("_file")) for t, f in made.tables.items()}
+    data = "".join(f.data.decode() for f in made.files).encode()
+    report = FakeFile(
+        name, hashlib.sha256(data).hexdigest(), len(data), source, {t: f.height for t, f in tables.items()}, data
+    )
+    return FakeUpload(tables, [report])
+
+
+def test_an_export_of_a_project_not_in_the_portfolio_creates_it_with_no_owner(loaded):
+    from kpi_engine.analysis import analyse
+
+    result = loaded.ingest(
+        export(
+            milestones="""
+                milestone_id,project_id,name,owner,baseline_finish
+                Depot build-5,Depot build,Chargers installed,Kofi,2026-09-30
+            """
+        ),
+        date(2026, 6, 8),
+    )
+    assert result.identity.projects.select("export_project", "project_id", "project_name", "how").rows() == [
+        ("Depot build", "Depot build", "Depot build", "created")
+    ]
+    projects = loaded.load_portfolio().projects
+    assert projects.filter(pl.col("project_id") == "Depot build").select("name", "owner").rows() == [
+        ("Depot build", None)
+    ]
+    # the other projects are kept as they were
+    assert projects.filter(pl.col("project_id") == "PA")["owner"].to_list() == ["Ann"]
+    findings = analyse(loaded).exceptions.filter(pl.col("finding") == "project has no owner")
+    assert findings.select("kind", "project_id", "escalation_level").rows() == [("governance", "Depot build", 0)]
+    assert findings["why"].item().startswith("Project Depot build: has no owner")
+
+
+def test_a_template_milestone_of_an_unknown_project_is_still_refused(loaded):
+    with pytest.raises(UploadRejected, match="unknown project 'P-X'"):
+        loaded.ingest(
+            upload(milestones="milestone_id,project_id,name,owner,baseline_finish\nX1,P-X,X,Max,2026-09-30"),
+            date(2026, 6, 8),
+        )
+
+
+def test_an_export_is_matched_by_project_name_ignoring_case_and_spacing(loaded):
+    result = loaded.ingest(
+        export(
+            milestones="""
+                milestone_id,project_id,name,owner,baseline_finish
+                PRJ-1,  project   A ,A one,Ann,2026-08-31
+                PRJ-2,  project   A ,A two,Ann,2026-10-31
+            """
+        ),
+        date(2026, 6, 8),
+    )
+    assert result.identity.projects.select("project_id", "how").rows() == [("PA", "matched by name")]
+    portfolio = loaded.load_portfolio()
+    assert ids(portfolio.projects, "project_id") == ["PA", "PB"]
+    assert portfolio.milestones.filter(pl.col("project_id") == "PA")["milestone_id"].sort().to_list() == ["A1", "A2"]
+
+
+def test_attach_puts_an_export_in_the_project_the_user_names(loaded):
+    sheet = """
+        milestone_id,project_id,name,owner,baseline_finish
+        B-9,Project A,B one,Bob,2026-07-31
+    """
+    result = loaded.ingest(export(milestones=sheet), date(2026, 6, 8), attach={"Project A": "PB"})
+    assert result.identity.projects.select("export_project", "project_id", "how").rows() == [
+        ("Project A", "PB", "chosen")
+    ]
+    # attached to PB, its milestone is B1 by name
+    assert result.identity.milestones.select("tool_key", "milestone_id", "how").rows() == [("B-9", "B1", "same name")]
+    with pytest.raises(UploadRejected, match="there is no project 'NOPE' to attach this export to"):
+        loaded.ingest(export(milestones=sheet), date(2026, 6, 9), attach={"Project A": "NOPE"})
+
+
+def test_an_exported_milestone_keeps_its_id_by_name_then_by_tool_key(loaded):
+    first = loaded.ingest(
+        export(
+            milestones="""
+                milestone_id,project_id,name,owner,baseline_finish
+                PA-7,PA,a  ONE,Ann,2026-08-31
+                PA-8,PA,A two,Ann,2026-10-31
+            """,
+            tasks="""
+                task_id,milestone_id,name,forecast_finish
+                PA-3,PA-7,Build,2026-09-03
+            """,
+        ),
+        date(2026, 6, 8),
+    )
+    assert first.identity.milestones.select("tool_key", "milestone_id", "how").rows() == [
+        ("PA-7", "A1", "same name"),
+        ("PA-8", "A2", "same name"),
+    ]
+    # the next week the tool renames it: the key it came with last time still finds it
+    second = loaded.ingest(
+        export(
+            milestones="""
+                milestone_id,project_id,name,owner,baseline_finish
+                PA-7,PA,Go-live renamed,Ann,2026-08-31
+                PA-8,PA,A two,Ann,2026-10-31
+            """,
+        ),
+        date(2026, 6, 15),
+    )
+    assert second.identity.milestones.select("tool_key", "milestone_id", "how").rows() == [
+        ("PA-7", "A1", "tool key"),
+        ("PA-8", "A2", "tool key"),
+    ]
+    portfolio = loaded.load_portfolio()
+    assert portfolio.milestones.filter(pl.col("milestone_id") == "A1")["name"].to_list() == ["Go-live renamed"]
+    # the KPI link and the export's task follow the milestone
+    assert portfolio.links.filter(pl.col("milestone_id") == "A1")["kpi_id"].to_list() == ["K1"]
+    assert second.removals.height == 0
+    assert loaded._rows("SELECT project_id, tool_key, milestone_id FROM milestone_keys ORDER BY 2") == [
+        ("PA", "PA-7", "A1"),
+        ("PA", "PA-8", "A2"),
+    ]
+
+
+def test_an_upload_that_removes_milestones_lists_them_and_is_refused_unless_allowed(loaded):
+    from kpi_engine.analysis import removal_values
+    from kpi_engine.store import RemovalsRefused
+
+    replacing = export(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish
+            PA-1,PA,Something else,Ann,2026-08-31
+        """
+    )
+    dry = loaded.ingest(replacing, date(2026, 6, 8), dry_run=True, allow_removals=False)
+    assert dry.removals.select("milestone_id", "kpi_ids", "dependencies").rows() == [("A1", ["K1"], 0), ("A2", [], 1)]
+    with pytest.raises(RemovalsRefused) as refused:
+        loaded.ingest(replacing, date(2026, 6, 8), allow_removals=False)
+    assert refused.value.base == 1
+    assert refused.value.lines()[0].startswith(
+        "snapshot 1, sheet milestones, row -, column milestone_id: removes milestone 'A1' (A one, project PA): "
+        "disconnects its link to KPI K1"
+    )
+    assert loaded.snapshot_ids() == [1]
+    assert loaded._rows("SELECT count(*) FROM milestone_keys") == [(0,)]
+    valued = removal_values(loaded, refused.value.removals, refused.value.base)
+    assert valued["value_at_risk"].to_list() == [0.0, 0.0]  # no value per week in this portfolio
+    stored = loaded.ingest(replacing, date(2026, 6, 8), allow_removals=True)
+    assert ids(stored.removals, "milestone_id") == ["A1", "A2"]
+    assert ids(loaded.load_portfolio().milestones, "milestone_id") == ["B1", "PA-1"]
+
+
+# ---------------------------------------------------------------------- uploads of one date are one week
+def test_uploads_of_one_date_are_versions_of_one_week(loaded):
+    week2 = date(2026, 6, 8)
+    loaded.ingest(upload(tasks="task_id,milestone_id,name,forecast_finish\nTA2,A1,Another,2026-08-01"), week2)
+    amended = loaded.ingest(
+        upload(
+            milestones="""
+                milestone_id,project_id,name,owner,baseline_finish,forecast_finish
+                B1,PB,B one,Bob,2026-07-31,2026-08-14
+            """
+        ),
+        week2,
+    )
+    assert (amended.snapshot_id, amended.version, amended.amends, amended.previous_snapshot_id) == (3, 2, 2, 1)
+    assert "version 2 of that week, amending snapshot 2" in amended.message
+    listing = loaded.snapshots()
+    assert listing.select("snapshot_id", "version", "latest").rows() == [(1, 1, True), (2, 1, False), (3, 2, True)]
+    # the amendment builds on the first upload of the week (its task is kept) ...
+    assert "TA2" in loaded.load_portfolio(3).tasks["task_id"].to_list()
+    # ... and is compared with the previous week, not with the first version of its own
+    assert loaded.previous_snapshot_id(3) == 1
+    assert loaded.previous_snapshot_id(2) == 1
+    assert loaded.changes(3).filter(pl.col("change") == "forecast_moved")["milestone_id"].to_list() == ["B1"]
+    third = loaded.ingest(
+        upload(tasks="task_id,milestone_id,name,forecast_finish\nTA3,A1,Third,2026-08-01"), date(2026, 6, 15)
+    )
+    assert loaded.previous_snapshot_id(third.snapshot_id) == 3
+    # the audit trail keeps every upload with its files
+    assert loaded.files()["snapshot_id"].unique().sort().to_list() == [1, 2, 3, 4]
+
+
+def test_the_history_has_one_row_per_milestone_and_week(loaded):
+    from kpi_engine.analysis import milestone_history
+
+    week2 = date(2026, 6, 8)
+    loaded.ingest(upload(tasks="task_id,milestone_id,name,forecast_finish\nTA2,A1,Another,2026-08-01"), week2)
+    loaded.ingest(upload(tasks="task_id,milestone_id,name,forecast_finish\nTA2,A1,Another,2026-09-20"), week2)
+    history = milestone_history(loaded).filter(pl.col("milestone_id") == "A1")
+    assert history.select("snapshot_id", "as_of").rows() == [(1, date(2026, 6, 1)), (3, week2)]
+
+
+def test_a_store_written_before_versions_and_tool_keys_opens_and_numbers_its_versions(tmp_path):
+    path = tmp_path / "old.duckdb"
+    with Store.open(path) as store:
+        store.ingest(upload(**PORTFOLIO), date(2026, 6, 1))
+        store.ingest(
+            upload(tasks="task_id,milestone_id,name,forecast_finish\nTA2,A1,Another,2026-08-01"), date(2026, 6, 1)
+        )
+    # make it a version-1 file: no versions, no tool keys
+    import duckdb
+
+    with duckdb.connect(str(path)) as raw:
+        raw.execute("CREATE TABLE old_snapshots AS SELECT * EXCLUDE (version) FROM snapshots")
+        raw.execute("DROP TABLE snapshots")
+        raw.execute("ALTER TABLE old_snapshots RENAME TO snapshots")
+        raw.execute("DROP TABLE milestone_keys")
+        raw.execute("UPDATE schema_version SET version = 1")
+    with Store.open(path) as store:
+        assert store.snapshots().select("snapshot_id", "version", "latest").rows() == [(1, 1, False), (2, 2, True)]
+        assert store._rows("SELECT version FROM schema_version") == [(2,)]
+        assert store._rows("SELECT count(*) FROM milestone_keys") == [(0,)]
+        store.ingest(
+            upload(tasks="task_id,milestone_id,name,forecast_finish\nTA3,A1,Third,2026-08-01"), date(2026, 6, 1)
+        )
+        assert store.snapshots()["version"].to_list() == [1, 2, 3]

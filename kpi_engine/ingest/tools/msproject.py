@@ -20,9 +20,9 @@ Mapping (data/sample/exports/README.md shows it with an example):
   ``ew`` = 7 days), negative lags allowed.  A link from a row to a row of another milestone
   becomes a dependency between their milestones (a task stands for its milestone); when
   several links join the same two milestones the largest lag is kept.
-- Project: the ``Project`` column when present, else the project summary row (the one
-  row at the top outline level when it is a summary, as MS Project shows with "Project
-  Summary Task"), else the file name without extension.  No project row is made (an MS
+- Project: the ``Project`` column when present, else the name of the project summary
+  task (the row MS Project numbers ``ID`` 0, ``Outline Level`` 0, exported when "Project
+  Summary Task" is shown), else the file name without extension.  No project row is made (an MS
   Project export does not name the project's owner); the upload matches the name to a
   portfolio project or creates it.
 """
@@ -110,13 +110,16 @@ def adapt_block(block: Block) -> Outcome:
 
 
 def _project_title(rows: pl.DataFrame, labels: dict[str, str], block: Block) -> str:
-    """The name of the project summary row (the only top-level row, a summary), else the file's name."""
-    if "level" in labels and "name" in labels:
-        level = to_number(pl.col("level"))
-        top = rows.filter(level == rows.select(level.min()).item())
-        summary = to_flag(pl.col("summary")).fill_null(False) if "summary" in labels else pl.lit(rows.height > 1)
-        if top.height == 1 and top.select(summary).item() and top["name"][0]:
-            return str(top["name"][0])
+    """The name of the project summary task (``ID`` 0 or ``Outline Level`` 0), else the file's name."""
+    marks = []
+    if "id" in labels:
+        marks.append(pl.col("id").str.strip_chars() == "0")
+    if "level" in labels:
+        marks.append(to_number(pl.col("level")) == 0)
+    if marks and "name" in labels:
+        names = rows.filter(pl.any_horizontal(marks).fill_null(False) & pl.col("name").is_not_null())["name"]
+        if names.len():
+            return str(names[0])
     return file_stem(block.file)
 
 
