@@ -844,6 +844,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         table = snapshots.select(
             "snapshot_id",
             "as_of",
+            "version",
             "created_at",
             "author",
             *(pl.col("rows").struct.field(name) for name in TABLES),

@@ -11,10 +11,12 @@ import streamlit as st
 from kpi_engine.core.schema import TABLES, required_columns
 from kpi_engine.engine import views
 from kpi_engine.ingest import ColumnMapping, SourceFile, template_workbook
+from kpi_engine.store.identity import export_projects
 from ui import access, context, errors, loaders, pages_mode
 from ui import format as fmt
 
 SOURCES = ["auto", "template", "jira", "msproject", "smartsheet", "asana"]
+AS_MATCHED = "(as the export names it)"
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "xlsb"]
 NOT_MAPPED = "(not in the file)"
 
@@ -186,9 +188,17 @@ with st.status(f"Reading {len(files)} file(s), {total_bytes / 1e6:.1f} MB ...", 
     status.write("Parsing, mapping and validating every row ...")
     parsed, problems = loaders.parse(key, files, source, mapping_json, None)
     result = None
+    stored_count = loaders.snapshots(path).height
+    # the projects the exports name, and the one the user attached each to (the pickers below)
+    named = export_projects(parsed) if parsed is not None else []
+    attach = {
+        ref: st.session_state[f"up_attach_{i}"]
+        for i, ref in enumerate(named)
+        if st.session_state.get(f"up_attach_{i}", AS_MATCHED) != AS_MATCHED
+    }
     if parsed is not None:
         status.write("Comparing with the stored snapshots (nothing is stored yet) ...")
-        result, problems = loaders.dry_run(path, key, as_of, loaders.snapshots(path).height, parsed)
+        result, problems = loaders.dry_run(path, key, as_of, stored_count, parsed, tuple(sorted(attach.items())))
     if problems:
         status.update(label=f"{len(problems)} problem(s) found: nothing can be stored", state="error")
     else:
@@ -207,6 +217,96 @@ if problems:
         errors.show_problems(problems, key="up_problems")
     st.stop()
 assert parsed is not None and result is not None
+
+# ------------------------------------------------------------------ which projects, what is removed
+if named:
+    st.subheader("Projects")
+    identity = result.identity
+    summary = views.upload_identity(identity.projects, identity.milestones)
+    if summary.created:
+        st.warning(
+            f"{len(summary.created)} project(s) will be created with no owner: "
+            f"{fmt.plain(', '.join(summary.created))}. The Governance page lists "
+            'each as "project has no owner" until the PMO names one. If an export belongs to a '
+            "project of the portfolio, attach it below.",
+            icon=":material/add_circle:",
+        )
+    st.dataframe(
+        identity.projects,
+        column_order=["export_project", "how", "project_id", "project_name", "files"],
+        column_config={
+            "export_project": st.column_config.TextColumn("The export names"),
+            "how": st.column_config.TextColumn("Match"),
+            "project_id": st.column_config.TextColumn("Project"),
+            "project_name": st.column_config.TextColumn("Name"),
+            "files": st.column_config.TextColumn("Files", width="large"),
+        },
+        hide_index=True,
+        placeholder="–",
+        key="up_projects",
+        height=fmt.table_height(identity.projects.height, 260),
+    )
+    choices = loaders.project_choices(path, stored_count)
+    with st.expander("Attach an export to another project", icon=":material/link:", expanded=bool(attach)):
+        for i, ref in enumerate(named):
+            st.selectbox(
+                f"Export project '{fmt.plain(ref)}' belongs to",
+                [AS_MATCHED, *choices],
+                format_func=lambda p: p if p == AS_MATCHED else f"{p} · {choices[p]}",
+                key=f"up_attach_{i}",
+            )
+    renamed = summary.renamed
+    st.caption(
+        f"Exported milestones: {summary.matched} matched to existing milestones "
+        f"({renamed.height} under another id), {summary.new} new."
+    )
+    if renamed.height:
+        with st.expander(f"Milestones that keep their portfolio id ({renamed.height})"):
+            st.dataframe(
+                renamed,
+                column_config={
+                    "tool_key": st.column_config.TextColumn("Key in the export"),
+                    "name": st.column_config.TextColumn("Name"),
+                    "project_id": st.column_config.TextColumn("Project"),
+                    "milestone_id": st.column_config.TextColumn("Milestone"),
+                    "how": st.column_config.TextColumn("Matched by"),
+                },
+                hide_index=True,
+                key="up_renamed",
+            )
+
+confirmed = True
+if result.removals.height:
+    base_id = result.amends if result.amends is not None else result.previous_snapshot_id
+    assert base_id is not None
+    removed, lost = views.removals_table(loaders.removal_values(path, base_id, stored_count, result.removals))
+    st.subheader(f"Removed by this upload ({removed.height})")
+    st.warning(
+        f"This upload removes {removed.height} milestone(s) of snapshot {base_id}: their KPI links and "
+        f"dependencies are disconnected and {lost:,.0f} {currency} of value at risk leaves the totals. "
+        "Upload the missing milestones too, or confirm the removal.",
+        icon=":material/delete_forever:",
+    )
+    st.dataframe(
+        removed,
+        column_order=["milestone_id", "name", "project_id", "kpi_ids", "dependencies", "tasks", "value_at_risk"],
+        column_config={
+            **fmt.columns(currency),
+            "milestone_id": st.column_config.TextColumn("Milestone"),
+            "name": st.column_config.TextColumn("Name"),
+            "project_id": st.column_config.TextColumn("Project"),
+            "kpi_ids": st.column_config.TextColumn("Linked KPIs"),
+            "dependencies": st.column_config.NumberColumn("Dependencies"),
+            "tasks": st.column_config.NumberColumn("Tasks"),
+        },
+        hide_index=True,
+        placeholder="–",
+        key="up_removals",
+        height=fmt.table_height(removed.height, 260),
+    )
+    confirmed = st.checkbox(
+        f"Remove these {removed.height} milestone(s) and disconnect their links", key="up_confirm_removals"
+    )
 
 st.subheader("Preview of the mapped rows")
 tabs = st.tabs([f"{table} ({frame.height:,})" for table, frame in parsed.tables.items()])
@@ -250,9 +350,19 @@ if result.changes.height:
         height=fmt.table_height(result.changes.height, 360),
     )
 
-if st.button("Commit", type="primary", icon=":material/cloud_upload:", key="up_commit", disabled=result.unchanged):
+commit_help = None if confirmed else "Confirm the removals above first"
+if st.button(
+    "Commit",
+    type="primary",
+    icon=":material/cloud_upload:",
+    key="up_commit",
+    disabled=result.unchanged or not confirmed,
+    help=commit_help,
+):
     with st.status("Storing the snapshot ...", expanded=False) as saving:
-        stored = store.ingest(parsed, as_of, author=author.strip(), sources=files)
+        stored = store.ingest(
+            parsed, as_of, author=author.strip(), sources=files, attach=attach, allow_removals=confirmed
+        )
         loaders.clear()
         saving.update(label="Stored", state="complete")
     if stored.snapshot_id is not None:

@@ -263,13 +263,14 @@ def test_ingest_again_and_snapshots_table(fleet_dir, capsys, db):
     assert header.split() == [
         "snapshot_id",
         "as_of",
+        "version",
         "created_at",
         "author",
         *FLEET_ROWS,
         "files",
     ]
     assert set(rule) == {"-", " "}
-    assert row.split()[:2] == ["1", "2026-06-08"]
+    assert row.split()[:3] == ["1", "2026-06-08", "1"]
     assert row.endswith("fleet.xlsx")
 
 
@@ -469,3 +470,104 @@ def test_report_writes_a_deck(fleet_with_candidates, tmp_path, capsys):
     assert cli.main(["report", "--db", fleet_with_candidates, "--out", str(out)]) == 0
     assert capsys.readouterr().out.startswith(f"Wrote {out}: 5 exceptions")
     assert out.read_bytes()[:2] == b"PK"
+
+
+# ---------------------------------------------------------------------- exports: projects, milestones, weeks
+SAMPLE_EXPORTS = REPO / "data" / "sample" / "exports"
+
+
+@pytest.fixture
+def sample_db(tmp_path: Path) -> str:
+    """The bundled sample portfolio (eight weeks, the last 2026-06-15) in a fresh database."""
+    from kpi_engine.sample import load_sample
+
+    path = tmp_path / "sample.duckdb"
+    with Store.open(path) as store:
+        load_sample(store)
+    return str(path)
+
+
+def test_an_export_that_removes_a_milestone_is_refused_with_what_it_disconnects(sample_db, capsys):
+    from kpi_engine.analysis import analyse
+
+    with Store.open(sample_db) as store:
+        before = store.snapshot_ids()
+        value = analyse(store).link("M3", "K-OTD")["value_at_risk"]
+    export = str(SAMPLE_EXPORTS / "msproject_driver_app.csv")
+    assert cli.main(["ingest", export, "--db", sample_db, "--as-of", "2026-06-22"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "This upload removes milestone 'M3' (Driver app rollout, project P-DRV): disconnects its link to KPI K-OTD "
+        f"and 1 dependency; its value at risk of {value:,.0f} USD leaves the totals.",
+        "Nothing was stored. Upload the missing milestones too, or add --allow-removals to remove them.",
+    ]
+    with Store.open(sample_db) as store:
+        assert store.snapshot_ids() == before
+
+    assert cli.main(["ingest", export, "--db", sample_db, "--as-of", "2026-06-22", "--allow-removals"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "Project 'P-DRV' (Driver mobile app) matched by id: msproject_driver_app.csv." in out
+    assert "New milestones: 4." in out
+    assert out[-1].startswith("This upload removes milestone 'M3' (Driver app rollout, project P-DRV)")
+
+
+def test_an_export_of_a_new_project_creates_it_and_the_project_option_attaches_it(sample_db, tmp_path, capsys):
+    header, _summary, *rows = (SAMPLE_EXPORTS / "msproject_driver_app.csv").read_text().splitlines()
+    # MS Project's project summary task (ID 0) names the project; no Project column
+    plan = tmp_path / "plan.csv"
+    summary = "0,0,Depot  electrification,162 days,Mon 3/2/26,Tue 10/13/26,,0,Yes,No,Mon 3/2/26,Fri 9/25/26,NA,38%,"
+    plan.write_text("\n".join([header.rsplit(",", 1)[0], summary, *(r.rsplit(",", 1)[0] for r in rows)]) + "\n")
+
+    assert cli.main(["ingest", str(plan), "--db", sample_db, "--as-of", "2026-06-22"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        "Project 'Depot  electrification' (Depot  electrification) created from plan.csv: "
+        "it has no owner until the PMO names one."
+    ) in out
+    assert cli.main(["exceptions", "--db", sample_db, "--format", "json"]) == 0
+    rows_json = json.loads(capsys.readouterr().out)
+    (finding,) = [r for r in rows_json if r["kind"] == "governance" and r["milestone_id"] is r["kpi_id"] is None]
+    assert finding["why"] == "Project Depot  electrification: has no owner; the PMO names one accountable person."
+
+    # attached to the Driver app project instead, the same file replaces its milestones (confirmed)
+    assert cli.main(["ingest", str(plan), "--db", sample_db, "--as-of", "2026-06-29", "--project", "P-DRV"]) == 1
+    assert "removes milestone 'M3'" in capsys.readouterr().err
+    argv = ["ingest", str(plan), "--db", sample_db, "--as-of", "2026-06-29", "--project", "P-DRV", "--allow-removals"]
+    assert cli.main(argv) == 0
+    assert "Project 'P-DRV' (Driver mobile app) chosen (the export names 'Depot  electrification'): plan.csv." in (
+        capsys.readouterr().out.splitlines()
+    )
+
+    assert cli.main(["ingest", str(plan), "--db", sample_db, "--project", "NOPE"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "plan.csv, sheet -, row -, column Project: there is no project 'NOPE' to attach this export to"
+    ]
+
+
+def test_the_project_option_needs_a_tool_export(fleet_dir, capsys, db):
+    assert cli.main(["ingest", str(fleet_dir / "fleet.xlsx"), "--db", db, "--project", "P-A"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "--project attaches tool exports to a project, but these files hold no tool export"
+    ]
+
+
+def test_uploads_of_one_date_list_as_versions_of_one_week(fleet_dir, tmp_path, capsys, db):
+    csvs = sorted(str(p) for p in fleet_dir.glob("*.csv"))
+    assert cli.main(["ingest", *csvs, "--db", db, "--as-of", "2026-06-08"]) == 0
+    week = tmp_path / "week"
+    week.mkdir()
+    (week / "tasks.csv").write_text((fleet_dir / "tasks.csv").read_text())
+    (week / "milestones.csv").write_text(
+        (fleet_dir / "milestones.csv").read_text().replace("2026-09-07,,80", "2026-09-14,,80")
+    )
+    assert cli.main(["ingest", str(week / "tasks.csv"), "--db", db, "--as-of", "2026-06-15"]) == 0
+    capsys.readouterr()
+    assert cli.main(["ingest", str(week / "milestones.csv"), "--db", db, "--as-of", "2026-06-15"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Stored snapshot 3 as of 2026-06-15 (version 2 of that week, amending snapshot 2)")
+    assert "Changes since snapshot 1: 1 forecast moved." in out
+    assert cli.main(["snapshots", "--db", db, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(s["snapshot_id"], s["as_of"]) for s in listed] == [(1, "2026-06-08"), (2, "2026-06-15"), (3, "2026-06-15")]
+    assert all(set(s) == {"snapshot_id", "as_of", "created_at", "files", "rows"} for s in listed)

@@ -65,8 +65,10 @@ class Context:
         return loaders.previous_result(self.path, self.snapshot_id, self.settings_key)
 
 
-def _label(as_of: date, snapshot_id: int, latest: bool) -> str:
-    return fmt.day(as_of) + (" (latest)" if latest else "") + f" · #{snapshot_id}"
+def _label(as_of: date, snapshot_id: int, latest: bool, version: int = 1) -> str:
+    # a date uploaded again is amended: its versions are told apart (v2, v3, ...)
+    amended = f" v{version}" if version > 1 else ""
+    return fmt.day(as_of) + amended + (" (latest)" if latest else "") + f" · #{snapshot_id}"
 
 
 def show_snapshot_next(snapshot_id: int) -> None:
@@ -89,6 +91,7 @@ def snapshot_picker() -> None:
         return
     ids = snaps["snapshot_id"].to_list()
     dates = dict(zip(ids, snaps["as_of"].to_list(), strict=False))
+    versions = dict(zip(ids, snaps["version"].to_list(), strict=False)) if "version" in snaps.columns else {}
     pending = st.session_state.pop(PENDING_KEY, None)
     if pending in dates:
         st.session_state[SNAPSHOT_KEY] = pending
@@ -102,7 +105,7 @@ def snapshot_picker() -> None:
     st.sidebar.selectbox(
         "Snapshot",
         options=ids[::-1],
-        format_func=lambda i: _label(dates[i], i, i == ids[-1]),
+        format_func=lambda i: _label(dates[i], i, i == ids[-1], versions.get(i, 1)),
         key=SNAPSHOT_KEY,
         help="Every page shows the portfolio as of this upload.",
     )

@@ -328,16 +328,44 @@ def parse(
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def dry_run(
-    path: str, key: tuple[object, ...], as_of: date, snapshots_stored: int, _upload: ParsedUpload
+    path: str,
+    key: tuple[object, ...],
+    as_of: date,
+    snapshots_stored: int,
+    _upload: ParsedUpload,
+    attach: tuple[tuple[str, str], ...] = (),
 ) -> tuple[IngestResult | None, list[Problem]]:
     """Check an upload against the database without storing it: what would change.
 
-    ``snapshots_stored`` is part of the key: a new snapshot changes the answer.
+    ``snapshots_stored`` is part of the key: a new snapshot changes the answer. ``attach``
+    pairs an export's project with the portfolio project the user attached it to.
     """
     try:
-        return _store(path).ingest(_upload, as_of, dry_run=True), []
+        return _store(path).ingest(_upload, as_of, dry_run=True, attach=dict(attach)), []
     except UploadRejected as err:
         return None, err.problems
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def removal_values(path: str, base_id: int, snapshots_stored: int, _removals: pl.DataFrame) -> pl.DataFrame:
+    """The milestones an upload removes with the value at risk their links held in snapshot ``base_id``.
+
+    Cached by ``base_id`` and ``snapshots_stored`` (with the files' key in the caller's dry run,
+    these decide the removals).
+    """
+    from kpi_engine.analysis import removal_values as valued
+
+    return valued(_store(path), _removals, base_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def project_choices(path: str, snapshots_stored: int) -> dict[str, str]:
+    """Project id -> name in the latest snapshot (empty when none), for attaching an export."""
+    store = _store(path)
+    if store.is_empty():
+        return {}
+    projects = store.load_portfolio().projects
+    return dict(projects.select("project_id", "name").iter_rows())
 
 
 # ------------------------------------------------------------------ reporting credibility

@@ -1306,6 +1306,44 @@ def slip_effect(lost: float, kpi_name: str, unit: str = "") -> str:
     return f"this slip {verb} {kpi_name} by {_kpi_text(abs(lost))}{unit}"
 
 
+@dataclass(frozen=True)
+class UploadIdentity:
+    """What the Upload page says about an upload's exports: projects created, milestones kept."""
+
+    created: list[str]  # names of the projects the upload creates
+    renamed: pl.DataFrame  # exported milestones that keep a portfolio id other than their key
+    matched: int  # exported milestones matched to an existing one
+    new: int  # exported milestones that are new
+
+
+def upload_identity(projects: pl.DataFrame, milestones: pl.DataFrame) -> UploadIdentity:
+    """Summarise ``IngestResult.identity`` (its ``projects`` and ``milestones`` frames) for the Upload page.
+
+    >>> ms = pl.DataFrame({"tool_key": ["P-5", "P-6"], "name": ["A", "B"], "project_id": ["P", "P"],
+    ...                    "milestone_id": ["M3", "P-6"], "how": ["same name", "new"]})
+    >>> pr = pl.DataFrame({"project_name": ["Depot"], "how": ["created"]})
+    >>> found = upload_identity(pr, ms)
+    >>> found.created, found.renamed["milestone_id"].to_list(), found.matched, found.new
+    (['Depot'], ['M3'], 1, 1)
+    """
+    kept = milestones.filter(pl.col("how") != "new")
+    return UploadIdentity(
+        created=projects.filter(pl.col("how") == "created")["project_name"].to_list(),
+        renamed=kept.filter(pl.col("tool_key") != pl.col("milestone_id")),
+        matched=kept.height,
+        new=milestones.height - kept.height,
+    )
+
+
+def removals_table(removed: pl.DataFrame) -> tuple[pl.DataFrame, float]:
+    """The milestones an upload removes as the Upload page lists them, and the value at risk they held.
+
+    ``removed`` is :func:`kpi_engine.analysis.removal_values` output; its KPI ids become one text.
+    """
+    total = float(removed["value_at_risk"].sum()) if removed.height else 0.0
+    return removed.with_columns(pl.col("kpi_ids").list.join(", ")), total
+
+
 def upload_preview(frame: pl.DataFrame, rows: int = 500) -> pl.DataFrame:
     """The first ``rows`` of an uploaded table as people check them: without the reader's
     bookkeeping columns (``_file``, ``_sheet``, ``_row``), Datetime columns as dates when
