@@ -187,3 +187,14 @@ def test_sample_export() -> None:
     assert upload.files[0].tables == {"milestones": 4, "tasks": 8, "dependencies": 3}
     assert upload.tables["milestones"]["project_id"].unique().to_list() == ["P-DRV"]
     assert upload.warnings == []
+
+
+def test_the_project_summary_task_names_the_project_when_there_is_no_project_column() -> None:
+    summary = "0,10,Depot electrification,20 days,Mon 3/2/26,Fri 3/27/26,,0,Yes,No,Mon 3/2/26,Fri 3/27/26,NA,50%,"
+    tables = accepted(schedule(summary, *PLAN)).tables
+    assert tables["milestones"].select("milestone_id", "project_id").rows() == [
+        ("Depot electrification-14", "Depot electrification"),
+        ("Depot electrification-16", "Depot electrification"),
+    ]
+    # without it, a top-level phase is not the project: the file names it
+    assert accepted(schedule(*PLAN)).tables["milestones"]["project_id"].unique().to_list() == ["P-APP"]
