@@ -85,11 +85,6 @@ class Identity:
     milestones: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MILESTONES_SCHEMA))
     keys: list[tuple[str, str, str, str]] = field(default_factory=list)
 
-    @property
-    def created(self) -> list[str]:
-        """Ids of the projects this upload creates."""
-        return self.projects.filter(pl.col("how") == "created")["project_id"].to_list()
-
 
 def tool_files(upload: ParsedUpload) -> dict[str, str]:
     """File name -> source, for the files of the upload a tool wrote."""
@@ -99,9 +94,13 @@ def tool_files(upload: ParsedUpload) -> dict[str, str]:
 def _from_tool(frame: pl.DataFrame, tools: Mapping[str, str]) -> pl.Series:
     """Which rows came from a tool's file (several files read together are named comma separated)."""
     names = list(tools)
-    return frame["_file"].map_elements(
-        lambda f: all(part.strip() in names for part in str(f).split(",")), return_dtype=pl.Boolean
-    )
+    return frame.select(
+        pl.col("_file")
+        .str.split(",")
+        .list.eval(pl.element().str.strip_chars().is_in(names))
+        .list.all()
+        .fill_null(False)
+    ).to_series()
 
 
 def export_projects(upload: ParsedUpload) -> list[str]:
