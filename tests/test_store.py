@@ -1060,3 +1060,26 @@ def test_a_store_written_before_versions_and_tool_keys_opens_and_numbers_its_ver
             upload(tasks="task_id,milestone_id,name,forecast_finish\nTA3,A1,Third,2026-08-01"), date(2026, 6, 1)
         )
         assert store.snapshots()["version"].to_list() == [1, 2, 3]
+
+
+def test_an_amended_week_is_compared_with_the_week_before_not_with_its_first_version(loaded):
+    from kpi_engine.analysis import analyse
+
+    week2 = date(2026, 6, 8)
+    slipped = upload(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish,forecast_finish
+            B1,PB,B one,Bob,2026-07-31,2026-08-31
+        """
+    )
+    first = loaded.ingest(slipped, week2)
+    amended = loaded.ingest(upload(tasks="task_id,milestone_id,name,forecast_finish\nTA2,A1,Another,2026-08-01"), week2)
+
+    def b1_rows(snapshot_id: int) -> pl.DataFrame:
+        rows = analyse(loaded, snapshot_id).exceptions
+        return rows.filter((pl.col("milestone_id") == "B1") & (pl.col("kind") == "milestone"))
+
+    # B1 went Red this week: new in both versions of the week, since the week before had it Green
+    assert b1_rows(first.snapshot_id)["new"].to_list() == [True]
+    assert b1_rows(amended.snapshot_id)["new"].to_list() == [True]
+    assert b1_rows(amended.snapshot_id)["computed_status"].to_list() == ["Red"]
