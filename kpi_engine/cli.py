@@ -754,10 +754,8 @@ def _identity_lines(result: IngestResult) -> list[str]:
     lines = []
     for row in result.identity.projects.iter_rows(named=True):
         if row["how"] == "created":
-            lines.append(
-                f"Project '{row['project_id']}' ({row['project_name']}) created from {row['files']}: "
-                "it has no owner until the PMO names one."
-            )
+            owner = f"owner {row['owner']}." if row["owner"] else "it has no owner until the PMO names one."
+            lines.append(f"Project '{row['project_id']}' ({row['project_name']}) created from {row['files']}: {owner}")
         else:
             named = (
                 "" if row["export_project"] == row["project_id"] else f" (the export names '{row['export_project']}')"

@@ -1310,7 +1310,7 @@ def slip_effect(lost: float, kpi_name: str, unit: str = "") -> str:
 class UploadIdentity:
     """What the Upload page says about an upload's exports: projects created, milestones kept."""
 
-    created: list[str]  # names of the projects the upload creates
+    created: list[str]  # names of the projects the upload creates with no owner
     renamed: pl.DataFrame  # exported milestones that keep a portfolio id other than their key
     matched: int  # exported milestones matched to an existing one
     new: int  # exported milestones that are new
@@ -1321,14 +1321,14 @@ def upload_identity(projects: pl.DataFrame, milestones: pl.DataFrame) -> UploadI
 
     >>> ms = pl.DataFrame({"tool_key": ["P-5", "P-6"], "name": ["A", "B"], "project_id": ["P", "P"],
     ...                    "milestone_id": ["M3", "P-6"], "how": ["same name", "new"]})
-    >>> pr = pl.DataFrame({"project_name": ["Depot"], "how": ["created"]})
+    >>> pr = pl.DataFrame({"project_name": ["Depot", "Routing"], "owner": [None, "Priya"], "how": ["created"] * 2})
     >>> found = upload_identity(pr, ms)
     >>> found.created, found.renamed["milestone_id"].to_list(), found.matched, found.new
     (['Depot'], ['M3'], 1, 1)
     """
     kept = milestones.filter(pl.col("how") != "new")
     return UploadIdentity(
-        created=projects.filter(pl.col("how") == "created")["project_name"].to_list(),
+        created=projects.filter((pl.col("how") == "created") & pl.col("owner").is_null())["project_name"].to_list(),
         renamed=kept.filter(pl.col("tool_key") != pl.col("milestone_id")),
         matched=kept.height,
         new=milestones.height - kept.height,

@@ -44,6 +44,7 @@ PROJECTS_SCHEMA = pl.Schema(
         "export_project": pl.String(),  # what the export calls the project
         "project_id": pl.String(),
         "project_name": pl.String(),
+        "owner": pl.String(),  # the project's owner (blank for a project created with none)
         "how": pl.String(),
         "files": pl.String(),
     }
@@ -161,12 +162,13 @@ def resolve_identity(
             raise UploadRejected([Problem("upload", "-", None, "", _NOTHING_TO_ATTACH)])
         return frames, Identity()
 
-    known = _known_projects(cur, frames, base, tools)
+    known, owners = _known_projects(cur, frames, base, tools)
     uploaded_projects = frames.get("projects")
     tool_projects = (
         uploaded_projects.filter(_from_tool(uploaded_projects, tools)) if uploaded_projects is not None else None
     )
     names = dict(tool_projects.select("project_id", "name").iter_rows()) if tool_projects is not None else {}
+    leads = dict(tool_projects.select("project_id", "owner").iter_rows()) if tool_projects is not None else {}
     files_of = exported.group_by("project_id", maintain_order=True).agg(pl.col("_file").unique(maintain_order=True))
     target: dict[str, str] = {}
     rows = []
@@ -181,7 +183,8 @@ def resolve_identity(
             problems.append(problem)
             continue
         target[ref] = found
-        rows.append((ref, found, known.get(found, name), how, files))
+        owner = leads.get(ref) if how == "created" else owners.get(found)
+        rows.append((ref, found, known.get(found, name), owner, how, files))
     named = set(files_of["project_id"].to_list())
     unknown_attach = [r for r in attach if r not in named]
     problems += [
@@ -210,16 +213,16 @@ _NOTHING_TO_ATTACH = "a project to attach the exports to was given, but the uplo
 
 def _known_projects(
     cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], base: int | None, tools: Mapping[str, str]
-) -> dict[str, str]:
-    """Project id -> name of the portfolio: the base snapshot's and the upload's own (template) rows."""
-    known: dict[str, str] = {}
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Project id -> name and id -> owner of the portfolio: the base snapshot's and the upload's own (template) rows."""
+    rows: list[tuple[str, str, str | None]] = []
     if base is not None:
-        known.update(cur.execute("SELECT project_id, name FROM projects WHERE snapshot_id = ?", [base]).fetchall())
+        rows += cur.execute("SELECT project_id, name, owner FROM projects WHERE snapshot_id = ?", [base]).fetchall()
     uploaded = frames.get("projects")
     if uploaded is not None:
         own = uploaded.filter(~_from_tool(uploaded, tools))
-        known.update(own.select("project_id", "name").iter_rows())
-    return known
+        rows += own.select("project_id", "name", "owner").iter_rows()
+    return {p: n for p, n, _ in rows}, {p: o for p, _, o in rows}
 
 
 def _match_project(

@@ -75,7 +75,9 @@ def test_an_exported_milestone_with_the_portfolio_name_keeps_its_id_link_and_val
 
 def test_a_jira_export_of_a_new_project_creates_it_with_its_lead(fleet):
     result = fleet.ingest(read_upload(read_paths([SAMPLE_EXPORTS / "jira_routing.csv"])), date(2026, 6, 22))
-    assert result.identity.projects.select("export_project", "project_id", "how").rows() == [("RTE", "RTE", "created")]
+    assert result.identity.projects.select("export_project", "project_id", "owner", "how").rows() == [
+        ("RTE", "RTE", "Priya Raman", "created")
+    ]
     project = fleet.load_portfolio().projects.filter(pl.col("project_id") == "RTE")
     assert project.select("name", "owner").rows() == [("Fleet routing platform", "Priya Raman")]
 
