@@ -313,22 +313,24 @@ def _resolve_milestones(
             existing.setdefault(pid, []).append((mid, name))
     # the upload's own (template) milestones keep their ids: an export cannot take them
     claimed = set(milestones.filter(~is_tool)["milestone_id"].to_list())
-    source_of = {name: source for name, source in tools.items()}
     rename: dict[str, str] = {}
     matched = []
     keys = []
+    # per project: its milestone ids, and its milestones by name as compared
+    ids = {pid: {mid for mid, _ in listed} for pid, listed in existing.items()}
+    by_name: dict[str, dict[str, list[str]]] = {}
+    for pid, listed in existing.items():
+        for mid, name in listed:
+            by_name.setdefault(pid, {}).setdefault(match_key(name), []).append(mid)
     for key, name, pid, file in exported.select("milestone_id", "name", "project_id", "_file").iter_rows():
-        ids = {mid for mid, _ in existing.get(pid, [])}
         found, how = None, "new"
         candidate = stored_keys.get((pid, key))
         if candidate is not None and candidate not in claimed:
             found, how = candidate, "tool key"
-        elif key in ids and key not in claimed:
+        elif key in ids.get(pid, set()) and key not in claimed:
             found, how = key, "same id"
         else:
-            same_name = [
-                mid for mid, n in existing.get(pid, []) if match_key(n) == match_key(name) and mid not in claimed
-            ]
+            same_name = [mid for mid in by_name.get(pid, {}).get(match_key(name), []) if mid not in claimed]
             if len(same_name) == 1:
                 found, how = same_name[0], "same name"
         if found is None:
@@ -337,7 +339,7 @@ def _resolve_milestones(
         if found != key:
             rename[key] = found
         matched.append((key, name, pid, found, how))
-        source = source_of.get(str(file).split(",")[0].strip(), "export")
+        source = tools.get(str(file).split(",")[0].strip(), "export")
         keys.append((pid, key, found, source))
     if rename:
         for table, columns in _MILESTONE_REFERENCES.items():
