@@ -241,10 +241,15 @@ def _roll_up(
         np.float64
     )
     level = pairs["escalation_level"].to_numpy()
-    # by milestone, highest level (0-3) first, pair order within: one stable sort of one key
-    order = np.argsort(pair_rows * 4 + (3 - level), kind="stable")
-    firsts = order[np.flatnonzero(np.r_[True, np.diff(pair_rows[order]) != 0])] if order.size else order
-    rows = np.concatenate([pair_rows[firsts], lonely_rows]).astype(np.int64)
+    # each milestone's highest level, then the first of its pairs at that level: no sort needed
+    highest = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(highest, pair_rows, level)
+    at_highest = np.flatnonzero(level == highest[pair_rows])
+    first = np.full(n, len(level), dtype=np.int64)
+    np.minimum.at(first, pair_rows[at_highest], at_highest)
+    linked = np.flatnonzero(first < len(level))
+    firsts = first[linked]
+    rows = np.concatenate([linked, lonely_rows]).astype(np.int64)
     escalation = ["escalation_level", "escalate_to", "escalate_role"]
     top = pl.concat([pairs.select(escalation)[firsts], lonely.select(escalation)])
     value[lonely_rows] += lonely["value_at_risk"].to_numpy()

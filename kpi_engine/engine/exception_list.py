@@ -302,31 +302,35 @@ def build_exception_list(
     n_pairs, n_alone, n_findings = chosen.size, alone.size, findings.height
     none = np.full(n_pairs + n_alone + n_findings, -1, dtype=np.int64)
     # each row's milestone, KPI, pair and finding (-1: none), in the order of the parts
-    m = nullable_rows(np.concatenate([pair_m[chosen], lonely_rows[alone], finding_m]))
-    k = nullable_rows(np.concatenate([pair_k[chosen], none[:n_alone], finding_k]))
-    p = nullable_rows(np.concatenate([chosen, none[: n_alone + n_findings]]))
-    f = nullable_rows(np.concatenate([none[: n_pairs + n_alone], np.arange(n_findings)]))
+    m = np.concatenate([pair_m[chosen], lonely_rows[alone], finding_m]).astype(np.int64)
+    k = np.concatenate([pair_k[chosen], none[:n_alone], finding_k]).astype(np.int64)
+    k_pair = np.concatenate([pair_k[chosen], none[: n_alone + n_findings]]).astype(np.int64)  # KPI figures
+    p = np.concatenate([chosen, none[: n_alone + n_findings]]).astype(np.int64)
+    f = np.concatenate([none[: n_pairs + n_alone], np.arange(n_findings)]).astype(np.int64)
     kind = np.repeat(np.array([_MILESTONE, _GOVERNANCE], dtype=np.int8), [n_pairs + n_alone, n_findings])
-    k_pair = nullable_rows(np.concatenate([pair_k[chosen], none[: n_alone + n_findings]]))  # KPI figures show on pair rows only
     zeros = pl.Series(np.zeros(n_alone + n_findings))
     value_at_risk = pl.concat([pairs["value_at_risk"].cast(pl.Float64).gather(chosen), zeros])
     # the seven keys of sort_exceptions as numbers: ids by their rank, "governance" < "milestone"
     keys = pl.DataFrame(
         [
             value_at_risk.fill_null(0.0).alias("value"),
-            kpis["shortfall"].cast(pl.Float64).gather(k_pair).fill_null(0.0).alias("shortfall"),
-            milestones["slip_days"].gather(m).alias("slip"),
+            kpis["shortfall"].cast(pl.Float64).gather(nullable_rows(k_pair)).fill_null(0.0).alias("shortfall"),
+            milestones["slip_days"].gather(nullable_rows(m)).alias("slip"),
             pl.Series("kind", kind),
-            _ranks(milestones["milestone_id"]).gather(m).alias("milestone"),
-            _ranks(kpis["kpi_id"]).gather(k).alias("kpi"),
-            _ranks(findings["finding"]).gather(f).alias("finding"),
+            _ranks(milestones["milestone_id"]).gather(nullable_rows(m)).alias("milestone"),
+            _ranks(kpis["kpi_id"]).gather(nullable_rows(k)).alias("kpi"),
+            _ranks(findings["finding"]).gather(nullable_rows(f)).alias("finding"),
         ]
     )
-    order = keys.select(
-        pl.arg_sort_by(keys.columns, descending=[True, True, True, False, False, False, False], nulls_last=True)
-    ).to_series()
-    m, k, k_pair, p, f = (at.gather(order) for at in (m, k, k_pair, p, f))
-    kind_names = pl.Series("kind", kind).gather(order)
+    order = (
+        keys.select(
+            pl.arg_sort_by(keys.columns, descending=[True, True, True, False, False, False, False], nulls_last=True)
+        )
+        .to_series()
+        .to_numpy()
+    )
+    m, k, k_pair, p, f = (nullable_rows(at[order]) for at in (m, k, k_pair, p, f))
+    kind_names = pl.Series("kind", kind[order])
     escalation = pl.concat(
         [pairs.select(_ESCALATION)[chosen], lonely.select(_ESCALATION)[alone], findings.select(_ESCALATION)]
     )[order]
