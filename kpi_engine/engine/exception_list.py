@@ -6,6 +6,7 @@ from typing import TypeVar
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from kpi_engine.core.text import kpi_value, thousands
 
@@ -240,8 +241,8 @@ def sort_exceptions(exceptions: FrameT) -> FrameT:
 
 def nullable_rows(rows: np.ndarray) -> pl.Series:
     """Row positions as a Series, null where ``rows`` holds -1 (no row): gathering gives null there."""
-    at = pl.Series("at", rows, dtype=pl.Int64)
-    return pl.select(pl.when(at >= 0).then(at)).to_series()
+    rows = np.asarray(rows, dtype=np.int64)
+    return pl.Series("at", pa.array(rows, mask=rows < 0))
 
 
 def _ranks(ids: pl.Series) -> pl.Series:
