@@ -108,7 +108,7 @@ def main() -> None:
         n, base = int(figures["milestones"]), figures["floor"]
         rows += [
             (f"full engine, {n:,} milestones", figures["engine"], f"{figures['engine'] / base:.1f}x the floor"),
-            (f"  engine + every why sentence", figures["sentences"], f"{figures['sentences'] / base:.1f}x the floor"),
+            ("  engine + every why sentence", figures["sentences"], f"{figures['sentences'] / base:.1f}x the floor"),
             ("  floor: join links+milestones+KPIs, group-by", base, f"same run; peak RSS {figures['peak_mb']:.0f} MB"),
         ]
     rows.append(

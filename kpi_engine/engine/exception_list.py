@@ -330,7 +330,7 @@ def build_exception_list(
         .to_series()
         .to_numpy()
     )
-    m, k, k_pair, p, f = (nullable_rows(at[order]) for at in (m, k, k_pair, p, f))
+    m_at, k_at, k_pair_at, p_at, f_at = (nullable_rows(at[order]) for at in (m, k, k_pair, p, f))
     kind_names = pl.Series("kind", kind[order])
     escalation = pl.concat(
         [pairs.select(_ESCALATION)[chosen], lonely.select(_ESCALATION)[alone], findings.select(_ESCALATION)]
@@ -339,17 +339,17 @@ def build_exception_list(
         pl.select(pl.when(kind_names == _GOVERNANCE).then(pl.lit("governance")).otherwise(pl.lit("milestone")))
         .to_series()
         .alias("kind"),
-        *_gather(milestones, m, _MILESTONE_FIELDS),
-        *_gather(kpis, k, _KPI_FIELDS),
-        *_gather(kpis, k_pair, _KPI_FIGURES),
-        pairs["kpi_impact"].gather(p).alias("kpi_impact"),
+        *_gather(milestones, m_at, _MILESTONE_FIELDS),
+        *_gather(kpis, k_at, _KPI_FIELDS),
+        *_gather(kpis, k_pair_at, _KPI_FIGURES),
+        pairs["kpi_impact"].gather(p_at).alias("kpi_impact"),
         value_at_risk.gather(order).alias("value_at_risk"),
         *escalation.get_columns(),
-        findings["finding"].gather(f).alias("finding"),
+        findings["finding"].gather(f_at).alias("finding"),
     ]
     wanted = {c: t for c, t in {**EXCEPTION_COLUMNS, **CONTEXT_COLUMNS}.items() if c != "why"}
     rows = pl.DataFrame(columns)
-    return rows.select([pl.col(c).cast(t) for c, t in wanted.items()]).with_columns(f.alias(FINDING_ROW))
+    return rows.select([pl.col(c).cast(t) for c, t in wanted.items()]).with_columns(f_at.alias(FINDING_ROW))
 
 
 def with_why(rows: pl.DataFrame, kpis: pl.DataFrame, findings: pl.DataFrame, currency: str) -> pl.DataFrame:

@@ -166,7 +166,7 @@ def build_graph(ids: Ids, src: np.ndarray, dst: np.ndarray, weight: np.ndarray) 
     weight = np.asarray(weight, dtype=np.int64)
     node_level = topological_levels(n, src, dst, ids)
     edge_level = node_level[dst]
-    order = _edge_order(edge_level, dst, n)
+    order = edge_order(edge_level, dst, n)
     src, dst, weight, edge_level = src[order], dst[order], weight[order], edge_level[order]
     top = int(node_level.max()) if n else 0
     bounds = np.searchsorted(edge_level, np.arange(1, top + 2))
@@ -174,7 +174,7 @@ def build_graph(ids: Ids, src: np.ndarray, dst: np.ndarray, weight: np.ndarray) 
     return DependencyGraph(ids, src, dst, weight, node_level, slices)
 
 
-def _edge_order(edge_level: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+def edge_order(edge_level: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
     """The order of edges by successor level, then successor, then position (``np.lexsort``'s order).
 
     One integer key that is unique per edge sorts as fast as the plain quicksort allows
