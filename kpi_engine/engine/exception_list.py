@@ -6,7 +6,6 @@ from typing import TypeVar
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from kpi_engine.core.text import kpi_value, thousands
 
@@ -242,7 +241,7 @@ def sort_exceptions(exceptions: FrameT) -> FrameT:
 def nullable_rows(rows: np.ndarray) -> pl.Series:
     """Row positions as a Series, null where ``rows`` holds -1 (no row): gathering gives null there."""
     rows = np.asarray(rows, dtype=np.int64)
-    return pl.Series("at", pa.array(rows, mask=rows < 0))
+    return pl.Series("at", np.ma.masked_array(rows, mask=rows < 0))
 
 
 def _ranks(ids: pl.Series) -> pl.Series:
