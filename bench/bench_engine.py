@@ -13,18 +13,19 @@ also writes all of them (``EngineResult.exceptions``), as the CLI's full list do
 
 Run with ``python -m bench.bench_engine [--scale 1.0] [--repeat 5]``.
 
-Profile (py-spy, 25 runs at 100k milestones; share of the engine's samples; the machine was
-loaded, so shares are rough):
+Profile (cProfile, cumulative share of ``compute`` at 100k milestones, 3-5 runs; the shared
+machine was loaded, so shares are rough; py-spy's default sampling leaves out the time the
+main thread waits for Polars' worker threads, so it under-counts the lazy plans):
 
-before (every sentence written, seven-key sort over wide frames)
-    build_exception_list 40% (of which the ``why`` sentences ~25%, the sort of 29
-    columns ~6%), prepare_schedule 20% (resolve 12%, argsort/lexsort of the edges 8%),
-    governance_findings 8%, wide gathers of every milestone column for 150k pairs 5%,
-    _roll_up 4% (a join and a stable argsort).
-after
-    prepare_schedule 26% (resolve 8%, graph levels and edge order 10%), build_exception_list
-    25% (gathering the chosen rows' columns once, ~100k rows), governance_findings 14%
-    (owner checks 10%), _roll_up 6%, pair_escalation 5%, KPI projection 3%.
+before (every ``why`` written in one lazy plan, seven-key sort of 29 columns)
+    build_exception_list 30-40% (the sentences about 60% of it, the sort about 15%),
+    prepare_schedule 21-38% (resolve 13-23%, stable argsort and lexsort of the edges
+    6-11%), governance_findings 8-10%, gathering every milestone column for 150k pairs 5%,
+    _roll_up 3-4% (a join and a stable argsort), pair_escalation 3%.
+after (sentences on demand, rows chosen and ordered on positions and integer ranks)
+    build_exception_list 35% (gathering the ~100k chosen rows' 28 columns once: 11%),
+    prepare_schedule 26% (resolve 18%, graph levels and edge order 6%), pair_escalation 9%,
+    governance_findings 5%, KPI projection 5%, status 5%, _roll_up 4%, finding rows 3%.
 """
 
 from __future__ import annotations
