@@ -10,7 +10,7 @@ from builders import fleet_portfolio, kpi, milestone, portfolio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_engine.core.owners import owner_count, split_owner
+from kpi_engine.core.owners import owner_count, owner_problem, owner_problems, split_owner
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.engine.compute import compute
 from kpi_engine.engine.governance import governance_findings
@@ -163,3 +163,17 @@ def test_the_owner_rule_counts_and_names_the_same_people(pieces):
     owner = "".join(name + separator for name, separator in pieces)
     counted = pl.select(owner_count(pl.lit(owner, dtype=pl.String))).item()
     assert counted == len(split_owner(owner))
+
+
+_OWNER_TEXT = st.lists(
+    st.one_of(_NAME_PARTS, _SEPARATORS, st.sampled_from([" ", "  ", "\t", "AND", " And ", "Sandra", "."])), max_size=6
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), _OWNER_TEXT.map("".join)), max_size=12))
+def test_plain_names_checked_cheaply_give_the_findings_of_the_full_rule(owners):
+    """owner_problems takes a short cut for plain names; every string gets owner_problem's answer."""
+    column = pl.Series("owner", owners, dtype=pl.String)
+    expected = pl.select(owner_problem(pl.lit(column))).to_series().to_list()
+    assert owner_problems(column).to_list() == expected

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 from builders import milestone, portfolio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kpi_engine.core.errors import CycleError
+from kpi_engine.engine.graph import edge_order
 from kpi_engine.engine.schedule import compute_schedule
 
 
@@ -110,3 +114,17 @@ def test_dependency_on_unknown_milestone_is_ignored_by_the_schedule():
         dependencies=[{"predecessor_id": "GHOST", "successor_id": "A", "lag_days": 100}],
     )
     assert finishes(p)["A"] == date(2026, 7, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 40).flatmap(
+        lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60))
+    )
+)
+def test_edges_are_ordered_by_level_then_successor_then_position_like_lexsort(case):
+    """The one-key sort of the dependency edges gives np.lexsort's (stable, two-key) order."""
+    n, edges = case
+    level = np.array([lvl for lvl, _ in edges], dtype=np.int64)
+    dst = np.array([d for _, d in edges], dtype=np.int64)
+    assert edge_order(level, dst, n).tolist() == np.lexsort((dst, level)).tolist()

@@ -104,6 +104,32 @@ def owner_problem(owner: pl.Expr) -> pl.Expr:
     )
 
 
+#: An owner string that names one part with one comma segment: no separator, no comma, no "and".
+_PLAIN = r"^[^;/&+|\n,]*$"
+
+
+def owner_problems(owners: pl.Series) -> pl.Series:
+    """:func:`owner_problem` of each string of ``owners``, the common plain names checked cheaply.
+
+    A plain name (no separator, comma or "and") names one person unless it is blank or
+    only credentials; only the other strings take the full rule of :func:`owner_count`.
+    """
+    frame = owners.rename("owner").to_frame().with_row_index("_at")
+    text = pl.col("owner")
+    plain = text.is_not_null() & text.str.contains(_PLAIN) & ~text.str.contains(r"(?i)\sand\s")
+    simple = frame.filter(plain)
+    stripped = pl.col("owner").str.strip_chars()
+    simple = simple.select(
+        "_at",
+        pl.when((stripped == "") | _is_credential(stripped))
+        .then(pl.lit("no owner"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("problem"),
+    )
+    rest = frame.filter(~plain.fill_null(False)).select("_at", owner_problem(pl.col("owner")).alias("problem"))
+    return pl.concat([simple, rest]).sort("_at")["problem"].rename(owners.name)
+
+
 def split_owner(text: str | None) -> list[str]:
     """Return the people one owner string names, by the rule of :func:`owner_count`.
 

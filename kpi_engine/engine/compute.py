@@ -8,6 +8,7 @@ datetime.date(2026, 9, 21)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -15,9 +16,10 @@ import polars as pl
 from kpi_engine.core.errors import NotFoundError
 from kpi_engine.core.money import cents_array, round_cents
 from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.references import Positions, positions
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
-from kpi_engine.engine.exception_list import build_exception_list, kpi_clause
+from kpi_engine.engine.exception_list import build_exception_list, nullable_rows, with_why
 from kpi_engine.engine.governance import governance_findings
 from kpi_engine.engine.kpis import kpi_projection, link_figures
 from kpi_engine.engine.schedule import Schedule, prepare_schedule
@@ -44,9 +46,11 @@ class EngineResult:
         Every KPI with ``projected``, ``shortfall`` and ``misses``.
     governance
         One row per governance finding.
-    exceptions
-        The ordered exception list (DOMAIN.md section 3 fields plus context columns,
-        and ``new``: not in the previous snapshot's list).
+    exception_rows
+        The ordered exception list without its ``why`` sentences (DOMAIN.md section 3
+        fields plus context columns, ``new``: not in the previous snapshot's list, and
+        a hidden finding position). :attr:`exceptions` is the whole list with sentences;
+        :meth:`with_why` writes them for chosen rows only.
     """
 
     portfolio: Portfolio
@@ -55,7 +59,19 @@ class EngineResult:
     links: pl.DataFrame
     kpis: pl.DataFrame
     governance: pl.DataFrame
-    exceptions: pl.DataFrame
+    exception_rows: pl.DataFrame
+
+    @cached_property
+    def exceptions(self) -> pl.DataFrame:
+        """The ordered exception list with every row's ``why`` sentence (written on first use)."""
+        return self.with_why(self.exception_rows)
+
+    def with_why(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Return rows of :attr:`exception_rows` (filtered, reordered, with more columns) with their ``why``.
+
+        The sentences are the same as in :attr:`exceptions`; only the rows given are written.
+        """
+        return with_why(rows, self.kpis, self.governance, self.settings.currency)
 
     def milestone(self, milestone_id: str) -> dict[str, object]:
         """Return one milestone's figures as a dict (NotFoundError when unknown)."""
@@ -158,44 +174,36 @@ def evaluate(
         how="left",
         maintain_order="left",
     )
-    pair_kpis = kpi_context.select(
-        pl.col("name").alias("kpi_name"),
-        pl.col("owner").alias("kpi_owner"),
-        pl.col("projected").alias("kpi_projected"),
-        pl.col("target_value").alias("kpi_target"),
-        pl.col("shortfall").alias("kpi_shortfall"),
-        kpi_clause().alias("kpi_clause"),
-        "misses",
-        "objective_id",
-        "objective_name",
-        "objective_owner",
-    )
-    # each link beside its milestone's and its KPI's row: gathered by position, not joined
+    # each link beside what its escalation needs of its milestone and its KPI: gathered by position
     pairs = pair_escalation(
-        pl.concat(
-            [
-                links,
-                milestones.drop("milestone_id").rename({"name": "milestone_name"})[link_rows],
-                pair_kpis[link_kpis],
-            ],
-            how="horizontal",
+        links.with_columns(
+            *milestones.select("computed_status", "previous_status", "has_finding", "project_owner")[link_rows],
+            *kpi_context.select("misses", pl.col("owner").alias("kpi_owner"), "objective_owner")[link_kpis],
         ),
         settings,
     )
     lonely_rows = np.flatnonzero(~refs.linked_milestones(milestones.height))
     lonely = milestone_escalation(
-        milestones[lonely_rows].rename({"name": "milestone_name"}).with_columns(pl.lit(0.0).alias("value_at_risk"))
-    )
+        milestones.select("computed_status", "previous_status", "has_finding", "project_owner", "sponsor")[lonely_rows]
+    ).with_columns(pl.lit(0.0).alias("value_at_risk"))
     milestones = _roll_up(milestones, pairs, link_rows, lonely, lonely_rows)
-    exceptions = build_exception_list(
-        pairs, lonely, _governance_rows(findings, milestones, kpi_context, portfolio.projects), settings.currency
+    finding_rows = _finding_rows(findings, milestones, kpi_context)
+    rows = build_exception_list(
+        milestones,
+        kpi_context,
+        pairs,
+        positions,
+        lonely,
+        lonely_rows,
+        _governance_escalation(findings, milestones, kpi_context, finding_rows, portfolio.projects),
+        finding_rows,
     )
     if previous is not None:
-        known = previous.exceptions.select(EXCEPTION_KEY).unique().with_columns(pl.lit(False).alias("new"))
-        exceptions = exceptions.join(known, on=EXCEPTION_KEY, how="left", nulls_equal=True, maintain_order="left")
-        exceptions = exceptions.with_columns(pl.col("new").fill_null(True))
+        known = previous.exception_rows.select(EXCEPTION_KEY).unique().with_columns(pl.lit(False).alias("new"))
+        rows = rows.join(known, on=EXCEPTION_KEY, how="left", nulls_equal=True, maintain_order="left")
+        rows = rows.with_columns(pl.col("new").fill_null(True))
     else:
-        exceptions = exceptions.with_columns(pl.lit(False).alias("new"))
+        rows = rows.with_columns(pl.lit(False).alias("new"))
     return EngineResult(
         portfolio=portfolio,
         settings=settings,
@@ -214,7 +222,7 @@ def evaluate(
         ),
         kpis=kpi_context,
         governance=findings,
-        exceptions=exceptions,
+        exception_rows=rows,
     )
 
 
@@ -225,100 +233,97 @@ def _roll_up(
 
     ``pair_rows`` and ``lonely_rows`` are the milestone row of each row of ``pairs`` and
     ``lonely``. Of a milestone's pairs at its highest level, the first one names whom to tell.
+    A milestone is either linked (it has pairs) or lonely, so the rows gathered below hold
+    every milestone exactly once.
     """
     n = milestones.height
     value = np.bincount(pair_rows, weights=pairs["value_at_risk"].fill_null(0.0).to_numpy(), minlength=n).astype(
         np.float64
     )
     level = pairs["escalation_level"].to_numpy()
-    # by milestone, highest level (0-3) first, pair order within: one stable sort of one key
-    order = np.argsort(pair_rows * 4 + (3 - level), kind="stable")
-    firsts = order[np.flatnonzero(np.r_[True, np.diff(pair_rows[order]) != 0])] if order.size else order
-    rows = np.concatenate([pair_rows[firsts], lonely_rows]).astype(np.int64)
+    # each milestone's highest level, then the first of its pairs at that level: no sort needed
+    highest = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(highest, pair_rows, level)
+    at_highest = np.flatnonzero(level == highest[pair_rows])
+    first = np.full(n, len(level), dtype=np.int64)
+    np.minimum.at(first, pair_rows[at_highest], at_highest)
+    linked = np.flatnonzero(first < len(level))
+    firsts = first[linked]
+    rows = np.concatenate([linked, lonely_rows]).astype(np.int64)
     escalation = ["escalation_level", "escalate_to", "escalate_role"]
     top = pl.concat([pairs.select(escalation)[firsts], lonely.select(escalation)])
-    worst = top.with_columns(pl.Series("_row", rows))
     value[lonely_rows] += lonely["value_at_risk"].to_numpy()
-    return (
-        milestones.with_columns(pl.Series("_row", np.arange(n, dtype=np.int64)))
-        .join(worst, on="_row", how="left", maintain_order="left")
-        .drop("_row")
-        .with_columns(pl.Series("value_at_risk", cents_array(value)), pl.col("escalation_level").fill_null(0))
+    place = np.full(n, -1, dtype=np.int64)
+    place[rows] = np.arange(rows.size)
+    at = pl.Series(place)
+    return milestones.with_columns(top.select(pl.col(escalation).gather(at)).get_columns()).with_columns(
+        pl.Series("value_at_risk", cents_array(value)), pl.col("escalation_level").fill_null(0)
     )
 
 
-def _governance_rows(
-    findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame, projects: pl.DataFrame
+def _finding_rows(findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame) -> Positions:
+    """The milestone row and the KPI row each finding concerns (-1 for none)."""
+    (m,) = positions([findings["milestone_id"]], milestones["milestone_id"])
+    (k,) = positions([findings["kpi_id"]], kpis["kpi_id"])
+    return m, k
+
+
+def _governance_escalation(
+    findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame, rows: Positions, projects: pl.DataFrame
 ) -> pl.DataFrame:
-    """Join findings with what they concern and decide who should fix each.
+    """Decide who should fix each finding (``rows``: the milestone and KPI row of each).
 
     A milestone's finding goes to its project owner (level 1); a KPI's to its owner, or
     to its objective's owner when the KPI's own owner is the problem (level 2); a
-    project's (it has no owner) to nobody but the PMO (level 0).
+    project's (it has no owner) to nobody but the PMO (level 0). A project's finding
+    also carries that project's id and name (``project_id``, ``project_name``; null on
+    other findings, whose project comes from their milestone).
     """
-    m = milestones.select(
-        "milestone_id",
-        pl.col("name").alias("milestone_name"),
-        "project_id",
-        "project_name",
-        "owner",
-        "baseline_finish",
-        "computed_finish",
-        "slip_days",
-        "reported_status",
-        "computed_status",
-        "watermelon",
-        "program",
-        "portfolio",
-        "project_owner",
+    m, k = (nullable_rows(r) for r in rows)
+    is_project = pl.col("subject") == "project"
+    names = projects.select(pl.col("project_id").alias("subject_id"), pl.col("name").alias("project_name"))
+    project = findings.select("subject", "subject_id").join(
+        names.unique("subject_id", keep="first", maintain_order=True),
+        on="subject_id",
+        how="left",
+        maintain_order="left",
     )
-    k = kpis.select(
-        "kpi_id",
-        pl.col("name").alias("kpi_name"),
-        pl.col("owner").alias("kpi_owner"),
-        "objective_id",
-        "objective_name",
-        "objective_owner",
+    owners = findings.select("subject", "finding").with_columns(
+        project.select(pl.when(is_project).then(pl.col("subject_id")).alias("project_id")).to_series(),
+        project.select(pl.when(is_project).then(pl.col("project_name")).alias("project_name")).to_series(),
+        milestones["project_owner"].gather(m).alias("project_owner"),
+        kpis["owner"].gather(k).alias("kpi_owner"),
+        kpis["objective_owner"].gather(k).alias("objective_owner"),
     )
     owner_problem = pl.col("finding").is_in(["no owner", "several owners"])
-    project_names = projects.select(pl.col("project_id").alias("subject_id"), pl.col("name").alias("_project_name"))
-    is_project = pl.col("subject") == "project"
-    return (
-        findings.join(m, on="milestone_id", how="left")
-        .join(k, on="kpi_id", how="left")
-        .join(project_names.unique("subject_id"), on="subject_id", how="left")
-        .with_columns(
-            pl.when(is_project).then(pl.col("subject_id")).otherwise(pl.col("project_id")).alias("project_id"),
-            pl.when(is_project).then(pl.col("_project_name")).otherwise(pl.col("project_name")).alias("project_name"),
-        )
-        .drop("_project_name")
-        .with_columns(
-            pl.when(pl.col("subject") == "kpi")
-            .then(2)
-            .when(pl.col("project_owner").is_not_null())
-            .then(1)
-            .when(pl.col("kpi_owner").is_not_null())
-            .then(2)
-            .otherwise(0)
-            .cast(pl.Int64)
-            .alias("escalation_level"),
-            pl.when((pl.col("subject") == "kpi") & owner_problem)
-            .then(pl.coalesce("objective_owner", "kpi_owner"))
-            .when(pl.col("subject") == "kpi")
-            .then(pl.col("kpi_owner"))
-            .when(pl.col("project_owner").is_not_null())
-            .then(pl.col("project_owner"))
-            .otherwise(pl.col("kpi_owner"))
-            .alias("escalate_to"),
-            pl.when((pl.col("subject") == "kpi") & owner_problem & pl.col("objective_owner").is_not_null())
-            .then(pl.lit("objective owner"))
-            .when(pl.col("subject") == "kpi")
-            .then(pl.lit("KPI owner"))
-            .when(pl.col("project_owner").is_not_null())
-            .then(pl.lit("project owner"))
-            .when(pl.col("kpi_owner").is_not_null())
-            .then(pl.lit("KPI owner"))
-            .alias("escalate_role"),
-            pl.lit(0.0).alias("value_at_risk"),
-        )
+    return owners.select(
+        "finding",
+        "project_id",
+        "project_name",
+        pl.when(pl.col("subject") == "kpi")
+        .then(2)
+        .when(pl.col("project_owner").is_not_null())
+        .then(1)
+        .when(pl.col("kpi_owner").is_not_null())
+        .then(2)
+        .otherwise(0)
+        .cast(pl.Int64)
+        .alias("escalation_level"),
+        pl.when((pl.col("subject") == "kpi") & owner_problem)
+        .then(pl.coalesce("objective_owner", "kpi_owner"))
+        .when(pl.col("subject") == "kpi")
+        .then(pl.col("kpi_owner"))
+        .when(pl.col("project_owner").is_not_null())
+        .then(pl.col("project_owner"))
+        .otherwise(pl.col("kpi_owner"))
+        .alias("escalate_to"),
+        pl.when((pl.col("subject") == "kpi") & owner_problem & pl.col("objective_owner").is_not_null())
+        .then(pl.lit("objective owner"))
+        .when(pl.col("subject") == "kpi")
+        .then(pl.lit("KPI owner"))
+        .when(pl.col("project_owner").is_not_null())
+        .then(pl.lit("project owner"))
+        .when(pl.col("kpi_owner").is_not_null())
+        .then(pl.lit("KPI owner"))
+        .alias("escalate_role"),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import numpy as np
 import polars as pl
 
 from kpi_engine.core.text import kpi_value, thousands
@@ -170,6 +171,44 @@ def governance_why() -> pl.Expr:
 #: An eager or a lazy frame: sorting keeps whichever it is given.
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
+#: Hidden column of the stored exception rows: the governance finding a row reports (null
+#: for milestone rows), so that its sentence can be written when the row is shown.
+FINDING_ROW = "_finding_row"
+
+#: Milestone columns of an exception row: exception column -> milestone column.
+_MILESTONE_FIELDS = {
+    "milestone_id": "milestone_id",
+    "milestone_name": "name",
+    "project_id": "project_id",
+    "project_name": "project_name",
+    "owner": "owner",
+    "baseline_finish": "baseline_finish",
+    "computed_finish": "computed_finish",
+    "slip_days": "slip_days",
+    "reported_status": "reported_status",
+    "computed_status": "computed_status",
+    "watermelon": "watermelon",
+    "program": "program",
+    "portfolio": "portfolio",
+}
+
+#: KPI columns of every row that concerns a KPI: exception column -> KPI column.
+_KPI_FIELDS = {
+    "kpi_id": "kpi_id",
+    "kpi_name": "name",
+    "kpi_owner": "owner",
+    "objective_id": "objective_id",
+    "objective_name": "objective_name",
+}
+
+#: KPI figures, shown on (milestone, KPI) rows only: exception column -> KPI column.
+_KPI_FIGURES = {"kpi_projected": "projected", "kpi_target": "target_value", "kpi_shortfall": "shortfall"}
+
+_ESCALATION = ["escalation_level", "escalate_to", "escalate_role"]
+
+#: ``kind`` codes in the order of the kind's name ("governance" < "milestone").
+_GOVERNANCE, _MILESTONE = 0, 1
+
 
 def _largest(amounts: pl.Series) -> float:
     """The largest absolute amount of a money column (0 when it is empty)."""
@@ -183,6 +222,9 @@ def sort_exceptions(exceptions: FrameT) -> FrameT:
     A missing shortfall (a row with no KPI) counts as 0, as DOMAIN.md section 3 says: a
     milestone 50 days late with no KPI comes before a 10-day slip of a KPI that meets its
     target. A missing slip (a finding on a KPI) comes last among equals.
+
+    This is the order in words, on any frame with the exception columns;
+    :func:`build_exception_list` reaches the same order on integer keys.
     """
     value, shortfall, slip = SORT_KEYS
     return exceptions.sort(
@@ -200,53 +242,170 @@ def sort_exceptions(exceptions: FrameT) -> FrameT:
     )
 
 
+def nullable_rows(rows: np.ndarray) -> pl.Series:
+    """Row positions as a Series, null where ``rows`` holds -1 (no row): gathering gives null there."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return pl.Series("at", np.ma.masked_array(rows, mask=rows < 0))
+
+
+def _ranks(ids: pl.Series) -> pl.Series:
+    """Each id's place in the sorted ids (equal ids share one): sorting by it sorts by the id."""
+    return ids.rank("dense")
+
+
+def _gather(frame: pl.DataFrame, at: pl.Series, fields: dict[str, str]) -> list[pl.Series]:
+    """``frame``'s columns (``fields``: new name -> column) at row positions ``at`` (null gives null)."""
+    return frame.select([pl.col(column).gather(at).alias(name) for name, column in fields.items()]).get_columns()
+
+
+def _project_of_findings(columns: list[pl.Series], findings: pl.DataFrame, at: pl.Series) -> list[pl.Series]:
+    """The milestone columns, with a project finding's own project where the row has no milestone."""
+    return [
+        column.fill_null(findings[column.name].gather(at)) if column.name in ("project_id", "project_name") else column
+        for column in columns
+    ]
+
+
 def build_exception_list(
-    pairs: pl.DataFrame, lonely: pl.DataFrame, findings: pl.DataFrame, currency: str
+    milestones: pl.DataFrame,
+    kpis: pl.DataFrame,
+    pairs: pl.DataFrame,
+    pair_rows: tuple[np.ndarray, np.ndarray],
+    lonely: pl.DataFrame,
+    lonely_rows: np.ndarray,
+    findings: pl.DataFrame,
+    finding_rows: tuple[np.ndarray, np.ndarray],
 ) -> pl.DataFrame:
-    """Assemble and order the exception list.
+    """Select and order the exception rows, in one pass over row positions.
 
     Parameters
     ----------
+    milestones
+        Every milestone with its schedule, status and project columns.
+    kpis
+        Every KPI with ``projected``, ``shortfall`` and its objective's ``objective_name``.
     pairs
-        (milestone, KPI) pairs with schedule, status, KPI and escalation columns.
+        One row per resolvable (milestone, KPI) link: ``kpi_impact``, ``value_at_risk`` and
+        the escalation columns; ``pair_rows`` holds the milestone and KPI row of each.
     lonely
-        Milestones tied to no KPI, with their escalation columns.
+        The escalation columns of the milestones tied to no KPI, rows ``lonely_rows``.
     findings
-        Governance findings joined with the milestone / KPI they concern and escalation columns.
+        Governance findings with their escalation columns; ``finding_rows`` holds the
+        milestone and KPI row each concerns (-1 for none).
+
+    Returns
+    -------
+    pl.DataFrame
+        The exception columns but ``why`` (see :func:`with_why`), the context columns and
+        :data:`FINDING_ROW`, in the order :func:`sort_exceptions` gives. Rows are chosen
+        and ordered on row positions and integer ranks; each column is gathered once.
+    """
+    pair_m, pair_k = pair_rows
+    finding_m, finding_k = finding_rows
+    bad = (
+        milestones["computed_status"].is_in(["Amber", "Red"]).fill_null(False)
+        | milestones["watermelon"].fill_null(False)
+    ).to_numpy()
+    value = pairs["value_at_risk"].fill_null(np.nan).to_numpy()
+    impact = pairs["kpi_impact"].fill_null(np.nan).to_numpy()
+    with np.errstate(invalid="ignore"):
+        chosen = np.flatnonzero(bad[pair_m] | (value > 0) | (np.abs(impact) > 1e-12))
+    alone = np.flatnonzero(bad[lonely_rows])
+    n_pairs, n_alone, n_findings = chosen.size, alone.size, findings.height
+    none = np.full(n_pairs + n_alone + n_findings, -1, dtype=np.int64)
+    # each row's milestone, KPI, pair and finding (-1: none), in the order of the parts
+    m = np.concatenate([pair_m[chosen], lonely_rows[alone], finding_m]).astype(np.int64)
+    k = np.concatenate([pair_k[chosen], none[:n_alone], finding_k]).astype(np.int64)
+    k_pair = np.concatenate([pair_k[chosen], none[: n_alone + n_findings]]).astype(np.int64)  # KPI figures
+    p = np.concatenate([chosen, none[: n_alone + n_findings]]).astype(np.int64)
+    f = np.concatenate([none[: n_pairs + n_alone], np.arange(n_findings)]).astype(np.int64)
+    kind = np.repeat(np.array([_MILESTONE, _GOVERNANCE], dtype=np.int8), [n_pairs + n_alone, n_findings])
+    zeros = pl.Series(np.zeros(n_alone + n_findings))
+    value_at_risk = pl.concat([pairs["value_at_risk"].cast(pl.Float64).gather(chosen), zeros])
+    # the seven keys of sort_exceptions as numbers: ids by their rank, "governance" < "milestone"
+    keys = pl.DataFrame(
+        [
+            value_at_risk.fill_null(0.0).alias("value"),
+            kpis["shortfall"].cast(pl.Float64).gather(nullable_rows(k_pair)).fill_null(0.0).alias("shortfall"),
+            milestones["slip_days"].gather(nullable_rows(m)).alias("slip"),
+            pl.Series("kind", kind),
+            _ranks(milestones["milestone_id"]).gather(nullable_rows(m)).alias("milestone"),
+            _ranks(kpis["kpi_id"]).gather(nullable_rows(k)).alias("kpi"),
+            _ranks(findings["finding"]).gather(nullable_rows(f)).alias("finding"),
+        ]
+    )
+    order = (
+        keys.select(
+            pl.arg_sort_by(
+                keys.columns,
+                descending=[True, True, True, False, False, False, False],
+                nulls_last=True,
+                maintain_order=True,
+            )
+        )
+        .to_series()
+        .to_numpy()
+    )
+    m_at, k_at, k_pair_at, p_at, f_at = (nullable_rows(at[order]) for at in (m, k, k_pair, p, f))
+    kind_names = pl.Series("kind", kind[order])
+    escalation = pl.concat(
+        [pairs.select(_ESCALATION)[chosen], lonely.select(_ESCALATION)[alone], findings.select(_ESCALATION)]
+    )[order]
+    columns = [
+        pl.select(pl.when(kind_names == _GOVERNANCE).then(pl.lit("governance")).otherwise(pl.lit("milestone")))
+        .to_series()
+        .alias("kind"),
+        *_project_of_findings(_gather(milestones, m_at, _MILESTONE_FIELDS), findings, f_at),
+        *_gather(kpis, k_at, _KPI_FIELDS),
+        *_gather(kpis, k_pair_at, _KPI_FIGURES),
+        pairs["kpi_impact"].gather(p_at).alias("kpi_impact"),
+        value_at_risk.gather(order).alias("value_at_risk"),
+        *escalation.get_columns(),
+        findings["finding"].gather(f_at).alias("finding"),
+    ]
+    wanted = {c: t for c, t in {**EXCEPTION_COLUMNS, **CONTEXT_COLUMNS}.items() if c != "why"}
+    rows = pl.DataFrame(columns)
+    return rows.select([pl.col(c).cast(t) for c, t in wanted.items()]).with_columns(f_at.alias(FINDING_ROW))
+
+
+def with_why(rows: pl.DataFrame, kpis: pl.DataFrame, findings: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """Add the ``why`` sentence to exception rows (any of them, in any order).
+
+    Sentences are written only for the rows given: a page or file that shows twenty rows
+    writes twenty sentences, the same text as for the whole list.
+
+    Parameters
+    ----------
+    rows
+        Rows of ``EngineResult.exception_rows`` (with :data:`FINDING_ROW`; more columns may follow).
+    kpis
+        ``EngineResult.kpis``.
+    findings
+        ``EngineResult.governance``.
     currency
         Currency code for money in sentences.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``rows`` with ``why`` in its place among the exception columns, without :data:`FINDING_ROW`.
     """
-    wanted = {**EXCEPTION_COLUMNS, **CONTEXT_COLUMNS}
-    needed = {
-        **wanted,
-        "kpi_clause": pl.String(),
-        "detail": pl.String(),
-        "subject": pl.String(),
-        "subject_id": pl.String(),
-    }
-
-    def complete(frame: pl.DataFrame) -> pl.LazyFrame:
-        return frame.lazy().with_columns(
-            [pl.lit(None, t).alias(c) for c, t in needed.items() if c not in frame.columns]
-        )
-
-    milestone_rows = complete(pairs).filter(
-        pl.col("computed_status").is_in(["Amber", "Red"])
-        | pl.col("watermelon")
-        | (pl.col("value_at_risk") > 0)
-        | (pl.col("kpi_impact").abs() > 1e-12)
-    )
-    lonely_rows = complete(lonely).filter(pl.col("computed_status").is_in(["Amber", "Red"]) | pl.col("watermelon"))
-    largest = max(_largest(pairs["value_at_risk"]), _largest(lonely["value_at_risk"]))
-    parts = [
-        frame.with_columns(
-            pl.lit("milestone").alias("kind"),
-            milestone_why(currency, largest).alias("why"),
-            pl.lit(None, pl.String).alias("finding"),
-        )
-        for frame in (milestone_rows, lonely_rows)
-    ]
-    parts.append(complete(findings).with_columns(pl.lit("governance").alias("kind"), governance_why().alias("why")))
-    # one lazy plan: the three parts are built in parallel and sorted once
-    rows = pl.concat([part.select([pl.col(c).cast(t) for c, t in wanted.items()]) for part in parts])
-    return sort_exceptions(rows).collect()
+    is_milestone = (rows["kind"] == "milestone").fill_null(False).to_numpy()
+    at_milestone, at_governance = np.flatnonzero(is_milestone), np.flatnonzero(~is_milestone)
+    about = rows[at_milestone]
+    named = kpis.filter(pl.col("kpi_id").is_in(about["kpi_id"].drop_nulls().implode()))
+    clauses = named.select("kpi_id", kpi_clause().alias("kpi_clause"))
+    about = about.join(clauses, on="kpi_id", how="left", maintain_order="left")
+    largest = _largest(about["value_at_risk"])
+    milestone_text = about.select(milestone_why(currency, largest).alias("why")).to_series()
+    found = rows[at_governance]
+    subject = ["subject", "subject_id", "detail"]
+    found = found.with_columns(findings.select(pl.col(subject).gather(found[FINDING_ROW])).get_columns())
+    governance_text = found.select(governance_why().alias("why")).to_series()
+    # each row's sentence: milestone sentences first, then governance ones
+    place = np.empty(rows.height, dtype=np.int64)
+    place[at_milestone] = np.arange(at_milestone.size)
+    place[at_governance] = at_milestone.size + np.arange(at_governance.size)
+    why = pl.concat([milestone_text, governance_text]).cast(pl.String).gather(place)
+    order = [*EXCEPTION_COLUMNS, *(c for c in rows.columns if c not in EXCEPTION_COLUMNS and c != FINDING_ROW)]
+    return rows.with_columns(why.alias("why")).select(order)

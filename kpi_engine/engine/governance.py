@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kpi_engine.core.owners import owner_count, owner_problem
+from kpi_engine.core.owners import owner_count, owner_problems
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.references import References, resolve
 
@@ -25,7 +25,8 @@ FINDING_COLUMNS = {
 
 def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.DataFrame:
     # owners repeat (people own many milestones): judge each distinct owner string once
-    problems = frame.select(pl.col("owner").unique()).with_columns(owner_problem(pl.col("owner")).alias("finding"))
+    owners = frame["owner"].unique()
+    problems = pl.DataFrame([owners, owner_problems(owners).alias("finding")])
     return (
         frame.join(problems, on="owner", how="left", nulls_equal=True)
         .select(

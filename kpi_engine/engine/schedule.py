@@ -96,6 +96,15 @@ def check_finishes(finish: np.ndarray, ids: pl.Series) -> None:
     )
 
 
+#: Day number standing for "no date" in day-number arrays (below every real date).
+_NO_DAY = np.iinfo(np.int64).min
+
+
+def _day_numbers(dates: pl.Series) -> np.ndarray:
+    """Dates as day numbers (int64), :data:`_NO_DAY` where a date is missing."""
+    return dates.cast(pl.Int32).cast(pl.Int64).fill_null(_NO_DAY).to_numpy()
+
+
 def prepare_schedule(portfolio: Portfolio) -> Schedule:
     """Collect each milestone's own finish terms and build the dependency graph.
 
@@ -109,33 +118,28 @@ def prepare_schedule(portfolio: Portfolio) -> Schedule:
     milestones = portfolio.milestones
     as_of = day_number(portfolio.as_of)
     refs = resolve(portfolio)
-    rows = np.arange(milestones.height, dtype=np.int64)
-    open_tasks = (
-        pl.DataFrame({"_row": refs.task_milestone, "forecast_finish": portfolio.tasks["forecast_finish"]})
-        .filter(portfolio.tasks["actual_finish"].is_null() & pl.Series(refs.task_milestone >= 0))
-        .group_by("_row")
-        .agg(days(pl.col("forecast_finish")).max().alias("_task_finish"))
+    # each milestone's latest open-task forecast, gathered by position (no join, no group-by)
+    tasks = portfolio.tasks
+    task_rows = refs.task_milestone
+    forecast = _day_numbers(tasks["forecast_finish"])
+    open_task = (tasks["actual_finish"].is_null().to_numpy()) & (task_rows >= 0) & (forecast > _NO_DAY)
+    task_finish = np.full(milestones.height, _NO_DAY, dtype=np.int64)
+    np.maximum.at(task_finish, task_rows[open_task], forecast[open_task])
+    actual = _day_numbers(milestones["actual_finish"])
+    planned = _day_numbers(milestones["forecast_finish"])
+    planned = np.where(planned > _NO_DAY, planned, _day_numbers(milestones["baseline_finish"]))
+    open_finish = np.maximum(np.maximum(planned, as_of), task_finish)
+    fixed = actual > _NO_DAY
+    own = np.where(fixed, actual, open_finish)
+    duration = (
+        milestones.select((days(pl.col("baseline_finish")) - days(pl.col("baseline_start"))).fill_null(0))
+        .to_series()
+        .to_numpy()
     )
-    frame = (
-        milestones.with_columns(pl.Series("_row", rows))
-        .join(open_tasks, on="_row", how="left")
-        .select(
-            days(pl.col("actual_finish")).alias("actual"),
-            pl.max_horizontal(
-                days(pl.coalesce("forecast_finish", "baseline_finish")),
-                pl.lit(as_of, dtype=pl.Int64),
-                pl.col("_task_finish"),
-            ).alias("open_finish"),
-            (days(pl.col("baseline_finish")) - days(pl.col("baseline_start"))).fill_null(0).alias("duration"),
-        )
-    )
-    fixed = frame["actual"].is_not_null().to_numpy()
-    own = frame.select(pl.coalesce("actual", "open_finish"))["actual"].to_numpy().astype(np.int64)
 
     # dependencies naming an unknown milestone are left out here (governance reports them)
     known = (refs.predecessor >= 0) & (refs.successor >= 0)
     src, dst = refs.predecessor[known], refs.successor[known]
-    duration = frame["duration"].to_numpy()
     weight = portfolio.dependencies["lag_days"].fill_null(0).to_numpy()[known] + duration[dst]
     graph = build_graph(milestones["milestone_id"], src, dst, weight)
     return Schedule(milestones=milestones, graph=graph, own=own, fixed=fixed, refs=refs)
