@@ -20,6 +20,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import polars as pl
@@ -181,6 +182,9 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"largest file accepted, in MB (default: $KPI_MAX_UPLOAD_MB, else {DEFAULT_MAX_UPLOAD_MB:g})",
     )
+    from kpi_engine.cli_inbox import add_inbox_options  # here: cli_inbox imports this module's helpers
+
+    add_inbox_options(p)
     p.set_defaults(func=cmd_ingest)
 
 
@@ -736,20 +740,29 @@ def _ingest_summary(result: IngestResult) -> list[str]:
     return lines
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    """Read the files, store them as a snapshot and print a short summary."""
+def ingest_paths(args: argparse.Namespace, paths: Sequence[str | Path]) -> IngestResult:
+    """Read the files at ``paths`` with the options of ``ingest`` and store them as a snapshot."""
     # Only this command needs the readers (and the workbook libraries they load).
     from kpi_engine.ingest import load_mapping_file, read_paths, read_upload
 
     limit = max_upload_mb(args.max_upload_mb)
     # sizes are checked before a file is read: a huge file is refused, never loaded
-    files = read_paths(args.paths, max_file_mb=limit, raise_hint="with --max-upload-mb")
+    files = read_paths(paths, max_file_mb=limit, raise_hint="with --max-upload-mb")
     mapping = load_mapping_file(args.mapping) if args.mapping else None
     upload = read_upload(files, source=args.source, mapping=mapping, max_file_mb=limit)
     as_of = args.as_of or date.today()
     # Parse first, then hold the database only as long as storing takes.
     with Store.open(args.db) as store:
-        result = store.ingest(upload, as_of, author=_author(), sources=files)
+        return store.ingest(upload, as_of, author=_author(), sources=files)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Read the files, store them as a snapshot and print a short summary (or watch an inbox folder)."""
+    from kpi_engine.cli_inbox import cmd_inbox, wants_inbox
+
+    if wants_inbox(args):
+        return cmd_inbox(args)
+    result = ingest_paths(args, args.paths)
     print("\n".join(_ingest_summary(result)))
     for warning in result.warnings:
         _error(f"warning: {warning}")
