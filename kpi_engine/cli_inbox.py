@@ -92,6 +92,8 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
         return _usage("--watch and --move-done take exactly one PATH, the inbox folder")
     folder = Path(args.paths[0])
+    if any(d is not None and Path(d).resolve() == folder.resolve() for d in (args.move_done, args.move_rejected)):
+        return _usage("--move-done and --move-rejected must name another folder than the inbox folder")
     inbox = Inbox(
         folder,
         ingest=lambda paths: _stored(args, paths),

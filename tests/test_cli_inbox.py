@@ -145,6 +145,7 @@ def test_one_shot_moves_done_files_where_asked_and_rejects_a_set_with_a_bad_file
         pytest.param(["x.csv", "--polls", "3"], id="polls-without-watch"),
         pytest.param(["--watch", "a", "b"], id="two-folders"),
         pytest.param(["--watch", "missing-folder"], id="not-a-folder"),
+        pytest.param([".", "--move-done", "."], id="done-folder-is-the-inbox"),
     ],
 )
 def test_inbox_options_used_wrongly_are_bad_usage(args):

@@ -91,6 +91,10 @@ class Inbox:
             raise InputError(f"the inbox folder {self.folder} does not exist or is not a folder")
         self.done = self.done or self.folder / DONE_FOLDER
         self.rejected = self.rejected or self.folder / REJECTED_FOLDER
+        for target in (self.done, self.rejected):
+            if target.resolve() == self.folder.resolve():
+                # a file moved into the folder it came from would be read again and again
+                raise InputError(f"the folder for done and rejected files cannot be the inbox folder {self.folder}")
 
     # ------------------------------------------------------------------ polling
     def waiting(self) -> dict[str, tuple[int, int]]:

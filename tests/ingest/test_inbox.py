@@ -112,3 +112,8 @@ def test_until_idle_stops_after_the_waiting_files_are_handled(inbox):
 def test_a_folder_that_does_not_exist_is_refused(tmp_path):
     with pytest.raises(InputError, match="does not exist or is not a folder"):
         Inbox(tmp_path / "missing", ingest=lambda paths: [])
+
+
+def test_the_done_folder_cannot_be_the_inbox_itself(tmp_path):
+    with pytest.raises(InputError, match="cannot be the inbox folder"):
+        Inbox(tmp_path, ingest=lambda paths: [], done=tmp_path)
