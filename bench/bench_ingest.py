@@ -7,11 +7,13 @@ Measures (medians, in one run because this machine is shared and noisy):
    validating it (``read_upload(read_paths([folder]))``) and the full ingest into a fresh
    DuckDB file through :class:`kpi_engine.store.Store`, against the floor of plain DuckDB
    ``CREATE TABLE t AS SELECT * FROM read_csv('file')`` for each of the same files into a
-   fresh database. The aim: the full ingest within 2x of that floor.
+   fresh database. The aim: the full ingest within 1.5x of that floor.
 2. A 100k-row x 14-column workbook (a tasks sheet with extra columns): our reader
    (``read_upload`` on the workbook, which also validates) against openpyxl read-only
-   iterating every row, with the raw calamine read (``polars.read_excel``) as a reference.
-   The aim: at least 5x faster than openpyxl.
+   iterating every row, with the raw calamine read (``polars.read_excel``) and the safety
+   scan that runs before calamine opens a workbook
+   (:func:`~kpi_engine.ingest.archive.inspect_zip_workbook`) as references.
+   The aim: at least 15x faster than openpyxl.
 3. A partial weekly upload (the milestones and tasks of 10% of the projects) stored into a
    database already holding the full snapshot: ``store.ingest`` alone, i.e. merging the
    upload and copying the other 90% of the rows forward.
@@ -38,6 +40,7 @@ from bench.common import interleaved_medians, median_seconds, print_table
 from bench.portfolio_gen import AS_OF, generate_portfolio
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.ingest import ParsedUpload, SourceFile, read_paths, read_upload
+from kpi_engine.ingest.archive import inspect_zip_workbook
 from kpi_engine.store import Store
 
 #: tasks.csv is about 58 MB at full size, over the dashboard's 50 MB limit for one file
@@ -278,6 +281,7 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
         lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine", read_options={"dtypes": "string"}),
         repeat=repeat,
     )
+    scan = median_seconds(lambda: inspect_zip_workbook(book[0]), repeat=repeat)
     # openpyxl takes ~25 s a pass at full size: no warm-up pass (the file is in the page cache)
     assert openpyxl_read_only(xlsx) == n_rows + 1
     openpyxl_time = median_seconds(lambda: openpyxl_read_only(xlsx), repeat=repeat, warmup=0)
@@ -291,7 +295,7 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
     return [
         ("1 floor: duckdb CREATE TABLE AS read_csv, each file", floor, "= 1.0x"),
         ("1a read_upload(read_paths): parse + validate", parse, f"{parse / floor:.2f}x the floor"),
-        ("1b full ingest: 1a + Store.open, store.ingest, close", full, f"{full / floor:.2f}x the floor (aim <= 2x)"),
+        ("1b full ingest: 1a + Store.open, store.ingest, close", full, f"{full / floor:.2f}x the floor (aim <= 1.5x)"),
         (
             "1  store only (upload parsed before): open, ingest, close",
             store_closed,
@@ -302,7 +306,7 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
         (
             "2 read_upload on the workbook (read + validate)",
             ours,
-            f"{openpyxl_time / ours:.1f}x faster than openpyxl (aim >= 5x)",
+            f"{openpyxl_time / ours:.1f}x faster than openpyxl (aim >= 15x)",
         ),
         (
             "2 reference: polars.read_excel (calamine, typed)",
@@ -313,6 +317,11 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
             "2 reference: calamine, every cell as text",
             calamine_text,
             f"{openpyxl_time / calamine_text:.1f}x faster than openpyxl",
+        ),
+        (
+            "2 part of ours: the safety scan before calamine opens it",
+            scan,
+            f"{scan / ours:.0%} of read_upload on the workbook",
         ),
         ("3 read_upload of the weekly files", weekly_parse, ""),
         (

@@ -20,6 +20,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import polars as pl
@@ -193,6 +194,9 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="store the upload even when it removes milestones (refused otherwise, with the list)",
     )
+    from kpi_engine.cli_inbox import add_inbox_options  # here: cli_inbox imports this module's helpers
+
+    add_inbox_options(p)
     p.set_defaults(func=cmd_ingest)
 
 
@@ -788,20 +792,24 @@ def _removal_lines(store: Store, removals: pl.DataFrame, base_id: int) -> list[s
     ]
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    """Read the files, store them as a snapshot and print a short summary.
+def ingest_paths(args: argparse.Namespace, paths: Sequence[str | Path]) -> tuple[IngestResult, list[str]]:
+    """Read the files at ``paths`` with the options of ``ingest`` and store them as a snapshot.
 
-    An upload that removes milestones is refused (exit 1, the list on stderr) unless
-    ``--allow-removals`` is given.
+    Returns the result and one line per milestone the upload removed (``--allow-removals``).
+
+    Raises
+    ------
+    RemovalsRefused
+        The upload would remove milestones and ``--allow-removals`` was not given; nothing
+        was stored.
     """
     # Only this command needs the readers (and the workbook libraries they load).
     from kpi_engine.ingest import load_mapping_file, read_paths, read_upload
-    from kpi_engine.store import RemovalsRefused
     from kpi_engine.store.identity import export_projects
 
     limit = max_upload_mb(args.max_upload_mb)
     # sizes are checked before a file is read: a huge file is refused, never loaded
-    files = read_paths(args.paths, max_file_mb=limit, raise_hint="with --max-upload-mb")
+    files = read_paths(paths, max_file_mb=limit, raise_hint="with --max-upload-mb")
     mapping = load_mapping_file(args.mapping) if args.mapping else None
     upload = read_upload(files, source=args.source, mapping=mapping, max_file_mb=limit)
     as_of = args.as_of or date.today()
@@ -813,17 +821,34 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         attach = dict.fromkeys(named, args.project.strip())
     # Parse first, then hold the database only as long as storing takes.
     with Store.open(args.db) as store:
-        try:
-            result = store.ingest(
-                upload, as_of, author=_author(), sources=files, attach=attach, allow_removals=args.allow_removals
-            )
-        except RemovalsRefused as refused:
-            for line in _removal_lines(store, refused.removals, refused.base):
-                _error(line)
-            _error("Nothing was stored. Upload the missing milestones too, or add --allow-removals to remove them.")
-            return 1
+        result = store.ingest(
+            upload, as_of, author=_author(), sources=files, attach=attach, allow_removals=args.allow_removals
+        )
         base = result.amends if result.amends is not None else result.previous_snapshot_id
         removed = _removal_lines(store, result.removals, base) if base is not None and result.removals.height else []
+    return result, removed
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Read the files, store them as a snapshot and print a short summary (or watch an inbox folder).
+
+    An upload that removes milestones is refused (exit 1, the list on stderr) unless
+    ``--allow-removals`` is given.
+    """
+    from kpi_engine.cli_inbox import cmd_inbox, wants_inbox
+    from kpi_engine.store import RemovalsRefused
+
+    if wants_inbox(args):
+        return cmd_inbox(args)
+    try:
+        result, removed = ingest_paths(args, args.paths)
+    except RemovalsRefused as refused:
+        with Store.open(args.db) as store:
+            lines = _removal_lines(store, refused.removals, refused.base)
+        for line in lines:
+            _error(line)
+        _error("Nothing was stored. Upload the missing milestones too, or add --allow-removals to remove them.")
+        return 1
     print("\n".join(_ingest_summary(result) + removed))
     for warning in result.warnings:
         _error(f"warning: {warning}")
