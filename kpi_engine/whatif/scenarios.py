@@ -40,6 +40,7 @@ from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
 from kpi_engine.engine.kpis import kpi_projection, link_figures
 from kpi_engine.engine.schedule import Schedule, as_date, check_finishes, day_number, days, prepare_schedule
 from kpi_engine.engine.status import computed_status
+from kpi_engine.whatif.cone import baseline, propagate_cone
 
 #: How many scenarios :func:`compare_scenarios` puts side by side at most.
 MAX_COMPARED = 4
@@ -284,11 +285,12 @@ def apply_changes(portfolio: Portfolio, schedule: Schedule, scenario: Scenario) 
     workarounds: dict[str, Workaround] = {}
     as_of = portfolio.as_of
 
+    rows = baseline(schedule).position
+
     def position(milestone_id: str) -> int:
-        hits = (ids == milestone_id).arg_true()
-        if hits.len() == 0:
+        if milestone_id not in rows:
             raise ScenarioError(f"{prefix}there is no milestone '{milestone_id}' in the snapshot of {as_of}")
-        return int(hits[0])
+        return rows[milestone_id]
 
     def open_milestone(milestone_id: str, doing: str) -> int:
         i = position(milestone_id)
@@ -517,31 +519,37 @@ def run_scenario(
     """
     settings = settings or (base.settings if base is not None else Settings())
     schedule = schedule if schedule is not None else prepare_schedule(portfolio)
-    before = schedule.finish()
+    before = baseline(schedule).finish
     if base is None:
         base = evaluate(portfolio, schedule, before, settings)
     applied = apply_changes(portfolio, schedule, scenario)
-    after = schedule.finish(extra=applied.extra, own=applied.own, fixed=applied.fixed)
+    after, cone = propagate_cone(schedule.graph, before, applied.own, applied.fixed, applied.extra, applied.direct)
     ids = schedule.milestones["milestone_id"]
     check_finishes(after, ids)
 
-    moved_at = np.flatnonzero(after != before)
-    moved_ids = ids.gather(moved_at)
+    in_cone = np.flatnonzero(cone)
+    moved_at = in_cone[after[in_cone] != before[in_cone]]
     # a link naming an unknown milestone or KPI drives nothing (as in the engine)
-    links, _ = schedule.refs.resolvable_links(portfolio.links)
+    links, (link_milestone, link_kpi) = schedule.refs.resolvable_links(portfolio.links)
     # Only KPIs linked to a moved milestone can change; only milestones linked to those KPIs
     # (or moved themselves) can change status, value at risk or escalation.
-    changed_kpis = links.filter(pl.col("milestone_id").is_in(moved_ids.implode()))["kpi_id"].unique()
-    reached = pl.concat([moved_ids, links.filter(pl.col("kpi_id").is_in(changed_kpis.implode()))["milestone_id"]])
-    touched_at = np.flatnonzero(ids.is_in(reached.implode()).to_numpy())
+    moved = np.zeros(ids.len(), dtype=bool)
+    moved[moved_at] = True
+    kpi_changed = np.zeros(portfolio.kpis.height, dtype=bool)
+    kpi_changed[link_kpi[moved[link_milestone]]] = True
+    reached = moved.copy()
+    reached[link_milestone[kpi_changed[link_kpi]]] = True
+    touched_at = np.flatnonzero(reached)
     touched = replace(schedule, milestones=schedule.milestones[touched_at]).with_finish(after[touched_at])
     touched_ids = touched["milestone_id"]
+    changed_kpis = portfolio.kpis["kpi_id"].filter(pl.Series(kpi_changed))
+    changed_links = links.filter(pl.Series(kpi_changed[link_kpi]))
 
-    link_rows = link_figures(links.filter(pl.col("milestone_id").is_in(touched_ids.implode())), touched, portfolio.kpis)
+    link_rows = link_figures(links.filter(pl.Series(reached[link_milestone])), touched, portfolio.kpis)
     kpis_after = kpi_projection(
-        portfolio.kpis.filter(pl.col("kpi_id").is_in(changed_kpis.implode())),
+        portfolio.kpis.filter(pl.Series(kpi_changed)),
         portfolio.kpi_actuals.filter(pl.col("kpi_id").is_in(changed_kpis.implode())),
-        links.filter(pl.col("kpi_id").is_in(changed_kpis.implode())),
+        changed_links,
         touched,
         portfolio.as_of,
     ).select("kpi_id", "projected", "shortfall", "misses")
