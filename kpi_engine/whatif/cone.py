@@ -12,14 +12,13 @@ level, over the edges into the cone only.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from kpi_engine.engine.graph import DependencyGraph
 from kpi_engine.engine.schedule import Schedule
+from kpi_engine.whatif.kept import kept
 
 
 @dataclass(frozen=True)
@@ -38,34 +37,18 @@ class Baseline:
     position: dict[str, int]
 
 
-_BASELINES: dict[int, tuple[weakref.ref[Schedule], Baseline]] = {}
-_LOCK = threading.Lock()
-
-
 def baseline(schedule: Schedule) -> Baseline:
     """Return the schedule's :class:`Baseline`, computed once per schedule and kept while it lives."""
-    key = id(schedule)
-    with _LOCK:
-        held = _BASELINES.get(key)
-        if held is not None and held[0]() is schedule:
-            return held[1]
+    return kept(schedule, "baseline", lambda: _baseline(schedule))
+
+
+def _baseline(schedule: Schedule) -> Baseline:
     finish = schedule.finish()
     finish.setflags(write=False)
     ids = schedule.milestones["milestone_id"].to_list()
     # the first row of a repeated id wins, as a search from the top would find it
     position = {mid: i for i, mid in reversed(list(enumerate(ids)))}
-    found = Baseline(finish, position)
-    with _LOCK:
-        _BASELINES[key] = (weakref.ref(schedule), found)
-    weakref.finalize(schedule, _forget, key)
-    return found
-
-
-def _forget(key: int) -> None:
-    with _LOCK:
-        held = _BASELINES.get(key)
-        if held is not None and held[0]() is None:
-            del _BASELINES[key]
+    return Baseline(finish, position)
 
 
 def propagate_cone(

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -69,8 +70,8 @@ MAX_STEPS = 52
 STEP_LIMIT = 63
 #: Pre-drawn sums per pool and number of moves (see :func:`_history_slips`); a power of two.
 BANK_SIZE = 512
-#: Number of (run x link) cells computed at once: keeps temporaries near 16 MB.
-CHUNK_CELLS = 2_000_000
+#: Number of (run x link) cells computed at once: keeps each temporary near 8 MB.
+CHUNK_CELLS = 1_000_000
 #: Most (milestone x run) cells one simulation holds (finishes are 4 bytes a cell).
 MAX_CELLS = 50_000_000
 #: Simulated finishes are held at or below this day number (int32 with room for any lag
@@ -404,10 +405,11 @@ def _history_slips(
         high.append(resample(high[-1]) + resample(eight))
     flat = np.stack(low + high).ravel()  # (16 banks, pools, BANK_SIZE)
     bits = BANK_SIZE.bit_length() - 1
-    index = np.int32 if flat.size < np.iinfo(np.int32).max else np.int64
+    index: type[np.signedinteger[Any]] = np.int32 if flat.size < np.iinfo(np.int32).max else np.int64
     first = (((steps % 8) * n_pools + pool) * BANK_SIZE).astype(index)
     second = (((8 + steps // 8) * n_pools + pool) * BANK_SIZE).astype(index)
-    position = rng.integers(0, 1 << (2 * bits), (pool.size, runs), dtype=np.int32).astype(index, copy=False)
+    drawn = rng.integers(0, 1 << (2 * bits), (pool.size, runs), dtype=np.int32)
+    position: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = drawn.astype(index, copy=False)
     # both look-ups in place on the drawn positions: no (milestones x runs) temporaries beyond two
     low_bits = position & (BANK_SIZE - 1)
     low_bits += first[:, None]
@@ -507,8 +509,7 @@ class _Links:
 
 def _ramp(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
     share = elapsed_plus_eps / span
-    np.maximum(share, 0.0, out=share)
-    return np.minimum(share, 1.0, out=share)
+    return np.clip(share, 0.0, 1.0, out=share)
 
 
 @dataclass(frozen=True)
@@ -594,8 +595,14 @@ def _reached_on_grid(
     # grid dates are whole days: a date is on or after finish + ramp when it is on or after its ceiling
     complete = _grid_position(f_days + np.ceil(ramp_days).astype(np.int64), grid_days)
     delta = np.broadcast_to(links.delta, (runs, n_links))
-    full = np.bincount((complete * plane + base).ravel(), weights=delta.ravel(), minlength=cells)
-    reached = np.cumsum(full.reshape(n_grid + 1, n_kpis, runs), axis=0, dtype=np.float64)[:n_grid]
+    where = complete.astype(np.int64)
+    where *= plane
+    where += base
+    # (without links bincount returns integers)
+    full = np.bincount(where.ravel(), weights=delta.ravel(), minlength=cells).astype(np.float64, copy=False)
+    full = full.reshape(n_grid + 1, n_kpis, runs)
+    del where
+    reached = np.cumsum(full[:n_grid], axis=0, out=full[:n_grid])
     first = _grid_position(f_days + 1, grid_days)  # first date after delivery
     ramping = np.nonzero(first < complete)
     if ramping[0].size:
@@ -650,7 +657,10 @@ def _per_run(
     kpi_starts, kpi_ranks = _segments(sub.rank)
     gain = reference.gain[:, mov]
     link_value_at_risk = reference.link_value_at_risk[:, mov]
-    target_eps, start_eps, target_day = sub.target + sub.eps, sub.start + sub.eps, sub.target + 1.0
+    target_eps, start_eps = sub.target + sub.eps, sub.start + sub.eps
+    # days counted run from counted_from to the target (inclusive); none when the target comes first
+    last_counted = np.maximum(sub.target + 1.0, sub.counted_from)
+    no_negative_values = bool((sub.value_per_week >= 0).all())
     reach_at_target = _ramp(sub.target - sub.baseline + sub.eps, sub.span)
 
     # steady links: their finish is the deterministic one in every run
@@ -695,12 +705,11 @@ def _per_run(
         projected[lo:hi] = value
         misses = np.where(k_lower, value - k_target, k_target - value) > MISS_TOLERANCE
         # each link's value to the cent, as link_figures counts it
-        lost = np.minimum(f, target_day)
+        lost = np.clip(f, sub.counted_from, last_counted)
         lost -= sub.counted_from
-        np.maximum(lost, 0.0, out=lost)
         lost *= sub.value_per_week
         lost /= 7.0
-        _cents_in_place(lost)
+        _cents_in_place(lost, no_negative_values)
         lost -= link_value_at_risk
         value_at_risk[lo:hi] = reference.value_at_risk + lost.sum(axis=1)
         del lost
@@ -725,15 +734,20 @@ def _per_run(
     return projected.T, value_at_risk, critical, m_with_links, path
 
 
-def _cents_in_place(amounts: np.ndarray) -> np.ndarray:
-    """:func:`kpi_engine.core.money.cents_array` without temporaries (same float operations)."""
-    sign = np.signbit(amounts)
-    np.abs(amounts, out=amounts)
+def _cents_in_place(amounts: np.ndarray, non_negative: bool = False) -> np.ndarray:
+    """:func:`kpi_engine.core.money.cents_array` without temporaries (the same float operations).
+
+    With ``non_negative`` (every amount at least 0) the sign handling is skipped.
+    """
+    sign = None if non_negative else np.signbit(amounts)
+    if sign is not None:
+        np.abs(amounts, out=amounts)
     amounts *= 100
     amounts += 0.5
     np.floor(amounts, out=amounts)
     amounts /= 100
-    np.negative(amounts, out=amounts, where=sign)
+    if sign is not None:
+        np.negative(amounts, out=amounts, where=sign)
     return amounts
 
 
@@ -1095,7 +1109,9 @@ def _milestone_summary(milestones: pl.DataFrame, plan: _Plan, finish: np.ndarray
     quantiles = np.repeat(plan.deterministic[None, :], 3, axis=0)
     if varying.size:
         kth = order_statistics(finish.shape[1], (0.5, 0.8, 0.95))
-        quantiles[:, varying] = np.partition(finish[varying], kth, axis=1)[:, kth].T
+        moving = finish[varying]
+        moving.partition(kth, axis=1)
+        quantiles[:, varying] = moving[:, kth].T
     return milestones.select("milestone_id", "name", "project_id").with_columns(
         pl.Series("computed_finish", plan.deterministic.astype(np.int32)).cast(pl.Date),
         *[

@@ -1,0 +1,52 @@
+"""Values derived once from a long-lived object (a prepared schedule, an engine result) and kept while it lives.
+
+A what-if slider recomputes many scenarios on one snapshot; what every recomputation
+derives from the snapshot alone is derived on the first one and looked up afterwards.
+Entries are keyed by the object's identity and dropped when it is garbage-collected, so
+a new snapshot never sees an older one's values.
+
+>>> rows = kept(schedule, "rows", lambda: {mid: i for i, mid in enumerate(ids)})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_KEPT: dict[tuple[int, str], tuple[weakref.ref[Any], Any]] = {}
+_LOCK = threading.Lock()
+
+
+def kept(owner: object, name: str, derive: Callable[[], T]) -> T:
+    """Return ``derive()`` for ``owner``, computed on the first call and kept until ``owner`` is collected.
+
+    Parameters
+    ----------
+    owner
+        The object the value is derived from; it must not change afterwards (frozen).
+    name
+        What the value is, so one owner can keep several.
+    derive
+        Computes the value from ``owner``.
+    """
+    key = (id(owner), name)
+    with _LOCK:
+        held = _KEPT.get(key)
+        if held is not None and held[0]() is owner:
+            return held[1]
+    value = derive()
+    with _LOCK:
+        _KEPT[key] = (weakref.ref(owner), value)
+    weakref.finalize(owner, _forget, key)
+    return value
+
+
+def _forget(key: tuple[int, str]) -> None:
+    with _LOCK:
+        held = _KEPT.get(key)
+        if held is not None and held[0]() is None:
+            del _KEPT[key]
