@@ -94,3 +94,31 @@ def test_the_baseline_is_kept_per_schedule_and_read_only():
         baseline(first).finish[0] = 0
     ids = first.milestones["milestone_id"].to_list()
     assert [baseline(first).position[mid] for mid in ids] == list(range(len(ids)))
+
+
+def test_kept_values_follow_every_object_they_depend_on():
+    import gc
+
+    from kpi_engine.whatif.kept import kept
+
+    class Frozen:
+        pass
+
+    owner, first, second = Frozen(), Frozen(), Frozen()
+    calls: list[object] = []
+
+    def derive(source: object):
+        def run() -> object:
+            calls.append(source)
+            return len(calls)
+
+        return run
+
+    assert kept(owner, "n", derive(first), first) == 1
+    assert kept(owner, "n", derive(first), first) == 1  # kept
+    assert kept(owner, "n", derive(second), second) == 2  # another object it depends on: derived again
+    assert kept(owner, "m", derive(first), first) == 3  # another name
+    del owner
+    gc.collect()
+    again = Frozen()
+    assert kept(again, "n", derive(first), first) == 4  # a new owner never sees an old owner's value

@@ -57,7 +57,7 @@ class BaseRows:
 
 def base_rows(base: EngineResult, schedule: Schedule, portfolio: Portfolio) -> BaseRows:
     """Return the :class:`BaseRows` of ``base`` on ``schedule``, derived once and kept while ``base`` lives."""
-    return kept(base, f"base_rows:{id(schedule)}", lambda: _base_rows(base, schedule, portfolio))
+    return kept(base, "base_rows", lambda: _base_rows(base, schedule, portfolio), schedule, portfolio)
 
 
 def _base_rows(base: EngineResult, schedule: Schedule, portfolio: Portfolio) -> BaseRows:

@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_KEPT: dict[tuple[int, str], tuple[weakref.ref[Any], Any]] = {}
+_KEPT: dict[tuple[object, ...], tuple[list[weakref.ref[Any]], Any]] = {}
 _LOCK = threading.Lock()
 
 
-def kept(owner: object, name: str, derive: Callable[[], T]) -> T:
+def kept(owner: object, name: str, derive: Callable[[], T], *also: object) -> T:
     """Return ``derive()`` for ``owner``, computed on the first call and kept until ``owner`` is collected.
 
     Parameters
@@ -31,22 +31,25 @@ def kept(owner: object, name: str, derive: Callable[[], T]) -> T:
     name
         What the value is, so one owner can keep several.
     derive
-        Computes the value from ``owner``.
+        Computes the value from ``owner`` (and ``also``).
+    also
+        Further objects the value depends on: it is reused only with these same objects.
     """
-    key = (id(owner), name)
+    sources = (owner, *also)
+    key = (name, *(id(source) for source in sources))
     with _LOCK:
         held = _KEPT.get(key)
-        if held is not None and held[0]() is owner:
+        if held is not None and all(ref() is source for ref, source in zip(held[0], sources, strict=True)):
             return held[1]
     value = derive()
     with _LOCK:
-        _KEPT[key] = (weakref.ref(owner), value)
+        _KEPT[key] = ([weakref.ref(source) for source in sources], value)
     weakref.finalize(owner, _forget, key)
     return value
 
 
-def _forget(key: tuple[int, str]) -> None:
+def _forget(key: tuple[object, ...]) -> None:
     with _LOCK:
         held = _KEPT.get(key)
-        if held is not None and held[0]() is None:
+        if held is not None and held[0][0]() is None:
             del _KEPT[key]
