@@ -122,3 +122,19 @@ def test_kept_values_follow_every_object_they_depend_on():
     gc.collect()
     again = Frozen()
     assert kept(again, "n", derive(first), first) == 4  # a new owner never sees an old owner's value
+
+
+def test_a_kept_value_goes_when_an_object_it_depends_on_goes():
+    import gc
+
+    from kpi_engine.whatif import kept as keeper
+
+    class Frozen:
+        pass
+
+    owner, source = Frozen(), Frozen()
+    keeper.kept(owner, "n", lambda: 1, source)
+    held = len(keeper._KEPT)
+    del source
+    gc.collect()
+    assert len(keeper._KEPT) == held - 1

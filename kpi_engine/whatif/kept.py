@@ -2,8 +2,8 @@
 
 A what-if slider recomputes many scenarios on one snapshot; what every recomputation
 derives from the snapshot alone is derived on the first one and looked up afterwards.
-Entries are keyed by the object's identity and dropped when it is garbage-collected, so
-a new snapshot never sees an older one's values.
+Entries are keyed by the objects' identities and dropped when any of them is
+garbage-collected, so a new snapshot never sees an older one's values and nothing piles up.
 
 >>> rows = kept(schedule, "rows", lambda: {mid: i for i, mid in enumerate(ids)})  # doctest: +SKIP
 """
@@ -44,12 +44,14 @@ def kept(owner: object, name: str, derive: Callable[[], T], *also: object) -> T:
     value = derive()
     with _LOCK:
         _KEPT[key] = ([weakref.ref(source) for source in sources], value)
-    weakref.finalize(owner, _forget, key)
+    for source in sources:
+        weakref.finalize(source, _forget, key)
     return value
 
 
 def _forget(key: tuple[object, ...]) -> None:
+    """Drop the value once any object it was derived from is gone."""
     with _LOCK:
         held = _KEPT.get(key)
-        if held is not None and held[0][0]() is None:
+        if held is not None and any(ref() is None for ref in held[0]):
             del _KEPT[key]
