@@ -12,10 +12,10 @@ Run with ``python -m bench.bench_scenarios [--milestones 10000]``.
 
 Where a single slip's time goes (cProfile, 10k milestones): the engine's figures for the
 touched milestones and changed KPIs (KPI projection, link figures, status, escalation)
-~60%, the differences (moved milestones, KPI and escalation rises) ~20%, the downstream
-cone's propagation ~5%; every other milestone's figures are the snapshot's own, kept
-per result (``kpi_engine.whatif.base_rows``). The complete result is the engine's
-``evaluate`` on the scenario's finishes, built on first use.
+~55%, the differences (moved milestones, KPI and escalation rises) ~17%, the downstream
+cone's propagation ~4%; every other milestone's figures are the snapshot's own, kept per
+result (``kpi_engine.whatif.base_rows``). The complete result is the engine's
+``evaluate`` on the scenario's finishes, built on first use of ``result.scenario``.
 """
 
 from __future__ import annotations
