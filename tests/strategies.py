@@ -143,3 +143,28 @@ def portfolios(
 def open_milestones(portfolio: Portfolio) -> list[str]:
     """Ids of the milestones without an actual finish (the ones a scenario may slip)."""
     return portfolio.milestones.filter(portfolio.milestones["actual_finish"].is_null())["milestone_id"].to_list()
+
+
+@st.composite
+def schedule_changes(draw: st.DrawFn, portfolio: Portfolio) -> tuple:
+    """Changes that move finishes on ``portfolio``: slips of open milestones (0-120 days), a set
+    finish (possibly earlier than the computed one, pulling successors in) and a project slip.
+
+    Returns a tuple of :mod:`kpi_engine.whatif.scenarios` changes (empty when nothing is open).
+    """
+    from kpi_engine.whatif.scenarios import SetFinish, Slip, SlipProject
+
+    candidates = open_milestones(portfolio)
+    if not candidates:
+        return ()
+    changes: list = [
+        Slip(mid, draw(st.integers(0, 120)))
+        for mid in draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=3, unique=True))
+    ]
+    if draw(st.booleans()):
+        changes.append(SetFinish(draw(st.sampled_from(candidates)), AS_OF + timedelta(days=draw(st.integers(0, 200)))))
+    if draw(st.booleans()):
+        mid = draw(st.sampled_from(candidates))
+        project = portfolio.milestones.filter(portfolio.milestones["milestone_id"] == mid)["project_id"].item()
+        changes.append(SlipProject(project, draw(st.integers(0, 60))))
+    return tuple(changes)

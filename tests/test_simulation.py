@@ -348,3 +348,21 @@ def test_random_finishes_past_any_calendar_stop_at_its_last_date(fleet):
     result = simulate(fleet, runs=20, seed=1, history=history, trajectory=False)
     assert finishes(result, "M3")[-1] == date(9999, 12, 31)
     assert result.kpis.filter(pl.col("kpi_id") == "K-CPM")["p50"].item() == pytest.approx(2.05)
+
+
+@FAST
+@given(portfolios(), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_int32_propagation_of_runs_equals_the_engines_propagation(p, runs, seed):
+    from kpi_engine.engine.graph import propagate
+    from kpi_engine.engine.schedule import prepare_schedule
+    from kpi_engine.whatif.simulation import propagate_runs
+
+    schedule = prepare_schedule(p)
+    n = schedule.milestones.height
+    slips = np.random.default_rng(seed).integers(0, 90, (n, runs)).astype(np.int32)
+    expected = propagate(
+        schedule.graph, np.repeat(schedule.own[:, None], runs, axis=1), schedule.fixed, slips.astype(np.int64)
+    )
+    got = propagate_runs(schedule.graph, schedule.own, schedule.fixed, slips.copy())
+    assert got.dtype == np.int32
+    assert np.array_equal(got, expected)

@@ -40,6 +40,8 @@ from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
 from kpi_engine.engine.kpis import kpi_projection, link_figures
 from kpi_engine.engine.schedule import Schedule, as_date, check_finishes, day_number, days, prepare_schedule
 from kpi_engine.engine.status import computed_status
+from kpi_engine.whatif.base_rows import base_rows
+from kpi_engine.whatif.cone import baseline, propagate_cone
 
 #: How many scenarios :func:`compare_scenarios` puts side by side at most.
 MAX_COMPARED = 4
@@ -284,11 +286,12 @@ def apply_changes(portfolio: Portfolio, schedule: Schedule, scenario: Scenario) 
     workarounds: dict[str, Workaround] = {}
     as_of = portfolio.as_of
 
+    rows = baseline(schedule).position
+
     def position(milestone_id: str) -> int:
-        hits = (ids == milestone_id).arg_true()
-        if hits.len() == 0:
+        if milestone_id not in rows:
             raise ScenarioError(f"{prefix}there is no milestone '{milestone_id}' in the snapshot of {as_of}")
-        return int(hits[0])
+        return rows[milestone_id]
 
     def open_milestone(milestone_id: str, doing: str) -> int:
         i = position(milestone_id)
@@ -394,6 +397,10 @@ ESCALATION_SCHEMA = pl.Schema(
         "escalate_to_after": pl.String,
         "escalate_role": pl.String,
     }
+)
+#: The escalation of no milestone tied to no KPI (what :func:`milestone_escalation` adds, on no rows).
+NO_LONELY_SCHEMA = pl.Schema(
+    {"milestone_id": pl.String, "escalation_level": pl.Int64, "escalate_to": pl.String, "escalate_role": pl.String}
 )
 MITIGATION_SCHEMA = pl.Schema(
     {
@@ -517,48 +524,71 @@ def run_scenario(
     """
     settings = settings or (base.settings if base is not None else Settings())
     schedule = schedule if schedule is not None else prepare_schedule(portfolio)
-    before = schedule.finish()
+    before = baseline(schedule).finish
     if base is None:
         base = evaluate(portfolio, schedule, before, settings)
     applied = apply_changes(portfolio, schedule, scenario)
-    after = schedule.finish(extra=applied.extra, own=applied.own, fixed=applied.fixed)
+    after, cone = propagate_cone(schedule.graph, before, applied.own, applied.fixed, applied.extra, applied.direct)
     ids = schedule.milestones["milestone_id"]
     check_finishes(after, ids)
 
-    moved_at = np.flatnonzero(after != before)
-    moved_ids = ids.gather(moved_at)
+    in_cone = np.flatnonzero(cone)
+    moved_at = in_cone[after[in_cone] != before[in_cone]]
+    rows = base_rows(base, schedule, portfolio)
     # a link naming an unknown milestone or KPI drives nothing (as in the engine)
-    links, _ = schedule.refs.resolvable_links(portfolio.links)
+    links, (link_milestone, link_kpi) = rows.links, rows.positions
     # Only KPIs linked to a moved milestone can change; only milestones linked to those KPIs
     # (or moved themselves) can change status, value at risk or escalation.
-    changed_kpis = links.filter(pl.col("milestone_id").is_in(moved_ids.implode()))["kpi_id"].unique()
-    reached = pl.concat([moved_ids, links.filter(pl.col("kpi_id").is_in(changed_kpis.implode()))["milestone_id"]])
-    touched_at = np.flatnonzero(ids.is_in(reached.implode()).to_numpy())
+    moved = np.zeros(ids.len(), dtype=bool)
+    moved[moved_at] = True
+    kpi_changed = np.zeros(portfolio.kpis.height, dtype=bool)
+    kpi_changed[link_kpi[moved[link_milestone]]] = True
+    reached = moved.copy()
+    reached[link_milestone[kpi_changed[link_kpi]]] = True
+    touched_at = np.flatnonzero(reached)
     touched = replace(schedule, milestones=schedule.milestones[touched_at]).with_finish(after[touched_at])
     touched_ids = touched["milestone_id"]
+    # rows are gathered by position: a link's milestone in ``touched``, its KPI in portfolio.kpis
+    local = np.full(ids.len(), -1, dtype=np.int64)
+    local[touched_at] = np.arange(touched_at.size)
+    mine = reached[link_milestone]
+    positions = (local[link_milestone[mine]], link_kpi[mine])
+    link_rows = link_figures(links.filter(pl.Series(mine)), touched, portfolio.kpis, positions)
 
-    link_rows = link_figures(links.filter(pl.col("milestone_id").is_in(touched_ids.implode())), touched, portfolio.kpis)
+    changed = kpi_changed[link_kpi]
+    kpis_changed = portfolio.kpis.filter(pl.Series(kpi_changed))
     kpis_after = kpi_projection(
-        portfolio.kpis.filter(pl.col("kpi_id").is_in(changed_kpis.implode())),
-        portfolio.kpi_actuals.filter(pl.col("kpi_id").is_in(changed_kpis.implode())),
-        links.filter(pl.col("kpi_id").is_in(changed_kpis.implode())),
+        kpis_changed,
+        portfolio.kpi_actuals.filter(pl.col("kpi_id").is_in(kpis_changed["kpi_id"].implode())),
+        links.filter(pl.Series(changed)),
         touched,
         portfolio.as_of,
+        (local[link_milestone[changed]], (np.cumsum(kpi_changed) - 1)[link_kpi[changed]]),
     ).select("kpi_id", "projected", "shortfall", "misses")
-    misses = base.kpis.select("kpi_id", "misses").update(kpis_after.select("kpi_id", "misses"), on="kpi_id")
-    touched = computed_status(touched, link_rows, misses, settings)
+    misses = rows.misses.copy()
+    misses[kpi_changed] = kpis_after["misses"].to_numpy()
+    touched = computed_status(touched, link_rows, pl.DataFrame({"misses": misses}), settings, positions)
 
-    context = base.milestones.select("milestone_id", "project_owner", "sponsor", "previous_status", "has_finding")
-    kpi_context = base.kpis.select("kpi_id", pl.col("owner").alias("kpi_owner"), "objective_owner").join(
-        misses, on="kpi_id"
+    status = pl.concat(
+        [touched.select("milestone_id", "computed_status"), rows.milestone_context[touched_at]], how="horizontal"
     )
-    status = touched.select("milestone_id", "computed_status").join(context, on="milestone_id", how="left")
-    pairs = pair_escalation(link_rows.join(status, on="milestone_id").join(kpi_context, on="kpi_id"), settings)
-    lonely = milestone_escalation(status.filter(~pl.col("milestone_id").is_in(links["milestone_id"].implode())))
-
-    base_pairs = base.links.filter(pl.col("milestone_id").is_in(touched_ids.implode()))
+    pairs = pair_escalation(
+        pl.concat(
+            [
+                link_rows,
+                status.drop("milestone_id")[positions[0]],
+                rows.kpi_context[positions[1]],
+                pl.DataFrame({"misses": misses[positions[1]]}),
+            ],
+            how="horizontal",
+        ),
+        settings,
+    )
+    lonely_at = np.flatnonzero(~rows.linked[touched_at])
+    lonely = milestone_escalation(status[lonely_at]) if lonely_at.size else pl.DataFrame(schema=NO_LONELY_SCHEMA)
+    escalations = rising(rows.escalation.filter(pl.col("milestone_id").is_in(touched_ids.implode())), pairs, lonely)
     value_after = round_cents(
-        base.value_at_risk_total - float(base_pairs["value_at_risk"].sum()) + float(pairs["value_at_risk"].sum())
+        base.value_at_risk_total - float(rows.value_at_risk[touched_at].sum()) + float(pairs["value_at_risk"].sum())
     )
     return ScenarioResult(
         spec=scenario,
@@ -568,7 +598,7 @@ def run_scenario(
         finish=after,
         kpi_diff=kpi_differences(base.kpis, kpis_after),
         moved=_moved(schedule, before, after, applied.direct, moved_at),
-        escalations=escalation_rises(base, touched_ids, pairs, lonely, links),
+        escalations=escalations,
         mitigations=mitigation_values(applied.workarounds, schedule, after, portfolio),
         value_at_risk_total_before=base.value_at_risk_total,
         value_at_risk_total_after=value_after,
@@ -659,6 +689,15 @@ def escalation_rises(
         pl.col("escalation_level").alias("escalation_level_before"),
         pl.col("escalate_to").alias("escalate_to_before"),
     )
+    return rising(before, pairs, lonely)
+
+
+def rising(before: pl.DataFrame, pairs: pl.DataFrame, lonely: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows of ``pairs`` and ``lonely`` whose escalation level is above ``before``'s.
+
+    ``before`` holds ``milestone_id, kpi_id, escalation_level_before, escalate_to_before``
+    (``kpi_id`` null for a milestone tied to no KPI); a row it lacks counts as level 0.
+    """
     after = _escalation_rows(pairs, lonely).rename(
         {"escalation_level": "escalation_level_after", "escalate_to": "escalate_to_after"}
     )

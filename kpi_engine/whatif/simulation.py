@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -43,6 +44,7 @@ from kpi_engine.core.errors import InputError
 from kpi_engine.core.money import cents_array, round_cents
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
+from kpi_engine.engine.graph import DependencyGraph
 from kpi_engine.engine.kpis import kpi_projection, latest_actuals, link_figures
 from kpi_engine.engine.schedule import LATEST_DAY, Schedule, day_number, days, prepare_schedule
 from kpi_engine.whatif.scenarios import Scenario, apply_changes
@@ -68,10 +70,13 @@ MAX_STEPS = 52
 STEP_LIMIT = 63
 #: Pre-drawn sums per pool and number of moves (see :func:`_history_slips`); a power of two.
 BANK_SIZE = 512
-#: Number of (run x link) cells computed at once: keeps temporaries near 16 MB.
-CHUNK_CELLS = 2_000_000
-#: Most (milestone x run) cells one simulation holds (each array of them is 8 bytes a cell).
+#: Number of (run x link) cells computed at once: keeps each temporary near 8 MB.
+CHUNK_CELLS = 1_000_000
+#: Most (milestone x run) cells one simulation holds (finishes are 4 bytes a cell).
 MAX_CELLS = 50_000_000
+#: Simulated finishes are held at or below this day number (int32 with room for any lag
+#: or duration added to it); :data:`~kpi_engine.engine.schedule.LATEST_DAY` is far below.
+FINISH_CAP = 1 << 29
 #: Same tolerance as :func:`kpi_engine.engine.kpis.kpi_projection`: float noise is not a miss.
 MISS_TOLERANCE = 1e-9
 
@@ -358,8 +363,17 @@ def _triangular(rng: np.random.Generator, low: np.ndarray, mode: np.ndarray, hig
     u = rng.random((low.size, runs))
     width = high - low
     c = np.divide(mode - low, width, out=np.zeros_like(width), where=width > 0)[:, None]
-    x = np.where(u < c, np.sqrt(u * c), 1.0 - np.sqrt((1.0 - u) * (1.0 - c)))
-    return np.rint(low[:, None] + width[:, None] * x).astype(np.int64)
+    below = u < c
+    rising = u * c
+    np.sqrt(rising, out=rising)
+    falling = np.subtract(1.0, u, out=u)
+    falling *= 1.0 - c
+    np.sqrt(falling, out=falling)
+    np.subtract(1.0, falling, out=falling)
+    x = np.where(below, rising, falling)
+    x *= width[:, None]
+    x += low[:, None]
+    return np.rint(x, out=x).astype(np.int32)
 
 
 def _history_slips(
@@ -391,10 +405,20 @@ def _history_slips(
         high.append(resample(high[-1]) + resample(eight))
     flat = np.stack(low + high).ravel()  # (16 banks, pools, BANK_SIZE)
     bits = BANK_SIZE.bit_length() - 1
-    first = ((steps % 8) * n_pools + pool) * BANK_SIZE
-    second = ((8 + steps // 8) * n_pools + pool) * BANK_SIZE
-    position = rng.integers(0, 1 << (2 * bits), (pool.size, runs), dtype=np.int32).astype(np.int64)
-    return flat[first[:, None] + (position & (BANK_SIZE - 1))] + flat[second[:, None] + (position >> bits)]
+    index: type[np.signedinteger[Any]] = np.int32 if flat.size < np.iinfo(np.int32).max else np.int64
+    first = (((steps % 8) * n_pools + pool) * BANK_SIZE).astype(index)
+    second = (((8 + steps // 8) * n_pools + pool) * BANK_SIZE).astype(index)
+    drawn = rng.integers(0, 1 << (2 * bits), (pool.size, runs), dtype=np.int32)
+    position: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = drawn.astype(index, copy=False)
+    # both look-ups in place on the drawn positions: no (milestones x runs) temporaries beyond two
+    low_bits = position & (BANK_SIZE - 1)
+    low_bits += first[:, None]
+    total = flat[low_bits]
+    del low_bits
+    position >>= bits
+    position += second[:, None]
+    total += flat[position]
+    return total
 
 
 def _draw_slips(
@@ -406,8 +430,8 @@ def _draw_slips(
     runs: int,
     max_steps: int,
 ) -> np.ndarray:
-    """Extra days per (milestone, run): triangular overrides first, then history; never negative."""
-    slips = np.zeros((chosen.height, runs), dtype=np.int64)
+    """Extra days per (milestone, run), int32: triangular overrides first, then history; never negative."""
+    slips = np.zeros((chosen.height, runs), dtype=np.int32)
     kind = chosen["distribution"].to_numpy()
     triangular = [
         SlipDistribution.TRIANGULAR.value,
@@ -424,7 +448,8 @@ def _draw_slips(
         remaining = np.maximum(deterministic[hist] - as_of, 0)
         steps = np.clip(np.ceil(remaining / pools.interval_days), 1, max_steps).astype(np.int64)
         pool = chosen["pool"].to_numpy()[hist].astype(np.int64)
-        slips[hist] = np.maximum(_history_slips(rng, pools, pool, steps, runs), 0)
+        drawn = _history_slips(rng, pools, pool, steps, runs)
+        slips[hist] = np.maximum(drawn, 0, out=drawn)
     return slips
 
 
@@ -484,8 +509,7 @@ class _Links:
 
 def _ramp(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
     share = elapsed_plus_eps / span
-    np.maximum(share, 0.0, out=share)
-    return np.minimum(share, 1.0, out=share)
+    return np.clip(share, 0.0, 1.0, out=share)
 
 
 @dataclass(frozen=True)
@@ -504,13 +528,113 @@ class _Reference:
     link_value_at_risk: np.ndarray  # (1, L)
 
 
+def _subset(links: _Links, columns: np.ndarray) -> _Links:
+    """The links at ``columns`` (indices into the link axis), in the same order."""
+    return _Links(
+        milestone=links.milestone[columns],
+        rank=links.rank[columns],
+        **{
+            name: getattr(links, name)[:, columns]
+            for name in ("delta", "span", "eps", "value_per_week", "baseline", "target", "start", "counted_from")
+        },
+    )
+
+
+def _moving_links(links: _Links, finish: np.ndarray, deterministic: np.ndarray) -> np.ndarray:
+    """Whether each link's milestone finishes off its deterministic date in some run.
+
+    The other links add nothing to a run's difference from the reference (their per-run
+    figures are the reference's own), so only these enter the (runs x links) arrays.
+    """
+    linked = np.unique(links.milestone)
+    rows = finish[linked]
+    steady = (rows.min(axis=1) == deterministic[linked]) & (rows.max(axis=1) == deterministic[linked])
+    moving = np.ones(finish.shape[0], dtype=bool)
+    moving[linked[steady]] = False
+    return moving[links.milestone]
+
+
+def _kpi_sums(values: np.ndarray, kpi_starts: np.ndarray, kpi_ranks: np.ndarray, n_kpis: int) -> np.ndarray:
+    """Per row, the sum of ``values`` (rows x links, links grouped by KPI) for each KPI rank; 0 for a KPI without links."""
+    out = np.zeros((values.shape[0], n_kpis))
+    if kpi_starts.size:
+        out[:, kpi_ranks] = np.add.reduceat(values, kpi_starts, axis=1)
+    return out
+
+
+def _grid_position(days_: np.ndarray, grid_days: np.ndarray) -> np.ndarray:
+    """For whole day numbers, how many grid dates fall strictly before each (``np.searchsorted``, left).
+
+    A look-up table over the grid's span of days replaces the binary search.
+    """
+    first, last = int(grid_days[0]), int(grid_days[-1])
+    table = np.searchsorted(grid_days, np.arange(first, last + 2)).astype(np.int32)
+    offset = np.subtract(days_, first, dtype=np.int64)
+    np.clip(offset, 0, last + 1 - first, out=offset)
+    return table[offset]
+
+
+def _reached_on_grid(
+    f: np.ndarray, f_days: np.ndarray, links: _Links, n_kpis: int, grid_days: np.ndarray
+) -> np.ndarray:
+    """Each KPI's movement reached by each grid date: ``(grid date, KPI rank, run)``.
+
+    ``f`` holds the links' finishes (runs x links) as floats, ``f_days`` the same as
+    whole day numbers. Instead of evaluating every link's ramp at every grid date, each
+    link adds its full movement once, at the first date its ramp is complete (a
+    cumulative sum carries it to the later dates), and its partial share only at the few
+    dates inside its ramp, with the same float expression as :func:`_ramp`
+    (``delta * (date - finish) / ramp_days``).
+    """
+    runs, n_links = f.shape
+    n_grid = grid_days.size
+    ramp_days = np.where(links.eps == 0.0, links.span, 0.0)
+    plane = n_kpis * runs  # one grid date's (KPI, run) values
+    cells = (n_grid + 1) * plane
+    base = links.rank[None, :] * runs + np.arange(runs, dtype=np.int64)[:, None]
+    # grid dates are whole days: a date is on or after finish + ramp when it is on or after its ceiling
+    complete = _grid_position(f_days + np.ceil(ramp_days).astype(np.int64), grid_days)
+    delta = np.broadcast_to(links.delta, (runs, n_links))
+    where = complete.astype(np.int64)
+    where *= plane
+    where += base
+    # (without links bincount returns integers)
+    full = np.bincount(where.ravel(), weights=delta.ravel(), minlength=cells).astype(np.float64, copy=False)
+    full = full.reshape(n_grid + 1, n_kpis, runs)
+    del where
+    reached = np.cumsum(full[:n_grid], axis=0, out=full[:n_grid])
+    first = _grid_position(f_days + 1, grid_days)  # first date after delivery
+    ramping = np.nonzero(first < complete)
+    if ramping[0].size:
+        date_index, stop = first[ramping], complete[ramping]
+        cell, column = base[ramping], ramping[1]
+        f_ramping = f[ramping]
+        at: list[np.ndarray] = []
+        share: list[np.ndarray] = []
+        while date_index.size:
+            at.append(date_index * plane + cell)
+            share.append(links.delta[0, column] * ((grid_days[date_index] - f_ramping) / links.span[0, column]))
+            date_index = date_index + 1
+            more = date_index < stop
+            date_index, stop, cell, column, f_ramping = (
+                date_index[more],
+                stop[more],
+                cell[more],
+                column[more],
+                f_ramping[more],
+            )
+        partial = np.bincount(np.concatenate(at), weights=np.concatenate(share), minlength=n_grid * plane)
+        reached += partial.reshape(n_grid, n_kpis, runs)
+    return reached
+
+
 def _per_run(
     links: _Links,
     finish: np.ndarray,
+    deterministic: np.ndarray,
     reference: _Reference,
     k_target: np.ndarray,
     k_lower: np.ndarray,
-    k_t: np.ndarray,
     grid_days: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Per-run figures from finishes ``(milestones, runs)``; KPIs in rank order.
@@ -518,59 +642,113 @@ def _per_run(
     Returns the projected value ``(KPI rank, run)``, the value at risk per run, in how
     many runs each linked milestone is critical, those milestones' indices and, when
     ``grid_days`` is given, each KPI's value ``(grid date, KPI rank, run)`` for the fan chart.
+
+    Only links whose milestone moves off its deterministic finish in some run enter the
+    (runs x links) arrays; the others keep the reference's figures in every run (they add
+    nothing to a run's difference from it) and are hurt, or not, in the runs where their
+    KPI misses.
     """
     n_kpis, runs = reference.projected.size, finish.shape[1]
-    kpi_starts, kpi_ranks = _segments(links.rank)
     by_milestone = np.argsort(links.milestone, kind="stable")
     m_starts, m_with_links = _segments(links.milestone[by_milestone])
-    linked = np.ascontiguousarray(finish[links.milestone].T, dtype=np.float64)  # (runs, L)
+    moving = _moving_links(links, finish, deterministic)
+    mov, steady = np.flatnonzero(moving), np.flatnonzero(~moving)
+    sub = _subset(links, mov)
+    kpi_starts, kpi_ranks = _segments(sub.rank)
+    gain = reference.gain[:, mov]
+    link_value_at_risk = reference.link_value_at_risk[:, mov]
+    target_eps, start_eps = sub.target + sub.eps, sub.start + sub.eps
+    # days counted run from counted_from to the target (inclusive); none when the target comes first
+    last_counted = np.maximum(sub.target + 1.0, sub.counted_from)
+    no_negative_values = bool((sub.value_per_week >= 0).all())
+    reach_at_target = _ramp(sub.target - sub.baseline + sub.eps, sub.span)
+
+    # steady links: their finish is the deterministic one in every run
+    still = _subset(links, steady)
+    f_still = deterministic[still.milestone].astype(np.float64)[None, :]
+    still_at_target = _ramp(still.target + still.eps - f_still, still.span)
+    still_reach = _ramp(still.target - still.baseline + still.eps, still.span)
+    still_hurts = (f_still > still.baseline) & (np.abs(still.delta * (still_reach - still_at_target)) > 1e-12)
+    hurting = steady[still_hurts[0]]
+    still_starts, still_ranks = _segments(still.rank)
+    path = None
+    if grid_days is not None:
+        path = np.empty((grid_days.size, n_kpis, runs))
+        still_start = _ramp(still.start + still.eps - f_still, still.span)
+        still_already = _kpi_sums(still.delta * still_start, still_starts, still_ranks, n_kpis)[0]
+        still_reached = np.stack(
+            [
+                _kpi_sums(
+                    still.delta * _ramp(day + still.eps - f_still, still.span), still_starts, still_ranks, n_kpis
+                )[0]
+                for day in grid_days
+            ]
+        )
+
     projected = np.empty((runs, n_kpis))
     value_at_risk = np.empty(runs)
     critical = np.zeros(m_with_links.size, dtype=np.int64)
-    path = np.empty((grid_days.size, runs, n_kpis)) if grid_days is not None else None
-    target_eps, start_eps = links.target + links.eps, links.start + links.eps
-    reach_at_target = _ramp(links.target - links.baseline + links.eps, links.span)
-    # KPIs are ranked latest target first: those still running at a date are a prefix,
-    # and so are their links
-    active = np.searchsorted(-k_t, -grid_days, side="left") if grid_days is not None else None
-    chunk = max(1, CHUNK_CELLS // max(1, links.milestone.size))
+    chunk = max(1, CHUNK_CELLS // max(1, mov.size))
     for lo in range(0, runs, chunk):
         hi = min(runs, lo + chunk)
-        f = linked[lo:hi]
-        at_target = _ramp(target_eps - f, links.span)
-        at_start = _ramp(start_eps - f, links.span)
+        f_days = np.ascontiguousarray(finish[sub.milestone, lo:hi].T)  # (runs, moving links)
+        f = f_days.astype(np.float64)
+        at_target = _ramp(target_eps - f, sub.span)
+        at_start = _ramp(start_eps - f, sub.span)
+        change = np.subtract(at_target, at_start)
+        change *= sub.delta
+        change -= gain
         value = np.repeat(reference.projected[None, :], hi - lo, axis=0)
         if kpi_starts.size:
-            change = links.delta * (at_target - at_start) - reference.gain
             value[:, kpi_ranks] += np.add.reduceat(change, kpi_starts, axis=1)
+        del change
         projected[lo:hi] = value
         misses = np.where(k_lower, value - k_target, k_target - value) > MISS_TOLERANCE
-        inside = np.minimum(f, links.target + 1.0) - links.counted_from
-        np.maximum(inside, 0.0, out=inside)
         # each link's value to the cent, as link_figures counts it
-        lost = cents_array(links.value_per_week * inside / 7.0)
-        value_at_risk[lo:hi] = reference.value_at_risk + (lost - reference.link_value_at_risk).sum(axis=1)
-        hurts = (f > links.baseline) & (np.abs(links.delta * (reach_at_target - at_target)) > 1e-12)
-        hurts &= misses[:, links.rank]
+        lost = np.clip(f, sub.counted_from, last_counted)
+        lost -= sub.counted_from
+        lost *= sub.value_per_week
+        lost /= 7.0
+        _cents_in_place(lost, no_negative_values)
+        lost -= link_value_at_risk
+        value_at_risk[lo:hi] = reference.value_at_risk + lost.sum(axis=1)
+        del lost
+        hurts = np.zeros((hi - lo, links.milestone.size), dtype=bool)
+        gap = np.subtract(reach_at_target, at_target, out=at_target)
+        gap *= sub.delta
+        np.abs(gap, out=gap)
+        moved_hurts = gap > 1e-12
+        moved_hurts &= f > sub.baseline
+        moved_hurts &= misses[:, sub.rank]
+        hurts[:, mov] = moved_hurts
+        hurts[:, hurting] = misses[:, links.rank[hurting]]
         if m_starts.size:
             critical += np.logical_or.reduceat(hurts[:, by_milestone], m_starts, axis=1).sum(axis=0)
-        if path is not None and grid_days is not None and active is not None:
-            already = np.zeros((hi - lo, n_kpis))
-            if kpi_starts.size:
-                already[:, kpi_ranks] = np.add.reduceat(links.delta * at_start, kpi_starts, axis=1)
-            for g, day in enumerate(grid_days):
-                reached = np.zeros((hi - lo, n_kpis))
-                n_links = int(np.searchsorted(links.rank, active[g]))
-                starts = kpi_starts[kpi_starts < n_links]
-                if starts.size:
-                    share = _ramp(day + links.eps[:, :n_links] - f[:, :n_links], links.span[:, :n_links])
-                    reached[:, kpi_ranks[: starts.size]] = np.add.reduceat(
-                        links.delta[:, :n_links] * share, starts, axis=1
-                    )
-                path[g, lo:hi] = reference.start_value + reached - already
-    if path is not None:
-        path = path.transpose(0, 2, 1)
+        if path is not None and grid_days is not None:
+            already = _kpi_sums(sub.delta * at_start, kpi_starts, kpi_ranks, n_kpis) + still_already
+            reached = _reached_on_grid(f, f_days, sub, n_kpis, grid_days)
+            reached += still_reached[:, :, None]
+            reached += reference.start_value[None, :, None]
+            reached -= already.T[None, :, :]
+            path[:, :, lo:hi] = reached
     return projected.T, value_at_risk, critical, m_with_links, path
+
+
+def _cents_in_place(amounts: np.ndarray, non_negative: bool = False) -> np.ndarray:
+    """:func:`kpi_engine.core.money.cents_array` without temporaries (the same float operations).
+
+    With ``non_negative`` (every amount at least 0) the sign handling is skipped.
+    """
+    sign = None if non_negative else np.signbit(amounts)
+    if sign is not None:
+        np.abs(amounts, out=amounts)
+    amounts *= 100
+    amounts += 0.5
+    np.floor(amounts, out=amounts)
+    amounts /= 100
+    if sign is not None:
+        np.negative(amounts, out=amounts, where=sign)
+    return amounts
 
 
 def simulate(
@@ -667,10 +845,10 @@ def simulate(
     projected, value_at_risk, critical, m_with_links, path = _per_run(
         links,
         finish,
+        plan.deterministic,
         reference,
         kpis.ranked["target_value"].to_numpy(),
         kpis.ranked["lower"].to_numpy(),
-        kpis.ranked["t"].to_numpy().astype(np.float64),
         grid_days if trajectory else None,
     )
     back = np.argsort(kpis.order)  # rank of each KPI row
@@ -800,17 +978,63 @@ def _simulated_finishes(
     seed: int,
     max_steps: int,
 ) -> np.ndarray:
-    """Draw every run's slips and propagate them: finishes ``(milestones, runs)`` as day numbers."""
-    n = schedule.milestones.height
+    """Draw every run's slips and propagate them: finishes ``(milestones, runs)`` as int32 day numbers."""
     rng = np.random.default_rng(seed)
     slips = _draw_slips(rng, chosen, pools, plan.deterministic, as_of, runs, max_steps)
     if plan.extra.any():
-        slips += plan.extra[:, None]
-    finish = schedule.finish(extra=slips, own=np.broadcast_to(plan.own[:, None], (n, runs)), fixed=plan.fixed)
-    del slips
+        slips += np.minimum(plan.extra, FINISH_CAP).astype(np.int32)[:, None]
+    finish = propagate_runs(schedule.graph, plan.own, plan.fixed, slips)
     # a random finish past the last date any calendar holds stops there: every figure
     # (KPI ramps, value at risk) is already settled long before it
     np.minimum(finish, LATEST_DAY, out=finish)
+    return finish
+
+
+def propagate_runs(graph: DependencyGraph, own: np.ndarray, fixed: np.ndarray, slips: np.ndarray) -> np.ndarray:
+    """Propagate every run's slips through the dependency levels, in place: finishes ``(milestones, runs)``.
+
+    The same rule as :func:`kpi_engine.engine.graph.propagate` (a milestone finishes at the
+    latest of its own date and each predecessor's finish plus the edge's days, then its
+    slip is added; fixed milestones keep their own date), on int32 day numbers with runs
+    as the second axis, one vectorised step per topological level. ``slips`` (int32) is
+    overwritten with the finishes and returned. Finishes are held at or below
+    :data:`FINISH_CAP` (far past any calendar) so that no chain of slips overflows int32.
+
+    Parameters
+    ----------
+    graph
+        The snapshot's dependency graph.
+    own
+        Each milestone's own earliest finish, day numbers ``(milestones,)``.
+    fixed
+        Milestones that neither slip nor follow their predecessors.
+    slips
+        Extra days per (milestone, run), int32, at least 0.
+    """
+    own32 = np.minimum(own, FINISH_CAP).astype(np.int32)
+    finish = slips
+    finish[fixed] = 0
+    np.minimum(finish, FINISH_CAP, out=finish)
+    finish += own32[:, None]
+    for edges in graph.edge_slices:
+        src, dst = graph.src[edges], graph.dst[edges]
+        if src.size == 0:
+            continue
+        candidate = finish[src]
+        candidate += graph.weight[edges].astype(np.int32)[:, None]
+        # edges are sorted by successor within a level: one reduceat per level
+        starts = np.flatnonzero(np.r_[True, dst[1:] != dst[:-1]])
+        targets = dst[starts]
+        free = ~fixed[targets]
+        best = np.maximum.reduceat(candidate, starts, axis=0)[free]
+        targets = targets[free]
+        # a milestone is updated once, at its own level: its finish so far is its own date plus its slip
+        current = finish[targets]
+        best -= own32[targets][:, None]
+        best += current
+        np.maximum(current, best, out=current)
+        np.minimum(current, FINISH_CAP, out=current)
+        finish[targets] = current
     return finish
 
 
@@ -884,7 +1108,10 @@ def _milestone_summary(milestones: pl.DataFrame, plan: _Plan, finish: np.ndarray
     varying = np.flatnonzero(~plan.fixed)
     quantiles = np.repeat(plan.deterministic[None, :], 3, axis=0)
     if varying.size:
-        quantiles[:, varying] = np.quantile(finish[varying], [0.5, 0.8, 0.95], axis=1, method="inverted_cdf")
+        kth = order_statistics(finish.shape[1], (0.5, 0.8, 0.95))
+        moving = finish[varying]
+        moving.partition(kth, axis=1)
+        quantiles[:, varying] = moving[:, kth].T
     return milestones.select("milestone_id", "name", "project_id").with_columns(
         pl.Series("computed_finish", plan.deterministic.astype(np.int32)).cast(pl.Date),
         *[
@@ -894,6 +1121,16 @@ def _milestone_summary(milestones: pl.DataFrame, plan: _Plan, finish: np.ndarray
         chosen["distribution"],
         chosen["distribution_used"],
     )
+
+
+def order_statistics(runs: int, shares: tuple[float, ...]) -> np.ndarray:
+    """Positions in ``runs`` sorted values of the ``inverted_cdf`` quantiles at ``shares``.
+
+    ``np.partition`` at these positions gives what ``np.quantile(..., method="inverted_cdf")``
+    gives, without sorting or copying per quantile; the positions are numpy's own (its
+    quantile of the ranks ``0 .. runs - 1``).
+    """
+    return np.quantile(np.arange(runs), shares, method="inverted_cdf").astype(np.int64)
 
 
 def _kpi_summary(
