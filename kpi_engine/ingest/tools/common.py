@@ -336,12 +336,19 @@ def schedule_parts(
     gets as milestone or task), ``_project``, ``_id`` (the row id predecessors name),
     ``_level`` (outline level), ``_summary`` and ``_ms`` (booleans) and the provenance
     columns; ``labels`` names the header each field came from, ``expected`` the header
-    the tool calls a field (named when the file lacks it).
+    the tool calls a field (named when the file lacks it).  An optional ``_lead`` column
+    (Int64, -1 for none) gives the position of the milestone a row's successor links lead
+    to (plan files, :func:`~kpi_engine.ingest.tools.plans.lead_milestones`); it wins over
+    the outline rule of :func:`assign_to_milestones`.
     """
     outcome = Outcome()
     position = assign_to_milestones(
         rows["_level"].to_numpy(), rows["_ms"].to_numpy(), rows["_project"].rank("dense").to_numpy()
     )
+    if "_lead" in rows.columns:
+        # a plan file says which milestone a task leads to: that wins over the outline
+        lead = rows["_lead"].to_numpy()
+        position = np.where(lead >= 0, lead, position)
     at = pl.Series(np.maximum(position, 0))
     rows = rows.with_columns(_milestone=rows["_key"].gather(at).set(pl.Series(position < 0), None))
     col = pl.col
