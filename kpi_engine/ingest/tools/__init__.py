@@ -27,7 +27,11 @@ PLAN_READERS: dict[str, Callable[[SourceFile], Outcome]] = {
 }
 
 #: plan format -> how a problem names the kind of file
-PLAN_NAMES = {"mspdi": "an MS Project XML plan", "mpp": "an MS Project plan (.mpp)", "xer": "a Primavera P6 schedule (.xer)"}
+PLAN_NAMES = {
+    "mspdi": "an MS Project XML plan",
+    "mpp": "an MS Project plan (.mpp)",
+    "xer": "a Primavera P6 schedule (.xer)",
+}
 
 
 def read_plan(file: SourceFile, plan: str | None, source: str) -> Outcome:

@@ -98,6 +98,30 @@ def build(frame: pl.DataFrame, labels: dict[str, str], spec: Spec) -> tuple[pl.D
     return frame.select(*exprs, *PROVENANCE), out
 
 
+#: Words status columns use for progress, not health: read as blank (= Unknown).
+PROGRESS_WORDS = ("not started", "in progress", "future task", "on hold", "to do", "open", "planned")
+#: Status words of the tools that the model's list lacks -> the model's word: Smartsheet's
+#: RYGB symbol Blue marks finished work; MS Project's own Status field says On Schedule.
+TOOL_STATUS_WORDS = {"blue": "Complete", "on schedule": "Green"}
+
+
+def status_text(status: pl.Expr) -> pl.Expr:
+    """A status column as the model reads it.
+
+    Progress words (:data:`PROGRESS_WORDS`) are blank; Blue and On Schedule become
+    Complete and Green; every other text is kept, so that a word the model does not know
+    is reported with its cell rather than dropped.
+    """
+    key = status.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    return (
+        pl.when(key.is_in(PROGRESS_WORDS))
+        .then(None)
+        .when(key.is_in(list(TOOL_STATUS_WORDS)))
+        .then(key.replace_strict(TOOL_STATUS_WORDS, default=None))
+        .otherwise(status)
+    )
+
+
 def blank_na(text: pl.Expr) -> pl.Expr:
     """Null where a date cell says NA (MS Project's "no date")."""
     return pl.when(text.str.to_lowercase().is_in(NO_DATE)).then(None).otherwise(text)

@@ -52,12 +52,17 @@ def _java() -> dict[str, Any]:
             raise InputError(NO_MPXJ) from None
         if not jpype.isJVMStarted():
             try:
-                jpype.startJVM(convertStrings=False)
+                # Log4j (inside MPXJ's dependencies) would print a warning on every start: keep it quiet
+                jpype.startJVM(
+                    "-Dlog4j2.loggerContextFactory=org.apache.logging.log4j.simple.SimpleLoggerContextFactory",
+                    "-Dorg.apache.logging.log4j.simplelog.StatusLogger.level=OFF",
+                    convertStrings=False,
+                )
             except (jpype.JVMNotFoundException, jpype.JVMNotSupportedException, OSError):
                 raise InputError(NO_JAVA) from None
-        from java.io import ByteArrayInputStream, ByteArrayOutputStream  # type: ignore[import-not-found]
-        from org.mpxj.mspdi import MSPDIWriter  # type: ignore[import-not-found]
-        from org.mpxj.reader import UniversalProjectReader  # type: ignore[import-not-found]
+        from java.io import ByteArrayInputStream, ByteArrayOutputStream
+        from org.mpxj.mspdi import MSPDIWriter
+        from org.mpxj.reader import UniversalProjectReader
 
         _classes.update(
             reader=UniversalProjectReader,
@@ -100,7 +105,10 @@ def _reader_problem(text: str) -> str:
     """A message for a plan MPXJ cannot read (its own text is for programmers)."""
     lower = text.lower()
     if "password" in lower or "encrypt" in lower:
-        return "the plan is protected with a password; remove the password in MS Project (File > Save As > Tools > General Options) and upload it again, " + SAVE_AS_XML
+        return (
+            "the plan is protected with a password; remove the password in MS Project (File > Save As > Tools > General Options) and upload it again, "
+            + SAVE_AS_XML
+        )
     if "unsupported" in lower or "version" in lower:
         return f"the plan was saved by a version of MS Project this program cannot read ({text}); " + SAVE_AS_XML
     return f"the plan is damaged and cannot be read ({text.splitlines()[0] if text else 'no detail'}); " + SAVE_AS_XML

@@ -46,7 +46,7 @@ import polars as pl
 from kpi_engine.core.errors import InputError, Problem
 from kpi_engine.ingest.limits import max_plan_tasks
 from kpi_engine.ingest.model import Outcome, SourceFile, file_stem
-from kpi_engine.ingest.tools.common import SCHEDULE_FIELDS, schedule_parts
+from kpi_engine.ingest.tools.common import SCHEDULE_FIELDS, schedule_parts, status_text
 from kpi_engine.ingest.tools.plans import (
     STATUS_FIELD_NAMES,
     check_task_count,
@@ -201,8 +201,8 @@ def _owners(root: ET.Element) -> dict[str, str]:
     owners: dict[str, list[str]] = {}
     for assignments in _children(root, "Assignments"):
         for assignment in _children(assignments, "Assignment"):
-            task, resource = _child_text(assignment, "TaskUID"), _child_text(assignment, "ResourceUID")
-            name = names.get(resource or "")
+            task, resource_uid = _child_text(assignment, "TaskUID"), _child_text(assignment, "ResourceUID")
+            name = names.get(resource_uid or "")
             if task is not None and name and name not in owners.setdefault(task, []):
                 owners[task].append(name)
     return {task: ", ".join(people) for task, people in owners.items()}
@@ -296,28 +296,12 @@ def read_mspdi(file: SourceFile, data: bytes | None = None) -> Outcome:
         _lead=pl.Series(lead, dtype=pl.Int64),
         _file=pl.lit(file.name),
         _sheet=pl.lit(SHEET),
-        status=_status_words(pl.col("status")),
+        status=status_text(pl.col("status")),
     )
     labels = {f: LABELS[f] for f in (*SCHEDULE_FIELDS, "key", "project")}
     result = schedule_parts(plan_block(file.name, SHEET, rows), rows, labels, SOURCE, "MS Project", LABELS)
     outcome.extend(result)
     return outcome
-
-
-#: Words MS Project's own Status field and common custom status lists use for progress, not health.
-PROGRESS_WORDS = ("not started", "in progress", "future task", "on hold")
-
-
-def _status_words(status: pl.Expr) -> pl.Expr:
-    """A custom status as the model reads it: progress words are blank, ``On Schedule`` is Green."""
-    key = status.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-    return (
-        pl.when(key.is_in(PROGRESS_WORDS))
-        .then(None)
-        .when(key == "on schedule")
-        .then(pl.lit("Green"))
-        .otherwise(status)
-    )
 
 
 def _lag(link: dict[str, str], per_day: float, file: str, row: int) -> tuple[str, Problem | None]:
@@ -328,7 +312,9 @@ def _lag(link: dict[str, str], per_day: float, file: str, row: int) -> tuple[str
     try:
         tenths = float(raw)
     except ValueError:
-        return "", Problem(file, SHEET, row, "PredecessorLink", f"link from task UID {pred}: LinkLag '{raw}' is not a number")
+        return "", Problem(
+            file, SHEET, row, "PredecessorLink", f"link from task UID {pred}: LinkLag '{raw}' is not a number"
+        )
     if tenths != 0 and lag_format in PERCENT_FORMATS:
         return "", Problem(
             file,

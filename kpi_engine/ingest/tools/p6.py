@@ -145,7 +145,9 @@ def parse_xer(data: bytes) -> dict[str, Table]:
         elif kind == "%E":
             break
         else:
-            raise InputError(f"line {number}: '{kind[:20]}' is not an .xer line (%T, %F, %R or %E); the file is damaged")
+            raise InputError(
+                f"line {number}: '{kind[:20]}' is not an .xer line (%T, %F, %R or %E); the file is damaged"
+            )
     return tables
 
 
@@ -262,7 +264,7 @@ def read_xer(file: SourceFile) -> Outcome:
         kind = LINK_TYPES.get(link.get("pred_type", "PR_FS"), link.get("pred_type", "PR_FS").removeprefix("PR_"))
         preds.setdefault(succ, []).append(f"{pred}{kind}{lag_text(days, elapsed=False)}")
         pairs.append((pred, succ))
-    records = []
+    records: list[dict[str, object]] = []
     for line, r in tasks:
         task_type = r.get("task_type", "")
         done = r.get("status_code") == "TK_Complete"
@@ -347,6 +349,6 @@ def _outline(records: list[dict[str, object]], plan: _Plan) -> pl.DataFrame:
             "_level": pl.Int64,
         },
     )
-    return frame.with_columns(
-        _key=pl.format("{}-{}", pl.col("_project"), pl.col("_code")), _sheet=pl.lit(SHEET)
-    ).drop("_code")
+    return frame.with_columns(_key=pl.format("{}-{}", pl.col("_project"), pl.col("_code")), _sheet=pl.lit(SHEET)).drop(
+        "_code"
+    )
