@@ -228,8 +228,9 @@ def predecessor_links(frame: pl.DataFrame, column: str, label: str) -> tuple[pl.
         ``predecessor_id``, ``successor_id``, ``lag_days`` (text) and provenance: one row per
         pair of different milestones, the largest lag kept when several links join the same pair.
     problems : list of Problem
-        Links of another type than finish-to-start, lags in unsupported units, text that is
-        not a predecessor, IDs that are not rows of the file.
+        Links between two milestones of another type than finish-to-start (a link inside
+        one milestone makes no dependency, whatever its type), lags in unsupported units,
+        text that is not a predecessor, IDs that are not rows of the file.
     """
     items = (
         frame.filter(pl.col(column).is_not_null())
@@ -248,15 +249,9 @@ def predecessor_links(frame: pl.DataFrame, column: str, label: str) -> tuple[pl.
         pl.format("'{}' is not a predecessor like 3, 3FS or 3FS+2 days", pl.col("_item")),
     )
     link_type = pl.col("type").str.to_uppercase()
-    wrong_type = ~unparsed & link_type.is_not_null() & (link_type != "FS")
-    problems += problems_where(
-        items,
-        wrong_type,
-        label,
-        pl.format("'{}': only finish-to-start (FS) dependencies are supported, not {}", pl.col("_item"), link_type),
-    )
+    wrong_type = link_type.is_not_null() & (link_type != "FS")
     unit = pl.col("unit").fill_null("").str.to_lowercase()
-    bad_unit = ~unparsed & ~wrong_type & pl.col("amount").is_not_null() & ~unit.is_in(list(_LAG_UNITS))
+    bad_unit = ~unparsed & pl.col("amount").is_not_null() & ~unit.is_in(list(_LAG_UNITS))
     problems += problems_where(
         items,
         bad_unit,
@@ -268,26 +263,32 @@ def predecessor_links(frame: pl.DataFrame, column: str, label: str) -> tuple[pl.
     milestone_of_id = frame.select(id=pl.col("_id"), _pred_milestone=pl.col("_milestone"), _found=pl.lit(True)).unique(
         "id", keep="first"
     )
-    good = items.filter(~unparsed & ~wrong_type & ~bad_unit).join(
-        milestone_of_id, on="id", how="left", maintain_order="left"
-    )
-    known = good.filter(pl.col("_found"))
+    good = items.filter(~unparsed & ~bad_unit).join(milestone_of_id, on="id", how="left", maintain_order="left")
     problems += problems_where(
         good,
         pl.col("_found").is_null(),
         label,
         pl.format("predecessor {} is not a row ID of this file", pl.col("id")),
     )
+    # a link inside one milestone makes no dependency: only links between milestones must be FS
+    cross = (
+        pl.col("_found").fill_null(False)
+        & pl.col("_milestone").is_not_null()
+        & pl.col("_pred_milestone").is_not_null()
+        & (pl.col("_milestone") != pl.col("_pred_milestone"))
+    )
+    problems += problems_where(
+        good,
+        cross & wrong_type,
+        label,
+        pl.format("'{}': only finish-to-start (FS) dependencies are supported, not {}", pl.col("_item"), link_type),
+    )
+    known = good.filter(cross & ~wrong_type.fill_null(False))
     sign = pl.when(pl.col("sign") == "-").then(-1.0).otherwise(1.0)
     amount = pl.col("amount").str.replace(",", ".").cast(pl.Float64).fill_null(0.0)
     lag = sign * amount * unit.replace_strict(_LAG_UNITS, default=1, return_dtype=pl.Float64)
     pairs = (
-        known.filter(
-            pl.col("_milestone").is_not_null()
-            & pl.col("_pred_milestone").is_not_null()
-            & (pl.col("_milestone") != pl.col("_pred_milestone"))
-        )
-        .with_columns(_lag=lag)
+        known.with_columns(_lag=lag)
         .sort("_lag", descending=True, maintain_order=True)
         .unique(["_pred_milestone", "_milestone"], keep="first", maintain_order=True)
         .sort("_row")

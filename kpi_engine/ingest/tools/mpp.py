@@ -102,16 +102,26 @@ def mpp_to_xml(data: bytes) -> bytes:
 
 
 def _reader_problem(text: str) -> str:
-    """A message for a plan MPXJ cannot read (its own text is for programmers)."""
-    lower = text.lower()
+    """A message for a plan MPXJ cannot read (its own text is one line for programmers).
+
+    MPXJ says "File is password protected" for a protected plan, and "Invalid file format"
+    followed by the format's name (``MSProject.MPP7``) for an .mpp of a version it does not
+    read (MS Project 95 and older); anything else is a damaged file.
+    """
+    first = text.strip().splitlines()[0] if text.strip() else "no detail"
+    lower = first.lower()
     if "password" in lower or "encrypt" in lower:
         return (
-            "the plan is protected with a password; remove the password in MS Project (File > Save As > Tools > General Options) and upload it again, "
+            "the plan is protected with a password; remove the password in MS Project "
+            "(File > Save As > Tools > General Options) and upload it again, " + SAVE_AS_XML
+        )
+    if "unsupported" in lower or ("invalid file format" in lower and "msproject" in lower):
+        return (
+            f"the plan was saved by a version of MS Project this program cannot read ({first}); "
+            "plans of MS Project 98 and later are read; open it in a current MS Project and save it again, "
             + SAVE_AS_XML
         )
-    if "unsupported" in lower or "version" in lower:
-        return f"the plan was saved by a version of MS Project this program cannot read ({text}); " + SAVE_AS_XML
-    return f"the plan is damaged and cannot be read ({text.splitlines()[0] if text else 'no detail'}); " + SAVE_AS_XML
+    return f"the plan is damaged and cannot be read ({first}); " + SAVE_AS_XML
 
 
 def read_mpp(file: SourceFile) -> Outcome:
