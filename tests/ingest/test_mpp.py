@@ -30,7 +30,9 @@ def _mpx_of_sample() -> bytes:
 
 
 def test_a_plan_read_by_mpxj_maps_as_its_xml() -> None:
-    from_xml = accepted(SourceFile("msproject_telematics.xml", (SAMPLE_EXPORTS / "msproject_telematics.xml").read_bytes()))
+    from_xml = accepted(
+        SourceFile("msproject_telematics.xml", (SAMPLE_EXPORTS / "msproject_telematics.xml").read_bytes())
+    )
     from_mpp = accepted(SourceFile("telematics.mpp", _mpx_of_sample()))
     assert from_mpp.files[0].source == "msproject"
     # the MPX format keeps no custom field aliases, so the reported status is the one difference
@@ -58,7 +60,10 @@ def test_a_damaged_mpp_is_refused_naming_the_file(data: bytes, expected: str) ->
     [
         ("File is password protected", "the plan is protected with a password; remove the password"),
         ("File is password protected. Please enter password.", "the plan is protected with a password"),
-        ("Invalid file format MSProject.MPP4", "the plan was saved by a version of MS Project this program cannot read"),
+        (
+            "Invalid file format MSProject.MPP4",
+            "the plan was saved by a version of MS Project this program cannot read",
+        ),
         ("Error reading file\nat org.mpxj...", "the plan is damaged and cannot be read (Error reading file)"),
     ],
 )

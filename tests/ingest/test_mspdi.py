@@ -25,7 +25,9 @@ def test_sample_file_maps_every_field() -> None:
         ("P-TELE-11", "P-TELE", "Fuel-use baseline report signed off", "Tom Becker", date(2026, 6, 12),
          date(2026, 6, 12), date(2026, 6, 12), None, 0.0, None, "Tasks", 11),
     ]  # fmt: skip
-    tasks = upload.tables["tasks"].select("task_id", "milestone_id", "name", "owner", "forecast_finish", "actual_finish")
+    tasks = upload.tables["tasks"].select(
+        "task_id", "milestone_id", "name", "owner", "forecast_finish", "actual_finish"
+    )
     assert tasks.rows() == [
         ("P-TELE-2", "P-TELE-4", "Select pilot vehicles", "Tom Becker", date(2026, 2, 13), date(2026, 2, 13)),
         ("P-TELE-3", "P-TELE-4", "Fit and test pilot units", "Grace Liu, Omar Haddad", date(2026, 3, 12),

@@ -101,8 +101,9 @@ def test_activities_without_dates_name_the_line() -> None:
     [
         (b"%T\tTASK\n", "does not start with ERMHDR"),
         (b"ERMHDR\t5.0\t2006-01-01\n%E\n", "exported by P6 version 5.0, which this program does not read"),
-        (b"ERMHDR\t19.12\n%R\t1\t2\n", "line 2: a record (%R) comes before its table's fields"),
-        (b"ERMHDR\t19.12\n%T\tTASK\n%F\ttask_id\n%R\t1\t2\t3\n", "line 4, table TASK: the record has 3 values"),
+        (b"ERMHDR\t19.12\n%R\t1\t2\n%E\n", "line 2: a record (%R) comes before its table's fields"),
+        (b"ERMHDR\t19.12\n%T\tTASK\n%F\ttask_id\n%R\t1\t2\t3\n%E\n", "line 4, table TASK: the record has 3 values"),
+        (b"ERMHDR\t19.12\n%T\tTASK\n%F\ttask_id\n%R\t1\n", "ends without its end mark (%E): it was cut off"),
         (b"ERMHDR\t19.12\n%T\tPROJECT\n%F\tproj_id\n%R\t1\n%E\n", "holds no activities (no TASK records)"),
         (b"ERMHDR\t19.12\n%T\tTASK\n%F\ttask_id\n%R\t1\n%E\n", "lacks the fields proj_id, task_code"),
         (b"ERMHDR\t19.12\nGARBAGE\x00\x01\n", "line 2: 'GARBAGE\x00\x01' is not an .xer line"),

@@ -100,7 +100,8 @@ def parse_xer(data: bytes) -> dict[str, Table]:
     ------
     InputError
         The file does not start with ``ERMHDR``, is of a version older than 6.0, or is
-        damaged (a record before any table, a record with more values than fields).
+        damaged (a record before any table, a record with more values than fields, no
+        ``%E`` at the end: a file cut off would otherwise lose its last rows unseen).
     """
     text = decode(data).decode("utf-8")
     lines = text.split("\n")
@@ -121,6 +122,7 @@ def parse_xer(data: bytes) -> dict[str, Table]:
         )
     tables: dict[str, Table] = {}
     current: Table | None = None
+    ended = False
     for number, raw in enumerate(lines[1:], start=2):
         line = raw.rstrip("\r")
         if not line.strip():
@@ -141,13 +143,19 @@ def parse_xer(data: bytes) -> dict[str, Table]:
                     f"line {number}, table {current.name}: the record has {len(values)} values but the table "
                     f"has {len(current.fields)} fields; the file is damaged"
                 )
-            current.records.append((number, {f: v.strip() for f, v in zip(current.fields, values, strict=False)}))
+            # a record may end early (P6 leaves trailing blank fields out): the rest are blank
+            padded = values + [""] * (len(current.fields) - len(values))
+            current.records.append((number, {f: v.strip() for f, v in zip(current.fields, padded, strict=True)}))
         elif kind == "%E":
+            ended = True
             break
         else:
             raise InputError(
                 f"line {number}: '{kind[:20]}' is not an .xer line (%T, %F, %R or %E); the file is damaged"
             )
+    if not ended:
+        # P6 closes every export with %E: without it the file was cut off and rows may be missing
+        raise InputError("the .xer file ends without its end mark (%E): it was cut off; export it again from P6")
     return tables
 
 
@@ -176,13 +184,16 @@ class _Plan:
 
 
 def _lookups(tables: dict[str, Table]) -> _Plan:
-    projects = {r["proj_id"]: r.get("proj_short_name") or r["proj_id"] for _, r in _records(tables, "PROJECT")}
+    projects = {
+        r.get("proj_id", ""): r.get("proj_short_name") or r.get("proj_id", "") for _, r in _records(tables, "PROJECT")
+    }
     names = {r.get("rsrc_id", ""): r.get("rsrc_name", "") for _, r in _records(tables, "RSRC")}
     owners: dict[str, list[str]] = {}
     for _, r in _records(tables, "TASKRSRC"):
         name = names.get(r.get("rsrc_id", ""))
-        if name and name not in owners.setdefault(r.get("task_id", ""), []):
-            owners[r["task_id"]].append(name)
+        task_id = r.get("task_id", "")
+        if name and name not in owners.setdefault(task_id, []):
+            owners[task_id].append(name)
     day_hours = {
         r.get("clndr_id", ""): _hours(r.get("day_hr_cnt"), DEFAULT_DAY_HOURS) for _, r in _records(tables, "CALENDAR")
     }
