@@ -107,13 +107,16 @@ def detect_source(file: SourceFile) -> str:
     -------
     str
         'template', 'jira', 'msproject', 'smartsheet' or 'asana' (the first sheet that is
-        recognised decides), or 'unknown'.
+        recognised decides), 'msproject' or 'p6' for a plan file, or 'unknown'.
 
     Raises
     ------
     InputError
         A workbook that is damaged or too large to open safely.
     """
+    plan = plan_format(file.name, file.data)
+    if plan is not None:
+        return PLAN_SOURCES[plan]
     for sheet in read_sheets(file):
         found = recognise(sheet)
         if found is not None:
