@@ -129,3 +129,35 @@ def test_more_activities_than_the_limit_are_refused(monkeypatch: pytest.MonkeyPa
         "plan.xer, sheet -, row -, column -: the plan holds 2 activities, over the limit of 1 (KPI_MAX_PLAN_TASKS); "
         "split the plan or raise the limit"
     ]
+
+
+def test_mpxj_reads_the_sample_as_we_do() -> None:
+    """An independent reader of .xer files (MPXJ) finds the same milestones, owners, baselines and links."""
+    pytest.importorskip("mpxj")
+    from kpi_engine.ingest.tools.mpp import _java
+
+    project = _java()["reader"]().read(str(SAMPLE_EXPORTS / "p6_pick_to_light.xer"))
+    theirs = {
+        str(t.getActivityID()): (
+            str(t.getName()),
+            ", ".join(str(a.getResource().getName()) for a in t.getResourceAssignments() if a.getResource()) or None,
+            None if t.getBaselineFinish() is None else date.fromisoformat(str(t.getBaselineFinish())[:10]),
+        )
+        for t in project.getTasks()
+        if t.getMilestone()
+    }
+    upload = accepted(*read_paths([SAMPLE_EXPORTS / "p6_pick_to_light.xer"]))
+    ours = {
+        mid.removeprefix("P-013-"): (name, owner, baseline)
+        for mid, name, owner, baseline in upload.tables["milestones"]
+        .select("milestone_id", "name", "owner", "baseline_finish")
+        .iter_rows()
+    }
+    # a start milestone has no finish in MPXJ's view: compare the finish milestones' baselines
+    assert {k: v[:2] for k, v in theirs.items()} == {k: v[:2] for k, v in ours.items()}
+    assert {k: v for k, v in theirs.items() if v[2]} == {k: v for k, v in ours.items() if k != "A1100"}
+    lags = {
+        (str(r.getPredecessorTask().getActivityID()), str(r.getSuccessorTask().getActivityID())): str(r.getLag())
+        for r in project.getRelations()
+    }
+    assert lags[("A1030", "A1040")] == "20.0h" and lags[("A1080", "A1090")] == "16.0h"
