@@ -49,8 +49,8 @@ def test_sample_file_maps_every_field() -> None:
     ]
     # the level-of-effort activity is no work of a milestone; A1110 leads to none and is after every one
     assert [str(w) for w in upload.warnings] == [
-        "p6_pick_to_light.xer, sheet TASK, row 41, column task_name: no milestone follows this task under its "
-        "summary, so it belongs to no milestone; it was not imported"
+        "p6_pick_to_light.xer, sheet TASK, row 41, column task_name: no successor of this task leads to a milestone "
+        "and no milestone follows it under its summary, so it belongs to no milestone; it was not imported"
     ]
 
 

@@ -428,7 +428,12 @@ def schedule_parts(
         work,
         col("_milestone").is_null(),
         labels.get("name", want("name")),
-        "no milestone follows this task under its summary, so it belongs to no milestone; it was not imported",
+        (
+            "no successor of this task leads to a milestone and no milestone follows it under its summary, "
+            "so it belongs to no milestone; it was not imported"
+            if "_lead" in rows.columns
+            else "no milestone follows this task under its summary, so it belongs to no milestone; it was not imported"
+        ),
     )
     frame, frame_labels = build(
         work.filter(col("_milestone").is_not_null()),
