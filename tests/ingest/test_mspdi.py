@@ -159,3 +159,18 @@ def test_more_tasks_than_the_limit_are_refused_before_mapping(monkeypatch: pytes
         "plan.xml, sheet -, row -, column -: the plan holds 3 tasks, over the limit of 2 (KPI_MAX_PLAN_TASKS); "
         "split the plan or raise the limit"
     ]
+
+
+def test_values_that_are_not_numbers_name_the_task() -> None:
+    plan = mspdi(
+        mspdi_task(1, "Go", milestone=True).replace(
+            "<OutlineLevel>1</OutlineLevel>", "<OutlineLevel>one</OutlineLevel>"
+        ),
+        mspdi_task(2, "Build").replace("<UID>2</UID>", "<UID>B-2</UID>"),
+        mspdi_task(3, "Ship", milestone=True, links=((1, 7, 0, 7),)),
+    )
+    assert problem_lines(plan) == [
+        "plan.xml, sheet Tasks, row 1, column OutlineLevel: 'one' is not a whole number",
+        "plan.xml, sheet Tasks, row 2, column UID: the task's UID 'B-2' is not a number",
+        "plan.xml, sheet Tasks, row 3, column PredecessorLink: link from task UID 1: Type '7' is not 0-3",
+    ]

@@ -161,3 +161,11 @@ def test_mpxj_reads_the_sample_as_we_do() -> None:
         for r in project.getRelations()
     }
     assert lags[("A1030", "A1040")] == "20.0h" and lags[("A1080", "A1090")] == "16.0h"
+
+
+def test_an_unknown_relationship_type_names_its_line() -> None:
+    plan = xer([_task("1", "M1", "TT_FinMile"), _task("2", "M2", "TT_FinMile")], [["2", "1", "PR_XX", "0"]])
+    assert problem_lines(plan) == [
+        "plan.xer, sheet TASKPRED, row 15, column pred_type: 'PR_XX' is not a P6 relationship type "
+        "(PR_FS, PR_SS, PR_FF or PR_SF)"
+    ]

@@ -239,17 +239,27 @@ def read_mspdi(file: SourceFile, data: bytes | None = None) -> Outcome:
     records = []
     for number, element in enumerate(elements, start=1):
         task = _read_task(element, number)
-        if _flag(task, "IsNull") or task.values.get("UID") in (None, "0") or task.values.get("OutlineLevel") == "0":
+        uid, level = task.values.get("UID", ""), task.values.get("OutlineLevel", "1") or "1"
+        if _flag(task, "IsNull") or uid == "0" or level == "0":
             continue
-        uid = task.values["UID"]
         row = int(task.values["ID"]) if task.values.get("ID", "").isdigit() else number
+        if not uid.isdigit():
+            outcome.problems.append(Problem(file.name, SHEET, row, "UID", f"the task's UID '{uid}' is not a number"))
+            continue
+        if not level.isdigit():
+            message = f"'{level}' is not a whole number"
+            outcome.problems.append(Problem(file.name, SHEET, row, "OutlineLevel", message))
+            continue
         preds = []
         for link in task.links:
             lag, problem = _lag(link, per_day, file.name, row)
+            kind = LINK_TYPES.get(link.get("Type", "1") or "1")
+            if problem is None and kind is None:
+                message = f"link from task UID {link.get('PredecessorUID', '?')}: Type '{link.get('Type')}' is not 0-3"
+                problem = Problem(file.name, SHEET, row, "PredecessorLink", message)
             if problem is not None:
                 outcome.problems.append(problem)
                 continue
-            kind = LINK_TYPES.get(link.get("Type", "1"), "FS")
             preds.append(f"{link.get('PredecessorUID', '')}{kind}{lag}")
         records.append(
             {
@@ -263,7 +273,7 @@ def read_mspdi(file: SourceFile, data: bytes | None = None) -> Outcome:
                 "status": next((task.custom[f] for f in status_ids if f in task.custom), None),
                 "preds": ",".join(preds) or None,
                 "_id": uid,
-                "_level": int(task.values["OutlineLevel"]) if task.values.get("OutlineLevel", "").isdigit() else 1,
+                "_level": int(level),
                 "_summary": _flag(task, "Summary"),
                 "_ms": _flag(task, "Milestone") and not _flag(task, "Summary"),
                 "_row": row,

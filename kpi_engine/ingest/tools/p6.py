@@ -272,7 +272,18 @@ def read_xer(file: SourceFile) -> Outcome:
             )
             continue
         days = lag_hours / plan.day_hours.get(calendar_of.get(pred, ""), DEFAULT_DAY_HOURS)
-        kind = LINK_TYPES.get(link.get("pred_type", "PR_FS"), link.get("pred_type", "PR_FS").removeprefix("PR_"))
+        kind = LINK_TYPES.get(link.get("pred_type") or "PR_FS")
+        if kind is None:
+            outcome.problems.append(
+                Problem(
+                    file.name,
+                    "TASKPRED",
+                    line,
+                    "pred_type",
+                    f"'{link.get('pred_type')}' is not a P6 relationship type (PR_FS, PR_SS, PR_FF or PR_SF)",
+                )
+            )
+            continue
         preds.setdefault(succ, []).append(f"{pred}{kind}{lag_text(days, elapsed=False)}")
         pairs.append((pred, succ))
     records: list[dict[str, object]] = []
