@@ -174,3 +174,11 @@ def test_values_that_are_not_numbers_name_the_task() -> None:
         "plan.xml, sheet Tasks, row 2, column UID: the task's UID 'B-2' is not a number",
         "plan.xml, sheet Tasks, row 3, column PredecessorLink: link from task UID 1: Type '7' is not 0-3",
     ]
+
+
+@pytest.mark.parametrize("lag", ["nan", "inf", "soon"])
+def test_a_lag_that_is_not_a_number_names_the_task(lag: str) -> None:
+    plan = mspdi(mspdi_task(1, "A", milestone=True), mspdi_task(2, "B", milestone=True, links=((1, 1, lag, 7),)))  # type: ignore[arg-type]
+    assert problem_lines(plan) == [
+        f"plan.xml, sheet Tasks, row 2, column PredecessorLink: link from task UID 1: LinkLag '{lag}' is not a number"
+    ]

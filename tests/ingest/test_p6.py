@@ -169,3 +169,11 @@ def test_an_unknown_relationship_type_names_its_line() -> None:
         "plan.xer, sheet TASKPRED, row 15, column pred_type: 'PR_XX' is not a P6 relationship type "
         "(PR_FS, PR_SS, PR_FF or PR_SF)"
     ]
+
+
+@pytest.mark.parametrize("hours", ["nan", "-inf", "8h"])
+def test_a_lag_that_is_not_a_number_of_hours_names_its_line(hours: str) -> None:
+    plan = xer([_task("1", "M1", "TT_FinMile"), _task("2", "M2", "TT_FinMile")], [["2", "1", "PR_FS", hours]])
+    assert problem_lines(plan) == [
+        f"plan.xer, sheet TASKPRED, row 15, column lag_hr_cnt: '{hours}' is not a number of hours"
+    ]

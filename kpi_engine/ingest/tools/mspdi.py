@@ -35,6 +35,7 @@ Mapping (data/sample/exports/README.md shows it with an example):
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -321,6 +322,8 @@ def _lag(link: dict[str, str], per_day: float, file: str, row: int) -> tuple[str
     pred = link.get("PredecessorUID", "?")
     try:
         tenths = float(raw)
+        if not math.isfinite(tenths):
+            raise ValueError(raw)
     except ValueError:
         return "", Problem(
             file, SHEET, row, "PredecessorLink", f"link from task UID {pred}: LinkLag '{raw}' is not a number"

@@ -37,6 +37,7 @@ Mapping (data/sample/exports/README.md shows it with an example):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -266,6 +267,8 @@ def read_xer(file: SourceFile) -> Outcome:
         hours = link.get("lag_hr_cnt", "0") or "0"
         try:
             lag_hours = float(hours)
+            if not math.isfinite(lag_hours):
+                raise ValueError(hours)
         except ValueError:
             outcome.problems.append(
                 Problem(file.name, "TASKPRED", line, "lag_hr_cnt", f"'{hours}' is not a number of hours")
