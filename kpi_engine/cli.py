@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from kpi_engine.whatif.simulation import SimulationResult
 
 PROG = "python -m kpi_engine"
-SOURCES = ("auto", "template", "jira", "msproject", "smartsheet", "asana")
+SOURCES = ("auto", "template", "jira", "msproject", "smartsheet", "asana", "p6")
 
 Command = Callable[[argparse.Namespace], int]
 

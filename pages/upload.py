@@ -15,9 +15,9 @@ from kpi_engine.store.identity import export_projects
 from ui import access, context, errors, loaders, pages_mode
 from ui import format as fmt
 
-SOURCES = ["auto", "template", "jira", "msproject", "smartsheet", "asana"]
+SOURCES = ["auto", "template", "jira", "msproject", "smartsheet", "asana", "p6"]
 AS_MATCHED = "(as the export names it)"
-FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "xlsb"]
+FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "xlsb", "xml", "mpp", "mpt", "xer"]
 NOT_MAPPED = "(not in the file)"
 
 pages_mode.frame_guard()
@@ -34,9 +34,9 @@ currency = store.settings().currency
 
 st.title("Upload")
 st.caption(
-    "Drag a week's exports here at once: the portfolio workbook or its CSV sheets, or exports from "
-    "Jira, MS Project, Smartsheet or Asana. Nothing is stored until you commit, and a file with "
-    "problems is never half-loaded."
+    "Drag a week's exports here at once: the portfolio workbook or its CSV sheets, exports from "
+    "Jira, MS Project, Smartsheet or Asana, or plan files (MS Project .xml or .mpp, Primavera P6 .xer). "
+    "Nothing is stored until you commit, and a file with problems is never half-loaded."
 )
 
 done = st.session_state.pop("upload_done", None)

@@ -168,3 +168,33 @@ def make_block(sheet: Sheet, header_index: int) -> tuple[Block, list[Problem]]:
         data = data.drop(extra)
         headers = headers[: last + 1]
     return Block(sheet, header_row, headers, data), problems
+
+
+#: Plan file format -> the extensions that name it (the content decides when it is clear).
+PLAN_SUFFIXES = {"mspdi": (".xml",), "mpp": (".mpp", ".mpt"), "xer": (".xer",)}
+#: Plan file format -> the source its upload report names.
+PLAN_SOURCES = {"mspdi": "msproject", "mpp": "msproject", "xer": "p6"}
+
+
+def plan_format(name: str, data: bytes) -> str | None:
+    """Recognise a whole plan file (not a sheet): MS Project XML or .mpp, or a Primavera P6 .xer.
+
+    The content decides where it is unmistakable (an .xer starts with ``ERMHDR``; MS Project
+    XML names its namespace near the top); otherwise the extension does, and the reader
+    then says clearly what the file holds instead.
+
+    Returns
+    -------
+    str or None
+        ``"mspdi"``, ``"mpp"``, ``"xer"``, or None for a sheet file (CSV, workbook).
+    """
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"ERMHDR"):
+        return "xer"
+    if head.startswith(b"<") and b"schemas.microsoft.com/project" in head:
+        return "mspdi"
+    lower = name.lower()
+    for plan, suffixes in PLAN_SUFFIXES.items():
+        if lower.endswith(suffixes):
+            return plan
+    return None

@@ -11,6 +11,7 @@ one uploaded file          ``KPI_MAX_UPLOAD_MB``        50 MB (Streamlit's ``ser
 a workbook, unpacked       ``KPI_MAX_UNPACKED_MB``      500 MB
 entries in a workbook      ``KPI_MAX_WORKBOOK_PARTS``   10,000
 cells a workbook spans     ``KPI_MAX_WORKBOOK_CELLS``   5,000,000
+tasks in a plan file       ``KPI_MAX_PLAN_TASKS``       200,000 (MS Project XML/.mpp, P6 .xer)
 =========================  ===========================  =========================================
 
 A workbook is a zip archive: a small file may unpack to gigabytes (a "zip bomb"). The
@@ -45,6 +46,9 @@ DEFAULT_MAX_UNPACKED_MB = 500.0
 DEFAULT_MAX_WORKBOOK_PARTS = 10_000
 #: The sheets of a workbook may span at most this many cells in all (see the module docstring).
 DEFAULT_MAX_WORKBOOK_CELLS = 5_000_000
+#: A plan file (MS Project, P6) may hold at most this many tasks: the largest real
+#: programmes hold tens of thousands; every task costs a few kB while it is read.
+DEFAULT_MAX_PLAN_TASKS = 200_000
 #: A large part may not unpack at a ratio above this: worksheets compress 10-100 times,
 #: bombs reach deflate's limit of about 1,000.
 MAX_RATIO = 500
@@ -101,6 +105,11 @@ def max_workbook_parts() -> int:
 def max_workbook_cells() -> int:
     """Return how many cells the sheets of a workbook may span (``$KPI_MAX_WORKBOOK_CELLS``, else 5,000,000)."""
     return int(_env_number("KPI_MAX_WORKBOOK_CELLS", DEFAULT_MAX_WORKBOOK_CELLS))
+
+
+def max_plan_tasks() -> int:
+    """Return how many tasks one plan file may hold (``$KPI_MAX_PLAN_TASKS``, else 200,000)."""
+    return int(_env_number("KPI_MAX_PLAN_TASKS", DEFAULT_MAX_PLAN_TASKS))
 
 
 def oversized_problems(sizes: Iterable[tuple[str, int]], max_mb: float, raise_hint: str = "") -> list[Problem]:

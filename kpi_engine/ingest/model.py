@@ -14,7 +14,7 @@ from kpi_engine.core.errors import Problem
 PROVENANCE = ("_file", "_sheet", "_row")
 
 #: What ``FileReport.source`` and ``read_upload(source=...)`` may name.
-SOURCES = ("template", "jira", "msproject", "smartsheet", "asana", "mapping")
+SOURCES = ("template", "jira", "msproject", "smartsheet", "asana", "p6", "mapping")
 
 
 def file_stem(name: str) -> str:

@@ -15,9 +15,12 @@ from kpi_engine.ingest.archive import UNSAVED_FORMULA
 from kpi_engine.ingest.dates import ORDERS
 from kpi_engine.ingest.detect import (
     LAYOUT_DESCRIPTION,
+    PLAN_SOURCES,
+    PLAN_SUFFIXES,
     TOOLS,
     Recognised,
     make_block,
+    plan_format,
     recognise,
 )
 from kpi_engine.ingest.limits import max_upload_mb, oversized_problems
@@ -40,7 +43,7 @@ from kpi_engine.ingest.readers import (
     read_sheets,
 )
 from kpi_engine.ingest.template import template_part
-from kpi_engine.ingest.tools import ADAPTERS
+from kpi_engine.ingest.tools import ADAPTERS, read_plan
 from kpi_engine.ingest.validate import MISSING_VALUE, convert, duplicate_problems
 
 UNRECOGNISED = "the headers match no layout this program reads; it accepts " + LAYOUT_DESCRIPTION
@@ -51,7 +54,8 @@ def read_paths(
 ) -> list[SourceFile]:
     """Read files and folders into SourceFiles.
 
-    A folder stands for every .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.xlsb file directly in it, in
+    A folder stands for every .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.xlsb file (and plan file:
+    .xml/.mpp/.mpt/.xer) directly in it, in
     name order (Excel's lock files ``~$name.xlsx`` are skipped).
 
     Parameters
@@ -71,7 +75,7 @@ def read_paths(
     UploadRejected
         A file is over the size limit (nothing was read).
     """
-    suffixes = TEXT_SUFFIXES + WORKBOOK_SUFFIXES
+    suffixes = TEXT_SUFFIXES + WORKBOOK_SUFFIXES + tuple(s for group in PLAN_SUFFIXES.values() for s in group)
     found_paths: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -103,13 +107,16 @@ def detect_source(file: SourceFile) -> str:
     -------
     str
         'template', 'jira', 'msproject', 'smartsheet' or 'asana' (the first sheet that is
-        recognised decides), or 'unknown'.
+        recognised decides), 'msproject' or 'p6' for a plan file, or 'unknown'.
 
     Raises
     ------
     InputError
         A workbook that is damaged or too large to open safely.
     """
+    plan = plan_format(file.name, file.data)
+    if plan is not None:
+        return PLAN_SOURCES[plan]
     for sheet in read_sheets(file):
         found = recognise(sheet)
         if found is not None:
@@ -260,6 +267,11 @@ def _read_file(
     tool_blocks: dict[str, list[Block]],
 ) -> Outcome:
     """Recognise each sheet of one file; template and mapping parts now, tool blocks for later."""
+    plan = plan_format(file.name, file.data)
+    if plan is not None or source == "p6":
+        # a plan file (MS Project XML/.mpp, P6 .xer) is read whole by its own reader
+        layouts.setdefault(file.name, PLAN_SOURCES[plan or "xer"])
+        return read_plan(file, plan, source)
     outcome = Outcome()
     try:
         sheets = [s for s in read_sheets(file) if s.cells.height]

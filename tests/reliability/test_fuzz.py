@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import shutil
 import tempfile
 from datetime import date, datetime
@@ -136,6 +137,49 @@ def test_mutated_csv_uploads_ingest_or_are_refused_cleanly(case: tuple[list[Sour
         upload = read_upload(files)
     except UploadRejected as err:
         _check_refusal(err.problems, {f.name for f in files}, cell)
+        return
+    _ingest_all_or_nothing(upload)
+
+
+# ---------------------------------------------------------------------- plan files
+SAMPLE_PLANS = Path(__file__).resolve().parents[2] / "data" / "sample" / "exports"
+PLANS = {name: (SAMPLE_PLANS / name).read_bytes() for name in ("msproject_telematics.xml", "p6_pick_to_light.xer")}
+
+
+@st.composite
+def mutated_plans(draw: st.DrawFn) -> SourceFile:
+    """A sample MS Project XML or P6 .xer file with one mutation of its text or bytes."""
+    name = draw(st.sampled_from(sorted(PLANS)))
+    data = PLANS[name]
+    kind = draw(st.sampled_from(["cut", "delete", "insert", "flip", "field"]))
+    if kind == "cut":
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif kind == "delete":
+        start = draw(st.integers(0, len(data)))
+        data = data[:start] + data[start + draw(st.integers(1, 40)) :]
+    elif kind == "insert":
+        start = draw(st.integers(0, len(data)))
+        data = data[:start] + draw(st.binary(min_size=1, max_size=20)) + data[start:]
+    elif kind == "flip":
+        position = draw(st.integers(0, len(data) - 1))
+        data = data[:position] + bytes([data[position] ^ draw(st.integers(1, 255))]) + data[position + 1 :]
+    else:
+        # one value (an element's text, an .xer field) replaced by text a person could type
+        pattern = rb"\t([^\t\r\n]*)" if name.endswith(".xer") else rb">([^<>]+)<"
+        found = list(re.finditer(pattern, data))
+        value = draw(TEXT).translate({ord(c): " " for c in "<>&\t\r\n"}).encode()
+        at = found[draw(st.integers(0, len(found) - 1))]
+        data = data[: at.start(1)] + value + data[at.end(1) :]
+    return SourceFile(name, data)
+
+
+@FUZZ
+@given(mutated_plans())
+def test_mutated_plan_files_ingest_or_are_refused_cleanly(file: SourceFile) -> None:
+    try:
+        upload = read_upload([file])
+    except UploadRejected as err:
+        _check_refusal(err.problems, {file.name}, None)
         return
     _ingest_all_or_nothing(upload)
 

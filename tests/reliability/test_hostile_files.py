@@ -7,6 +7,7 @@ message would break that), and the database still holds only the earlier snapsho
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Callable
 from datetime import date
@@ -50,6 +51,10 @@ def _damaged_sheet() -> bytes:
     # cell reference is refused for its absurd extent before the XML is parsed
     cut = sheet.index(b"</row>") + len(b"</row>")
     return with_part(data, "xl/worksheets/sheet1.xml", sheet[:cut] + b"<<not xml&&")
+
+
+def _sample(name: str) -> bytes:
+    return (Path(__file__).resolve().parents[2] / "data" / "sample" / "exports" / name).read_bytes()
 
 
 def _cut(data: bytes, keep: float) -> bytes:
@@ -198,6 +203,48 @@ HOSTILE: list = [
         lambda: (MILESTONES_CSV + 'M3,P1,"Unclosed,Cy,2026-10-01\nM4,P1,Go,Di,2026-11-01\n').encode(),
         'row 4, column name: a quote (") opens this value and never closes',
         id="unterminated-quote",
+    ),
+    pytest.param(
+        "plan.xml",
+        lambda: (BILLION_LAUGHS + '<Project xmlns="http://schemas.microsoft.com/project">&lol9;</Project>').encode(),
+        "the XML file declares a document type (DTD)",
+        id="mspdi-entity-bomb",
+    ),
+    pytest.param(
+        "plan.xml",
+        lambda: (EXTERNAL_ENTITY + '<Project xmlns="http://schemas.microsoft.com/project">&xxe;</Project>').encode(),
+        "the XML file declares a document type (DTD)",
+        id="mspdi-external-entity",
+    ),
+    pytest.param("plan.xml", lambda: _cut(_sample("msproject_telematics.xml"), 0.5), "damaged", id="mspdi-cut"),
+    pytest.param(
+        "plan.xml",
+        lambda: _sample("msproject_telematics.xml").replace(b"<Finish>2026-05-27T17:00:00</Finish>", b""),
+        "sheet Tasks, row 8, column Finish: a value is required here",
+        id="mspdi-task-without-dates",
+    ),
+    pytest.param("plan.xer", lambda: _cut(_sample("p6_pick_to_light.xer"), 0.7), "it was cut off", id="xer-cut"),
+    pytest.param(
+        "plan.xer",
+        lambda: _sample("p6_pick_to_light.xer").replace(b"ERMHDR\t19.12", b"ERMHDR\t4.1"),
+        "exported by P6 version 4.1, which this program does not read",
+        id="xer-unsupported-version",
+    ),
+    pytest.param(
+        "plan.xer",
+        lambda: _sample("p6_pick_to_light.xer").replace(b"2026-05-20 17:00", b""),
+        "sheet TASK, row 32, column early_end_date: a value is required here",
+        id="xer-task-without-dates",
+    ),
+    pytest.param(
+        "plan.xer", lambda: b"ERMHDR\t19.12\n" + bytes(range(256)) * 4, "is not an .xer line", id="xer-binary"
+    ),
+    pytest.param(
+        "plan.mpp",
+        lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2048),
+        "it holds no format MPXJ reads",
+        id="mpp-damaged",
+        marks=pytest.mark.skipif(importlib.util.find_spec("mpxj") is None, reason="MPXJ is not installed"),
     ),
 ]
 
@@ -536,3 +583,22 @@ def test_regression_a_utf16_file_cut_inside_a_character_names_the_cell_not_a_tra
     (line,) = caught.value.lines()
     assert line.startswith("milestones.csv, sheet milestones, row 3, column baseline_finish: '2026-09-30")
     assert line.endswith("' is not a date; write dates as YYYY-MM-DD")
+
+
+@pytest.mark.parametrize("name", ["msproject_telematics.xml", "p6_pick_to_light.xer"])
+def test_a_plan_with_more_tasks_than_the_limit_is_refused_and_nothing_stored(
+    name: str, base_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KPI_MAX_PLAN_TASKS", "5")
+    db = tmp_path / "kpi.duckdb"
+    shutil.copy(base_db, db)
+    path = tmp_path / name
+    path.write_bytes(_sample(name))
+
+    assert cli.main(["ingest", str(path), "--db", str(db), "--as-of", "2026-06-22"]) == 1
+
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{name}, sheet -, row -, column -: the plan holds "), lines
+    assert "over the limit of 5 (KPI_MAX_PLAN_TASKS)" in lines[0]
+    with Store.open(db) as store:
+        assert store.snapshot_ids() == [1]

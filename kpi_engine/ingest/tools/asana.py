@@ -6,7 +6,9 @@ Mapping (data/sample/exports/README.md shows it with an example):
   upload or carries the tag ``milestone``.  Id = ``Task ID``, project = the first of
   ``Projects``, owner = ``Assignee`` (``Assignee Email`` when blank), baseline start =
   ``Start Date``, baseline and forecast finish = ``Due Date``, actual finish =
-  ``Completed At``; reported status Complete when completed, else blank (= Unknown).
+  ``Completed At``; reported status Complete when completed, else the custom field
+  ``Status`` (Asana's On track / At risk / Off track, or Green / Yellow / Red; Not started
+  and In progress say nothing about health and read as blank), else blank (= Unknown).
 - Subtasks (at any depth) become tasks of their top-level milestone: forecast finish =
   ``Due Date`` (``Completed At`` for a completed subtask without one), actual finish =
   ``Completed At``.  ``Parent task`` may hold the parent's Task ID or its name (names must
@@ -34,6 +36,7 @@ from kpi_engine.ingest.tools.common import (
     part,
     pick,
     read_together,
+    status_text,
     upload_place,
 )
 from kpi_engine.ingest.values import ROUNDED_ID, ROUNDED_ID_MESSAGE, is_rounded_id, split_list
@@ -52,6 +55,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "projects": ("projects",),
     "parent": ("parenttask", "parenttaskid"),
     "blocked_by": ("blockedbydependencies", "blockedby"),
+    "status": ("status", "health", "ragstatus", "rag"),
 }
 
 #: field -> the header Asana gives it (named when an export lacks it)
@@ -67,6 +71,7 @@ HEADERS = {
     "projects": "Projects",
     "parent": "Parent task",
     "blocked_by": "Blocked By (Dependencies)",
+    "status": "Status",
 }
 
 MILESTONE_TAG = "milestone"
@@ -193,7 +198,7 @@ def _milestones(rows: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFram
     """The milestones part, with the canonical columns and their header labels.
 
     The due date is both baseline and forecast finish; the reported status is Complete for
-    a completed milestone, else blank.
+    a completed milestone, else the custom field Status (On track, At risk, Off track), else blank.
     """
     col = pl.col
     return build(
@@ -209,8 +214,8 @@ def _milestones(rows: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFram
             "forecast_finish": (col("due"), ("due",), "Due Date"),
             "actual_finish": (col("completed"), ("completed",), "Completed At"),
             "reported_status": (
-                pl.when(col("completed").is_not_null()).then(pl.lit("Complete")),
-                ("completed",),
+                pl.when(col("completed").is_not_null()).then(pl.lit("Complete")).otherwise(status_text(col("status"))),
+                ("status", "completed"),
                 "Completed At",
             ),
         },

@@ -98,6 +98,30 @@ def build(frame: pl.DataFrame, labels: dict[str, str], spec: Spec) -> tuple[pl.D
     return frame.select(*exprs, *PROVENANCE), out
 
 
+#: Words status columns use for progress, not health: read as blank (= Unknown).
+PROGRESS_WORDS = ("not started", "in progress", "future task", "on hold", "to do", "open", "planned")
+#: Status words of the tools that the model's list lacks -> the model's word: Smartsheet's
+#: RYGB symbol Blue marks finished work; MS Project's own Status field says On Schedule.
+TOOL_STATUS_WORDS = {"blue": "Complete", "on schedule": "Green"}
+
+
+def status_text(status: pl.Expr) -> pl.Expr:
+    """A status column as the model reads it.
+
+    Progress words (:data:`PROGRESS_WORDS`) are blank; Blue and On Schedule become
+    Complete and Green; every other text is kept, so that a word the model does not know
+    is reported with its cell rather than dropped.
+    """
+    key = status.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    return (
+        pl.when(key.is_in(PROGRESS_WORDS))
+        .then(None)
+        .when(key.is_in(list(TOOL_STATUS_WORDS)))
+        .then(key.replace_strict(TOOL_STATUS_WORDS, default=None))
+        .otherwise(status)
+    )
+
+
 def blank_na(text: pl.Expr) -> pl.Expr:
     """Null where a date cell says NA (MS Project's "no date")."""
     return pl.when(text.str.to_lowercase().is_in(NO_DATE)).then(None).otherwise(text)
@@ -204,8 +228,9 @@ def predecessor_links(frame: pl.DataFrame, column: str, label: str) -> tuple[pl.
         ``predecessor_id``, ``successor_id``, ``lag_days`` (text) and provenance: one row per
         pair of different milestones, the largest lag kept when several links join the same pair.
     problems : list of Problem
-        Links of another type than finish-to-start, lags in unsupported units, text that is
-        not a predecessor, IDs that are not rows of the file.
+        Links between two milestones of another type than finish-to-start (a link inside
+        one milestone makes no dependency, whatever its type), lags in unsupported units,
+        text that is not a predecessor, IDs that are not rows of the file.
     """
     items = (
         frame.filter(pl.col(column).is_not_null())
@@ -224,15 +249,9 @@ def predecessor_links(frame: pl.DataFrame, column: str, label: str) -> tuple[pl.
         pl.format("'{}' is not a predecessor like 3, 3FS or 3FS+2 days", pl.col("_item")),
     )
     link_type = pl.col("type").str.to_uppercase()
-    wrong_type = ~unparsed & link_type.is_not_null() & (link_type != "FS")
-    problems += problems_where(
-        items,
-        wrong_type,
-        label,
-        pl.format("'{}': only finish-to-start (FS) dependencies are supported, not {}", pl.col("_item"), link_type),
-    )
+    wrong_type = link_type.is_not_null() & (link_type != "FS")
     unit = pl.col("unit").fill_null("").str.to_lowercase()
-    bad_unit = ~unparsed & ~wrong_type & pl.col("amount").is_not_null() & ~unit.is_in(list(_LAG_UNITS))
+    bad_unit = ~unparsed & pl.col("amount").is_not_null() & ~unit.is_in(list(_LAG_UNITS))
     problems += problems_where(
         items,
         bad_unit,
@@ -244,26 +263,32 @@ def predecessor_links(frame: pl.DataFrame, column: str, label: str) -> tuple[pl.
     milestone_of_id = frame.select(id=pl.col("_id"), _pred_milestone=pl.col("_milestone"), _found=pl.lit(True)).unique(
         "id", keep="first"
     )
-    good = items.filter(~unparsed & ~wrong_type & ~bad_unit).join(
-        milestone_of_id, on="id", how="left", maintain_order="left"
-    )
-    known = good.filter(pl.col("_found"))
+    good = items.filter(~unparsed & ~bad_unit).join(milestone_of_id, on="id", how="left", maintain_order="left")
     problems += problems_where(
         good,
         pl.col("_found").is_null(),
         label,
         pl.format("predecessor {} is not a row ID of this file", pl.col("id")),
     )
+    # a link inside one milestone makes no dependency: only links between milestones must be FS
+    cross = (
+        pl.col("_found").fill_null(False)
+        & pl.col("_milestone").is_not_null()
+        & pl.col("_pred_milestone").is_not_null()
+        & (pl.col("_milestone") != pl.col("_pred_milestone"))
+    )
+    problems += problems_where(
+        good,
+        cross & wrong_type,
+        label,
+        pl.format("'{}': only finish-to-start (FS) dependencies are supported, not {}", pl.col("_item"), link_type),
+    )
+    known = good.filter(cross & ~wrong_type.fill_null(False))
     sign = pl.when(pl.col("sign") == "-").then(-1.0).otherwise(1.0)
     amount = pl.col("amount").str.replace(",", ".").cast(pl.Float64).fill_null(0.0)
     lag = sign * amount * unit.replace_strict(_LAG_UNITS, default=1, return_dtype=pl.Float64)
     pairs = (
-        known.filter(
-            pl.col("_milestone").is_not_null()
-            & pl.col("_pred_milestone").is_not_null()
-            & (pl.col("_milestone") != pl.col("_pred_milestone"))
-        )
-        .with_columns(_lag=lag)
+        known.with_columns(_lag=lag)
         .sort("_lag", descending=True, maintain_order=True)
         .unique(["_pred_milestone", "_milestone"], keep="first", maintain_order=True)
         .sort("_row")
@@ -336,12 +361,19 @@ def schedule_parts(
     gets as milestone or task), ``_project``, ``_id`` (the row id predecessors name),
     ``_level`` (outline level), ``_summary`` and ``_ms`` (booleans) and the provenance
     columns; ``labels`` names the header each field came from, ``expected`` the header
-    the tool calls a field (named when the file lacks it).
+    the tool calls a field (named when the file lacks it).  An optional ``_lead`` column
+    (Int64, -1 for none) gives the position of the milestone a row's successor links lead
+    to (plan files, :func:`~kpi_engine.ingest.tools.plans.lead_milestones`); it wins over
+    the outline rule of :func:`assign_to_milestones`.
     """
     outcome = Outcome()
     position = assign_to_milestones(
         rows["_level"].to_numpy(), rows["_ms"].to_numpy(), rows["_project"].rank("dense").to_numpy()
     )
+    if "_lead" in rows.columns:
+        # a plan file says which milestone a task leads to: that wins over the outline
+        lead = rows["_lead"].to_numpy()
+        position = np.where(lead >= 0, lead, position)
     at = pl.Series(np.maximum(position, 0))
     rows = rows.with_columns(_milestone=rows["_key"].gather(at).set(pl.Series(position < 0), None))
     col = pl.col
@@ -396,7 +428,12 @@ def schedule_parts(
         work,
         col("_milestone").is_null(),
         labels.get("name", want("name")),
-        "no milestone follows this task under its summary, so it belongs to no milestone; it was not imported",
+        (
+            "no successor of this task leads to a milestone and no milestone follows it under its summary, "
+            "so it belongs to no milestone; it was not imported"
+            if "_lead" in rows.columns
+            else "no milestone follows this task under its summary, so it belongs to no milestone; it was not imported"
+        ),
     )
     frame, frame_labels = build(
         work.filter(col("_milestone").is_not_null()),

@@ -6,8 +6,11 @@ Mapping (data/sample/exports/README.md shows it with an example):
   owner = ``Assignee``, baseline finish = ``Custom field (Baseline Finish)`` or ``Original due
   date`` when present and filled, else ``Due date``; forecast finish = ``Due date``; baseline
   start = ``Custom field (Start date)``; actual finish = ``Resolved``; reported status Complete
-  when the status (category) is Done, Closed or Resolved, otherwise blank (= Unknown: a Jira
-  workflow state says nothing about schedule health).
+  when the status category (else the status) is Done, Closed or Resolved; otherwise a
+  custom health field (``Custom field (Health)`` or ``(RAG Status)``: Green / Yellow / Red,
+  On track / At risk / Off track) when filled; otherwise the status itself when it is a
+  health word (a workflow with ``Blocked`` or ``At Risk`` states); otherwise blank (=
+  Unknown: a state such as To Do or In Progress says nothing about schedule health).
 - Other issues become tasks of their epic (``Custom field (Epic Link)``, ``Parent`` or ``Parent
   id``, followed up through stories for sub-tasks): forecast finish = ``Due date`` (the
   ``Resolved`` date for a resolved issue without one), actual finish = ``Resolved``.  Issues
@@ -27,6 +30,7 @@ from __future__ import annotations
 import polars as pl
 
 from kpi_engine.core.errors import Problem
+from kpi_engine.core.schema import STATUS_WORDS
 from kpi_engine.ingest.model import PROVENANCE, Block, Outcome
 from kpi_engine.ingest.tools.common import (
     build,
@@ -36,6 +40,7 @@ from kpi_engine.ingest.tools.common import (
     part,
     pick,
     read_together,
+    status_text,
     upload_place,
 )
 
@@ -59,6 +64,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "project_key": ("projectkey",),
     "project_name": ("projectname",),
     "project_lead": ("projectlead",),
+    "health": (
+        "customfieldhealth",
+        "customfieldragstatus",
+        "customfieldrag",
+        "customfieldstatushealth",
+        "health",
+        "ragstatus",
+    ),
 }
 
 DONE = ("done", "closed", "resolved", "complete", "completed")
@@ -153,10 +166,16 @@ def _milestones(issues: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFr
     """The milestones part: one per epic, with the canonical columns and their header labels.
 
     The baseline finish is the baseline field when filled, else the due date; the reported
-    status is Complete when the status category (else the status) is a done word, else blank.
+    status is Complete when the status category (else the status) is a done word, else the
+    custom health field (Health, RAG Status), else the status when it is a health word
+    (Blocked, At Risk, On Track), else blank.
     """
     col = pl.col
     done = pl.coalesce("category", "status").str.to_lowercase().is_in(DONE)
+    # a workflow state named after health (Blocked, At Risk, On Track) says it; others say nothing
+    status_word = col("status").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    health_state = pl.when(status_word.is_in(list(STATUS_WORDS))).then(col("status"))
+    reported = pl.when(done).then(pl.lit("Complete")).otherwise(pl.coalesce(status_text(col("health")), health_state))
     return build(
         issues.filter(col("_is_epic")),
         labels,
@@ -169,7 +188,7 @@ def _milestones(issues: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFr
             "baseline_finish": (pl.coalesce("baseline", "due"), ("baseline", "due"), "Due date"),
             "forecast_finish": (col("due"), ("due",), "Due date"),
             "actual_finish": (col("resolved"), ("resolved",), "Resolved"),
-            "reported_status": (pl.when(done).then(pl.lit("Complete")), ("category", "status"), "Status"),
+            "reported_status": (reported, ("health", "category", "status"), "Status"),
         },
     )
 

@@ -20,6 +20,11 @@ Mapping (data/sample/exports/README.md shows it with an example):
   ``ew`` = 7 days), negative lags allowed.  A link from a row to a row of another milestone
   becomes a dependency between their milestones (a task stands for its milestone); when
   several links join the same two milestones the largest lag is kept.
+- Reported status: a custom text field renamed ``Status`` (or ``Health``, ``RAG``; e.g.
+  ``Text1`` with that name) or MS Project's own ``Status`` column: Green / Yellow / Red and
+  the other words of the model are kept, ``On Schedule`` is Green, ``Late`` Red,
+  ``Complete`` Complete; ``Future Task``, ``Not Started`` and ``In Progress`` say nothing
+  about health and read as blank.
 - Project: the ``Project`` column when present, else the name of the project summary
   task (the row MS Project numbers ``ID`` 0, ``Outline Level`` 0, exported when "Project
   Summary Task" is shown), else the file name without extension.  No project row is made (an MS
@@ -32,7 +37,15 @@ from __future__ import annotations
 import polars as pl
 
 from kpi_engine.ingest.model import Block, Outcome, file_stem, problems_where
-from kpi_engine.ingest.tools.common import each_block, flag_problems, milestone_flag, pick, row_position, schedule_parts
+from kpi_engine.ingest.tools.common import (
+    each_block,
+    flag_problems,
+    milestone_flag,
+    pick,
+    row_position,
+    schedule_parts,
+    status_text,
+)
 from kpi_engine.ingest.values import to_flag, to_number
 
 SOURCE = "msproject"
@@ -53,6 +66,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "owner": ("resourcenames",),
     "preds": ("predecessors",),
     "project": ("project", "projectname"),
+    "status": ("status", "health", "ragstatus", "rag", "reportedstatus"),
 }
 
 #: field -> the header MS Project gives it (named when an export lacks it)
@@ -65,6 +79,7 @@ EXPECTED = {
     "afinish": "Actual Finish",
     "pct": "% Complete",
     "preds": "Predecessors",
+    "status": "Status",
 }
 
 
@@ -92,6 +107,7 @@ def adapt_block(block: Block) -> Outcome:
         _ms=is_milestone,
         # MS Project allocations such as "Priya Raman[50%]" say nothing about who owns the row
         owner=pl.col("owner").str.replace_all(r"\[[^\]]*\]", "").str.strip_chars(),
+        status=status_text(pl.col("status")),
     )
     if "summary" in labels:
         rows = rows.with_columns(_summary=to_flag(pl.col("summary")).fill_null(False))

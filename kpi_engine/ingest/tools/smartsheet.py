@@ -14,8 +14,10 @@ Mapping (data/sample/exports/README.md shows it with an example):
   (``End Date`` when blank, with a warning); forecast finish = ``End Date``; actual finish =
   ``Actual Finish`` when present, else the ``End Date`` of rows whose ``Status`` is Complete or
   whose ``% Complete`` is 100; percent complete = ``% Complete``.
-- ``Status``: Green / Yellow / Red and the other words of the canonical model are kept;
-  ``Not Started`` and ``In Progress`` say nothing about health and are read as blank.
+- Reported status: ``Status`` = Complete wins; else the ``Health`` (or ``RAG``) symbol column:
+  Red, Yellow, Green and Blue (Smartsheet's RYGB symbols; Blue marks finished work and reads
+  as Complete); else ``Status`` when it holds a health word (Green / Yellow / Red, At Risk,
+  ...).  ``Not Started`` and ``In Progress`` say nothing about health and are read as blank.
 - ``Predecessors`` as for MS Project (``3``, ``3FS +2d``; only finish-to-start).
 - Project id and name: the ``Project`` column when present, else the file name without
   extension.  No project row is made (the export does not name the project's owner).
@@ -27,7 +29,15 @@ import polars as pl
 
 from kpi_engine.core.schema import STATUS_WORDS
 from kpi_engine.ingest.model import Block, Outcome, file_stem
-from kpi_engine.ingest.tools.common import each_block, flag_problems, milestone_flag, pick, row_position, schedule_parts
+from kpi_engine.ingest.tools.common import (
+    each_block,
+    flag_problems,
+    milestone_flag,
+    pick,
+    row_position,
+    schedule_parts,
+    status_text,
+)
 from kpi_engine.ingest.values import to_number
 
 SOURCE = "smartsheet"
@@ -43,6 +53,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "afinish": ("actualfinish", "actualend", "actualenddate"),
     "owner": ("assignedto", "assignee", "owner"),
     "status": ("status",),
+    "health": ("health", "ragstatus", "rag"),
     "preds": ("predecessors",),
     "pct": ("percentcomplete", "complete"),
     "project": ("project", "projectname"),
@@ -57,12 +68,9 @@ EXPECTED = {
     "finish": "End Date",
     "afinish": "Actual Finish",
     "pct": "% Complete",
-    "status": "Status",
+    "status": "Health",
     "preds": "Predecessors",
 }
-
-#: Status words that describe progress, not health: read as blank.
-PROGRESS_WORDS = ("not started", "in progress")
 
 
 def adapt_block(block: Block) -> Outcome:
@@ -82,12 +90,17 @@ def adapt_block(block: Block) -> Outcome:
         _project=pl.col("project").fill_null(pl.lit(file_stem(block.file))),
         _id=pl.col("rowid") if "rowid" in labels else row_position(block),
         _ms=is_milestone,
-        status=pl.when(status_key.is_in(PROGRESS_WORDS)).then(None).otherwise(pl.col("status")),
+        # Complete in Status wins; else the Health symbol; else a health word in Status
+        status=pl.coalesce(
+            pl.when(finished).then(pl.col("status")), status_text(pl.col("health")), status_text(pl.col("status"))
+        ),
         afinish=pl.col("afinish")
         if "afinish" in labels
         else pl.when((finished | full).fill_null(False)).then(pl.col("finish")),
     ).with_columns(_key=pl.format("{}-{}", pl.col("_project"), pl.col("_id")))
     labels = {**labels, "key": labels.get("rowid", "Row ID"), "project": labels.get("project", "Project")}
+    if "health" in labels:
+        labels["status"] = labels["health"]
     if "afinish" not in labels:
         labels["afinish"] = labels.get("finish", "End Date")
     outcome = schedule_parts(block, rows, labels, SOURCE, "Smartsheet", EXPECTED)
