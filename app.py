@@ -6,12 +6,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import access, context, errors, loaders, pages_mode
+from ui import access, context, errors, loaders, pages_mode, prewarm, warmup
 
 ICON = Path(__file__).parent / "ui" / "assets" / "flag.png"
 
 # the icon is a file of the app: a ":material/...:" page icon is fetched from Google's servers
 st.set_page_config(page_title="Strategy execution", page_icon=str(ICON), layout="wide")
+# the chart and table libraries load in the background while the database opens (and, on a
+# first start, while the sample loads)
+warmup.start()
 
 pages = {
     "Executive": [
@@ -40,5 +43,9 @@ with errors.guard():
     context.snapshot_picker()
 pages_mode.mark_frame()
 pages_mode.resume()
-with errors.guard():
-    page.run()
+try:
+    with errors.guard():
+        page.run()
+finally:
+    # the other pages' frames of this snapshot are computed while a person reads this one
+    prewarm.after_run()

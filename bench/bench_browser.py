@@ -65,7 +65,7 @@ PAGES = (
     ("settings", "Settings"),
 )
 #: The floor: an empty two-page app (what Streamlit itself costs per page).
-FLOOR_APP = '''
+FLOOR_APP = """
 import streamlit as st
 
 def first():
@@ -76,7 +76,7 @@ def second():
 
 st.navigation([st.Page(first, title="Floor one", url_path="one", default=True),
                st.Page(second, title="Floor two", url_path="two")]).run()
-'''
+"""
 FLOOR_PAGES = (("one", "Floor one"), ("two", "Floor two"))
 #: Seconds to wait for a page before the benchmark gives up.
 TIMEOUT_S = 180.0
@@ -157,7 +157,13 @@ class Figures:
 
 
 def measure(
-    browser: Any, script: Path, env: dict[str, str], pages: tuple[tuple[str, str], ...], warm: int, log: Path, into: Figures
+    browser: Any,
+    script: Path,
+    env: dict[str, str],
+    pages: tuple[tuple[str, str], ...],
+    warm: int,
+    log: Path,
+    into: Figures,
 ) -> None:
     """Start ``script`` once, open its default page, then every other page cold and ``warm`` times warm."""
     with server(script, env, log) as (url, process, start):
@@ -192,7 +198,9 @@ def report(app: Figures, floor: Figures, rounds: int, warm: int) -> None:
     floor_warm = _median([s for values in floor.warm.values() for s in values])
     print(f"medians over {rounds} rounds (warm: {warm} visits a round); floor = an empty two-page Streamlit app")
     print(f"{'what':<34} {'seconds':>8} {'floor s':>8}")
-    print(f"{'first start, sample load included':<34} {_median(app.first_start):8.2f} {_median(floor.first_start):8.2f}")
+    print(
+        f"{'first start, sample load included':<34} {_median(app.first_start):8.2f} {_median(floor.first_start):8.2f}"
+    )
     print(f"{'  of which: server answers health':<34} {_median(app.server_up):8.2f} {_median(floor.server_up):8.2f}")
     print(f"{'page':<34} {'cold s':>8} {'warm s':>8}   floor: cold {floor_cold:.2f} s, warm {floor_warm:.2f} s")
     for url_path, _ in PAGES:
@@ -205,11 +213,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="fresh servers per app (alternating with the floor)")
     parser.add_argument("--warm", type=int, default=2, help="warm visits of every page per round")
+    parser.add_argument("--logs", type=Path, help="a folder to keep the servers' logs in (default: dropped)")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
 
     app, floor = Figures(), Figures()
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kpi-bench-browser-") as folder_name:
         folder = Path(folder_name)
         floor_script = folder / "floor_app.py"
@@ -224,7 +235,7 @@ def main() -> None:
                         (ROOT / "app.py", {**os.environ, "KPI_DB": str(db)}, PAGES, app),
                     ]
                     for script, env, pages, into in runs if round_no % 2 == 0 else runs[::-1]:
-                        log = folder / f"{script.stem}-{round_no}.log"
+                        log = (args.logs or folder) / f"{script.stem}-{round_no}.log"
                         measure(browser, script, env, pages, args.warm, log, into)
                     print(f"round {round_no + 1}: first start {app.first_start[-1]:.2f} s", flush=True)
             finally:
