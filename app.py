@@ -6,15 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import access, context, errors, loaders, pages_mode, prewarm, warmup
+from ui import access, context, errors, loaders, pages_mode, prewarm
 
 ICON = Path(__file__).parent / "ui" / "assets" / "flag.png"
 
 # the icon is a file of the app: a ":material/...:" page icon is fetched from Google's servers
 st.set_page_config(page_title="Strategy execution", page_icon=str(ICON), layout="wide")
-# the chart and table libraries load in the background while the database opens (and, on a
-# first start, while the sample loads)
-warmup.start()
 
 pages = {
     "Executive": [

@@ -18,8 +18,12 @@ Timed, in wall seconds:
   script has finished;
 - warm: the same page opened again ``--warm`` times later in the same session.
 
+With ``--think S``, S seconds pass on each page before the next is opened, as when a person
+reads it; the server computes the other pages' frames meanwhile (``ui.prewarm``). The
+default, 0, opens the next page as soon as one is drawn: the worst case.
+
 The figures are medians over ``--rounds`` rounds (warm: over every warm visit). Run with
-``python -m bench.bench_browser [--rounds 3] [--warm 2]``; needs Playwright and Debian's
+``python -m bench.bench_browser [--rounds 3] [--warm 2] [--think 0]``; needs Playwright and Debian's
 Chromium (``/usr/bin/chromium``). Nothing is written into the repository.
 """
 
@@ -162,10 +166,14 @@ def measure(
     env: dict[str, str],
     pages: tuple[tuple[str, str], ...],
     warm: int,
+    think: float,
     log: Path,
     into: Figures,
 ) -> None:
-    """Start ``script`` once, open its default page, then every other page cold and ``warm`` times warm."""
+    """Start ``script`` once, open its default page, then every other page cold and ``warm`` times warm.
+
+    ``think`` seconds pass on each page before the next is opened (a person reading it).
+    """
     with server(script, env, log) as (url, process, start):
         _wait_healthy(url, process)
         into.server_up.append(time.perf_counter() - start)
@@ -179,10 +187,12 @@ def measure(
             order = [*pages[1:], pages[0]]
             for url_path, title in order:
                 link = None if url_path == pages[0][0] else url_path
+                page.wait_for_timeout(think * 1000)
                 into.cold.setdefault(url_path, []).append(_open(page, link, title))
             for _ in range(warm):
                 for url_path, title in order:
                     link = None if url_path == pages[0][0] else url_path
+                    page.wait_for_timeout(think * 1000)
                     into.warm.setdefault(url_path, []).append(_open(page, link, title))
         finally:
             context.close()
@@ -192,11 +202,14 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(app: Figures, floor: Figures, rounds: int, warm: int) -> None:
+def report(app: Figures, floor: Figures, rounds: int, warm: int, think: float) -> None:
     """Print the medians, each next to the floor of the same run."""
     floor_cold = _median([s for values in floor.cold.values() for s in values])
     floor_warm = _median([s for values in floor.warm.values() for s in values])
-    print(f"medians over {rounds} rounds (warm: {warm} visits a round); floor = an empty two-page Streamlit app")
+    print(
+        f"medians over {rounds} rounds (warm: {warm} visits a round; {think:g} s on a page before the next); "
+        "floor = an empty two-page Streamlit app"
+    )
     print(f"{'what':<34} {'seconds':>8} {'floor s':>8}")
     print(
         f"{'first start, sample load included':<34} {_median(app.first_start):8.2f} {_median(floor.first_start):8.2f}"
@@ -213,6 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="fresh servers per app (alternating with the floor)")
     parser.add_argument("--warm", type=int, default=2, help="warm visits of every page per round")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds spent on a page before the next")
     parser.add_argument("--logs", type=Path, help="a folder to keep the servers' logs in (default: dropped)")
     args = parser.parse_args()
 
@@ -236,11 +250,11 @@ def main() -> None:
                     ]
                     for script, env, pages, into in runs if round_no % 2 == 0 else runs[::-1]:
                         log = (args.logs or folder) / f"{script.stem}-{round_no}.log"
-                        measure(browser, script, env, pages, args.warm, log, into)
+                        measure(browser, script, env, pages, args.warm, args.think, log, into)
                     print(f"round {round_no + 1}: first start {app.first_start[-1]:.2f} s", flush=True)
             finally:
                 browser.close()
-    report(app, floor, args.rounds, args.warm)
+    report(app, floor, args.rounds, args.warm, args.think)
 
 
 if __name__ == "__main__":

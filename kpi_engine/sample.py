@@ -58,6 +58,8 @@ def load_sample(store: Store, folder: Path = SAMPLE_DIR) -> list[IngestResult]:
     list[IngestResult]
         One result per week, oldest first.
     """
+    import kpi_engine.ingest  # noqa: F401  # imported here, never first in the reading thread
+
     weeks = sample_weeks(folder)
     results = []
     # the next week is read and checked while the store writes this one (two cores: both at once)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit import runtime
 
-from ui import loaders
+# imported here, in the script's own thread, never first in the background one
+from ui import loaders, specs, whatif
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ def enabled() -> bool:
 
 def steps(at: At) -> list[tuple[str, Callable[[], object]]]:
     """What is computed ahead for a snapshot, in order: (what, how)."""
-    from ui import specs, whatif
-
     path, snapshot_id, settings = at
     return [
         ("exception filters", lambda: loaders.exception_filter_options(*at)),
