@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import access, context, errors, loaders, pages_mode, prewarm
+from ui import access, context, errors, loaders, pages_mode
 
 ICON = Path(__file__).parent / "ui" / "assets" / "flag.png"
 
@@ -40,9 +40,5 @@ with errors.guard():
     context.snapshot_picker()
 pages_mode.mark_frame()
 pages_mode.resume()
-try:
-    with errors.guard():
-        page.run()
-finally:
-    # the other pages' frames of this snapshot are computed while a person reads this one
-    prewarm.after_run()
+with errors.guard():
+    page.run()

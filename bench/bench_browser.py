@@ -19,8 +19,7 @@ Timed, in wall seconds:
 - warm: the same page opened again ``--warm`` times later in the same session.
 
 With ``--think S``, S seconds pass on each page before the next is opened, as when a person
-reads it; the server computes the other pages' frames meanwhile (``ui.prewarm``). The
-default, 0, opens the next page as soon as one is drawn: the worst case.
+reads it. The default, 0, opens the next page as soon as one is drawn.
 
 The figures are medians over ``--rounds`` rounds (warm: over every warm visit). Run with
 ``python -m bench.bench_browser [--rounds 3] [--warm 2] [--think 0]``; needs Playwright and Debian's

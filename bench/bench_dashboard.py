@@ -19,10 +19,6 @@ Then, in the same run (this machine is shared and noisy, so compare within one r
   median of ``--repeat`` warm reruns, and, in a second pass, its cold run with every cached
   result cleared first (the Store stays open; the engine included).
 
-The server also computes the other pages' frames in the background once a page is drawn
-(``ui.prewarm``); AppTest runs have no server, so the first visits here are without it
-(``bench.bench_browser`` measures the server).
-
 Run with ``python -m bench.bench_dashboard [--milestones 100000] [--repeat 3] [--sample]``.
 Nothing is written into the repository; the temporary folder is removed at the end.
 """

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from kpi_engine.core.errors import InputError
 from kpi_engine.store import IngestResult, Store
-
-if TYPE_CHECKING:
-    from kpi_engine.ingest import ParsedUpload, SourceFile
 
 #: The bundled sample, next to the package in the repository.
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -58,26 +53,12 @@ def load_sample(store: Store, folder: Path = SAMPLE_DIR) -> list[IngestResult]:
     list[IngestResult]
         One result per week, oldest first.
     """
-    import kpi_engine.ingest  # noqa: F401  # imported here, never first in the reading thread
-
-    weeks = sample_weeks(folder)
-    results = []
-    # the next week is read and checked while the store writes this one (two cores: both at once)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-read") as reader:
-        pending = [reader.submit(_read_week, folder, week, i == 0) for i, (_, week) in enumerate(weeks)]
-        try:
-            for (as_of, _), read in zip(weeks, pending, strict=True):
-                files, upload = read.result()
-                results.append(store.ingest(upload, as_of, author="sample", sources=files))
-        finally:
-            for read in pending:  # a failure stops the reading of later weeks too
-                read.cancel()
-    return results
-
-
-def _read_week(folder: Path, week: Path, first: bool) -> tuple[list[SourceFile], ParsedUpload]:
-    """Read and check one week's files (the first week with the ``portfolio`` folder)."""
     from kpi_engine.ingest import read_paths, read_upload
 
-    files = read_paths([folder / "portfolio", week] if first else [week])
-    return files, read_upload(files)
+    results = []
+    for i, (as_of, week) in enumerate(sample_weeks(folder)):
+        paths = [folder / "portfolio", week] if i == 0 else [week]
+        files = read_paths(paths)
+        upload = read_upload(files)
+        results.append(store.ingest(upload, as_of, author="sample", sources=files))
+    return results
