@@ -11,9 +11,13 @@ Then, in the same run (this machine is shared and noisy, so compare within one r
 
 - baselines: ``analyse(store)`` for the latest snapshot (what a cold cache must pay on
   the first page a user opens) and a plain ``store.load_portfolio()``;
-- each page through ``streamlit.testing.v1.AppTest`` on that file, as the server runs it
-  (app.py's navigation on every run): the cold run, with every cached result cleared first
-  (the Store stays open), and the median of ``--repeat`` warm reruns with the caches hot.
+- the floor: an empty Streamlit page (one title) through ``streamlit.testing.v1.AppTest``,
+  its first run and the median of its reruns;
+- each page through ``AppTest`` on that file, as the server runs it (app.py's navigation on
+  every run): its first visit in the session after the pages before it (the engine's
+  results of the snapshot cached, as for a user who starts on the default page), the
+  median of ``--repeat`` warm reruns, and, in a second pass, its cold run with every cached
+  result cleared first (the Store stays open; the engine included).
 
 Run with ``python -m bench.bench_dashboard [--milestones 100000] [--repeat 3] [--sample]``.
 Nothing is written into the repository; the temporary folder is removed at the end.
@@ -145,47 +149,86 @@ def _timed_run(at: object, errors: _PageErrors) -> tuple[float, str | None]:
     return seconds, (str(shown[0].value).splitlines()[0] if shown else None)
 
 
-def measure_pages(db: Path, repeat: int) -> tuple[float, list[tuple[str, float, float, str | None]]]:
-    """Return the app's first run and (page, cold s, warm median s, error shown or None) per page.
+def quiet_bare_mode() -> None:
+    """Hide the bare-mode notices ("No runtime found ...", one per cached function) that would bury the table.
 
-    A page that shows an error is still timed (the error is what a user would see) and
-    the others go on.
+    A filter, because AppTest sets Streamlit's log levels again on every run.
+    """
+    for name in ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context"):
+        logging.getLogger(name).addFilter(lambda record: record.levelno >= logging.ERROR)
+
+
+#: The floor: an empty page (one title), what a run of Streamlit itself costs.
+FLOOR_PAGE = 'import streamlit as st\n\nst.title("Floor")\n'
+
+
+def measure_floor(repeat: int) -> tuple[float, float]:
+    """Return an empty page's first run and the median of ``repeat`` reruns (seconds)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_string(FLOOR_PAGE, default_timeout=RUN_TIMEOUT)
+    start = time.perf_counter()
+    at.run()
+    first = time.perf_counter() - start
+    return first, median_seconds(at.run, repeat=repeat, warmup=0)
+
+
+PageFigures = tuple[str, float, float, float, str | None]
+
+
+def measure_pages(db: Path, repeat: int) -> tuple[float, list[PageFigures]]:
+    """Return the app's first run and (page, first visit s, cold s, warm median s, error or None) per page.
+
+    First visit: the page opened for the first time in the session, after the pages before
+    it (the engine's results of the snapshot are cached by then, as they are for a user who
+    starts on the default page). Cold: the page run with every cached result cleared first
+    (the Store stays open), the engine included. Warm: the median of ``repeat`` reruns. A
+    page that shows an error is still timed (the error is what a user would see) and the
+    others go on.
     """
     from streamlit.testing.v1 import AppTest
 
     from ui import pages_mode
 
-    # Bare-mode notices ("No runtime found ...", one per cached function) would bury the
-    # table; a filter, because AppTest sets Streamlit's log levels again on every run.
-    for name in ("streamlit.runtime.caching.cache_data_api", "streamlit.runtime.scriptrunner_utils.script_run_context"):
-        logging.getLogger(name).addFilter(lambda record: record.levelno >= logging.ERROR)
     os.environ["KPI_DB"] = str(db)
     os.environ["KPI_AUTOLOAD_SAMPLE"] = "0"
-    rows = []
+    visits: dict[str, tuple[float, float, str | None]] = {}
+    colds: dict[str, tuple[float, str | None]] = {}
     with pages_mode.navigation_as_served(), page_errors() as errors:
         at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
         first, _ = _timed_run(at, errors)  # imports, opening the Store, the default page computed
         for page in PAGES:
             at.switch_page(f"pages/{page}.py")
-            _clear_results()
-            cold, failure = _timed_run(at, errors)
+            visit, failure = _timed_run(at, errors)
             warm_runs = [_timed_run(at, errors) for _ in range(repeat)]
             failure = failure or next((f for _, f in warm_runs if f), None)
-            rows.append((page, cold, statistics.median(s for s, _ in warm_runs), failure))
+            visits[page] = (visit, statistics.median(s for s, _ in warm_runs), failure)
+        for page in PAGES:
+            at.switch_page(f"pages/{page}.py")
+            _clear_results()
+            colds[page] = _timed_run(at, errors)
+    rows = []
+    for page in PAGES:
+        visit, warm, failure = visits[page]
+        cold, cold_failure = colds[page]
+        rows.append((page, visit, cold, warm, failure or cold_failure))
     return first, rows
 
 
 # ------------------------------------------------------------------ report
-def print_rows(rows: list[tuple[str, float | None, float | None, str]]) -> None:
-    """Print ``(what, cold s, warm median s, note)`` rows aligned."""
-    width = max(len(what) for what, _, _, _ in rows)
+Row = tuple[str, float | None, float | None, float | None, str]
+
+
+def print_rows(rows: list[Row]) -> None:
+    """Print ``(what, first visit s, cold s, warm median s, note)`` rows aligned."""
+    width = max(len(row[0]) for row in rows)
 
     def cell(value: float | None) -> str:
         return f"{value:13.3f}" if value is not None else f"{'':>13}"
 
-    print(f"{'what':<{width}}  {'cold s':>13}  {'warm median s':>13}  note")
-    for what, cold, warm, note in rows:
-        print(f"{what:<{width}}  {cell(cold)}  {cell(warm)}  {note}")
+    print(f"{'what':<{width}}  {'first visit s':>13}  {'cold s':>13}  {'warm median s':>13}  note")
+    for what, visit, cold, warm, note in rows:
+        print(f"{what:<{width}}  {cell(visit)}  {cell(cold)}  {cell(warm)}  {note}")
 
 
 def main() -> None:
@@ -204,18 +247,31 @@ def main() -> None:
         with Store.open(db) as store:
             analysed = median_seconds(lambda: analyse(store), repeat=args.repeat)
             loaded = median_seconds(store.load_portfolio, repeat=args.repeat)
+        quiet_bare_mode()
+        floor_first, floor_warm = measure_floor(args.repeat)
         first, pages = measure_pages(db, args.repeat)
 
-        rows: list[tuple[str, float | None, float | None, str]] = [
-            ("baseline: analyse(store), latest snapshot", analysed, None, f"median of {args.repeat}"),
-            ("baseline: store.load_portfolio()", loaded, None, f"median of {args.repeat}"),
-            ("app: first run (pulse, fresh process)", first, None, "imports, Store.open, both snapshots analysed"),
+        rows: list[Row] = [
+            ("floor: an empty page (one title)", floor_first, None, floor_warm, "Streamlit's own cost per run"),
+            ("baseline: analyse(store), latest snapshot", None, analysed, None, f"median of {args.repeat}"),
+            ("baseline: store.load_portfolio()", None, loaded, None, f"median of {args.repeat}"),
+            (
+                "app: first run (pulse, fresh process)",
+                first,
+                None,
+                None,
+                "imports, Store.open, both snapshots analysed",
+            ),
         ]
         rows += [
-            (f"page: {page}", cold, warm, f"the page shows an error: {failure}" if failure else "")
-            for page, cold, warm, failure in pages
+            (f"page: {page}", visit, cold, warm, f"the page shows an error: {failure}" if failure else "")
+            for page, visit, cold, warm, failure in pages
         ]
         print_rows(rows)
+        print(
+            "first visit: opened after the pages above it, the snapshot's engine results cached; "
+            "cold: every cached result cleared first (the engine included); warm: median of reruns"
+        )
 
 
 if __name__ == "__main__":

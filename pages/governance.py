@@ -5,12 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi_engine.engine import views
-from kpi_engine.loop.digests import missing_contacts
 from ui import context, decision, export, loaders
 from ui import format as fmt
 
 ctx = context.require()
-result = ctx.result()
 
 st.title("Governance")
 st.caption(context.caption(ctx))
@@ -26,8 +24,7 @@ SECTIONS = {
 #: Findings listed as sentences per section; the rest are in the table and the downloads.
 LISTED = 15
 
-findings = views.governance_view(result.exceptions)
-sections = views.governance_sections(result.exceptions)
+findings, sections = loaders.governance(*ctx.at)
 counts = st.columns(len(SECTIONS))
 for cell, section in zip(counts, SECTIONS, strict=False):
     cell.metric(section, sections[section].height, border=True)
@@ -36,8 +33,7 @@ decision.credibility_section(ctx)
 st.divider()
 # People the escalation loop cannot reach (DOMAIN.md section 6, rule 1): not on the exception
 # list itself, so that they are not escalated in turn.
-state = loaders.loop(*ctx.at)
-unreachable = missing_contacts(state.status, state.people)
+unreachable = loaders.unreachable(*ctx.at)
 st.subheader(f"People with no contact details ({unreachable.height})")
 st.caption(
     "Named as the person to act on an open item but without an e-mail address in the people sheet: "
@@ -95,8 +91,10 @@ for section, rows in sections.items():
     )
     st.html(f"<ul style='font-size:0.95rem;line-height:1.45;padding-left:1.2rem'>{items}</ul>{more}")
     with st.expander("As a table"):
+        # the first rows only (a rerun sends the table to the browser); the downloads hold every row
+        shown = rows.head(views.TABLE_ROWS)
         st.dataframe(
-            rows,
+            shown,
             column_order=["escalate_to", "escalate_role", "finding", "milestone_id", "kpi_id", "why"],
             column_config={
                 **fmt.columns(ctx.currency),
@@ -106,5 +104,9 @@ for section, rows in sections.items():
             hide_index=True,
             placeholder="–",
             key=f"gov_{section}",
-            height=fmt.table_height(rows.height, 390),
+            height=fmt.table_height(shown.height, 390),
         )
+        if shown.height < rows.height:
+            st.caption(
+                f"Showing the first {shown.height:,} of {rows.height:,}: the downloads above hold every finding."
+            )

@@ -15,7 +15,6 @@ import streamlit as st
 
 from kpi_engine.core.errors import KpiError
 from kpi_engine.core.schema import conform
-from kpi_engine.engine import credibility as cred
 from kpi_engine.engine import views
 from kpi_engine.whatif.optimize import Optimum, best_workarounds, candidate_values
 from ui import access, charts, context, errors, loaders, whatif
@@ -231,7 +230,7 @@ def credibility_section(ctx: context.Context) -> None:
     by = st.segmented_control(
         "Per", ["person", "project", "program"], default="person", key="cred_by", format_func=str.capitalize
     )
-    table = cred.credibility(history, by or "person")
+    table = loaders.credibility(*ctx.at, by or "person")
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.dataframe(
@@ -253,8 +252,8 @@ def credibility_section(ctx: context.Context) -> None:
             height=fmt.table_height(table.height, 380),
         )
     with right:
-        per_week = cred.watermelon_weeks(history)
-        shown = cred.credibility(history).filter(pl.col("watermelons") > 0).head(12)["person"]
+        per_week = loaders.watermelon_weeks(*ctx.at)
+        shown = loaders.credibility(*ctx.at, "person").filter(pl.col("watermelons") > 0).head(12)["person"]
         if shown.len():
             st.caption("Reports better than computed, per snapshot (owners with at least one).")
             st.altair_chart(
@@ -266,7 +265,7 @@ def credibility_section(ctx: context.Context) -> None:
 
 def reporting_sentences(ctx: context.Context, owner: str | None) -> list[str]:
     """Sentences about the recent reports of each person an owner names (for the drill-down)."""
-    return cred.reporting_sentences(reports(ctx), owner)
+    return loaders.reporting_sentences(*ctx.at, owner)
 
 
 # ------------------------------------------------------------------ board deck

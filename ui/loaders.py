@@ -21,6 +21,7 @@ Two kinds of cache:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -35,10 +36,11 @@ from kpi_engine.analysis import analyse, milestone_history
 from kpi_engine.core.access import AccessPolicy
 from kpi_engine.core.errors import InputError, KpiError, Problem, UploadRejected
 from kpi_engine.core.settings import Settings
-from kpi_engine.engine import views
+from kpi_engine.engine import page_views, views
 from kpi_engine.engine.compute import EngineResult
 from kpi_engine.ingest import ColumnMapping, ParsedUpload, SourceFile, detect_source, read_upload
 from kpi_engine.loop.decisions import DecisionRequest
+from kpi_engine.loop.digests import missing_contacts
 from kpi_engine.loop.service import DecisionRecorded, LoopState, loop_state, record_decision
 from kpi_engine.store import DataVersion, IngestResult, Store, data_version, idle_release_seconds, resolve_db_path
 
@@ -141,8 +143,9 @@ def _access_policy(path: str, version: DataVersion) -> AccessPolicy:
     return _store(path).access_policy()
 
 
+@functools.lru_cache(maxsize=32)
 def settings_of(key: SettingsKey) -> Settings:
-    """Return the Settings a key stands for."""
+    """Return the Settings a key stands for (one frozen object per key: checked once, not per call)."""
     return Settings.from_dict(dict(key))
 
 
@@ -191,6 +194,17 @@ def exception_filter_options(path: str, snapshot_id: int, settings: SettingsKey)
     Shared and read-only: copy a choice list before changing it.
     """
     return views.filter_options(result(path, snapshot_id, settings).exceptions)
+
+
+@shared(max_entries=8)
+def governance(path: str, snapshot_id: int, settings: SettingsKey) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Return the governance findings and the same per page section (shared, read-only).
+
+    See :func:`kpi_engine.engine.views.governance_view` and
+    :func:`~kpi_engine.engine.views.governance_sections`; copy the dict before changing it.
+    """
+    exceptions = result(path, snapshot_id, settings).exceptions
+    return views.governance_view(exceptions), views.governance_sections(exceptions)
 
 
 Cells = tuple[tuple[str, str], ...]
@@ -252,6 +266,20 @@ def loop(path: str, snapshot_id: int, settings: SettingsKey) -> LoopState:
 @shared(max_entries=8, show_spinner=False)
 def _loop(path: str, snapshot_id: int, settings: SettingsKey, version: DataVersion) -> LoopState:
     return loop_state(_store(path), snapshot_id, settings_of(settings), result=result(path, snapshot_id, settings))
+
+
+def unreachable(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
+    """Return the people an open item is escalated to who have no e-mail address (read-only, shared).
+
+    See :func:`kpi_engine.loop.digests.missing_contacts`.
+    """
+    return _unreachable(path, snapshot_id, settings, data_version(path))
+
+
+@shared(max_entries=8, show_spinner=False)
+def _unreachable(path: str, snapshot_id: int, settings: SettingsKey, version: DataVersion) -> pl.DataFrame:
+    state = _loop(path, snapshot_id, settings, version)
+    return missing_contacts(state.status, state.people)
 
 
 def loop_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
@@ -384,7 +412,61 @@ def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.Dat
     Shared and read-only.
     """
     from kpi_engine.analysis import report_snapshot_ids
-    from kpi_engine.engine.credibility import empty_reports
+    from kpi_engine.engine.credibility import empty_reports, report_rows
 
-    frames = [snapshot_reports(path, i, settings) for i in report_snapshot_ids(_store(path), snapshot_id)]
+    # The snapshot shown and the one before it are computed already (watermelons do not depend
+    # on the previous snapshot, so the cached results give the reports a snapshot alone gives).
+    computed = {snapshot_id: result(path, snapshot_id, settings)}
+    previous_id = _store(path).previous_snapshot_id(snapshot_id)
+    before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
+    if previous_id is not None and before is not None:
+        computed[previous_id] = before
+    frames = [
+        report_rows(computed[i], i) if i in computed else snapshot_reports(path, i, settings)
+        for i in report_snapshot_ids(_store(path), snapshot_id)
+    ]
     return pl.concat(frames) if frames else empty_reports()
+
+
+@shared(max_entries=16, show_spinner="Ranking the reports ...")
+def credibility(path: str, snapshot_id: int, settings: SettingsKey, by: str) -> pl.DataFrame:
+    """Return the reporting credibility per ``by`` over :func:`report_history` (shared, read-only).
+
+    See :func:`kpi_engine.engine.credibility.credibility`.
+    """
+    from kpi_engine.engine import credibility as cred
+
+    return cred.credibility(report_history(path, snapshot_id, settings), by)
+
+
+@shared(max_entries=8)
+def watermelon_weeks(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
+    """Return reports and watermelons per person and snapshot date (shared, read-only).
+
+    See :func:`kpi_engine.engine.credibility.watermelon_weeks`.
+    """
+    from kpi_engine.engine import credibility as cred
+
+    return cred.watermelon_weeks(report_history(path, snapshot_id, settings))
+
+
+@shared(max_entries=8)
+def reports_by_person(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
+    """Return :func:`report_history` with the person keys each report's owner names (shared, read-only).
+
+    See :func:`kpi_engine.engine.page_views.with_person_keys`.
+    """
+    return page_views.with_person_keys(report_history(path, snapshot_id, settings))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def reporting_sentences(path: str, snapshot_id: int, settings: SettingsKey, owner: str | None) -> list[str]:
+    """Return the sentences about the recent reports of each person ``owner`` names.
+
+    See :func:`kpi_engine.engine.credibility.reporting_sentences`; only the reports of the
+    people named are read (:func:`kpi_engine.engine.page_views.reports_naming`).
+    """
+    from kpi_engine.engine import credibility as cred
+
+    named = page_views.reports_naming(reports_by_person(path, snapshot_id, settings), owner)
+    return cred.reporting_sentences(named, owner)

@@ -1,0 +1,260 @@
+"""Browser benchmark: what a user waits for in headless Chromium, against an empty Streamlit app.
+
+Each round starts two servers on 127.0.0.1 with ``streamlit run``, one after the other (the
+order alternates between rounds; this machine is shared and noisy, so compare within one run):
+
+- the floor: a two-page Streamlit app that draws one title per page, written into a
+  temporary folder. Its first start and its page changes are what Streamlit and the
+  browser cost on this machine before the dashboard does anything;
+- the dashboard (``app.py``) on a fresh, empty DuckDB file in a temporary folder: its first
+  start includes the automatic load of the bundled sample (eight weekly snapshots).
+
+Timed, in wall seconds:
+
+- first start: from launching the server process until the default page shows its
+  title and Streamlit's script state is "not running" (the running indicator is gone);
+- cold: a page opened for the first time in that server process (a click on its sidebar
+  link, from the page before it in the navigation order), until its title shows and the
+  script has finished;
+- warm: the same page opened again ``--warm`` times later in the same session.
+
+With ``--think S``, S seconds pass on each page before the next is opened, as when a person
+reads it. The default, 0, opens the next page as soon as one is drawn.
+
+The figures are medians over ``--rounds`` rounds (warm: over every warm visit). Run with
+``python -m bench.bench_browser [--rounds 3] [--warm 2] [--think 0]``; needs Playwright and Debian's
+Chromium (``/usr/bin/chromium``). Nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: The dashboard's pages in the order of its navigation: (URL path, title the page shows).
+PAGES = (
+    ("pulse", "Portfolio pulse"),
+    ("exceptions", "Exceptions"),
+    ("heatmap", "Heatmap"),
+    ("kpis", "KPIs"),
+    ("whatif", "What-if scenarios"),
+    ("governance", "Governance"),
+    ("my_items", "My items"),
+    ("upload", "Upload"),
+    ("history", "History"),
+    ("settings", "Settings"),
+)
+#: The floor: an empty two-page app (what Streamlit itself costs per page).
+FLOOR_APP = """
+import streamlit as st
+
+def first():
+    st.title("Floor one")
+
+def second():
+    st.title("Floor two")
+
+st.navigation([st.Page(first, title="Floor one", url_path="one", default=True),
+               st.Page(second, title="Floor two", url_path="two")]).run()
+"""
+FLOOR_PAGES = (("one", "Floor one"), ("two", "Floor two"))
+#: Seconds to wait for a page before the benchmark gives up.
+TIMEOUT_S = 180.0
+
+#: True when the page shows ``title`` in an h1 and the script has finished.
+_READY = """(title) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')) return false;
+  return [...document.querySelectorAll('h1')].some((h) => h.innerText.trim() === title);
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(script: Path, env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+    """Run ``streamlit run script`` on a free loopback port; yield (address, process, start time)."""
+    port = _free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    with log.open("wb") as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=script.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield f"http://127.0.0.1:{port}", process, start
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the server did not answer its health check in time")
+
+
+def _ready(page: Any, title: str) -> None:
+    """Wait until ``title`` shows and the script finished, then for the browser to paint."""
+    page.wait_for_function(_READY, arg=title, timeout=TIMEOUT_S * 1000, polling=20)
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def _open(page: Any, url_path: str | None, title: str) -> float:
+    """Click the sidebar link of a page (None: the default page); return the seconds until it is ready."""
+    ending = f"/{url_path}" if url_path else "/"  # the default page's address is the app's own
+    link = page.locator(f'[data-testid="stSidebarNavLink"][href$="{ending}"]').first
+    start = time.perf_counter()
+    link.click()
+    _ready(page, title)
+    return time.perf_counter() - start
+
+
+@dataclass
+class Figures:
+    """What one app showed over the rounds: first starts, and per page its cold and warm times."""
+
+    first_start: list[float] = field(default_factory=list)
+    server_up: list[float] = field(default_factory=list)
+    cold: dict[str, list[float]] = field(default_factory=dict)
+    warm: dict[str, list[float]] = field(default_factory=dict)
+
+
+def measure(
+    browser: Any,
+    script: Path,
+    env: dict[str, str],
+    pages: tuple[tuple[str, str], ...],
+    warm: int,
+    think: float,
+    log: Path,
+    into: Figures,
+) -> None:
+    """Start ``script`` once, open its default page, then every other page cold and ``warm`` times warm.
+
+    ``think`` seconds pass on each page before the next is opened (a person reading it).
+    """
+    with server(script, env, log) as (url, process, start):
+        _wait_healthy(url, process)
+        into.server_up.append(time.perf_counter() - start)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        try:
+            page.goto(url, timeout=TIMEOUT_S * 1000)
+            _ready(page, pages[0][1])
+            into.first_start.append(time.perf_counter() - start)
+            # cold: the first visit of every page; the default page is visited again at the end
+            order = [*pages[1:], pages[0]]
+            for url_path, title in order:
+                link = None if url_path == pages[0][0] else url_path
+                page.wait_for_timeout(think * 1000)
+                into.cold.setdefault(url_path, []).append(_open(page, link, title))
+            for _ in range(warm):
+                for url_path, title in order:
+                    link = None if url_path == pages[0][0] else url_path
+                    page.wait_for_timeout(think * 1000)
+                    into.warm.setdefault(url_path, []).append(_open(page, link, title))
+        finally:
+            context.close()
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(app: Figures, floor: Figures, rounds: int, warm: int, think: float) -> None:
+    """Print the medians, each next to the floor of the same run."""
+    floor_cold = _median([s for values in floor.cold.values() for s in values])
+    floor_warm = _median([s for values in floor.warm.values() for s in values])
+    print(
+        f"medians over {rounds} rounds (warm: {warm} visits a round; {think:g} s on a page before the next); "
+        "floor = an empty two-page Streamlit app"
+    )
+    print(f"{'what':<34} {'seconds':>8} {'floor s':>8}")
+    print(
+        f"{'first start, sample load included':<34} {_median(app.first_start):8.2f} {_median(floor.first_start):8.2f}"
+    )
+    print(f"{'  of which: server answers health':<34} {_median(app.server_up):8.2f} {_median(floor.server_up):8.2f}")
+    print(f"{'page':<34} {'cold s':>8} {'warm s':>8}   floor: cold {floor_cold:.2f} s, warm {floor_warm:.2f} s")
+    for url_path, _ in PAGES:
+        cold = app.cold.get(url_path, [])
+        note = " (the default page: cold is its second visit)" if url_path == PAGES[0][0] else ""
+        print(f"{url_path:<34} {_median(cold):8.2f} {_median(app.warm.get(url_path, [])):8.2f}{note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="fresh servers per app (alternating with the floor)")
+    parser.add_argument("--warm", type=int, default=2, help="warm visits of every page per round")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds spent on a page before the next")
+    parser.add_argument("--logs", type=Path, help="a folder to keep the servers' logs in (default: dropped)")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    app, floor = Figures(), Figures()
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kpi-bench-browser-") as folder_name:
+        folder = Path(folder_name)
+        floor_script = folder / "floor_app.py"
+        floor_script.write_text(FLOOR_APP, encoding="utf-8")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for round_no in range(args.rounds):
+                    db = folder / f"round{round_no}.duckdb"  # fresh: the app loads the sample itself
+                    runs = [
+                        (floor_script, dict(os.environ), FLOOR_PAGES, floor),
+                        (ROOT / "app.py", {**os.environ, "KPI_DB": str(db)}, PAGES, app),
+                    ]
+                    for script, env, pages, into in runs if round_no % 2 == 0 else runs[::-1]:
+                        log = (args.logs or folder) / f"{script.stem}-{round_no}.log"
+                        measure(browser, script, env, pages, args.warm, args.think, log, into)
+                    print(f"round {round_no + 1}: first start {app.first_start[-1]:.2f} s", flush=True)
+            finally:
+                browser.close()
+    report(app, floor, args.rounds, args.warm, args.think)
+
+
+if __name__ == "__main__":
+    main()
