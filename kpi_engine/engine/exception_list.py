@@ -163,7 +163,10 @@ def governance_why() -> pl.Expr:
         .then(pl.lit(""))
         .when(pl.col("escalate_to").is_not_null())
         .then(pl.format(" {} ({}) should fix it.", pl.col("escalate_to"), pl.col("escalate_role")))
-        .otherwise(pl.lit(" The PMO should correct the id."))
+        .when(pl.col("finding") == "dangling id")
+        .then(pl.lit(" The PMO should correct the id."))
+        # the project has no owner yet (one an export created): nobody to hand it to
+        .otherwise(pl.lit(" Its project has no owner: the PMO should name one."))
     )
     return pl.concat_str(subject, pl.lit(": "), pl.col("detail"), pl.lit("."), fix)
 
