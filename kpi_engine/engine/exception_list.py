@@ -248,9 +248,55 @@ def nullable_rows(rows: np.ndarray) -> pl.Series:
     return pl.Series("at", np.ma.masked_array(rows, mask=rows < 0))
 
 
-def _ranks(ids: pl.Series) -> pl.Series:
-    """Each id's place in the sorted ids (equal ids share one): sorting by it sorts by the id."""
-    return ids.rank("dense")
+def _ranks_at(ids: pl.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each row's id rank in the sorted ``ids`` (equal ids share one; no row, -1, comes last) and the span.
+
+    Sorting by the rank sorts by the id; the span is one more than the largest rank.
+    """
+    ranks = ids.rank("dense").cast(pl.Int64).fill_null(0).to_numpy()
+    last = int(ranks.max(initial=0)) + 1
+    return np.where(rows >= 0, ranks[np.maximum(rows, 0)], last), last + 1
+
+
+def _descending_ranks(values: pl.Series, rows: np.ndarray, missing_last: bool = False) -> tuple[np.ndarray, int]:
+    """Ranks of ``values`` at ``rows`` that sort them descending (NaN first, as Polars does), and their span.
+
+    A row of -1 or a null value counts as 0 (``missing_last``: comes after every value instead).
+    """
+    table = values.cast(pl.Float64)
+    if not missing_last:
+        table = table.fill_null(0.0)
+    ranked = pl.concat([table, pl.Series([None if missing_last else 0.0], dtype=pl.Float64)])
+    ranks = ranked.rank("dense", descending=True).cast(pl.Int64)
+    span = int(ranks.max() or 0) + 2
+    at = ranks.fill_null(span - 1).to_numpy()
+    return at[np.where(rows >= 0, rows, len(at) - 1)], span
+
+
+#: Largest span of one packed integer sort key.
+_PACK_LIMIT = 2**62
+
+
+def _order(value: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Stable order by ``value`` descending (NaN first), then by the integer keys ascending.
+
+    Each key is ``(values, span)`` with values in ``0 .. span - 1``; consecutive keys are
+    packed into one int64 while their spans multiply to less than 2**62, so one stable
+    sort serves several keys.
+    """
+    packed: list[np.ndarray] = []
+    current, span = np.zeros(value.size, dtype=np.int64), 1
+    for values, width in keys:
+        if span * width >= _PACK_LIMIT:
+            packed.append(current)
+            current, span = np.zeros(value.size, dtype=np.int64), 1
+        current = current * width + values
+        span *= width
+    packed.append(current)
+    nan = np.isnan(value)
+    first = [np.where(nan, 0.0, -value)] + ([~nan] if nan.any() else [])
+    # np.lexsort sorts by its last key first
+    return np.lexsort([*reversed(packed), *first])
 
 
 def _gather(frame: pl.DataFrame, at: pl.Series, fields: dict[str, str]) -> list[pl.Series]:
@@ -322,29 +368,16 @@ def build_exception_list(
     kind = np.repeat(np.array([_MILESTONE, _GOVERNANCE], dtype=np.int8), [n_pairs + n_alone, n_findings])
     zeros = pl.Series(np.zeros(n_alone + n_findings))
     value_at_risk = pl.concat([pairs["value_at_risk"].cast(pl.Float64).gather(chosen), zeros])
-    # the seven keys of sort_exceptions as numbers: ids by their rank, "governance" < "milestone"
-    keys = pl.DataFrame(
+    order = _order(
+        value_at_risk.fill_null(0.0).to_numpy(),
         [
-            value_at_risk.fill_null(0.0).alias("value"),
-            kpis["shortfall"].cast(pl.Float64).gather(nullable_rows(k_pair)).fill_null(0.0).alias("shortfall"),
-            milestones["slip_days"].gather(nullable_rows(m)).alias("slip"),
-            pl.Series("kind", kind),
-            _ranks(milestones["milestone_id"]).gather(nullable_rows(m)).alias("milestone"),
-            _ranks(kpis["kpi_id"]).gather(nullable_rows(k)).alias("kpi"),
-            _ranks(findings["finding"]).gather(nullable_rows(f)).alias("finding"),
-        ]
-    )
-    order = (
-        keys.select(
-            pl.arg_sort_by(
-                keys.columns,
-                descending=[True, True, True, False, False, False, False],
-                nulls_last=True,
-                maintain_order=True,
-            )
-        )
-        .to_series()
-        .to_numpy()
+            _descending_ranks(kpis["shortfall"], k_pair),
+            _descending_ranks(milestones["slip_days"], m, missing_last=True),
+            (kind.astype(np.int64), 2),
+            _ranks_at(milestones["milestone_id"], m),
+            _ranks_at(kpis["kpi_id"], k),
+            _ranks_at(findings["finding"], f),
+        ],
     )
     m_at, k_at, k_pair_at, p_at, f_at = (nullable_rows(at[order]) for at in (m, k, k_pair, p, f))
     kind_names = pl.Series("kind", kind[order])
