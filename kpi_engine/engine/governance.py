@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kpi_engine.core.owners import owner_count, owner_problems
+from kpi_engine.core.owners import owner_problems
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.references import References, resolve
 
@@ -50,8 +50,11 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.Dat
 
 def _ownerless_projects(projects: pl.DataFrame) -> pl.DataFrame:
     """Projects whose owner is blank: an upload created them from an export, and nobody answers for them yet."""
+    # owners repeat: judge each distinct owner string once (blank names nobody: "no owner")
+    owners = projects["owner"].unique()
+    blank = owners.filter(owner_problems(owners) == "no owner")
     none = pl.lit(None, pl.String)
-    return projects.filter(owner_count(pl.col("owner")) == 0).select(
+    return projects.filter(pl.col("owner").is_in(blank.implode(), nulls_equal=True)).select(
         pl.lit("project").alias("subject"),
         pl.col("project_id").alias("subject_id"),
         none.alias("milestone_id"),
