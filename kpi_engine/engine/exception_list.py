@@ -299,9 +299,16 @@ def _order(value: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
     return np.lexsort([*reversed(packed), *first])
 
 
-def _gather(frame: pl.DataFrame, at: pl.Series, fields: dict[str, str]) -> list[pl.Series]:
-    """``frame``'s columns (``fields``: new name -> column) at row positions ``at`` (null gives null)."""
-    return frame.select([pl.col(column).gather(at).alias(name) for name, column in fields.items()]).get_columns()
+def _gather(frame: pl.DataFrame, rows: np.ndarray, fields: dict[str, str]) -> list[pl.Series]:
+    """``frame``'s columns (``fields``: new name -> column) at row positions ``rows`` (-1 gives null).
+
+    One gather of plain positions, then nulls where a row has none: faster than gathering
+    with a nullable index.
+    """
+    picked = frame.select([pl.col(column).alias(name) for name, column in fields.items()])[np.maximum(rows, 0)]
+    if rows.size and rows.min() < 0:
+        picked = picked.select(pl.when(pl.Series(rows >= 0)).then(pl.all()).name.keep())
+    return picked.get_columns()
 
 
 def _project_of_findings(columns: list[pl.Series], findings: pl.DataFrame, at: pl.Series) -> list[pl.Series]:
@@ -379,7 +386,8 @@ def build_exception_list(
             _ranks_at(findings["finding"], f),
         ],
     )
-    m_at, k_at, k_pair_at, p_at, f_at = (nullable_rows(at[order]) for at in (m, k, k_pair, p, f))
+    m, k, k_pair, p = (at[order] for at in (m, k, k_pair, p))
+    f_at = nullable_rows(f[order])
     kind_names = pl.Series("kind", kind[order])
     escalation = pl.concat(
         [pairs.select(_ESCALATION)[chosen], lonely.select(_ESCALATION)[alone], findings.select(_ESCALATION)]
@@ -388,10 +396,10 @@ def build_exception_list(
         pl.select(pl.when(kind_names == _GOVERNANCE).then(pl.lit("governance")).otherwise(pl.lit("milestone")))
         .to_series()
         .alias("kind"),
-        *_project_of_findings(_gather(milestones, m_at, _MILESTONE_FIELDS), findings, f_at),
-        *_gather(kpis, k_at, _KPI_FIELDS),
-        *_gather(kpis, k_pair_at, _KPI_FIGURES),
-        pairs["kpi_impact"].gather(p_at).alias("kpi_impact"),
+        *_project_of_findings(_gather(milestones, m, _MILESTONE_FIELDS), findings, f_at),
+        *_gather(kpis, k, _KPI_FIELDS),
+        *_gather(kpis, k_pair, _KPI_FIGURES),
+        *_gather(pairs, p, {"kpi_impact": "kpi_impact"}),
         value_at_risk.gather(order).alias("value_at_risk"),
         *escalation.get_columns(),
         findings["finding"].gather(f_at).alias("finding"),
