@@ -18,7 +18,7 @@ from kpi_engine.core.money import cents_array, round_cents
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.references import Positions, positions
 from kpi_engine.core.settings import Settings
-from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
+from kpi_engine.engine.escalation import milestone_escalation, pair_escalation_at
 from kpi_engine.engine.exception_list import build_exception_list, nullable_rows, with_why
 from kpi_engine.engine.governance import findings_with_rows
 from kpi_engine.engine.kpis import kpi_projection, link_figures
@@ -145,7 +145,7 @@ def evaluate(
     milestones = schedule.with_finish(finish)
     # links whose milestone and KPI exist, with the row of each (milestones keep their order below)
     known, positions = refs.resolvable_links(portfolio.links)
-    link_rows, link_kpis = positions
+    link_rows = positions[0]
     links = link_figures(known, milestones, portfolio.kpis, positions)
     kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, known, milestones, portfolio.as_of, positions)
     milestones = computed_status(milestones, links, kpis, settings, positions)
@@ -178,14 +178,7 @@ def evaluate(
         how="left",
         maintain_order="left",
     )
-    # each link beside what its escalation needs of its milestone and its KPI: gathered by position
-    pairs = pair_escalation(
-        links.with_columns(
-            *milestones.select("computed_status", "previous_status", "has_finding", "project_owner")[link_rows],
-            *kpi_context.select("misses", pl.col("owner").alias("kpi_owner"), "objective_owner")[link_kpis],
-        ),
-        settings,
-    )
+    pairs = pair_escalation_at(links, positions, milestones, kpi_context, settings)
     lonely_rows = np.flatnonzero(~refs.linked_milestones(milestones.height))
     lonely = milestone_escalation(
         milestones.select("computed_status", "previous_status", "has_finding", "project_owner", "sponsor")[lonely_rows]

@@ -255,7 +255,7 @@ def _ranks_at(ids: pl.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
     """
     ranks = ids.rank("dense").cast(pl.Int64).fill_null(0).to_numpy()
     last = int(ranks.max(initial=0)) + 1
-    return np.where(rows >= 0, ranks[np.maximum(rows, 0)], last), last + 1
+    return np.append(ranks, last)[rows], last + 1  # row -1 takes the appended last rank
 
 
 def _descending_ranks(values: pl.Series, rows: np.ndarray, missing_last: bool = False) -> tuple[np.ndarray, int]:
@@ -269,8 +269,7 @@ def _descending_ranks(values: pl.Series, rows: np.ndarray, missing_last: bool = 
     ranked = pl.concat([table, pl.Series([None if missing_last else 0.0], dtype=pl.Float64)])
     ranks = ranked.rank("dense", descending=True).cast(pl.Int64)
     span = int(ranks.max() or 0) + 2
-    at = ranks.fill_null(span - 1).to_numpy()
-    return at[np.where(rows >= 0, rows, len(at) - 1)], span
+    return ranks.fill_null(span - 1).to_numpy()[rows], span  # row -1 takes the appended missing value
 
 
 #: Largest span of one packed integer sort key.
@@ -305,7 +304,10 @@ def _gather(frame: pl.DataFrame, rows: np.ndarray, fields: dict[str, str]) -> li
     One gather of plain positions, then nulls where a row has none: faster than gathering
     with a nullable index.
     """
-    picked = frame.select([pl.col(column).alias(name) for name, column in fields.items()])[np.maximum(rows, 0)]
+    picked = frame.select([pl.col(column).alias(name) for name, column in fields.items()])
+    if picked.height == 0:
+        return picked.clear(rows.size).get_columns()
+    picked = picked[np.maximum(rows, 0)]
     if rows.size and rows.min() < 0:
         picked = picked.select(pl.when(pl.Series(rows >= 0)).then(pl.all()).name.keep())
     return picked.get_columns()
