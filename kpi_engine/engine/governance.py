@@ -32,11 +32,13 @@ _NO_ROW = pl.lit(UNKNOWN, pl.Int64)
 
 def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.DataFrame:
     # owners repeat (people own many milestones): judge each distinct owner string once
+    # and look at the rows of the owners with a problem only (usually none)
     owners = frame["owner"].unique()
-    problems = pl.DataFrame([owners, owner_problems(owners).alias("finding")])
+    problems = pl.DataFrame([owners, owner_problems(owners).alias("finding")]).filter(pl.col("finding").is_not_null())
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     return (
         frame.with_columns(row.alias("_row"))
+        .filter(pl.col("owner").is_in(problems["owner"].implode(), nulls_equal=True))
         .join(problems, on="owner", how="left", nulls_equal=True)
         .select(
             pl.lit(subject).alias("subject"),
