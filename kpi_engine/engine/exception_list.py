@@ -268,7 +268,8 @@ def _descending_ranks(values: pl.Series, rows: np.ndarray, missing_last: bool = 
         table = table.fill_null(0.0)
     ranked = pl.concat([table, pl.Series([None if missing_last else 0.0], dtype=pl.Float64)])
     ranks = ranked.rank("dense", descending=True).cast(pl.Int64)
-    span = int(ranks.max() or 0) + 2
+    top = ranks.max()
+    span = (top if isinstance(top, int) else 0) + 2
     return ranks.fill_null(span - 1).to_numpy()[rows], span  # row -1 takes the appended missing value
 
 
