@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 from builders import fleet_portfolio, frame, kpi, milestone, portfolio
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,7 @@ from strategies import portfolios
 
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.engine.compute import compute
-from kpi_engine.engine.exception_list import sort_exceptions
+from kpi_engine.engine.exception_list import _order, sort_exceptions
 
 
 def test_a_missing_shortfall_counts_as_zero_in_the_order():
@@ -99,3 +100,30 @@ def test_sentences_written_for_chosen_rows_are_those_of_the_whole_list(portfolio
     result = compute(portfolio)
     chosen = rnd.sample(range(result.exception_rows.height), k=rnd.randint(0, result.exception_rows.height))
     assert_frame_equal(result.with_why(result.exception_rows[chosen]), result.exceptions[chosen])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, -0.0, 1.5, 2.0, 250_000.0, float("nan")]),
+            st.integers(0, 2),
+            st.integers(0, 3),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from([3, 2**31, 2**40]),
+)
+def test_the_packed_order_is_the_order_of_its_keys_whether_or_not_they_fit_one_integer(rows, width):
+    """Money descending (NaN first), then each integer key ascending, ties in row order; keys too
+    wide to share one int64 are sorted as separate keys."""
+    value = np.array([r[0] for r in rows], dtype=np.float64)
+    first = np.array([r[1] for r in rows], dtype=np.int64)
+    second = np.array([r[2] for r in rows], dtype=np.int64) * (width // 3)
+    order = _order(value, [(first, width), (second, width), (first, width)])
+
+    expected = sorted(
+        range(len(rows)),
+        key=lambda i: (not np.isnan(value[i]), 0.0 if np.isnan(value[i]) else -value[i], first[i], second[i], i),
+    )
+    assert order.tolist() == expected

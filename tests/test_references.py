@@ -110,3 +110,18 @@ def test_gathering_by_position_gives_what_joining_on_ids_gives(p):
         computed_status(milestones, gathered, projected, Settings(), positions),
         computed_status(milestones, joined, projected, Settings()),
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ABC", max_size=2), unique=True, max_size=6),
+    st.lists(st.tuples(st.sampled_from([None, "", "A", "B", "C", "Z"]), st.integers(1, 6)), max_size=10),
+)
+def test_runs_of_equal_ids_resolve_like_every_id_on_its_own(ids, runs):
+    """A column listing a milestone's rows together (runs, nulls included) is looked up once per
+    run, with the same positions as one lookup per value."""
+    column = [value for value, length in runs for _ in range(length)]
+    (found,) = positions([pl.Series(column, dtype=pl.String)], pl.Series(ids, dtype=pl.String))
+
+    row_of = {value: row for row, value in enumerate(ids)}
+    assert found.tolist() == [UNKNOWN if v is None else row_of.get(v, UNKNOWN) for v in column]

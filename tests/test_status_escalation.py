@@ -10,12 +10,17 @@ import pytest
 from builders import fleet_portfolio, kpi, milestone, portfolio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+from strategies import portfolios
 
 from kpi_engine.core.portfolio import Portfolio
+from kpi_engine.core.references import resolve
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.compute import compute
+from kpi_engine.engine.escalation import pair_escalation, pair_escalation_at
 
 AS_OF = date(2026, 6, 1)
+ESCALATION = ["escalation_level", "escalate_to", "escalate_role"]
 
 
 def status_of(slip: int, reported: str | None = None, settings: Settings | None = None) -> dict:
@@ -195,3 +200,40 @@ def test_value_at_risk_is_exact_to_the_cent_and_the_threshold_compares_cents(cas
     expected_cents = int(exact + Fraction(1, 2))
     assert pair["value_at_risk"] == expected_cents / 100
     assert (pair["escalation_level"] == 3) == (expected_cents >= 25_000_000)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    portfolios(),
+    st.data(),
+    st.sampled_from([0.0, 100.0, 25_000.0, 250_000.0]),
+)
+def test_escalation_on_row_positions_is_the_escalation_on_gathered_columns(p, data, threshold):
+    """The engine's positional escalation gives what the column rule gives, for any previous
+    status, finding flag and threshold (nulls included)."""
+    base = compute(p)
+    n = base.milestones.height
+    statuses = st.sampled_from([None, "Green", "Amber", "Red", "Complete"])
+    milestones = base.milestones.with_columns(
+        pl.Series("previous_status", data.draw(st.lists(statuses, min_size=n, max_size=n)), dtype=pl.String),
+        pl.Series("has_finding", data.draw(st.lists(st.booleans(), min_size=n, max_size=n))),
+    )
+    kpis = base.kpis.with_columns(
+        pl.Series(
+            "objective_owner",
+            data.draw(st.lists(st.sampled_from([None, "Oona"]), min_size=base.kpis.height, max_size=base.kpis.height)),
+            dtype=pl.String,
+        )
+    )
+    refs = resolve(p)
+    known, (m, k) = refs.resolvable_links(p.links)
+    links = known.with_columns(base.links["value_at_risk"])
+    chosen = Settings(escalation_value=threshold)
+
+    gathered = links.with_columns(
+        *milestones.select("computed_status", "previous_status", "has_finding", "project_owner")[m],
+        *kpis.select("misses", pl.col("owner").alias("kpi_owner"), "objective_owner")[k],
+    )
+    expected = pair_escalation(gathered, chosen).select(ESCALATION)
+
+    assert_frame_equal(pair_escalation_at(links, (m, k), milestones, kpis, chosen).select(ESCALATION), expected)

@@ -63,13 +63,31 @@ class References:
 def positions(references: list[pl.Series], ids: pl.Series) -> list[np.ndarray]:
     """The row position in ``ids`` of every value of every series (:data:`UNKNOWN` when absent).
 
-    One join for all of them: building the hash table of ``ids`` is most of the cost.
+    One join for all of them: building the hash table of ``ids`` is most of the cost. A
+    series whose values come in runs (a milestone's tasks listed together) is looked up
+    once per run.
     """
-    lengths = [len(s) for s in references]
-    names = pl.concat([s.cast(pl.String).rename("id") for s in references]).to_frame()
+    runs = [_run_starts(s) for s in references]
+    looked_up = [s if starts is None else s.gather(starts) for s, starts in zip(references, runs, strict=True)]
+    lengths = [len(s) for s in looked_up]
+    names = pl.concat([s.cast(pl.String).rename("id") for s in looked_up]).to_frame()
     index = pl.DataFrame({"id": ids, "_row": np.arange(len(ids), dtype=np.int64)})
     found = names.join(index, on="id", how="left", maintain_order="left")["_row"].fill_null(UNKNOWN).to_numpy()
-    return list(np.split(found.astype(np.int64, copy=False), np.cumsum(lengths)[:-1]))
+    parts = np.split(found.astype(np.int64, copy=False), np.cumsum(lengths)[:-1])
+    return [
+        part if starts is None else np.repeat(part, np.diff(starts, append=len(s)))
+        for s, starts, part in zip(references, runs, parts, strict=True)
+    ]
+
+
+def _run_starts(values: pl.Series) -> np.ndarray | None:
+    """Where each run of equal values starts, when runs at least halve the values (else None)."""
+    if len(values) < 2:
+        return None
+    starts = values.ne_missing(values.shift(1)).to_numpy()
+    starts[0] = True
+    at = np.flatnonzero(starts)
+    return at if 2 * at.size <= len(values) else None
 
 
 def resolve(portfolio: Portfolio) -> References:

@@ -18,9 +18,9 @@ from kpi_engine.core.money import cents_array, round_cents
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.references import Positions, positions
 from kpi_engine.core.settings import Settings
-from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
+from kpi_engine.engine.escalation import milestone_escalation, pair_escalation_at
 from kpi_engine.engine.exception_list import build_exception_list, nullable_rows, with_why
-from kpi_engine.engine.governance import governance_findings
+from kpi_engine.engine.governance import findings_with_rows
 from kpi_engine.engine.kpis import kpi_projection, link_figures
 from kpi_engine.engine.schedule import Schedule, prepare_schedule
 from kpi_engine.engine.status import computed_status
@@ -138,11 +138,14 @@ def evaluate(
     :func:`compute` passes the snapshot's own finishes; scenarios pass changed ones.
     """
     refs = schedule.refs
-    findings = governance_findings(portfolio, refs) if findings is None else findings
+    if findings is None:
+        findings, finding_rows = findings_with_rows(portfolio, refs)
+    else:
+        finding_rows = _finding_rows(findings, portfolio.milestones, portfolio.kpis)
     milestones = schedule.with_finish(finish)
     # links whose milestone and KPI exist, with the row of each (milestones keep their order below)
     known, positions = refs.resolvable_links(portfolio.links)
-    link_rows, link_kpis = positions
+    link_rows = positions[0]
     links = link_figures(known, milestones, portfolio.kpis, positions)
     kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, known, milestones, portfolio.as_of, positions)
     milestones = computed_status(milestones, links, kpis, settings, positions)
@@ -152,7 +155,8 @@ def evaluate(
         if previous is not None
         else pl.DataFrame(schema={"milestone_id": pl.String, "previous_status": pl.String})
     )
-    flagged = findings.filter(pl.col("milestone_id").is_not_null()).select("milestone_id").unique()
+    finding_milestones = finding_rows[0][finding_rows[0] >= 0]
+    has_finding = np.bincount(finding_milestones, minlength=milestones.height) > 0
     projects = portfolio.projects.select(
         "project_id",
         pl.col("name").alias("project_name"),
@@ -164,7 +168,7 @@ def evaluate(
     milestones = (
         milestones.join(projects, on="project_id", how="left", maintain_order="left")
         .join(previous_status, on="milestone_id", how="left", maintain_order="left")
-        .with_columns(pl.col("milestone_id").is_in(flagged["milestone_id"].implode()).alias("has_finding"))
+        .with_columns(pl.Series("has_finding", has_finding))
     )
     kpi_context = kpis.join(
         portfolio.objectives.select(
@@ -174,20 +178,12 @@ def evaluate(
         how="left",
         maintain_order="left",
     )
-    # each link beside what its escalation needs of its milestone and its KPI: gathered by position
-    pairs = pair_escalation(
-        links.with_columns(
-            *milestones.select("computed_status", "previous_status", "has_finding", "project_owner")[link_rows],
-            *kpi_context.select("misses", pl.col("owner").alias("kpi_owner"), "objective_owner")[link_kpis],
-        ),
-        settings,
-    )
+    pairs = pair_escalation_at(links, positions, milestones, kpi_context, settings)
     lonely_rows = np.flatnonzero(~refs.linked_milestones(milestones.height))
     lonely = milestone_escalation(
         milestones.select("computed_status", "previous_status", "has_finding", "project_owner", "sponsor")[lonely_rows]
     ).with_columns(pl.lit(0.0).alias("value_at_risk"))
     milestones = _roll_up(milestones, pairs, link_rows, lonely, lonely_rows)
-    finding_rows = _finding_rows(findings, milestones, kpi_context)
     rows = build_exception_list(
         milestones,
         kpi_context,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
+from kpi_engine.core.references import Positions
 from kpi_engine.core.settings import Settings
 
 #: Who each level reaches, for sentences: level -> role.
@@ -71,4 +73,69 @@ def milestone_escalation(milestones: pl.DataFrame) -> pl.DataFrame:
         pl.col("escalation_level")
         .replace_strict(ROLES_WITHOUT_KPI, default=None, return_dtype=pl.String)
         .alias("escalate_role"),
+    )
+
+
+def _flag(values: pl.Series) -> np.ndarray:
+    """A boolean column as a numpy array, null read as False (a rule's condition that is unknown does not hold)."""
+    return values.fill_null(False).to_numpy()
+
+
+def pair_escalation_at(
+    links: pl.DataFrame,
+    positions: Positions,
+    milestones: pl.DataFrame,
+    kpis: pl.DataFrame,
+    settings: Settings,
+) -> pl.DataFrame:
+    """:func:`pair_escalation` on row positions: each link's milestone and KPI rows instead of gathered columns.
+
+    Parameters
+    ----------
+    links
+        Resolvable links with ``value_at_risk``.
+    positions
+        The row of each link's milestone in ``milestones`` and of its KPI in ``kpis``.
+    milestones
+        ``computed_status``, ``previous_status``, ``has_finding`` and ``project_owner`` per milestone.
+    kpis
+        ``misses``, ``owner`` and ``objective_owner`` per KPI.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``links`` with ``escalation_level``, ``escalate_to`` and ``escalate_role``, the same
+        values :func:`pair_escalation` gives.
+    """
+    m, k = positions
+    status = milestones["computed_status"]
+    red = _flag(status == "Red")[m]
+    amber = _flag(status == "Amber")[m]
+    bad = ["Amber", "Red"]
+    was_bad = _flag(milestones["previous_status"].is_in(bad) & status.is_in(bad))[m]
+    misses = _flag(kpis["misses"])[k]
+    costly = _flag(links["value_at_risk"] >= settings.escalation_value)
+    level = np.select(
+        [costly | (red & misses), red | misses, amber | _flag(milestones["has_finding"])[m]], [3, 2, 1], default=0
+    ).astype(np.int64)
+    level = np.where(was_bad & (level > 0), np.minimum(level + 1, 3), level)
+    # whom to tell: one gather from the project owners, the KPI owners and the level-3 owners (or nobody)
+    n, n_kpis = milestones.height, kpis.height
+    no_objective_owner = kpis["objective_owner"].is_null().to_numpy()
+    owners = pl.concat(
+        [
+            milestones["project_owner"].cast(pl.String),
+            kpis["owner"].cast(pl.String),
+            kpis.select(pl.coalesce("objective_owner", "owner")).to_series().cast(pl.String),
+            pl.Series([None], dtype=pl.String),
+        ]
+    )
+    at = np.choose(level, [np.full(m.size, n + 2 * n_kpis), m, n + k, n + n_kpis + k])
+    # level 3 goes to the KPI's owner when the KPI has no objective (or it has no owner)
+    role = np.where((level == 3) & no_objective_owner[k], 2, level)
+    roles = pl.Series([None, *(ROLES_WITH_KPI[i] for i in (1, 2, 3))], dtype=pl.String)
+    return links.with_columns(
+        pl.Series("escalation_level", level),
+        owners.gather(at).alias("escalate_to"),
+        roles.gather(role).alias("escalate_role"),
     )

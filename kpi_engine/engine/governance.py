@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from kpi_engine.core.owners import owner_count, owner_problems
+from kpi_engine.core.owners import owner_problems
 from kpi_engine.core.portfolio import Portfolio
-from kpi_engine.core.references import References, resolve
+from kpi_engine.core.references import UNKNOWN, Positions, References, resolve
 
 #: The finding of a project nobody owns (one an export created, until the PMO names an owner).
 PROJECT_NO_OWNER = "project has no owner"
@@ -23,12 +23,23 @@ FINDING_COLUMNS = {
 }
 
 
+#: Hidden columns of each part of the findings: the milestone row and the KPI row it concerns (-1: none).
+_ROWS = {"_m": pl.Int64, "_k": pl.Int64}
+
+#: The row of no milestone or KPI.
+_NO_ROW = pl.lit(UNKNOWN, pl.Int64)
+
+
 def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.DataFrame:
     # owners repeat (people own many milestones): judge each distinct owner string once
+    # and look at the rows of the owners with a problem only (usually none)
     owners = frame["owner"].unique()
-    problems = pl.DataFrame([owners, owner_problems(owners).alias("finding")])
+    problems = pl.DataFrame([owners, owner_problems(owners).alias("finding")]).filter(pl.col("finding").is_not_null())
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
     return (
-        frame.join(problems, on="owner", how="left", nulls_equal=True)
+        frame.with_columns(row.alias("_row"))
+        .filter(pl.col("owner").is_in(problems["owner"].implode(), nulls_equal=True))
+        .join(problems, on="owner", how="left", nulls_equal=True)
         .select(
             pl.lit(subject).alias("subject"),
             pl.col(id_column).alias("subject_id"),
@@ -36,6 +47,8 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.Dat
             (pl.col(id_column) if subject == "kpi" else pl.lit(None, pl.String)).alias("kpi_id"),
             pl.col("finding"),
             pl.col("owner"),
+            (pl.col("_row") if subject == "milestone" else _NO_ROW).alias("_m"),
+            (pl.col("_row") if subject == "kpi" else _NO_ROW).alias("_k"),
         )
         .filter(pl.col("finding").is_not_null())
         .with_columns(
@@ -50,14 +63,19 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.Dat
 
 def _ownerless_projects(projects: pl.DataFrame) -> pl.DataFrame:
     """Projects whose owner is blank: an upload created them from an export, and nobody answers for them yet."""
+    # owners repeat: judge each distinct owner string once (blank names nobody: "no owner")
+    owners = projects["owner"].unique()
+    blank = owners.filter(owner_problems(owners) == "no owner")
     none = pl.lit(None, pl.String)
-    return projects.filter(owner_count(pl.col("owner")) == 0).select(
+    return projects.filter(pl.col("owner").is_in(blank.implode(), nulls_equal=True)).select(
         pl.lit("project").alias("subject"),
         pl.col("project_id").alias("subject_id"),
         none.alias("milestone_id"),
         none.alias("kpi_id"),
         pl.lit(PROJECT_NO_OWNER).alias("finding"),
         pl.lit("has no owner; the PMO names one accountable person").alias("detail"),
+        _NO_ROW.alias("_m"),
+        _NO_ROW.alias("_k"),
     )
 
 
@@ -70,8 +88,14 @@ def _dangling(
     kind: str,
     milestone: pl.Expr,
     kpi: pl.Expr,
+    milestone_row: pl.Expr = _NO_ROW,
+    kpi_row: pl.Expr = _NO_ROW,
 ) -> pl.DataFrame:
-    """Rows of ``frame`` whose ``column`` names an id that does not exist (flag column ``known``)."""
+    """Rows of ``frame`` whose ``column`` names an id that does not exist (flag column ``known``).
+
+    ``milestone`` and ``kpi`` point at the existing milestone and KPI the row concerns,
+    ``milestone_row`` and ``kpi_row`` give their rows (-1: none).
+    """
     return frame.filter(pl.col(column).is_not_null() & ~pl.col(known)).select(
         pl.lit(subject).alias("subject"),
         id_expr.alias("subject_id"),
@@ -81,6 +105,8 @@ def _dangling(
         pl.format(
             "{} {} names unknown {} '{}'", pl.lit(subject.capitalize()), id_expr, pl.lit(kind), pl.col(column)
         ).alias("detail"),
+        milestone_row.alias("_m"),
+        kpi_row.alias("_k"),
     )
 
 
@@ -90,6 +116,11 @@ def _if(known: str, column: str) -> pl.Expr:
 
 
 def governance_findings(portfolio: Portfolio, refs: References | None = None) -> pl.DataFrame:
+    """Return one row per governance finding, ordered by subject and id (see :func:`findings_with_rows`)."""
+    return findings_with_rows(portfolio, refs)[0]
+
+
+def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> tuple[pl.DataFrame, Positions]:
     """Return one row per governance finding, ordered by subject and id.
 
     Findings: blank or shared owners of milestones and KPIs, projects with no owner
@@ -98,16 +129,29 @@ def governance_findings(portfolio: Portfolio, refs: References | None = None) ->
     tasks or dependencies naming an unknown milestone or KPI. ``milestone_id`` and
     ``kpi_id`` point at the existing milestone or KPI a finding concerns (null when none).
     ``refs`` are the snapshot's resolved ids when already at hand.
+
+    Returns
+    -------
+    tuple
+        The findings and, for each, the row of its milestone and of its KPI in
+        ``portfolio.milestones`` and ``portfolio.kpis`` (-1 where ``milestone_id`` or
+        ``kpi_id`` is null).
     """
     milestones, kpis, links = portfolio.milestones, portfolio.kpis, portfolio.links
     tasks, dependencies = portfolio.tasks, portfolio.dependencies
     refs = resolve(portfolio) if refs is None else refs
     links = links.with_columns(
-        pl.Series("_milestone_known", refs.link_milestone >= 0), pl.Series("_kpi_known", refs.link_kpi >= 0)
+        pl.Series("_milestone_known", refs.link_milestone >= 0),
+        pl.Series("_kpi_known", refs.link_kpi >= 0),
+        pl.Series("_milestone_row", refs.link_milestone),
+        pl.Series("_kpi_row", refs.link_kpi),
     )
     tasks = tasks.with_columns(pl.Series("_milestone_known", refs.task_milestone >= 0))
     dependencies = dependencies.with_columns(
-        pl.Series("_predecessor_known", refs.predecessor >= 0), pl.Series("_successor_known", refs.successor >= 0)
+        pl.Series("_predecessor_known", refs.predecessor >= 0),
+        pl.Series("_successor_known", refs.successor >= 0),
+        pl.Series("_predecessor_row", refs.predecessor),
+        pl.Series("_successor_row", refs.successor),
     )
     none = pl.lit(None, pl.String)
     link_id = pl.format("{} -> {}", pl.col("milestone_id"), pl.col("kpi_id"))
@@ -116,7 +160,9 @@ def governance_findings(portfolio: Portfolio, refs: References | None = None) ->
         _owner_findings(milestones, "milestone", "milestone_id"),
         _owner_findings(kpis, "kpi", "kpi_id"),
         _ownerless_projects(portfolio.projects),
-        milestones.filter(~pl.Series(refs.linked_milestones(milestones.height))).select(
+        milestones.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_m"))
+        .filter(~pl.Series(refs.linked_milestones(milestones.height)))
+        .select(
             pl.lit("milestone").alias("subject"),
             pl.col("milestone_id").alias("subject_id"),
             pl.col("milestone_id"),
@@ -125,19 +171,43 @@ def governance_findings(portfolio: Portfolio, refs: References | None = None) ->
             pl.lit("not tied to any KPI: a wish list, not a plan; link it to the KPI it moves or stop it").alias(
                 "detail"
             ),
+            pl.col("_m"),
+            _NO_ROW.alias("_k"),
         ),
-        kpis.filter(~pl.Series(refs.linked_kpis(kpis.height))).select(
+        kpis.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_k"))
+        .filter(~pl.Series(refs.linked_kpis(kpis.height)))
+        .select(
             pl.lit("kpi").alias("subject"),
             pl.col("kpi_id").alias("subject_id"),
             none.alias("milestone_id"),
             pl.col("kpi_id"),
             pl.lit("no work drives this KPI").alias("finding"),
             pl.lit("no work drives this KPI: no milestone is linked to it").alias("detail"),
+            _NO_ROW.alias("_m"),
+            pl.col("_k"),
         ),
         _dangling(
-            links, "link", link_id, "milestone_id", "_milestone_known", "milestone", none, _if("_kpi_known", "kpi_id")
+            links,
+            "link",
+            link_id,
+            "milestone_id",
+            "_milestone_known",
+            "milestone",
+            none,
+            _if("_kpi_known", "kpi_id"),
+            kpi_row=pl.col("_kpi_row"),
         ),
-        _dangling(links, "link", link_id, "kpi_id", "_kpi_known", "KPI", _if("_milestone_known", "milestone_id"), none),
+        _dangling(
+            links,
+            "link",
+            link_id,
+            "kpi_id",
+            "_kpi_known",
+            "KPI",
+            _if("_milestone_known", "milestone_id"),
+            none,
+            milestone_row=pl.col("_milestone_row"),
+        ),
         _dangling(tasks, "task", pl.col("task_id"), "milestone_id", "_milestone_known", "milestone", none, none),
         _dangling(
             dependencies,
@@ -148,6 +218,7 @@ def governance_findings(portfolio: Portfolio, refs: References | None = None) ->
             "milestone",
             _if("_successor_known", "successor_id"),
             none,
+            milestone_row=pl.col("_successor_row"),
         ),
         _dangling(
             dependencies,
@@ -158,7 +229,12 @@ def governance_findings(portfolio: Portfolio, refs: References | None = None) ->
             "milestone",
             _if("_predecessor_known", "predecessor_id"),
             none,
+            milestone_row=pl.col("_predecessor_row"),
         ),
     ]
-    findings = pl.concat([p.cast(pl.Schema(FINDING_COLUMNS)) for p in parts], how="vertical")
-    return findings.sort("subject", "subject_id", "finding")
+    schema = pl.Schema({**FINDING_COLUMNS, **_ROWS})
+    findings = pl.concat([p.select(schema.names()).cast(schema) for p in parts], how="vertical").sort(
+        "subject", "subject_id", "finding"
+    )
+    rows = (findings["_m"].to_numpy(), findings["_k"].to_numpy())
+    return findings.drop(*_ROWS), rows

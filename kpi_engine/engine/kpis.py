@@ -114,24 +114,25 @@ def kpi_projection(
         pl.coalesce("actual_value", "baseline_value").alias("_v"),
     )
     finish = days(pl.col("computed_finish"))
+    move = (
+        pl.col("kpi_delta")
+        * (
+            ramp(days(pl.col("target_date")) - finish, pl.col("ramp_days"))
+            - ramp(days(pl.col("_a")) - finish, pl.col("ramp_days"))
+        )
+    ).alias("_moves")
     if positions is None:
         pairs = links.join(milestones.select("milestone_id", "computed_finish"), on="milestone_id").join(
             base.select("kpi_id", "_a", "target_date"), on="kpi_id"
         )
+        moves = pairs.group_by("kpi_id").agg(move.sum())
+        base = base.join(moves, on="kpi_id", how="left", maintain_order="left")
     else:
+        # each KPI's moves summed over its links' rows: no group-by on ids
         m, k = positions
         pairs = links.with_columns(*_gather(milestones, m, "computed_finish"), *_gather(base, k, "_a", "target_date"))
-    moves = pairs.group_by("kpi_id").agg(
-        (
-            pl.col("kpi_delta")
-            * (
-                ramp(days(pl.col("target_date")) - finish, pl.col("ramp_days"))
-                - ramp(days(pl.col("_a")) - finish, pl.col("ramp_days"))
-            )
-        )
-        .sum()
-        .alias("_moves")
-    )
+        each = pairs.select(move.fill_null(0.0)).to_series().to_numpy()
+        base = base.with_columns(pl.Series("_moves", np.bincount(k, weights=each, minlength=base.height)))
     projected = pl.col("_v") + pl.col("_moves").fill_null(0.0)
     gap = (
         pl.when(pl.col("direction") == "lower_is_better")
@@ -139,8 +140,7 @@ def kpi_projection(
         .otherwise(pl.col("target_value") - pl.col("projected"))
     )
     return (
-        base.join(moves, on="kpi_id", how="left", maintain_order="left")
-        .with_columns(projected.alias("projected"))
+        base.with_columns(projected.alias("projected"))
         # a tiny tolerance keeps float noise (1e-15) from turning a met target into a miss
         .with_columns(pl.when(gap > 1e-9).then(gap).otherwise(0.0).alias("shortfall"))
         .with_columns((pl.col("shortfall") > 0).alias("misses"))

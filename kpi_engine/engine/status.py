@@ -39,36 +39,46 @@ def computed_status(
             .unique()
             .with_columns(pl.lit(True).alias("_hurts_missed_kpi"))
         )
-        milestones = milestones.join(hurting, on="milestone_id", how="left", maintain_order="left")
+        hurts = (
+            milestones.select("milestone_id")
+            .join(hurting, on="milestone_id", how="left", maintain_order="left")["_hurts_missed_kpi"]
+            .fill_null(False)
+            .to_numpy()
+        )
     else:
         m, k = positions
-        hurts = (np.abs(links["kpi_impact"].to_numpy()) > 1e-12) & kpis["misses"].to_numpy()[k]
-        flags = np.zeros(milestones.height, dtype=bool)
-        flags[m[hurts]] = True
-        milestones = milestones.with_columns(pl.Series("_hurts_missed_kpi", flags))
-    status = (
-        pl.when(pl.col("actual_finish").is_not_null())
-        .then(pl.lit("Complete"))
-        .when((pl.col("slip_days") > settings.red_days) | pl.col("_hurts_missed_kpi"))
-        .then(pl.lit("Red"))
-        .when(pl.col("slip_days") > settings.amber_days)
-        .then(pl.lit("Amber"))
-        .otherwise(pl.lit("Green"))
+        hurting_links = (np.abs(links["kpi_impact"].to_numpy()) > 1e-12) & kpis["misses"].to_numpy()[k]
+        hurts = np.zeros(milestones.height, dtype=bool)
+        hurts[m[hurting_links]] = True
+    # an unknown slip passes no threshold (a missing date: the rule cannot say late)
+    slip = milestones["slip_days"].fill_null(np.iinfo(np.int64).min).to_numpy()
+    code = np.select(
+        [
+            milestones["actual_finish"].is_not_null().to_numpy(),
+            (slip > settings.red_days) | hurts,
+            slip > settings.amber_days,
+        ],
+        [_COMPLETE, STATUS_RANK["Red"], STATUS_RANK["Amber"]],
+        default=STATUS_RANK["Green"],
     )
-    rank = {k: v for k, v in STATUS_RANK.items()}
-    return (
-        milestones.with_columns(pl.col("_hurts_missed_kpi").fill_null(False))
-        .with_columns(
-            status.alias("computed_status"),
-            normalise_status(pl.col("reported_status")).alias("reported_status"),
-        )
-        .with_columns(
-            (
-                pl.col("reported_status").replace_strict(rank, default=None, return_dtype=pl.Int64)
-                < pl.col("computed_status").replace_strict(rank, default=None, return_dtype=pl.Int64)
-            )
-            .fill_null(False)
-            .alias("watermelon")
-        )
-        .drop("_hurts_missed_kpi")
+    reported = _normalised(milestones["reported_status"])
+    # a watermelon reports better than it is: both in the Green-Amber-Red order (Complete and Unknown are not)
+    reported_rank = reported.replace_strict(STATUS_RANK, default=_COMPLETE, return_dtype=pl.Int64).to_numpy()
+    return milestones.with_columns(
+        _STATUSES.gather(code).alias("computed_status"), reported.alias("reported_status")
+    ).with_columns(pl.Series("watermelon", (reported_rank < code) & (code < _COMPLETE)))
+
+
+#: Computed statuses by code: the Green-Amber-Red ranks, then Complete.
+_STATUSES = pl.Series([*sorted(STATUS_RANK, key=STATUS_RANK.__getitem__), "Complete"], dtype=pl.String)
+_COMPLETE = len(STATUS_RANK)
+
+
+def _normalised(reported: pl.Series) -> pl.Series:
+    """:func:`normalise_status` of each reported status, worked out once per distinct text."""
+    distinct = reported.unique()
+    return reported.replace_strict(
+        distinct,
+        distinct.to_frame().select(normalise_status(pl.col(reported.name))).to_series(),
+        return_dtype=pl.String,
     )
