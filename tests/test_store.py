@@ -882,8 +882,10 @@ def test_an_export_of_a_project_not_in_the_portfolio_creates_it_with_no_owner(lo
     assert findings["why"].item().startswith("Project Depot build: has no owner")
     # a finding on one of its milestones has nobody to go to either, and says so
     lonely = analyse(loaded).exceptions.filter(pl.col("finding") == "not tied to any KPI")
-    assert lonely.filter(pl.col("project_id") == "Depot build")["why"].item().endswith(
-        "Its project has no owner: the PMO should name one."
+    assert (
+        lonely.filter(pl.col("project_id") == "Depot build")["why"]
+        .item()
+        .endswith("Its project has no owner: the PMO should name one.")
     )
 
 
