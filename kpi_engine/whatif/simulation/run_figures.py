@@ -1,0 +1,152 @@
+"""Per-run figures: projected KPI values, value at risk to the cent, criticality (and the fan's values)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kpi_engine.whatif.simulation.fan_chart import reached_on_grid
+from kpi_engine.whatif.simulation.run_inputs import LinkArrays, PlanFigures, kpi_sums, ramp_share, segments, subset
+
+#: Number of (run x link) cells computed at once: keeps each temporary near 8 MB.
+CHUNK_CELLS = 1_000_000
+
+
+#: Same tolerance as :func:`kpi_engine.engine.kpis.kpi_projection`: float noise is not a miss.
+MISS_TOLERANCE = 1e-9
+
+
+def _moving_links(links: LinkArrays, finish: np.ndarray, deterministic: np.ndarray) -> np.ndarray:
+    """Whether each link's milestone finishes off its deterministic date in some run.
+
+    The other links add nothing to a run's difference from the reference (their per-run
+    figures are the reference's own), so only these enter the (runs x links) arrays.
+    """
+    linked = np.unique(links.milestone)
+    rows = finish[linked]
+    steady = (rows.min(axis=1) == deterministic[linked]) & (rows.max(axis=1) == deterministic[linked])
+    moving = np.ones(finish.shape[0], dtype=bool)
+    moving[linked[steady]] = False
+    return moving[links.milestone]
+
+
+def per_run_figures(
+    links: LinkArrays,
+    finish: np.ndarray,
+    deterministic: np.ndarray,
+    reference: PlanFigures,
+    k_target: np.ndarray,
+    k_lower: np.ndarray,
+    grid_days: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per-run figures from finishes ``(milestones, runs)``; KPIs in rank order.
+
+    Returns the projected value ``(KPI rank, run)``, the value at risk per run, in how
+    many runs each linked milestone is critical, those milestones' indices and, when
+    ``grid_days`` is given, each KPI's value ``(grid date, KPI rank, run)`` for the fan chart.
+
+    Only links whose milestone moves off its deterministic finish in some run enter the
+    (runs x links) arrays; the others keep the reference's figures in every run (they add
+    nothing to a run's difference from it) and are hurt, or not, in the runs where their
+    KPI misses.
+    """
+    n_kpis, runs = reference.projected.size, finish.shape[1]
+    by_milestone = np.argsort(links.milestone, kind="stable")
+    m_starts, m_with_links = segments(links.milestone[by_milestone])
+    moving = _moving_links(links, finish, deterministic)
+    mov, steady = np.flatnonzero(moving), np.flatnonzero(~moving)
+    sub = subset(links, mov)
+    kpi_starts, kpi_ranks = segments(sub.rank)
+    gain = reference.gain[:, mov]
+    link_value_at_risk = reference.link_value_at_risk[:, mov]
+    target_eps, start_eps = sub.target + sub.eps, sub.start + sub.eps
+    # days counted run from counted_from to the target (inclusive); none when the target comes first
+    last_counted = np.maximum(sub.target + 1.0, sub.counted_from)
+    no_negative_values = bool((sub.value_per_week >= 0).all())
+    reach_at_target = ramp_share(sub.target - sub.baseline + sub.eps, sub.span)
+
+    # steady links: their finish is the deterministic one in every run
+    still = subset(links, steady)
+    f_still = deterministic[still.milestone].astype(np.float64)[None, :]
+    still_at_target = ramp_share(still.target + still.eps - f_still, still.span)
+    still_reach = ramp_share(still.target - still.baseline + still.eps, still.span)
+    still_hurts = (f_still > still.baseline) & (np.abs(still.delta * (still_reach - still_at_target)) > 1e-12)
+    hurting = steady[still_hurts[0]]
+    still_starts, still_ranks = segments(still.rank)
+    path = None
+    if grid_days is not None:
+        path = np.empty((grid_days.size, n_kpis, runs))
+        still_start = ramp_share(still.start + still.eps - f_still, still.span)
+        still_already = kpi_sums(still.delta * still_start, still_starts, still_ranks, n_kpis)[0]
+        still_reached = np.stack(
+            [
+                kpi_sums(
+                    still.delta * ramp_share(day + still.eps - f_still, still.span), still_starts, still_ranks, n_kpis
+                )[0]
+                for day in grid_days
+            ]
+        )
+
+    projected = np.empty((runs, n_kpis))
+    value_at_risk = np.empty(runs)
+    critical = np.zeros(m_with_links.size, dtype=np.int64)
+    chunk = max(1, CHUNK_CELLS // max(1, mov.size))
+    for lo in range(0, runs, chunk):
+        hi = min(runs, lo + chunk)
+        f_days = np.ascontiguousarray(finish[sub.milestone, lo:hi].T)  # (runs, moving links)
+        f = f_days.astype(np.float64)
+        at_target = ramp_share(target_eps - f, sub.span)
+        at_start = ramp_share(start_eps - f, sub.span)
+        change = np.subtract(at_target, at_start)
+        change *= sub.delta
+        change -= gain
+        value = np.repeat(reference.projected[None, :], hi - lo, axis=0)
+        if kpi_starts.size:
+            value[:, kpi_ranks] += np.add.reduceat(change, kpi_starts, axis=1)
+        del change
+        projected[lo:hi] = value
+        misses = np.where(k_lower, value - k_target, k_target - value) > MISS_TOLERANCE
+        # each link's value to the cent, as link_figures counts it
+        lost = np.clip(f, sub.counted_from, last_counted)
+        lost -= sub.counted_from
+        lost *= sub.value_per_week
+        lost /= 7.0
+        _cents_in_place(lost, no_negative_values)
+        lost -= link_value_at_risk
+        value_at_risk[lo:hi] = reference.value_at_risk + lost.sum(axis=1)
+        del lost
+        hurts = np.zeros((hi - lo, links.milestone.size), dtype=bool)
+        gap = np.subtract(reach_at_target, at_target, out=at_target)
+        gap *= sub.delta
+        np.abs(gap, out=gap)
+        moved_hurts = gap > 1e-12
+        moved_hurts &= f > sub.baseline
+        moved_hurts &= misses[:, sub.rank]
+        hurts[:, mov] = moved_hurts
+        hurts[:, hurting] = misses[:, links.rank[hurting]]
+        if m_starts.size:
+            critical += np.logical_or.reduceat(hurts[:, by_milestone], m_starts, axis=1).sum(axis=0)
+        if path is not None and grid_days is not None:
+            already = kpi_sums(sub.delta * at_start, kpi_starts, kpi_ranks, n_kpis) + still_already
+            reached = reached_on_grid(f, f_days, sub, n_kpis, grid_days)
+            reached += still_reached[:, :, None]
+            reached += reference.start_value[None, :, None]
+            reached -= already.T[None, :, :]
+            path[:, :, lo:hi] = reached
+    return projected.T, value_at_risk, critical, m_with_links, path
+
+
+def _cents_in_place(amounts: np.ndarray, non_negative: bool = False) -> np.ndarray:
+    """:func:`kpi_engine.core.money.cents_array` without temporaries (the same float operations).
+
+    With ``non_negative`` (every amount at least 0) the sign handling is skipped.
+    """
+    sign = None if non_negative else np.signbit(amounts)
+    if sign is not None:
+        np.abs(amounts, out=amounts)
+    amounts *= 100
+    amounts += 0.5
+    np.floor(amounts, out=amounts)
+    amounts /= 100
+    if sign is not None:
+        np.negative(amounts, out=amounts, where=sign)
+    return amounts
