@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from kpi_engine.whatif.simulation.quantiles import linear_quantiles
 from kpi_engine.whatif.simulation.run_inputs import LinkArrays
 
 
@@ -104,8 +105,8 @@ def fan_frame(
         return pl.DataFrame(schema=schema)
     ids = np.asarray(kpis["kpi_id"].to_list(), dtype=object)
     g_idx, k_idx = np.nonzero(grid_days[:, None] < k_t[None, :])
-    fan = np.quantile(path[g_idx, k_idx], [0.1, 0.5, 0.9], axis=1)
-    end = np.quantile(projected, [0.1, 0.5, 0.9], axis=1)
+    fan = linear_quantiles(path[g_idx, k_idx], (0.1, 0.5, 0.9))  # the gather is a copy: partitioned in place
+    end = linear_quantiles(projected.copy(), (0.1, 0.5, 0.9))
     return pl.DataFrame(
         {
             "kpi_id": np.concatenate([ids[k_idx], ids]).tolist(),
