@@ -25,14 +25,17 @@ def month_ends(start: date, end: date) -> list[date]:
         year, month = following.year, following.month
 
 
-def _grid_position(days_: np.ndarray, grid_days: np.ndarray) -> np.ndarray:
-    """For whole day numbers, how many grid dates fall strictly before each (``np.searchsorted``, left).
+def _grid_rows(days_: np.ndarray, shift: np.ndarray | int, grid_days: np.ndarray, row: int) -> np.ndarray:
+    """For whole day numbers plus ``shift``, how many grid dates fall strictly before each, times ``row``.
 
-    A look-up table over the grid's span of days replaces the binary search.
+    That is ``np.searchsorted(grid_days, days_ + shift) * row`` (int64), from a look-up
+    table over the grid's span of days instead of a binary search.
     """
     first, last = int(grid_days[0]), int(grid_days[-1])
-    table = np.searchsorted(grid_days, np.arange(first, last + 2)).astype(np.int32)
-    offset = np.subtract(days_, first, dtype=np.int64)
+    table = np.searchsorted(grid_days, np.arange(first, last + 2)).astype(np.int64)
+    table *= row
+    # int32 day numbers (finishes stop at the last calendar day, ramps at ten years) stay int32
+    offset = np.add(days_, np.asarray(shift, dtype=np.int64) - first, dtype=days_.dtype)
     np.clip(offset, 0, last + 1 - first, out=offset)
     return table[offset]
 
@@ -40,55 +43,57 @@ def _grid_position(days_: np.ndarray, grid_days: np.ndarray) -> np.ndarray:
 def reached_on_grid(
     f: np.ndarray, f_days: np.ndarray, links: LinkArrays, n_kpis: int, grid_days: np.ndarray
 ) -> np.ndarray:
-    """Each KPI's movement reached by each grid date: ``(grid date, KPI rank, run)``.
+    """Each KPI's movement reached by each grid date: ``(run, grid date, KPI rank)``.
 
     ``f`` holds the links' finishes (runs x links) as floats, ``f_days`` the same as
     whole day numbers. Instead of evaluating every link's ramp at every grid date, each
-    link adds its full movement once, at the first date its ramp is complete (a
-    cumulative sum carries it to the later dates), and its partial share only at the few
-    dates inside its ramp, with the same float expression as :func:`ramp_share`
-    (``delta * (date - finish) / ramp_days``).
+    link's ramp is written as a piecewise-linear function of the date and scattered once
+    into two accumulators: from the first grid date after its delivery it adds the slope
+    ``delta / ramp_days`` and the offset ``-slope * finish``, and from the first date its
+    ramp is complete it takes them back and adds its full ``delta``. A cumulative sum over
+    the grid dates then gives, at date ``g``, ``offsets + g * slopes``: each link's
+    ``delta * (g - finish) / ramp_days`` inside its ramp, ``delta`` after it, 0 before
+    (equal to :func:`ramp_share` up to float rounding). A link without a ramp adds its
+    ``delta`` from the first date on or after its delivery. Dates are counted from the
+    first grid date, so the products stay small and the rounding with them.
     """
     runs, n_links = f.shape
     n_grid = grid_days.size
-    ramp_days = np.where(links.eps == 0.0, links.span, 0.0)
-    plane = n_kpis * runs  # one grid date's (KPI, run) values
-    cells = (n_grid + 1) * plane
-    base = links.rank[None, :] * runs + np.arange(runs, dtype=np.int64)[:, None]
+    has_ramp = links.eps == 0.0
+    ramp_days = np.where(has_ramp, links.span, 0.0)
+    slope = np.where(has_ramp, links.delta / links.span, 0.0)  # (1, links)
+    # cells are laid out (run, grid date, KPI): the scatter of one run's links stays within
+    # a few tens of kilobytes, which the cache holds
+    per_run = (n_grid + 1) * n_kpis
+    cells = runs * per_run
+    base = links.rank[None, :] + (np.arange(runs, dtype=np.int64) * per_run)[:, None]
     # grid dates are whole days: a date is on or after finish + ramp when it is on or after its ceiling
-    complete = _grid_position(f_days + np.ceil(ramp_days).astype(np.int64), grid_days)
-    delta = np.broadcast_to(links.delta, (runs, n_links))
-    where = complete.astype(np.int64)
-    where *= plane
-    where += base
+    complete = _grid_rows(f_days, np.ceil(ramp_days).astype(np.int64), grid_days, n_kpis)
+    complete += base
+    first = _grid_rows(f_days, 1, grid_days, n_kpis)  # first date after delivery
+    first += base
+    del base
+    # -slope * (finish - first grid date), taken back where the ramp is complete
+    offset = np.subtract(f, grid_days[0])
+    offset *= slope
+    slope_cells = np.broadcast_to(slope, (runs, n_links)).ravel()
+    slopes = np.bincount(first.ravel(), weights=slope_cells, minlength=cells)
+    slopes -= np.bincount(complete.ravel(), weights=slope_cells, minlength=cells)
+    offsets = np.bincount(first.ravel(), weights=offset.ravel(), minlength=cells)
+    np.negative(offsets, out=offsets)
+    offset += links.delta
+    offsets += np.bincount(complete.ravel(), weights=offset.ravel(), minlength=cells)
+    del first, complete, offset, slope_cells
     # (without links bincount returns integers)
-    full = np.bincount(where.ravel(), weights=delta.ravel(), minlength=cells).astype(np.float64, copy=False)
-    full = full.reshape(n_grid + 1, n_kpis, runs)
-    del where
-    reached = np.cumsum(full[:n_grid], axis=0, out=full[:n_grid])
-    first = _grid_position(f_days + 1, grid_days)  # first date after delivery
-    ramping = np.nonzero(first < complete)
-    if ramping[0].size:
-        date_index, stop = first[ramping], complete[ramping]
-        cell, column = base[ramping], ramping[1]
-        f_ramping = f[ramping]
-        at: list[np.ndarray] = []
-        share: list[np.ndarray] = []
-        while date_index.size:
-            at.append(date_index * plane + cell)
-            share.append(links.delta[0, column] * ((grid_days[date_index] - f_ramping) / links.span[0, column]))
-            date_index = date_index + 1
-            more = date_index < stop
-            date_index, stop, cell, column, f_ramping = (
-                date_index[more],
-                stop[more],
-                cell[more],
-                column[more],
-                f_ramping[more],
-            )
-        partial = np.bincount(np.concatenate(at), weights=np.concatenate(share), minlength=n_grid * plane)
-        reached += partial.reshape(n_grid, n_kpis, runs)
-    return reached
+    reached = np.asarray(offsets, dtype=np.float64).reshape(runs, n_grid + 1, n_kpis)
+    slope_sums = np.asarray(slopes, dtype=np.float64).reshape(runs, n_grid + 1, n_kpis)
+    # the cumulative sums over the grid dates, one date at a time (much faster than np.cumsum's strided pass)
+    for g in range(1, n_grid):
+        reached[:, g] += reached[:, g - 1]
+        slope_sums[:, g] += slope_sums[:, g - 1]
+    slope_sums *= np.r_[grid_days - grid_days[0], 0.0][None, :, None]
+    reached += slope_sums
+    return reached[:, :n_grid]
 
 
 def fan_frame(

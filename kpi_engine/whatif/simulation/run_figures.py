@@ -51,7 +51,10 @@ def per_run_figures(
     """
     n_kpis, runs = reference.projected.size, finish.shape[1]
     by_milestone = np.argsort(links.milestone, kind="stable")
+    in_milestone_order = np.empty_like(by_milestone)
+    in_milestone_order[by_milestone] = np.arange(by_milestone.size)
     m_starts, m_with_links = segments(links.milestone[by_milestone])
+    later = _later_links(m_starts, by_milestone.size)
     moving = _moving_links(links, finish, deterministic)
     mov, steady = np.flatnonzero(moving), np.flatnonzero(~moving)
     sub = subset(links, mov)
@@ -85,6 +88,7 @@ def per_run_figures(
                 for day in grid_days
             ]
         )
+        still_reached += reference.start_value[None, :]
 
     projected = np.empty((runs, n_kpis))
     value_at_risk = np.empty(runs)
@@ -94,8 +98,8 @@ def per_run_figures(
         hi = min(runs, lo + chunk)
         f_days = np.ascontiguousarray(finish[sub.milestone, lo:hi].T)  # (runs, moving links)
         f = f_days.astype(np.float64)
-        at_target = ramp_share(target_eps - f, sub.span)
-        at_start = ramp_share(start_eps - f, sub.span)
+        at_target = _ramp_in_place(np.subtract(target_eps, f), sub.span)
+        at_start = _ramp_in_place(np.subtract(start_eps, f), sub.span)
         change = np.subtract(at_target, at_start)
         change *= sub.delta
         change -= gain
@@ -106,7 +110,8 @@ def per_run_figures(
         projected[lo:hi] = value
         misses = np.where(k_lower, value - k_target, k_target - value) > MISS_TOLERANCE
         # each link's value to the cent, as link_figures counts it
-        lost = np.clip(f, sub.counted_from, last_counted)
+        lost = np.maximum(f, sub.counted_from)  # np.clip with array bounds, the same values, faster
+        np.minimum(lost, last_counted, out=lost)
         lost -= sub.counted_from
         lost *= sub.value_per_week
         lost /= 7.0
@@ -114,6 +119,7 @@ def per_run_figures(
         lost -= link_value_at_risk
         value_at_risk[lo:hi] = reference.value_at_risk + lost.sum(axis=1)
         del lost
+        # in milestone order: each linked milestone's links side by side
         hurts = np.zeros((hi - lo, links.milestone.size), dtype=bool)
         gap = np.subtract(reach_at_target, at_target, out=at_target)
         gap *= sub.delta
@@ -121,18 +127,50 @@ def per_run_figures(
         moved_hurts = gap > 1e-12
         moved_hurts &= f > sub.baseline
         moved_hurts &= misses[:, sub.rank]
-        hurts[:, mov] = moved_hurts
-        hurts[:, hurting] = misses[:, links.rank[hurting]]
+        hurts[:, in_milestone_order[mov]] = moved_hurts
+        hurts[:, in_milestone_order[hurting]] = misses[:, links.rank[hurting]]
         if m_starts.size:
-            critical += np.logical_or.reduceat(hurts[:, by_milestone], m_starts, axis=1).sum(axis=0)
+            critical += _segments_any(hurts, m_starts, later)
         if path is not None and grid_days is not None:
             already = kpi_sums(sub.delta * at_start, kpi_starts, kpi_ranks, n_kpis) + still_already
-            reached = reached_on_grid(f, f_days, sub, n_kpis, grid_days)
-            reached += still_reached[:, :, None]
-            reached += reference.start_value[None, :, None]
-            reached -= already.T[None, :, :]
-            path[:, :, lo:hi] = reached
+            reached = reached_on_grid(f, f_days, sub, n_kpis, grid_days)  # (run, grid date, KPI)
+            reached += still_reached[None, :, :]
+            reached -= already[:, None, :]
+            path[:, :, lo:hi] = reached.transpose(1, 2, 0)
     return projected.T, value_at_risk, critical, m_with_links, path
+
+
+def _ramp_in_place(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """:func:`~kpi_engine.whatif.simulation.run_inputs.ramp_share` in place (the same float operations)."""
+    elapsed_plus_eps /= span
+    return np.clip(elapsed_plus_eps, 0.0, 1.0, out=elapsed_plus_eps)
+
+
+def _later_links(starts: np.ndarray, n_links: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each k >= 1: the segments with more than k links, and the column of each one's k-th link.
+
+    ``starts`` are the segments' first columns (as from :func:`segments`), ``n_links`` all columns.
+    """
+    lengths = np.diff(np.r_[starts, n_links])
+    longest = int(lengths.max()) if lengths.size else 0
+    later = []
+    for k in range(1, longest):
+        longer = np.flatnonzero(lengths > k)
+        later.append((longer, starts[longer] + k))
+    return later
+
+
+def _segments_any(flags: np.ndarray, starts: np.ndarray, later: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """In how many rows each segment of columns (first columns ``starts``, the rest ``later``) holds a True.
+
+    ``np.logical_or.reduceat`` along rows pays per segment (most hold one or two links);
+    taking every segment's first column and or-ing in its second, third, ... column for the
+    segments that have one is about five times faster.
+    """
+    hit = flags[:, starts]
+    for segment, column in later:
+        hit[:, segment] |= flags[:, column]
+    return np.count_nonzero(hit, axis=0)
 
 
 def _cents_in_place(amounts: np.ndarray, non_negative: bool = False) -> np.ndarray:
