@@ -40,60 +40,56 @@ def _grid_rows(days_: np.ndarray, shift: np.ndarray | int, grid_days: np.ndarray
     return table[offset]
 
 
-def reached_on_grid(
-    f: np.ndarray, f_days: np.ndarray, links: LinkArrays, n_kpis: int, grid_days: np.ndarray
-) -> np.ndarray:
-    """Each KPI's movement reached by each grid date: ``(run, grid date, KPI rank)``.
+def reached_on_grid(f_days: np.ndarray, links: LinkArrays, n_kpis: int, grid_days: np.ndarray) -> np.ndarray:
+    """Each KPI's movement reached by each grid date: ``(grid date, KPI rank, run)``.
 
-    ``f`` holds the links' finishes (runs x links) as floats, ``f_days`` the same as
-    whole day numbers. Instead of evaluating every link's ramp at every grid date, each
-    link's ramp is written as a piecewise-linear function of the date and scattered once
-    into two accumulators: from the first grid date after its delivery it adds the slope
-    ``delta / ramp_days`` and the offset ``-slope * finish``, and from the first date its
-    ramp is complete it takes them back and adds its full ``delta``. A cumulative sum over
-    the grid dates then gives, at date ``g``, ``offsets + g * slopes``: each link's
-    ``delta * (g - finish) / ramp_days`` inside its ramp, ``delta`` after it, 0 before
-    (equal to :func:`ramp_share` up to float rounding). A link without a ramp adds its
-    ``delta`` from the first date on or after its delivery. Dates are counted from the
-    first grid date, so the products stay small and the rounding with them.
+    ``f_days`` holds the links' finishes ``(links, runs)`` as whole day numbers. Instead of
+    evaluating every link's ramp at every grid date, each link's ramp is written as a
+    piecewise-linear function of the date and scattered once into two accumulators: from
+    the first grid date after its delivery it adds the slope ``delta / ramp_days`` and the
+    offset ``-slope * finish``, and from the first date its ramp is complete it takes them
+    back and adds its full ``delta``. A cumulative sum over the grid dates then gives, at
+    date ``g``, ``offsets + g * slopes``: each link's ``delta * (g - finish) / ramp_days``
+    inside its ramp, ``delta`` after it, 0 before (equal to :func:`ramp_share` up to float
+    rounding). A link without a ramp adds its ``delta`` from the first date on or after its
+    delivery. Dates are counted from the first grid date, so the products stay small and
+    the rounding with them. Links are the outer axis, so one link's runs land side by side.
     """
-    runs, n_links = f.shape
+    n_links, runs = f_days.shape
     n_grid = grid_days.size
-    has_ramp = links.eps == 0.0
-    ramp_days = np.where(has_ramp, links.span, 0.0)
-    slope = np.where(has_ramp, links.delta / links.span, 0.0)  # (1, links)
-    # cells are laid out (run, grid date, KPI): the scatter of one run's links stays within
-    # a few tens of kilobytes, which the cache holds
-    per_run = (n_grid + 1) * n_kpis
-    cells = runs * per_run
-    base = links.rank[None, :] + (np.arange(runs, dtype=np.int64) * per_run)[:, None]
+    has_ramp = links.eps[0] == 0.0
+    ramp_days = np.where(has_ramp, links.span[0], 0.0)
+    slope = np.where(has_ramp, links.delta[0] / links.span[0], 0.0)[:, None]  # (links, 1)
+    plane = n_kpis * runs  # one grid date's (KPI, run) values
+    cells = (n_grid + 1) * plane
+    base = (links.rank * runs)[:, None] + np.arange(runs, dtype=np.int64)[None, :]
     # grid dates are whole days: a date is on or after finish + ramp when it is on or after its ceiling
-    complete = _grid_rows(f_days, np.ceil(ramp_days).astype(np.int64), grid_days, n_kpis)
+    complete = _grid_rows(f_days, np.ceil(ramp_days).astype(np.int64)[:, None], grid_days, plane)
     complete += base
-    first = _grid_rows(f_days, 1, grid_days, n_kpis)  # first date after delivery
+    first = _grid_rows(f_days, 1, grid_days, plane)  # first date after delivery
     first += base
     del base
     # -slope * (finish - first grid date), taken back where the ramp is complete
-    offset = np.subtract(f, grid_days[0])
+    offset = np.subtract(f_days, grid_days[0], dtype=np.float64)
     offset *= slope
-    slope_cells = np.broadcast_to(slope, (runs, n_links)).ravel()
+    slope_cells = np.broadcast_to(slope, (n_links, runs)).ravel()
     slopes = np.bincount(first.ravel(), weights=slope_cells, minlength=cells)
     slopes -= np.bincount(complete.ravel(), weights=slope_cells, minlength=cells)
     offsets = np.bincount(first.ravel(), weights=offset.ravel(), minlength=cells)
     np.negative(offsets, out=offsets)
-    offset += links.delta
+    offset += links.delta[0][:, None]
     offsets += np.bincount(complete.ravel(), weights=offset.ravel(), minlength=cells)
     del first, complete, offset, slope_cells
     # (without links bincount returns integers)
-    reached = np.asarray(offsets, dtype=np.float64).reshape(runs, n_grid + 1, n_kpis)
-    slope_sums = np.asarray(slopes, dtype=np.float64).reshape(runs, n_grid + 1, n_kpis)
-    # the cumulative sums over the grid dates, one date at a time (much faster than np.cumsum's strided pass)
+    reached = np.asarray(offsets, dtype=np.float64).reshape(n_grid + 1, n_kpis, runs)[:n_grid]
+    slope_sums = np.asarray(slopes, dtype=np.float64).reshape(n_grid + 1, n_kpis, runs)[:n_grid]
+    # the cumulative sums over the grid dates, one contiguous plane at a time
     for g in range(1, n_grid):
-        reached[:, g] += reached[:, g - 1]
-        slope_sums[:, g] += slope_sums[:, g - 1]
-    slope_sums *= np.r_[grid_days - grid_days[0], 0.0][None, :, None]
+        reached[g] += reached[g - 1]
+        slope_sums[g] += slope_sums[g - 1]
+    slope_sums *= (grid_days - grid_days[0])[:, None, None]
     reached += slope_sums
-    return reached[:, :n_grid]
+    return reached
 
 
 def fan_frame(

@@ -133,10 +133,10 @@ def per_run_figures(
             critical += _segments_any(hurts, m_starts, later)
         if path is not None and grid_days is not None:
             already = kpi_sums(sub.delta * at_start, kpi_starts, kpi_ranks, n_kpis) + still_already
-            reached = reached_on_grid(f, f_days, sub, n_kpis, grid_days)  # (run, grid date, KPI)
-            reached += still_reached[None, :, :]
-            reached -= already[:, None, :]
-            path[:, :, lo:hi] = reached.transpose(1, 2, 0)
+            reached = reached_on_grid(finish[sub.milestone, lo:hi], sub, n_kpis, grid_days)
+            reached += still_reached[:, :, None]
+            reached -= already.T[None, :, :]
+            path[:, :, lo:hi] = reached
     return projected.T, value_at_risk, critical, m_with_links, path
 
 
