@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kpi_engine.whatif.simulation.fan_chart import reached_on_grid
+from kpi_engine.whatif.simulation.fan_chart import GridReach
 from kpi_engine.whatif.simulation.run_inputs import LinkArrays, PlanFigures, kpi_sums, ramp_share, segments, subset
 
 #: Number of (run x link) cells computed at once: keeps each temporary near 8 MB.
@@ -94,6 +94,7 @@ def per_run_figures(
     value_at_risk = np.empty(runs)
     critical = np.zeros(m_with_links.size, dtype=np.int64)
     chunk = max(1, CHUNK_CELLS // max(1, mov.size))
+    grid_reach: GridReach | None = None
     for lo in range(0, runs, chunk):
         hi = min(runs, lo + chunk)
         f_days = np.ascontiguousarray(finish[sub.milestone, lo:hi].T)  # (runs, moving links)
@@ -133,7 +134,9 @@ def per_run_figures(
             critical += _segments_any(hurts, m_starts, later)
         if path is not None and grid_days is not None:
             already = kpi_sums(sub.delta * at_start, kpi_starts, kpi_ranks, n_kpis) + still_already
-            reached = reached_on_grid(finish[sub.milestone, lo:hi], sub, n_kpis, grid_days)
+            if grid_reach is None or grid_reach.runs != hi - lo:
+                grid_reach = GridReach(sub, n_kpis, grid_days, hi - lo)
+            reached = grid_reach.reached(finish[sub.milestone, lo:hi])
             reached += still_reached[:, :, None]
             reached -= already.T[None, :, :]
             path[:, :, lo:hi] = reached
