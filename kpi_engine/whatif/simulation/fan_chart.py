@@ -60,15 +60,17 @@ class GridReach:
         self.slope = np.where(has_ramp, links.delta[0] / links.span[0], 0.0)[:, None]  # (links, 1)
         self.delta = links.delta[0][:, None]
         # grid dates are whole days: a date is on or after finish + ramp when it is on or after its ceiling
-        self.ramp_days = np.ceil(np.where(has_ramp, links.span[0], 0.0)).astype(np.int64)[:, None]
+        ramp_days = np.ceil(np.where(has_ramp, links.span[0], 0.0)).astype(np.int64)[:, None]
         self.plane = n_kpis * runs  # one grid date's (KPI, run) values
         self.base = ((links.rank * runs)[:, None] + np.arange(runs, dtype=np.int64)[None, :]).ravel()
         first_day, last_day = int(grid_days[0]), int(grid_days[-1])
-        self.first_day, self.span = first_day, last_day + 1 - first_day
+        self.span = last_day + 1 - first_day
+        # days from the first grid date to the first date on or after the end of the ramp, or after delivery
+        self.to_complete, self.after_delivery = ramp_days - first_day, 1 - first_day
         # how many grid dates fall strictly before each day of the grid's span, times a plane
         self.table = np.searchsorted(grid_days, np.arange(first_day, last_day + 2)).astype(np.int64) * self.plane
         self.slope_cells = np.repeat(self.slope[:, 0], runs)
-        self.days = np.empty((n_links, runs), dtype=np.int32)
+        self.days = np.empty((n_links, runs), dtype=np.intp)  # positions for np.take, no cast
         self.first = np.empty(n_links * runs, dtype=np.int64)
         self.complete = np.empty(n_links * runs, dtype=np.int64)
         self.offset = np.empty((n_links, runs))
@@ -76,9 +78,8 @@ class GridReach:
         self.offsets = np.empty((n_grid + 1) * self.plane)
 
     def _cells(self, f_days: np.ndarray, shift: np.ndarray | int, out: np.ndarray) -> np.ndarray:
-        """The cell of each (link, run) at the first grid date on or after its finish plus ``shift``."""
-        # int32 day numbers (finishes stop at the last calendar day, ramps at ten years) stay int32
-        np.add(f_days, np.asarray(shift, dtype=np.int64) - self.first_day, out=self.days, casting="same_kind")
+        """The cell of each (link, run) at the first grid date on or after its finish plus ``shift`` days."""
+        np.add(f_days, shift, out=self.days)
         np.clip(self.days, 0, self.span, out=self.days)
         np.take(self.table, self.days.ravel(), out=out)
         out += self.base
@@ -90,8 +91,8 @@ class GridReach:
         The result is a view of a buffer that the next call overwrites.
         """
         n_grid = self.grid_days.size
-        complete = self._cells(f_days, self.ramp_days, self.complete)
-        first = self._cells(f_days, 1, self.first)  # first date after delivery
+        complete = self._cells(f_days, self.to_complete, self.complete)
+        first = self._cells(f_days, self.after_delivery, self.first)
         # -slope * (finish - first grid date), taken back where the ramp is complete
         offset = np.subtract(f_days, self.grid_days[0], out=self.offset)
         offset *= self.slope
@@ -121,22 +122,39 @@ def fan_frame(
     k_t: np.ndarray,
     projected: np.ndarray,
     path: np.ndarray | None,
+    order: np.ndarray,
 ) -> pl.DataFrame:
-    """Rows ``kpi_id, date, p10, p50, p90``: grid dates before each KPI's target, then the target."""
+    """Rows ``kpi_id, date, p10, p50, p90``: grid dates before each KPI's target, then the target.
+
+    ``path`` holds each KPI's value ``(grid date, KPI rank, run)`` (``order[rank]`` is the
+    KPI's row) and is partitioned in place, one grid date at a time; ``projected`` holds
+    the values at the targets ``(KPI row, run)``.
+    """
     schema = {"kpi_id": pl.String, "date": pl.Date, "p10": pl.Float64, "p50": pl.Float64, "p90": pl.Float64}
     if path is None or kpis.height == 0:
         return pl.DataFrame(schema=schema)
     ids = np.asarray(kpis["kpi_id"].to_list(), dtype=object)
-    g_idx, k_idx = np.nonzero(grid_days[:, None] < k_t[None, :])
-    fan = linear_quantiles(path[g_idx, k_idx], (0.1, 0.5, 0.9))  # the gather is a copy: partitioned in place
+    ranked_ids, ranked_targets = ids[order], k_t[order]
+    kpi_ids: list[np.ndarray] = []
+    dates: list[date] = []
+    fans: list[np.ndarray] = []
+    for g, day in enumerate(grid_days):
+        before = np.flatnonzero(day < ranked_targets)
+        if before.size == 0:
+            continue
+        plane = path[g] if before.size == ranked_targets.size else path[g, before]
+        fans.append(linear_quantiles(plane, (0.1, 0.5, 0.9)))  # a plane of path, or a copy: partitioned in place
+        kpi_ids.append(ranked_ids[before])
+        dates.extend([grid[g]] * before.size)
     end = linear_quantiles(projected.copy(), (0.1, 0.5, 0.9))
+    fan = np.concatenate([*fans, end], axis=1)
     return pl.DataFrame(
         {
-            "kpi_id": np.concatenate([ids[k_idx], ids]).tolist(),
-            "date": [grid[g] for g in g_idx] + kpis["target_date"].to_list(),
-            "p10": np.concatenate([fan[0], end[0]]),
-            "p50": np.concatenate([fan[1], end[1]]),
-            "p90": np.concatenate([fan[2], end[2]]),
+            "kpi_id": np.concatenate([*kpi_ids, ids]).tolist(),
+            "date": dates + kpis["target_date"].to_list(),
+            "p10": fan[0],
+            "p50": fan[1],
+            "p90": fan[2],
         },
         schema=schema,
     ).sort("kpi_id", "date")

@@ -210,8 +210,6 @@ def simulate(
     )
     back = np.argsort(kpis.order)  # rank of each KPI row
     projected = projected[back]
-    if path is not None:
-        path = path[:, back]
     milestone_frame = milestone_summary(milestones, plan.fixed, plan.deterministic, finish, chosen)
     del finish
     return SimulationResult(
@@ -221,7 +219,7 @@ def simulate(
         milestones=milestone_frame,
         value_at_risk=value_at_risk_summary(value_at_risk, reference.value_at_risk),
         criticality=criticality_frame(milestones, plan.fixed, m_with_links, critical, runs),
-        trajectory=fan_frame(portfolio.kpis, grid, grid_days, kpis.start["t"].to_numpy(), projected, path),
+        trajectory=fan_frame(portfolio.kpis, grid, grid_days, kpis.start["t"].to_numpy(), projected, path, kpis.order),
     )
 
 
