@@ -46,6 +46,7 @@ class LinkArrays:
 
 
 def ramp_share(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """The share of a link's movement reached: ``clip(elapsed_plus_eps / span, 0, 1)`` (see :class:`LinkArrays`)."""
     share = elapsed_plus_eps / span
     return np.clip(share, 0.0, 1.0, out=share)
 

@@ -63,6 +63,14 @@ def _typical_interval(intervals: pl.Series) -> float:
 
 
 def check_triangle(owner: str, values: object) -> Triangle:
+    """Return ``(min, most likely, max)`` of a slip range given for ``owner``, checked.
+
+    Raises
+    ------
+    InputError
+        Not three finite numbers, below 0, above :data:`~kpi_engine.core.bounds.MAX_SLIP_DAYS`,
+        or not ``min <= most likely <= max``.
+    """
     try:
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
             raise TypeError

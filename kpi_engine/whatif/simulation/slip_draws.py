@@ -108,5 +108,8 @@ def draw_slips(
         steps = np.clip(np.ceil(remaining / pools.interval_days), 1, max_steps).astype(np.int64)
         pool = chosen["pool"].to_numpy()[hist].astype(np.int64)
         drawn = _history_slips(rng, pools, pool, steps, runs)
-        slips[hist] = np.maximum(drawn, 0, out=drawn)
+        np.maximum(drawn, 0, out=drawn)
+        if hist.size == chosen.height:
+            return drawn  # every milestone draws from history: no copy into the zeros
+        slips[hist] = drawn
     return slips
