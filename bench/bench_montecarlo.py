@@ -14,16 +14,17 @@ are the figures to compare between runs.
 
 Where the time goes (CPU seconds per step, 1,000 runs x 10k milestones, 27 dependency
 levels, 5,853 of the 9,995 links on a milestone that moves; medians of 4 on the loaded
-machine): without the fan chart about 0.75 s: drawing the slips ~0.21 s, the per-run
-figures (ramps, value at risk to the cent, criticality) ~0.21 s, propagation through the
-levels on int32 days ~0.14 s, milestone quantiles (``np.partition``) ~0.09 s, choosing the
-distributions (Polars) ~0.06 s. The fan chart adds about 0.5 s: its slope and offset
-accumulators filled with ``ufunc.at`` (four scatters of 1M cells per block of runs) about
-half of it, and writing the 19 x 500 x 1,000 path of KPI values (fresh memory, a page
-fault per 4 KB) most of the rest; its quantiles, plane by plane on the path, ~0.04 s.
-Before this round: 0.94 s and 1.85 s, of which the fan's cumulative bincounts and ramp
-loop ~0.6 s, ``np.quantile`` on copied, strided arrays ~0.3 s and criticality's
-``logical_or.reduceat`` over 10k mostly one-link segments ~0.08 s.
+machine, so each figure is good to about a fifth): without the fan chart about 0.75 s:
+drawing the slips ~0.21 s, the per-run figures (ramps, value at risk to the cent,
+criticality) ~0.21 s, propagation through the levels on int32 days ~0.14 s, milestone
+quantiles (``np.partition``) ~0.09 s, choosing the distributions (Polars) ~0.06 s. The fan
+chart adds about 0.7 s: its slope and offset accumulators (``ufunc.at``, four scatters of
+1M cells per block of runs, and the day-to-cell look-ups before them) ~0.4 s, writing the
+19 x 500 x 1,000 path of KPI values (fresh memory, a page fault per 4 KB) ~0.1-0.2 s, its
+quantiles, plane by plane on the path, ~0.04 s. Before this round: 0.81-0.82 s and
+1.74-1.86 s, of which the fan's cumulative bincounts and ramp loop ~0.55-0.65 s,
+``np.quantile`` on copied, strided arrays for KPIs and the fan, and criticality's
+``logical_or.reduceat`` over 6,334 mostly one- and two-link segments (~0.08 s).
 """
 
 from __future__ import annotations
