@@ -565,18 +565,23 @@ _IS_DIGIT = np.zeros(256, dtype=bool)
 _IS_DIGIT[ord("0") : ord("9") + 1] = True
 
 
+#: How many bytes of a tag are looked at: ``<row r="`` and a row number, or ``<c r="``,
+#: a cell reference of up to 3 letters and 7 digits, and the closing quote.
+_HEAD = 17
+
+
 class _Tags:
     """The tags of a stretch of worksheet XML, from one pass over its bytes.
 
     ``opens`` are the positions of every ``<`` and ``_first`` the byte after each of them
-    (the first of the tag's name); ``padded`` is the text with 16 zero bytes after it, so
-    that the first bytes of the last tags can be read without running off the end.
+    (the first of the tag's name); ``padded`` is the text with zero bytes after it, so that
+    the first :data:`_HEAD` bytes of every tag can be read without running off the end.
     """
 
     def __init__(self, text: bytes) -> None:
         data = np.frombuffer(text, dtype=np.uint8)
         self.size = data.size
-        self.padded = np.concatenate([data, np.zeros(16, dtype=np.uint8)])
+        self.padded = np.concatenate([data, np.zeros(_HEAD, dtype=np.uint8)])
         self.opens = np.flatnonzero(data == ord("<"))
         self._first = self.padded[self.opens + 1]
 
@@ -609,8 +614,8 @@ class _Tags:
         """
         lo, hi = np.searchsorted(self.opens, [start, end])
         opens, first = self.opens[lo:hi], self._first[lo:hi]
-        # each tag's first 17 bytes side by side, a row per tag (no index per byte)
-        heads = np.lib.stride_tricks.sliding_window_view(self.padded, 17)
+        # each tag's first bytes side by side, a row per tag (no index per byte)
+        heads = np.lib.stride_tricks.sliding_window_view(self.padded, _HEAD)
         cells = opens[first == ord("c")]
         cell_heads = heads[cells]
         is_cell = _ENDS_NAME[cell_heads[:, 2]]
