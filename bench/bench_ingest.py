@@ -13,7 +13,8 @@ Measures (medians, in one run because this machine is shared and noisy):
    iterating every row, with the raw calamine read (``polars.read_excel``) and the safety
    scan that runs before calamine opens a workbook
    (:func:`~kpi_engine.ingest.archive.inspect_zip_workbook`) as references.
-   The aim: at least 15x faster than openpyxl.
+   The aim: at least 15x faster than openpyxl. These five take turns, one run of each per
+   round (``--part workbook`` times this part alone).
 3. A partial weekly upload (the milestones and tasks of 10% of the projects) stored into a
    database already holding the full snapshot: ``store.ingest`` alone, i.e. merging the
    upload and copying the other 90% of the rows forward.
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from bench.common import interleaved_medians, median_seconds, print_table
+from bench.common import interleaved_medians, print_table
 from bench.portfolio_gen import AS_OF, generate_portfolio
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.ingest import ParsedUpload, SourceFile, read_paths, read_upload
@@ -192,6 +193,9 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="1.0 = 200k milestones and 1M tasks; 100k workbook rows"
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--part", choices=("all", "workbook"), default="all", help="'workbook': only part 2 (the workbook read)"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="write the generated files here and keep them")
     args = parser.parse_args()
     os.environ["KPI_MAX_UPLOAD_MB"] = UPLOAD_LIMIT_MB
@@ -201,7 +205,10 @@ def main() -> None:
     else:
         work_dir = Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     try:
-        rows = run(args.scale, args.repeat, work_dir)
+        if args.part == "workbook":
+            rows = workbook_rows(args.scale, args.repeat, work_dir)
+        else:
+            rows = run(args.scale, args.repeat, work_dir)
     finally:
         if args.keep is None:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -268,28 +275,11 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
     print("CSV ingest and weekly upload timed", flush=True)
 
     # 2. workbook ---------------------------------------------------------------------
-    n_rows = int(100_000 * scale)
-    sheet = tasks_sheet(n_rows)
-    xlsx = work_dir / "tasks.xlsx"
-    write_workbook(sheet, xlsx)
-    book = [SourceFile(xlsx.name, xlsx.read_bytes())]
-    parsed = read_upload(book)
-    assert parsed.tables["tasks"].height == n_rows, parsed.tables["tasks"].height
-    ours = median_seconds(lambda: read_upload(book), repeat=repeat)
-    calamine = median_seconds(lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine"), repeat=repeat)
-    calamine_text = median_seconds(
-        lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine", read_options={"dtypes": "string"}),
-        repeat=repeat,
-    )
-    scan = median_seconds(lambda: inspect_zip_workbook(book[0]), repeat=repeat)
-    # openpyxl takes ~25 s a pass at full size: no warm-up pass (the file is in the page cache)
-    assert openpyxl_read_only(xlsx) == n_rows + 1
-    openpyxl_time = median_seconds(lambda: openpyxl_read_only(xlsx), repeat=repeat, warmup=0)
+    book_rows = workbook_rows(scale, repeat, work_dir)
 
     n_tasks, n_ms = sizes["tasks"], sizes["milestones"]
     print(
         f"1: {n_tasks:,} tasks, {n_ms:,} milestones, {megabytes:,.0f} MB of CSV; "
-        f"2: {n_rows:,} rows x {sheet.width} columns, {xlsx.stat().st_size / 1e6:.1f} MB; "
         f"3: {weekly_rows.get('milestones', 0):,} milestones + {weekly_rows.get('tasks', 0):,} tasks",
     )
     return [
@@ -302,6 +292,50 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
             f"{store_closed / floor:.2f}x the floor",
         ),
         ("1  store only: store.ingest alone", store, f"{store / floor:.2f}x the floor"),
+        ("3 read_upload of the weekly files", weekly_parse, ""),
+        (
+            "3 store.ingest into the full snapshot (carry-forward)",
+            weekly_store,
+            f"{weekly_store / store:.2f}x the full upload's store.ingest",
+        ),
+        ("3 same with Store.open + close", weekly_closed, f"{weekly_closed / store_closed:.2f}x the full upload's"),
+        *book_rows,
+    ]
+
+
+def _nothing() -> None:
+    """No setup needed."""
+
+
+def workbook_rows(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str]]:
+    """Part 2: the workbook read, openpyxl and the references taking turns (one run of each per round)."""
+    n_rows = int(100_000 * scale)
+    sheet = tasks_sheet(n_rows)
+    xlsx = work_dir / "tasks.xlsx"
+    write_workbook(sheet, xlsx)
+    book = [SourceFile(xlsx.name, xlsx.read_bytes())]
+    parsed = read_upload(book)
+    assert parsed.tables["tasks"].height == n_rows, parsed.tables["tasks"].height
+    # openpyxl takes ~25 s a pass at full size: no warm-up round (the file is in the page cache)
+    assert openpyxl_read_only(xlsx) == n_rows + 1
+    medians = interleaved_medians(
+        {
+            "openpyxl": (_nothing, lambda: openpyxl_read_only(xlsx)),
+            "ours": (_nothing, lambda: read_upload(book)),
+            "calamine": (_nothing, lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine")),
+            "calamine_text": (
+                _nothing,
+                lambda: pl.read_excel(xlsx, sheet_name="tasks", engine="calamine", read_options={"dtypes": "string"}),
+            ),
+            "scan": (_nothing, lambda: inspect_zip_workbook(book[0])),
+        },
+        repeat,
+        warmup=0,
+    )
+    openpyxl_time, ours, calamine = medians["openpyxl"], medians["ours"], medians["calamine"]
+    calamine_text, scan = medians["calamine_text"], medians["scan"]
+    print(f"2: {n_rows:,} rows x {sheet.width} columns, {xlsx.stat().st_size / 1e6:.1f} MB", flush=True)
+    return [
         ("2 openpyxl read-only, values_only, every row", openpyxl_time, "= 1.0x"),
         (
             "2 read_upload on the workbook (read + validate)",
@@ -323,13 +357,6 @@ def run(scale: float, repeat: int, work_dir: Path) -> list[tuple[str, float, str
             scan,
             f"{scan / ours:.0%} of read_upload on the workbook",
         ),
-        ("3 read_upload of the weekly files", weekly_parse, ""),
-        (
-            "3 store.ingest into the full snapshot (carry-forward)",
-            weekly_store,
-            f"{weekly_store / store:.2f}x the full upload's store.ingest",
-        ),
-        ("3 same with Store.open + close", weekly_closed, f"{weekly_closed / store_closed:.2f}x the full upload's"),
     ]
 
 

@@ -215,7 +215,8 @@ def inspect_zip_workbook(file: SourceFile) -> WorkbookInfo:
         is_xml = bool(_XML_PART.search(info.filename))
         scanner: _SheetScanner | _BinarySheetScanner | None = None
         if _WORKSHEET_PART.match(info.filename):
-            scanner = _SheetScanner(SheetScan())
+            scanner = _SheetScanner(SheetScan(), info.filename)  # it also looks for a DTD itself
+            is_xml = False
         elif _BINARY_WORKSHEET_PART.match(info.filename):
             scanner = _BinarySheetScanner(SheetScan())  # an .xlsb sheet: only its rectangle is measured
         pieces: list[bytes] = []
@@ -224,12 +225,8 @@ def inspect_zip_workbook(file: SourceFile) -> WorkbookInfo:
             if is_xml:
                 window = tail + piece
                 # "<!" (or its UTF-16 form) is rare in a workbook: look for the markers only then
-                suspect = b"<!" in window or b"<\x00!" in window
-                if suspect and any(marker in window for marker in _DTD_MARKERS):
-                    raise InputError(
-                        f"the workbook part {info.filename} holds an XML document type declaration, "
-                        "which Excel never writes; the file was refused as unsafe"
-                    )
+                if b"<!" in window or b"<\x00!" in window:
+                    _refuse_dtd(window, info.filename)
                 tail = piece[-32:]
             if scanner is not None:
                 scanner.feed(piece)
@@ -246,6 +243,15 @@ def inspect_zip_workbook(file: SourceFile) -> WorkbookInfo:
     if "xl/workbook.xml" not in kept:
         return WorkbookInfo()  # xlsb or ods: calamine reads their dates and visibility itself
     return _describe(kept["xl/workbook.xml"], kept.get("xl/_rels/workbook.xml.rels"), scans)
+
+
+def _refuse_dtd(text: bytes, part: str) -> None:
+    """Refuse ``text`` of workbook part ``part`` if it holds a document type or entity declaration."""
+    if any(marker in text for marker in _DTD_MARKERS):
+        raise InputError(
+            f"the workbook part {part} holds an XML document type declaration, "
+            "which Excel never writes; the file was refused as unsafe"
+        )
 
 
 def _is_ods(data: bytes, infos: list[zipfile.ZipInfo]) -> bool:
@@ -425,14 +431,18 @@ def _record_header(data: bytes, position: int) -> tuple[int, int, int] | None:
 class _SheetScanner:
     """Finds merged ranges and unsaved formulas in a worksheet's XML, piece by piece.
 
-    Plain substring searches only (a regex over every cell of a large sheet costs seconds):
-    tags are found literally, with the namespace prefix the sheet's root element uses.
+    Every piece is looked at once, in numpy: the positions of its ``<`` say where the tags
+    are, and the bytes after them which tags they are (a document type declaration, a
+    cell, a row, a formula, a merged range); plain substring searches then run only where
+    such a tag was found (a regex over every cell of a large sheet costs seconds). Tags
+    are found literally, with the namespace prefix the sheet's root element uses.
     Only complete cells are searched: whatever follows the last ``</c>`` or ``</row>`` of
     a piece waits for the next one (or, when a single cell grows past 8 MB, the last ``>``).
     """
 
-    def __init__(self, scan: SheetScan) -> None:
+    def __init__(self, scan: SheetScan, part: str = "") -> None:
         self.scan = scan
+        self.part = part
         self.pending = b""
         self.prefix: bytes | None = None
         self.cells_state = 0  # 0: before <sheetData>, 1: inside, 2: after
@@ -440,6 +450,9 @@ class _SheetScanner:
 
     def feed(self, piece: bytes) -> None:
         buffer = self.pending + piece
+        tags = _Tags(buffer)
+        if tags.declares_dtd():
+            _refuse_dtd(buffer, self.part)
         if self.prefix is None:
             root = _ROOT.search(buffer, 0, 65_536)
             if root is None and len(buffer) < 65_536:
@@ -451,23 +464,27 @@ class _SheetScanner:
         cut = max(buffer.rfind(cell_end) + len(cell_end), buffer.rfind(row_end) + len(row_end), 0)
         if cut < len(cell_end):  # nothing closed in this piece
             cut = buffer.rfind(b">") + 1 if len(buffer) > 8 * _PIECE else 0
-        self._search(buffer[:cut])
+        if cut:
+            self._search(buffer[:cut], tags.before(cut))
         self.pending = buffer[cut:]
 
     def close(self) -> None:
+        tags = _Tags(self.pending)
+        if tags.declares_dtd():
+            _refuse_dtd(self.pending, self.part)
         if self.prefix is None:
             root = _ROOT.search(self.pending)
             self.prefix = (root.group(1) or b"") if root is not None else b""
-        self._search(self.pending)
+        self._search(self.pending, tags)
         self.pending = b""
 
-    def _search(self, text: bytes) -> None:
+    def _search(self, text: bytes, tags: _Tags) -> None:
         if not text:
             return
         p = self.prefix or b""
-        self._measure(text, p)
+        self._measure(text, p, tags)
         merge_tag = b"<" + p + b"mergeCell "
-        at = text.find(merge_tag)
+        at = text.find(merge_tag)  # a long literal: found fast without looking at the tags
         while at != -1:
             end = text.find(b">", at)
             match = _MERGE_REF.search(text, at, end if end != -1 else len(text))
@@ -477,7 +494,7 @@ class _SheetScanner:
                 self.scan.merged.append(CellRange(first_row, first_col, last_row, last_col))
             at = text.find(merge_tag, at + len(merge_tag))
         formula, cell_open, cell_close = b"<" + p + b"f", b"<" + p + b"c ", b"</" + p + b"c>"
-        at = text.find(formula)
+        at = text.find(formula) if p or tags.any_formula() else -1
         while at != -1:
             after = at + len(formula)
             if text[after : after + 1] in _TAG_END:
@@ -489,7 +506,7 @@ class _SheetScanner:
                     after = close
             at = text.find(formula, after)
 
-    def _measure(self, text: bytes, p: bytes) -> None:
+    def _measure(self, text: bytes, p: bytes, tags: _Tags) -> None:
         """Extend the sheet's rectangle by the rows and cells inside ``<sheetData>`` in ``text``."""
         if self.cells_state == 2:
             return
@@ -499,15 +516,16 @@ class _SheetScanner:
             if at == -1:
                 return
             start, self.cells_state = at, 1
-        end = text.find(b"</" + p + b"sheetData>", start)
+        closing = b"</" + p + b"sheetData>"
+        end = text.find(closing, start)
         if end == -1:
             end = len(text)
         else:
             self.cells_state = 2
-        data = text[start:end]
         if p:  # prefixed tags (rare): drop the prefix so that the tags read as plain ones
-            data = data.replace(b"<" + p, b"<")
-        found = sheet_extent(data)
+            found = sheet_extent(text[start:end].replace(b"<" + p, b"<"))
+        else:
+            found = tags.extent(start, end) or sheet_extent(text[start:end])
         scan = self.scan
         scan.last_row, scan.last_col = max(scan.last_row, found.last_row), max(scan.last_col, found.last_col)
         scan.unnamed_rows += found.unnamed_rows
@@ -532,6 +550,142 @@ class _SheetScanner:
         ref = _REF_ATTR.search(head)
         if ref is not None and len(self.scan.unsaved_formulas) < MAX_LISTED_FORMULAS:
             self.scan.unsaved_formulas.append(parse_ref(ref.group(1)))
+
+
+#: Byte classes for the bytes after a ``<``: white space or ``>`` ends a tag name; letters
+#: and digits of a cell reference.
+_ENDS_NAME = np.zeros(256, dtype=bool)
+_ENDS_NAME[[32, 9, 10, 13, ord(">")]] = True
+_ENDS_FORMULA = _ENDS_NAME.copy()
+_ENDS_FORMULA[ord("/")] = True
+_LETTER_VALUE = np.zeros(256, dtype=np.uint8)
+_LETTER_VALUE[ord("A") : ord("Z") + 1] = np.arange(1, 27)
+_LETTER_VALUE[ord("a") : ord("z") + 1] = np.arange(1, 27)
+_IS_DIGIT = np.zeros(256, dtype=bool)
+_IS_DIGIT[ord("0") : ord("9") + 1] = True
+
+
+#: How many bytes of a tag are looked at: ``<row r="`` and a row number, or ``<c r="``,
+#: a cell reference of up to 3 letters and 7 digits, and the closing quote.
+_HEAD = 17
+
+
+class _Tags:
+    """The tags of a stretch of worksheet XML, from one pass over its bytes.
+
+    ``opens`` are the positions of every ``<`` and ``_first`` the byte after each of them
+    (the first of the tag's name); ``padded`` is the text with zero bytes after it, so that
+    the first :data:`_HEAD` bytes of every tag can be read without running off the end.
+    """
+
+    def __init__(self, text: bytes) -> None:
+        data = np.frombuffer(text, dtype=np.uint8)
+        self.size = data.size
+        self.padded = np.concatenate([data, np.zeros(_HEAD, dtype=np.uint8)])
+        self.opens = np.flatnonzero(data == ord("<"))
+        self._first = self.padded[self.opens + 1]
+
+    def before(self, cut: int) -> _Tags:
+        """The same tags, limited to the text before position ``cut``."""
+        tags = _Tags.__new__(_Tags)
+        keep = int(np.searchsorted(self.opens, cut))
+        tags.size, tags.padded = cut, self.padded
+        tags.opens, tags._first = self.opens[:keep], self._first[:keep]
+        return tags
+
+    def declares_dtd(self) -> bool:
+        """True when some tag starts ``<!`` (or its UTF-16 form): a DTD, a comment or CDATA."""
+        if (self._first == ord("!")).any():
+            return True
+        utf16 = self.opens[self._first == 0]
+        return bool((self.padded[utf16 + 2] == ord("!")).any())
+
+    def any_formula(self) -> bool:
+        """True when some tag may be ``<f``."""
+        formulas = self.opens[self._first == ord("f")]
+        return bool(_ENDS_FORMULA[self.padded[formulas + 2]].any())
+
+    def extent(self, start: int, end: int) -> Extent | None:
+        """What ``<sheetData>`` between ``start`` and ``end`` spans, when every tag is plain.
+
+        Plain: every cell tag begins ``<c r="``, every row tag ``<row r="``, each with a
+        reference of at most 3 letters and 7 digits closed by a quote, as Excel and every
+        library write them. Anything else returns None, for :func:`sheet_extent` to measure.
+        """
+        lo, hi = np.searchsorted(self.opens, [start, end])
+        opens, first = self.opens[lo:hi], self._first[lo:hi]
+        # each tag's first bytes side by side, a row per tag (no index per byte)
+        heads = np.lib.stride_tricks.sliding_window_view(self.padded, _HEAD)
+        cells = opens[first == ord("c")]
+        cell_heads = heads[cells]
+        is_cell = _ENDS_NAME[cell_heads[:, 2]]
+        cells, cell_heads = cells[is_cell], cell_heads[is_cell]
+        rows = opens[first == ord("r")]
+        row_heads = heads[rows]
+        is_row = (row_heads[:, 2] == ord("o")) & (row_heads[:, 3] == ord("w")) & _ENDS_NAME[row_heads[:, 4]]
+        rows, row_heads = rows[is_row], row_heads[is_row]
+        if not ((cell_heads[:, 2:6] == _R_ATTRIBUTE).all() and (row_heads[:, 4:8] == _R_ATTRIBUTE).all()):
+            return None
+        cell_refs = _plain_refs(cell_heads[:, 6:], letters=True)
+        row_refs = _plain_refs(row_heads[:, 8:], letters=False)
+        if cell_refs is None or row_refs is None:
+            return None
+        per_row = np.diff(np.searchsorted(cells, np.append(rows, end)))
+        return Extent(
+            last_row=max(cell_refs[0], row_refs[0]),
+            last_col=cell_refs[1],
+            rows=rows.size,
+            leading_cells=int(np.searchsorted(cells, rows[0])) if rows.size else cells.size,
+            widest_row=int(per_row[:-1].max()) if per_row.size > 1 else 0,
+            trailing_cells=int(per_row[-1]) if per_row.size else 0,
+        )
+
+
+_R_ATTRIBUTE = np.frombuffer(b' r="', dtype=np.uint8)
+
+
+def _plain_refs(window: np.ndarray, *, letters: bool) -> tuple[int, int] | None:
+    """(largest row, largest 1-based column) of the references starting each row of ``window``.
+
+    Returns None unless all are plain: a cell reference has 1-3 letters and 1-7 digits, a
+    row's 1-7 digits, closed by ``"``. Works a column (a byte position) at a time.
+    """
+    rows = window.shape[0]
+    if not rows:
+        return 0, 0
+    count = np.zeros(rows, dtype=np.int8)
+    last_col = 0
+    if letters:
+        reading = np.ones(rows, dtype=bool)
+        for k in range(4):
+            reading &= _LETTER_VALUE[window[:, k]] > 0
+            count += reading
+        if count.min() < 1 or count.max() > 3:
+            return None
+        most = int(count.max())
+        widest = window[count == most, :most]
+        col = np.zeros(widest.shape[0], dtype=np.int64)
+        for k in range(most):
+            col = col * 26 + _LETTER_VALUE[widest[:, k]]
+        last_col = int(col.max())
+        if most > 1:  # line the digits up under each other
+            window = window[np.arange(rows)[:, None], np.arange(8)[None, :] + count[:, None]]
+        else:
+            window = window[:, 1:9]
+    digits = np.zeros(rows, dtype=np.int8)
+    reading = np.ones(rows, dtype=bool)
+    for k in range(8):
+        reading &= _IS_DIGIT[window[:, k]]
+        digits += reading
+    if digits.min() < 1 or digits.max() > 7 or not (window[np.arange(rows), digits] == ord('"')).all():
+        return None
+    # the largest row has the most digits; among those, the largest number
+    most = int(digits.max())
+    longest = window[digits == most, :most]
+    row = np.zeros(longest.shape[0], dtype=np.int64)
+    for k in range(most):
+        row = row * 10 + (longest[:, k] - ord("0"))
+    return int(row.max()), last_col
 
 
 def _is_space(values: np.ndarray) -> np.ndarray:

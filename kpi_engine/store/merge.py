@@ -21,7 +21,7 @@ import polars as pl
 from kpi_engine.core.bounds import EARLIEST_DATE, LATEST_DATE, date_in_range
 from kpi_engine.core.errors import InputError, Problem, UploadRejected
 from kpi_engine.core.portfolio import Portfolio
-from kpi_engine.core.schema import KEYS, TABLES, conform
+from kpi_engine.core.schema import KEYS, TABLES, conform, empty_table
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
 from kpi_engine.store.connection import _now, q
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
@@ -288,11 +288,18 @@ def _mitigation_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.Da
 def _schedule_problems(
     cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int, as_of: date, previous: int | None
 ) -> list[Problem]:
-    """Cycles and undatable finishes in the new snapshot's schedule (its own rows plus carried ones)."""
+    """Cycles and undatable finishes in the new snapshot's schedule (its own rows plus carried ones).
+
+    With no previous snapshot, nothing was carried: the new snapshot's rows are the
+    upload's, so they are taken from its frames instead of read back from the database.
+    """
     from kpi_engine.ingest.validate import schedule_problems
 
     tables = {}
     for table in _SCHEDULE_TABLES:
+        if previous is None:
+            tables[table] = frames[table].select(list(TABLES[table])) if table in frames else empty_table(table)
+            continue
         cols = ", ".join(q(c) for c in TABLES[table])
         frame = pl.from_arrow(
             cur.sql(f"SELECT {cols} FROM {q(table)} WHERE snapshot_id = ?", params=[new_id]).to_arrow_table()

@@ -9,10 +9,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kpi_engine.core.errors import InputError
 from kpi_engine.ingest import SourceFile
-from kpi_engine.ingest.archive import inspect_zip_workbook, sheet_extent
+from kpi_engine.ingest.archive import _Tags, cell_ref, inspect_zip_workbook, sheet_extent
 from kpi_engine.ingest.limits import (
     MAX_RATIO,
     max_unpacked_bytes,
@@ -219,3 +221,36 @@ def test_memory_stays_bounded_while_a_bomb_is_refused(bomb: str) -> None:
 
     assert message.startswith("plan.xlsx, sheet -, row -, column -: the workbook ")
     assert int(grown_mb) < 100
+
+
+_REFERENCES = st.tuples(st.integers(1, 1_048_576), st.integers(0, 16_383))
+
+
+@given(rows=st.lists(st.tuples(st.integers(1, 1_048_576), st.lists(_REFERENCES, max_size=4)), max_size=6))
+def test_plain_tags_measure_as_the_full_reading_does(rows: list[tuple[int, list[tuple[int, int]]]]) -> None:
+    """The fast reading of plain ``<c r="..">`` tags finds the same rectangle as the full one."""
+    text = "".join(
+        f'<row r="{r}" spans="1:2">' + "".join(f'<c r="{cell_ref(row, col)}" s="1"><v>1</v></c>' for row, col in cells)
+        for r, cells in rows
+    ).encode()
+    text += b"</row>" if rows else b""
+
+    fast = _Tags(text).extent(0, len(text))
+
+    assert fast == sheet_extent(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(b'<row r="1"><c s="2" r="C9"><v>1</v></c></row>', id="reference-not-first-attribute"),
+        pytest.param(b'<row r="1"><c r="A12345678"><v>1</v></c></row>', id="too-many-digits"),
+        pytest.param(b'<row r="1"><c r="ABCD1"><v>1</v></c></row>', id="four-letters"),
+        pytest.param(b"<row r='1'><c r='b7'><v>1</v></c></row>", id="single-quotes"),
+        pytest.param(b'<row r="1"><c><v>1</v></c></row>', id="cell-without-reference"),
+        pytest.param(b'<row r="1"><c r="B"><v>1</v></c></row>', id="no-digits"),
+        pytest.param(b'<row r="1"><c r="B2', id="cut-off"),
+    ],
+)
+def test_tags_that_are_not_plain_go_to_the_full_reading(text: bytes) -> None:
+    assert _Tags(text).extent(0, len(text)) is None
