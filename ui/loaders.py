@@ -436,7 +436,20 @@ def credibility(path: str, snapshot_id: int, settings: SettingsKey, by: str) -> 
     """
     from kpi_engine.engine import credibility as cred
 
-    return cred.credibility(report_history(path, snapshot_id, settings), by)
+    people = report_people(path, snapshot_id, settings) if by == "person" else None
+    return cred.credibility(report_history(path, snapshot_id, settings), by, people=people)
+
+
+@shared(max_entries=8)
+def report_people(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
+    """Return :func:`report_history` with one row per report and person its owner names (shared, read-only).
+
+    See :func:`kpi_engine.engine.credibility.by_person`: split once for the credibility
+    table and the watermelon weeks.
+    """
+    from kpi_engine.engine import credibility as cred
+
+    return cred.by_person(report_history(path, snapshot_id, settings))
 
 
 @shared(max_entries=8)
@@ -447,7 +460,8 @@ def watermelon_weeks(path: str, snapshot_id: int, settings: SettingsKey) -> pl.D
     """
     from kpi_engine.engine import credibility as cred
 
-    return cred.watermelon_weeks(report_history(path, snapshot_id, settings))
+    reports = report_history(path, snapshot_id, settings)
+    return cred.watermelon_weeks(reports, people=report_people(path, snapshot_id, settings))
 
 
 @shared(max_entries=8)
