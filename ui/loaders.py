@@ -183,8 +183,16 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
     """Return every milestone's computed finish in every snapshot up to ``snapshot_id``.
 
     Shared and read-only (one row per milestone and snapshot: millions of rows over a year).
+    The snapshot and the one before it come from the engine's cached results (a schedule
+    does not depend on the settings); only older snapshots are scheduled here.
     """
-    return milestone_history(_store(path), snapshot_id)
+    settings = settings_key(path)
+    known = {snapshot_id: result(path, snapshot_id, settings).milestones}
+    previous_id = _store(path).previous_snapshot_id(snapshot_id)
+    before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
+    if previous_id is not None and before is not None:
+        known[previous_id] = before.milestones
+    return milestone_history(_store(path), snapshot_id, known)
 
 
 @shared(max_entries=8)
