@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 from builders import FLEET_DIR
+from polars.testing import assert_frame_equal
 
 from kpi_engine import cli
 from kpi_engine.analysis import analyse, milestone_history

@@ -94,7 +94,11 @@ def by_person(reports: pl.DataFrame) -> pl.DataFrame:
     )
     exploded = reports.join(owners, on="owner", how="inner", maintain_order="left_right")
     # the last spelling in report order within the latest snapshot
-    shown = exploded.sort("as_of", "snapshot_id", maintain_order=True).group_by("person_key").agg(pl.col("person").last().alias("_shown"))
+    shown = (
+        exploded.sort("as_of", "snapshot_id", maintain_order=True)
+        .group_by("person_key")
+        .agg(pl.col("person").last().alias("_shown"))
+    )
     return exploded.join(shown, on="person_key").with_columns(pl.col("_shown").alias("person")).drop("_shown")
 
 
