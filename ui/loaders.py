@@ -39,6 +39,7 @@ from kpi_engine.core.settings import Settings
 from kpi_engine.engine import page_views, views
 from kpi_engine.engine.compute import EngineResult
 from kpi_engine.ingest import ColumnMapping, ParsedUpload, SourceFile, detect_source, read_upload
+from kpi_engine.loop import views as loop_views
 from kpi_engine.loop.decisions import DecisionRequest
 from kpi_engine.loop.digests import missing_contacts
 from kpi_engine.loop.service import DecisionRecorded, LoopState, loop_state, record_decision
@@ -274,6 +275,24 @@ def loop(path: str, snapshot_id: int, settings: SettingsKey) -> LoopState:
 @shared(max_entries=8, show_spinner=False)
 def _loop(path: str, snapshot_id: int, settings: SettingsKey, version: DataVersion) -> LoopState:
     return loop_state(_store(path), snapshot_id, settings_of(settings), result=result(path, snapshot_id, settings))
+
+
+def exception_rows(path: str, snapshot_id: int, settings: SettingsKey, chosen: views.ExceptionFilter) -> pl.DataFrame:
+    """Return the exception list as the loop sees it, filtered (read-only, shared).
+
+    See :func:`kpi_engine.loop.views.exceptions_with_loop` and
+    :func:`kpi_engine.engine.views.exception_rows`; kept per filter and data version, so a
+    rerun that changes nothing (a click in the drill-down) does not filter every row again.
+    """
+    return _exception_rows(path, snapshot_id, settings, chosen, data_version(path))
+
+
+@shared(max_entries=16, show_spinner=False)
+def _exception_rows(
+    path: str, snapshot_id: int, settings: SettingsKey, chosen: views.ExceptionFilter, version: DataVersion
+) -> pl.DataFrame:
+    listed = loop_views.exceptions_with_loop(_loop(path, snapshot_id, settings, version).status)
+    return views.exception_rows(result(path, snapshot_id, settings), chosen, listed)
 
 
 def unreachable(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
