@@ -32,12 +32,14 @@ def enabled() -> bool:
 
 
 def _logger() -> logging.Logger:
-    if not log.handlers:
+    """The timing logger, writing plain lines to standard error (its handler added once)."""
+    if not any(getattr(h, "kpi_run_times", False) for h in log.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.kpi_run_times = True  # type: ignore[attr-defined]  # marks the handler added here
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+    log.setLevel(logging.INFO)
+    log.propagate = False
     return log
 
 
