@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import access, context, errors, loaders, pages_mode
+from ui import access, context, errors, loaders, pages_mode, timing
 
 ICON = Path(__file__).parent / "ui" / "assets" / "flag.png"
 
@@ -32,13 +32,15 @@ pages = {
 # Navigation first: while the sample loads on a first start, the sidebar already lists the
 # pages by their titles (not the files of pages/).
 page = st.navigation(pages)
-with errors.guard():
-    # A newcomer opens the app on a full portfolio: an empty database gets the sample once.
-    if loaders.autoload_sample():
-        loaders.ensure_sample(loaders.db_path())
-    access.sidebar()
-    context.snapshot_picker()
-pages_mode.mark_frame()
-pages_mode.resume()
-with errors.guard():
-    page.run()
+with timing.run_clock(page.url_path) as clock:
+    with errors.guard():
+        # A newcomer opens the app on a full portfolio: an empty database gets the sample once.
+        if loaders.autoload_sample():
+            loaders.ensure_sample(loaders.db_path())
+        access.sidebar()
+        context.snapshot_picker()
+    pages_mode.mark_frame()
+    pages_mode.resume()
+    clock.page_starts()
+    with errors.guard():
+        page.run()

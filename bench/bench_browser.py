@@ -16,7 +16,12 @@ Timed, in wall seconds:
 - cold: a page opened for the first time in that server process (a click on its sidebar
   link, from the page before it in the navigation order), until its title shows and the
   script has finished;
-- warm: the same page opened again ``--warm`` times later in the same session.
+- warm: the same page opened again ``--warm`` times later in the same session;
+- script cold / warm: the seconds the server spent running the page's script (app.py's
+  frame and the page), as the dashboard writes them to its log with ``KPI_RUN_TIMES=1``
+  (:mod:`ui.timing`): a page's first run in the process, and the median of its later runs.
+  What a browser waits for beyond these is Streamlit sending the page and Chromium
+  drawing it.
 
 With ``--think S``, S seconds pass on each page before the next is opened, as when a person
 reads it. The default, 0, opens the next page as soon as one is drawn.
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -157,6 +163,25 @@ class Figures:
     server_up: list[float] = field(default_factory=list)
     cold: dict[str, list[float]] = field(default_factory=dict)
     warm: dict[str, list[float]] = field(default_factory=dict)
+    script_cold: dict[str, list[float]] = field(default_factory=dict)
+    script_warm: dict[str, list[float]] = field(default_factory=dict)
+
+
+#: A line of :mod:`ui.timing` in the server log.
+_RUN_TIME = re.compile(r'kpi run-time path="(?P<path>[^"]*)" .*total=(?P<total>[0-9.]+)')
+
+
+def read_run_times(log: Path, default_page: str, into: Figures) -> None:
+    """Add the script run times a dashboard server logged: each page's first run, then its later runs."""
+    seen: set[str] = set()
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        found = _RUN_TIME.search(line)
+        if found is None:
+            continue
+        path = found["path"] or default_page
+        bucket = into.script_warm if path in seen else into.script_cold
+        bucket.setdefault(path, []).append(float(found["total"]))
+        seen.add(path)
 
 
 def measure(
@@ -214,11 +239,19 @@ def report(app: Figures, floor: Figures, rounds: int, warm: int, think: float) -
         f"{'first start, sample load included':<34} {_median(app.first_start):8.2f} {_median(floor.first_start):8.2f}"
     )
     print(f"{'  of which: server answers health':<34} {_median(app.server_up):8.2f} {_median(floor.server_up):8.2f}")
-    print(f"{'page':<34} {'cold s':>8} {'warm s':>8}   floor: cold {floor_cold:.2f} s, warm {floor_warm:.2f} s")
+    print(
+        f"{'page':<34} {'cold s':>8} {'warm s':>8} {'script cold s':>14} {'script warm s':>14}"
+        f"   floor: cold {floor_cold:.2f} s, warm {floor_warm:.2f} s"
+    )
     for url_path, _ in PAGES:
         cold = app.cold.get(url_path, [])
-        note = " (the default page: cold is its second visit)" if url_path == PAGES[0][0] else ""
-        print(f"{url_path:<34} {_median(cold):8.2f} {_median(app.warm.get(url_path, [])):8.2f}{note}")
+        note = " (the default page: cold is its second visit, its script's first run the first start)"
+        script_cold = _median(app.script_cold.get(url_path, []))
+        script_warm = _median(app.script_warm.get(url_path, []))
+        print(
+            f"{url_path:<34} {_median(cold):8.2f} {_median(app.warm.get(url_path, [])):8.2f}"
+            f" {script_cold:14.2f} {script_warm:14.2f}{note if url_path == PAGES[0][0] else ''}"
+        )
 
 
 def main() -> None:
@@ -245,11 +278,13 @@ def main() -> None:
                     db = folder / f"round{round_no}.duckdb"  # fresh: the app loads the sample itself
                     runs = [
                         (floor_script, dict(os.environ), FLOOR_PAGES, floor),
-                        (ROOT / "app.py", {**os.environ, "KPI_DB": str(db)}, PAGES, app),
+                        (ROOT / "app.py", {**os.environ, "KPI_DB": str(db), "KPI_RUN_TIMES": "1"}, PAGES, app),
                     ]
                     for script, env, pages, into in runs if round_no % 2 == 0 else runs[::-1]:
                         log = (args.logs or folder) / f"{script.stem}-{round_no}.log"
                         measure(browser, script, env, pages, args.warm, args.think, log, into)
+                        if into is app:
+                            read_run_times(log, PAGES[0][0], app)
                     print(f"round {round_no + 1}: first start {app.first_start[-1]:.2f} s", flush=True)
             finally:
                 browser.close()

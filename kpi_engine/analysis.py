@@ -5,6 +5,8 @@ This is the seam between the store and the pure engine; the CLI and the pages ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from kpi_engine.core.errors import KpiError
@@ -87,7 +89,9 @@ def previous_context(store: Store, previous_id: int, settings: Settings) -> Engi
         return None
 
 
-def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.DataFrame:
+def milestone_history(
+    store: Store, upto_snapshot_id: int | None = None, known: Mapping[int, pl.DataFrame] | None = None
+) -> pl.DataFrame:
     """Return every milestone's computed finish in every week up to ``upto_snapshot_id``.
 
     One snapshot per date: when a date was uploaded more than once, its latest version
@@ -98,7 +102,12 @@ def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.D
     Columns: ``snapshot_id``, ``as_of``, ``milestone_id``, ``project_id``, ``baseline_finish``,
     ``computed_finish``, ``slip_days`` and ``moved_days`` (how many days the computed finish
     moved since the milestone's previous snapshot; null in its first).
+
+    ``known`` maps snapshot ids to milestones the caller has computed already (an
+    :class:`EngineResult`'s ``milestones``, or :func:`compute_schedule`'s output): those
+    snapshots are not loaded and scheduled again.
     """
+    known = known or {}
     snapshots = store.snapshots()
     if upto_snapshot_id is not None:
         position = snapshots["snapshot_id"].to_list().index(upto_snapshot_id)
@@ -106,10 +115,12 @@ def milestone_history(store: Store, upto_snapshot_id: int | None = None) -> pl.D
     snapshots = snapshots.unique("as_of", keep="last", maintain_order=True)
     frames = []
     for snapshot_id, as_of in snapshots.select("snapshot_id", "as_of").iter_rows():
-        try:
-            schedule = compute_schedule(store.load_portfolio(snapshot_id))
-        except KpiError:
-            continue
+        schedule = known.get(snapshot_id)
+        if schedule is None:
+            try:
+                schedule = compute_schedule(store.load_portfolio(snapshot_id))
+            except KpiError:
+                continue
         frames.append(
             schedule.select(
                 "milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days"

@@ -6,7 +6,6 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from kpi_engine.engine import views
-from kpi_engine.loop import views as loop_views
 from ui import context, decide, decision, export, loaders, specs, urls
 from ui import format as fmt
 
@@ -18,8 +17,6 @@ st.title("Exceptions")
 st.caption(context.caption(ctx) + " · ordered by value at risk, then KPI shortfall, then slip")
 
 options = loaders.exception_filter_options(*ctx.at)
-# the escalation loop: levels raised by it, and each row's decision
-listed = loop_views.exceptions_with_loop(loaders.loop(*ctx.at).status)
 
 # every filter lives in the address (a reload, a shared link and the digests' links open this view)
 param = {field: name for name, field in views.EXCEPTION_URL_FILTERS.items()}
@@ -82,7 +79,8 @@ chosen = views.ExceptionFilter(
     new_only=new_only,
     undecided_only=undecided_only,
 )
-rows = views.exception_rows(result, chosen, listed)
+# with the escalation loop's levels and each row's decision
+rows = loaders.exception_rows(*ctx.at, chosen)
 total_at_risk = float(rows["value_at_risk"].sum() or 0.0)
 watermelon_rows = int(rows["watermelon"].sum())
 st.markdown(

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from builders import FLEET_DIR
+from polars.testing import assert_frame_equal
 
 from kpi_engine import cli
 from kpi_engine.analysis import analyse, milestone_history
@@ -132,3 +133,19 @@ def test_a_stored_placeholder_date_fails_alone_and_simulate_recovers_once_it_is_
         assert cli.main([*argv, "--db", str(db)]) == 0, argv
         assert capsys.readouterr().err == ""
     assert cli.main(["report", "--db", str(db), "--out", str(tmp_path / "board.xlsx")]) == 0
+
+
+def test_the_slip_history_from_known_results_is_the_history_computed_afresh(tmp_path):
+    from kpi_engine.engine.compute import compute
+    from kpi_engine.sample import load_sample
+
+    with Store.open(tmp_path / "kpi.duckdb") as store:
+        load_sample(store)
+        latest = store.latest_snapshot_id()
+        previous = store.previous_snapshot_id(latest)
+        known = {i: compute(store.load_portfolio(i), store.settings()).milestones for i in (latest, previous)}
+        fresh = milestone_history(store, latest)
+        reused = milestone_history(store, latest, known)
+    assert fresh.height > 0 and fresh["moved_days"].drop_nulls().abs().sum() > 0
+    assert fresh["snapshot_id"].n_unique() > 2
+    assert_frame_equal(reused, fresh)

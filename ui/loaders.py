@@ -39,6 +39,7 @@ from kpi_engine.core.settings import Settings
 from kpi_engine.engine import page_views, views
 from kpi_engine.engine.compute import EngineResult
 from kpi_engine.ingest import ColumnMapping, ParsedUpload, SourceFile, detect_source, read_upload
+from kpi_engine.loop import views as loop_views
 from kpi_engine.loop.decisions import DecisionRequest
 from kpi_engine.loop.digests import missing_contacts
 from kpi_engine.loop.service import DecisionRecorded, LoopState, loop_state, record_decision
@@ -183,8 +184,16 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
     """Return every milestone's computed finish in every snapshot up to ``snapshot_id``.
 
     Shared and read-only (one row per milestone and snapshot: millions of rows over a year).
+    The snapshot and the one before it come from the engine's cached results (a schedule
+    does not depend on the settings); only older snapshots are scheduled here.
     """
-    return milestone_history(_store(path), snapshot_id)
+    settings = settings_key(path)
+    known = {snapshot_id: result(path, snapshot_id, settings).milestones}
+    previous_id = _store(path).previous_snapshot_id(snapshot_id)
+    before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
+    if previous_id is not None and before is not None:
+        known[previous_id] = before.milestones
+    return milestone_history(_store(path), snapshot_id, known)
 
 
 @shared(max_entries=8)
@@ -266,6 +275,24 @@ def loop(path: str, snapshot_id: int, settings: SettingsKey) -> LoopState:
 @shared(max_entries=8, show_spinner=False)
 def _loop(path: str, snapshot_id: int, settings: SettingsKey, version: DataVersion) -> LoopState:
     return loop_state(_store(path), snapshot_id, settings_of(settings), result=result(path, snapshot_id, settings))
+
+
+def exception_rows(path: str, snapshot_id: int, settings: SettingsKey, chosen: views.ExceptionFilter) -> pl.DataFrame:
+    """Return the exception list as the loop sees it, filtered (read-only, shared).
+
+    See :func:`kpi_engine.loop.views.exceptions_with_loop` and
+    :func:`kpi_engine.engine.views.exception_rows`; kept per filter and data version, so a
+    rerun that changes nothing (a click in the drill-down) does not filter every row again.
+    """
+    return _exception_rows(path, snapshot_id, settings, chosen, data_version(path))
+
+
+@shared(max_entries=16, show_spinner=False)
+def _exception_rows(
+    path: str, snapshot_id: int, settings: SettingsKey, chosen: views.ExceptionFilter, version: DataVersion
+) -> pl.DataFrame:
+    listed = loop_views.exceptions_with_loop(_loop(path, snapshot_id, settings, version).status)
+    return views.exception_rows(result(path, snapshot_id, settings), chosen, listed)
 
 
 def unreachable(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
@@ -436,7 +463,20 @@ def credibility(path: str, snapshot_id: int, settings: SettingsKey, by: str) -> 
     """
     from kpi_engine.engine import credibility as cred
 
-    return cred.credibility(report_history(path, snapshot_id, settings), by)
+    people = report_people(path, snapshot_id, settings) if by == "person" else None
+    return cred.credibility(report_history(path, snapshot_id, settings), by, people=people)
+
+
+@shared(max_entries=8)
+def report_people(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
+    """Return :func:`report_history` with one row per report and person its owner names (shared, read-only).
+
+    See :func:`kpi_engine.engine.credibility.by_person`: split once for the credibility
+    table and the watermelon weeks.
+    """
+    from kpi_engine.engine import credibility as cred
+
+    return cred.by_person(report_history(path, snapshot_id, settings))
 
 
 @shared(max_entries=8)
@@ -447,7 +487,8 @@ def watermelon_weeks(path: str, snapshot_id: int, settings: SettingsKey) -> pl.D
     """
     from kpi_engine.engine import credibility as cred
 
-    return cred.watermelon_weeks(report_history(path, snapshot_id, settings))
+    reports = report_history(path, snapshot_id, settings)
+    return cred.watermelon_weeks(reports, people=report_people(path, snapshot_id, settings))
 
 
 @shared(max_entries=8)

@@ -80,15 +80,25 @@ def by_person(reports: pl.DataFrame) -> pl.DataFrame:
     """Return one row per (report, person named in its owner), with ``person`` and ``person_key``.
 
     A person spelled differently across snapshots ("Smith, John", "john  smith") is one
-    person; the name shown is the spelling of their latest report.
+    person; the name shown is the spelling of their latest report. Each distinct owner
+    string is split once (a portfolio has far fewer owners than reports) and joined back.
     """
-    exploded = (
-        reports.with_columns(owner_names(pl.col("owner")).alias("person"))
+    owners = (
+        reports.select("owner")
+        .unique()
+        .filter(pl.col("owner").is_not_null())
+        .with_columns(owner_names(pl.col("owner")).alias("person"))
         .explode("person")
         .filter(pl.col("person").is_not_null())
         .with_columns(person_key_expr(pl.col("person")).alias("person_key"))
     )
-    shown = exploded.sort("as_of", "snapshot_id").group_by("person_key").agg(pl.col("person").last().alias("_shown"))
+    exploded = reports.join(owners, on="owner", how="inner", maintain_order="left_right")
+    # the last spelling in report order within the latest snapshot
+    shown = (
+        exploded.sort("as_of", "snapshot_id", maintain_order=True)
+        .group_by("person_key")
+        .agg(pl.col("person").last().alias("_shown"))
+    )
     return exploded.join(shown, on="person_key").with_columns(pl.col("_shown").alias("person")).drop("_shown")
 
 
@@ -100,7 +110,7 @@ def _tally(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def credibility(reports: pl.DataFrame, by: str = "person") -> pl.DataFrame:
+def credibility(reports: pl.DataFrame, by: str = "person", people: pl.DataFrame | None = None) -> pl.DataFrame:
     """Return reports, watermelons and credibility per person, project or program.
 
     Parameters
@@ -111,6 +121,9 @@ def credibility(reports: pl.DataFrame, by: str = "person") -> pl.DataFrame:
         ``person`` (columns ``person, reports, watermelons, credibility``), ``project``
         (``project_id, project_name, ...``) or ``program`` (``program, ...``; a project
         with no program counts under a null program).
+    people
+        :func:`by_person` of ``reports`` when the caller has it (the people are split once
+        for the table and the weeks); computed here otherwise.
 
     Returns
     -------
@@ -118,7 +131,7 @@ def credibility(reports: pl.DataFrame, by: str = "person") -> pl.DataFrame:
         Ranked: most watermelons first, then lowest credibility, then by name.
     """
     if by == "person":
-        keys, frame = ["person"], by_person(reports)
+        keys, frame = ["person"], by_person(reports) if people is None else people
         table = _tally(frame, ["person_key", "person"]).drop("person_key")
     elif by == "project":
         keys = ["project_id", "project_name"]
@@ -135,12 +148,13 @@ def credibility(reports: pl.DataFrame, by: str = "person") -> pl.DataFrame:
     )
 
 
-def watermelon_weeks(reports: pl.DataFrame) -> pl.DataFrame:
+def watermelon_weeks(reports: pl.DataFrame, people: pl.DataFrame | None = None) -> pl.DataFrame:
     """Return per person and snapshot date: ``reports`` and ``watermelons`` (for small multiples).
 
-    Every snapshot date of ``reports`` appears for every person (0 reports when they gave none).
+    Every snapshot date of ``reports`` appears for every person (0 reports when they gave none);
+    ``people`` is :func:`by_person` of ``reports`` when the caller has it.
     """
-    people = by_person(reports)
+    people = by_person(reports) if people is None else people
     weeks = reports.select("as_of").unique()
     grid = people.select("person_key", "person").unique("person_key").join(weeks, how="cross")
     counts = people.group_by("person_key", "as_of").agg(

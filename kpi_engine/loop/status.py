@@ -170,7 +170,11 @@ def item_status(
         .otherwise(pl.col("_engine_role"))
         .alias("escalate_role"),
     )
-    status = status.with_columns(person_key_expr(pl.col("escalate_to")).alias("person_key"))
+    # each distinct person once (an item list names a few thousand people for 100,000 rows)
+    keys = status.select(pl.col("escalate_to").unique().drop_nulls()).with_columns(
+        person_key_expr(pl.col("escalate_to")).alias("person_key")
+    )
+    status = status.join(keys, on="escalate_to", how="left", maintain_order="left")
 
     # What the person the item reaches now was already told.
     to_person = sent.group_by("item", "person_key").agg(

@@ -9,8 +9,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kpi_engine.loop.items import open_items
 from kpi_engine.loop.log import DECISIONS
 from kpi_engine.loop.people import person_key, person_key_expr
+from kpi_engine.loop.status import item_status
 
 from .support import Loop
 
@@ -90,3 +92,19 @@ def test_last_comma_first_is_the_same_person_whatever_the_case_and_spacing(first
 def test_the_column_and_the_single_name_rule_agree(names: list[str | None]) -> None:
     column = pl.DataFrame({"name": names}, schema={"name": pl.String}).select(person_key_expr(pl.col("name")))
     assert column.to_series().to_list() == [person_key(n) for n in names]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_each_item_keeps_its_order_and_the_key_of_the_person_it_reaches(data: st.DataObject) -> None:
+    # the keys are computed once per distinct person and joined back: the same as row by row
+    loop = Loop()
+    loop.upload(date(2026, 6, 15))
+    items = open_items(loop.result)
+    names = st.one_of(st.none(), st.sampled_from(["Priya Raman", "raman,  priya", "Ann Lee / Bob Stone", " "]), words)
+    reached = data.draw(st.lists(names, min_size=items.height, max_size=items.height))
+    items = items.with_columns(pl.Series("escalate_to", reached, dtype=pl.String))
+    status = item_status(items, loop.notifications, loop.decisions, loop.as_of, loop.ack_days)
+    assert status["item"].to_list() == items["item"].to_list()
+    assert status["escalate_to"].to_list() == reached  # no run yet: each item at the engine's level
+    assert status["person_key"].to_list() == status.select(person_key_expr(pl.col("escalate_to"))).to_series().to_list()
