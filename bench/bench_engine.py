@@ -40,16 +40,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 
 import polars as pl
 
-from bench.common import interleaved_medians, print_table
+from bench.common import cpu_medians, interleaved_medians, peak_rss_mb, print_table
 from bench.portfolio_gen import generate_portfolio
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.engine.compute import compute
@@ -88,30 +84,14 @@ def measure(scale: float, repeat: int) -> dict[str, float]:
         },
         repeat=repeat,
     )
-    cpu = _cpu_medians({"engine": lambda: compute(portfolio), "floor": lambda: floor(portfolio)}, repeat)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    cpu = cpu_medians({"engine": lambda: compute(portfolio), "floor": lambda: floor(portfolio)}, repeat)
     return {
         **medians,
         "engine_cpu": cpu["engine"],
         "floor_cpu": cpu["floor"],
         "milestones": float(portfolio.milestones.height),
-        "peak_mb": peak_kb / 1024,
+        "peak_mb": peak_rss_mb(),
     }
-
-
-def _cpu_medians(cases: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Median CPU seconds (all threads of this process) of each case, the cases taking turns.
-
-    Wall time on a loaded machine also counts waiting for a core; CPU time counts only
-    the work, so its ratio moves less when other processes compete.
-    """
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeat):
-        for name, work in cases.items():
-            start = time.process_time()
-            work()
-            times[name].append(time.process_time() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _nothing() -> None:

@@ -30,33 +30,13 @@ quantiles, plane by plane on the path, ~0.04 s. Before this round: 0.81-0.82 s a
 from __future__ import annotations
 
 import argparse
-import resource
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 
-from bench.common import interleaved_medians, print_table
+from bench.common import cpu_medians, interleaved_medians, peak_rss_mb, print_table
 from bench.portfolio_gen import generate_history, generate_portfolio
 from kpi_engine.engine.schedule import prepare_schedule
 from kpi_engine.whatif.simulation import simulate
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_medians(cases: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Median CPU seconds (all threads of this process) of each case, the cases taking turns."""
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeat):
-        for name, work in cases.items():
-            start = time.process_time()
-            work()
-            times[name].append(time.process_time() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:

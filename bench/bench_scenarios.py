@@ -26,8 +26,7 @@ import itertools
 import numpy as np
 
 from bench.bench_engine import floor
-from bench.bench_montecarlo import peak_rss_mb
-from bench.common import interleaved_medians, median_seconds, print_table
+from bench.common import interleaved_medians, median_seconds, peak_rss_mb, print_table
 from bench.portfolio_gen import generate_portfolio
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.compute import evaluate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -44,3 +45,23 @@ def print_table(rows: list[tuple[str, float, str]]) -> None:
     width = max(len(label) for label, _, _ in rows)
     for label, seconds, note in rows:
         print(f"{label:<{width}}  {seconds * 1000:10.1f} ms  {note}")
+
+
+def cpu_medians(cases: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median CPU seconds (all threads of this process) of each case, the cases taking turns.
+
+    Wall time on a loaded machine also counts waiting for a core; CPU time counts only
+    the work, so its ratio moves less when other processes compete.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeat):
+        for name, work in cases.items():
+            start = time.process_time()
+            work()
+            times[name].append(time.process_time() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
