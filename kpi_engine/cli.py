@@ -824,7 +824,7 @@ def ingest_paths(args: argparse.Namespace, paths: Sequence[str | Path]) -> tuple
         result = store.ingest(
             upload, as_of, author=_author(), sources=files, attach=attach, allow_removals=args.allow_removals
         )
-        base = result.amends if result.amends is not None else result.previous_snapshot_id
+        base = result.built_on
         removed = _removal_lines(store, result.removals, base) if base is not None and result.removals.height else []
     return result, removed
 

@@ -277,7 +277,7 @@ if named:
 
 confirmed = True
 if result.removals.height:
-    base_id = result.amends if result.amends is not None else result.previous_snapshot_id
+    base_id = result.built_on
     assert base_id is not None
     removed, lost = views.removals_table(loaders.removal_values(path, base_id, stored_count, result.removals))
     st.subheader(f"Removed by this upload ({removed.height})")

@@ -93,6 +93,11 @@ class IngestResult:
     identity: Identity = field(default_factory=Identity)
     removals: pl.DataFrame = field(default_factory=empty_removals)
 
+    @property
+    def built_on(self) -> int | None:
+        """The snapshot this upload was laid over (the one it amends, else the previous date's); its ``removals`` are in it."""
+        return self.amends if self.amends is not None else self.previous_snapshot_id
+
 
 class _DryRun(Exception):
     """Carries a dry run's result out of its transaction so that it is rolled back."""
