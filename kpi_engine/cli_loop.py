@@ -14,7 +14,7 @@ import polars as pl
 
 from kpi_engine.cli import PROG, _add_db, _add_format, iso_date
 from kpi_engine.core.settings import SMTP_SECURITY
-from kpi_engine.loop.decisions import DecisionRequest
+from kpi_engine.loop.decisions import DecisionRequest, item_label
 from kpi_engine.loop.log import DECISIONS, NEEDS_DUE
 from kpi_engine.loop.people import person_key
 from kpi_engine.output.digest import digest_summary
@@ -86,13 +86,14 @@ def _add_decide(sub: argparse._SubParsersAction) -> None:
         "decide",
         help="record a decision on an open item",
         description="Record a decision on an item open in the latest snapshot: the milestone and KPI of a row "
-        "of the exception list, or a governance finding on a milestone or KPI (--finding). Decisions are "
+        "of the exception list, or a governance finding on a milestone, KPI or project (--finding). Decisions are "
         "never changed; a later one supersedes.",
     )
     _add_db(p)
     p.add_argument("--milestone", metavar="ID", help="the item's milestone")
     p.add_argument("--kpi", metavar="ID", help="the item's KPI")
     p.add_argument("--finding", metavar="TEXT", help="the governance finding, e.g. 'several owners'")
+    p.add_argument("--project", metavar="ID", help="the project of a finding on a project, e.g. 'project has no owner'")
     p.add_argument("--by", required=True, metavar="NAME", help="who decides (the person the item is escalated to)")
     p.add_argument("--decision", required=True, choices=DECISIONS, help="what they decided")
     p.add_argument("--due", type=iso_date, metavar="YYYY-MM-DD", help="by when (needed for recover and workaround)")
@@ -187,8 +188,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
     """Record a decision on an open item of the latest snapshot."""
     from kpi_engine.loop.service import record_decision
 
-    if not args.milestone and not args.kpi:
-        return _usage("decide", "name the item with --milestone (and --kpi), or --kpi with --finding")
+    if not args.milestone and not args.kpi and not (args.project and args.finding):
+        return _usage("decide", "name the item with --milestone (and --kpi), or --kpi or --project with --finding")
     if args.decision in NEEDS_DUE and args.due is None:
         return _usage("decide", f"a {args.decision} decision needs --due YYYY-MM-DD")
     if args.decision == "workaround" and None in (args.cost, args.start, args.fraction):
@@ -204,14 +205,13 @@ def cmd_decide(args: argparse.Namespace) -> int:
         cost=args.cost,
         start=args.start,
         fraction=args.fraction,
+        project_id=args.project,
     )
     with Store.open(args.db) as store:
         recorded = record_decision(store, request)
         currency = store.settings().currency
     item = recorded.item
-    subject = " -> ".join(p for p in (item["milestone_id"], item["kpi_id"]) if p)
-    if item["finding"]:
-        subject += f": {item['finding']}"
+    subject = item_label(item)
     due = f", due {args.due:%Y-%m-%d}" if args.due else ""
     print(
         f"Recorded decision {recorded.decision_id}: {' '.join(args.by.split())} decided {args.decision} for "

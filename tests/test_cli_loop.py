@@ -7,6 +7,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 from builders import FLEET_DIR
 
@@ -149,7 +150,7 @@ def test_bad_usage_exits_2_and_stores_nothing(db, capsys, argv, message) -> None
 
 def test_an_item_named_by_nothing_is_bad_usage(db, capsys) -> None:
     assert _decide(db, "--by", "Marco Bellini", "--decision", "accept") == 2
-    assert "name the item with --milestone (and --kpi), or --kpi with --finding" in capsys.readouterr().err
+    assert "name the item with --milestone (and --kpi), or --kpi or --project with --finding" in capsys.readouterr().err
 
 
 def test_an_item_closed_by_a_later_snapshot_takes_no_decision(db, tmp_path, capsys) -> None:
@@ -198,3 +199,34 @@ def test_ack_days_is_a_setting(db, capsys) -> None:
         .err.splitlines()[-1]
         .endswith("setting 'ack_days' must be at least 1 day, got 0 (see python -m kpi_engine settings --help)")
     )
+
+
+def _new_project_export(tmp_path: Path, project: str) -> Path:
+    """The sample MS Project export, as the plan of a project the portfolio does not hold yet."""
+    text = (FLEET_DIR.parents[2] / "data" / "sample" / "exports" / "msproject_driver_app.csv").read_text()
+    path = tmp_path / f"{project}.csv"
+    path.write_text(text.replace(",P-DRV\n", f",{project}\n"))
+    return path
+
+
+def test_two_projects_with_no_owner_are_two_items_each_decided_on_its_own(db, tmp_path, capsys) -> None:
+    """The finding names neither milestone nor KPI: its project tells the two items apart (it goes to the PMO)."""
+    exports = [_new_project_export(tmp_path, name) for name in ("Depot build", "Yard app")]
+    assert cli.main(["ingest", "--db", db, "--as-of", "2026-06-22", *map(str, exports)]) == 0
+    capsys.readouterr()
+    argv = ["--finding", "project has no owner", "--by", "The PMO", "--decision", "accept"]
+    assert _decide(db, "--project", "Depot build", *argv) == 0
+    assert "for project Depot build: project has no owner" in capsys.readouterr().out
+    assert _decide(db, "--project", "Depot build", *argv) == 0  # a later decision supersedes
+    assert _decide(db, "--project", "P-NONE", *argv) == 1
+    assert "no open item project P-NONE: project has no owner" in capsys.readouterr().err
+    with Store.open(db) as store:
+        decided = store.loop_log.decisions()
+        assert decided.select("finding", "finding_project").unique().rows() == [("project has no owner", "Depot build")]
+        from kpi_engine.loop.service import loop_state
+
+        status = loop_state(store).status.filter(pl.col("finding") == "project has no owner")
+    assert status.sort("finding_project").select("finding_project", "decision").rows() == [
+        ("Depot build", "accept"),
+        ("Yard app", None),
+    ]

@@ -35,9 +35,13 @@ def status_line(item: dict[str, Any]) -> None:
 
 def history(ctx: Context, item: dict[str, Any], key: str) -> None:
     """The item's history as a table (newest last)."""
-    events = history_of(loaders.loop_history(*ctx.at), item["milestone_id"], item["kpi_id"], item["finding"]).select(
-        "as_of", "event", "who", "escalation_level", "detail"
-    )
+    events = history_of(
+        loaders.loop_history(*ctx.at),
+        item["milestone_id"],
+        item["kpi_id"],
+        item["finding"],
+        item.get("finding_project"),
+    ).select("as_of", "event", "who", "escalation_level", "detail")
     if events.height == 0:
         st.caption("Nothing has happened to this item yet: it has not been notified or decided.")
         return
@@ -130,6 +134,7 @@ def form(ctx: Context, item: dict[str, Any], key: str) -> None:
         milestone_id=item["milestone_id"],
         kpi_id=item["kpi_id"],
         finding=item["finding"],
+        project_id=item.get("finding_project"),
         decision=decision,
         by=name or "",
         due=due,

@@ -160,15 +160,21 @@ EXCEPTION_URL_ITEM = "item"
 
 
 def exception_key(exceptions: pl.DataFrame) -> pl.Series:
-    """Return the key a link names an exception row by: ``M1:K1``, ``M1`` (no KPI) or ``K1`` (no milestone).
+    """Return the key a link names an exception row by: ``M1:K1``, ``M1`` (no KPI), ``K1`` (no milestone)
+    or the project of a finding on a project (``P-9``: neither).
 
     Rows of one milestone and KPI (e.g. a governance finding on top of a slip) share a key;
     a link opens the first of them in the list's order.
+
+    >>> rows = pl.DataFrame({"milestone_id": ["M1", None, None], "kpi_id": ["K1", "K2", None],
+    ...                      "project_id": ["P-1", None, "P-9"]})
+    >>> exception_key(rows).to_list()
+    ['M1:K1', 'K2', 'P-9']
     """
     return exceptions.select(
         pl.when(pl.col("milestone_id").is_not_null() & pl.col("kpi_id").is_not_null())
         .then(pl.format("{}:{}", pl.col("milestone_id"), pl.col("kpi_id")))
-        .otherwise(pl.coalesce("milestone_id", "kpi_id", pl.lit("")))
+        .otherwise(pl.coalesce("milestone_id", "kpi_id", "project_id", pl.lit("")))
         .alias("key")
     )["key"]
 
@@ -176,7 +182,8 @@ def exception_key(exceptions: pl.DataFrame) -> pl.Series:
 def exception_position(exceptions: pl.DataFrame, key: str, finding: str, default: int) -> int:
     """Return the position of the row with this key and finding, or ``default`` when there is none.
 
-    >>> rows = pl.DataFrame({"milestone_id": ["M5", "M5"], "kpi_id": [None, None], "finding": [None, "several owners"]})
+    >>> rows = pl.DataFrame({"milestone_id": ["M5", "M5"], "kpi_id": [None, None], "project_id": ["P-1", "P-1"],
+    ...                      "finding": [None, "several owners"]})
     >>> exception_position(rows, "M5", "several owners", default=0)
     1
     """

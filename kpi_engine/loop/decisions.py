@@ -44,41 +44,60 @@ class DecisionRequest:
     cost: float | None = None
     start: date | None = None
     fraction: float | None = None
+    #: the project of a finding on a project ("project has no owner"), with ``finding``
+    project_id: str | None = None
 
     def describe_item(self) -> str:
         """The item as the request names it, e.g. ``M3 -> K-OTD`` or ``K-IDLE: no work drives this KPI``."""
-        subject = " -> ".join(p for p in (self.milestone_id, self.kpi_id) if p) or "-"
-        return f"{subject}: {self.finding}" if self.finding else subject
+        return item_label(
+            {
+                "milestone_id": self.milestone_id,
+                "kpi_id": self.kpi_id,
+                "finding": self.finding,
+                "finding_project": self.project_id,
+            }
+        )
 
 
-def _label(row: dict[str, Any]) -> str:
-    subject = " -> ".join(p for p in (row["milestone_id"], row["kpi_id"]) if p) or "-"
+def item_label(row: dict[str, Any]) -> str:
+    """An item as people name it: ``M3 -> K-OTD``, ``K-IDLE: no work drives this KPI``, ``project P-9: project has no owner``."""
+    subject = " -> ".join(p for p in (row["milestone_id"], row["kpi_id"]) if p)
+    subject = subject or (f"project {row['finding_project']}" if row.get("finding_project") else "-")
     return f"{subject}: {row['finding']}" if row["finding"] else subject
 
 
 def find_item(
-    status: pl.DataFrame, milestone_id: str | None, kpi_id: str | None, finding: str | None
+    status: pl.DataFrame,
+    milestone_id: str | None,
+    kpi_id: str | None,
+    finding: str | None,
+    project_id: str | None = None,
 ) -> dict[str, Any]:
     """Return the open item a milestone, KPI and finding name (one row of the item status).
 
     Without ``finding`` the item is the milestone's row for that KPI (or its row with no KPI);
-    with it, the governance finding on that milestone or KPI (case ignored).
+    with it, the governance finding on that milestone or KPI (case ignored), or with
+    ``project_id`` instead, the finding on that project (``project has no owner``).
 
     Raises
     ------
     NotFoundError
-        No open item matches; the message lists the open items of that milestone or KPI.
+        No open item matches; the message lists the open items of that milestone, KPI or project.
     InputError
-        Neither a milestone nor a KPI is named.
+        Neither a milestone nor a KPI (nor a project with a finding) is named.
     """
-    if not milestone_id and not kpi_id:
-        raise InputError("name the item: its milestone (and KPI), or the milestone or KPI of a governance finding")
+    if not milestone_id and not kpi_id and not (project_id and finding):
+        raise InputError(
+            "name the item: its milestone (and KPI), or the milestone, KPI or project of a governance finding"
+        )
     if finding:
         match = (pl.col("kind") == "governance") & (pl.col("finding").str.to_lowercase() == finding.strip().lower())
         if milestone_id:
             match &= pl.col("milestone_id") == milestone_id
         if kpi_id:
             match &= pl.col("kpi_id") == kpi_id
+        if project_id and not milestone_id and not kpi_id:
+            match &= pl.col("finding_project") == project_id
     else:
         match = (
             (pl.col("kind") == "milestone")
@@ -88,14 +107,17 @@ def find_item(
     found = status.filter(match)
     if found.height:
         return found.row(0, named=True)
-    wanted = _label({"milestone_id": milestone_id, "kpi_id": kpi_id, "finding": finding})
+    wanted = item_label(
+        {"milestone_id": milestone_id, "kpi_id": kpi_id, "finding": finding, "finding_project": project_id}
+    )
     near = status.filter(
         (pl.col("milestone_id").eq_missing(milestone_id) & pl.lit(bool(milestone_id)))
         | (pl.col("kpi_id").eq_missing(kpi_id) & pl.lit(bool(kpi_id)))
+        | (pl.col("finding_project").eq_missing(project_id) & pl.lit(bool(project_id)))
     )
     if near.height:
-        listed = "; ".join(_label(row) for row in near.iter_rows(named=True))
-        named = " or ".join(p for p in (milestone_id, kpi_id) if p)
+        listed = "; ".join(item_label(row) for row in near.iter_rows(named=True))
+        named = " or ".join(p for p in (milestone_id, kpi_id, project_id) if p)
         raise NotFoundError(f"no open item {wanted} in the latest snapshot; the open items of {named}: {listed}")
     raise NotFoundError(
         f"no open item {wanted} in the latest snapshot: it is not in the exception list (closed, or never there)"
@@ -186,6 +208,7 @@ def decision_row(request: DecisionRequest, item: dict[str, Any], *, snapshot_id:
         "milestone_id": item["milestone_id"],
         "kpi_id": item["kpi_id"],
         "finding": item["finding"],
+        "finding_project": item["finding_project"],
         "decision": request.decision,
         "decided_by": " ".join(request.by.split()),
         "due": request.due,

@@ -30,17 +30,20 @@ CHAIN_ROLES = {
 def open_items(result: EngineResult) -> pl.DataFrame:
     """Return the exception list of a result with what the loop needs to climb each chain.
 
-    Adds ``item`` (:func:`~kpi_engine.loop.log.item_id`), ``chain`` (``kpi`` or ``sponsor``),
+    Adds ``finding_project`` (the project of a finding on a project, which has neither
+    milestone nor KPI; null otherwise), ``item`` (:func:`~kpi_engine.loop.log.item_id`), ``chain`` (``kpi`` or ``sponsor``),
     ``project_owner``, ``sponsor``, ``objective_owner``, ``engine_level`` (the level of
     rule 8) and ``position`` (the row's place in the engine's order).
     """
     milestones = result.milestones.select("milestone_id", "project_owner", "sponsor")
     kpis = result.kpis.select("kpi_id", "objective_owner")
     on_kpi = (pl.col("kind") == "governance") & pl.col("milestone_id").is_null()
+    on_project = on_kpi & pl.col("kpi_id").is_null()
     return (
         result.exceptions.with_row_index("position")
         .join(milestones, on="milestone_id", how="left", maintain_order="left")
         .join(kpis, on="kpi_id", how="left", maintain_order="left")
+        .with_columns(pl.when(on_project).then(pl.col("project_id")).alias("finding_project"))
         .with_columns(
             item_id(),
             pl.when(on_kpi | ((pl.col("kind") == "milestone") & pl.col("kpi_id").is_not_null()))

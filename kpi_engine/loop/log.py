@@ -3,7 +3,9 @@
 The log is append-only. The store keeps it (:mod:`kpi_engine.store.loop_log`); the loop's
 pure functions read it as frames of these schemas. Every row names its item by the item
 key of DOMAIN.md section 6, (kind, milestone_id, kpi_id, finding), and the snapshot it
-was made on: the loop counts days in snapshot dates, never on the wall clock.
+was made on: the loop counts days in snapshot dates, never on the wall clock. A finding on
+a project (``project has no owner``) has neither milestone nor KPI, so its key also holds the
+project (``finding_project``, null on every other item): two ownerless projects are two items.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import polars as pl
 
 #: An item: an exception row, keyed as the engine keys them across snapshots.
-ITEM_KEY = ["kind", "milestone_id", "kpi_id", "finding"]
+#: ``finding_project`` is the project of a finding on a project, null on every other item.
+ITEM_KEY = ["kind", "milestone_id", "kpi_id", "finding", "finding_project"]
 
 #: The words of a decision (DOMAIN.md section 6, rule 2), in the order a form offers them.
 DECISIONS = ("recover", "workaround", "accept", "escalate")
@@ -34,6 +37,7 @@ NOTIFICATION_COLUMNS = pl.Schema(
         "milestone_id": pl.String(),
         "kpi_id": pl.String(),
         "finding": pl.String(),
+        "finding_project": pl.String(),
         #: the person the item was escalated to, as the data names them
         "person": pl.String(),
         "person_key": pl.String(),
@@ -61,6 +65,7 @@ DECISION_COLUMNS = pl.Schema(
         "milestone_id": pl.String(),
         "kpi_id": pl.String(),
         "finding": pl.String(),
+        "finding_project": pl.String(),
         "decision": pl.String(),
         "decided_by": pl.String(),
         "due": pl.Date(),
@@ -109,9 +114,9 @@ def empty_runs() -> pl.DataFrame:
 
 
 def item_id() -> pl.Expr:
-    """One text per item key (for grouping, joining and links): ``kind|milestone|kpi|finding``.
+    """One text per item key (for grouping, joining and links): ``kind|milestone|kpi|finding|project``.
 
-    Parts that are blank (a governance finding on a KPI has no milestone) are empty; ids
-    are never blank, so no two items share a text.
+    Parts that are blank (a governance finding on a KPI has no milestone, only a finding on
+    a project has a project) are empty; ids are never blank, so no two items share a text.
     """
     return pl.concat_str([pl.col(c).fill_null("") for c in ITEM_KEY], separator="|").alias("item")

@@ -241,7 +241,7 @@ def record_decision(store: Store, request: DecisionRequest, state: LoopState | N
     state = state or loop_state(store)
     if state.snapshot_id != store.latest_snapshot_id():
         raise InputError("decisions are recorded on the latest snapshot; choose it first")
-    item = find_item(state.status, request.milestone_id, request.kpi_id, request.finding)
+    item = find_item(state.status, request.milestone_id, request.kpi_id, request.finding, request.project_id)
     check_decision(request, state.as_of)
     value = None
     if request.decision == "workaround":

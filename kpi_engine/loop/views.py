@@ -26,6 +26,7 @@ HISTORY_COLUMNS = pl.Schema(
         "milestone_id": pl.String(),
         "kpi_id": pl.String(),
         "finding": pl.String(),
+        "finding_project": pl.String(),
         "as_of": pl.Date(),
         "at": pl.Datetime("us"),
         "event": pl.String(),
@@ -205,13 +206,18 @@ def item_history(
 
 
 def history_of(
-    history: pl.DataFrame, milestone_id: str | None, kpi_id: str | None, finding: str | None
+    history: pl.DataFrame,
+    milestone_id: str | None,
+    kpi_id: str | None,
+    finding: str | None,
+    finding_project: str | None = None,
 ) -> pl.DataFrame:
-    """The events of one item (from :func:`item_history`), oldest first."""
+    """The events of one item (from :func:`item_history`), oldest first (``finding_project``: see ITEM_KEY)."""
     return history.filter(
         pl.col("milestone_id").eq_missing(milestone_id)
         & pl.col("kpi_id").eq_missing(kpi_id)
         & pl.col("finding").eq_missing(finding)
+        & pl.col("finding_project").eq_missing(finding_project)
     )
 
 
@@ -260,7 +266,8 @@ def item_summary(item: dict[str, Any]) -> str:
 
 def item_title() -> pl.Expr:
     """A title per item: ``M1 Routing software go-live -> Cost per mile``, ``M5 Fuel card renegotiation:
-    several owners``, ``KPI K-IDLE Idle hours per truck per week: no work drives this KPI``."""
+    several owners``, ``KPI K-IDLE Idle hours per truck per week: no work drives this KPI``,
+    ``Project P-9 Depot build: project has no owner``."""
     subject = (
         pl.when(pl.col("milestone_id").is_not_null())
         .then(
@@ -268,7 +275,9 @@ def item_title() -> pl.Expr:
                 pl.col("milestone_id"), pl.lit(" "), pl.col("milestone_name").fill_null(""), ignore_nulls=True
             )
         )
-        .otherwise(pl.format("KPI {} {}", pl.col("kpi_id").fill_null("?"), pl.col("kpi_name").fill_null("")))
+        .when(pl.col("kpi_id").is_not_null() | pl.col("finding_project").is_null())
+        .then(pl.format("KPI {} {}", pl.col("kpi_id").fill_null("?"), pl.col("kpi_name").fill_null("")))
+        .otherwise(pl.format("Project {} {}", pl.col("finding_project"), pl.col("project_name").fill_null("")))
         .str.strip_chars()
     )
     return (
@@ -282,5 +291,6 @@ def item_title() -> pl.Expr:
 
 def item_labels(rows: pl.DataFrame) -> pl.Series:
     """:func:`item_title` of every row, as a Series named ``item`` (ids only where names are missing)."""
-    names = [pl.lit(None, pl.String).alias(c) for c in ("milestone_name", "kpi_name") if c not in rows.columns]
+    optional = ("milestone_name", "kpi_name", "project_name", "finding_project")
+    names = [pl.lit(None, pl.String).alias(c) for c in optional if c not in rows.columns]
     return rows.with_columns(names).select(item_title().alias("item")).to_series()

@@ -11,6 +11,8 @@ the shared RAG colours.
 'Dana Bcc: all@example.com'
 >>> item_link("https://dash.example/", "M1", "K-CPM", None)
 'https://dash.example/exceptions?item=M1:K-CPM'
+>>> item_link("https://dash.example/", None, None, "project has no owner", "P-9")
+'https://dash.example/exceptions?item=P-9&finding=project+has+no+owner'
 """
 
 from __future__ import annotations
@@ -47,15 +49,22 @@ def one_line(text: object) -> str:
     return " ".join(_LINE_BREAKS.sub(" ", str(text)).split())
 
 
-def item_link(dashboard_url: str, milestone_id: str | None, kpi_id: str | None, finding: str | None) -> str | None:
+def item_link(
+    dashboard_url: str,
+    milestone_id: str | None,
+    kpi_id: str | None,
+    finding: str | None,
+    project_id: str | None = None,
+) -> str | None:
     """The address of an item's drill-down on the dashboard's Exceptions page, or None without a dashboard address.
 
     The item is named as the page names its rows (``item=M1:K-CPM``, ``item=M5``,
-    ``item=K-IDLE``), with ``finding`` when a governance finding shares that key.
+    ``item=K-IDLE``, ``item=P-9`` for a finding on a project), with ``finding`` when a
+    governance finding shares that key.
     """
     if not dashboard_url:
         return None
-    key = f"{milestone_id}:{kpi_id}" if milestone_id and kpi_id else (milestone_id or kpi_id or "")
+    key = f"{milestone_id}:{kpi_id}" if milestone_id and kpi_id else (milestone_id or kpi_id or project_id or "")
     query = urlencode({k: v for k, v in (("item", key), ("finding", finding)) if v}, safe=":")
     base = dashboard_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https"):
@@ -121,7 +130,9 @@ def _rows(digest: Digest, currency: str, dashboard_url: str) -> list[dict[str, A
                 "label": one_line(row["label"]),
                 "why_text": one_line(row["why"] or ""),
                 "reason_text": one_line(reason_text(row, currency)),
-                "link": item_link(dashboard_url, row["milestone_id"], row["kpi_id"], row["finding"]),
+                "link": item_link(
+                    dashboard_url, row["milestone_id"], row["kpi_id"], row["finding"], row.get("finding_project")
+                ),
                 "money": f"{row['value_at_risk'] or 0.0:,.0f} {currency}" if row["kind"] == "milestone" else "-",
                 "status": row["computed_status"] if row["kind"] == "milestone" else "Finding",
             }

@@ -47,6 +47,10 @@ DDL = (
     "kpi_id VARCHAR, finding VARCHAR, person VARCHAR, person_key VARCHAR, address VARCHAR, "
     "forwarded BOOLEAN NOT NULL, channels VARCHAR NOT NULL, escalation_level BIGINT NOT NULL, "
     "reason VARCHAR NOT NULL, value_at_risk DOUBLE, decision_id BIGINT)",
+    # the project of a finding on a project (part of the item key); a log written before
+    # it existed gains it empty, and its items keep their keys
+    "ALTER TABLE decisions ADD COLUMN IF NOT EXISTS finding_project VARCHAR",
+    "ALTER TABLE notifications ADD COLUMN IF NOT EXISTS finding_project VARCHAR",
 )
 
 _ROWS_VIEW = "_kpi_loop_rows"
