@@ -44,7 +44,7 @@ def milestone_summary(
     if varying.size:
         kth = order_statistics(finish.shape[1], (0.5, 0.8, 0.95))
         moving = finish[varying]
-        moving.partition(kth, axis=1)
+        moving.sort(axis=1)  # numpy's vectorised sort: faster than selecting at three positions
         quantiles[:, varying] = moving[:, kth].T
     return milestones.select("milestone_id", "name", "project_id").with_columns(
         pl.Series("computed_finish", deterministic.astype(np.int32)).cast(pl.Date),
