@@ -7,7 +7,7 @@ import numpy as np
 from kpi_engine.whatif.simulation.run_inputs import LinkArrays, PlanFigures, ramp_share, segments, subset
 
 #: Number of (run x link) cells computed at once: keeps each temporary near 8 MB.
-CHUNK_CELLS = 1_000_000
+CHUNK_CELLS = 1 << 18
 
 
 #: Same tolerance as :func:`kpi_engine.engine.kpis.kpi_projection`: float noise is not a miss.
