@@ -66,3 +66,17 @@ def test_a_ramp_is_counted_in_part_inside_and_whole_after() -> None:
     grid = np.array([20_000.0, 20_010.0, 20_030.0, 20_040.0])
     reached = GridReach(grid, 1, 1, 1).reached(links, 1, np.array([[20_000]], dtype=np.int32))
     np.testing.assert_allclose(reached[:, 0, 0], [0.0, 2.0, 6.0, 6.0], atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases(), st.data())
+def test_the_first_grid_dates_alone_reach_what_all_of_them_reach_there(
+    case: tuple[LinkArrays, int, np.ndarray, np.ndarray], data: st.DataObject
+) -> None:
+    links, n_kpis, grid, f_days = case
+    runs = f_days.shape[1]
+    n_dates = data.draw(st.integers(1, grid.size))
+    reach = GridReach(grid, runs, max(1, links.rank.size), n_kpis)
+    everything = reach.reached(links, n_kpis, f_days).copy()
+    first_dates = reach.reached(links, n_kpis, f_days, n_dates)
+    assert np.array_equal(first_dates, everything[:n_dates])

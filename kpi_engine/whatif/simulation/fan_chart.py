@@ -82,20 +82,22 @@ class GridReach:
         cells += self.run_cells
         return out
 
-    def reached(self, links: LinkArrays, n_kpis: int, f_days: np.ndarray) -> np.ndarray:
+    def reached(self, links: LinkArrays, n_kpis: int, f_days: np.ndarray, n_dates: int | None = None) -> np.ndarray:
         """The movement reached by each grid date for finishes ``f_days`` ``(links, runs)`` in whole days.
 
-        ``links.rank`` counts the block's KPIs from 0 (``n_kpis`` of them). The result is a
-        view of a buffer that the next call overwrites.
+        ``links.rank`` counts the block's KPIs from 0 (``n_kpis`` of them). Only the first
+        ``n_dates`` grid dates are counted (all by default): what falls after them lands in
+        the accumulators' last plane, which is never read. The result is a view of a buffer
+        that the next call overwrites.
         """
-        n_grid, runs = self.grid_days.size, self.runs
+        n_grid, runs = self.grid_days.size if n_dates is None else n_dates, self.runs
         n_cells = f_days.size
         plane = n_kpis * runs  # one grid date's (KPI, run) values
         has_ramp = links.eps[0] == 0.0
         slope = np.where(has_ramp, links.delta[0] / links.span[0], 0.0)[:, None]  # (links, 1)
         # grid dates are whole days: a date is on or after finish + ramp when it is on or after its ceiling
         ramp_days = np.ceil(np.where(has_ramp, links.span[0], 0.0)).astype(np.int64)[:, None]
-        table = self.before * plane
+        table = np.minimum(self.before, n_grid) * plane
         base = (links.rank * runs)[:, None]
         # days from the first grid date to the first date on or after the end of the ramp, or after delivery
         complete = self._cells(f_days, ramp_days - self.first_day, base, table, self.complete[:n_cells])
@@ -120,7 +122,7 @@ class GridReach:
         for g in range(1, n_grid):
             reached[g] += reached[g - 1]
             slope_sums[g] += slope_sums[g - 1]
-        slope_sums *= (self.grid_days - self.grid_days[0])[:, None, None]
+        slope_sums *= (self.grid_days[:n_grid] - self.grid_days[0])[:, None, None]
         reached += slope_sums
         return reached
 
@@ -213,10 +215,12 @@ def fan_quantiles(
         kpi_starts, kpi_ranks = segments(block.rank)
         already = kpi_sums(block.delta * at_start, kpi_starts, kpi_ranks, last - first)
         already += still_already[first:last]
-        reached = grid_reach.reached(block, last - first, f_days)
-        reached += still_reached[:, first:last, None]
+        # each KPI needs the grid dates before its target, a prefix of the grid: the longest of the block
+        n_dates = int(needed[:, first:last].sum(axis=0).max())
+        reached = grid_reach.reached(block, last - first, f_days, n_dates)
+        reached += still_reached[:n_dates, first:last, None]
         reached -= already.T[None, :, :]
-        for g in range(n_grid):
+        for g in range(n_dates):
             rows = np.flatnonzero(needed[g, first:last])
             if rows.size == 0:
                 continue
