@@ -21,8 +21,12 @@ def moving_links(links: LinkArrays, finish: np.ndarray, deterministic: np.ndarra
     figures are the reference's own), so only these enter the (runs x links) arrays.
     """
     linked = np.unique(links.milestone)
-    rows = finish[linked]
-    steady = (rows.min(axis=1) == deterministic[linked]) & (rows.max(axis=1) == deterministic[linked])
+    steady = np.empty(linked.size, dtype=bool)
+    block = max(1, CHUNK_CELLS // max(1, finish.shape[1]))  # a block of rows at a time: the copy stays in cache
+    for lo in range(0, linked.size, block):
+        at = linked[lo : lo + block]
+        rows = finish[at]
+        steady[lo : lo + block] = (rows.min(axis=1) == deterministic[at]) & (rows.max(axis=1) == deterministic[at])
     moving = np.ones(finish.shape[0], dtype=bool)
     moving[linked[steady]] = False
     return moving[links.milestone]
@@ -78,8 +82,8 @@ def per_run_figures(
     chunk = max(1, CHUNK_CELLS // max(1, mov.size))
     for lo in range(0, runs, chunk):
         hi = min(runs, lo + chunk)
-        f_days = np.ascontiguousarray(finish[sub.milestone, lo:hi].T)  # (runs, moving links)
-        f = f_days.astype(np.float64)
+        # (runs, moving links) in one copy: the cast writes the transposed rows straight into place
+        f = finish[sub.milestone, lo:hi].T.astype(np.float64, order="C")
         at_target = _ramp_in_place(np.subtract(target_eps, f), sub.span)
         at_start = _ramp_in_place(np.subtract(start_eps, f), sub.span)
         change = np.subtract(at_target, at_start)
