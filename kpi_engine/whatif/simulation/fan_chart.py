@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from kpi_engine.whatif.simulation.quantiles import linear_quantiles
-from kpi_engine.whatif.simulation.run_inputs import LinkArrays, kpi_sums, ramp_share, segments, subset
+from kpi_engine.whatif.simulation.run_inputs import LinkArrays, kpi_sums, ramp_in_place, ramp_share, segments, subset
 
 
 def month_ends(start: date, end: date) -> list[date]:
@@ -211,7 +211,7 @@ def fan_quantiles(
         block = LinkArrays(**{**vars(block), "rank": block.rank - first})
         f_days = finish[block.milestone]  # (links, runs)
         f = f_days.T.astype(np.float64, order="C")  # (runs, links), as per_run_figures sums them
-        at_start = _ramp_in_place(np.subtract(start_eps[:, lo:hi], f), block.span)
+        at_start = ramp_in_place(np.subtract(start_eps[:, lo:hi], f), block.span)
         kpi_starts, kpi_ranks = segments(block.rank)
         already = kpi_sums(block.delta * at_start, kpi_starts, kpi_ranks, last - first)
         already += still_already[first:last]
@@ -227,12 +227,6 @@ def fan_quantiles(
             plane = reached[g] if rows.size == last - first else reached[g, rows]
             fan[:, g, first + rows] = linear_quantiles(plane, (0.1, 0.5, 0.9))  # sorts the plane in place
     return fan
-
-
-def _ramp_in_place(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
-    """:func:`~kpi_engine.whatif.simulation.run_inputs.ramp_share` in place (the same float operations)."""
-    elapsed_plus_eps /= span
-    return np.clip(elapsed_plus_eps, 0.0, 1.0, out=elapsed_plus_eps)
 
 
 def fan_frame(

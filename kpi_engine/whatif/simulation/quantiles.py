@@ -50,7 +50,7 @@ def _select(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 
 def inverted_cdf_quantiles(values: np.ndarray, shares: tuple[float, ...]) -> np.ndarray:
-    """Per row, ``np.quantile(values, shares, axis=1, method="inverted_cdf")``, by selection.
+    """Per row, ``np.quantile(values, shares, axis=1, method="inverted_cdf")``, from sorted rows.
 
     Parameters
     ----------
@@ -68,7 +68,7 @@ def inverted_cdf_quantiles(values: np.ndarray, shares: tuple[float, ...]) -> np.
 
 
 def linear_quantiles(values: np.ndarray, shares: tuple[float, ...]) -> np.ndarray:
-    """Per row, ``np.quantile(values, shares, axis=1)`` (the ``linear`` method), by selection.
+    """Per row, ``np.quantile(values, shares, axis=1)`` (the ``linear`` method), from sorted rows.
 
     The value at the virtual position ``(runs - 1) * share`` is interpolated between its
     two neighbouring order statistics with numpy's own expression (from the nearer side).

@@ -29,7 +29,7 @@ class ValueAtRiskDistribution:
 
 
 def _confidence(values: np.ndarray, lower_is_better: np.ndarray) -> list[np.ndarray]:
-    """Per row, the values reached or beaten in 50%, 80% and 95% of the runs (one selection for all)."""
+    """Per row, the values reached or beaten in 50%, 80% and 95% of the runs (one sort for all)."""
     shares = (0.5, 0.8, 0.95)
     picked = inverted_cdf_quantiles(values.copy(), shares + tuple(1.0 - q for q in shares))
     return [np.where(lower_is_better, picked[i], picked[i + len(shares)]) for i in range(len(shares))]
