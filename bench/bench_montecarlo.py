@@ -12,19 +12,28 @@ The machine is shared: wall times swing with its load, so CPU seconds (all threa
 this process, ``time.process_time``) are reported beside them and the ratios to the floor
 are the figures to compare between runs.
 
-Where the time goes (CPU seconds per step, 1,000 runs x 10k milestones, 27 dependency
-levels, 5,853 of the 9,995 links on a milestone that moves; medians of 4 on the loaded
-machine, so each figure is good to about a fifth): without the fan chart about 0.75 s:
-drawing the slips ~0.21 s, the per-run figures (ramps, value at risk to the cent,
-criticality) ~0.21 s, propagation through the levels on int32 days ~0.14 s, milestone
-quantiles (``np.partition``) ~0.09 s, choosing the distributions (Polars) ~0.06 s. The fan
-chart adds about 0.7 s: its slope and offset accumulators (``ufunc.at``, four scatters of
-1M cells per block of runs, and the day-to-cell look-ups before them) ~0.4 s, writing the
-19 x 500 x 1,000 path of KPI values (fresh memory, a page fault per 4 KB) ~0.1-0.2 s, its
-quantiles, plane by plane on the path, ~0.04 s. Before this round: 0.81-0.82 s and
-1.74-1.86 s, of which the fan's cumulative bincounts and ramp loop ~0.55-0.65 s,
-``np.quantile`` on copied, strided arrays for KPIs and the fan, and criticality's
-``logical_or.reduceat`` over 6,334 mostly one- and two-link segments (~0.08 s).
+Where the time goes (CPU seconds per step, 1,000 runs x 10k milestones, 26 dependency
+levels, 5,853 of the 9,995 links on a milestone that moves, 988 history pools; medians of
+7 taken step by step under a load average of about 21, so every figure is inflated by
+perhaps a third): without the fan chart about 0.6 s: the per-run figures (ramps, value at
+risk to the cent, criticality, in chunks of 2^18 run x link cells) ~0.22 s, drawing the
+slips ~0.21 s (of which the 26 rounds of bank resampling, one random position per bank
+entry, about half), choosing the distributions (Polars) ~0.06 s, propagation through the
+levels on int32 days ~0.06 s, milestone percentiles (rows sorted in blocks) ~0.02 s, the
+plan's own figures and link arrays ~0.015 s. The fan chart adds about 0.35 s, computed one
+block of about 250 links' KPIs at a time over all runs (py-spy, share of the fan's time):
+the four ``ufunc.at`` scatters into the slope and offset accumulators ~24%, the day-to-cell
+look-ups ~18%, the ramps' start values and per-KPI sums ~12%, the slopes and offsets
+~9%, cumulative sums over the month ends and the per-KPI terms ~10%, sorting each (month
+end, KPI) row of runs for p10/p50/p90 ~8%. Before this round (the old and the new code
+one after the other, same machine): 0.83-0.90 s and 1.66-1.77 s CPU, of which
+``np.maximum.reduceat`` along the milestone axis in the propagation (~0.1 s, now each
+successor's first edge and a maximum with its second, third, ... edge), ``np.partition``
+at three to seven positions (now numpy's vectorised sort, 4-5x faster on rows of 1,000),
+the whole (month end x KPI x run) path of 76 MB written chunk by chunk and partitioned
+afterwards (now each KPI block's values are summarised straight away, and only the month
+ends before the block's latest target are counted), and fresh (milestones x runs)
+temporaries in the slip draws (now drawn a block of milestones at a time into the slips).
 """
 
 from __future__ import annotations

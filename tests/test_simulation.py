@@ -233,6 +233,42 @@ def test_the_same_seed_gives_the_same_output(fleet):
     assert not np.array_equal(first.value_at_risk.totals, other.value_at_risk.totals)
 
 
+def _one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Draw, sum, summarise and sort one milestone, run or KPI at a time instead of in blocks."""
+    from kpi_engine.whatif.simulation import fan_chart, run_figures, slip_draws, summaries
+
+    monkeypatch.setattr(slip_draws, "DRAW_BLOCK_CELLS", 1)
+    monkeypatch.setattr(run_figures, "CHUNK_CELLS", 1)
+    monkeypatch.setattr(fan_chart, "FAN_BLOCK_CELLS", 1)
+    monkeypatch.setattr(summaries, "SORT_BLOCK_CELLS", 1)
+
+
+def _assert_same_simulation(first, again) -> None:
+    for name in ("kpis", "milestones", "criticality", "trajectory"):
+        assert_frame_equal(getattr(first, name), getattr(again, name), check_exact=True)
+    assert np.array_equal(first.value_at_risk.totals, again.value_at_risk.totals)
+
+
+def test_blocks_of_milestones_runs_and_kpis_change_no_figure(fleet, monkeypatch):
+    history = weekly_history({"M1": [0, 2, 9], "M3": [0, 0, 5], "M4": [1, 0, 3]}, weeks=30)
+    kwargs = {"runs": 300, "seed": 5, "history": history, "overrides": {"M5": (0, 3, 30)}}
+    in_blocks = simulate(fleet, **kwargs)
+    with monkeypatch.context() as patched:
+        _one_at_a_time(patched)
+        one_at_a_time = simulate(fleet, **kwargs)
+    _assert_same_simulation(in_blocks, one_at_a_time)
+
+
+@FAST
+@given(portfolios(), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_blocks_change_no_figure_on_random_portfolios(p, runs, seed):
+    in_blocks = simulate(p, runs=runs, seed=seed)
+    with pytest.MonkeyPatch.context() as patched:
+        _one_at_a_time(patched)
+        one_at_a_time = simulate(p, runs=runs, seed=seed)
+    _assert_same_simulation(in_blocks, one_at_a_time)
+
+
 # ---------------------------------------------------------------------- refused input
 @pytest.mark.parametrize(
     ("kwargs", "message"),

@@ -51,7 +51,7 @@ def cases(draw: st.DrawFn) -> tuple[LinkArrays, int, np.ndarray, np.ndarray]:
 def test_grid_reach_equals_each_links_ramp_summed(case: tuple[LinkArrays, int, np.ndarray, np.ndarray]) -> None:
     links, n_kpis, grid, f_days = case
     runs = f_days.shape[1]
-    reached = GridReach(links, n_kpis, grid, runs).reached(f_days)
+    reached = GridReach(grid, runs, max(1, links.rank.size), n_kpis).reached(links, n_kpis, f_days)
     expected = np.zeros((grid.size, n_kpis, runs))
     for g, day in enumerate(grid):
         share = ramp_share(day + links.eps[0][:, None] - f_days, links.span[0][:, None])
@@ -64,5 +64,19 @@ def test_a_ramp_is_counted_in_part_inside_and_whole_after() -> None:
     # one KPI, a 30-day ramp of +6 delivered on day 20,000; grid dates 0, 10, 30 and 40 days later
     links = _links([0], [30], [6.0])
     grid = np.array([20_000.0, 20_010.0, 20_030.0, 20_040.0])
-    reached = GridReach(links, 1, grid, 1).reached(np.array([[20_000]], dtype=np.int32))
+    reached = GridReach(grid, 1, 1, 1).reached(links, 1, np.array([[20_000]], dtype=np.int32))
     np.testing.assert_allclose(reached[:, 0, 0], [0.0, 2.0, 6.0, 6.0], atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases(), st.data())
+def test_the_first_grid_dates_alone_reach_what_all_of_them_reach_there(
+    case: tuple[LinkArrays, int, np.ndarray, np.ndarray], data: st.DataObject
+) -> None:
+    links, n_kpis, grid, f_days = case
+    runs = f_days.shape[1]
+    n_dates = data.draw(st.integers(1, grid.size))
+    reach = GridReach(grid, runs, max(1, links.rank.size), n_kpis)
+    everything = reach.reached(links, n_kpis, f_days).copy()
+    first_dates = reach.reached(links, n_kpis, f_days, n_dates)
+    assert np.array_equal(first_dates, everything[:n_dates])

@@ -40,9 +40,9 @@ from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.schedule import LATEST_DAY, Schedule, day_number, days, prepare_schedule
 from kpi_engine.whatif.scenarios import Scenario, apply_changes
-from kpi_engine.whatif.simulation.fan_chart import fan_frame, month_ends
+from kpi_engine.whatif.simulation.fan_chart import fan_frame, fan_quantiles, month_ends
 from kpi_engine.whatif.simulation.propagation import FINISH_CAP, propagate_runs
-from kpi_engine.whatif.simulation.run_figures import per_run_figures
+from kpi_engine.whatif.simulation.run_figures import moving_links, per_run_figures
 from kpi_engine.whatif.simulation.run_inputs import link_arrays, plan_figures, ranked_kpis
 from kpi_engine.whatif.simulation.slip_choice import (
     MIN_HISTORY_OBSERVATIONS,
@@ -199,14 +199,22 @@ def simulate(
     ]
     grid_days = np.array([day_number(d) for d in grid], dtype=np.float64)
     reference, engine_projected = plan_figures(portfolio, schedule, plan.deterministic, links, kpis)
-    projected, value_at_risk, critical, m_with_links, path = per_run_figures(
+    moving = moving_links(links, finish, plan.deterministic)
+    projected, value_at_risk, critical, m_with_links = per_run_figures(
         links,
+        moving,
         finish,
         plan.deterministic,
         reference,
         kpis.ranked["target_value"].to_numpy(),
         kpis.ranked["lower"].to_numpy(),
-        grid_days if trajectory else None,
+    )
+    fan = (
+        fan_quantiles(
+            links, moving, finish, plan.deterministic, reference.start_value, kpis.ranked["t"].to_numpy(), grid_days
+        )
+        if trajectory
+        else None
     )
     back = np.argsort(kpis.order)  # rank of each KPI row
     projected = projected[back]
@@ -219,7 +227,7 @@ def simulate(
         milestones=milestone_frame,
         value_at_risk=value_at_risk_summary(value_at_risk, reference.value_at_risk),
         criticality=criticality_frame(milestones, plan.fixed, m_with_links, critical, runs),
-        trajectory=fan_frame(portfolio.kpis, grid, grid_days, kpis.start["t"].to_numpy(), projected, path, kpis.order),
+        trajectory=fan_frame(portfolio.kpis, grid, grid_days, kpis.start["t"].to_numpy(), projected, fan, kpis.order),
     )
 
 

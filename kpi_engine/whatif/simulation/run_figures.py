@@ -1,29 +1,32 @@
-"""Per-run figures: projected KPI values, value at risk to the cent, criticality (and the fan's values)."""
+"""Per-run figures: projected KPI values, value at risk to the cent, criticality."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kpi_engine.whatif.simulation.fan_chart import GridReach
-from kpi_engine.whatif.simulation.run_inputs import LinkArrays, PlanFigures, kpi_sums, ramp_share, segments, subset
+from kpi_engine.whatif.simulation.run_inputs import LinkArrays, PlanFigures, ramp_in_place, ramp_share, segments, subset
 
-#: Number of (run x link) cells computed at once: keeps each temporary near 8 MB.
-CHUNK_CELLS = 1_000_000
+#: Number of (run x link) cells computed at once: keeps each temporary near 2 MB (in cache, and no fresh pages per chunk).
+CHUNK_CELLS = 1 << 18
 
 
 #: Same tolerance as :func:`kpi_engine.engine.kpis.kpi_projection`: float noise is not a miss.
 MISS_TOLERANCE = 1e-9
 
 
-def _moving_links(links: LinkArrays, finish: np.ndarray, deterministic: np.ndarray) -> np.ndarray:
+def moving_links(links: LinkArrays, finish: np.ndarray, deterministic: np.ndarray) -> np.ndarray:
     """Whether each link's milestone finishes off its deterministic date in some run.
 
     The other links add nothing to a run's difference from the reference (their per-run
     figures are the reference's own), so only these enter the (runs x links) arrays.
     """
     linked = np.unique(links.milestone)
-    rows = finish[linked]
-    steady = (rows.min(axis=1) == deterministic[linked]) & (rows.max(axis=1) == deterministic[linked])
+    steady = np.empty(linked.size, dtype=bool)
+    block = max(1, CHUNK_CELLS // max(1, finish.shape[1]))  # a block of rows at a time: the copy stays in cache
+    for lo in range(0, linked.size, block):
+        at = linked[lo : lo + block]
+        rows = finish[at]
+        steady[lo : lo + block] = (rows.min(axis=1) == deterministic[at]) & (rows.max(axis=1) == deterministic[at])
     moving = np.ones(finish.shape[0], dtype=bool)
     moving[linked[steady]] = False
     return moving[links.milestone]
@@ -31,18 +34,18 @@ def _moving_links(links: LinkArrays, finish: np.ndarray, deterministic: np.ndarr
 
 def per_run_figures(
     links: LinkArrays,
+    moving: np.ndarray,
     finish: np.ndarray,
     deterministic: np.ndarray,
     reference: PlanFigures,
     k_target: np.ndarray,
     k_lower: np.ndarray,
-    grid_days: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-run figures from finishes ``(milestones, runs)``; KPIs in rank order.
 
     Returns the projected value ``(KPI rank, run)``, the value at risk per run, in how
-    many runs each linked milestone is critical, those milestones' indices and, when
-    ``grid_days`` is given, each KPI's value ``(grid date, KPI rank, run)`` for the fan chart.
+    many runs each linked milestone is critical and those milestones' indices. ``moving``
+    is :func:`moving_links`.
 
     Only links whose milestone moves off its deterministic finish in some run enter the
     (runs x links) arrays; the others keep the reference's figures in every run (they add
@@ -55,7 +58,6 @@ def per_run_figures(
     in_milestone_order[by_milestone] = np.arange(by_milestone.size)
     m_starts, m_with_links = segments(links.milestone[by_milestone])
     later = _later_links(m_starts, by_milestone.size)
-    moving = _moving_links(links, finish, deterministic)
     mov, steady = np.flatnonzero(moving), np.flatnonzero(~moving)
     sub = subset(links, mov)
     kpi_starts, kpi_ranks = segments(sub.rank)
@@ -74,33 +76,16 @@ def per_run_figures(
     still_reach = ramp_share(still.target - still.baseline + still.eps, still.span)
     still_hurts = (f_still > still.baseline) & (np.abs(still.delta * (still_reach - still_at_target)) > 1e-12)
     hurting = steady[still_hurts[0]]
-    still_starts, still_ranks = segments(still.rank)
-    path = None
-    if grid_days is not None:
-        path = np.empty((grid_days.size, n_kpis, runs))
-        still_start = ramp_share(still.start + still.eps - f_still, still.span)
-        still_already = kpi_sums(still.delta * still_start, still_starts, still_ranks, n_kpis)[0]
-        still_reached = np.stack(
-            [
-                kpi_sums(
-                    still.delta * ramp_share(day + still.eps - f_still, still.span), still_starts, still_ranks, n_kpis
-                )[0]
-                for day in grid_days
-            ]
-        )
-        still_reached += reference.start_value[None, :]
-
     projected = np.empty((runs, n_kpis))
     value_at_risk = np.empty(runs)
     critical = np.zeros(m_with_links.size, dtype=np.int64)
     chunk = max(1, CHUNK_CELLS // max(1, mov.size))
-    grid_reach: GridReach | None = None
     for lo in range(0, runs, chunk):
         hi = min(runs, lo + chunk)
-        f_days = np.ascontiguousarray(finish[sub.milestone, lo:hi].T)  # (runs, moving links)
-        f = f_days.astype(np.float64)
-        at_target = _ramp_in_place(np.subtract(target_eps, f), sub.span)
-        at_start = _ramp_in_place(np.subtract(start_eps, f), sub.span)
+        # (runs, moving links) in one copy: the cast writes the transposed rows straight into place
+        f = finish[sub.milestone, lo:hi].T.astype(np.float64, order="C")
+        at_target = ramp_in_place(np.subtract(target_eps, f), sub.span)
+        at_start = ramp_in_place(np.subtract(start_eps, f), sub.span)
         change = np.subtract(at_target, at_start)
         change *= sub.delta
         change -= gain
@@ -132,21 +117,7 @@ def per_run_figures(
         hurts[:, in_milestone_order[hurting]] = misses[:, links.rank[hurting]]
         if m_starts.size:
             critical += _segments_any(hurts, m_starts, later)
-        if path is not None and grid_days is not None:
-            already = kpi_sums(sub.delta * at_start, kpi_starts, kpi_ranks, n_kpis) + still_already
-            if grid_reach is None or grid_reach.runs != hi - lo:
-                grid_reach = GridReach(sub, n_kpis, grid_days, hi - lo)
-            reached = grid_reach.reached(finish[sub.milestone, lo:hi])
-            reached += still_reached[:, :, None]
-            reached -= already.T[None, :, :]
-            path[:, :, lo:hi] = reached
-    return projected.T, value_at_risk, critical, m_with_links, path
-
-
-def _ramp_in_place(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
-    """:func:`~kpi_engine.whatif.simulation.run_inputs.ramp_share` in place (the same float operations)."""
-    elapsed_plus_eps /= span
-    return np.clip(elapsed_plus_eps, 0.0, 1.0, out=elapsed_plus_eps)
+    return projected.T, value_at_risk, critical, m_with_links
 
 
 def _later_links(starts: np.ndarray, n_links: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -51,6 +51,12 @@ def ramp_share(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
     return np.clip(share, 0.0, 1.0, out=share)
 
 
+def ramp_in_place(elapsed_plus_eps: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """:func:`ramp_share` in place, on ``elapsed_plus_eps`` (the same float operations)."""
+    elapsed_plus_eps /= span
+    return np.clip(elapsed_plus_eps, 0.0, 1.0, out=elapsed_plus_eps)
+
+
 @dataclass(frozen=True)
 class PlanFigures:
     """The deterministic figures each run is measured against, KPIs in rank order.

@@ -17,6 +17,10 @@ STEP_LIMIT = 63
 BANK_SIZE = 512
 
 
+#: (milestone x run) cells drawn at once by :func:`_history_slips`: keeps each block's temporaries in cache.
+DRAW_BLOCK_CELLS = 1 << 18
+
+
 def _triangular(rng: np.random.Generator, low: np.ndarray, mode: np.ndarray, high: np.ndarray, runs: int) -> np.ndarray:
     """Whole-day triangular draws, one row per milestone (zero-width ranges allowed, unlike numpy's)."""
     u = rng.random((low.size, runs))
@@ -36,48 +40,63 @@ def _triangular(rng: np.random.Generator, low: np.ndarray, mode: np.ndarray, hig
 
 
 def _history_slips(
-    rng: np.random.Generator, pools: Pools, pool: np.ndarray, steps: np.ndarray, runs: int
-) -> np.ndarray:
-    """Sum of ``steps[i]`` bootstrap moves from pool ``pool[i]`` for every milestone i and run.
+    rng: np.random.Generator, pools: Pools, pool: np.ndarray, steps: np.ndarray, slips: np.ndarray, rows: np.ndarray
+) -> None:
+    """Write into ``slips[rows[i]]`` the sum of ``steps[i]`` bootstrap moves from pool ``pool[i]``, per run (at least 0).
 
     Drawing k moves per (milestone, run) would cost up to 52 draws a cell. Instead each
     pool gets banks of pre-drawn sums of 0-7 moves and of 0, 8, 16, ... 56 moves (each
     bank entry a random entry of the bank below plus one more move, or eight), and the
     sum of k moves is one entry of the bank for ``k % 8`` plus one of the bank for
-    ``8 * (k // 8)``: two look-ups a cell, both positions from one random number.
+    ``8 * (k // 8)``: two look-ups a cell, both positions from one random number. The
+    cells are drawn a block of milestones at a time (the generator gives the same numbers
+    in blocks as at once), so the look-ups' temporaries stay in cache.
     """
-    n_pools = pools.lengths.size
-    rows = (np.arange(n_pools, dtype=np.int64) * BANK_SIZE)[:, None]
+    n_pools, runs = pools.lengths.size, slips.shape[1]
+    bank_rows = (np.arange(n_pools, dtype=np.int64) * BANK_SIZE)[:, None]
 
-    def resample(bank: np.ndarray) -> np.ndarray:
-        return bank.ravel()[rows + rng.integers(0, BANK_SIZE, (n_pools, BANK_SIZE), dtype=np.int32)]
+    banks = np.empty((16, n_pools, BANK_SIZE), dtype=np.int32)  # sums of 0-7 moves, then of 0, 8, ... 56
+    picked = np.empty((n_pools, BANK_SIZE), dtype=np.int64)
+    drawn_too = np.empty((n_pools, BANK_SIZE), dtype=np.int32)
+
+    def resample(bank: np.ndarray, out: np.ndarray) -> None:
+        """``out`` gets a random entry of the same pool's ``bank`` per entry (buffers reused: no fresh memory)."""
+        np.add(rng.integers(0, BANK_SIZE, (n_pools, BANK_SIZE), dtype=np.int32), bank_rows, out=picked)
+        np.take(bank.ravel(), picked, out=out, mode="clip")  # every position is in range: clip only skips the check
+
+    def next_bank(below: int, step: int, at: int) -> None:
+        """Bank ``at`` is a random entry of bank ``below`` plus one of bank ``step`` (drawn in that order)."""
+        resample(banks[below], banks[at])
+        resample(banks[step], drawn_too)
+        banks[at] += drawn_too
 
     picks = (rng.random((n_pools, BANK_SIZE)) * pools.lengths[:, None]).astype(np.int64)
-    one = pools.values[pools.offsets[:, None] + picks].astype(np.int32)
-    zero = np.zeros_like(one)
-    low = [zero, one]
-    for _ in range(2, 8):
-        low.append(resample(low[-1]) + resample(one))
-    eight = resample(low[7]) + resample(one)
-    high = [zero, eight]
-    for _ in range(2, 8):
-        high.append(resample(high[-1]) + resample(eight))
-    flat = np.stack(low + high).ravel()  # (16 banks, pools, BANK_SIZE)
+    banks[0] = 0
+    banks[1] = pools.values[pools.offsets[:, None] + picks]
+    for k in range(2, 8):
+        next_bank(k - 1, 1, k)
+    banks[8] = 0
+    next_bank(7, 1, 9)  # eight moves
+    for k in range(10, 16):
+        next_bank(k - 1, 9, k)
+    flat = banks.ravel()
     bits = BANK_SIZE.bit_length() - 1
     index: type[np.signedinteger[Any]] = np.int32 if flat.size < np.iinfo(np.int32).max else np.int64
     first = (((steps % 8) * n_pools + pool) * BANK_SIZE).astype(index)
     second = (((8 + steps // 8) * n_pools + pool) * BANK_SIZE).astype(index)
-    drawn = rng.integers(0, 1 << (2 * bits), (pool.size, runs), dtype=np.int32)
-    position: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = drawn.astype(index, copy=False)
-    # both look-ups in place on the drawn positions: no (milestones x runs) temporaries beyond two
-    low_bits = position & (BANK_SIZE - 1)
-    low_bits += first[:, None]
-    total = flat[low_bits]
-    del low_bits
-    position >>= bits
-    position += second[:, None]
-    total += flat[position]
-    return total
+    block = max(1, DRAW_BLOCK_CELLS // runs)
+    for lo in range(0, pool.size, block):
+        hi = min(pool.size, lo + block)
+        drawn = rng.integers(0, 1 << (2 * bits), (hi - lo, runs), dtype=np.int32)
+        position: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = drawn.astype(index, copy=False)
+        low_bits = position & (BANK_SIZE - 1)
+        low_bits += first[lo:hi, None]
+        total = flat[low_bits]
+        position >>= bits
+        position += second[lo:hi, None]
+        total += flat[position]
+        np.maximum(total, 0, out=total)
+        slips[rows[lo:hi]] = total
 
 
 def draw_slips(
@@ -107,9 +126,5 @@ def draw_slips(
         remaining = np.maximum(deterministic[hist] - as_of, 0)
         steps = np.clip(np.ceil(remaining / pools.interval_days), 1, max_steps).astype(np.int64)
         pool = chosen["pool"].to_numpy()[hist].astype(np.int64)
-        drawn = _history_slips(rng, pools, pool, steps, runs)
-        np.maximum(drawn, 0, out=drawn)
-        if hist.size == chosen.height:
-            return drawn  # every milestone draws from history: no copy into the zeros
-        slips[hist] = drawn
+        _history_slips(rng, pools, pool, steps, slips, hist)
     return slips

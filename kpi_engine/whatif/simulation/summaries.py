@@ -11,6 +11,9 @@ from kpi_engine.core.money import cents_array, round_cents
 from kpi_engine.whatif.simulation.quantiles import inverted_cdf_quantiles, order_statistics
 from kpi_engine.whatif.simulation.run_figures import MISS_TOLERANCE
 
+#: (milestone x run) cells sorted at once for the milestone percentiles: a block's copy stays in cache.
+SORT_BLOCK_CELLS = 1 << 18
+
 
 @dataclass(frozen=True)
 class ValueAtRiskDistribution:
@@ -26,7 +29,7 @@ class ValueAtRiskDistribution:
 
 
 def _confidence(values: np.ndarray, lower_is_better: np.ndarray) -> list[np.ndarray]:
-    """Per row, the values reached or beaten in 50%, 80% and 95% of the runs (one selection for all)."""
+    """Per row, the values reached or beaten in 50%, 80% and 95% of the runs (one sort for all)."""
     shares = (0.5, 0.8, 0.95)
     picked = inverted_cdf_quantiles(values.copy(), shares + tuple(1.0 - q for q in shares))
     return [np.where(lower_is_better, picked[i], picked[i + len(shares)]) for i in range(len(shares))]
@@ -43,9 +46,12 @@ def milestone_summary(
     quantiles = np.repeat(deterministic[None, :], 3, axis=0)
     if varying.size:
         kth = order_statistics(finish.shape[1], (0.5, 0.8, 0.95))
-        moving = finish[varying]
-        moving.partition(kth, axis=1)
-        quantiles[:, varying] = moving[:, kth].T
+        block = max(1, SORT_BLOCK_CELLS // finish.shape[1])
+        for lo in range(0, varying.size, block):
+            rows = varying[lo : lo + block]
+            moving = finish[rows]
+            moving.sort(axis=1)  # numpy's vectorised sort: faster than selecting at three positions
+            quantiles[:, rows] = moving[:, kth].T
     return milestones.select("milestone_id", "name", "project_id").with_columns(
         pl.Series("computed_finish", deterministic.astype(np.int32)).cast(pl.Date),
         *[
