@@ -16,6 +16,7 @@ while :; do
     python -m kpi_engine ingest "$inbox" --move-done "$inbox/done" --move-rejected "$inbox/rejected"
     # a digest a server refused makes notify exit 1; the next run sends it
     python -m kpi_engine notify --dashboard-url "$DASHBOARD_URL" || echo "weekly job: some digests were not sent" >&2
+    echo "weekly job: run of ${today} done"
   fi
   sleep 20
 done
