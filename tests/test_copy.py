@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loop.servers import smtp_server
 
 from kpi_engine import cli
@@ -265,3 +268,32 @@ def test_copy_store_works_on_open_stores(source: Path, tmp_path: Path) -> None:
         assert result.snapshots == 10
         assert result.rows["snapshots"] == 10
         assert set(result.rows) == set(contents(source))
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    specs=st.dictionaries(
+        st.text(st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=30).filter(str.strip),
+        st.dictionaries(_TEXT, st.one_of(_TEXT, st.integers(-(2**53), 2**53), st.floats(allow_nan=False), st.none())),
+        max_size=4,
+    )
+)
+def test_any_text_and_numbers_a_store_holds_come_back_the_same_from_a_copy(specs: dict[str, dict[str, object]]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "s.duckdb", Path(folder) / "t.duckdb"
+        saved: dict[str, dict[str, object]] = {}
+        with Store.open(source) as store:
+            for name, spec in specs.items():
+                store.save_mapping_profile(name, {"columns": spec})
+                saved[name.strip()] = spec  # names are kept stripped; a later one replaces
+            names = store.mapping_profiles()
+        assert sorted(names) == sorted(saved)
+        with Store.open(source) as src, Store.open(target) as dst:
+            copy_store(src, dst)
+        with Store.open(target) as store:
+            assert store.mapping_profiles() == names
+            for name in names:
+                assert store.load_mapping_profile(name) == {"columns": saved[name]}
