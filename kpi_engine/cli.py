@@ -308,6 +308,31 @@ def _add_snapshots(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_snapshots)
 
 
+def _add_copy(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "copy",
+        help="copy every snapshot, file and setting into an empty store (grow, back up, restore)",
+        description="Copy everything a store holds (snapshots with their files and changes, settings, "
+        "scenarios, mapping profiles, decisions and notifications) into an empty store, in one transaction: "
+        "from a database file to a shared store, or into a new file as a backup.",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="DB",
+        default=None,
+        help="the store to copy (default: $KPI_DB, else data/kpi.duckdb)",
+    )
+    p.add_argument(
+        "--to",
+        dest="target",
+        metavar="DB",
+        required=True,
+        help="an empty store: a new database file or an empty database",
+    )
+    p.set_defaults(func=cmd_copy)
+
+
 def _add_settings(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("settings", help="show or change the thresholds and the currency")
     _add_db(p)
@@ -356,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_report,
         _add_snapshots,
         _add_settings,
+        _add_copy,
         _add_optimize,
         _add_credibility,
     ):
@@ -892,6 +918,15 @@ def cmd_settings(args: argparse.Namespace) -> int:
         print(json.dumps(values))
     else:
         print(render_table(pl.DataFrame({"setting": list(values), "value": [str(v) for v in values.values()]})))
+    return 0
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    """Copy every table of one store into an empty one and say what was copied."""
+    from kpi_engine.store.copy import copy_database, shown, source_store_name
+
+    result = copy_database(args.source, args.target)
+    print("\n".join(result.summary(shown(source_store_name(args.source)), shown(args.target))))
     return 0
 
 

@@ -10,7 +10,9 @@ modules behind it are named for what they hold:
 - :mod:`~kpi_engine.store.changes`: what changed since the snapshot before;
 - :mod:`~kpi_engine.store.snapshots`: reading snapshots, their changes and files;
 - :mod:`~kpi_engine.store.repositories`: settings, roles, scenarios, mapping profiles;
-- :mod:`~kpi_engine.store.loop_log`: the escalation loop's decisions and notifications.
+- :mod:`~kpi_engine.store.loop_log`: the escalation loop's decisions and notifications;
+- :mod:`~kpi_engine.store.copy`: a whole store copied into an empty one (``copy``: grow,
+  back up, restore).
 
 Data comes in and goes out as Polars frames through Arrow; DuckDB never reads files itself,
 so external access is switched off. Every value is bound as a parameter and every
