@@ -26,7 +26,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,7 +39,6 @@ from kpi_engine.ingest.limits import (
     max_workbook_parts,
 )
 from kpi_engine.ingest.model import SourceFile
-from kpi_engine.ingest.sheetxml import CellReader
 
 #: Signature of a zip archive (xlsx, xlsm, xlsb, ods) and of an OLE2 compound file (xls, encrypted xlsx).
 ZIP_MAGIC = b"PK\x03\x04"
@@ -119,19 +118,11 @@ class WorkbookInfo:
 
     ``skipped`` names the sheets that are not data (hidden, very hidden, chart and dialog
     sheets); ``sheets`` holds the scan of each worksheet by sheet name (xlsx/xlsm only).
-    ``order`` lists every sheet name in workbook order and ``cells`` the cells of each
-    worksheet collected while it was scanned (see :mod:`kpi_engine.ingest.sheetxml`),
-    with ``shared_strings`` and ``styles`` the XML of those parts, so that the cells are
-    read without unpacking the workbook again.
     """
 
     date1904: bool = False
     skipped: frozenset[str] = frozenset()
     sheets: dict[str, SheetScan] = field(default_factory=dict)
-    order: tuple[str, ...] = ()
-    cells: dict[str, CellReader] = field(default_factory=dict)
-    shared_strings: bytes | None = None
-    styles: bytes | None = None
 
 
 def column_letters(col: int) -> str:
@@ -215,10 +206,9 @@ def inspect_zip_workbook(file: SourceFile) -> WorkbookInfo:
         raise InputError(
             "the file is a zip archive but not an Excel workbook; save it from Excel as .xlsx, or export it as CSV"
         )
-    keep = {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml", "xl/styles.xml"}
+    keep = {"xl/workbook.xml", "xl/_rels/workbook.xml.rels"}
     kept: dict[str, bytes] = {}
     scans: dict[str, SheetScan] = {}
-    readers: dict[str, CellReader] = {}
     view = memoryview(file.data)
     cell_limit, spanned = max_workbook_cells(), 0
     for info in infos:
@@ -248,14 +238,11 @@ def inspect_zip_workbook(file: SourceFile) -> WorkbookInfo:
             _check_cells(spanned + scanner.scan.extent, cell_limit, info.filename, scanner.scan)
             spanned += scanner.scan.extent
             scans[info.filename] = scanner.scan
-            if isinstance(scanner, _SheetScanner) and scanner.reader is not None:
-                readers[info.filename] = scanner.reader
         if info.filename in keep:
             kept[info.filename] = b"".join(pieces)
     if "xl/workbook.xml" not in kept:
         return WorkbookInfo()  # xlsb or ods: calamine reads their dates and visibility itself
-    described = _describe(kept["xl/workbook.xml"], kept.get("xl/_rels/workbook.xml.rels"), scans, readers)
-    return replace(described, shared_strings=kept.get("xl/sharedStrings.xml"), styles=kept.get("xl/styles.xml"))
+    return _describe(kept["xl/workbook.xml"], kept.get("xl/_rels/workbook.xml.rels"), scans)
 
 
 def _refuse_dtd(text: bytes, part: str) -> None:
@@ -460,21 +447,6 @@ class _SheetScanner:
         self.prefix: bytes | None = None
         self.cells_state = 0  # 0: before <sheetData>, 1: inside, 2: after
         self.open_row_cells = 0  # cells of the last row seen so far (it may go on in the next piece)
-        # the cells, read from each stretch while it is searched (plain, unprefixed XML only)
-        self.cells = CellReader()
-
-    @property
-    def reader(self) -> CellReader | None:
-        """The cells read while scanning, once closed; None when the XML is not plain."""
-        if self.prefix or self.pending or self.cells.declined:
-            return None
-        return self.cells
-
-    def _keep(self, text: bytes, tags: _Tags) -> None:
-        """Read the cells of a searched stretch."""
-        if self.prefix:
-            self.cells.declined = True
-        self.cells.feed(text, tags.opens)
 
     def feed(self, piece: bytes) -> None:
         buffer = self.pending + piece
@@ -493,9 +465,7 @@ class _SheetScanner:
         if cut < len(cell_end):  # nothing closed in this piece
             cut = buffer.rfind(b">") + 1 if len(buffer) > 8 * _PIECE else 0
         if cut:
-            before = tags.before(cut)
-            self._search(buffer[:cut], before)
-            self._keep(buffer[:cut], before)
+            self._search(buffer[:cut], tags.before(cut))
         self.pending = buffer[cut:]
 
     def close(self) -> None:
@@ -506,7 +476,6 @@ class _SheetScanner:
             root = _ROOT.search(self.pending)
             self.prefix = (root.group(1) or b"") if root is not None else b""
         self._search(self.pending, tags)
-        self._keep(self.pending, tags)
         self.pending = b""
 
     def _search(self, text: bytes, tags: _Tags) -> None:
@@ -821,10 +790,8 @@ def sheet_extent(text: bytes) -> Extent:
     )
 
 
-def _describe(
-    workbook_xml: bytes, rels_xml: bytes | None, scans: dict[str, SheetScan], readers: dict[str, CellReader]
-) -> WorkbookInfo:
-    """The 1904 flag, the sheets that are not data, each sheet's scan and XML by sheet name."""
+def _describe(workbook_xml: bytes, rels_xml: bytes | None, scans: dict[str, SheetScan]) -> WorkbookInfo:
+    """The 1904 flag, the sheets that are not data, and each sheet's scan by sheet name."""
     from defusedxml import ElementTree
     from defusedxml.common import DefusedXmlException
 
@@ -845,31 +812,12 @@ def _describe(
             targets[rel.get("Id", "")] = (path, rel.get("Type", ""))
     skipped: set[str] = set()
     by_name: dict[str, SheetScan] = {}
-    cells_by_name: dict[str, CellReader] = {}
-    order = []
     for sheet in root.iterfind("m:sheets/m:sheet", ns):
         name = sheet.get("name", "")
-        order.append(name)
         rel_id = next((value for key, value in sheet.attrib.items() if key.endswith("}id")), "")
         path, kind = targets.get(rel_id, ("", ""))
         if sheet.get("state", "visible") in ("hidden", "veryHidden") or (kind and not kind.endswith("/worksheet")):
             skipped.add(name)  # hidden, or a chart / dialog / macro sheet: not data
         elif path in scans:
             by_name[name] = scans[path]
-            if path in readers:
-                cells_by_name[name] = readers[path]
-    # the cells can be read from the scanned XML when every part calamine would read is the usual one
-    usual = {
-        "sharedStrings": "xl/sharedStrings.xml",
-        "styles": "xl/styles.xml",
-    }
-    plain = all(
-        path == usual[kind.rsplit("/", 1)[-1]] for path, kind in targets.values() if kind.rsplit("/", 1)[-1] in usual
-    ) and all(name in cells_by_name or name in skipped for name in order)
-    return WorkbookInfo(
-        date1904=date1904,
-        skipped=frozenset(skipped),
-        sheets=by_name,
-        order=tuple(order),
-        cells=cells_by_name if plain else {},
-    )
+    return WorkbookInfo(date1904=date1904, skipped=frozenset(skipped), sheets=by_name)

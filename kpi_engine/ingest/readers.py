@@ -30,7 +30,6 @@ from kpi_engine.ingest.archive import (
 from kpi_engine.ingest.biff import inspect_xls_workbook
 from kpi_engine.ingest.limits import DEFAULT_MAX_UNPACKED_MB, MB
 from kpi_engine.ingest.model import Sheet, SourceFile
-from kpi_engine.ingest.sheetxml import Declined, date_styles, shared_strings
 
 DELIMITERS = (",", ";", "\t", "|")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb")
@@ -264,13 +263,8 @@ def _clean(raw: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- workbooks
 
 
-def read_workbook(file: SourceFile, *, calamine_only: bool = False) -> list[Sheet]:
-    """Read the visible worksheets of a workbook as text cells.
-
-    An .xlsx / .xlsm whose worksheets are plain XML (as Excel and the usual libraries write
-    them) is read from what the safety scan collected while unpacking it
-    (:mod:`~kpi_engine.ingest.sheetxml`), giving the same cells calamine would; every
-    other workbook (and any with ``calamine_only``) is read through calamine (fastexcel).
+def read_workbook(file: SourceFile) -> list[Sheet]:
+    """Read the visible worksheets of a workbook as text cells through calamine (fastexcel).
 
     Date cells arrive as ISO date-times; calamine applies the 1904 system to them itself,
     and ``Sheet.epoch1904`` tells the date parser how to read plain serial numbers.
@@ -293,9 +287,6 @@ def read_workbook(file: SourceFile, *, calamine_only: bool = False) -> list[Shee
 
     if file.data[:4] == ZIP_MAGIC:
         info = inspect_zip_workbook(file)
-        plain = None if calamine_only else _read_plain_workbook(file, info)
-        if plain is not None:
-            return plain
     else:
         check_ole_workbook(file)
         inspect_xls_workbook(file)
@@ -324,47 +315,21 @@ def read_workbook(file: SourceFile, *, calamine_only: bool = False) -> list[Shee
         assert isinstance(raw, pl.DataFrame)
         if errors is not None and errors.errors:
             raw = _restore_errors(raw, errors.errors)
-        sheets.append(_sheet(file, name, raw, columns, info))
-    return sheets
-
-
-def _sheet(file: SourceFile, name: str, raw: pl.DataFrame, columns: list[int], info: WorkbookInfo) -> Sheet:
-    """A sheet from its cells as read (``columns`` are their 0-based sheet columns) and what the scan found."""
-    scan = info.sheets.get(name, SheetScan())
-    raw, merged = _fill_merged(raw, columns, scan)
-    position = {absolute: i for i, absolute in enumerate(columns)}
-    unsaved = tuple((row, position.get(col), cell_ref(row, col)) for row, col in scan.unsaved_formulas)
-    return Sheet(
-        file=file.name,
-        name=name,
-        cells=_clean(raw),
-        epoch1904=info.date1904,
-        merged=merged,
-        unsaved_formulas=unsaved,
-        unsaved_total=scan.unsaved_total,
-    )
-
-
-def _read_plain_workbook(file: SourceFile, info: WorkbookInfo) -> list[Sheet] | None:
-    """Read the visible worksheets from the XML the scan kept (see :mod:`~kpi_engine.ingest.sheetxml`).
-
-    Returns None when some sheet is not in the plain form that module reads: calamine then
-    reads the workbook. It runs only after the scan accepted the whole workbook.
-    """
-    if not info.cells:
-        return None
-    try:
-        strings = shared_strings(info.shared_strings)
-        styles = date_styles(info.styles)
-        sheets = []
-        for name in info.order:
-            if name in info.skipped:
-                continue
-            read = info.cells[name].finish(strings, styles, epoch1904=info.date1904)
-            cells, first = read if read is not None else (pl.DataFrame(), 0)
-            sheets.append(_sheet(file, name, cells, list(range(first, first + cells.width)), info))
-    except Declined:
-        return None
+        scan = info.sheets.get(name, SheetScan())
+        raw, merged = _fill_merged(raw, columns, scan)
+        position = {absolute: i for i, absolute in enumerate(columns)}
+        unsaved = tuple((row, position.get(col), cell_ref(row, col)) for row, col in scan.unsaved_formulas)
+        sheets.append(
+            Sheet(
+                file=file.name,
+                name=name,
+                cells=_clean(raw),
+                epoch1904=info.date1904,
+                merged=merged,
+                unsaved_formulas=unsaved,
+                unsaved_total=scan.unsaved_total,
+            )
+        )
     return sheets
 
 
