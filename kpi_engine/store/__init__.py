@@ -203,10 +203,10 @@ class Store:
         self.close()
 
     # ------------------------------------------------------------------ plumbing
-    def _frame(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
-        """Run a reading query on a fresh cursor and return the whole result."""
+    def _frame(self, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> pl.DataFrame:
+        """Run a reading query on a fresh cursor and return the whole result (positional or named parameters)."""
         with self._db.cursor() as cur:
-            return cur.sql(sql, params=list(params)).pl()
+            return cur.sql(sql, params=dict(params) if isinstance(params, Mapping) else list(params)).pl()
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._db.cursor() as cur:
