@@ -50,6 +50,12 @@ _MILESTONE_COLUMN = {
 assert all(list(TABLES).index("milestones") < list(TABLES).index(t) for t in _MILESTONE_COLUMN)
 #: Tables whose rows change computed finishes: an upload of any of them re-checks the schedule.
 _SCHEDULE_TABLES = ("milestones", "tasks", "dependencies")
+#: The columns computed finishes are made of (the schedule reads no other).
+_SCHEDULE_COLUMNS = {
+    "milestones": ("milestone_id", "baseline_start", "baseline_finish", "forecast_finish", "actual_finish"),
+    "tasks": ("milestone_id", "forecast_finish", "actual_finish"),
+    "dependencies": ("predecessor_id", "successor_id", "lag_days"),
+}
 
 #: (table, column, referenced table, referenced column, noun): an unknown id rejects the upload.
 _REQUIRED_REFERENCES = (
@@ -318,7 +324,7 @@ def _schedule_problems(
         if previous is None:
             tables[table] = frames[table].select(list(TABLES[table])) if table in frames else empty_table(table)
             continue
-        cols = ", ".join(q(c) for c in TABLES[table])
+        cols = ", ".join(q(c) for c in _SCHEDULE_COLUMNS[table])
         frame = pl.from_arrow(
             cur.sql(
                 f"SELECT {cols} FROM {snapshot_rows(table, 'new')} ORDER BY row_id", params={"new": new_id}
