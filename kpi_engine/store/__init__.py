@@ -7,6 +7,9 @@ modules behind it are named for what they hold:
   other programs, letting the file go when idle, :func:`data_version`;
 - :mod:`~kpi_engine.store.ddl`: the tables and the schema version;
 - :mod:`~kpi_engine.store.merge`: storing one upload as a complete snapshot, and its checks;
+- :mod:`~kpi_engine.store.lineage`: which stored rows make up a snapshot (a row is kept
+  once, by the snapshot that brought it);
+- :mod:`~kpi_engine.store.file_contents`: the uploaded files' bytes, a table per upload;
 - :mod:`~kpi_engine.store.changes`: what changed since the snapshot before;
 - :mod:`~kpi_engine.store.snapshots`: reading snapshots, their changes and files;
 - :mod:`~kpi_engine.store.repositories`: settings, roles, scenarios, mapping profiles;

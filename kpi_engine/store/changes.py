@@ -12,7 +12,7 @@ import polars as pl
 from kpi_engine.core.schema import normalise_status
 from kpi_engine.core.text import fixed, kpi_value, thousands
 from kpi_engine.store.connection import q
-from kpi_engine.store.lineage import snapshot_rows
+from kpi_engine.store.lineage import removals_table, snapshot_rows
 
 #: Kinds of change between two snapshots, in the order they are listed.
 CHANGE_KINDS = (
@@ -67,8 +67,8 @@ def snapshot_changes(
     if built_on_previous:
         touched = (
             "WHERE milestone_id IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new "
-            "UNION ALL SELECT m.milestone_id FROM milestones m SEMI JOIN (SELECT row_id FROM row_removals "
-            "WHERE snapshot_id = $new AND table_name = 'milestones') r ON r.row_id = m.row_id)"
+            "UNION ALL SELECT m.milestone_id FROM milestones m SEMI JOIN (SELECT row_id FROM "
+            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.row_id = m.row_id)"
         )
     old, new = (
         pl.from_arrow(

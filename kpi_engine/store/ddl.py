@@ -8,7 +8,7 @@ brought up to date when it opens (:func:`_migrate`).
 
 Versions: 1 the first; 2 adds ``snapshots.version`` (uploads of one date are versions of one
 week) and ``milestone_keys`` (the tool key each exported milestone came with); 3 keeps a row
-once instead of once per snapshot (``row_id``, ``snapshots.base_id``, ``row_removals``,
+once instead of once per snapshot (``row_id``, ``snapshots.base_id``, ``<table>_removals``,
 ``snapshot_lineage``) and each upload's file contents in a table of its own (``file_contents``).
 """
 
@@ -23,7 +23,7 @@ import polars as pl
 from kpi_engine.core.errors import InputError
 from kpi_engine.core.schema import TABLES
 from kpi_engine.store.connection import q
-from kpi_engine.store.lineage import ROW_ID_BASE
+from kpi_engine.store.lineage import ROW_ID_BASE, removals_table
 from kpi_engine.store.loop_log import create_loop_tables
 
 SCHEMA_VERSION = 3
@@ -67,10 +67,10 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {q(table)} (snapshot_id BIGINT NOT NULL, row_id BIGINT NOT NULL, {body})"
         )
-    cur.execute(
-        "CREATE TABLE IF NOT EXISTS row_removals (snapshot_id BIGINT NOT NULL, table_name VARCHAR NOT NULL, "
-        "row_id BIGINT NOT NULL)"
-    )
+        # the rows of earlier snapshots a snapshot no longer holds (kpi_engine.store.lineage)
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {removals_table(table)} (snapshot_id BIGINT NOT NULL, row_id BIGINT NOT NULL)"
+        )
     cur.execute(
         "CREATE TABLE IF NOT EXISTS snapshot_lineage (snapshot_id BIGINT NOT NULL, ancestor_id BIGINT NOT NULL)"
     )
@@ -134,8 +134,9 @@ def _keep_rows_once(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS row_id BIGINT")
         # the row's place among its snapshot's rows, in the order they were stored
         cur.execute(
-            f"UPDATE {q(table)} t SET row_id = n.row_id FROM (SELECT rowid AS r, snapshot_id * {ROW_ID_BASE} "
+            f"UPDATE {q(table)} t SET row_id = n.row_id FROM (SELECT rowid AS r, snapshot_id * ? "
             f"+ row_number() OVER (PARTITION BY snapshot_id ORDER BY rowid) - 1 AS row_id FROM {q(table)}) n "
-            "WHERE t.rowid = n.r"
+            "WHERE t.rowid = n.r",
+            [ROW_ID_BASE],
         )
     cur.execute("INSERT INTO snapshot_lineage SELECT snapshot_id, snapshot_id FROM snapshots")

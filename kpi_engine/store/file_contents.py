@@ -36,10 +36,9 @@ def keep_contents(cur: duckdb.DuckDBPyConnection, snapshot_id: int, contents: di
     """Keep ``contents`` (SHA-256 -> bytes, none kept yet) in a new table of ``snapshot_id``'s own."""
     if not contents:
         return
-    table = data_table(snapshot_id)
-    cur.execute(f"CREATE TABLE {table} (sha256 VARCHAR NOT NULL, data BLOB NOT NULL)")
+    cur.execute(f"CREATE TABLE {data_table(snapshot_id)} (sha256 VARCHAR NOT NULL, data BLOB NOT NULL)")
     for sha, data in contents.items():
-        cur.execute(f"INSERT INTO {table} VALUES (?, ?)", [sha, data])
+        cur.execute(f"INSERT INTO {data_table(snapshot_id)} VALUES (?, ?)", [sha, data])
     cur.execute("INSERT INTO file_contents SELECT unnest($shas), $id", {"shas": list(contents), "id": snapshot_id})
 
 

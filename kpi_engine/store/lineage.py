@@ -4,7 +4,7 @@ A snapshot is built on another one (its *base*: the snapshot an upload was laid 
 differs from it only in what the upload brought. So each canonical table keeps a row
 once, tagged with the snapshot that stored it (``snapshot_id``) and an id of its own
 (``row_id``); a snapshot that no longer holds a row it inherited records that in
-``row_removals``. ``snapshot_lineage`` lists each snapshot with itself and every snapshot
+``<table>_removals`` (one per canonical table, :func:`removals_table`). ``snapshot_lineage`` lists each snapshot with itself and every snapshot
 it was built on, back to the first.
 
 The rows of snapshot S in a table: those stored by a snapshot of S's lineage and not
@@ -28,6 +28,12 @@ from kpi_engine.store.connection import q
 ROW_ID_BASE = 2**32
 
 
+def removals_table(table: str) -> str:
+    """The quoted name of the table listing the rows of ``table`` a snapshot no longer holds."""
+    assert table in TABLES, table
+    return q(f"{table}_removals")
+
+
 def snapshot_rows(table: str, param: str) -> str:
     """SQL (a parenthesised subquery) for the rows of ``table`` in the snapshot bound to ``$param``.
 
@@ -44,25 +50,24 @@ def snapshot_rows(table: str, param: str) -> str:
         ``(SELECT * FROM table ...)``, with the columns of the table (``snapshot_id`` is
         the snapshot that stored the row, not the one asked for).
     """
-    assert table in TABLES, table
+    assert param.isidentifier(), param
     return (
         f"(SELECT t.* FROM {q(table)} t "
         f"SEMI JOIN (SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = ${param}) a "
         "ON a.ancestor_id = t.snapshot_id "
-        "ANTI JOIN (SELECT r.row_id FROM row_removals r JOIN snapshot_lineage a "
-        f"ON a.ancestor_id = r.snapshot_id WHERE a.snapshot_id = ${param} AND r.table_name = '{table}') x "
+        f"ANTI JOIN (SELECT r.row_id FROM {removals_table(table)} r JOIN snapshot_lineage a "
+        f"ON a.ancestor_id = r.snapshot_id WHERE a.snapshot_id = ${param}) x "
         "ON x.row_id = t.row_id)"
     )
 
 
 def every_snapshots_rows(table: str) -> str:
     """SQL (a parenthesised subquery) for the rows of ``table`` in every snapshot, with the snapshot as ``in_snapshot``."""
-    assert table in TABLES, table
     return (
         f"(SELECT a.snapshot_id AS in_snapshot, t.* FROM {q(table)} t "
         "JOIN snapshot_lineage a ON a.ancestor_id = t.snapshot_id "
-        "ANTI JOIN (SELECT a.snapshot_id, r.row_id FROM row_removals r JOIN snapshot_lineage a "
-        f"ON a.ancestor_id = r.snapshot_id WHERE r.table_name = '{table}') x "
+        f"ANTI JOIN (SELECT a.snapshot_id, r.row_id FROM {removals_table(table)} r JOIN snapshot_lineage a "
+        "ON a.ancestor_id = r.snapshot_id) x "
         "ON x.snapshot_id = a.snapshot_id AND x.row_id = t.row_id)"
     )
 

@@ -27,7 +27,7 @@ from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_cha
 from kpi_engine.store.connection import _now, q
 from kpi_engine.store.file_contents import keep_contents, kept_contents
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
-from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, snapshot_rows
+from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, removals_table, snapshot_rows
 from kpi_engine.store.removals import RemovalsRefused, empty_removals, removed_milestones
 
 if TYPE_CHECKING:
@@ -242,18 +242,21 @@ def _merge_tables(
                     f"NOT EXISTS (SELECT 1 FROM _kpi_scope_projects s WHERE s.project_id = p.{q(_PROJECT_COLUMN[table])})"
                 )
             if table in _MILESTONE_COLUMN:
-                column = q(_MILESTONE_COLUMN[table])
-                kept.append(f"NOT EXISTS (SELECT 1 FROM _kpi_scope_milestones s WHERE s.milestone_id = p.{column})")
+                kept.append(
+                    "NOT EXISTS (SELECT 1 FROM _kpi_scope_milestones s "
+                    f"WHERE s.milestone_id = p.{q(_MILESTONE_COLUMN[table])})"
+                )
                 # A row naming a milestone the new snapshot lacks belongs to no project: it
                 # came with an earlier upload of this table, and this upload replaces it
                 # (a mistyped id disappears once the corrected file is uploaded).
                 # Milestones come before tasks, dependencies and links in TABLES: the new
                 # snapshot's milestones are stored already.
                 kept.append(
-                    f"EXISTS (SELECT 1 FROM {snapshot_rows('milestones', 'new')} m WHERE m.milestone_id = p.{column})"
+                    f"EXISTS (SELECT 1 FROM {snapshot_rows('milestones', 'new')} m "
+                    f"WHERE m.milestone_id = p.{q(_MILESTONE_COLUMN[table])})"
                 )
             removed = cur.execute(
-                f"INSERT INTO row_removals SELECT $new, '{table}', p.row_id FROM {snapshot_rows(table, 'base')} p "
+                f"INSERT INTO {removals_table(table)} SELECT $new, p.row_id FROM {snapshot_rows(table, 'base')} p "
                 f"WHERE NOT ({' AND '.join(kept)})",
                 {"new": new_id, "base": base},
             ).fetchall()[0][0]
@@ -316,23 +319,29 @@ def _schedule_problems(
 
     With no previous snapshot, nothing was carried: the new snapshot's rows are the
     upload's, so they are taken from its frames instead of read back from the database.
+    Otherwise its rows are read in any order first (whether there is a problem does not
+    depend on it), and again in stored order only to list the problems found.
     """
     from kpi_engine.ingest.validate import schedule_problems
 
-    tables = {}
-    for table in _SCHEDULE_TABLES:
-        if previous is None:
-            tables[table] = frames[table].select(list(TABLES[table])) if table in frames else empty_table(table)
-            continue
-        cols = ", ".join(q(c) for c in _SCHEDULE_COLUMNS[table])
-        frame = pl.from_arrow(
-            cur.sql(
-                f"SELECT {cols} FROM {snapshot_rows(table, 'new')} ORDER BY row_id", params={"new": new_id}
-            ).to_arrow_table()
-        )
-        assert isinstance(frame, pl.DataFrame)
-        tables[table] = frame
-    return schedule_problems(Portfolio.from_tables(tables, as_of), frames, previous)
+    if previous is None:
+        tables = {t: frames[t].select(list(TABLES[t])) if t in frames else empty_table(t) for t in _SCHEDULE_TABLES}
+        return schedule_problems(Portfolio.from_tables(tables, as_of), frames, previous)
+    for order in ("", "ORDER BY row_id"):
+        tables = {}
+        for table in _SCHEDULE_TABLES:
+            cols = ", ".join(q(c) for c in _SCHEDULE_COLUMNS[table])
+            frame = pl.from_arrow(
+                cur.sql(
+                    f"SELECT {cols} FROM {snapshot_rows(table, 'new')} {order}", params={"new": new_id}
+                ).to_arrow_table()
+            )
+            assert isinstance(frame, pl.DataFrame)
+            tables[table] = frame
+        problems = schedule_problems(Portfolio.from_tables(tables, as_of), frames, previous)
+        if not problems:
+            return problems
+    return problems
 
 
 def _dangling_warnings(
@@ -372,7 +381,7 @@ def _dangling_warnings(
         # of ``table`` with an uploaded key are the ones it stored itself.
         rows = cur.execute(
             f"WITH removed AS (SELECT t.{q(target_column)} AS id FROM {q(target)} t SEMI JOIN "
-            f"(SELECT row_id FROM row_removals WHERE snapshot_id = $new AND table_name = '{target}') r "
+            f"(SELECT row_id FROM {removals_table(target)} WHERE snapshot_id = $new) r "
             f"ON r.row_id = t.row_id EXCEPT SELECT {q(target_column)} FROM {q(target)} WHERE snapshot_id = $new) "
             f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x JOIN removed r ON r.id = x.{q(column)} "
             "WHERE x.snapshot_id <> $new GROUP BY 1 ORDER BY 1",

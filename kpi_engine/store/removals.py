@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from kpi_engine.core.errors import Problem, UploadRejected
-from kpi_engine.store.lineage import snapshot_rows
+from kpi_engine.store.lineage import removals_table, snapshot_rows
 
 #: One row per removed milestone.
 REMOVALS_SCHEMA = pl.Schema(
@@ -41,8 +41,8 @@ def removed_milestones(cur: duckdb.DuckDBPyConnection, base: int | None, new_id:
     # those whose id it did not store again (ids are unique in a snapshot).
     frame = pl.from_arrow(
         cur.sql(
-            "WITH gone AS (SELECT m.* FROM milestones m SEMI JOIN (SELECT row_id FROM row_removals "
-            "WHERE snapshot_id = $new AND table_name = 'milestones') r ON r.row_id = m.row_id "
+            "WITH gone AS (SELECT m.* FROM milestones m SEMI JOIN (SELECT row_id FROM "
+            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.row_id = m.row_id "
             "WHERE m.milestone_id NOT IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new)) "
             "SELECT m.milestone_id, m.name, m.project_id, "
             f"coalesce((SELECT list(l.kpi_id ORDER BY l.kpi_id) FROM {snapshot_rows('links', 'base')} l "
