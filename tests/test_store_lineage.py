@@ -275,7 +275,7 @@ def as_upload(number: int, tables: dict[str, list[dict]]) -> FakeUpload:
 
 
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
