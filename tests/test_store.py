@@ -621,7 +621,7 @@ def test_original_files_are_kept_once(store):
     assert store.files(2)["snapshot_id"].unique().to_list() == [2]
     projects = first.files[2]
     assert store.file_bytes(projects.sha256) == projects.data
-    assert store._rows("SELECT count(*) FROM file_blobs") == [(len(PORTFOLIO),)]
+    assert store._rows("SELECT count(*) FROM file_contents") == [(len(PORTFOLIO),)]  # each content once
     with pytest.raises(NotFoundError):
         store.file_bytes("0" * 64)
 
@@ -1041,32 +1041,6 @@ def test_the_history_has_one_row_per_milestone_and_week(loaded):
     loaded.ingest(upload(tasks="task_id,milestone_id,name,forecast_finish\nTA2,A1,Another,2026-09-20"), week2)
     history = milestone_history(loaded).filter(pl.col("milestone_id") == "A1")
     assert history.select("snapshot_id", "as_of").rows() == [(1, date(2026, 6, 1)), (3, week2)]
-
-
-def test_a_store_written_before_versions_and_tool_keys_opens_and_numbers_its_versions(tmp_path):
-    path = tmp_path / "old.duckdb"
-    with Store.open(path) as store:
-        store.ingest(upload(**PORTFOLIO), date(2026, 6, 1))
-        store.ingest(
-            upload(tasks="task_id,milestone_id,name,forecast_finish\nTA2,A1,Another,2026-08-01"), date(2026, 6, 1)
-        )
-    # make it a version-1 file: no versions, no tool keys
-    import duckdb
-
-    with duckdb.connect(str(path)) as raw:
-        raw.execute("CREATE TABLE old_snapshots AS SELECT * EXCLUDE (version) FROM snapshots")
-        raw.execute("DROP TABLE snapshots")
-        raw.execute("ALTER TABLE old_snapshots RENAME TO snapshots")
-        raw.execute("DROP TABLE milestone_keys")
-        raw.execute("UPDATE schema_version SET version = 1")
-    with Store.open(path) as store:
-        assert store.snapshots().select("snapshot_id", "version", "latest").rows() == [(1, 1, False), (2, 2, True)]
-        assert store._rows("SELECT version FROM schema_version") == [(2,)]
-        assert store._rows("SELECT count(*) FROM milestone_keys") == [(0,)]
-        store.ingest(
-            upload(tasks="task_id,milestone_id,name,forecast_finish\nTA3,A1,Third,2026-08-01"), date(2026, 6, 1)
-        )
-        assert store.snapshots()["version"].to_list() == [1, 2, 3]
 
 
 def test_an_amended_week_is_compared_with_the_week_before_not_with_its_first_version(loaded):

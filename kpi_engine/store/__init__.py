@@ -7,6 +7,9 @@ modules behind it are named for what they hold:
   other programs, letting the file go when idle, :func:`data_version`;
 - :mod:`~kpi_engine.store.ddl`: the tables and the schema version;
 - :mod:`~kpi_engine.store.merge`: storing one upload as a complete snapshot, and its checks;
+- :mod:`~kpi_engine.store.lineage`: which stored rows make up a snapshot (a row is kept
+  once, by the snapshot that brought it);
+- :mod:`~kpi_engine.store.file_contents`: the uploaded files' bytes, a table per upload;
 - :mod:`~kpi_engine.store.changes`: what changed since the snapshot before;
 - :mod:`~kpi_engine.store.snapshots`: reading snapshots, their changes and files;
 - :mod:`~kpi_engine.store.repositories`: settings, roles, scenarios, mapping profiles;
@@ -205,10 +208,10 @@ class Store:
         self.close()
 
     # ------------------------------------------------------------------ plumbing
-    def _frame(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
-        """Run a reading query on a fresh cursor and return the whole result."""
+    def _frame(self, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> pl.DataFrame:
+        """Run a reading query on a fresh cursor and return the whole result (positional or named parameters)."""
         with self._db.cursor() as cur:
-            return cur.sql(sql, params=list(params)).pl()
+            return cur.sql(sql, params=dict(params) if isinstance(params, Mapping) else list(params)).pl()
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._db.cursor() as cur:

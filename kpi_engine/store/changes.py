@@ -12,6 +12,7 @@ import polars as pl
 from kpi_engine.core.schema import normalise_status
 from kpi_engine.core.text import fixed, kpi_value, thousands
 from kpi_engine.store.connection import q
+from kpi_engine.store.lineage import removals_table, snapshot_rows
 
 #: Kinds of change between two snapshots, in the order they are listed.
 CHANGE_KINDS = (
@@ -43,8 +44,14 @@ def empty_changes() -> pl.DataFrame:
     return pl.DataFrame(schema=CHANGES_SCHEMA)
 
 
-def snapshot_changes(cur: duckdb.DuckDBPyConnection, new_id: int, previous: int | None) -> pl.DataFrame:
-    """What changed in the milestones between the previous snapshot and the new one."""
+def snapshot_changes(
+    cur: duckdb.DuckDBPyConnection, new_id: int, previous: int | None, built_on_previous: bool = False
+) -> pl.DataFrame:
+    """What changed in milestones, KPI actuals and budgets between the previous snapshot and the new one.
+
+    With ``built_on_previous`` (the new snapshot was built on ``previous``), only the
+    milestones the new snapshot stored or removed can differ, so only those are compared.
+    """
     if previous is None:
         return empty_changes()
     cols = [
@@ -56,9 +63,23 @@ def snapshot_changes(cur: duckdb.DuckDBPyConnection, new_id: int, previous: int 
         "actual_finish",
         "reported_status",
     ]
-    sql = f"SELECT {', '.join(q(c) for c in cols)} FROM milestones WHERE snapshot_id = ?"
-    old = pl.from_arrow(cur.sql(sql, params=[previous]).to_arrow_table())
-    new = pl.from_arrow(cur.sql(sql, params=[new_id]).to_arrow_table())
+    touched = ""
+    if built_on_previous:
+        touched = (
+            "WHERE milestone_id IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new "
+            "UNION ALL SELECT m.milestone_id FROM milestones m SEMI JOIN (SELECT row_id FROM "
+            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.row_id = m.row_id)"
+        )
+    old, new = (
+        pl.from_arrow(
+            cur.sql(
+                f"SELECT {', '.join(q(c) for c in cols)} FROM {snapshot_rows('milestones', 'of')} {touched} "
+                "ORDER BY row_id",
+                params={"of": of, "new": new_id} if touched else {"of": of},
+            ).to_arrow_table()
+        )
+        for of in (previous, new_id)
+    )
     assert isinstance(old, pl.DataFrame) and isinstance(new, pl.DataFrame)
     changes = [milestone_changes(old, new, new_id)]
     # KPI actuals and budgets move what the dashboard shows as much as milestone dates do
@@ -66,13 +87,15 @@ def snapshot_changes(cur: duckdb.DuckDBPyConnection, new_id: int, previous: int 
         ("kpi_actuals", ["kpi_id", "as_of", "value"]),
         ("projects", ["project_id", "name", "budget"]),
     ):
-        sql = f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table)} WHERE snapshot_id = ?"
-        before = pl.from_arrow(cur.sql(sql, params=[previous]).to_arrow_table())
-        after = pl.from_arrow(cur.sql(sql, params=[new_id]).to_arrow_table())
+        sql = f"SELECT {', '.join(q(c) for c in cols)} FROM {snapshot_rows(table, 'of')} ORDER BY row_id"
+        before = pl.from_arrow(cur.sql(sql, params={"of": previous}).to_arrow_table())
+        after = pl.from_arrow(cur.sql(sql, params={"of": new_id}).to_arrow_table())
         assert isinstance(before, pl.DataFrame) and isinstance(after, pl.DataFrame)
         if table == "kpi_actuals":
             names = pl.from_arrow(
-                cur.sql("SELECT kpi_id, name FROM kpis WHERE snapshot_id = ?", params=[new_id]).to_arrow_table()
+                cur.sql(
+                    f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY row_id", params={"of": new_id}
+                ).to_arrow_table()
             )
             assert isinstance(names, pl.DataFrame)
             changes.append(kpi_actual_changes(before, after, names, new_id))

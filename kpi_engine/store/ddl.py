@@ -1,12 +1,15 @@
 """The database's tables, declared here once and created (or checked) whenever the file opens.
 
 The canonical tables follow :data:`kpi_engine.core.schema.TABLES`, each with the id of the
-snapshot a row belongs to. ``schema_version`` says which program wrote the file: a file a
+snapshot that stored a row and the row's own id; which rows a snapshot holds is in
+:mod:`~kpi_engine.store.lineage`. ``schema_version`` says which program wrote the file: a file a
 newer version wrote is refused rather than misread; a file an older version wrote is
 brought up to date when it opens (:func:`_migrate`).
 
 Versions: 1 the first; 2 adds ``snapshots.version`` (uploads of one date are versions of one
-week) and ``milestone_keys`` (the tool key each exported milestone came with).
+week) and ``milestone_keys`` (the tool key each exported milestone came with); 3 keeps a row
+once instead of once per snapshot (``row_id``, ``snapshots.base_id``, ``<table>_removals``,
+``snapshot_lineage``) and each upload's file contents in a table of its own (``file_contents``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import polars as pl
 from kpi_engine.core.errors import InputError
 from kpi_engine.core.schema import TABLES
 from kpi_engine.store.connection import q
+from kpi_engine.store.lineage import ROW_ID_BASE, removals_table
 from kpi_engine.store.loop_log import create_loop_tables
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SQL_TYPES: dict[Any, str] = {pl.String: "VARCHAR", pl.Date: "DATE", pl.Float64: "DOUBLE", pl.Int64: "BIGINT"}
 
@@ -47,16 +51,29 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
         # Row counts per table (JSON): listing snapshots must not count every stored row.
         "row_counts VARCHAR NOT NULL, "
         # 1, 2, ... for the uploads of one as_of date: one week, amended
-        "version INTEGER NOT NULL DEFAULT 1)"
+        "version INTEGER NOT NULL DEFAULT 1, "
+        # the snapshot it was built on; NULL: it stores all its rows itself
+        "base_id BIGINT)"
     )
     cur.execute(
         "CREATE TABLE IF NOT EXISTS snapshot_files (snapshot_id BIGINT NOT NULL, file_name VARCHAR NOT NULL, "
         "sha256 VARCHAR NOT NULL, size BIGINT NOT NULL, source VARCHAR NOT NULL, tables VARCHAR NOT NULL)"
     )
     cur.execute("CREATE TABLE IF NOT EXISTS file_blobs (sha256 VARCHAR PRIMARY KEY, data BLOB NOT NULL)")
+    # where each content's bytes are kept (see kpi_engine.store.file_contents)
+    cur.execute("CREATE TABLE IF NOT EXISTS file_contents (sha256 VARCHAR NOT NULL, snapshot_id BIGINT NOT NULL)")
     for table, columns in TABLES.items():
         body = ", ".join(f"{q(name)} {_SQL_TYPES[col.dtype]}" for name, col in columns.items())
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {q(table)} (snapshot_id BIGINT NOT NULL, {body})")
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {q(table)} (snapshot_id BIGINT NOT NULL, row_id BIGINT NOT NULL, {body})"
+        )
+        # the rows of earlier snapshots a snapshot no longer holds (kpi_engine.store.lineage)
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {removals_table(table)} (snapshot_id BIGINT NOT NULL, row_id BIGINT NOT NULL)"
+        )
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS snapshot_lineage (snapshot_id BIGINT NOT NULL, ancestor_id BIGINT NOT NULL)"
+    )
     cur.execute(
         "CREATE TABLE IF NOT EXISTS changes (snapshot_id BIGINT NOT NULL, change VARCHAR NOT NULL, "
         "milestone_id VARCHAR, project_id VARCHAR, name VARCHAR, detail VARCHAR, days BIGINT)"
@@ -97,8 +114,29 @@ def _migrate(cur: duckdb.DuckDBPyConnection, found: int) -> None:
             "row_number() OVER (PARTITION BY as_of ORDER BY snapshot_id) AS version FROM snapshots) n "
             "WHERE n.snapshot_id = s.snapshot_id"
         )
+    if found < 3:
+        _keep_rows_once(cur)
     if found < SCHEMA_VERSION:
         cur.execute("DELETE FROM schema_version")
     rows = cur.execute("SELECT count(*) FROM schema_version").fetchall()[0][0]
     if rows == 0:
         cur.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+
+
+def _keep_rows_once(cur: duckdb.DuckDBPyConnection) -> None:
+    """Version 2 kept every row of every snapshot: give each row its id, each snapshot its lineage.
+
+    Each old snapshot stays complete by itself (no base, nothing removed), so it reads
+    back exactly as before; the snapshots stored from now on keep only what changed.
+    """
+    cur.execute("ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS base_id BIGINT")
+    for table in TABLES:
+        cur.execute(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS row_id BIGINT")
+        # the row's place among its snapshot's rows, in the order they were stored
+        cur.execute(
+            f"UPDATE {q(table)} t SET row_id = n.row_id FROM (SELECT rowid AS r, snapshot_id * ? "
+            f"+ row_number() OVER (PARTITION BY snapshot_id ORDER BY rowid) - 1 AS row_id FROM {q(table)}) n "
+            "WHERE t.rowid = n.r",
+            [ROW_ID_BASE],
+        )
+    cur.execute("INSERT INTO snapshot_lineage SELECT snapshot_id, snapshot_id FROM snapshots")

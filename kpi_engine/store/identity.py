@@ -27,6 +27,7 @@ import duckdb
 import polars as pl
 
 from kpi_engine.core.errors import Problem, UploadRejected
+from kpi_engine.store.lineage import snapshot_rows
 
 if TYPE_CHECKING:
     from kpi_engine.ingest import ParsedUpload
@@ -217,7 +218,9 @@ def _known_projects(
     """Project id -> name and id -> owner of the portfolio: the base snapshot's and the upload's own (template) rows."""
     rows: list[tuple[str, str, str | None]] = []
     if base is not None:
-        rows += cur.execute("SELECT project_id, name, owner FROM projects WHERE snapshot_id = ?", [base]).fetchall()
+        rows += cur.execute(
+            f"SELECT project_id, name, owner FROM {snapshot_rows('projects', 'base')} ORDER BY row_id", {"base": base}
+        ).fetchall()
     uploaded = frames.get("projects")
     if uploaded is not None:
         own = uploaded.filter(~_from_tool(uploaded, tools))
@@ -306,9 +309,9 @@ def _resolve_milestones(
             ).fetchall()
         }
         for mid, pid, name in cur.execute(
-            "SELECT milestone_id, project_id, name FROM milestones WHERE snapshot_id = ? "
-            "AND list_contains(?, project_id) ORDER BY milestone_id",
-            [base, scope],
+            f"SELECT milestone_id, project_id, name FROM {snapshot_rows('milestones', 'base')} "
+            "WHERE list_contains($scope, project_id) ORDER BY milestone_id",
+            {"base": base, "scope": scope},
         ).fetchall():
             existing.setdefault(pid, []).append((mid, name))
     # the upload's own (template) milestones keep their ids: an export cannot take them

@@ -1,8 +1,8 @@
 """Reading stored snapshots: their list, their tables as a portfolio, their changes and files.
 
 Reads take a fresh cursor each and fetch the whole result, so that the dashboard's threads
-can read at once; a snapshot is complete by itself (see :mod:`kpi_engine.store.merge`), so
-reading one is one query per table.
+can read at once; reading a snapshot is one query per table, over the rows of its
+lineage (see :mod:`kpi_engine.store.lineage`), in the order they were stored.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import TABLES
 from kpi_engine.store.changes import CHANGES_SCHEMA
 from kpi_engine.store.connection import q
+from kpi_engine.store.file_contents import content_bytes
+from kpi_engine.store.lineage import every_snapshots_rows, snapshot_rows
 from kpi_engine.store.merge import previous_date_id
 
 if TYPE_CHECKING:
@@ -85,7 +87,8 @@ def load_portfolio(store: Store, snapshot_id: int | None) -> Portfolio:
     snapshot_id = resolve(store, snapshot_id)
     tables = {
         table: store._frame(
-            f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)} WHERE snapshot_id = ?", [snapshot_id]
+            f"SELECT {', '.join(q(c) for c in columns)} FROM {snapshot_rows(table, 'of')} ORDER BY row_id",
+            {"of": snapshot_id},
         )
         for table, columns in TABLES.items()
     }
@@ -95,9 +98,10 @@ def load_portfolio(store: Store, snapshot_id: int | None) -> Portfolio:
 def load_milestone_history(store: Store) -> pl.DataFrame:
     """Every milestone of every snapshot, oldest snapshot first (for trends)."""
     return store._frame(
-        "SELECT m.snapshot_id, s.as_of, m.milestone_id, m.project_id, m.baseline_finish, "
+        "SELECT m.in_snapshot AS snapshot_id, s.as_of, m.milestone_id, m.project_id, m.baseline_finish, "
         "m.forecast_finish, m.actual_finish, m.reported_status "
-        "FROM milestones m JOIN snapshots s USING (snapshot_id) ORDER BY s.as_of, m.snapshot_id"
+        f"FROM {every_snapshots_rows('milestones')} m JOIN snapshots s ON s.snapshot_id = m.in_snapshot "
+        "ORDER BY s.as_of, m.in_snapshot, m.row_id"
     )
 
 
@@ -122,7 +126,8 @@ def files(store: Store, snapshot_id: int | None) -> pl.DataFrame:
 
 def file_bytes(store: Store, sha256: str) -> bytes:
     """The original bytes of an uploaded file by its SHA-256; raises :class:`NotFoundError` when not kept."""
-    rows = store._rows("SELECT data FROM file_blobs WHERE sha256 = ?", [sha256])
-    if not rows:
+    with store._db.cursor() as cur:
+        data = content_bytes(cur, sha256)
+    if data is None:
         raise NotFoundError(f"no uploaded file with SHA-256 {sha256} is kept in the database")
-    return bytes(rows[0][0])
+    return data

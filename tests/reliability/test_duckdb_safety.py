@@ -139,15 +139,35 @@ def _store_hostile_values(store: Store) -> None:
     store.delete_scenario(scenario)
 
 
-#: Local variables of store.py that hold SQL built only from quoted identifiers.
-SQL_FRAGMENTS = {"cols", "body", "where", "same_key", "not_uploaded", "missing", "conditions"}
+#: Local variables of the store that hold SQL built only from quoted identifiers (``param``: the
+#: name of a named parameter, checked to be an identifier).
+SQL_FRAGMENTS = {
+    "cols",
+    "body",
+    "where",
+    "same_key",
+    "not_uploaded",
+    "missing",
+    "conditions",
+    "order",
+    "touched",
+    "param",
+}
 _SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|WHERE|FROM|EXISTS|SET|JOIN)\b")
 
 
 def _allowed(node: ast.expr) -> bool:
     """An interpolation that can only be a quoted identifier or SQL made of them."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        return node.func.id in ("q", "_upload_view")
+        # snapshot_rows & co. build SQL from quoted identifiers (kpi_engine/store/lineage.py)
+        return node.func.id in (
+            "q",
+            "_upload_view",
+            "snapshot_rows",
+            "every_snapshots_rows",
+            "removals_table",
+            "data_table",
+        )
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join":
         return isinstance(node.func.value, ast.Constant)  # ", ".join(...) of parts checked where they are made
     if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):

@@ -1,0 +1,82 @@
+"""Which stored rows make up a snapshot: rows are kept once, where they first arrived.
+
+A snapshot is built on another one (its *base*: the snapshot an upload was laid over) and
+differs from it only in what the upload brought. So each canonical table keeps a row
+once, tagged with the snapshot that stored it (``snapshot_id``) and an id of its own
+(``row_id``); a snapshot that no longer holds a row it inherited records that in
+``<table>_removals`` (one per canonical table, :func:`removals_table`). ``snapshot_lineage`` lists each snapshot with itself and every snapshot
+it was built on, back to the first.
+
+The rows of snapshot S in a table: those stored by a snapshot of S's lineage and not
+removed by one. A week that changes a tenth of the projects stores a tenth of the rows.
+Uploads built on an older snapshot (a snapshot dated before the newest) branch off it:
+the removals of one branch are not in the other's lineage, so they do not touch it.
+
+``row_id`` is ``snapshot_id * ROW_ID_BASE + n`` with ``n`` the row's place in the rows its
+snapshot stored: unique without a sequence, and ordering by it gives the order in which
+the rows of a snapshot were first stored, carried rows before the new ones.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from kpi_engine.core.schema import TABLES
+from kpi_engine.store.connection import q
+
+#: Room for the rows one snapshot stores per table; row ids of snapshot s start at s * ROW_ID_BASE.
+ROW_ID_BASE = 2**32
+
+
+def removals_table(table: str) -> str:
+    """The quoted name of the table listing the rows of ``table`` a snapshot no longer holds."""
+    assert table in TABLES, table
+    return q(f"{table}_removals")
+
+
+def snapshot_rows(table: str, param: str) -> str:
+    """SQL (a parenthesised subquery) for the rows of ``table`` in the snapshot bound to ``$param``.
+
+    Parameters
+    ----------
+    table
+        A canonical table (a key of :data:`~kpi_engine.core.schema.TABLES`).
+    param
+        The name of the named parameter holding the snapshot id (``$param`` in the text).
+
+    Returns
+    -------
+    str
+        ``(SELECT * FROM table ...)``, with the columns of the table (``snapshot_id`` is
+        the snapshot that stored the row, not the one asked for).
+    """
+    assert param.isidentifier(), param
+    return (
+        f"(SELECT t.* FROM {q(table)} t "
+        f"SEMI JOIN (SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = ${param}) a "
+        "ON a.ancestor_id = t.snapshot_id "
+        f"ANTI JOIN (SELECT r.row_id FROM {removals_table(table)} r JOIN snapshot_lineage a "
+        f"ON a.ancestor_id = r.snapshot_id WHERE a.snapshot_id = ${param}) x "
+        "ON x.row_id = t.row_id)"
+    )
+
+
+def every_snapshots_rows(table: str) -> str:
+    """SQL (a parenthesised subquery) for the rows of ``table`` in every snapshot, with the snapshot as ``in_snapshot``."""
+    return (
+        f"(SELECT a.snapshot_id AS in_snapshot, t.* FROM {q(table)} t "
+        "JOIN snapshot_lineage a ON a.ancestor_id = t.snapshot_id "
+        f"ANTI JOIN (SELECT a.snapshot_id, r.row_id FROM {removals_table(table)} r JOIN snapshot_lineage a "
+        "ON a.ancestor_id = r.snapshot_id) x "
+        "ON x.snapshot_id = a.snapshot_id AND x.row_id = t.row_id)"
+    )
+
+
+def add_to_lineage(cur: duckdb.DuckDBPyConnection, snapshot_id: int, base: int | None) -> None:
+    """Record that ``snapshot_id`` is built on ``base`` (None: it holds all its rows itself)."""
+    cur.execute("INSERT INTO snapshot_lineage VALUES (?, ?)", [snapshot_id, snapshot_id])
+    if base is not None:
+        cur.execute(
+            "INSERT INTO snapshot_lineage SELECT ?, ancestor_id FROM snapshot_lineage WHERE snapshot_id = ?",
+            [snapshot_id, base],
+        )
