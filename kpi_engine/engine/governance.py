@@ -30,12 +30,21 @@ _ROWS = {"_m": pl.Int64, "_k": pl.Int64}
 _NO_ROW = pl.lit(UNKNOWN, pl.Int64)
 
 
-def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.DataFrame:
-    # owners repeat (people own many milestones): judge each distinct owner string once
-    # and look at the rows of the owners with a problem only (usually none)
-    owners = frame["owner"].unique()
-    problems = pl.DataFrame([owners, owner_problems(owners).alias("finding")]).filter(pl.col("finding").is_not_null())
+def _owner_problems(*owners: pl.Series) -> pl.DataFrame:
+    """``owner`` and ``finding`` of every distinct owner string with a problem (usually none).
+
+    Owners repeat (people own many milestones, KPIs and projects): each distinct string is
+    judged once for all tables.
+    """
+    distinct = pl.concat([o.cast(pl.String).rename("owner") for o in owners]).unique()
+    return pl.DataFrame([distinct, owner_problems(distinct).alias("finding")]).filter(pl.col("finding").is_not_null())
+
+
+def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str, problems: pl.DataFrame) -> pl.DataFrame:
+    """Rows of ``frame`` whose owner has a problem (``problems`` from :func:`_owner_problems`)."""
     row = pl.int_range(pl.len(), dtype=pl.Int64)
+    if problems.height == 0:
+        frame = frame.clear()
     return (
         frame.with_columns(row.alias("_row"))
         .filter(pl.col("owner").is_in(problems["owner"].implode(), nulls_equal=True))
@@ -61,12 +70,13 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.Dat
     )
 
 
-def _ownerless_projects(projects: pl.DataFrame) -> pl.DataFrame:
+def _ownerless_projects(projects: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
     """Projects whose owner is blank: an upload created them from an export, and nobody answers for them yet."""
-    # owners repeat: judge each distinct owner string once (blank names nobody: "no owner")
-    owners = projects["owner"].unique()
-    blank = owners.filter(owner_problems(owners) == "no owner")
+    # blank names nobody: "no owner" (``problems`` judged each distinct owner once)
+    blank = problems.filter(pl.col("finding") == "no owner")["owner"]
     none = pl.lit(None, pl.String)
+    if blank.len() == 0:
+        projects = projects.clear()
     return projects.filter(pl.col("owner").is_in(blank.implode(), nulls_equal=True)).select(
         pl.lit("project").alias("subject"),
         pl.col("project_id").alias("subject_id"),
@@ -156,10 +166,11 @@ def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> 
     none = pl.lit(None, pl.String)
     link_id = pl.format("{} -> {}", pl.col("milestone_id"), pl.col("kpi_id"))
     dependency_id = pl.format("{} -> {}", pl.col("predecessor_id"), pl.col("successor_id"))
+    problems = _owner_problems(milestones["owner"], kpis["owner"], portfolio.projects["owner"])
     parts = [
-        _owner_findings(milestones, "milestone", "milestone_id"),
-        _owner_findings(kpis, "kpi", "kpi_id"),
-        _ownerless_projects(portfolio.projects),
+        _owner_findings(milestones, "milestone", "milestone_id", problems),
+        _owner_findings(kpis, "kpi", "kpi_id", problems),
+        _ownerless_projects(portfolio.projects, problems),
         milestones.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_m"))
         .filter(~pl.Series(refs.linked_milestones(milestones.height)))
         .select(
