@@ -257,8 +257,8 @@ def _ranks_at(ids: pl.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
     Sorting by the rank sorts by the id; the span is one more than the largest rank. Ids
     already in order (the usual case) are ranked without sorting them.
     """
-    if ids.null_count() == 0 and ids.is_sorted():
-        ranks = np.cumsum(np.r_[len(ids) > 0, (ids.slice(1) != ids.slice(0, len(ids) - 1)).to_numpy()])
+    if len(ids) and ids.null_count() == 0 and ids.is_sorted():
+        ranks = np.cumsum(np.r_[True, (ids.slice(1) != ids.slice(0, len(ids) - 1)).to_numpy()])
     else:
         ranks = ids.rank("dense").cast(pl.Int64).fill_null(0).to_numpy()
     last = int(ranks.max(initial=0)) + 1
