@@ -76,18 +76,6 @@ def positions(references: list[pl.Series], ids: pl.Series) -> list[np.ndarray]:
     return [_look_up(values.cast(pl.String), ids, index) for values in references]
 
 
-def value_codes(values: pl.Series) -> tuple[np.ndarray, pl.Series]:
-    """Each value's position among the distinct values, and those values (then one null).
-
-    Work that depends on the text only (normalising a status, ranking it) is then done
-    once per distinct value and gathered back by code; a null value takes the last code.
-    """
-    distinct = values.cast(pl.String).unique().drop_nulls()
-    (codes,) = positions([values], distinct)
-    codes[codes == UNKNOWN] = len(distinct)
-    return codes, pl.concat([distinct, pl.Series([None], dtype=pl.String)])
-
-
 def _look_up(values: pl.Series, ids: pl.Series, index: _HashIndex) -> np.ndarray:
     """:func:`positions` of one series."""
     starts = _run_starts(values)

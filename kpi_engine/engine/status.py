@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from kpi_engine.core.references import Positions, value_codes
+from kpi_engine.core.references import Positions
 from kpi_engine.core.schema import STATUS_RANK, normalise_status
 from kpi_engine.core.settings import Settings
 
@@ -61,18 +61,24 @@ def computed_status(
         [_COMPLETE, STATUS_RANK["Red"], STATUS_RANK["Amber"]],
         default=STATUS_RANK["Green"],
     )
-    # each distinct reported text normalised and ranked once, gathered back by code
-    codes, distinct = value_codes(milestones["reported_status"])
-    normalised = distinct.to_frame("status").select(normalise_status(pl.col("status"))).to_series()
+    reported = _normalised(milestones["reported_status"])
     # a watermelon reports better than it is: both in the Green-Amber-Red order (Complete and Unknown are not)
-    reported_rank = normalised.replace_strict(STATUS_RANK, default=_COMPLETE, return_dtype=pl.Int64).to_numpy()[codes]
+    reported_rank = reported.replace_strict(STATUS_RANK, default=_COMPLETE, return_dtype=pl.Int64).to_numpy()
     return milestones.with_columns(
-        _STATUSES.gather(code).alias("computed_status"),
-        normalised.gather(codes).alias("reported_status"),
-        pl.Series("watermelon", (reported_rank < code) & (code < _COMPLETE)),
-    )
+        _STATUSES.gather(code).alias("computed_status"), reported.alias("reported_status")
+    ).with_columns(pl.Series("watermelon", (reported_rank < code) & (code < _COMPLETE)))
 
 
 #: Computed statuses by code: the Green-Amber-Red ranks, then Complete.
 _STATUSES = pl.Series([*sorted(STATUS_RANK, key=STATUS_RANK.__getitem__), "Complete"], dtype=pl.String)
 _COMPLETE = len(STATUS_RANK)
+
+
+def _normalised(reported: pl.Series) -> pl.Series:
+    """:func:`normalise_status` of each reported status, worked out once per distinct text."""
+    distinct = reported.unique()
+    return reported.replace_strict(
+        distinct,
+        distinct.to_frame().select(normalise_status(pl.col(reported.name))).to_series(),
+        return_dtype=pl.String,
+    )
