@@ -3,6 +3,7 @@ dangling ids (DOMAIN.md section 2, rule 9), projects with no owner (section 1)."
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from kpi_engine.core.owners import owner_problems
@@ -125,6 +126,32 @@ def _if(known: str, column: str) -> pl.Expr:
     return pl.when(pl.col(known)).then(pl.col(column))
 
 
+def _in_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The parts' findings as one frame ordered by subject, subject id and finding.
+
+    Parts are sorted one subject at a time; a subject with one part already in id order
+    (a table's rows in order of their ids, the usual case) needs no sort.
+    """
+    schema = pl.Schema({**FINDING_COLUMNS, **_ROWS})
+    by_subject: dict[str, list[pl.DataFrame]] = {}
+    for part in parts:
+        by_subject.setdefault(str(part["subject"][0]), []).append(part.select(schema.names()).cast(schema))
+    ordered = []
+    for subject in sorted(by_subject):
+        group = by_subject[subject]
+        if len(group) == 1 and group[0]["subject"].n_unique() == 1 and group[0]["subject_id"].is_sorted():
+            ordered.append(group[0].sort("subject_id", "finding", maintain_order=True) if _ties(group[0]) else group[0])
+        else:
+            ordered.append(pl.concat(group).sort("subject", "subject_id", "finding", maintain_order=True))
+    return pl.concat(ordered) if ordered else pl.DataFrame(schema=schema)
+
+
+def _ties(part: pl.DataFrame) -> bool:
+    """True when some subject id repeats in ``part`` (sorted by it): its findings need ordering too."""
+    ids = part["subject_id"]
+    return len(ids) > 1 and bool((ids.slice(1) == ids.slice(0, len(ids) - 1)).any())
+
+
 def governance_findings(portfolio: Portfolio, refs: References | None = None) -> pl.DataFrame:
     """Return one row per governance finding, ordered by subject and id (see :func:`findings_with_rows`)."""
     return findings_with_rows(portfolio, refs)[0]
@@ -150,18 +177,22 @@ def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> 
     milestones, kpis, links = portfolio.milestones, portfolio.kpis, portfolio.links
     tasks, dependencies = portfolio.tasks, portfolio.dependencies
     refs = resolve(portfolio) if refs is None else refs
-    links = links.with_columns(
-        pl.Series("_milestone_known", refs.link_milestone >= 0),
-        pl.Series("_kpi_known", refs.link_kpi >= 0),
-        pl.Series("_milestone_row", refs.link_milestone),
-        pl.Series("_kpi_row", refs.link_kpi),
+    # only rows naming an unknown id can dangle: look at those alone (usually none)
+    odd = np.flatnonzero((refs.link_milestone < 0) | (refs.link_kpi < 0))
+    links = links[odd].with_columns(
+        pl.Series("_milestone_known", refs.link_milestone[odd] >= 0),
+        pl.Series("_kpi_known", refs.link_kpi[odd] >= 0),
+        pl.Series("_milestone_row", refs.link_milestone[odd]),
+        pl.Series("_kpi_row", refs.link_kpi[odd]),
     )
-    tasks = tasks.with_columns(pl.Series("_milestone_known", refs.task_milestone >= 0))
-    dependencies = dependencies.with_columns(
-        pl.Series("_predecessor_known", refs.predecessor >= 0),
-        pl.Series("_successor_known", refs.successor >= 0),
-        pl.Series("_predecessor_row", refs.predecessor),
-        pl.Series("_successor_row", refs.successor),
+    odd = np.flatnonzero(refs.task_milestone < 0)
+    tasks = tasks[odd].with_columns(pl.Series("_milestone_known", refs.task_milestone[odd] >= 0))
+    odd = np.flatnonzero((refs.predecessor < 0) | (refs.successor < 0))
+    dependencies = dependencies[odd].with_columns(
+        pl.Series("_predecessor_known", refs.predecessor[odd] >= 0),
+        pl.Series("_successor_known", refs.successor[odd] >= 0),
+        pl.Series("_predecessor_row", refs.predecessor[odd]),
+        pl.Series("_successor_row", refs.successor[odd]),
     )
     none = pl.lit(None, pl.String)
     link_id = pl.format("{} -> {}", pl.col("milestone_id"), pl.col("kpi_id"))
@@ -243,9 +274,6 @@ def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> 
             milestone_row=pl.col("_predecessor_row"),
         ),
     ]
-    schema = pl.Schema({**FINDING_COLUMNS, **_ROWS})
-    findings = pl.concat([p.select(schema.names()).cast(schema) for p in parts], how="vertical").sort(
-        "subject", "subject_id", "finding"
-    )
+    findings = _in_order([p for p in parts if p.height])
     rows = (findings["_m"].to_numpy(), findings["_k"].to_numpy())
     return findings.drop(*_ROWS), rows
