@@ -30,6 +30,9 @@ _ROWS = {"_m": pl.Int64, "_k": pl.Int64}
 #: The row of no milestone or KPI.
 _NO_ROW = pl.lit(UNKNOWN, pl.Int64)
 
+#: A part of the findings with no rows.
+_NO_FINDINGS = pl.DataFrame(schema={**FINDING_COLUMNS, **_ROWS})
+
 
 def _owner_problems(*owners: pl.Series) -> pl.DataFrame:
     """``owner`` and ``finding`` of every distinct owner string with a problem (usually none).
@@ -45,7 +48,7 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str, problems:
     """Rows of ``frame`` whose owner has a problem (``problems`` from :func:`_owner_problems`)."""
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     if problems.height == 0:
-        frame = frame.clear()
+        return _NO_FINDINGS
     return (
         frame.with_columns(row.alias("_row"))
         .filter(pl.col("owner").is_in(problems["owner"].implode(), nulls_equal=True))
@@ -77,7 +80,7 @@ def _ownerless_projects(projects: pl.DataFrame, problems: pl.DataFrame) -> pl.Da
     blank = problems.filter(pl.col("finding") == "no owner")["owner"]
     none = pl.lit(None, pl.String)
     if blank.len() == 0:
-        projects = projects.clear()
+        return _NO_FINDINGS
     return projects.filter(pl.col("owner").is_in(blank.implode(), nulls_equal=True)).select(
         pl.lit("project").alias("subject"),
         pl.col("project_id").alias("subject_id"),
@@ -107,6 +110,8 @@ def _dangling(
     ``milestone`` and ``kpi`` point at the existing milestone and KPI the row concerns,
     ``milestone_row`` and ``kpi_row`` give their rows (-1: none).
     """
+    if frame.height == 0:
+        return _NO_FINDINGS
     return frame.filter(pl.col(column).is_not_null() & ~pl.col(known)).select(
         pl.lit(subject).alias("subject"),
         id_expr.alias("subject_id"),
