@@ -150,25 +150,12 @@ def evaluate(
     kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, known, milestones, portfolio.as_of, positions)
     milestones = computed_status(milestones, links, kpis, settings, positions)
 
-    previous_status = (
-        previous.milestones.select("milestone_id", pl.col("computed_status").alias("previous_status"))
-        if previous is not None
-        else pl.DataFrame(schema={"milestone_id": pl.String, "previous_status": pl.String})
-    )
     finding_milestones = finding_rows[0][finding_rows[0] >= 0]
     has_finding = np.bincount(finding_milestones, minlength=milestones.height) > 0
-    projects = portfolio.projects.select(
-        "project_id",
-        pl.col("name").alias("project_name"),
-        "program",
-        "portfolio",
-        pl.col("owner").alias("project_owner"),
-        "sponsor",
-    )
-    milestones = (
-        milestones.join(projects, on="project_id", how="left", maintain_order="left")
-        .join(previous_status, on="milestone_id", how="left", maintain_order="left")
-        .with_columns(pl.Series("has_finding", has_finding))
+    milestones = milestones.with_columns(
+        *_project_context(milestones["project_id"], portfolio.projects),
+        _previous_status(milestones["milestone_id"], previous),
+        pl.Series("has_finding", has_finding),
     )
     kpi_context = kpis.join(
         portfolio.objectives.select(
@@ -220,6 +207,32 @@ def evaluate(
         governance=findings,
         exception_rows=rows,
     )
+
+
+def _project_context(project_ids: pl.Series, projects: pl.DataFrame) -> list[pl.Series]:
+    """Each milestone's project name, program, portfolio, owner and sponsor (null for an unknown project).
+
+    Gathered by row position (the first project of an id; ids are unique in a snapshot).
+    """
+    (rows,) = positions([project_ids], projects["project_id"])
+    context = projects.select(
+        pl.col("name").alias("project_name"),
+        "program",
+        "portfolio",
+        pl.col("owner").alias("project_owner"),
+        "sponsor",
+    )
+    return [pl.concat([column, column.clear(1)]).gather(np.where(rows < 0, len(column), rows)) for column in context]
+
+
+def _previous_status(milestone_ids: pl.Series, previous: EngineResult | None) -> pl.Series:
+    """Each milestone's computed status in the previous snapshot (null when new or with no previous one)."""
+    if previous is None:
+        return pl.Series("previous_status", [None] * len(milestone_ids), dtype=pl.String)
+    before = previous.milestones
+    (rows,) = positions([milestone_ids], before["milestone_id"])
+    status = pl.concat([before["computed_status"].cast(pl.String), pl.Series([None], dtype=pl.String)])
+    return status.gather(np.where(rows < 0, before.height, rows)).alias("previous_status")
 
 
 def _roll_up(
