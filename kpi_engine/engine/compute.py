@@ -152,11 +152,21 @@ def evaluate(
 
     finding_milestones = finding_rows[0][finding_rows[0] >= 0]
     has_finding = np.bincount(finding_milestones, minlength=milestones.height) > 0
-    milestones = milestones.with_columns(
-        *_project_context(milestones["project_id"], portfolio.projects),
-        _previous_status(milestones["milestone_id"], previous),
-        pl.Series("has_finding", has_finding),
+    projects = portfolio.projects.select(
+        "project_id",
+        pl.col("name").alias("project_name"),
+        "program",
+        "portfolio",
+        pl.col("owner").alias("project_owner"),
+        "sponsor",
     )
+    milestones = milestones.join(projects, on="project_id", how="left", maintain_order="left")
+    if previous is not None:
+        previous_status = previous.milestones.select("milestone_id", pl.col("computed_status").alias("previous_status"))
+        milestones = milestones.join(previous_status, on="milestone_id", how="left", maintain_order="left")
+    else:
+        milestones = milestones.with_columns(pl.lit(None, dtype=pl.String).alias("previous_status"))
+    milestones = milestones.with_columns(pl.Series("has_finding", has_finding))
     kpi_context = kpis.join(
         portfolio.objectives.select(
             "objective_id", pl.col("name").alias("objective_name"), pl.col("owner").alias("objective_owner")
@@ -207,32 +217,6 @@ def evaluate(
         governance=findings,
         exception_rows=rows,
     )
-
-
-def _project_context(project_ids: pl.Series, projects: pl.DataFrame) -> list[pl.Series]:
-    """Each milestone's project name, program, portfolio, owner and sponsor (null for an unknown project).
-
-    Gathered by row position (the first project of an id; ids are unique in a snapshot).
-    """
-    (rows,) = positions([project_ids], projects["project_id"])
-    context = projects.select(
-        pl.col("name").alias("project_name"),
-        "program",
-        "portfolio",
-        pl.col("owner").alias("project_owner"),
-        "sponsor",
-    )
-    return [_with_null_row(column).gather(np.where(rows < 0, len(column), rows)) for column in context]
-
-
-def _previous_status(milestone_ids: pl.Series, previous: EngineResult | None) -> pl.Series:
-    """Each milestone's computed status in the previous snapshot (null when new or with no previous one)."""
-    if previous is None:
-        return pl.Series("previous_status", [None] * len(milestone_ids), dtype=pl.String)
-    before = previous.milestones
-    (rows,) = positions([milestone_ids], before["milestone_id"])
-    status = _with_null_row(before["computed_status"].cast(pl.String))
-    return status.gather(np.where(rows < 0, before.height, rows)).alias("previous_status")
 
 
 def _roll_up(
