@@ -13,27 +13,36 @@ also writes all of them (``EngineResult.exceptions``), as the CLI's full list do
 
 Run with ``python -m bench.bench_engine [--scale 1.0] [--repeat 5]``.
 
-Profile (cProfile, cumulative share of ``compute`` at 100k milestones, 3-5 runs; the shared
-machine was loaded, so shares are rough; py-spy's default sampling leaves out the time the
-main thread waits for Polars' worker threads, so it under-counts the lazy plans):
+Profile (py-spy and cProfile, share of ``compute`` at 100k milestones; the shared machine
+was loaded, so shares are rough). py-spy is run with ``--idle`` so that the time the main
+thread waits for Polars' worker threads counts; cProfile with ``time.process_time`` counts
+the CPU time of every thread:
 
-before (every ``why`` written in one lazy plan, seven-key sort of 29 columns)
-    build_exception_list 30-40% (the sentences about 60% of it, the sort about 15%),
-    prepare_schedule 21-38% (resolve 13-23%, stable argsort and lexsort of the edges
-    6-11%), governance_findings 8-10%, gathering every milestone column for 150k pairs 5%,
-    _roll_up 3-4% (a join and a stable argsort), pair_escalation 3%.
-after round 3 (sentences on demand, rows chosen and ordered on positions and integer ranks)
-    build_exception_list 35% (gathering the ~100k chosen rows' 28 columns once: 11%),
-    prepare_schedule 26% (resolve 18%, graph levels and edge order 6%), pair_escalation 9%,
-    governance_findings 5%, KPI projection 5%, status 5%, _roll_up 4%, finding rows 3%.
-now (one stable numpy sort on packed integer ranks; ids looked up once per run of equal
-values; findings carry their milestone and KPI rows; escalation, status and KPI moves on
-row positions in numpy; owners judged once per distinct text), CPU 5.8-6.0x the floor
-(shares from cProfile and from per-stage CPU time):
-    build_exception_list 27-29% (gathering the chosen rows' columns 9%, the order 5%),
-    prepare_schedule 28-31% (resolve 16-23%, graph levels and edge order 6-7%),
-    governance findings with their rows 10-14% (owner checks 4%), pair escalation 4-6%,
-    _roll_up 5-6%, KPI projection 3-4%, link figures 3-4%, status 3-4%.
+rounds 1-5 (sentences on demand, one packed sort, ids looked up by a join)
+    py-spy (load ~1, 30 runs): prepare_schedule 33% (resolve 19%, graph levels 9%),
+    build_exception_list 27% (its order and ranks ~30% of it: the descending rank of
+    100k slips alone ~12 ms), governance findings 14% (owner checks ~20 ms a run: the
+    owner rule three times and a frame pass on every table), pair escalation 5%,
+    status 4%, KPI projection 3.5%, roll-up 3.4%, governance escalation 2.3%, link figures 2%.
+    CPU per stage: exception list 92 ms, schedule 91 ms (resolve 57, graph 21 of which
+    topological levels 17: a pass over every node at each of 22 levels), findings 49 ms.
+round 6 (ids hashed into a numpy table of row positions and checked against the text,
+levels that cost their frontier, one owner check for all tables, dangling ids looked for
+among unresolved rows only, every sort key packed into one unique integer)
+    in-process A/B medians of CPU time, same run: resolve 52 -> 33 ms and 44 -> 29 ms,
+    topological levels 14 -> 7.6 ms, descending slip ranks 11.8 -> 0.9 ms, findings
+    25 -> 15 ms; link figures in numpy 15.7 -> 12.6 ms. Tried and dropped: reported
+    statuses by a hash look-up per row (13 ms against 10 ms for the replace), project
+    context by position (29 ms against 7-10 ms for the join): a look-up of 100k ids
+    into 10k costs as much as Polars' join, the hash table pays off only on the larger
+    reference sets and runs of tasks.
+    py-spy now (load ~20, 15 runs): prepare_schedule 38% (resolve 22%, graph levels 6%),
+    build_exception_list 17% (gathering ~100k rows' 29 columns 6%, the order 3%),
+    governance findings 12% (owner check 3%), pair escalation 8%, link figures 4%,
+    status 4%, KPI projection 4%, roll-up 2.5%, governance escalation 1.3%.
+    What is left is one Polars or numpy pass per column and stage over 100k-500k rows:
+    about 30 columns gathered for the exception rows, ~600k references hashed and checked,
+    and a dozen stages each with a few passes; none stands out any more.
 """
 
 from __future__ import annotations

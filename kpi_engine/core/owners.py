@@ -126,7 +126,10 @@ def owner_problems(owners: pl.Series) -> pl.Series:
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias("problem"),
     )
-    rest = frame.filter(~plain.fill_null(False)).select("_at", owner_problem(pl.col("owner")).alias("problem"))
+    rest = frame.filter(~plain.fill_null(False))
+    if rest.height == 0:
+        return simple["problem"].rename(owners.name)
+    rest = rest.select("_at", owner_problem(pl.col("owner")).alias("problem"))
     return pl.concat([simple, rest]).sort("_at")["problem"].rename(owners.name)
 
 

@@ -19,7 +19,7 @@ from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.references import Positions, positions
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.escalation import milestone_escalation, pair_escalation_at
-from kpi_engine.engine.exception_list import build_exception_list, nullable_rows, with_why
+from kpi_engine.engine.exception_list import build_exception_list, with_why
 from kpi_engine.engine.governance import findings_with_rows
 from kpi_engine.engine.kpis import kpi_projection, link_figures
 from kpi_engine.engine.schedule import Schedule, prepare_schedule
@@ -150,11 +150,6 @@ def evaluate(
     kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, known, milestones, portfolio.as_of, positions)
     milestones = computed_status(milestones, links, kpis, settings, positions)
 
-    previous_status = (
-        previous.milestones.select("milestone_id", pl.col("computed_status").alias("previous_status"))
-        if previous is not None
-        else pl.DataFrame(schema={"milestone_id": pl.String, "previous_status": pl.String})
-    )
     finding_milestones = finding_rows[0][finding_rows[0] >= 0]
     has_finding = np.bincount(finding_milestones, minlength=milestones.height) > 0
     projects = portfolio.projects.select(
@@ -165,11 +160,13 @@ def evaluate(
         pl.col("owner").alias("project_owner"),
         "sponsor",
     )
-    milestones = (
-        milestones.join(projects, on="project_id", how="left", maintain_order="left")
-        .join(previous_status, on="milestone_id", how="left", maintain_order="left")
-        .with_columns(pl.Series("has_finding", has_finding))
-    )
+    milestones = milestones.join(projects, on="project_id", how="left", maintain_order="left")
+    if previous is not None:
+        previous_status = previous.milestones.select("milestone_id", pl.col("computed_status").alias("previous_status"))
+        milestones = milestones.join(previous_status, on="milestone_id", how="left", maintain_order="left")
+    else:
+        milestones = milestones.with_columns(pl.lit(None, dtype=pl.String).alias("previous_status"))
+    milestones = milestones.with_columns(pl.Series("has_finding", has_finding))
     kpi_context = kpis.join(
         portfolio.objectives.select(
             "objective_id", pl.col("name").alias("objective_name"), pl.col("owner").alias("objective_owner")
@@ -264,6 +261,11 @@ def _finding_rows(findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.Dat
     return m, k
 
 
+def _with_null_row(column: pl.Series) -> pl.Series:
+    """``column`` with one null appended: gathering its last position gives null."""
+    return pl.concat([column, column.clear(1)])
+
+
 def _governance_escalation(
     findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame, rows: Positions, projects: pl.DataFrame
 ) -> pl.DataFrame:
@@ -275,21 +277,31 @@ def _governance_escalation(
     also carries that project's id and name (``project_id``, ``project_name``; null on
     other findings, whose project comes from their milestone).
     """
-    m, k = (nullable_rows(r) for r in rows)
     is_project = pl.col("subject") == "project"
-    names = projects.select(pl.col("project_id").alias("subject_id"), pl.col("name").alias("project_name"))
-    project = findings.select("subject", "subject_id").join(
-        names.unique("subject_id", keep="first", maintain_order=True),
-        on="subject_id",
-        how="left",
-        maintain_order="left",
-    )
-    owners = findings.select("subject", "finding").with_columns(
-        project.select(pl.when(is_project).then(pl.col("subject_id")).alias("project_id")).to_series(),
-        project.select(pl.when(is_project).then(pl.col("project_name")).alias("project_name")).to_series(),
-        milestones["project_owner"].gather(m).alias("project_owner"),
-        kpis["owner"].gather(k).alias("kpi_owner"),
-        kpis["objective_owner"].gather(k).alias("objective_owner"),
+    if (findings["subject"] == "project").any():
+        names = projects.select(pl.col("project_id").alias("subject_id"), pl.col("name").alias("project_name"))
+        project = findings.select("subject", "subject_id").join(
+            names.unique("subject_id", keep="first", maintain_order=True),
+            on="subject_id",
+            how="left",
+            maintain_order="left",
+        )
+        project_columns = [
+            project.select(pl.when(is_project).then(pl.col("subject_id")).alias("project_id")).to_series(),
+            project.select(pl.when(is_project).then(pl.col("project_name")).alias("project_name")).to_series(),
+        ]
+    else:
+        none = pl.Series([None] * findings.height, dtype=pl.String)
+        project_columns = [none.alias("project_id"), none.alias("project_name")]
+    m, k = rows
+    owners = (
+        findings.select("subject", "finding")
+        .with_columns(
+            *project_columns,
+            _with_null_row(milestones["project_owner"]).gather(np.where(m < 0, milestones.height, m)),
+            *(_with_null_row(kpis[c]).gather(np.where(k < 0, kpis.height, k)) for c in ("owner", "objective_owner")),
+        )
+        .rename({"owner": "kpi_owner"})
     )
     owner_problem = pl.col("finding").is_in(["no owner", "several owners"])
     return owners.select(

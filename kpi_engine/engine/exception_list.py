@@ -254,9 +254,13 @@ def nullable_rows(rows: np.ndarray) -> pl.Series:
 def _ranks_at(ids: pl.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
     """Each row's id rank in the sorted ``ids`` (equal ids share one; no row, -1, comes last) and the span.
 
-    Sorting by the rank sorts by the id; the span is one more than the largest rank.
+    Sorting by the rank sorts by the id; the span is one more than the largest rank. Ids
+    already in order (the usual case) are ranked without sorting them.
     """
-    ranks = ids.rank("dense").cast(pl.Int64).fill_null(0).to_numpy()
+    if len(ids) and ids.null_count() == 0 and ids.is_sorted():
+        ranks = np.cumsum(np.r_[True, (ids.slice(1) != ids.slice(0, len(ids) - 1)).to_numpy()])
+    else:
+        ranks = ids.rank("dense").cast(pl.Int64).fill_null(0).to_numpy()
     last = int(ranks.max(initial=0)) + 1
     return np.append(ranks, last)[rows], last + 1  # row -1 takes the appended last rank
 
@@ -265,64 +269,83 @@ def _descending_ranks(values: pl.Series, rows: np.ndarray, missing_last: bool = 
     """Ranks of ``values`` at ``rows`` that sort them descending (NaN first, as Polars does), and their span.
 
     A row of -1 or a null value counts as 0 (``missing_last``: comes after every value instead).
+    Whole numbers rank by their distance from the largest; other numbers by a sort.
     """
-    table = values.cast(pl.Float64)
-    if not missing_last:
-        table = table.fill_null(0.0)
-    ranked = pl.concat([table, pl.Series([None if missing_last else 0.0], dtype=pl.Float64)])
-    ranks = ranked.rank("dense", descending=True).cast(pl.Int64)
-    top = ranks.max()
-    span = (top if isinstance(top, int) else 0) + 2
-    return ranks.fill_null(span - 1).to_numpy()[rows], span  # row -1 takes the appended missing value
+    missing = values.is_null().to_numpy()
+    if values.dtype.is_integer():
+        table = values.fill_null(0).to_numpy().astype(np.int64)
+        known = table[~missing] if missing_last else table
+        top = max(int(known.max(initial=0)), 0)
+        bottom = min(int(known.min(initial=0)), 0)
+        ranks = np.append(top - table, 0 if missing_last else top)  # row -1 takes the appended value
+        span = top - bottom + 2
+    else:
+        table = np.append(values.cast(pl.Float64).fill_null(0.0).to_numpy(), 0.0)
+        distinct, at = np.unique(table, return_inverse=True)  # NaN sorts last: descending, first
+        ranks, span = distinct.size - 1 - at, distinct.size + 1
+    if missing_last:
+        ranks[np.append(missing, True)] = span - 1
+    return ranks[rows], span
 
 
 #: Largest span of one packed integer sort key.
 _PACK_LIMIT = 2**62
 
 
+def _dense(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense ranks of integers (equal values share one, order kept) and their span."""
+    distinct, at = np.unique(values, return_inverse=True)
+    return at.astype(np.int64, copy=False), max(distinct.size, 1)
+
+
 def _order(value: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
     """Stable order by ``value`` descending (NaN first), then by the integer keys ascending.
 
-    Each key is ``(values, span)`` with values in ``0 .. span - 1``; consecutive keys are
-    packed into one int64 while their spans multiply to less than 2**62, so one stable
-    sort serves several keys.
+    Each key is ``(values, span)`` with values in ``0 .. span - 1``. All keys, the value's
+    rank first and each row's position last, are packed into one int64 that is unique per
+    row; when the spans would overflow it, the keys packed so far are replaced by their
+    dense rank. One plain (unstable) sort of unique keys then gives the stable order.
     """
-    packed: list[np.ndarray] = []
-    current, span = np.zeros(value.size, dtype=np.int64), 1
-    for values, width in keys:
+    value_rank, span = _dense(value)  # ascending, NaN last (np.unique): reversed below
+    current = span - 1 - value_rank
+    for values, stated in [*keys, (np.arange(value.size, dtype=np.int64), max(value.size, 1))]:
+        width = max(stated, int(values.max(initial=0)) + 1)
         if span * width >= _PACK_LIMIT:
-            packed.append(current)
-            current, span = np.zeros(value.size, dtype=np.int64), 1
+            current, span = _dense(current)
+        if span * width >= _PACK_LIMIT:
+            values, width = _dense(values)
         current = current * width + values
         span *= width
-    packed.append(current)
-    nan = np.isnan(value)
-    first = [np.where(nan, 0.0, -value)] + ([~nan] if nan.any() else [])
-    # np.lexsort sorts by its last key first
-    return np.lexsort([*reversed(packed), *first])
+    return np.argsort(current)
 
 
 def _gather(frame: pl.DataFrame, rows: np.ndarray, fields: dict[str, str]) -> list[pl.Series]:
     """``frame``'s columns (``fields``: new name -> column) at row positions ``rows`` (-1 gives null).
 
-    One gather of plain positions, then nulls where a row has none: faster than gathering
-    with a nullable index.
+    One gather of plain positions; where some row has none, from the columns with one
+    row of nulls appended (as fast as a plain gather, unlike a nullable index).
     """
     picked = frame.select([pl.col(column).alias(name) for name, column in fields.items()])
     if picked.height == 0:
         return picked.clear(rows.size).get_columns()
-    picked = picked[np.maximum(rows, 0)]
     if rows.size and rows.min() < 0:
-        picked = picked.select(pl.when(pl.Series(rows >= 0)).then(pl.all()).name.keep())
-    return picked.get_columns()
+        rows = np.where(rows < 0, picked.height, rows)
+        picked = pl.concat([picked, picked.clear(1)], rechunk=True)
+    return picked[rows].get_columns()
 
 
 def _project_of_findings(columns: list[pl.Series], findings: pl.DataFrame, at: pl.Series) -> list[pl.Series]:
     """The milestone columns, with a project finding's own project where the row has no milestone."""
+    if findings["project_id"].null_count() == findings.height:
+        return columns
     return [
         column.fill_null(findings[column.name].gather(at)) if column.name in ("project_id", "project_name") else column
         for column in columns
     ]
+
+
+#: Names of the ``kind`` codes, by code.
+_KIND_NAMES = pl.Series("kind", ["governance", "milestone"], dtype=pl.String)
 
 
 def build_exception_list(
@@ -379,8 +402,10 @@ def build_exception_list(
     p = np.concatenate([chosen, none[: n_alone + n_findings]]).astype(np.int64)
     f = np.concatenate([none[: n_pairs + n_alone], np.arange(n_findings)]).astype(np.int64)
     kind = np.repeat(np.array([_MILESTONE, _GOVERNANCE], dtype=np.int8), [n_pairs + n_alone, n_findings])
-    zeros = pl.Series(np.zeros(n_alone + n_findings))
-    value_at_risk = pl.concat([pairs["value_at_risk"].cast(pl.Float64).gather(chosen), zeros])
+    # rows of the pairs' value at risk, the appended 0.0 for the other rows
+    money = pl.concat([pairs["value_at_risk"].cast(pl.Float64), pl.Series([0.0])], rechunk=True)
+    at_money = np.where(p >= 0, p, pairs.height)
+    value_at_risk = money.gather(at_money)
     order = _order(
         value_at_risk.fill_null(0.0).to_numpy(),
         [
@@ -392,22 +417,21 @@ def build_exception_list(
             _ranks_at(findings["finding"], f),
         ],
     )
-    m, k, k_pair, p = (at[order] for at in (m, k, k_pair, p))
+    m, k, k_pair, p, at_money = (at[order] for at in (m, k, k_pair, p, at_money))
     f_at = nullable_rows(f[order])
-    kind_names = pl.Series("kind", kind[order])
-    escalation = pl.concat(
-        [pairs.select(_ESCALATION)[chosen], lonely.select(_ESCALATION)[alone], findings.select(_ESCALATION)]
-    )[order]
+    # the escalation of each row from its pair, its lonely milestone or its finding: one gather
+    sources = pl.concat(
+        [pairs.select(_ESCALATION), lonely.select(_ESCALATION), findings.select(_ESCALATION)], rechunk=True
+    )
+    part = np.concatenate([chosen, pairs.height + alone, pairs.height + lonely.height + np.arange(n_findings)])
     columns = [
-        pl.select(pl.when(kind_names == _GOVERNANCE).then(pl.lit("governance")).otherwise(pl.lit("milestone")))
-        .to_series()
-        .alias("kind"),
+        _KIND_NAMES.gather(kind[order]),
         *_project_of_findings(_gather(milestones, m, _MILESTONE_FIELDS), findings, f_at),
         *_gather(kpis, k, _KPI_FIELDS),
         *_gather(kpis, k_pair, _KPI_FIGURES),
         *_gather(pairs, p, {"kpi_impact": "kpi_impact"}),
-        value_at_risk.gather(order).alias("value_at_risk"),
-        *escalation.get_columns(),
+        money.gather(at_money).alias("value_at_risk"),
+        *sources[part[order]].get_columns(),
         findings["finding"].gather(f_at).alias("finding"),
     ]
     wanted = {c: t for c, t in {**EXCEPTION_COLUMNS, **CONTEXT_COLUMNS}.items() if c != "why"}

@@ -3,6 +3,7 @@ dangling ids (DOMAIN.md section 2, rule 9), projects with no owner (section 1)."
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from kpi_engine.core.owners import owner_problems
@@ -29,13 +30,25 @@ _ROWS = {"_m": pl.Int64, "_k": pl.Int64}
 #: The row of no milestone or KPI.
 _NO_ROW = pl.lit(UNKNOWN, pl.Int64)
 
+#: A part of the findings with no rows.
+_NO_FINDINGS = pl.DataFrame(schema={**FINDING_COLUMNS, **_ROWS})
 
-def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.DataFrame:
-    # owners repeat (people own many milestones): judge each distinct owner string once
-    # and look at the rows of the owners with a problem only (usually none)
-    owners = frame["owner"].unique()
-    problems = pl.DataFrame([owners, owner_problems(owners).alias("finding")]).filter(pl.col("finding").is_not_null())
+
+def _owner_problems(*owners: pl.Series) -> pl.DataFrame:
+    """``owner`` and ``finding`` of every distinct owner string with a problem (usually none).
+
+    Owners repeat (people own many milestones, KPIs and projects): each distinct string is
+    judged once for all tables.
+    """
+    distinct = pl.concat([o.cast(pl.String).rename("owner") for o in owners]).unique()
+    return pl.DataFrame([distinct, owner_problems(distinct).alias("finding")]).filter(pl.col("finding").is_not_null())
+
+
+def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str, problems: pl.DataFrame) -> pl.DataFrame:
+    """Rows of ``frame`` whose owner has a problem (``problems`` from :func:`_owner_problems`)."""
     row = pl.int_range(pl.len(), dtype=pl.Int64)
+    if problems.height == 0:
+        return _NO_FINDINGS
     return (
         frame.with_columns(row.alias("_row"))
         .filter(pl.col("owner").is_in(problems["owner"].implode(), nulls_equal=True))
@@ -61,12 +74,13 @@ def _owner_findings(frame: pl.DataFrame, subject: str, id_column: str) -> pl.Dat
     )
 
 
-def _ownerless_projects(projects: pl.DataFrame) -> pl.DataFrame:
+def _ownerless_projects(projects: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
     """Projects whose owner is blank: an upload created them from an export, and nobody answers for them yet."""
-    # owners repeat: judge each distinct owner string once (blank names nobody: "no owner")
-    owners = projects["owner"].unique()
-    blank = owners.filter(owner_problems(owners) == "no owner")
+    # blank names nobody: "no owner" (``problems`` judged each distinct owner once)
+    blank = problems.filter(pl.col("finding") == "no owner")["owner"]
     none = pl.lit(None, pl.String)
+    if blank.len() == 0:
+        return _NO_FINDINGS
     return projects.filter(pl.col("owner").is_in(blank.implode(), nulls_equal=True)).select(
         pl.lit("project").alias("subject"),
         pl.col("project_id").alias("subject_id"),
@@ -96,6 +110,8 @@ def _dangling(
     ``milestone`` and ``kpi`` point at the existing milestone and KPI the row concerns,
     ``milestone_row`` and ``kpi_row`` give their rows (-1: none).
     """
+    if frame.height == 0:
+        return _NO_FINDINGS
     return frame.filter(pl.col(column).is_not_null() & ~pl.col(known)).select(
         pl.lit(subject).alias("subject"),
         id_expr.alias("subject_id"),
@@ -113,6 +129,32 @@ def _dangling(
 def _if(known: str, column: str) -> pl.Expr:
     """``column`` where flag column ``known`` holds, else null: a pointer only to ids that exist."""
     return pl.when(pl.col(known)).then(pl.col(column))
+
+
+def _in_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The parts' findings as one frame ordered by subject, subject id and finding.
+
+    Parts are sorted one subject at a time; a subject with one part already in id order
+    (a table's rows in order of their ids, the usual case) needs no sort.
+    """
+    schema = pl.Schema({**FINDING_COLUMNS, **_ROWS})
+    by_subject: dict[str, list[pl.DataFrame]] = {}
+    for part in parts:
+        by_subject.setdefault(str(part["subject"][0]), []).append(part.select(schema.names()).cast(schema))
+    ordered = []
+    for subject in sorted(by_subject):
+        group = by_subject[subject]
+        if len(group) == 1 and group[0]["subject"].n_unique() == 1 and group[0]["subject_id"].is_sorted():
+            ordered.append(group[0].sort("subject_id", "finding", maintain_order=True) if _ties(group[0]) else group[0])
+        else:
+            ordered.append(pl.concat(group).sort("subject", "subject_id", "finding", maintain_order=True))
+    return pl.concat(ordered) if ordered else pl.DataFrame(schema=schema)
+
+
+def _ties(part: pl.DataFrame) -> bool:
+    """True when some subject id repeats in ``part`` (sorted by it): its findings need ordering too."""
+    ids = part["subject_id"]
+    return len(ids) > 1 and bool((ids.slice(1) == ids.slice(0, len(ids) - 1)).any())
 
 
 def governance_findings(portfolio: Portfolio, refs: References | None = None) -> pl.DataFrame:
@@ -140,26 +182,31 @@ def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> 
     milestones, kpis, links = portfolio.milestones, portfolio.kpis, portfolio.links
     tasks, dependencies = portfolio.tasks, portfolio.dependencies
     refs = resolve(portfolio) if refs is None else refs
-    links = links.with_columns(
-        pl.Series("_milestone_known", refs.link_milestone >= 0),
-        pl.Series("_kpi_known", refs.link_kpi >= 0),
-        pl.Series("_milestone_row", refs.link_milestone),
-        pl.Series("_kpi_row", refs.link_kpi),
+    # only rows naming an unknown id can dangle: look at those alone (usually none)
+    odd = np.flatnonzero((refs.link_milestone < 0) | (refs.link_kpi < 0))
+    links = links[odd].with_columns(
+        pl.Series("_milestone_known", refs.link_milestone[odd] >= 0),
+        pl.Series("_kpi_known", refs.link_kpi[odd] >= 0),
+        pl.Series("_milestone_row", refs.link_milestone[odd]),
+        pl.Series("_kpi_row", refs.link_kpi[odd]),
     )
-    tasks = tasks.with_columns(pl.Series("_milestone_known", refs.task_milestone >= 0))
-    dependencies = dependencies.with_columns(
-        pl.Series("_predecessor_known", refs.predecessor >= 0),
-        pl.Series("_successor_known", refs.successor >= 0),
-        pl.Series("_predecessor_row", refs.predecessor),
-        pl.Series("_successor_row", refs.successor),
+    odd = np.flatnonzero(refs.task_milestone < 0)
+    tasks = tasks[odd].with_columns(pl.Series("_milestone_known", refs.task_milestone[odd] >= 0))
+    odd = np.flatnonzero((refs.predecessor < 0) | (refs.successor < 0))
+    dependencies = dependencies[odd].with_columns(
+        pl.Series("_predecessor_known", refs.predecessor[odd] >= 0),
+        pl.Series("_successor_known", refs.successor[odd] >= 0),
+        pl.Series("_predecessor_row", refs.predecessor[odd]),
+        pl.Series("_successor_row", refs.successor[odd]),
     )
     none = pl.lit(None, pl.String)
     link_id = pl.format("{} -> {}", pl.col("milestone_id"), pl.col("kpi_id"))
     dependency_id = pl.format("{} -> {}", pl.col("predecessor_id"), pl.col("successor_id"))
+    problems = _owner_problems(milestones["owner"], kpis["owner"], portfolio.projects["owner"])
     parts = [
-        _owner_findings(milestones, "milestone", "milestone_id"),
-        _owner_findings(kpis, "kpi", "kpi_id"),
-        _ownerless_projects(portfolio.projects),
+        _owner_findings(milestones, "milestone", "milestone_id", problems),
+        _owner_findings(kpis, "kpi", "kpi_id", problems),
+        _ownerless_projects(portfolio.projects, problems),
         milestones.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_m"))
         .filter(~pl.Series(refs.linked_milestones(milestones.height)))
         .select(
@@ -232,9 +279,6 @@ def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> 
             milestone_row=pl.col("_predecessor_row"),
         ),
     ]
-    schema = pl.Schema({**FINDING_COLUMNS, **_ROWS})
-    findings = pl.concat([p.select(schema.names()).cast(schema) for p in parts], how="vertical").sort(
-        "subject", "subject_id", "finding"
-    )
+    findings = _in_order([p for p in parts if p.height])
     rows = (findings["_m"].to_numpy(), findings["_k"].to_numpy())
     return findings.drop(*_ROWS), rows

@@ -73,27 +73,25 @@ def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Ids) -> np
     level = np.zeros(n, dtype=np.int64)
     indegree = np.bincount(dst, minlength=n)
     # grouped by predecessor (the order within a group does not matter): the fast unstable sort
-    order = np.argsort(src)
-    src_sorted, dst_by_src = src[order], dst[order]
-    starts = np.searchsorted(src_sorted, np.arange(n + 1))
+    dst_by_src = dst[np.argsort(src)]
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=starts[1:])
     frontier = np.flatnonzero(indegree == 0)
     done = 0
     current = 0
+    # each level costs the size of its frontier and out-edges, never the size of the graph
     while frontier.size:
         level[frontier] = current
         done += frontier.size
         # every out-edge of the frontier, gathered without a Python loop per node
         counts = starts[frontier + 1] - starts[frontier]
-        if counts.sum() == 0:
+        total = int(counts.sum())
+        if total == 0:
             break
-        edge_idx = np.repeat(starts[frontier], counts) + (
-            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        )
-        targets = dst_by_src[edge_idx]
-        # one bincount per level beats np.subtract.at and np.unique on large frontiers
-        removed = np.bincount(targets, minlength=n)
-        indegree -= removed
-        frontier = np.flatnonzero((removed > 0) & (indegree == 0))
+        edge_idx = np.repeat(starts[frontier] - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        targets, removed = np.unique(dst_by_src[edge_idx], return_counts=True)
+        indegree[targets] -= removed
+        frontier = targets[indegree[targets] == 0]
         current += 1
     if done < n:
         raise CycleError(_cycle_members(n, src, dst, indegree, ids))

@@ -53,6 +53,10 @@ def link_figures(
 
     Links naming an unknown milestone or KPI are left out (governance reports them).
     """
+    if positions is not None:
+        figures = _link_figures_at(links, milestones, kpis, positions)
+        if figures is not None:
+            return figures
     if positions is None:
         frame = links.join(
             milestones.select("milestone_id", "baseline_finish", "computed_finish"), on="milestone_id"
@@ -81,6 +85,48 @@ def link_figures(
         .alias("kpi_impact"),
         value_lost(pl.col("value_per_week"), inside_days).alias("value_at_risk"),
     ).drop("baseline_finish", "computed_finish", "period_start", "target_date")
+
+
+def _day_array(dates: pl.Series) -> np.ndarray | None:
+    """Dates as whole days since 1970-01-01 (int64); None when one is missing."""
+    return None if dates.null_count() else dates.cast(pl.Int32).to_numpy().astype(np.int64)
+
+
+def _float_array(values: pl.Series) -> np.ndarray | None:
+    """Numbers as float64; None when one is missing or not a number."""
+    array = values.cast(pl.Float64).to_numpy() if not values.null_count() else None
+    return None if array is None or np.isnan(array).any() else array
+
+
+def ramp_array(elapsed: np.ndarray, ramp_days: np.ndarray) -> np.ndarray:
+    """:func:`ramp` on arrays (no missing values): the same shares, element by element."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.minimum(1.0, elapsed.astype(np.float64) / ramp_days)
+    return np.where(elapsed < 0, 0.0, np.where(ramp_days <= 0, 1.0, share))
+
+
+def _link_figures_at(
+    links: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame, positions: Positions
+) -> pl.DataFrame | None:
+    """:func:`link_figures` on row positions, in numpy: None when a date or ramp is missing (the
+    expressions then decide what a missing value gives)."""
+    m, k = positions
+    baseline_all, finish_all = _day_array(milestones["baseline_finish"]), _day_array(milestones["computed_finish"])
+    start_all, target_all = _day_array(kpis["period_start"]), _day_array(kpis["target_date"])
+    ramp_days, delta = _float_array(links["ramp_days"]), links["kpi_delta"].cast(pl.Float64)
+    if baseline_all is None or finish_all is None or start_all is None or target_all is None or ramp_days is None:
+        return None
+    if delta.null_count():
+        return None
+    baseline, finish, target = baseline_all[m], finish_all[m], target_all[k]
+    impact = np.where(
+        finish > baseline,
+        delta.to_numpy() * (ramp_array(target - baseline, ramp_days) - ramp_array(target - finish, ramp_days)),
+        0.0,
+    )
+    inside_days = np.maximum(0, np.minimum(finish, target + 1) - np.maximum(baseline, start_all[k]))
+    value = links.select(value_lost(pl.col("value_per_week"), pl.lit(pl.Series(inside_days)))).to_series()
+    return links.with_columns(pl.Series("kpi_impact", impact), value.alias("value_at_risk"))
 
 
 def latest_actuals(kpi_actuals: pl.DataFrame, as_of: date) -> pl.DataFrame:
