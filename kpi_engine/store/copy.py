@@ -26,6 +26,7 @@ import duckdb
 from kpi_engine.core.errors import InputError
 from kpi_engine.store import Store
 from kpi_engine.store.connection import DEFAULT_DB_PATH, _rollback, q
+from kpi_engine.store.file_contents import create_data_table, data_table_snapshots
 
 #: Tables that describe a store rather than hold its data: each store keeps its own.
 OWN_TABLES = frozenset({"schema_version"})
@@ -134,15 +135,18 @@ def copy_store(source: Store, target: Store) -> CopyResult:
             tables = store_tables(read)
 
             def work(write: duckdb.DuckDBPyConnection) -> CopyResult:
-                target_tables = store_tables(write)
-                _check_same_tables(tables, target_tables)
-                held = held_rows(write, target_tables)
+                held = held_rows(write, store_tables(write))
                 if held:
                     listed = ", ".join(f"{table} {n:,}" for table, n in held.items())
                     raise InputError(
                         f"the store to copy to, {shown(target.path)}, already holds data ({listed}); "
                         "copy only into an empty store: name a new file or an empty database"
                     )
+                # each upload's file contents have a table of their own: the target gets the same ones
+                for snapshot_id in data_table_snapshots(read):
+                    create_data_table(write, snapshot_id)
+                target_tables = store_tables(write)
+                _check_same_tables(tables, target_tables)
                 rows = {table: _copy_table(read, write, table) for table in target_tables}
                 _advance_sequences(read, write)
                 return CopyResult(rows=rows, snapshots=rows.get("snapshots", 0))

@@ -21,6 +21,16 @@ def data_table(snapshot_id: int) -> str:
     return q(f"file_data_{int(snapshot_id)}")
 
 
+def create_data_table(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> None:
+    """Create the (empty) table for the contents first kept by ``snapshot_id``."""
+    cur.execute(f"CREATE TABLE {data_table(snapshot_id)} (sha256 VARCHAR NOT NULL, data BLOB NOT NULL)")
+
+
+def data_table_snapshots(cur: duckdb.DuckDBPyConnection) -> list[int]:
+    """The snapshots that have a table of contents of their own, in order."""
+    return [int(row[0]) for row in cur.execute("SELECT DISTINCT snapshot_id FROM file_contents ORDER BY 1").fetchall()]
+
+
 def kept_contents(cur: duckdb.DuckDBPyConnection, shas: Iterable[str]) -> set[str]:
     """The contents among ``shas`` whose bytes are kept already."""
     wanted = list(shas)
@@ -36,7 +46,7 @@ def keep_contents(cur: duckdb.DuckDBPyConnection, snapshot_id: int, contents: di
     """Keep ``contents`` (SHA-256 -> bytes, none kept yet) in a new table of ``snapshot_id``'s own."""
     if not contents:
         return
-    cur.execute(f"CREATE TABLE {data_table(snapshot_id)} (sha256 VARCHAR NOT NULL, data BLOB NOT NULL)")
+    create_data_table(cur, snapshot_id)
     for sha, data in contents.items():
         cur.execute(f"INSERT INTO {data_table(snapshot_id)} VALUES (?, ?)", [sha, data])
     cur.execute("INSERT INTO file_contents SELECT unnest($shas), $id", {"shas": list(contents), "id": snapshot_id})
