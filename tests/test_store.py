@@ -21,7 +21,7 @@ from polars.testing import assert_frame_equal
 from kpi_engine.core.errors import DatabaseBusyError, InputError, NoDataError, NotFoundError, Problem, UploadRejected
 from kpi_engine.core.schema import TABLES, conform, schema_of
 from kpi_engine.core.settings import Settings
-from kpi_engine.store import CHANGES_SCHEMA, Store, milestone_changes, resolve_db_path
+from kpi_engine.store import CHANGES_SCHEMA, SCHEMA_VERSION, Store, milestone_changes, resolve_db_path
 
 
 # ---------------------------------------------------------------------- a hand-built upload
@@ -99,8 +99,9 @@ PORTFOLIO = dict(
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "kpi.duckdb") as opened:
+def store(store_url: str):
+    """An empty store of each kind (see ``store_url`` in conftest.py)."""
+    with Store.open(store_url) as opened:
         yield opened
 
 
@@ -1061,7 +1062,7 @@ def test_a_store_written_before_versions_and_tool_keys_opens_and_numbers_its_ver
         raw.execute("UPDATE schema_version SET version = 1")
     with Store.open(path) as store:
         assert store.snapshots().select("snapshot_id", "version", "latest").rows() == [(1, 1, False), (2, 2, True)]
-        assert store._rows("SELECT version FROM schema_version") == [(2,)]
+        assert store._rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         assert store._rows("SELECT count(*) FROM milestone_keys") == [(0,)]
         store.ingest(
             upload(tasks="task_id,milestone_id,name,forecast_finish\nTA3,A1,Third,2026-08-01"), date(2026, 6, 1)
