@@ -39,7 +39,9 @@ class PgServer:
     def create_database(self, name: str | None = None) -> str:
         """Create an empty database and return its name."""
         name = name or "kpi_" + uuid.uuid4().hex[:12]
-        _run([*self.run_as, str(self.bin_dir / "createdb"), "-h", self.host, "-p", str(self.port), "-U", self.user, name])
+        _run(
+            [*self.run_as, str(self.bin_dir / "createdb"), "-h", self.host, "-p", str(self.port), "-U", self.user, name]
+        )
         return name
 
     def url(self, database: str, data_path: Path | None = None) -> str:
@@ -56,9 +58,13 @@ def _run(argv: list[str]) -> str:
 
 
 def _bin_dir() -> Path:
-    found = sorted(PG_ROOT.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    found = sorted(
+        PG_ROOT.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0
+    )
     if not found:
-        raise ServerUnavailable(f"PostgreSQL is not installed (no {PG_ROOT}/*/bin/initdb); install Debian's postgresql package")
+        raise ServerUnavailable(
+            f"PostgreSQL is not installed (no {PG_ROOT}/*/bin/initdb); install Debian's postgresql package"
+        )
     return found[-1].parent
 
 
@@ -91,7 +97,9 @@ def running_server() -> Iterator[PgServer]:
     try:
         _run([*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
         options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        _run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"])
+        _run(
+            [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]
+        )
         started = True
         yield PgServer("127.0.0.1", port, "postgres", bin_dir, run_as)
     finally:
