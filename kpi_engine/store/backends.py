@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -257,7 +258,14 @@ class SharedStore(Backend):
             address.data_path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise InputError(f"the data folder {address.data_path} of {self.name} cannot be created: {err}") from None
-        opening = {**config, "enable_external_access": True, "lock_configuration": False}
+        # an in-memory database spills large queries to a folder of this machine's own
+        spill = Path(tempfile.gettempdir()) / f"kpi-duckdb-spill-{os.getpid()}"
+        opening = {
+            **config,
+            "enable_external_access": True,
+            "lock_configuration": False,
+            "temp_directory": str(spill),
+        }
         con = duckdb.connect(":memory:", config=opening)
         try:
             for extension in _extension_files():
@@ -267,7 +275,7 @@ class SharedStore(Backend):
                 f"ATTACH {_sql_text(target)} AS {LAKE} (DATA_PATH {_sql_text(str(address.data_path) + os.sep)})"
             )
             con.execute(f"USE {LAKE}")
-            con.execute("SET allowed_directories = ?", [[str(address.data_path) + os.sep]])
+            con.execute("SET allowed_directories = ?", [[str(address.data_path) + os.sep, str(spill) + os.sep]])
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
         except duckdb.Error as err:
