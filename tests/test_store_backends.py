@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kpi_engine.core.errors import InputError
+from kpi_engine.core.errors import InputError, WriteConflictError
 from kpi_engine.store import SCHEMA_VERSION, Store, is_url
 from kpi_engine.store.backends import EmbeddedFile, SharedStore, backend_for, parse_url
 
@@ -80,3 +80,27 @@ def test_a_version_2_file_keeps_its_ids_moving_forward_and_replaces_settings(tmp
         store.save_settings(settings)  # a replace, twice, on a table that still declares its key
         assert store.settings().red_days == 30
         assert store._rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+
+
+def test_a_write_that_loses_every_race_is_refused_after_its_tries_and_stores_nothing(shared_store_url: str) -> None:
+    """Another program commits a write during each attempt: the retries stop, and nothing is stored."""
+    with Store.open(shared_store_url) as store:
+        assert isinstance(store.backend, SharedStore)
+        other = store.backend.connect({"autoload_known_extensions": False}, 0.0)  # a second program, in effect
+        tries: list[int] = []
+
+        def work(cur: duckdb.DuckDBPyConnection) -> None:
+            tries.append(1)
+            cur.execute("INSERT INTO settings VALUES ('red_days', '99')")
+            other.execute("UPDATE counters SET value = value + 1 WHERE name = 'writes'")  # commits first
+
+        store.WRITE_ATTEMPTS = 3
+        try:
+            with pytest.raises(WriteConflictError, match=r"kept saving .* first \(3 tries\); nothing of this change"):
+                store._write(work)
+        finally:
+            other.close()
+        assert len(tries) == 3
+        assert store._rows("SELECT count(*) FROM settings WHERE key = 'red_days'") == [(0,)]
+        store.save_settings(store.settings())  # the next write lands
+        assert store._rows("SELECT value FROM counters WHERE name = 'writes'")[0][0] == 4
