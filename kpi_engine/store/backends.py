@@ -40,8 +40,7 @@ DuckDBSetting = str | bool | int | float | list[str]
 DEFAULT_DB_PATH = Path("data") / "kpi.duckdb"
 #: How a shared store's address begins.
 URL_SCHEMES = ("postgresql://", "postgres://")
-#: The name the DuckLake catalog is attached under in every connection.
-LAKE = "lake"
+# The DuckLake catalog is attached as "lake" in every connection, and each cursor USEs it.
 
 #: DuckDB 2 reads Polars' string views directly; 1.5 fails on filters over them.
 _STRING_VIEWS = int(duckdb.__version__.split(".")[0]) >= 2
@@ -272,9 +271,9 @@ class SharedStore(Backend):
                 con.execute(f"LOAD {_sql_text(str(extension))}")
             target = "ducklake:postgres:" + address.conninfo()
             con.execute(
-                f"ATTACH {_sql_text(target)} AS {LAKE} (DATA_PATH {_sql_text(str(address.data_path) + os.sep)})"
+                f"ATTACH {_sql_text(target)} AS lake (DATA_PATH {_sql_text(str(address.data_path) + os.sep)})"
             )
-            con.execute(f"USE {LAKE}")
+            con.execute("USE lake")
             con.execute("SET allowed_directories = ?", [[str(address.data_path) + os.sep, str(spill) + os.sep]])
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
@@ -288,7 +287,7 @@ class SharedStore(Backend):
 
     def prepare_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """A cursor starts in DuckDB's in-memory catalog: point it at the lake."""
-        cursor.execute(f"USE {LAKE}")
+        cursor.execute("USE lake")
 
     def data_version(self) -> tuple[int, int, int, int]:
         """The catalog's latest DuckLake snapshot: one query to PostgreSQL, on a connection kept for it."""
@@ -296,7 +295,7 @@ class SharedStore(Backend):
         with _VERSION_GUARD:
             cursor = con.cursor()
         try:
-            rows = cursor.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchall()
+            rows = cursor.execute("SELECT id FROM lake.current_snapshot()").fetchall()
         finally:
             cursor.close()
         return (int(rows[0][0]), 0, 0, 0)
