@@ -270,9 +270,7 @@ class SharedStore(Backend):
             for extension in _extension_files():
                 con.execute(f"LOAD {_sql_text(str(extension))}")
             target = "ducklake:postgres:" + address.conninfo()
-            con.execute(
-                f"ATTACH {_sql_text(target)} AS lake (DATA_PATH {_sql_text(str(address.data_path) + os.sep)})"
-            )
+            con.execute(f"ATTACH {_sql_text(target)} AS lake (DATA_PATH {_sql_text(str(address.data_path) + os.sep)})")
             con.execute("USE lake")
             con.execute("SET allowed_directories = ?", [[str(address.data_path) + os.sep, str(spill) + os.sep]])
             con.execute("SET enable_external_access = false")
