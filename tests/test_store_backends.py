@@ -44,7 +44,7 @@ def test_a_bad_address_is_refused_without_showing_its_password(url: str, message
     assert "pw" not in str(refused.value)
 
 
-def test_an_unreachable_server_is_named_without_its_password(tmp_path: Path) -> None:
+def test_an_unreachable_server_is_named_without_its_password(tmp_path: Path, lake_extensions: None) -> None:
     with pytest.raises(InputError, match="cannot be opened") as refused:
         Store.open(f"postgresql://kpi:topsecret@127.0.0.1:1/team?data_path={tmp_path / 'lake'}")
     assert "postgresql://kpi@127.0.0.1:1/team" in str(refused.value)

@@ -267,7 +267,7 @@ class SharedStore(Backend):
         }
         con = duckdb.connect(":memory:", config=opening)
         try:
-            for extension in _extension_files():
+            for extension in extension_files():
                 con.execute(f"LOAD {_sql_text(str(extension))}")
             target = "ducklake:postgres:" + address.conninfo()
             con.execute(f"ATTACH {_sql_text(target)} AS lake (DATA_PATH {_sql_text(str(address.data_path) + os.sep)})")
@@ -315,7 +315,7 @@ def _version_connection(store: SharedStore) -> duckdb.DuckDBPyConnection:
         return con
 
 
-def _extension_files() -> list[Path]:
+def extension_files() -> list[Path]:
     """The ``ducklake`` and ``postgres_scanner`` extension files for this DuckDB, from their packages.
 
     The packages ``duckdb-extension-ducklake`` and ``duckdb-extension-postgres`` ship the
@@ -337,8 +337,8 @@ def _extension_files() -> list[Path]:
             module = importlib.import_module(package)
         except ImportError:
             raise InputError(
-                f"the shared store needs the Python package {package.replace('_', '-')}=={duckdb.__version__}; "
-                "install the packages of requirements.txt"
+                f"the shared store needs the Python package {package.replace('_', '-')} built for DuckDB "
+                f"{duckdb.__version__}; install the versions pinned in requirements.txt"
             ) from None
         assert module.__file__ is not None
         shipped = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
