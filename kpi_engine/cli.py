@@ -154,7 +154,12 @@ def workaround(text: str) -> tuple[str, date, float, float]:
 
 # ---------------------------------------------------------------------- parser
 def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="FILE", help="database file (default: $KPI_DB, else data/kpi.duckdb)")
+    parser.add_argument(
+        "--db",
+        metavar="FILE",
+        help="database file, or postgresql://user:password@host:port/database?data_path=FOLDER for a shared store "
+        "(default: $KPI_DB, else data/kpi.duckdb)",
+    )
 
 
 def _add_format(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:

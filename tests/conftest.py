@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from builders import FLEET_DIR
 from hypothesis import settings
+from pg_server import PgServer, ServerUnavailable, running_server
+
+from kpi_engine.core.errors import InputError
+from kpi_engine.store.backends import extension_files
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,3 +41,53 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 def fleet_dir() -> Path:
     """The worked example of DOMAIN.md section 5, one CSV per sheet plus fleet.xlsx."""
     return FLEET_DIR
+
+
+# ---------------------------------------------------------------------- the two kinds of store
+#: The kinds of store the store and CLI suites run against: the embedded file and the shared store.
+STORE_KINDS = ("file", "shared")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server on 127.0.0.1 for the whole run, from a temporary ``initdb``.
+
+    When it cannot start, the shared-store tests fail in CI (``$CI`` set) and are skipped,
+    with the reason, elsewhere.
+    """
+    try:
+        with running_server() as server:
+            yield server
+    except ServerUnavailable as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed for the shared-store tests and did not start: {err}")
+        pytest.skip(f"PostgreSQL did not start, so the shared-store tests are skipped: {err}")
+
+
+@pytest.fixture
+def lake_extensions() -> None:
+    """The DuckLake and postgres extension packages built for the installed DuckDB.
+
+    When they are missing, as for PostgreSQL: a failure in CI, a skip with the reason elsewhere.
+    """
+    try:
+        extension_files()
+    except InputError as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"the shared-store tests cannot run: {err}")
+        pytest.skip(f"the shared-store tests are skipped: {err}")
+
+
+@pytest.fixture
+def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path, lake_extensions: None) -> str:
+    """The address of a fresh shared store: a new database on the test server and a new data folder."""
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.url(server.create_database(), tmp_path / "lake-data")
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store of each kind: a DuckDB file, or a shared store on PostgreSQL."""
+    if request.param == "file":
+        return str(tmp_path / "kpi.duckdb")
+    return str(request.getfixturevalue("shared_store_url"))

@@ -50,8 +50,9 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "kpi.duckdb")
+def db(store_url: str) -> str:
+    """An empty store of each kind (see ``store_url`` in conftest.py)."""
+    return store_url
 
 
 @pytest.fixture

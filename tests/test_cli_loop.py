@@ -13,7 +13,7 @@ from builders import FLEET_DIR
 
 from kpi_engine import cli
 from kpi_engine.ingest import read_paths, read_upload
-from kpi_engine.store import Store
+from kpi_engine.store import Store, is_url
 
 M3 = ["--milestone", "M3", "--kpi", "K-OTD"]
 
@@ -27,10 +27,14 @@ def fleet_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def db(fleet_db: Path, tmp_path: Path) -> str:
-    path = tmp_path / "kpi.duckdb"
-    shutil.copyfile(fleet_db, path)
-    return str(path)
+def db(fleet_db: Path, store_url: str) -> str:
+    """The fleet example as snapshot 1, in a store of each kind (a file is copied from ``fleet_db``)."""
+    if not is_url(store_url):
+        shutil.copyfile(fleet_db, store_url)
+        return store_url
+    with Store.open(store_url) as store:
+        store.ingest(read_upload(read_paths(sorted(FLEET_DIR.glob("*.csv")))), date(2026, 6, 15))
+    return store_url
 
 
 def _decide(db: str, *argv: str) -> int:

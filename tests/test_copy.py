@@ -18,7 +18,8 @@ from loop.servers import smtp_server
 from kpi_engine import cli
 from kpi_engine.output.formats import to_json
 from kpi_engine.store import Store
-from kpi_engine.store.copy import OWN_TABLES, SEQUENCE_COLUMNS, copy_store, shown, store_tables
+from kpi_engine.store.copy import OWN_TABLES, copy_store, shown, store_tables
+from kpi_engine.store.counters import ID_COUNTERS
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORTS = REPO / "data" / "sample" / "exports"
@@ -183,15 +184,17 @@ def _no_rows():  # type: ignore[no-untyped-def]
     return pl.DataFrame(schema=NOTIFICATION_COLUMNS)
 
 
-def test_every_sequence_the_schema_declares_names_the_column_it_numbers(tmp_path: Path) -> None:
+def test_every_id_counter_names_the_column_it_numbers(tmp_path: Path) -> None:
     with Store.open(tmp_path / "fresh.duckdb") as store, store._db.cursor() as cur:
-        names = {row[0] for row in cur.execute("SELECT sequence_name FROM duckdb_sequences()").fetchall()}
+        names = {row[0] for row in cur.execute("SELECT name FROM counters").fetchall()}
         tables = store_tables(cur)
-        assert names <= set(SEQUENCE_COLUMNS)
-        for table, column in SEQUENCE_COLUMNS.values():
+        assert set(ID_COUNTERS) <= names
+        for table, column in ID_COUNTERS.values():
             assert table in tables
             assert cur.execute(f'SELECT count("{column}") FROM "{table}"').fetchall() == [(0,)]
-    assert {"schema_version"} == OWN_TABLES
+        # no sequences: ids come from the counters on every backend
+        assert cur.execute("SELECT count(*) FROM duckdb_sequences()").fetchall() == [(0,)]
+    assert {"schema_version", "counters"} == OWN_TABLES
 
 
 def test_a_store_that_holds_data_is_refused_and_left_as_it_was(source: Path, tmp_path: Path, capsys) -> None:

@@ -19,8 +19,8 @@ from kpi_engine.store.loop_log import LoopLog
 M3 = {"snapshot_id": 1, "as_of": date(2026, 6, 15), "kind": "milestone", "milestone_id": "M3", "kpi_id": "K-OTD"}
 
 
-def test_decisions_are_appended_and_a_later_one_supersedes_without_changing_the_first(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "kpi.duckdb") as store:
+def test_decisions_are_appended_and_a_later_one_supersedes_without_changing_the_first(store_url: str) -> None:
+    with Store.open(store_url) as store:
         first = store.loop_log.record_decision(
             {**M3, "decision": "recover", "decided_by": "Marco Bellini", "due": date(2026, 6, 29), "note": "vendor"}
         )
@@ -41,8 +41,8 @@ def test_decisions_are_appended_and_a_later_one_supersedes_without_changing_the_
         pytest.param({"decision": "accept", "decided_by": "  "}, "needs the name", id="nobody"),
     ],
 )
-def test_a_bad_decision_stores_nothing(tmp_path: Path, values: dict, message: str) -> None:
-    with Store.open(tmp_path / "kpi.duckdb") as store:
+def test_a_bad_decision_stores_nothing(store_url: str, values: dict, message: str) -> None:
+    with Store.open(store_url) as store:
         with pytest.raises(InputError, match=message):
             store.loop_log.record_decision({**M3, **values})
         assert store.loop_log.decisions().height == 0
@@ -73,8 +73,8 @@ def _sent(person: str) -> pl.DataFrame:
     )
 
 
-def test_a_run_and_its_items_are_stored_together(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "kpi.duckdb") as store:
+def test_a_run_and_its_items_are_stored_together(store_url: str) -> None:
+    with Store.open(store_url) as store:
         run = store.loop_log.record_run(
             snapshot_id=1,
             as_of=date(2026, 6, 15),
@@ -97,9 +97,9 @@ def test_a_run_and_its_items_are_stored_together(tmp_path: Path) -> None:
     assert sent.select("run_id", "milestone_id", "reason").rows() == [(1, "M3", "new")]
 
 
-def test_a_run_that_cannot_be_stored_leaves_no_trace(tmp_path: Path) -> None:
+def test_a_run_that_cannot_be_stored_leaves_no_trace(store_url: str) -> None:
     broken = _sent("Marco Bellini").with_columns(pl.lit(None, pl.String).alias("reason"))  # NOT NULL
-    with Store.open(tmp_path / "kpi.duckdb") as store:
+    with Store.open(store_url) as store:
         with pytest.raises(duckdb.Error):
             store.loop_log.record_run(
                 snapshot_id=1,

@@ -99,8 +99,9 @@ PORTFOLIO = dict(
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "kpi.duckdb") as opened:
+def store(store_url: str):
+    """An empty store of each kind (see ``store_url`` in conftest.py)."""
+    with Store.open(store_url) as opened:
         yield opened
 
 

@@ -43,7 +43,7 @@ from kpi_engine.loop import views as loop_views
 from kpi_engine.loop.decisions import DecisionRequest
 from kpi_engine.loop.digests import missing_contacts
 from kpi_engine.loop.service import DecisionRecorded, LoopState, loop_state, record_decision
-from kpi_engine.store import DataVersion, IngestResult, Store, data_version, idle_release_seconds, resolve_db_path
+from kpi_engine.store import DataVersion, IngestResult, Store, data_version, idle_release_seconds, resolve_db
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def shared(max_entries: int, show_spinner: bool | str = False) -> Callable[[F], 
 
 def db_path() -> str:
     """Return the database file the app uses: ``$KPI_DB``, else ``data/kpi.duckdb``."""
-    return str(resolve_db_path())
+    return resolve_db()
 
 
 @st.cache_resource(show_spinner=False)

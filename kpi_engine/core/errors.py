@@ -117,6 +117,10 @@ class DatabaseBusyError(KpiError, RuntimeError):
     """Another program holds the database file; retry in a moment."""
 
 
+class WriteConflictError(KpiError, RuntimeError):
+    """Other programs kept writing to the shared store first; nothing of this write was stored."""
+
+
 class ScenarioError(InputError):
     """A what-if scenario cannot be applied as written."""
 

@@ -27,7 +27,9 @@ result. Writes are serialised with a lock and run in one transaction each.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,9 +42,11 @@ import duckdb
 import polars as pl
 
 from kpi_engine.core.access import AccessPolicy
+from kpi_engine.core.errors import WriteConflictError
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
 from kpi_engine.store import repositories, snapshots
+from kpi_engine.store.backends import DEFAULT_DB_PATH, Backend, DuckDBSetting, is_url
 from kpi_engine.store.changes import (
     CHANGE_KINDS,
     CHANGES_SCHEMA,
@@ -52,11 +56,9 @@ from kpi_engine.store.changes import (
 )
 from kpi_engine.store.connection import (
     DEFAULT_BUSY_TIMEOUT,
-    DEFAULT_DB_PATH,
     DEFAULT_IDLE_RELEASE,
     DEFAULT_MEMORY_LIMIT,
     DataVersion,
-    DuckDBSetting,
     _Connection,
     _rollback,
     _write_lock_for,
@@ -64,8 +66,10 @@ from kpi_engine.store.connection import (
     idle_release_seconds,
     open_connection,
     q,
+    resolve_db,
     resolve_db_path,
 )
+from kpi_engine.store.counters import order_write
 from kpi_engine.store.ddl import SCHEMA_VERSION, create_schema
 from kpi_engine.store.loop_log import LoopLog
 from kpi_engine.store.merge import (
@@ -107,9 +111,11 @@ __all__ = [
     "budget_changes",
     "data_version",
     "idle_release_seconds",
+    "is_url",
     "kpi_actual_changes",
     "milestone_changes",
     "q",
+    "resolve_db",
     "resolve_db_path",
     "short_name",
 ]
@@ -123,14 +129,16 @@ class Store:
     Open with :meth:`Store.open` and close with :meth:`close` (or use ``with``).
     """
 
-    #: Attempts of a write that meets a transaction conflict.
-    WRITE_ATTEMPTS = 5
+    #: Attempts of a write that meets a transaction conflict (another program committed first).
+    WRITE_ATTEMPTS = 8
 
-    def __init__(self, connection: _Connection, path: Path) -> None:
+    def __init__(self, connection: _Connection, backend: Backend) -> None:
         self._db = connection
-        self.path = path
-        self._write_lock = _write_lock_for(path)
-        self._write(lambda cur: create_schema(cur, path))
+        self.backend = backend
+        #: The database file, or the shared store's address without its password.
+        self.path: Path | str = backend.name
+        self._write_lock = _write_lock_for(backend)
+        self._write(lambda cur: create_schema(cur, backend.name), ordered=False)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -165,9 +173,9 @@ class Store:
         InputError
             The file is not a database this program can open.
         """
-        connection, db_path = open_connection(path, busy_timeout, memory_limit, idle_release)
+        connection, backend = open_connection(path, busy_timeout, memory_limit, idle_release)
         try:
-            return cls(connection, db_path)
+            return cls(connection, backend)
         except BaseException:
             connection.close()
             raise
@@ -218,29 +226,44 @@ class Store:
             # fetchall, never fetchone: a half-read result blocks the next query (NOTES.md).
             return cur.execute(sql, list(params)).fetchall()
 
-    def _write(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    def _write(self, work: Callable[[duckdb.DuckDBPyConnection], T], *, ordered: bool = True) -> T:
         """Run ``work`` in one transaction on its own cursor: all of it or nothing.
 
-        Writes of this process queue on a lock; a transaction conflict (another cursor
-        wrote the same rows) is retried a few times.
+        Writes of this process queue on a lock. On a shared store, writers in other
+        programs do not wait for each other: every ``ordered`` write adds one to the
+        ``writes`` counter (:mod:`~kpi_engine.store.counters`), so of two writes at once
+        the second to commit meets a transaction conflict. It is rolled back whole and
+        ``work`` runs again from the start, on what the first stored; after
+        :attr:`WRITE_ATTEMPTS` tries it is refused.
+
+        Raises
+        ------
+        WriteConflictError
+            Other programs committed first on every attempt; nothing was stored.
         """
         with self._write_lock:
             for attempt in range(1, self.WRITE_ATTEMPTS + 1):
                 with self._db.cursor() as cur:
                     try:
                         cur.begin()
+                        if ordered:
+                            order_write(cur)
                         result = work(cur)
                         cur.commit()
                         return result
                     except duckdb.TransactionException as err:
                         _rollback(cur)
-                        if "conflict" not in str(err).lower() or attempt == self.WRITE_ATTEMPTS:
+                        if "conflict" not in str(err).lower():
                             raise
                     except BaseException:
                         _rollback(cur)
                         raise
-                time.sleep(0.05 * attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+                # others are writing: wait a little, longer each time and not in step with them
+                time.sleep(random.uniform(0.05, 0.2) * attempt)
+        raise WriteConflictError(
+            f"other programs kept saving to {self.path} first ({self.WRITE_ATTEMPTS} tries); "
+            "nothing of this change was stored: try again in a moment"
+        )
 
     @property
     def loop_log(self) -> LoopLog:
@@ -346,16 +369,27 @@ class Store:
         blobs = {s.sha256: s.data for s in sources}
         note = note or ", ".join(sorted({f.source for f in upload.files}))
 
+        attempts = 0
+
         def work(cur: duckdb.DuckDBPyConnection) -> IngestResult:
+            nonlocal attempts
+            attempts += 1
             same = snapshot_with_files(cur, as_of, shas)
             if same is not None:
                 return unchanged_result(cur, upload, as_of, same)
             return write_snapshot(cur, upload, frames, as_of, author, note, blobs, dry_run, attach, allow_removals)
 
         try:
-            return self._write(work)
+            result = self._write(work)
         except _DryRun as done:
-            return done.result
+            result = done.result
+        if attempts > 1 and not result.unchanged:
+            # another program stored a snapshot while this one was written: it was merged again on top of it
+            rebased = (
+                f" Another upload was stored first; this one was merged again on top of snapshot {result.built_on}."
+            )
+            result = dataclasses.replace(result, message=result.message + rebased, rebased=True)
+        return result
 
     # ------------------------------------------------------------------ snapshots
     def is_empty(self) -> bool:

@@ -23,11 +23,8 @@ from typing import Any
 import duckdb
 
 from kpi_engine.core.errors import DatabaseBusyError, InputError, KpiError
+from kpi_engine.store.backends import Backend, DuckDBSetting, backend_for, chosen_db
 
-#: A value DuckDB's connection settings take.
-DuckDBSetting = str | bool | int | float | list[str]
-
-DEFAULT_DB_PATH = Path("data") / "kpi.duckdb"
 DEFAULT_BUSY_TIMEOUT = 10.0
 DEFAULT_MEMORY_LIMIT = "2GB"
 #: Seconds after its last query the dashboard lets the database file go (``$KPI_DB_IDLE_RELEASE``).
@@ -41,16 +38,16 @@ _WRITE_LOCKS: dict[str, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
-def _write_lock_for(path: Path) -> threading.Lock:
-    """The one write lock of a database file in this process, shared by every Store on it.
+def _write_lock_for(backend: Backend) -> threading.Lock:
+    """The one write lock of a store in this process, shared by every Store on it.
 
     Two Stores on one file (two cached loaders, a path spelled two ways) would otherwise
     write at once and collide on the next snapshot id; a throwaway ``:memory:`` database
     belongs to its Store alone.
     """
-    if str(path) == ":memory:":
+    if str(backend.name) == ":memory:":
         return threading.Lock()
-    key = os.path.normcase(os.path.realpath(path))
+    key = backend.lock_key
     with _WRITE_LOCKS_GUARD:
         return _WRITE_LOCKS.setdefault(key, threading.Lock())
 
@@ -63,6 +60,8 @@ def q(identifier: str) -> str:
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
     """Return the database file to use: ``path``, else ``$KPI_DB``, else ``data/kpi.duckdb``.
 
+    For a shared store's ``postgresql://`` address use :func:`resolve_db` instead.
+
     Parameters
     ----------
     path
@@ -73,27 +72,26 @@ def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
     Path
         The file path (``:memory:`` is passed through for throwaway databases).
     """
-    chosen = str(path) if path not in (None, "") else os.environ.get("KPI_DB", "").strip()
-    return Path(chosen) if chosen else DEFAULT_DB_PATH
+    return Path(chosen_db(path))
+
+
+def resolve_db(path: str | os.PathLike[str] | None = None) -> str:
+    """Return the store to use as text (a file, or a ``postgresql://`` address kept as written).
+
+    ``path``, else ``$KPI_DB``, else ``data/kpi.duckdb``.
+    """
+    return chosen_db(path)
 
 
 def data_version(path: str | os.PathLike[str] | None = None) -> DataVersion:
-    """Return a fingerprint of the database file that changes whenever any program writes to it.
+    """Return a fingerprint of the store that changes whenever any program writes to it.
 
-    DuckDB appends each commit to the write-ahead log (``<file>.wal``) and later folds it
-    into the file, so the size and modification time of the two change with every write.
-    Costs two ``stat`` calls and no connection: a dashboard checks it on every rerun to
-    notice snapshots the CLI or a scheduled job stored.
+    A file: the size and modification time of it and its write-ahead log, two ``stat``
+    calls and no connection. A shared store: the number of its latest DuckLake snapshot,
+    one query to PostgreSQL. A dashboard checks it on every rerun to notice snapshots the
+    CLI, a scheduled job or another app instance stored.
     """
-    db_path = resolve_db_path(path)
-    version: list[int] = []
-    for file in (db_path, db_path.with_name(db_path.name + ".wal")):
-        try:
-            found = file.stat()
-            version += [found.st_size, found.st_mtime_ns]
-        except OSError:  # no file yet, or no log: a version too
-            version += [-1, -1]
-    return (version[0], version[1], version[2], version[3])
+    return backend_for(path).data_version()
 
 
 def idle_release_seconds() -> float | None:
@@ -113,29 +111,6 @@ def _env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise InputError(f"the environment variable {name} must be a number of seconds, got '{raw}'") from None
-
-
-def _connect(db_path: Path, config: dict[str, DuckDBSetting], timeout: float) -> duckdb.DuckDBPyConnection:
-    """Open the database file, retrying for ``timeout`` seconds while another program holds it.
-
-    Raises the errors :meth:`Store.open` lists.
-    """
-    deadline = time.monotonic() + max(timeout, 0.0)
-    while True:
-        try:
-            return duckdb.connect(str(db_path), config=config)
-        except duckdb.IOException as err:
-            if "lock" not in str(err).lower():
-                raise InputError(f"the database file {db_path} cannot be opened: {str(err).splitlines()[0]}") from None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DatabaseBusyError(
-                    f"the database file {db_path} is in use by another program "
-                    "(for example the dashboard or a scheduled job); try again in a moment"
-                ) from None
-            time.sleep(min(0.2, remaining))
-        except duckdb.Error as err:
-            raise InputError(f"the database file {db_path} cannot be opened: {str(err).splitlines()[0]}") from None
 
 
 class _RecordingCursor:
@@ -167,8 +142,14 @@ class _Connection:
     last query, and opens it again (about 30 ms) at the next one.
     """
 
-    def __init__(self, opener: Callable[[], duckdb.DuckDBPyConnection], idle_release: float | None) -> None:
+    def __init__(
+        self,
+        opener: Callable[[], duckdb.DuckDBPyConnection],
+        idle_release: float | None,
+        prepare: Callable[[duckdb.DuckDBPyConnection], None] = lambda cursor: None,
+    ) -> None:
         self._opener = opener
+        self._prepare = prepare
         self._idle = idle_release
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -217,6 +198,7 @@ class _Connection:
         try:
             cur = con.cursor()
             try:
+                self._prepare(cur)
                 yield _RecordingCursor(cur, self.recorders) if self.recorders else cur  # type: ignore[misc]  # the recorder passes every call through
             finally:
                 cur.close()
@@ -263,14 +245,12 @@ def open_connection(
     busy_timeout: float | None,
     memory_limit: str | None,
     idle_release: float | None,
-) -> tuple[_Connection, Path]:
-    """Return the connection to the database file (opened at its first cursor) and the file.
+) -> tuple[_Connection, Backend]:
+    """Return the connection to the store (opened at its first cursor) and its backend.
 
-    Its folder is created; the arguments are those of :meth:`kpi_engine.store.Store.open`.
+    The arguments are those of :meth:`kpi_engine.store.Store.open`.
     """
-    db_path = resolve_db_path(path)
-    if str(db_path) != ":memory:":
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+    backend = backend_for(path)
     timeout = _env_float("KPI_DB_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT) if busy_timeout is None else busy_timeout
     config: dict[str, DuckDBSetting] = {
         # DuckDB never reads files or the network for us: data arrives as Arrow.
@@ -285,10 +265,10 @@ def open_connection(
     }
 
     def connect() -> duckdb.DuckDBPyConnection:
-        return _connect(db_path, config, timeout)
+        return backend.connect(config, timeout)
 
-    keep = None if str(db_path) == ":memory:" else idle_release
-    return _Connection(connect, keep), db_path
+    keep = idle_release if backend.releases_when_idle and str(backend.name) != ":memory:" else None
+    return _Connection(connect, keep, backend.prepare_cursor), backend
 
 
 def _rollback(cur: duckdb.DuckDBPyConnection) -> None:

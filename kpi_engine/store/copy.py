@@ -25,19 +25,14 @@ import duckdb
 
 from kpi_engine.core.errors import InputError
 from kpi_engine.store import Store
-from kpi_engine.store.connection import DEFAULT_DB_PATH, _rollback, q
+from kpi_engine.store.backends import DEFAULT_DB_PATH
+from kpi_engine.store.connection import _rollback, q
+from kpi_engine.store.counters import ID_COUNTERS
 from kpi_engine.store.file_contents import create_data_table, data_table_snapshots
 
-#: Tables that describe a store rather than hold its data: each store keeps its own.
-OWN_TABLES = frozenset({"schema_version"})
-
-#: Which column each sequence numbers (sequence -> (table, column)); checked by the tests
-#: against the sequences the schema declares.
-SEQUENCE_COLUMNS: dict[str, tuple[str, str]] = {
-    "scenario_ids": ("scenarios", "scenario_id"),
-    "decision_ids": ("decisions", "decision_id"),
-    "notification_run_ids": ("notification_runs", "run_id"),
-}
+#: Tables that describe a store rather than hold its data: each store keeps its own
+#: (its schema version, and the counters it hands ids out from: moved past the copied ids).
+OWN_TABLES = frozenset({"schema_version", "counters"})
 
 #: Rows read from the source and written to the target at a time.
 BATCH_ROWS = 50_000
@@ -148,7 +143,7 @@ def copy_store(source: Store, target: Store) -> CopyResult:
                 target_tables = store_tables(write)
                 _check_same_tables(tables, target_tables)
                 rows = {table: _copy_table(read, write, table) for table in target_tables}
-                _advance_sequences(read, write)
+                _advance_counters(read, write)
                 return CopyResult(rows=rows, snapshots=rows.get("snapshots", 0))
 
             return target._write(work)
@@ -220,25 +215,13 @@ def _copy_table(read: duckdb.DuckDBPyConnection, write: duckdb.DuckDBPyConnectio
     return int(copied[0][0]) if copied else 0
 
 
-def _advance_sequences(read: duckdb.DuckDBPyConnection, write: duckdb.DuckDBPyConnection) -> None:
-    """Move each sequence of the target past the ids copied and past where the source's stood.
+def _advance_counters(read: duckdb.DuckDBPyConnection, write: duckdb.DuckDBPyConnection) -> None:
+    """Move each id counter of the target past the ids copied and past where the source's stood.
 
-    A backend without sequences has none to move. An id the source gave and then deleted
-    (a scenario) is never given again.
+    An id the source gave and then deleted (a scenario) is never given again.
     """
-    given = dict(read.execute(f"SELECT sequence_name, last_value FROM duckdb_sequences() WHERE {_HERE}").fetchall())
-    sequences = write.execute(
-        f"SELECT sequence_name, start_value, increment_by, last_value FROM duckdb_sequences() WHERE {_HERE}"
-    ).fetchall()
-    for name, start, step, last in sequences:
-        wanted = [value for value in (given.get(name),) if value is not None]
-        if name in SEQUENCE_COLUMNS:
-            table, column = SEQUENCE_COLUMNS[name]
-            top = write.execute(f"SELECT max({q(column)}) FROM {q(table)}").fetchall()[0][0]
-            wanted += [top] if top is not None else []
-        if not wanted or step <= 0:
-            continue
-        current = last if last is not None else start - step
-        calls = (max(wanted) - current + step - 1) // step
-        if calls > 0:
-            write.execute("SELECT max(nextval(?)) FROM range(?)", [name, calls]).fetchall()
+    given = dict(read.execute("SELECT name, value FROM counters").fetchall())
+    for name, (table, column) in ID_COUNTERS.items():
+        top = write.execute(f"SELECT coalesce(max({q(column)}), 0) FROM {q(table)}").fetchall()[0][0]
+        wanted = max(int(given.get(name) or 0), int(top))
+        write.execute("UPDATE counters SET value = greatest(value, ?) WHERE name = ?", [wanted, name])

@@ -9,7 +9,10 @@ brought up to date when it opens (:func:`_migrate`).
 Versions: 1 the first; 2 adds ``snapshots.version`` (uploads of one date are versions of one
 week) and ``milestone_keys`` (the tool key each exported milestone came with); 3 keeps a row
 once instead of once per snapshot (``row_id``, ``snapshots.base_id``, ``<table>_removals``,
-``snapshot_lineage``) and each upload's file contents in a table of its own (``file_contents``).
+``snapshot_lineage``) and each upload's file contents in a table of its own (``file_contents``);
+it also hands ids out from ``counters`` instead of sequences and declares no PRIMARY KEY (a
+shared store has neither; see :mod:`kpi_engine.store.counters`). A file of version 2 keeps
+its old keys and sequences, unused; its counters start past every id it handed out.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import polars as pl
 from kpi_engine.core.errors import InputError
 from kpi_engine.core.schema import TABLES
 from kpi_engine.store.connection import q
+from kpi_engine.store.counters import DDL as COUNTERS_DDL
+from kpi_engine.store.counters import seed_counters
 from kpi_engine.store.lineage import ROW_ID_BASE, removals_table
 from kpi_engine.store.loop_log import create_loop_tables
 
@@ -31,7 +36,7 @@ SCHEMA_VERSION = 3
 _SQL_TYPES: dict[Any, str] = {pl.String: "VARCHAR", pl.Date: "DATE", pl.Float64: "DOUBLE", pl.Int64: "BIGINT"}
 
 
-def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
+def create_schema(cur: duckdb.DuckDBPyConnection, path: Path | str) -> None:
     """Create every table that is missing, inside the caller's transaction.
 
     Raises
@@ -46,7 +51,7 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
             f"the database file {path} was written by a newer version of this program; upgrade the program to open it"
         )
     cur.execute(
-        "CREATE TABLE IF NOT EXISTS snapshots (snapshot_id BIGINT PRIMARY KEY, as_of DATE NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS snapshots (snapshot_id BIGINT NOT NULL, as_of DATE NOT NULL, "
         "created_at TIMESTAMP NOT NULL, author VARCHAR NOT NULL, source_note VARCHAR NOT NULL, "
         # Row counts per table (JSON): listing snapshots must not count every stored row.
         "row_counts VARCHAR NOT NULL, "
@@ -59,7 +64,7 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
         "CREATE TABLE IF NOT EXISTS snapshot_files (snapshot_id BIGINT NOT NULL, file_name VARCHAR NOT NULL, "
         "sha256 VARCHAR NOT NULL, size BIGINT NOT NULL, source VARCHAR NOT NULL, tables VARCHAR NOT NULL)"
     )
-    cur.execute("CREATE TABLE IF NOT EXISTS file_blobs (sha256 VARCHAR PRIMARY KEY, data BLOB NOT NULL)")
+    cur.execute("CREATE TABLE IF NOT EXISTS file_blobs (sha256 VARCHAR NOT NULL, data BLOB NOT NULL)")
     # where each content's bytes are kept (see kpi_engine.store.file_contents)
     cur.execute("CREATE TABLE IF NOT EXISTS file_contents (sha256 VARCHAR NOT NULL, snapshot_id BIGINT NOT NULL)")
     for table, columns in TABLES.items():
@@ -78,25 +83,25 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path) -> None:
         "CREATE TABLE IF NOT EXISTS changes (snapshot_id BIGINT NOT NULL, change VARCHAR NOT NULL, "
         "milestone_id VARCHAR, project_id VARCHAR, name VARCHAR, detail VARCHAR, days BIGINT)"
     )
-    cur.execute("CREATE TABLE IF NOT EXISTS settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
-    cur.execute("CREATE SEQUENCE IF NOT EXISTS scenario_ids START 1")
+    cur.execute("CREATE TABLE IF NOT EXISTS settings (key VARCHAR NOT NULL, value VARCHAR NOT NULL)")
     cur.execute(
-        "CREATE TABLE IF NOT EXISTS scenarios (scenario_id BIGINT PRIMARY KEY, name VARCHAR NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS scenarios (scenario_id BIGINT NOT NULL, name VARCHAR NOT NULL, "
         "author VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, "
         "snapshot_id BIGINT, spec VARCHAR NOT NULL)"
     )
     cur.execute(
-        "CREATE TABLE IF NOT EXISTS mapping_profiles (name VARCHAR PRIMARY KEY, spec VARCHAR NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS mapping_profiles (name VARCHAR NOT NULL, spec VARCHAR NOT NULL, "
         "updated_at TIMESTAMP NOT NULL)"
     )
     # Which milestone an exported one is: the tool's key (an MS Project Unique ID, a Jira
     # issue key) of each milestone of a project, kept from the uploads that brought it.
     cur.execute(
         "CREATE TABLE IF NOT EXISTS milestone_keys (project_id VARCHAR NOT NULL, tool_key VARCHAR NOT NULL, "
-        "milestone_id VARCHAR NOT NULL, source VARCHAR NOT NULL, snapshot_id BIGINT NOT NULL, "
-        "PRIMARY KEY (project_id, tool_key))"
+        "milestone_id VARCHAR NOT NULL, source VARCHAR NOT NULL, snapshot_id BIGINT NOT NULL)"
     )
     create_loop_tables(cur)
+    cur.execute(COUNTERS_DDL)
+    seed_counters(cur)
     _migrate(cur, max(versions) if versions else SCHEMA_VERSION)
 
 

@@ -25,20 +25,20 @@ from kpi_engine.loop.log import (
     NOTIFICATION_COLUMNS,
     RUN_COLUMNS,
 )
+from kpi_engine.store.backends import to_arrow
+from kpi_engine.store.counters import next_id
 
 if TYPE_CHECKING:
     from kpi_engine.store import Store
 
 #: The statements that create the loop's tables; each runs on every open.
 DDL = (
-    "CREATE SEQUENCE IF NOT EXISTS decision_ids START 1",
-    "CREATE TABLE IF NOT EXISTS decisions (decision_id BIGINT PRIMARY KEY, recorded_at TIMESTAMP NOT NULL, "
+    "CREATE TABLE IF NOT EXISTS decisions (decision_id BIGINT NOT NULL, recorded_at TIMESTAMP NOT NULL, "
     "snapshot_id BIGINT NOT NULL, as_of DATE NOT NULL, kind VARCHAR NOT NULL, milestone_id VARCHAR, "
     "kpi_id VARCHAR, finding VARCHAR, decision VARCHAR NOT NULL, decided_by VARCHAR NOT NULL, due DATE, "
     "note VARCHAR, cost DOUBLE, start_date DATE, fraction DOUBLE, value_at_risk DOUBLE, "
     "escalation_level BIGINT, escalate_to VARCHAR)",
-    "CREATE SEQUENCE IF NOT EXISTS notification_run_ids START 1",
-    "CREATE TABLE IF NOT EXISTS notification_runs (run_id BIGINT PRIMARY KEY, started_at TIMESTAMP NOT NULL, "
+    "CREATE TABLE IF NOT EXISTS notification_runs (run_id BIGINT NOT NULL, started_at TIMESTAMP NOT NULL, "
     "snapshot_id BIGINT NOT NULL, as_of DATE NOT NULL, messages BIGINT NOT NULL, failures BIGINT NOT NULL, "
     # JSON lists of "Name <address>" and "Name <address>: what went wrong"
     "recipients VARCHAR NOT NULL, failed VARCHAR NOT NULL)",
@@ -99,13 +99,15 @@ class LoopLog:
         sql = (
             "INSERT INTO decisions (decision_id, recorded_at, "
             + _columns(names)
-            + ") VALUES (nextval('decision_ids'), ?, "
+            + ") VALUES (?, ?, "
             + ", ".join("?" for _ in names)
-            + ") RETURNING decision_id"
+            + ")"
         )
 
         def work(cur: duckdb.DuckDBPyConnection) -> int:
-            return int(cur.execute(sql, [_now(), *values]).fetchall()[0][0])
+            decision_id = next_id(cur, "decision_ids")
+            cur.execute(sql, [decision_id, _now(), *values])
+            return decision_id
 
         return self._store._write(work)
 
@@ -150,23 +152,22 @@ class LoopLog:
         rows = notifications.cast(NOTIFICATION_COLUMNS)
 
         def work(cur: duckdb.DuckDBPyConnection) -> int:
-            run_id = int(
-                cur.execute(
-                    "INSERT INTO notification_runs VALUES (nextval('notification_run_ids'), ?, ?, ?, ?, ?, ?, ?) "
-                    "RETURNING run_id",
-                    [
-                        started_at,
-                        snapshot_id,
-                        as_of,
-                        len(recipients),
-                        len(failed),
-                        json.dumps(list(recipients)),
-                        json.dumps(list(failed)),
-                    ],
-                ).fetchall()[0][0]
+            run_id = next_id(cur, "notification_run_ids")
+            cur.execute(
+                "INSERT INTO notification_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id,
+                    started_at,
+                    snapshot_id,
+                    as_of,
+                    len(recipients),
+                    len(failed),
+                    json.dumps(list(recipients)),
+                    json.dumps(list(failed)),
+                ],
             )
             if rows.height:
-                cur.register(_ROWS_VIEW, rows.with_columns(pl.lit(run_id, pl.Int64).alias("run_id")).to_arrow())
+                cur.register(_ROWS_VIEW, to_arrow(rows.with_columns(pl.lit(run_id, pl.Int64).alias("run_id"))))
                 try:
                     cur.execute(
                         "INSERT INTO notifications (" + _columns(names) + ") SELECT " + _columns(names) + " FROM "

@@ -23,6 +23,7 @@ from kpi_engine.core.bounds import EARLIEST_DATE, LATEST_DATE, date_in_range
 from kpi_engine.core.errors import InputError, Problem, UploadRejected
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import KEYS, TABLES, conform, empty_table
+from kpi_engine.store.backends import to_arrow
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
 from kpi_engine.store.connection import _now, q
 from kpi_engine.store.file_contents import keep_contents, kept_contents
@@ -101,6 +102,8 @@ class IngestResult:
     amends: int | None = None
     identity: Identity = field(default_factory=Identity)
     removals: pl.DataFrame = field(default_factory=empty_removals)
+    #: Another program stored a snapshot first while this upload was written; it was merged again on top.
+    rebased: bool = False
 
     @property
     def built_on(self) -> int | None:
@@ -175,10 +178,9 @@ def _register_upload(
     """
     registered = []
     for table, frame in frames.items():
-        # string views: DuckDB reads them as they are; the default (large strings) copies every text cell
+        # string views where DuckDB reads them as they are; the default (large strings) copies every text cell
         # _ord: the row's place in the upload, which its row id is made of
-        arrow = frame.with_row_index("_ord").to_arrow(compat_level=pl.CompatLevel.newest())
-        cur.register(_upload_view(table), arrow)
+        cur.register(_upload_view(table), to_arrow(frame.with_row_index("_ord")))
         registered.append(_upload_view(table))
     if previous is None:
         return registered  # nothing is carried forward, so the scope is not needed (and costs a join per table)

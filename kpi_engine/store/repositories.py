@@ -19,6 +19,7 @@ from kpi_engine.core.access import AccessPolicy
 from kpi_engine.core.errors import InputError, NotFoundError
 from kpi_engine.core.settings import Settings
 from kpi_engine.store.connection import _now, q
+from kpi_engine.store.counters import next_id
 
 if TYPE_CHECKING:
     from kpi_engine.store import Store
@@ -44,7 +45,7 @@ def save_settings(store: Store, settings: Settings) -> None:
 
     def work(cur: duckdb.DuckDBPyConnection) -> None:
         for key, value in items:
-            cur.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+            _put_setting(cur, key, value)
 
     store._write(work)
 
@@ -58,7 +59,13 @@ def load_access_policy(store: Store) -> AccessPolicy:
 def save_access_policy(store: Store, policy: AccessPolicy) -> None:
     """Store the roles by e-mail address (kept in the settings table as JSON)."""
     text = json.dumps(policy.to_dict(), sort_keys=True)
-    store._write(lambda cur: cur.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [ACCESS_POLICY_KEY, text]))
+    store._write(lambda cur: _put_setting(cur, ACCESS_POLICY_KEY, text))
+
+
+def _put_setting(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """Store one setting, replacing its stored value (a delete and an insert: no keys are declared)."""
+    cur.execute("DELETE FROM settings WHERE key = ?", [key])
+    cur.execute("INSERT INTO settings VALUES (?, ?)", [key, value])
 
 
 # ---------------------------------------------------------------------- scenarios
@@ -70,11 +77,12 @@ def save_scenario(store: Store, name: str, spec: dict[str, Any], snapshot_id: in
     def work(cur: duckdb.DuckDBPyConnection) -> int:
         _check_scenario_name_free(cur, name, None)
         now = _now()
-        rows = cur.execute(
-            "INSERT INTO scenarios VALUES (nextval('scenario_ids'), ?, ?, ?, ?, ?, ?) RETURNING scenario_id",
-            [name, author, now, now, snapshot_id, text],
-        ).fetchall()
-        return int(rows[0][0])
+        scenario_id = next_id(cur, "scenario_ids")
+        cur.execute(
+            "INSERT INTO scenarios VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [scenario_id, name, author, now, now, snapshot_id, text],
+        )
+        return scenario_id
 
     return store._write(work)
 
@@ -128,9 +136,8 @@ def delete_scenario(store: Store, scenario_id: int) -> None:
     """Delete a scenario; see :meth:`Store.delete_scenario`."""
 
     def work(cur: duckdb.DuckDBPyConnection) -> None:
-        rows = cur.execute("DELETE FROM scenarios WHERE scenario_id = ? RETURNING 1", [scenario_id]).fetchall()
-        if not rows:
-            raise _scenario_not_found(scenario_id)
+        _check_scenario_exists(cur, scenario_id)
+        cur.execute("DELETE FROM scenarios WHERE scenario_id = ?", [scenario_id])
 
     store._write(work)
 
@@ -140,9 +147,12 @@ def save_mapping_profile(store: Store, name: str, mapping: dict[str, Any]) -> No
     """Save (or replace) a named column mapping; see :meth:`Store.save_mapping_profile`."""
     clean = short_name(name, "a mapping profile")
     text = _to_json_text(mapping)
-    store._write(
-        lambda cur: cur.execute("INSERT OR REPLACE INTO mapping_profiles VALUES (?, ?, ?)", [clean, text, _now()])
-    )
+
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute("DELETE FROM mapping_profiles WHERE name = ?", [clean])
+        cur.execute("INSERT INTO mapping_profiles VALUES (?, ?, ?)", [clean, text, _now()])
+
+    store._write(work)
 
 
 def mapping_profiles(store: Store) -> list[str]:
@@ -214,9 +224,12 @@ def _check_scenario_name_free(cur: duckdb.DuckDBPyConnection, name: str, scenari
 
 
 def _update_scenario_row(cur: duckdb.DuckDBPyConnection, scenario_id: int, column: str, value: str) -> None:
-    rows = cur.execute(
-        f"UPDATE scenarios SET {q(column)} = ?, updated_at = ? WHERE scenario_id = ? RETURNING 1",
-        [value, _now(), scenario_id],
-    ).fetchall()
-    if not rows:
+    _check_scenario_exists(cur, scenario_id)
+    cur.execute(
+        f"UPDATE scenarios SET {q(column)} = ?, updated_at = ? WHERE scenario_id = ?", [value, _now(), scenario_id]
+    )
+
+
+def _check_scenario_exists(cur: duckdb.DuckDBPyConnection, scenario_id: int) -> None:
+    if not cur.execute("SELECT 1 FROM scenarios WHERE scenario_id = ?", [scenario_id]).fetchall():
         raise _scenario_not_found(scenario_id)
