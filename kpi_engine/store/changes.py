@@ -67,14 +67,14 @@ def snapshot_changes(
     if built_on_previous:
         touched = (
             "WHERE milestone_id IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new "
-            "UNION ALL SELECT m.milestone_id FROM milestones m SEMI JOIN (SELECT row_id FROM "
-            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.row_id = m.row_id)"
+            "UNION ALL SELECT m.milestone_id FROM milestones m SEMI JOIN (SELECT stored_row FROM "
+            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row)"
         )
     old, new = (
         pl.from_arrow(
             cur.sql(
                 f"SELECT {', '.join(q(c) for c in cols)} FROM {snapshot_rows('milestones', 'of')} {touched} "
-                "ORDER BY row_id",
+                "ORDER BY stored_row",
                 params={"of": of, "new": new_id} if touched else {"of": of},
             ).to_arrow_table()
         )
@@ -87,14 +87,14 @@ def snapshot_changes(
         ("kpi_actuals", ["kpi_id", "as_of", "value"]),
         ("projects", ["project_id", "name", "budget"]),
     ):
-        sql = f"SELECT {', '.join(q(c) for c in cols)} FROM {snapshot_rows(table, 'of')} ORDER BY row_id"
+        sql = f"SELECT {', '.join(q(c) for c in cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
         before = pl.from_arrow(cur.sql(sql, params={"of": previous}).to_arrow_table())
         after = pl.from_arrow(cur.sql(sql, params={"of": new_id}).to_arrow_table())
         assert isinstance(before, pl.DataFrame) and isinstance(after, pl.DataFrame)
         if table == "kpi_actuals":
             names = pl.from_arrow(
                 cur.sql(
-                    f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY row_id", params={"of": new_id}
+                    f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY stored_row", params={"of": new_id}
                 ).to_arrow_table()
             )
             assert isinstance(names, pl.DataFrame)

@@ -8,7 +8,7 @@ brought up to date when it opens (:func:`_migrate`).
 
 Versions: 1 the first; 2 adds ``snapshots.version`` (uploads of one date are versions of one
 week) and ``milestone_keys`` (the tool key each exported milestone came with); 3 keeps a row
-once instead of once per snapshot (``row_id``, ``snapshots.base_id``, ``<table>_removals``,
+once instead of once per snapshot (``stored_row``, ``snapshots.base_id``, ``<table>_removals``,
 ``snapshot_lineage``) and each upload's file contents in a table of its own (``file_contents``);
 it also hands ids out from ``counters`` instead of sequences and declares no PRIMARY KEY (a
 shared store has neither; see :mod:`kpi_engine.store.counters`). A file of version 2 keeps
@@ -70,11 +70,11 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path | str) -> None:
     for table, columns in TABLES.items():
         body = ", ".join(f"{q(name)} {_SQL_TYPES[col.dtype]}" for name, col in columns.items())
         cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {q(table)} (snapshot_id BIGINT NOT NULL, row_id BIGINT NOT NULL, {body})"
+            f"CREATE TABLE IF NOT EXISTS {q(table)} (snapshot_id BIGINT NOT NULL, stored_row BIGINT NOT NULL, {body})"
         )
         # the rows of earlier snapshots a snapshot no longer holds (kpi_engine.store.lineage)
         cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {removals_table(table)} (snapshot_id BIGINT NOT NULL, row_id BIGINT NOT NULL)"
+            f"CREATE TABLE IF NOT EXISTS {removals_table(table)} (snapshot_id BIGINT NOT NULL, stored_row BIGINT NOT NULL)"
         )
     cur.execute(
         "CREATE TABLE IF NOT EXISTS snapshot_lineage (snapshot_id BIGINT NOT NULL, ancestor_id BIGINT NOT NULL)"
@@ -136,11 +136,11 @@ def _keep_rows_once(cur: duckdb.DuckDBPyConnection) -> None:
     """
     cur.execute("ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS base_id BIGINT")
     for table in TABLES:
-        cur.execute(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS row_id BIGINT")
+        cur.execute(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS stored_row BIGINT")
         # the row's place among its snapshot's rows, in the order they were stored
         cur.execute(
-            f"UPDATE {q(table)} t SET row_id = n.row_id FROM (SELECT rowid AS r, snapshot_id * ? "
-            f"+ row_number() OVER (PARTITION BY snapshot_id ORDER BY rowid) - 1 AS row_id FROM {q(table)}) n "
+            f"UPDATE {q(table)} t SET stored_row = n.stored_row FROM (SELECT rowid AS r, snapshot_id * ? "
+            f"+ row_number() OVER (PARTITION BY snapshot_id ORDER BY rowid) - 1 AS stored_row FROM {q(table)}) n "
             "WHERE t.rowid = n.r",
             [ROW_ID_BASE],
         )

@@ -219,7 +219,8 @@ def _known_projects(
     rows: list[tuple[str, str, str | None]] = []
     if base is not None:
         rows += cur.execute(
-            f"SELECT project_id, name, owner FROM {snapshot_rows('projects', 'base')} ORDER BY row_id", {"base": base}
+            f"SELECT project_id, name, owner FROM {snapshot_rows('projects', 'base')} ORDER BY stored_row",
+            {"base": base},
         ).fetchall()
     uploaded = frames.get("projects")
     if uploaded is not None:

@@ -3,7 +3,7 @@
 A snapshot is built on another one (its *base*: the snapshot an upload was laid over) and
 differs from it only in what the upload brought. So each canonical table keeps a row
 once, tagged with the snapshot that stored it (``snapshot_id``) and an id of its own
-(``row_id``); a snapshot that no longer holds a row it inherited records that in
+(``stored_row``); a snapshot that no longer holds a row it inherited records that in
 ``<table>_removals`` (one per canonical table, :func:`removals_table`). ``snapshot_lineage`` lists each snapshot with itself and every snapshot
 it was built on, back to the first.
 
@@ -12,9 +12,10 @@ removed by one. A week that changes a tenth of the projects stores a tenth of th
 Uploads built on an older snapshot (a snapshot dated before the newest) branch off it:
 the removals of one branch are not in the other's lineage, so they do not touch it.
 
-``row_id`` is ``snapshot_id * ROW_ID_BASE + n`` with ``n`` the row's place in the rows its
+``stored_row`` is ``snapshot_id * ROW_ID_BASE + n`` with ``n`` the row's place in the rows its
 snapshot stored: unique without a sequence, and ordering by it gives the order in which
-the rows of a snapshot were first stored, carried rows before the new ones.
+the rows of a snapshot were first stored, carried rows before the new ones. (Not
+``row_id``: the shared store's DuckLake keeps that name for itself.)
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def snapshot_rows(table: str, param: str) -> str:
         f"(SELECT t.* FROM {q(table)} t "
         f"SEMI JOIN (SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = ${param}) a "
         "ON a.ancestor_id = t.snapshot_id "
-        f"ANTI JOIN (SELECT r.row_id FROM {removals_table(table)} r JOIN snapshot_lineage a "
+        f"ANTI JOIN (SELECT r.stored_row FROM {removals_table(table)} r JOIN snapshot_lineage a "
         f"ON a.ancestor_id = r.snapshot_id WHERE a.snapshot_id = ${param}) x "
-        "ON x.row_id = t.row_id)"
+        "ON x.stored_row = t.stored_row)"
     )
 
 
@@ -66,9 +67,9 @@ def every_snapshots_rows(table: str) -> str:
     return (
         f"(SELECT a.snapshot_id AS in_snapshot, t.* FROM {q(table)} t "
         "JOIN snapshot_lineage a ON a.ancestor_id = t.snapshot_id "
-        f"ANTI JOIN (SELECT a.snapshot_id, r.row_id FROM {removals_table(table)} r JOIN snapshot_lineage a "
+        f"ANTI JOIN (SELECT a.snapshot_id, r.stored_row FROM {removals_table(table)} r JOIN snapshot_lineage a "
         "ON a.ancestor_id = r.snapshot_id) x "
-        "ON x.snapshot_id = a.snapshot_id AND x.row_id = t.row_id)"
+        "ON x.snapshot_id = a.snapshot_id AND x.stored_row = t.stored_row)"
     )
 
 

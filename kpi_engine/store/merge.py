@@ -192,7 +192,7 @@ def _register_upload(
     if previous is not None and any(t in frames for t in _MILESTONE_COLUMN):
         previous_ms = pl.from_arrow(
             cur.sql(
-                f"SELECT milestone_id, project_id FROM {snapshot_rows('milestones', 'base')} ORDER BY row_id",
+                f"SELECT milestone_id, project_id FROM {snapshot_rows('milestones', 'base')} ORDER BY stored_row",
                 params={"base": previous},
             ).to_arrow_table()
         )
@@ -258,13 +258,13 @@ def _merge_tables(
                     f"WHERE m.milestone_id = p.{q(_MILESTONE_COLUMN[table])})"
                 )
             removed = cur.execute(
-                f"INSERT INTO {removals_table(table)} SELECT $new, p.row_id FROM {snapshot_rows(table, 'base')} p "
+                f"INSERT INTO {removals_table(table)} SELECT $new, p.stored_row FROM {snapshot_rows(table, 'base')} p "
                 f"WHERE NOT ({' AND '.join(kept)})",
                 {"new": new_id, "base": base},
             ).fetchall()[0][0]
             counts[table] -= int(removed)
         added = cur.execute(
-            f"INSERT INTO {q(table)} (snapshot_id, row_id, {cols}) "
+            f"INSERT INTO {q(table)} (snapshot_id, stored_row, {cols}) "
             f"SELECT $new, $first + _ord, {cols} FROM {_upload_view(table)}",
             {"new": new_id, "first": new_id * ROW_ID_BASE},
         ).fetchall()[0][0]
@@ -329,7 +329,7 @@ def _schedule_problems(
     if previous is None:
         tables = {t: frames[t].select(list(TABLES[t])) if t in frames else empty_table(t) for t in _SCHEDULE_TABLES}
         return schedule_problems(Portfolio.from_tables(tables, as_of), frames, previous)
-    for order in ("", "ORDER BY row_id"):
+    for order in ("", "ORDER BY stored_row"):
         tables = {}
         for table in _SCHEDULE_TABLES:
             cols = ", ".join(q(c) for c in _SCHEDULE_COLUMNS[table])
@@ -383,8 +383,8 @@ def _dangling_warnings(
         # of ``table`` with an uploaded key are the ones it stored itself.
         rows = cur.execute(
             f"WITH removed AS (SELECT t.{q(target_column)} AS id FROM {q(target)} t SEMI JOIN "
-            f"(SELECT row_id FROM {removals_table(target)} WHERE snapshot_id = $new) r "
-            f"ON r.row_id = t.row_id EXCEPT SELECT {q(target_column)} FROM {q(target)} WHERE snapshot_id = $new) "
+            f"(SELECT stored_row FROM {removals_table(target)} WHERE snapshot_id = $new) r "
+            f"ON r.stored_row = t.stored_row EXCEPT SELECT {q(target_column)} FROM {q(target)} WHERE snapshot_id = $new) "
             f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x JOIN removed r ON r.id = x.{q(column)} "
             "WHERE x.snapshot_id <> $new GROUP BY 1 ORDER BY 1",
             {"new": new_id},

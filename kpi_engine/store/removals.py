@@ -41,8 +41,8 @@ def removed_milestones(cur: duckdb.DuckDBPyConnection, base: int | None, new_id:
     # those whose id it did not store again (ids are unique in a snapshot).
     frame = pl.from_arrow(
         cur.sql(
-            "WITH gone AS (SELECT m.* FROM milestones m SEMI JOIN (SELECT row_id FROM "
-            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.row_id = m.row_id "
+            "WITH gone AS (SELECT m.* FROM milestones m SEMI JOIN (SELECT stored_row FROM "
+            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row "
             "WHERE m.milestone_id NOT IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new)) "
             "SELECT m.milestone_id, m.name, m.project_id, "
             f"coalesce((SELECT list(l.kpi_id ORDER BY l.kpi_id) FROM {snapshot_rows('links', 'base')} l "

@@ -87,7 +87,7 @@ def load_portfolio(store: Store, snapshot_id: int | None) -> Portfolio:
     snapshot_id = resolve(store, snapshot_id)
     tables = {
         table: store._frame(
-            f"SELECT {', '.join(q(c) for c in columns)} FROM {snapshot_rows(table, 'of')} ORDER BY row_id",
+            f"SELECT {', '.join(q(c) for c in columns)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row",
             {"of": snapshot_id},
         )
         for table, columns in TABLES.items()
@@ -101,7 +101,7 @@ def load_milestone_history(store: Store) -> pl.DataFrame:
         "SELECT m.in_snapshot AS snapshot_id, s.as_of, m.milestone_id, m.project_id, m.baseline_finish, "
         "m.forecast_finish, m.actual_finish, m.reported_status "
         f"FROM {every_snapshots_rows('milestones')} m JOIN snapshots s ON s.snapshot_id = m.in_snapshot "
-        "ORDER BY s.as_of, m.in_snapshot, m.row_id"
+        "ORDER BY s.as_of, m.in_snapshot, m.stored_row"
     )
 
 
