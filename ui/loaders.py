@@ -295,6 +295,20 @@ def _exception_rows(
     return views.exception_rows(result(path, snapshot_id, settings), chosen, listed)
 
 
+def exception_totals(
+    path: str, snapshot_id: int, settings: SettingsKey, chosen: views.ExceptionFilter
+) -> views.ExceptionTotals:
+    """Return the totals of :func:`exception_rows` (:func:`kpi_engine.engine.views.exception_totals`), kept alike."""
+    return _exception_totals(path, snapshot_id, settings, chosen, data_version(path))
+
+
+@shared(max_entries=16, show_spinner=False)
+def _exception_totals(
+    path: str, snapshot_id: int, settings: SettingsKey, chosen: views.ExceptionFilter, version: DataVersion
+) -> views.ExceptionTotals:
+    return views.exception_totals(_exception_rows(path, snapshot_id, settings, chosen, version))
+
+
 def unreachable(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
     """Return the people an open item is escalated to who have no e-mail address (read-only, shared).
 
