@@ -42,5 +42,8 @@ with timing.run_clock(page.url_path) as clock:
     pages_mode.mark_frame()
     pages_mode.resume()
     clock.page_starts()
-    with errors.guard():
-        page.run()
+    try:
+        with errors.guard():
+            page.run()
+    finally:  # also when the page stops early (st.stop, a page switch)
+        context.warm_older_snapshots()

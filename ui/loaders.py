@@ -21,6 +21,7 @@ Two kinds of cache:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
@@ -34,7 +35,7 @@ from typing import Any, TypeVar
 import polars as pl
 import streamlit as st
 
-from kpi_engine.analysis import analyse, milestone_history
+from kpi_engine.analysis import OlderSnapshot, analyse, milestone_history, older_snapshot, report_snapshot_ids
 from kpi_engine.core.access import AccessPolicy
 from kpi_engine.core.errors import InputError, KpiError, Problem, UploadRejected
 from kpi_engine.core.settings import Settings
@@ -211,6 +212,12 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
     before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
     if previous_id is not None and before is not None:
         known[previous_id] = before.milestones
+    for older_id in report_snapshot_ids(_store(path), snapshot_id):
+        if older_id not in known:
+            try:
+                known[older_id] = older(path, older_id, settings).milestones
+            except KpiError:  # left to milestone_history, which schedules it alone or leaves it out
+                continue
     return milestone_history(_store(path), snapshot_id, known)
 
 
@@ -374,6 +381,9 @@ def clear() -> None:
     st.cache_data.clear()
     for cached in _SHARED:
         cached.clear()
+    with _older_guard:
+        _older.clear()
+        _warmed.clear()
 
 
 # ------------------------------------------------------------------ uploads
@@ -456,12 +466,80 @@ def project_choices(path: str, snapshots_stored: int) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ reporting credibility
-@st.cache_data(show_spinner=False, max_entries=256)
 def snapshot_reports(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
-    """Return one snapshot's status reports with their watermelon flags (cached per snapshot)."""
-    from kpi_engine.analysis import snapshot_reports as reports_of
+    """Return one snapshot's status reports with their watermelon flags (kept per snapshot, see :func:`older`)."""
+    return older(path, snapshot_id, settings).reports
 
-    return reports_of(_store(path), snapshot_id, settings_of(settings))
+
+# ------------------------------------------------------------------ older snapshots
+# The reporting history and the slip history read every snapshot before the one shown. Each
+# is computed once per process (both read the same engine run) and kept here, not in a
+# Streamlit cache, so that a thread may compute them after a page is drawn (:func:`warm_older`)
+# and the next page that needs them finds them. A snapshot never changes once stored.
+
+#: Older snapshots kept at most (about 15 MB each at 100,000 milestones).
+OLDER_KEPT = 256
+_older: dict[tuple[str, int, SettingsKey], OlderSnapshot | KpiError] = {}
+_older_locks: dict[tuple[str, int, SettingsKey], threading.Lock] = {}
+_older_guard = threading.Lock()
+_warmed: set[tuple[str, int, SettingsKey]] = set()
+
+
+def older(path: str, snapshot_id: int, settings: SettingsKey) -> OlderSnapshot:
+    """Return a snapshot's reports and schedule (:func:`kpi_engine.analysis.older_snapshot`), computed once.
+
+    Safe from any thread: a second caller waits for the first one's run. Shared and
+    read-only.
+
+    Raises
+    ------
+    KpiError
+        The snapshot cannot be computed (kept too: it is not tried again).
+    """
+    key = (path, snapshot_id, settings)
+    with _older_guard:
+        lock = _older_locks.setdefault(key, threading.Lock())
+    with lock:
+        found = _older.get(key)
+        if found is None:
+            try:
+                found = older_snapshot(_store(path), snapshot_id, settings_of(settings))
+            except KpiError as err:
+                found = err
+            with _older_guard:
+                while len(_older) >= OLDER_KEPT:
+                    _older.pop(next(iter(_older)))
+                _older[key] = found
+    if isinstance(found, KpiError):
+        raise found
+    return found
+
+
+def warm_older(path: str, snapshot_id: int, settings: SettingsKey) -> None:
+    """Compute, in a background thread, every snapshot before ``snapshot_id`` the histories read.
+
+    Started once per snapshot and settings after a page is drawn: the pages that read the
+    reporting or slip history (Exceptions, Governance, History) then find them computed.
+    The snapshot and the one before it are left out (the pages compute those first anyway).
+    """
+    key = (path, snapshot_id, settings)
+    with _older_guard:
+        if key in _warmed:
+            return
+        _warmed.add(key)
+
+    def work() -> None:
+        try:
+            store_ = _store(path)
+            skip = {snapshot_id, store_.previous_snapshot_id(snapshot_id)}
+            for older_id in report_snapshot_ids(store_, snapshot_id):
+                if older_id not in skip:
+                    with contextlib.suppress(KpiError):
+                        older(path, older_id, settings)
+        except Exception:  # a failure here shows again, to the page that needs the snapshot
+            log.debug("computing the older snapshots of %s in the background failed", snapshot_id, exc_info=True)
+
+    threading.Thread(target=work, name="kpi-older-snapshots", daemon=True).start()
 
 
 @shared(max_entries=8, show_spinner="Reading the reports of every snapshot ...")
@@ -470,7 +548,6 @@ def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.Dat
 
     Shared and read-only.
     """
-    from kpi_engine.analysis import report_snapshot_ids
     from kpi_engine.engine.credibility import empty_reports, report_rows
 
     # The snapshot shown and the one before it are computed already (watermelons do not depend
