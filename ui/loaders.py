@@ -384,6 +384,7 @@ def clear() -> None:
     with _older_guard:
         _older.clear()
         _warmed.clear()
+        _generation[0] += 1
 
 
 # ------------------------------------------------------------------ uploads
@@ -483,6 +484,8 @@ _older: dict[tuple[str, int, SettingsKey], OlderSnapshot | KpiError] = {}
 _older_locks: dict[tuple[str, int, SettingsKey], threading.Lock] = {}
 _older_guard = threading.Lock()
 _warmed: set[tuple[str, int, SettingsKey]] = set()
+#: Bumped by :func:`clear`: a run that started before it does not keep its result.
+_generation = [0]
 
 
 def older(path: str, snapshot_id: int, settings: SettingsKey) -> OlderSnapshot:
@@ -502,6 +505,7 @@ def older(path: str, snapshot_id: int, settings: SettingsKey) -> OlderSnapshot:
     with lock:
         found = _older.get(key)
         if found is None:
+            generation = _generation[0]
             try:
                 found = older_snapshot(_store(path), snapshot_id, settings_of(settings))
             except KpiError as err:
@@ -509,7 +513,8 @@ def older(path: str, snapshot_id: int, settings: SettingsKey) -> OlderSnapshot:
             with _older_guard:
                 while len(_older) >= OLDER_KEPT:
                     _older.pop(next(iter(_older)))
-                _older[key] = found
+                if generation == _generation[0]:
+                    _older[key] = found
     if isinstance(found, KpiError):
         raise found
     return found
