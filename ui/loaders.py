@@ -544,7 +544,8 @@ def warm_older(path: str, snapshot_id: int, settings: SettingsKey) -> None:
         except Exception:  # a failure here shows again, to the page that needs the snapshot
             log.debug("computing the older snapshots of %s in the background failed", snapshot_id, exc_info=True)
 
-    threading.Thread(target=work, name="kpi-older-snapshots", daemon=True).start()
+    # not a daemon: at exit the interpreter waits for it instead of stopping it inside the database
+    threading.Thread(target=work, name="kpi-older-snapshots").start()
 
 
 @shared(max_entries=8, show_spinner="Reading the reports of every snapshot ...")
