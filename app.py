@@ -42,8 +42,5 @@ with timing.run_clock(page.url_path) as clock:
     pages_mode.mark_frame()
     pages_mode.resume()
     clock.page_starts()
-    try:
-        with errors.guard():
-            page.run()
-    finally:  # also when the page stops early (st.stop, a page switch)
-        context.warm_older_snapshots()
+    with errors.guard():
+        page.run()

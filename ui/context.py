@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date
 
 import streamlit as st
 
-from kpi_engine.core.errors import KpiError
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.compute import EngineResult
 from ui import format as fmt
 from ui import loaders, pages_mode
-
-log = logging.getLogger(__name__)
 
 #: Session-state key of the chosen snapshot id (the sidebar selectbox writes it).
 SNAPSHOT_KEY = "snapshot_id"
@@ -164,26 +160,6 @@ def load_sample_now() -> None:
         load_sample(loaders.store())
         loaders.clear()
         status.update(label="Sample portfolio loaded", state="complete")
-
-
-def warm_older_snapshots() -> None:
-    """After a page is drawn, compute the older snapshots the histories read, in the background.
-
-    See :func:`ui.loaders.warm_older`; nothing happens without a snapshot.
-    """
-    try:
-        ctx = current_quietly()
-        if ctx is not None:
-            loaders.warm_older(ctx.path, ctx.snapshot_id, ctx.settings_key)
-    except KpiError:  # e.g. the file is busy: the pages compute what they need themselves
-        log.debug("no background work after this run", exc_info=True)
-
-
-def current_quietly() -> Context | None:
-    """The chosen snapshot's context, or None (no snapshot, or the page was opened outside app.py's frame)."""
-    if not st.session_state.get(pages_mode.FRAME_KEY):
-        return None
-    return current()
 
 
 def caption(ctx: Context) -> str:

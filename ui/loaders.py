@@ -21,7 +21,6 @@ Two kinds of cache:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import json
@@ -383,7 +382,6 @@ def clear() -> None:
         cached.clear()
     with _older_guard:
         _older.clear()
-        _warmed.clear()
         _generation[0] += 1
 
 
@@ -474,16 +472,14 @@ def snapshot_reports(path: str, snapshot_id: int, settings: SettingsKey) -> pl.D
 
 # ------------------------------------------------------------------ older snapshots
 # The reporting history and the slip history read every snapshot before the one shown. Each
-# is computed once per process (both read the same engine run) and kept here, not in a
-# Streamlit cache, so that a thread may compute them after a page is drawn (:func:`warm_older`)
-# and the next page that needs them finds them. A snapshot never changes once stored.
+# is computed once per process (both read the same engine run) and kept here, safe from any
+# thread. A snapshot never changes once stored.
 
 #: Older snapshots kept at most (about 15 MB each at 100,000 milestones).
 OLDER_KEPT = 256
 _older: dict[tuple[str, int, SettingsKey], OlderSnapshot | KpiError] = {}
 _older_locks: dict[tuple[str, int, SettingsKey], threading.Lock] = {}
 _older_guard = threading.Lock()
-_warmed: set[tuple[str, int, SettingsKey]] = set()
 #: Bumped by :func:`clear`: a run that started before it does not keep its result.
 _generation = [0]
 
@@ -518,34 +514,6 @@ def older(path: str, snapshot_id: int, settings: SettingsKey) -> OlderSnapshot:
     if isinstance(found, KpiError):
         raise found
     return found
-
-
-def warm_older(path: str, snapshot_id: int, settings: SettingsKey) -> None:
-    """Compute, in a background thread, every snapshot before ``snapshot_id`` the histories read.
-
-    Started once per snapshot and settings after a page is drawn: the pages that read the
-    reporting or slip history (Exceptions, Governance, History) then find them computed.
-    The snapshot and the one before it are left out (the pages compute those first anyway).
-    """
-    key = (path, snapshot_id, settings)
-    with _older_guard:
-        if key in _warmed:
-            return
-        _warmed.add(key)
-
-    def work() -> None:
-        try:
-            store_ = _store(path)
-            skip = {snapshot_id, store_.previous_snapshot_id(snapshot_id)}
-            for older_id in report_snapshot_ids(store_, snapshot_id):
-                if older_id not in skip:
-                    with contextlib.suppress(KpiError):
-                        older(path, older_id, settings)
-        except Exception:  # a failure here shows again, to the page that needs the snapshot
-            log.debug("computing the older snapshots of %s in the background failed", snapshot_id, exc_info=True)
-
-    # not a daemon: at exit the interpreter waits for it instead of stopping it inside the database
-    threading.Thread(target=work, name="kpi-older-snapshots").start()
 
 
 @shared(max_entries=8, show_spinner="Reading the reports of every snapshot ...")
