@@ -6,6 +6,7 @@ This is the seam between the store and the pure engine; the CLI and the pages ca
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -152,6 +153,33 @@ def snapshot_reports(store: Store, snapshot_id: int, settings: Settings | None =
 
     settings = settings or store.settings()
     return report_rows(compute(store.load_portfolio(snapshot_id), settings), snapshot_id)
+
+
+@dataclass(frozen=True)
+class OlderSnapshot:
+    """What the pages read from a snapshot before the one they show, from one engine run.
+
+    ``reports`` as :func:`snapshot_reports` gives them; ``milestones`` the schedule columns
+    :func:`milestone_history` takes as a ``known`` snapshot.
+    """
+
+    reports: pl.DataFrame
+    milestones: pl.DataFrame
+
+
+def older_snapshot(store: Store, snapshot_id: int, settings: Settings | None = None) -> OlderSnapshot:
+    """Compute a snapshot once for both its status reports and its place in the slip history.
+
+    Raises
+    ------
+    KpiError
+        The snapshot cannot be computed (e.g. a dependency cycle stored by an older version).
+    """
+    from kpi_engine.engine.credibility import report_rows
+
+    result = compute(store.load_portfolio(snapshot_id), settings or store.settings())
+    schedule = result.milestones.select("milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days")
+    return OlderSnapshot(report_rows(result, snapshot_id), schedule)
 
 
 def report_snapshot_ids(store: Store, upto_snapshot_id: int | None = None) -> list[int]:

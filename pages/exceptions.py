@@ -81,12 +81,11 @@ chosen = views.ExceptionFilter(
 )
 # with the escalation loop's levels and each row's decision
 rows = loaders.exception_rows(*ctx.at, chosen)
-total_at_risk = float(rows["value_at_risk"].sum() or 0.0)
-watermelon_rows = int(rows["watermelon"].sum())
+totals = loaders.exception_totals(*ctx.at, chosen)
 st.markdown(
-    f"**{rows.height:,}** of {result.exceptions.height:,} exception rows · value at risk "
-    f"**{fmt.money(total_at_risk, currency)}** · **{views.watermelon_milestones(rows):,}** watermelon milestones "
-    f"({watermelon_rows:,} rows: a milestone has a row per KPI it hurts)"
+    f"**{totals.rows:,}** of {result.exceptions.height:,} exception rows · value at risk "
+    f"**{fmt.money(totals.value_at_risk, currency)}** · **{totals.watermelon_milestones:,}** watermelon milestones "
+    f"({totals.watermelon_rows:,} rows: a milestone has a row per KPI it hurts)"
 )
 
 if rows.height == 0:

@@ -90,8 +90,12 @@ for section, rows in sections.items():
         f"<p>… and {rows.height - LISTED} more: see the table or download the list.</p>" if rows.height > LISTED else ""
     )
     st.html(f"<ul style='font-size:0.95rem;line-height:1.45;padding-left:1.2rem'>{items}</ul>{more}")
-    with st.expander("As a table"):
-        # the first rows only (a rerun sends the table to the browser); the downloads hold every row
+    # the table is drawn once its expander is opened (every rerun would send it to the browser),
+    # and holds the first rows only; the downloads hold every row
+    as_table = st.expander("As a table", key=f"gov_open_{section}", on_change="rerun")
+    if not as_table.open:
+        continue
+    with as_table:
         shown = rows.head(views.TABLE_ROWS)
         st.dataframe(
             shown,

@@ -125,8 +125,15 @@ elif kpis.missing:
         )
 else:
     st.success(f"All {kpis.total} KPIs are projected to meet their targets.", icon=":material/check_circle:")
-if kpis.on_track.height:
-    with st.expander(f"KPIs on track: {kpis.on_track.height}"):
+# the table is drawn once its expander is opened: the pulse is the first page, and every
+# visit would otherwise send it to the browser
+on_track = (
+    st.expander(f"KPIs on track: {kpis.on_track.height}", key="pulse_on_track_open", on_change="rerun")
+    if kpis.on_track.height
+    else None
+)
+if on_track is not None and on_track.open:
+    with on_track:
         st.dataframe(
             fmt.as_tags(kpis.on_track),
             column_order=[

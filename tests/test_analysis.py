@@ -149,3 +149,26 @@ def test_the_slip_history_from_known_results_is_the_history_computed_afresh(tmp_
     assert fresh.height > 0 and fresh["moved_days"].drop_nulls().abs().sum() > 0
     assert fresh["snapshot_id"].n_unique() > 2
     assert_frame_equal(reused, fresh)
+
+
+def test_an_older_snapshot_gives_the_reports_and_the_history_computed_alone(tmp_path):
+    from kpi_engine.analysis import older_snapshot, report_snapshot_ids, snapshot_reports
+    from kpi_engine.sample import load_sample
+
+    with Store.open(tmp_path / "kpi.duckdb") as store:
+        load_sample(store)
+        latest = store.latest_snapshot_id()
+        olders = {i: older_snapshot(store, i) for i in report_snapshot_ids(store, latest)}
+        for snapshot_id, found in olders.items():
+            assert_frame_equal(found.reports, snapshot_reports(store, snapshot_id))
+        reused = milestone_history(store, latest, {i: found.milestones for i, found in olders.items()})
+        fresh = milestone_history(store, latest)
+    assert sum(found.reports["watermelon"].sum() for found in olders.values()) > 0
+    assert_frame_equal(reused, fresh)
+
+
+def test_an_older_snapshot_that_cannot_be_computed_says_why(cyclic_then_clean):
+    from kpi_engine.analysis import older_snapshot
+
+    with Store.open(cyclic_then_clean) as store, pytest.raises(CycleError):
+        older_snapshot(store, 1)

@@ -96,6 +96,22 @@ def test_exception_rows_add_progress(fleet):
     assert rows["percent_complete"].to_list() == [80.0]
 
 
+def test_exception_totals_count_watermelon_milestones_once(fleet):
+    rows = views.exception_rows(fleet, views.ExceptionFilter())
+    # the worked example: M1 and M3 are the two watermelons; give M1 a second KPI row
+    doubled = pl.concat([rows, rows.filter(pl.col("milestone_id") == "M1")])
+    totals = views.exception_totals(doubled)
+    assert totals.rows == rows.height + 1
+    assert totals.watermelon_rows == 3
+    assert totals.watermelon_milestones == 2
+    assert totals.value_at_risk == pytest.approx(float(doubled["value_at_risk"].sum()))
+
+
+def test_exception_totals_of_no_rows(fleet):
+    totals = views.exception_totals(views.exception_rows(fleet, views.ExceptionFilter(programs=("nowhere",))))
+    assert totals == views.ExceptionTotals(0, 0.0, 0, 0)
+
+
 def test_exception_labels_name_milestone_and_kpi(fleet):
     assert views.exception_label(fleet.exceptions).to_list() == [
         "M1 Routing software go-live -> Cost per mile",

@@ -19,6 +19,17 @@ SERIES_COLOURS = {"Actual": "#263238", "Projected": "#1565C0", "Baseline plan": 
 FONT = 13
 
 
+def when(channel: type[alt.SchemaBase], test: str | alt.Parameter, yes: object, no: object) -> alt.SchemaBase:
+    """A channel valued ``yes`` where ``test`` holds (an expression or a selection), else ``no``.
+
+    Built as the channel's own value class: Altair turns the plain ``alt.condition(...)`` dict,
+    like a ``"field:Q"`` string, into its channel class by a slow schema lookup (tens of
+    milliseconds each), which every cold chart paid.
+    """
+    condition = alt.condition(test, alt.value(yes), alt.value(no))["condition"]
+    return channel(no, condition=condition)
+
+
 def rag_scale() -> alt.Scale:
     """The shared status -> colour scale."""
     return alt.Scale(domain=RAG_ORDER, range=[RAG_COLOURS[s] for s in RAG_ORDER])
@@ -63,9 +74,9 @@ def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
         base.mark_rect(cornerRadius=8, stroke="#455A64", strokeWidth=0.6)
         .encode(
             x=alt.X("x0:Q", scale=x_scale, axis=None),
-            x2="x1:Q",
+            x2=alt.X2("x1:Q"),
             y=alt.Y("y0:Q", scale=y_scale, axis=None),
-            y2="y1:Q",
+            y2=alt.Y2("y1:Q"),
             color=alt.Color("status:N", scale=rag_scale(), legend=None),
             tooltip=[
                 alt.Tooltip("level:N", title="Step"),
@@ -81,7 +92,7 @@ def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
         .encode(
             x=alt.X("step:Q", scale=x_scale),
             y=alt.Y("yk:Q", scale=y_scale),
-            text="kicker:N",
+            text=alt.Text("kicker:N"),
         )
         .transform_calculate(yk="1.16")
     )
@@ -90,7 +101,7 @@ def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
         .encode(
             x=alt.X("step:Q", scale=x_scale),
             y=alt.Y("yt:Q", scale=y_scale),
-            text="title_wrapped:N",
+            text=alt.Text("title_wrapped:N"),
             color=alt.Color("ink:N", scale=None),
         )
         .transform_calculate(yt="0.9")
@@ -100,7 +111,7 @@ def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
         .encode(
             x=alt.X("step:Q", scale=x_scale),
             y=alt.Y("yd:Q", scale=y_scale),
-            text="detail_wrapped:N",
+            text=alt.Text("detail_wrapped:N"),
             color=alt.Color("ink:N", scale=None),
         )
         .transform_calculate(yd="0.52")
@@ -113,7 +124,7 @@ def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
             .mark_rule(strokeWidth=2.5, color="#37474F")
             .encode(
                 x=alt.X("a:Q", scale=x_scale),
-                x2="b:Q",
+                x2=alt.X2("b:Q"),
                 y=alt.Y("ym:Q", scale=y_scale),
             )
             .transform_calculate(ym="0.5")
@@ -149,7 +160,7 @@ def slip_history(history: pl.DataFrame, title: str) -> alt.LayerChart:
         ],
     )
     baseline = base.mark_line(strokeDash=[6, 4], color=SERIES_COLOURS["Baseline plan"]).encode(
-        y="baseline_finish:T",
+        y=alt.Y("baseline_finish:T"),
         tooltip=[alt.Tooltip("baseline_finish:T", title="Baseline finish", format="%Y-%m-%d")],
     )
     return alt.layer(baseline, line).properties(height=260, title=alt.TitleParams(title, anchor="start"))
@@ -193,7 +204,7 @@ def slip_heatmap(
                 title=_MEASURE_TITLES[measure],
                 scale=alt.Scale(scheme=scheme, domain=[0, top], clamp=True),
             ),
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+            opacity=when(alt.OpacityValue, pick, 1.0, 0.35),
             tooltip=[
                 alt.Tooltip("group:N", title=group_title),
                 alt.Tooltip("month:O", title="Month due"),
@@ -213,7 +224,7 @@ def slip_heatmap(
         base.mark_text(fontSize=11)
         .encode(
             text=alt.Text(f"{label_value}:Q", format=",.0f"),
-            color=alt.condition(f"datum.{measure} > {top * 0.55}", alt.value("white"), alt.value("#263238")),
+            color=when(alt.ColorValue, f"datum.{measure} > {top * 0.55}", "white", "#263238"),
         )
         .transform_calculate(var_k="datum.value_at_risk / 1000")
     )
@@ -248,7 +259,7 @@ def kpi_program_heatmap(cells: pl.DataFrame, currency: str, ranked: bool = False
                 scale=alt.Scale(scheme="reds", domain=[0, 1]),
                 legend=alt.Legend(format=".0%"),
             ),
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+            opacity=when(alt.OpacityValue, pick, 1.0, 0.35),
             tooltip=[
                 alt.Tooltip("kpi:N", title="KPI"),
                 alt.Tooltip("program:N", title="Program"),
@@ -264,7 +275,7 @@ def kpi_program_heatmap(cells: pl.DataFrame, currency: str, ranked: bool = False
     )
     labels = base.mark_text(fontSize=11).encode(
         text=alt.Text("lost_share:Q", format=".0%"),
-        color=alt.condition("datum.lost_share > 0.55", alt.value("white"), alt.value("#263238")),
+        color=when(alt.ColorValue, "datum.lost_share > 0.55", "white", "#263238"),
     )
     height = 190 + 28 * max(cells["kpi"].n_unique(), 1)
     return alt.layer(rects, labels).properties(
@@ -311,7 +322,7 @@ def kpi_trajectory(
         alt.Chart(trajectory.filter(pl.col("series") == "Actual"))
         .mark_point(filled=True, size=60, color=SERIES_COLOURS["Actual"])
         .encode(
-            x="date:T",
+            x=alt.X("date:T"),
             y=alt.Y("value:Q", scale=y_scale),
             tooltip=[
                 alt.Tooltip("date:T", title="Actual on", format="%Y-%m-%d"),
@@ -335,7 +346,7 @@ def kpi_trajectory(
         alt.Chart(target)
         .mark_point(shape="diamond", size=160, filled=True, color="#C62828")
         .encode(
-            x="date:T",
+            x=alt.X("date:T"),
             y=alt.Y("value:Q", scale=y_scale),
             tooltip=[
                 alt.Tooltip("date:T", title="Target date", format="%Y-%m-%d"),
@@ -346,14 +357,14 @@ def kpi_trajectory(
     target_text = (
         alt.Chart(target)
         .mark_text(align="right", dx=-10, dy=-10, color="#C62828", fontWeight="bold")
-        .encode(x="date:T", y=alt.Y("value:Q", scale=y_scale), text="label:N")
+        .encode(x=alt.X("date:T"), y=alt.Y("value:Q", scale=y_scale), text=alt.Text("label:N"))
     )
     now = alt.Chart(pl.DataFrame({"date": [as_of], "label": [f"as of {fmt.day(as_of, year=False)}"]}))
     today = now.mark_rule(color="#546E7A", strokeDash=[4, 4]).encode(
-        x="date:T", tooltip=[alt.Tooltip("date:T", title="As of", format="%Y-%m-%d")]
+        x=alt.X("date:T"), tooltip=[alt.Tooltip("date:T", title="As of", format="%Y-%m-%d")]
     )
     today_text = now.mark_text(align="left", baseline="top", dx=4, color="#546E7A", fontSize=11).encode(
-        x="date:T", y=alt.value(4), text="label:N"
+        x=alt.X("date:T"), y=alt.YValue(4), text=alt.Text("label:N")
     )
     layers: list[alt.Chart] = [target_rule, today, today_text, lines, actual_points, target_point, target_text]
     if drivers.height:
@@ -361,7 +372,7 @@ def kpi_trajectory(
             alt.Chart(drivers)
             .mark_rule(strokeWidth=2, opacity=0.75)
             .encode(
-                x="computed_finish:T",
+                x=alt.X("computed_finish:T"),
                 color=alt.Color(
                     "computed_status:N",
                     scale=rag_scale(),
@@ -446,11 +457,11 @@ def best_net_frontier(frontier: pl.DataFrame, budget: float, currency: str) -> a
         )
     )
     marker = pl.DataFrame({"budget": [budget], "label": [f"budget {budget:,.0f}"]})
-    rule = alt.Chart(marker).mark_rule(color="black", strokeDash=[4, 3]).encode(x="budget:Q")
+    rule = alt.Chart(marker).mark_rule(color="black", strokeDash=[4, 3]).encode(x=alt.X("budget:Q"))
     label = (
         alt.Chart(marker)
         .mark_text(align="left", dx=5, dy=-6, fontSize=FONT, baseline="top")
-        .encode(x="budget:Q", y=alt.value(0), text="label:N")
+        .encode(x=alt.X("budget:Q"), y=alt.YValue(0), text=alt.Text("label:N"))
     )
     return alt.layer(line, rule, label).properties(height=300)
 

@@ -24,6 +24,8 @@ At = tuple[str, int, loaders.SettingsKey]
 #: Candidate workarounds added on the What-if page: (milestone_id, name, start, cost, fraction).
 ADDED = "bu_added"
 BUDGET = "bu_budget"
+#: Session-state key of the "Add a candidate workaround" expander (open or not).
+ADDER = "bu_adder"
 SCENARIO_NAME = "bu_scenario_name"
 #: Most frontier points drawn (the frontier of thousands of candidates has tens of thousands).
 FRONTIER_POINTS = 1_500
@@ -93,6 +95,28 @@ def _send_to_scenario(snapshot_id: int, as_of: date, chosen: Optimum) -> None:
     whatif.guarded(save)
 
 
+def _candidate_form(ctx: context.Context, milestone_labels: dict[str, str], added: Added) -> None:
+    """The form that adds a candidate workaround, and the button that forgets those added."""
+    if not milestone_labels:
+        st.caption("There is no open milestone to help.")
+    else:
+        with st.form("bu_new", border=False):
+            left, right = st.columns(2)
+            left.selectbox(
+                "Milestone", list(milestone_labels), format_func=milestone_labels.get, key="bu_new_milestone"
+            )
+            right.text_input("Name", key="bu_new_name", placeholder="e.g. Vendor war room")
+            a, b, c = st.columns(3)
+            a.date_input("Starts", value=ctx.as_of, min_value=ctx.as_of, key="bu_new_start")
+            b.number_input(f"Cost ({ctx.currency})", min_value=0.0, value=50_000.0, step=5_000.0, key="bu_new_cost")
+            c.slider("Share of value at risk recovered (%)", 0, 100, 60, key="bu_new_percent")
+            st.form_submit_button(
+                "Add candidate", on_click=_add_candidate, args=(milestone_labels,), icon=":material/add:"
+            )
+    if added:
+        st.button("Forget the candidates added here", key="bu_clear", on_click=_clear_added)
+
+
 def budget_section(ctx: context.Context, milestone_labels: dict[str, str]) -> None:
     """The What-if page's "Best use of a budget": candidates, the best set, the frontier, save as scenario."""
     at, currency, state = ctx.at, ctx.currency, st.session_state
@@ -105,25 +129,12 @@ def budget_section(ctx: context.Context, milestone_labels: dict[str, str]) -> No
     added: Added = tuple(state.get(ADDED, []))
     if BUDGET not in state:
         state[BUDGET] = float(ctx.settings.workaround_budget)
-    with st.expander("Add a candidate workaround", icon=":material/add_circle:"):
-        if not milestone_labels:
-            st.caption("There is no open milestone to help.")
-        else:
-            with st.form("bu_new", border=False):
-                left, right = st.columns(2)
-                left.selectbox(
-                    "Milestone", list(milestone_labels), format_func=milestone_labels.get, key="bu_new_milestone"
-                )
-                right.text_input("Name", key="bu_new_name", placeholder="e.g. Vendor war room")
-                a, b, c = st.columns(3)
-                a.date_input("Starts", value=ctx.as_of, min_value=ctx.as_of, key="bu_new_start")
-                b.number_input(f"Cost ({currency})", min_value=0.0, value=50_000.0, step=5_000.0, key="bu_new_cost")
-                c.slider("Share of value at risk recovered (%)", 0, 100, 60, key="bu_new_percent")
-                st.form_submit_button(
-                    "Add candidate", on_click=_add_candidate, args=(milestone_labels,), icon=":material/add:"
-                )
-        if added:
-            st.button("Forget the candidates added here", key="bu_clear", on_click=_clear_added)
+    # drawn only once opened: its milestone list holds every open milestone (100,000 choices on a
+    # large portfolio), which every rerun of the page would otherwise send
+    adder = st.expander("Add a candidate workaround", icon=":material/add_circle:", key=ADDER, on_change="rerun")
+    if adder.open:
+        with adder:
+            _candidate_form(ctx, milestone_labels, added)
 
     try:
         table = candidates(at, added)

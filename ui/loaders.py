@@ -22,9 +22,11 @@ Two kinds of cache:
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -32,7 +34,7 @@ from typing import Any, TypeVar
 import polars as pl
 import streamlit as st
 
-from kpi_engine.analysis import analyse, milestone_history
+from kpi_engine.analysis import OlderSnapshot, analyse, milestone_history, older_snapshot, report_snapshot_ids
 from kpi_engine.core.access import AccessPolicy
 from kpi_engine.core.errors import InputError, KpiError, Problem, UploadRejected
 from kpi_engine.core.settings import Settings
@@ -91,6 +93,19 @@ def autoload_sample() -> bool:
     return os.environ.get("KPI_AUTOLOAD_SAMPLE", "1").strip() != "0"
 
 
+#: Libraries the first page needs that nothing imports before it runs (about 0.5 s together).
+PAGE_LIBRARIES = ("pandas", "altair")
+
+
+def _import_page_libraries() -> None:
+    """Import :data:`PAGE_LIBRARIES` (a failure is left for the page that needs them to report)."""
+    for name in PAGE_LIBRARIES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            log.debug("importing %s ahead of the first page failed", name, exc_info=True)
+
+
 @st.cache_resource(show_spinner="Loading the sample portfolio into an empty database ...")
 def ensure_sample(path: str) -> None:
     """Load the bundled sample into an empty database, once per file and process.
@@ -101,6 +116,9 @@ def ensure_sample(path: str) -> None:
     target = _store(path)
     if not target.is_empty():
         return
+    # The first page draws tables (Streamlit converts them with pandas) and charts (Altair):
+    # their imports take turns with the sample load's database work instead of following it.
+    threading.Thread(target=_import_page_libraries, name="kpi-page-imports", daemon=True).start()
     try:
         from kpi_engine.sample import load_sample
 
@@ -193,6 +211,12 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
     before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
     if previous_id is not None and before is not None:
         known[previous_id] = before.milestones
+    for older_id in report_snapshot_ids(_store(path), snapshot_id):
+        if older_id not in known:
+            try:
+                known[older_id] = older(path, older_id, settings).milestones
+            except KpiError:  # left to milestone_history, which schedules it alone or leaves it out
+                continue
     return milestone_history(_store(path), snapshot_id, known)
 
 
@@ -295,6 +319,20 @@ def _exception_rows(
     return views.exception_rows(result(path, snapshot_id, settings), chosen, listed)
 
 
+def exception_totals(
+    path: str, snapshot_id: int, settings: SettingsKey, chosen: views.ExceptionFilter
+) -> views.ExceptionTotals:
+    """Return the totals of :func:`exception_rows` (:func:`kpi_engine.engine.views.exception_totals`), kept alike."""
+    return _exception_totals(path, snapshot_id, settings, chosen, data_version(path))
+
+
+@shared(max_entries=16, show_spinner=False)
+def _exception_totals(
+    path: str, snapshot_id: int, settings: SettingsKey, chosen: views.ExceptionFilter, version: DataVersion
+) -> views.ExceptionTotals:
+    return views.exception_totals(_exception_rows(path, snapshot_id, settings, chosen, version))
+
+
 def unreachable(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
     """Return the people an open item is escalated to who have no e-mail address (read-only, shared).
 
@@ -342,6 +380,9 @@ def clear() -> None:
     st.cache_data.clear()
     for cached in _SHARED:
         cached.clear()
+    with _older_guard:
+        _older.clear()
+        _generation[0] += 1
 
 
 # ------------------------------------------------------------------ uploads
@@ -424,12 +465,55 @@ def project_choices(path: str, snapshots_stored: int) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ reporting credibility
-@st.cache_data(show_spinner=False, max_entries=256)
 def snapshot_reports(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
-    """Return one snapshot's status reports with their watermelon flags (cached per snapshot)."""
-    from kpi_engine.analysis import snapshot_reports as reports_of
+    """Return one snapshot's status reports with their watermelon flags (kept per snapshot, see :func:`older`)."""
+    return older(path, snapshot_id, settings).reports
 
-    return reports_of(_store(path), snapshot_id, settings_of(settings))
+
+# ------------------------------------------------------------------ older snapshots
+# The reporting history and the slip history read every snapshot before the one shown. Each
+# is computed once per process (both read the same engine run) and kept here, safe from any
+# thread. A snapshot never changes once stored.
+
+#: Older snapshots kept at most (about 15 MB each at 100,000 milestones).
+OLDER_KEPT = 256
+_older: dict[tuple[str, int, SettingsKey], OlderSnapshot | KpiError] = {}
+_older_locks: dict[tuple[str, int, SettingsKey], threading.Lock] = {}
+_older_guard = threading.Lock()
+#: Bumped by :func:`clear`: a run that started before it does not keep its result.
+_generation = [0]
+
+
+def older(path: str, snapshot_id: int, settings: SettingsKey) -> OlderSnapshot:
+    """Return a snapshot's reports and schedule (:func:`kpi_engine.analysis.older_snapshot`), computed once.
+
+    Safe from any thread: a second caller waits for the first one's run. Shared and
+    read-only.
+
+    Raises
+    ------
+    KpiError
+        The snapshot cannot be computed (kept too: it is not tried again).
+    """
+    key = (path, snapshot_id, settings)
+    with _older_guard:
+        lock = _older_locks.setdefault(key, threading.Lock())
+    with lock:
+        found = _older.get(key)
+        if found is None:
+            generation = _generation[0]
+            try:
+                found = older_snapshot(_store(path), snapshot_id, settings_of(settings))
+            except KpiError as err:
+                found = err
+            with _older_guard:
+                while len(_older) >= OLDER_KEPT:
+                    _older.pop(next(iter(_older)))
+                if generation == _generation[0]:
+                    _older[key] = found
+    if isinstance(found, KpiError):
+        raise found
+    return found
 
 
 @shared(max_entries=8, show_spinner="Reading the reports of every snapshot ...")
@@ -438,7 +522,6 @@ def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.Dat
 
     Shared and read-only.
     """
-    from kpi_engine.analysis import report_snapshot_ids
     from kpi_engine.engine.credibility import empty_reports, report_rows
 
     # The snapshot shown and the one before it are computed already (watermelons do not depend

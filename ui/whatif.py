@@ -24,8 +24,8 @@ from kpi_engine.engine.schedule import Schedule, prepare_schedule
 from kpi_engine.whatif import views as wv
 from kpi_engine.whatif.scenarios import Scenario, ScenarioResult, compare_scenarios, run_scenario
 from kpi_engine.whatif.simulation import SimulationResult, simulate
+from ui import charts, loaders
 from ui import format as fmt
-from ui import loaders
 
 At = tuple[str, int, loaders.SettingsKey]
 Spec = dict[str, Any]
@@ -649,7 +649,7 @@ def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.Lay
     )
     base = alt.Chart(rows).encode(y=y, tooltip=tooltip)
     span = base.mark_rule(strokeWidth=3, color="#B0BEC5").encode(
-        x=alt.X("x_before:Q", scale=x_scale, axis=None), x2="x_after:Q"
+        x=alt.X("x_before:Q", scale=x_scale, axis=None), x2=alt.X2("x_after:Q")
     )
     target = base.mark_tick(thickness=3, size=34, color=TARGET).encode(x=alt.X("x_target:Q", scale=x_scale))
     before = base.mark_point(filled=True, size=150, color=BEFORE, opacity=1).encode(
@@ -664,7 +664,7 @@ def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.Lay
             base.mark_text(dy=dy, fontSize=11, color=colour)
             .encode(
                 x=alt.X(f"x_{column.removeprefix('projected_').removesuffix('_value')}:Q", scale=x_scale),
-                text="text:N",
+                text=alt.Text("text:N"),
             )
             .transform_calculate(text=f"'{prefix}' + " + _kpi_format(f"datum.{column}"))
         )
@@ -716,7 +716,7 @@ def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> 
     base = alt.Chart(frame).encode(y=y)
     bars = base.mark_bar(cornerRadius=2).encode(
         x=alt.X("start:Q", title=f"Change in value at risk ({currency})", axis=alt.Axis(format="~s")),
-        x2="end:Q",
+        x2=alt.X2("end:Q"),
         color=alt.Color("kind:N", scale=colours, legend=None),
         tooltip=[
             alt.Tooltip("step:N", title="Step"),
@@ -727,12 +727,12 @@ def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> 
     labels = (
         base.mark_text(align="left", dx=4, fontSize=11, color="#263238")
         .encode(
-            x="label_at:Q",
-            text="text:N",
+            x=alt.X("label_at:Q"),
+            text=alt.Text("text:N"),
         )
         .transform_calculate(text="format(datum.amount, '+,.3~s')")
     )
-    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#263238").encode(x="x:Q")
+    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#263238").encode(x=alt.X("x:Q"))
     height = 120 + 36 * frame.height
     return alt.layer(bars, zero, labels).properties(
         height=height,
@@ -783,7 +783,7 @@ def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.LayerChart:
         ],
     )
     labels = base.mark_text(dy=-7, fontSize=11).encode(text=alt.Text("change:Q", format="+.3~s"))
-    zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="#455A64").encode(y="zero:Q")
+    zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="#455A64").encode(y=alt.Y("zero:Q"))
     snapshot = bars.filter(pl.col("scenario_order") == 0)
     subtitle = " · ".join(
         f"{figure} {fmt.money(value, currency, compact=True)}"
@@ -815,7 +815,7 @@ def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> alt.LayerChart:
     base = alt.Chart(fan).encode(x=x)
     band = base.mark_area(opacity=0.25, color=AFTER).encode(
         y=alt.Y("p10:Q", title=y_title, scale=y_scale),
-        y2="p90:Q",
+        y2=alt.Y2("p90:Q"),
         tooltip=[
             alt.Tooltip("date:T", title="Date", format="%Y-%m-%d"),
             alt.Tooltip("p10:Q", title="P10", format=",.4~f"),
@@ -835,7 +835,7 @@ def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> alt.LayerChart:
     rule_text = (
         alt.Chart(target)
         .mark_text(align="left", dx=4, dy=-8, color=RAG_COLOURS["Red"], fontWeight="bold")
-        .encode(y=alt.Y("value:Q", scale=y_scale), x=alt.value(0), text="label:N")
+        .encode(y=alt.Y("value:Q", scale=y_scale), x=alt.XValue(0), text=alt.Text("label:N"))
     )
     title = f"{kpi['name']}: median and P10-P90 band"
     return alt.layer(band, median, rule, rule_text).properties(height=320, title=alt.TitleParams(title, anchor="start"))
@@ -855,9 +855,9 @@ def histogram_chart(bins: pl.DataFrame, marks: pl.DataFrame, deterministic: floa
             x=alt.X(
                 "bin_start:Q", title=f"Total value at risk ({currency})", scale=x_scale, axis=alt.Axis(format="~s")
             ),
-            x2="bin_end:Q",
+            x2=alt.X2("bin_end:Q"),
             y=alt.Y("runs:Q", title="Runs"),
-            y2=alt.datum(0),
+            y2=alt.Y2Datum(0),
             tooltip=[
                 alt.Tooltip("bin_start:Q", title="From", format=",.0f"),
                 alt.Tooltip("bin_end:Q", title="To", format=",.0f"),
@@ -881,7 +881,7 @@ def histogram_chart(bins: pl.DataFrame, marks: pl.DataFrame, deterministic: floa
         .encode(
             x=alt.X("value:Q", scale=x_scale),
             color=alt.Color("label:N", scale=colours, title=None, legend=alt.Legend(orient="top")),
-            strokeDash=alt.condition("datum.kind == 'plan'", alt.value([5, 4]), alt.value([1, 0])),
+            strokeDash=charts.when(alt.StrokeDashValue, "datum.kind == 'plan'", [5, 4], [1, 0]),
             tooltip=[alt.Tooltip("label:N", title="Mark"), alt.Tooltip("value:Q", title=currency, format=",.0f")],
         )
     )
@@ -890,8 +890,8 @@ def histogram_chart(bins: pl.DataFrame, marks: pl.DataFrame, deterministic: floa
         .mark_text(align="left", dx=3, baseline="top", fontWeight="bold", fontSize=11)
         .encode(
             x=alt.X("value:Q", scale=x_scale),
-            y=alt.value(4),
-            text="label:N",
+            y=alt.YValue(4),
+            text=alt.Text("label:N"),
             color=alt.Color("label:N", scale=colours, legend=None),
         )
     )

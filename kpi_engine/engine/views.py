@@ -384,12 +384,28 @@ def pulse_counts(result: EngineResult) -> PulseCounts:
     )
 
 
-def watermelon_milestones(exceptions: pl.DataFrame) -> int:
-    """How many distinct milestones of exception rows are watermelons (a milestone has a row per KPI).
+@dataclass(frozen=True)
+class ExceptionTotals:
+    """What the Exceptions page says about a listed set of rows, above its table."""
 
-    The pulse's "Watermelon milestones" counts the same thing over the whole snapshot.
+    rows: int
+    value_at_risk: float
+    watermelon_rows: int
+    watermelon_milestones: int
+
+
+def exception_totals(rows: pl.DataFrame) -> ExceptionTotals:
+    """Count the listed exception rows, their value at risk and their watermelons (rows and milestones).
+
+    One pass over ``rows`` (:func:`exception_rows`), kept by the page's loader with the list,
+    so that a rerun that does not change the list does not count it again.
     """
-    return int(exceptions.filter(pl.col("watermelon").fill_null(False))["milestone_id"].n_unique())
+    totals = rows.select(
+        pl.col("value_at_risk").sum(),
+        pl.col("watermelon").fill_null(False).sum().alias("watermelon_rows"),
+        pl.col("milestone_id").filter(pl.col("watermelon").fill_null(False)).n_unique().alias("melons"),
+    ).row(0)
+    return ExceptionTotals(rows.height, float(totals[0] or 0.0), int(totals[1]), int(totals[2]))
 
 
 #: KPI tiles the pulse draws at most; the other misses are one link away (the KPIs page).

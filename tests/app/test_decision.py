@@ -21,6 +21,9 @@ def problems(at: AppTest) -> list[str]:
 
 
 def add_candidate(at: AppTest, milestone_id: str, name: str, start: date, cost: float, percent: int) -> AppTest:
+    if not at.session_state["bu_adder"]:  # the form is drawn once its expander is opened
+        at.session_state["bu_adder"] = True
+        at.run()
     at.selectbox(key="bu_new_milestone").set_value(milestone_id)
     at.text_input(key="bu_new_name").input(name)
     at.date_input(key="bu_new_start").set_value(start)
@@ -35,6 +38,15 @@ def test_no_candidates_says_where_they_come_from(open_app, writable_db):
     at = open_app(writable_db, WHATIF)
     assert no_errors(at), problems(at)
     assert any("No candidate workarounds yet" in i.value for i in at.info)
+
+
+def test_the_candidate_form_is_drawn_once_its_expander_opens(open_app, writable_db):
+    at = open_app(writable_db, WHATIF)
+    assert not [s for s in at.selectbox if s.key == "bu_new_milestone"]
+    at.session_state["bu_adder"] = True
+    at.run()
+    assert no_errors(at), problems(at)
+    assert at.selectbox(key="bu_new_milestone").options
 
 
 def test_candidates_added_on_the_page_are_chosen_within_the_budget_and_saved_as_a_scenario(open_app, writable_db):

@@ -66,6 +66,17 @@ def test_pulse_headlines_the_routing_story(reader):
     assert charts(reader), "the value-at-risk chart is drawn"
 
 
+def test_pulse_lists_the_kpis_on_track_once_opened(open_app, writable_db):
+    at = open_app(writable_db)
+    opened = next(e for e in at.expander if e.label.startswith("KPIs on track: "))
+    count = int(opened.label.removeprefix("KPIs on track: "))
+    assert not [t for t in at.dataframe if "target_value" in t.value.columns]
+    at.session_state["pulse_on_track_open"] = True
+    at.run()
+    assert no_errors(at)
+    assert len(table(at, "name", "target_value")) == count
+
+
 def test_watermelons_only_keeps_watermelon_rows(reader):
     reader.switch_page("pages/exceptions.py")
     reader.run()
@@ -169,6 +180,10 @@ def test_governance_names_who_fixes_each_finding(reader):
     reader.switch_page("pages/governance.py")
     reader.run()
     assert int(metric(reader, "Milestones tied to no KPI")) > 0
+    before = len(reader.dataframe)
+    reader.session_state["gov_open_Milestones tied to no KPI"] = True  # the section's table, once opened
+    reader.run()
+    assert len(reader.dataframe) == before + 1
     tables = [t.value for t in reader.dataframe]
     wish_list = next(t for t in tables if "finding" in t.columns and set(t["finding"]) == {"not tied to any KPI"})
     assert wish_list["escalate_to"].notna().all()
