@@ -21,14 +21,30 @@ folder) take the same three jobs, on the large canonical upload of ``bench_inges
 All cases take turns, one run of each per round, medians; the load average is printed
 at the start and at the end.
 
-Figures (``--scale 0.1 --repeat 3``: 100k tasks, 20k milestones; 10k tasks in the weekly
-upload; medians, load average about 8 at the start and 9 at the end):
+Figures, run 1 (2026-12-07 00:49-00:53 UTC, ``--scale 0.1 --repeat 3``: 100k tasks and 20k
+milestones, the weekly upload 2k milestones and 10,175 tasks; load average 14.5 at the start
+and 9.3 at the end on the 2 cores, other tests and a profile running alongside; medians):
 
-=========================================  ==============  ==============
-case                                        embedded file   shared store
-=========================================  ==============  ==============
-1 floor: CREATE TABLE AS read_csv           see README      see README
-=========================================  ==============  ==============
+============================================  ==================  ==================
+measured                                       embedded file       shared store
+============================================  ==================  ==================
+1 floor: ``CREATE TABLE AS read_csv``          5,471 ms = 1.0x     1,019 ms = 1.0x
+1 full ingest (read, open, ingest, close)      4,468 ms = 0.82x    10,244 ms = 10.1x
+1 ``store.ingest`` alone, full upload          1,673 ms = 0.31x    9,026 ms = 8.9x
+2 ``store.ingest`` alone, weekly upload        2,534 ms = 1.51x    2,238 ms = 0.25x
+  (against the full upload's ``store.ingest``)
+2 bytes the weekly upload adds                 4.19 of 15.2 MB     0.88 of 8.4 MB
+                                               = 0.28x             = 0.10x
+3 floor: ``SELECT *`` of the tables            396 ms = 1.0x       751 ms = 1.0x
+3 ``Store.load_portfolio()`` of the latest     2,269 ms = 5.7x     1,844 ms = 2.5x
+============================================  ==================  ==================
+
+At this size the embedded file's weekly ``store.ingest`` is no cheaper than the full one:
+its checks read the whole merged snapshot back (see the profile in the README's Speed
+section), which at 100k tasks costs as much as inserting them. On the shared store the
+full ingest is far above its floor: DuckLake's own ``CREATE TABLE AS`` writes one Parquet
+file per table, while ``store.ingest`` runs many statements (the merge, the checks read
+back, the changes, the files' bytes), each a round trip to the catalog in PostgreSQL.
 
 Run with ``python -m bench.bench_backends [--scale 0.1] [--repeat 3]``; needs Debian's
 ``postgresql`` package and the extension packages of ``requirements.txt``.

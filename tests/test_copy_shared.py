@@ -1,7 +1,8 @@
 """``copy`` across the two backends: a file into an empty shared store and back into a new file.
 
-Every read the CLI gives (exceptions, KPIs, snapshots, ...), the figures of every snapshot
-and the bytes of every stored file must be the same at each step. The shared store runs on a real PostgreSQL
+Every read the CLI gives (exceptions, KPIs, snapshots, ...), the figures of every
+snapshot and the bytes of every stored file must be the same at each step, and the file
+that comes back holds every table row for row. The shared store runs on a real PostgreSQL
 server (tests/pg_server.py).
 """
 
@@ -11,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_copy import _ok, reads
+from test_copy import _ok, contents, reads
 
 from kpi_engine.store import Store
 
@@ -54,3 +55,9 @@ def test_a_file_copied_into_a_shared_store_and_back_reads_the_same(
     assert list(again) == list(expected)
     for key, value in expected.items():
         assert again[key] == value, key
+    # and the file that came back holds every table row for row, the per-upload tables of bytes too
+    before, after = contents(source), contents(back)
+    assert any(table.startswith("file_data_") for table in before)
+    assert set(after) == set(before)
+    for table, rows in before.items():
+        assert after[table] == rows, table
