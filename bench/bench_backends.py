@@ -21,30 +21,32 @@ folder) take the same three jobs, on the large canonical upload of ``bench_inges
 All cases take turns, one run of each per round, medians; the load average is printed
 at the start and at the end.
 
-Figures, run 1 (2026-12-07 00:49-00:53 UTC, ``--scale 0.1 --repeat 3``: 100k tasks and 20k
-milestones, the weekly upload 2k milestones and 10,175 tasks; load average 14.5 at the start
-and 9.3 at the end on the 2 cores, other tests and a profile running alongside; medians):
+Figures (medians of 3; ratios against the same run's floor; the 2 cores shared with other
+work). Run 2: 2026-12-07 00:53-01:03 UTC, ``--scale 0.25 --repeat 3`` (250k tasks and 50k
+milestones; the weekly upload 25,290 tasks), load average 12.9 at the start and 10.4 at the
+end. Run 1: 00:49-00:53 UTC, ``--scale 0.1`` (100k tasks; weekly 10,175 tasks), load average
+14.5 and 9.3, tests and a profile running alongside:
 
-============================================  ==================  ==================
-measured                                       embedded file       shared store
-============================================  ==================  ==================
-1 floor: ``CREATE TABLE AS read_csv``          5,471 ms = 1.0x     1,019 ms = 1.0x
-1 full ingest (read, open, ingest, close)      4,468 ms = 0.82x    10,244 ms = 10.1x
-1 ``store.ingest`` alone, full upload          1,673 ms = 0.31x    9,026 ms = 8.9x
-2 ``store.ingest`` alone, weekly upload        2,534 ms = 1.51x    2,238 ms = 0.25x
-  (against the full upload's ``store.ingest``)
-2 bytes the weekly upload adds                 4.19 of 15.2 MB     0.88 of 8.4 MB
-                                               = 0.28x             = 0.10x
-3 floor: ``SELECT *`` of the tables            396 ms = 1.0x       751 ms = 1.0x
-3 ``Store.load_portfolio()`` of the latest     2,269 ms = 5.7x     1,844 ms = 2.5x
-============================================  ==================  ==================
+==============================================  =====================  =====================
+measured (run 2; run 1 in brackets)             embedded file          shared store
+==============================================  =====================  =====================
+1 floor: ``CREATE TABLE AS read_csv``           1,930 ms (5,471)       1,815 ms (1,019)
+1 full ingest (read, open, ingest, close)       1.90x (0.82x)          18.0x (10.1x)
+1 ``store.ingest`` alone, full upload           1.57x (0.31x)          11.9x (8.9x)
+2 ``store.ingest`` alone, weekly upload,        0.73x (1.51x)          0.27x (0.25x)
+  against the full upload's ``store.ingest``
+2 bytes the weekly upload adds, against         6.03 / 33.0 MB         1.96 / 19.7 MB
+  the full snapshot alone                       = 0.18x (0.28x)        = 0.10x (0.10x)
+3 floor: ``SELECT *`` of the tables             668 ms (396)           1,677 ms (751)
+3 ``Store.load_portfolio()`` of the latest      2.46x (5.7x)           1.92x (2.5x)
+==============================================  =====================  =====================
 
-At this size the embedded file's weekly ``store.ingest`` is no cheaper than the full one:
-its checks read the whole merged snapshot back (see the profile in the README's Speed
-section), which at 100k tasks costs as much as inserting them. On the shared store the
-full ingest is far above its floor: DuckLake's own ``CREATE TABLE AS`` writes one Parquet
-file per table, while ``store.ingest`` runs many statements (the merge, the checks read
-back, the changes, the files' bytes), each a round trip to the catalog in PostgreSQL.
+The embedded file's weekly ``store.ingest`` is far from a tenth of the full one (0.52x at
+1M tasks in ``bench_ingest``): its checks read the whole merged snapshot back (see the
+profile in the README's Speed section). On the shared store the full ingest is far above
+its floor: DuckLake's own ``CREATE TABLE AS`` writes one Parquet file per table, while
+``store.ingest`` runs many statements (the merge, the checks read back, the changes, the
+files' bytes), each against the catalog in PostgreSQL.
 
 Run with ``python -m bench.bench_backends [--scale 0.1] [--repeat 3]``; needs Debian's
 ``postgresql`` package and the extension packages of ``requirements.txt``.
