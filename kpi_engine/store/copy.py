@@ -205,11 +205,11 @@ def _copy_table(read: duckdb.DuckDBPyConnection, write: duckdb.DuckDBPyConnectio
             f"the table {table} of the store to copy from lacks the column(s) {', '.join(missing)}; "
             "open it once with this version of the program, then copy again"
         )
-    names = ", ".join(q(name) for name in columns)
-    batches = read.sql(f"SELECT {names} FROM {q(table)}").to_arrow_reader(BATCH_ROWS)
+    cols = ", ".join(q(name) for name in columns)
+    batches = read.sql(f"SELECT {cols} FROM {q(table)}").to_arrow_reader(BATCH_ROWS)
     write.register(_VIEW, batches)
     try:
-        copied = write.execute(f"INSERT INTO {q(table)} ({names}) SELECT {names} FROM {q(_VIEW)}").fetchall()
+        copied = write.execute(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(_VIEW)}").fetchall()
     finally:
         write.unregister(_VIEW)
     return int(copied[0][0]) if copied else 0

@@ -111,9 +111,14 @@ def _migrate(cur: duckdb.DuckDBPyConnection, found: int) -> None:
     Tables a version added are created above (``IF NOT EXISTS``); here the columns it added
     to existing tables are filled in.
     """
+    # every column is added before any row is updated: DuckDB refuses to commit a table
+    # altered after its rows were changed in the same transaction
+    if found < 2:
+        cur.execute("ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1")
+    if found < 3:
+        cur.execute("ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS base_id BIGINT")
     if found < 2:
         # version 1 had no versions: number the uploads of each date in the order they came
-        cur.execute("ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1")
         cur.execute(
             "UPDATE snapshots s SET version = n.version FROM (SELECT snapshot_id, "
             "row_number() OVER (PARTITION BY as_of ORDER BY snapshot_id) AS version FROM snapshots) n "
@@ -134,7 +139,6 @@ def _keep_rows_once(cur: duckdb.DuckDBPyConnection) -> None:
     Each old snapshot stays complete by itself (no base, nothing removed), so it reads
     back exactly as before; the snapshots stored from now on keep only what changed.
     """
-    cur.execute("ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS base_id BIGINT")
     for table in TABLES:
         cur.execute(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS stored_row BIGINT")
         # the row's place among its snapshot's rows, in the order they were stored

@@ -152,6 +152,8 @@ SQL_FRAGMENTS = {
     "order",
     "touched",
     "param",
+    # copy.py: the constant condition naming the store's own database and schema in the catalog
+    "_HERE",
 }
 _SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|WHERE|FROM|EXISTS|SET|JOIN)\b")
 
