@@ -9,7 +9,7 @@ For each K in ``--sessions``:
   Chromium cost per page load at that concurrency on this machine, right now);
 - the load: K sessions at once (each its own browser context in one headless Chromium,
   the odd ones on the first instance, the even ones on the second), each opening
-  ``--loads`` pages in turn (Portfolio pulse, Exceptions, Heatmap, KPIs) as fresh page
+  ``--loads`` pages in turn (Portfolio pulse, Exceptions, Heatmap, KPIs, ...) as fresh page
   loads, while two writer processes each store ``--uploads`` weekly uploads through the
   CLI (``python -m kpi_engine ingest ... --db URL``), one after the other.
 
@@ -23,10 +23,15 @@ Run with ``python -m bench.bench_load [--sessions 1 2 4 8] [--loads 3] [--upload
 needs Debian's ``postgresql`` package, Playwright and Debian's Chromium
 (``/usr/bin/chromium``). Nothing is written into the repository.
 
-Figures on the shared 2-core machine (``--sessions 1 2 4 8 12 --loads 3 --uploads 2``, one
-run, load average shown per phase; see README, Speed):
+Figures on the shared 2-core machine (``--sessions 1 2 4 8 --loads 3 --uploads 2 --limit 60``,
+2026-12-07, load average before-after each phase; README, Speed, has the details)::
 
-    see the README's "Many readers and two writers on one shared store" section
+      K floor p50 floor p95  page p50  page p95 loads failed uploads rebased    load avg
+      1     0.50s     1.47s     1.64s     2.94s     3      0       4       3   8.8-8.0
+      2     0.89s     2.36s    12.74s    25.87s     6      0       4       3   7.7-8.4
+      4     1.24s     4.95s    13.45s    22.85s    12      0       4       2   9.7-12.5
+      8     3.91s    11.91s    27.43s    38.61s    24      0       4       2  15.0-17.6
+    snapshots at the end: 24 (the sample's 8 plus 16 uploads that landed)
 """
 
 from __future__ import annotations
