@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import random
 import shutil
 import tempfile
 import threading
@@ -232,6 +233,8 @@ class SharedStore(Backend):
 
     releases_when_idle = False
     concurrent_writers = True
+    #: Attempts to attach while other programs create the catalog of an empty database.
+    ATTACH_ATTEMPTS = 8
 
     def __init__(self, address: SharedStoreAddress) -> None:
         self.address = address
@@ -265,23 +268,39 @@ class SharedStore(Backend):
             "lock_configuration": False,
             "temp_directory": str(spill),
         }
-        con = duckdb.connect(":memory:", config=opening)
+        for attempt in range(1, self.ATTACH_ATTEMPTS + 1):
+            con = duckdb.connect(":memory:", config=opening)
+            try:
+                for extension in extension_files():
+                    con.execute(f"LOAD {_sql_text(str(extension))}")
+                target = "ducklake:postgres:" + address.conninfo()
+                con.execute(
+                    f"ATTACH {_sql_text(target)} AS lake (DATA_PATH {_sql_text(str(address.data_path) + os.sep)})"
+                )
+                break
+            except duckdb.Error as err:
+                con.close()
+                if attempt == self.ATTACH_ATTEMPTS or not _catalog_created_meanwhile(err):
+                    raise self._unreachable(err) from None
+            # another program is creating the catalog of this empty database right now: its
+            # tables appear when it commits, and the next attempt attaches to them
+            time.sleep(random.uniform(0.05, 0.2) * attempt)
         try:
-            for extension in extension_files():
-                con.execute(f"LOAD {_sql_text(str(extension))}")
-            target = "ducklake:postgres:" + address.conninfo()
-            con.execute(f"ATTACH {_sql_text(target)} AS lake (DATA_PATH {_sql_text(str(address.data_path) + os.sep)})")
             con.execute("USE lake")
             con.execute("SET allowed_directories = ?", [[str(address.data_path) + os.sep, str(spill) + os.sep]])
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
         except duckdb.Error as err:
             con.close()
-            first = str(err).splitlines()[0]
-            if address.password:
-                first = first.replace(address.password, "***")
-            raise InputError(f"the shared store {self.name} cannot be opened: {first}") from None
+            raise self._unreachable(err) from None
         return con
+
+    def _unreachable(self, err: duckdb.Error) -> InputError:
+        """The error of a store that cannot be opened, without the password."""
+        first = str(err).splitlines()[0]
+        if self.address.password:
+            first = first.replace(self.address.password, "***")
+        return InputError(f"the shared store {self.name} cannot be opened: {first}")
 
     def prepare_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """A cursor starts in DuckDB's in-memory catalog: point it at the lake."""
@@ -297,6 +316,16 @@ class SharedStore(Backend):
         finally:
             cursor.close()
         return (int(rows[0][0]), 0, 0, 0)
+
+
+def _catalog_created_meanwhile(err: duckdb.Error) -> bool:
+    """Whether attaching failed because another program created the catalog's tables at the same moment.
+
+    DuckLake creates its catalog tables when it first attaches to an empty database; of two
+    programs doing so at once, PostgreSQL refuses the second one's tables as duplicates.
+    """
+    text = str(err)
+    return "Failed to initialize DuckLake" in text and ("already exists" in text or "duplicate key" in text)
 
 
 _VERSION_CONNECTIONS: dict[str, duckdb.DuckDBPyConnection] = {}

@@ -1,5 +1,7 @@
-"""The dashboard and other programs on one database file: a scheduled CLI ingest while the app
-runs shows at the next rerun; a page opened while another program holds the file says busy."""
+"""The dashboard and other programs on one store: a scheduled CLI ingest while the app runs shows
+at the next rerun (on a database file and on a shared store, where each app instance keeps its
+computed results per snapshot and settings); a page opened while another program holds the file
+says busy."""
 
 from __future__ import annotations
 
@@ -7,28 +9,33 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 from app_helpers import no_errors
+from builders import FLEET_DIR
 from reliability.holder import holding
 from streamlit.testing.v1 import AppTest
 
+from kpi_engine.ingest import read_paths, read_upload
+from kpi_engine.store import Store
+from ui import loaders
 from ui.context import SNAPSHOT_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 WEEK = ROOT / "data" / "sample" / "weeks" / "2026-06-15"
 
 
-def _cli_ingest(db: Path, as_of: str) -> subprocess.CompletedProcess[str]:
-    """A scheduled job: the CLI storing a week's files into the app's database file."""
+def _cli_ingest(db: Path | str, as_of: str, *files: Path) -> subprocess.CompletedProcess[str]:
+    """A scheduled job: the CLI storing files (default: a sample week's) into the app's store."""
     return subprocess.run(
         [
             sys.executable,
             "-m",
             "kpi_engine",
             "ingest",
-            *(str(p) for p in sorted(WEEK.glob("*.csv"))),
+            *(str(p) for p in files or sorted(WEEK.glob("*.csv"))),
             "--db",
             str(db),
             "--as-of",
@@ -82,3 +89,45 @@ def test_a_page_opened_while_another_program_holds_the_file_says_busy(
 
     at.run()  # the other program is done: the same session works again
     assert no_errors(at)
+
+
+def test_on_a_shared_store_a_cli_ingest_shows_at_the_next_rerun_and_computed_snapshots_stay_cached(
+    shared_store_url: str, open_app: Callable[..., AppTest], tmp_path: Path
+) -> None:
+    """The app asks the shared store for its latest DuckLake snapshot on every rerun.
+
+    An engine result is kept per (store, snapshot, settings) in the app's process: a rerun
+    hands out the very same object, and a snapshot stored by another program adds a result
+    without throwing away the ones of the snapshots before it (they never change).
+    """
+    files = read_paths(sorted(FLEET_DIR.glob("*.csv")))
+    with Store.open(shared_store_url) as store:
+        store.ingest(read_upload(files), date(2026, 6, 15), author="first", sources=files)
+    at = open_app(shared_store_url)
+    assert no_errors(at)
+    assert at.session_state[SNAPSHOT_KEY] == 1
+    key = loaders.settings_key(shared_store_url)
+    first = loaders.result(shared_store_url, 1, key)
+    at.run()
+    assert loaders.result(shared_store_url, 1, key) is first
+
+    week = tmp_path / "milestones.csv"
+    moved = (FLEET_DIR / "milestones.csv").read_text().replace("2026-08-31,2026-09-07", "2026-08-31,2026-09-14")
+    week.write_text(moved)
+    done = _cli_ingest(shared_store_url, "2026-06-22", week)
+    assert done.returncode == 0, done.stderr
+    at.run()
+
+    assert no_errors(at)
+    picker = at.sidebar.selectbox(key=SNAPSHOT_KEY)
+    assert picker.value == 2
+    assert "22 Jun 2026 (latest)" in picker.format_func(picker.value)
+    assert loaders.settings_key(shared_store_url) == key
+    assert loaders.result(shared_store_url, 1, key) is first
+    second = loaders.result(shared_store_url, 2, key)
+    assert second is not first
+    m1 = {
+        result: r.portfolio.milestones.filter(milestone_id="M1")["forecast_finish"].item()
+        for result, r in (("first", first), ("second", second))
+    }
+    assert m1 == {"first": date(2026, 9, 7), "second": date(2026, 9, 14)}

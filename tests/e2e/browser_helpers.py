@@ -11,7 +11,20 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+
+
+def require_chromium() -> None:
+    """Fail in CI, skip with the reason elsewhere, when Debian's Chromium is missing."""
+    if Path(CHROMIUM).exists():
+        return
+    message = "Debian's chromium is not installed (.ci/run installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def wait_for_app(page) -> None:
@@ -45,8 +58,8 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
     raise RuntimeError("the dashboard did not become healthy in time")
 
 
-def serve(db: Path, folder: Path) -> Iterator[str]:
-    """Run `streamlit run app.py` on ``db`` until the caller is done; yield its address."""
+def serve(db: Path | str, folder: Path) -> Iterator[str]:
+    """Run `streamlit run app.py` on ``db`` (a file or a shared store's address) until the caller is done; yield its address."""
     log = (folder / "server.log").open("wb")  # the full tracebacks a user never sees
     port = _free_port()
     env = {**os.environ, "KPI_DB": str(db)}

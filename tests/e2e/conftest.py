@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from browser_helpers import serve
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-def require_chromium() -> None:
-    """Fail in CI, skip with the reason elsewhere, when Debian's Chromium is missing."""
-    if Path(CHROMIUM).exists():
-        return
-    message = "Debian's chromium is not installed (.ci/run installs it)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+from browser_helpers import CHROMIUM, require_chromium, serve
 
 
 @pytest.fixture(scope="session")

@@ -212,3 +212,56 @@ def test_a_writer_killed_inside_its_transaction_loses_nothing_and_the_next_write
         assert store.load_portfolio(2).milestones.filter(milestone_id="M1")["forecast_finish"].item() == date(
             2026, 9, 21
         )
+
+
+def _first_start(url: str, go: Path) -> subprocess.Popen[str]:
+    """What an app instance does on its first start: open the store, and load the sample when it is empty."""
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from kpi_engine.sample import load_sample
+        from kpi_engine.store import Store
+
+        print("ready", flush=True)
+        while not Path({str(go)!r}).exists():
+            time.sleep(0.01)
+        with Store.open({url!r}) as store:
+            if store.is_empty():
+                load_sample(store)
+            print(store.snapshot_ids(), flush=True)
+        """
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=REPO
+    )
+
+
+def test_two_first_starts_at_once_on_an_empty_store_create_it_and_load_the_sample_once(
+    shared_store_url: str, tmp_path: Path
+) -> None:
+    """Both create the catalog and the tables at the same moment: neither fails, nothing is stored twice."""
+    from kpi_engine.sample import sample_weeks
+
+    go = tmp_path / "go"
+    starts = [_first_start(shared_store_url, go) for _ in range(2)]
+    try:
+        for start in starts:
+            assert start.stdout is not None
+            assert start.stdout.readline().strip() == "ready"
+        go.touch()
+        outputs = [start.communicate(timeout=600) for start in starts]
+    finally:
+        for start in starts:
+            if start.poll() is None:
+                start.kill()
+                start.wait()
+
+    weeks = len(sample_weeks())
+    assert [start.returncode for start in starts] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == [str(list(range(1, weeks + 1)))] * 2
+    with Store.open(shared_store_url) as store:
+        assert store.snapshots()["as_of"].to_list() == [as_of for as_of, _ in sample_weeks()]
+        # one row per counter and one schema version: the tables were created and seeded once
+        assert store._rows("SELECT name, count(*) FROM counters GROUP BY name HAVING count(*) > 1") == []
+        assert store._rows("SELECT count(*) FROM schema_version") == [(1,)]
