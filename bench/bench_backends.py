@@ -57,9 +57,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -67,7 +65,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from bench.bench_ingest import UPLOAD_LIMIT_MB, partial_upload, write_canonical_csv
+from bench.bench_ingest import UPLOAD_LIMIT_MB, StoreRuns, partial_upload, write_canonical_csv
 from bench.common import interleaved_medians, print_table
 from bench.portfolio_gen import generate_portfolio
 from kpi_engine.core.schema import TABLES
@@ -234,26 +232,15 @@ class SharedKind(Kind):
         return folder_bytes(parse_url(db).data_path) + catalog_bytes(db) - self.empty
 
 
-class IngestRuns:
-    """Stores an upload into a store made by ``make`` (open, ingest, close); records ``store.ingest`` alone."""
+class IngestRuns(StoreRuns):
+    """:class:`~bench.bench_ingest.StoreRuns` into a fresh store made by ``make`` before every run."""
 
     def __init__(self, make: Callable[[], str], upload: ParsedUpload, files: list[SourceFile], as_of: date) -> None:
-        self.make, self.upload, self.files, self.as_of = make, upload, files, as_of
-        self.db = ""
-        self.ingest_times: list[float] = []
+        super().__init__("", upload, files, as_of)
+        self.make = make
 
     def setup(self) -> None:
         self.db = self.make()
-
-    def __call__(self) -> None:
-        with Store.open(self.db) as store:
-            start = time.perf_counter()
-            store.ingest(self.upload, self.as_of, sources=self.files)
-            self.ingest_times.append(time.perf_counter() - start)
-
-    def median_ingest(self, warmup: int = 1) -> float:
-        """Median time of ``store.ingest`` alone, leaving out the first ``warmup`` runs."""
-        return statistics.median(self.ingest_times[warmup:])
 
 
 def load_floor(db: str) -> None:

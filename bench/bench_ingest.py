@@ -73,7 +73,7 @@ class StoreRuns:
     the whole run is what a user of the CLI waits for.
     """
 
-    def __init__(self, db: Path, upload: ParsedUpload, files: list[SourceFile], as_of: date) -> None:
+    def __init__(self, db: Path | str, upload: ParsedUpload, files: list[SourceFile], as_of: date) -> None:
         self.db, self.upload, self.files, self.as_of = db, upload, files, as_of
         self.ingest_times: list[float] = []
 

@@ -68,3 +68,15 @@ def kpi(kid: str, **values) -> dict:
         "target_date": date(2026, 12, 31),
         **values,
     }
+
+
+def make_version_1(path: Path) -> None:
+    """Turn a database file into one the first version of the program wrote: no versions, no tool keys."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as raw:
+        raw.execute("CREATE TABLE old_snapshots AS SELECT * EXCLUDE (version) FROM snapshots")
+        raw.execute("DROP TABLE snapshots")
+        raw.execute("ALTER TABLE old_snapshots RENAME TO snapshots")
+        raw.execute("DROP TABLE milestone_keys")
+        raw.execute("UPDATE schema_version SET version = 1")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from builders import FLEET_DIR
+from builders import FLEET_DIR, make_version_1
 
 from kpi_engine import cli
 from kpi_engine.ingest import read_paths, read_upload
@@ -123,16 +123,6 @@ def test_a_file_copied_while_no_program_has_it_open_is_a_backup(db: Path, tmp_pa
     assert _reads(copied, capsys) == _reads(db, capsys)
 
 
-def _make_version_1(path: Path) -> None:
-    """Turn a file into one the first version of the program wrote: no versions, no tool keys."""
-    with duckdb.connect(str(path)) as raw:
-        raw.execute("CREATE TABLE old_snapshots AS SELECT * EXCLUDE (version) FROM snapshots")
-        raw.execute("DROP TABLE snapshots")
-        raw.execute("ALTER TABLE old_snapshots RENAME TO snapshots")
-        raw.execute("DROP TABLE milestone_keys")
-        raw.execute("UPDATE schema_version SET version = 1")
-
-
 def test_a_file_written_by_schema_version_1_opens_and_copies(tmp_path: Path, capsys) -> None:
     old = tmp_path / "old.duckdb"
     with Store.open(old) as store:
@@ -143,7 +133,7 @@ def test_a_file_written_by_schema_version_1_opens_and_copies(tmp_path: Path, cap
         )
         store.ingest(read_upload(read_paths([tasks])), date(2026, 6, 15))
         store.save_settings(store.settings().with_value("amber_days", 4))
-    _make_version_1(old)
+    make_version_1(old)
     target = tmp_path / "new.duckdb"
     assert cli.main(["copy", "--from", str(old), "--to", str(target)]) == 0
     for path in (old, target):

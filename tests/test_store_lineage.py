@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from builders import make_version_1
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -97,13 +98,7 @@ def test_a_version_2_store_opens_reads_back_as_it_did_and_takes_new_uploads(tmp_
 def test_a_store_written_before_versions_and_tool_keys_opens_and_numbers_its_versions(tmp_path):
     path = tmp_path / "old.duckdb"
     write_version_2_store(path)
-    # make it a version-1 file: no versions, no tool keys
-    with duckdb.connect(str(path)) as raw:
-        raw.execute("CREATE TABLE old_snapshots AS SELECT * EXCLUDE (version) FROM snapshots")
-        raw.execute("DROP TABLE snapshots")
-        raw.execute("ALTER TABLE old_snapshots RENAME TO snapshots")
-        raw.execute("DROP TABLE milestone_keys")
-        raw.execute("UPDATE schema_version SET version = 1")
+    make_version_1(path)
     with Store.open(path) as store:
         listing = store.snapshots().select("snapshot_id", "version", "latest").rows()
         assert listing == [(1, 1, True), (4, 1, True), (2, 1, False), (3, 2, True), (5, 1, True)]
