@@ -29,6 +29,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite the golden files under tests/fixtures/golden from the current output",
     )
+    parser.addoption(
+        "--all-backends",
+        action="store_true",
+        help="run the CLI suites on the shared store too, not only the store suite (several minutes more)",
+    )
+
+
+#: Suites that run on the shared store only with --all-backends: each of their tests stores
+#: several uploads, which take about a second each on DuckLake, and together they would
+#: take the default run past ten minutes. The store suite runs on both backends always.
+ALL_BACKENDS_ONLY = frozenset({"test_cli", "test_cli_loop"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the CLI suites' shared-store variants out of the default run (see ALL_BACKENDS_ONLY)."""
+    if config.getoption("--all-backends"):
+        return
+    later = [
+        item
+        for item in items
+        if getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("store_url") == "shared"  # type: ignore[attr-defined]
+        and item.module is not None
+        and item.module.__name__ in ALL_BACKENDS_ONLY
+    ]
+    if later:
+        config.hook.pytest_deselected(items=later)
+        chosen = set(map(id, later))
+        items[:] = [item for item in items if id(item) not in chosen]
 
 
 @pytest.fixture
