@@ -42,12 +42,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.e2e.browser_helpers import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -125,20 +126,6 @@ def server(script: Path, env: dict[str, str], log: Path) -> Iterator[tuple[str, 
                 process.wait()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the server did not answer its health check in time")
-
-
 def _ready(page: Any, title: str) -> None:
     """Wait until ``title`` shows and the script finished, then for the browser to paint."""
     page.wait_for_function(_READY, arg=title, timeout=TIMEOUT_S * 1000, polling=20)
@@ -199,7 +186,8 @@ def measure(
     ``think`` seconds pass on each page before the next is opened (a person reading it).
     """
     with server(script, env, log) as (url, process, start):
-        _wait_healthy(url, process)
+        # polled every 50 ms: the first start is measured to the moment it answers
+        wait_healthy(url, process, timeout=TIMEOUT_S, poll=0.05)
         into.server_up.append(time.perf_counter() - start)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()

@@ -50,7 +50,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.bench_browser import _READY, CHROMIUM, CHROMIUM_ARGS, ROOT, _wait_healthy, server
+from bench.bench_browser import _READY, CHROMIUM, CHROMIUM_ARGS, ROOT, server
+from tests.e2e.browser_helpers import wait_healthy
 
 sys.path.insert(0, str(ROOT / "tests"))
 from pg_server import running_server
@@ -152,7 +153,7 @@ def run_phase(
 
 def _start(stack: ExitStack, script: Path, env: dict[str, str], log: Path) -> str:
     url, process, _ = stack.enter_context(server(script, env, log))
-    _wait_healthy(url, process)
+    wait_healthy(url, process, timeout=TIMEOUT_S, poll=0.05)
     return url
 
 

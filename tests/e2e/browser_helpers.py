@@ -44,7 +44,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0, poll: float = 0.3) -> None:
+    """Wait until the server at ``url`` answers its health check, polling every ``poll`` seconds.
+
+    Raises RuntimeError when the process exits first or ``timeout`` runs out.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -54,7 +58,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.3)
+            time.sleep(poll)
     raise RuntimeError("the dashboard did not become healthy in time")
 
 
@@ -84,7 +88,7 @@ def serve(db: Path | str, folder: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
+        wait_healthy(url, process)
         yield url
     finally:
         process.terminate()
