@@ -403,8 +403,10 @@ def _error(text: str) -> None:
 
 
 #: Columns of the ``exceptions`` table format: what a person scans first (JSON and CSV carry all).
+#: ``project_id`` names the project of a finding on a project, which has neither milestone nor KPI.
 EXCEPTION_TABLE_COLUMNS = [
     "kind",
+    "project_id",
     "milestone_id",
     "kpi_id",
     "finding",

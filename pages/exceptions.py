@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from kpi_engine.engine import views
+from kpi_engine.engine import project_views, views
 from ui import context, decide, decision, export, loaders, specs, urls
 from ui import format as fmt
 
@@ -187,6 +187,32 @@ with st.container(border=True):
     decide.history(ctx, row, key="drill")
     with st.expander("Decide", icon=":material/gavel:"):
         decide.form(ctx, row, key="drill_decide")
+
+on_project = project_views.finding_on_project(row)
+if on_project is not None:  # "project has no owner": no chain to draw, the project itself instead
+    project = project_views.project_finding(result, on_project)
+    if project is None:
+        st.info("This finding names a project this snapshot does not hold; there is nothing more to show.")
+        st.stop()
+    with st.container(border=True):
+        st.markdown("**Project**")
+        st.html(f"<div style='font-size:1rem'>{fmt.escape(project.headline(currency))}</div>")
+        st.markdown("**What to do**")
+        st.html("<ol style='margin:0'>" + "".join(f"<li>{fmt.escape(s)}</li>" for s in project.what_to_do()) + "</ol>")
+    st.markdown(f"**Milestones of {fmt.plain(project.title)}**")
+    if project.milestones.height:
+        st.dataframe(
+            fmt.as_tags(project.milestones),
+            column_order=project.milestones.columns,  # the engine's view chooses and orders them
+            column_config=fmt.columns(currency),
+            hide_index=True,
+            placeholder="–",
+            height=fmt.table_height(project.milestones.height, 420),
+            key="drill_project_milestones",
+        )
+    else:
+        st.info("This project has no milestones in this snapshot.")
+    st.stop()
 
 milestone_id = row["milestone_id"]
 known = milestone_id is not None and milestone_id in result.milestones["milestone_id"]

@@ -235,6 +235,8 @@ if view is not None:
             )
     with right:
         export.chart(view.waterfall_chart, "what-if value at risk by milestone", key="wi_waterfall")
+        if view.waterfall_caption:
+            st.caption(fmt.plain(view.waterfall_caption, limit=None))
 
     st.subheader(f"Milestones that move: {view.moved.height}")
     if view.moved.height:

@@ -530,6 +530,12 @@ def test_an_export_of_a_new_project_creates_it_and_the_project_option_attaches_i
     rows_json = json.loads(capsys.readouterr().out)
     (finding,) = [r for r in rows_json if r["kind"] == "governance" and r["milestone_id"] is r["kpi_id"] is None]
     assert finding["why"] == "Project Depot  electrification: has no owner; the PMO names one accountable person."
+    # the table names the project of the finding, which has neither milestone nor KPI
+    assert cli.main(["exceptions", "--db", sample_db]) == 0
+    header, _rule, *lines = capsys.readouterr().out.splitlines()
+    assert header.split()[:4] == ["kind", "project_id", "milestone_id", "kpi_id"]
+    (line,) = [line for line in lines if "project has no owner" in line]
+    assert line.startswith("governance  Depot  electrification  ")
 
     # attached to the Driver app project instead, the same file replaces its milestones (confirmed)
     assert cli.main(["ingest", str(plan), "--db", sample_db, "--as-of", "2026-06-29", "--project", "P-DRV"]) == 1

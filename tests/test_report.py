@@ -437,6 +437,7 @@ def test_cli_exceptions_csv_and_table(cli_on_fleet, capsysbinary) -> None:
     table = capsysbinary.readouterr().out.decode().splitlines()
     assert table[0].split() == [
         "kind",
+        "project_id",
         "milestone_id",
         "kpi_id",
         "finding",
@@ -447,7 +448,7 @@ def test_cli_exceptions_csv_and_table(cli_on_fleet, capsysbinary) -> None:
         "escalate_to",
         "decision",
     ]
-    assert table[2].split() == ["milestone", "M1", "K-CPM", "Red", "21", "400,000", "3", "Dana", "Whitfield"]
+    assert table[2].split() == ["milestone", "P-ROUTE", "M1", "K-CPM", "Red", "21", "400,000", "3", "Dana", "Whitfield"]
 
 
 def test_cli_kpis_json(cli_on_fleet, capsys) -> None:

@@ -122,6 +122,51 @@ def test_exception_labels_name_milestone_and_kpi(fleet):
     ]
 
 
+def ownerless_project() -> EngineResult:
+    """Project P-DEP (Depot electrification), created from an export with no owner, beside project P."""
+    return compute(
+        portfolio(
+            projects=[
+                {"project_id": "P", "name": "Project P", "owner": "Pat Owner", "sponsor": "Sue Sponsor"},
+                {"project_id": "P-DEP", "name": "Depot electrification"},
+            ],
+            milestones=[
+                milestone("D1", date(2026, 7, 1), project_id="P-DEP", forecast_finish=date(2026, 7, 20)),
+                milestone("D2", date(2026, 9, 1), project_id="P-DEP"),
+                milestone("M1", date(2026, 9, 1)),
+            ],
+            kpis=[kpi("K1")],
+            links=[
+                {"milestone_id": m, "kpi_id": "K1", "kpi_delta": -0.1, "value_per_week": 700.0} for m in ("D1", "M1")
+            ],
+        )
+    )
+
+
+def test_a_finding_on_a_project_is_labelled_with_its_project_id_and_name():
+    exceptions = ownerless_project().exceptions
+    labels = dict(zip(exceptions["finding"].to_list(), views.exception_label(exceptions).to_list(), strict=True))
+    assert labels["project has no owner"] == "P-DEP Depot electrification: project has no owner"
+    assert not any(label.startswith("?") for label in labels.values())
+
+
+def test_a_finding_on_no_existing_id_is_labelled_with_its_sentence():
+    result = compute(
+        portfolio(
+            milestones=[milestone("M1", date(2026, 9, 1))],
+            kpis=[kpi("K1")],
+            links=[{"milestone_id": "M1", "kpi_id": "K1", "kpi_delta": -0.1}],
+            tasks=[
+                {"task_id": "T9", "milestone_id": "NOPE", "name": "Stray task", "forecast_finish": date(2026, 8, 1)}
+            ],
+        )
+    )
+    dangling = result.exceptions.filter(pl.col("milestone_id").is_null() & pl.col("kpi_id").is_null())
+    assert views.exception_label(dangling).to_list() == [
+        "Task T9: Task T9 names unknown milestone 'NOPE'. The PMO should correct the id."
+    ]
+
+
 # ------------------------------------------------------------------ pulse
 
 

@@ -172,6 +172,29 @@ def test_waterfall_sums_the_smallest_milestones_into_one_step(fleet, fleet_base)
     assert steps["amount"][1] == pytest.approx(40_000)
 
 
+def test_a_scenario_that_changes_no_value_at_risk_shows_the_two_equal_totals(fleet, fleet_base):
+    # M6 is tied to no KPI: it moves, the value at risk does not
+    result = run(fleet, fleet_base, Slip("M6", 14))
+    assert result.moved["milestone_id"].to_list() == ["M6"]
+    steps = wv.value_at_risk_waterfall(result)
+    before = result.value_at_risk_total_before
+    assert steps.select("step", "kind", "start", "end", "amount").rows() == [
+        ("Snapshot as is", "snapshot", 0.0, before, before),
+        ("This scenario", "scenario", 0.0, pytest.approx(before), pytest.approx(before)),
+    ]
+    assert wv.changes_nothing(steps)
+    assert not any(steps[c].is_nan().any() or steps[c].null_count() for c in ("start", "end", "amount"))
+    assert wv.waterfall_caption(steps, "USD") == (
+        f"This scenario changes nothing: the value at risk stays at {before:,.0f} USD."
+    )
+
+
+def test_a_scenario_that_changes_the_value_at_risk_has_no_zero_state_caption(fleet, fleet_base):
+    steps = wv.value_at_risk_waterfall(run(fleet, fleet_base, Slip("M1", 14)))
+    assert not wv.changes_nothing(steps)
+    assert wv.waterfall_caption(steps, "USD") is None
+
+
 def test_mitigation_table_shows_the_worked_example_workaround(fleet, fleet_base):
     table = wv.mitigation_table(run(fleet, fleet_base, WORKAROUND))
     row = table.row(0, named=True)
@@ -209,6 +232,12 @@ def test_per_milestone_value_at_risk_equals_the_complete_recomputation(portfolio
     assert joined.height == result.moved.height
     assert np.allclose(joined["value_at_risk_after"].to_numpy(), joined["value_at_risk"].to_numpy())
     steps = wv.value_at_risk_waterfall(result, top=2)
+    assert not any(steps[c].is_nan().any() or steps[c].null_count() for c in ("start", "end", "amount"))
+    if wv.changes_nothing(steps):  # the two totals, equal to the cent
+        assert steps["end"].to_list() == pytest.approx(
+            [result.value_at_risk_total_before, result.value_at_risk_total_net], abs=0.01
+        )
+        return
     assert steps["end"][-1] == pytest.approx(
         result.value_at_risk_total_net - result.value_at_risk_total_before, abs=1e-6
     )

@@ -268,6 +268,8 @@ class ScenarioView:
     kpis: pl.DataFrame
     moved: pl.DataFrame
     waterfall: pl.DataFrame
+    #: the sentence under the waterfall of a scenario that changes no value at risk (None otherwise)
+    waterfall_caption: str | None
     mitigations: pl.DataFrame
     escalations: pl.DataFrame
     kpi_chart: Spec | None
@@ -292,6 +294,7 @@ def scenario_view(at: At, chosen: wv.ScenarioDraft) -> ScenarioView:
         kpis=kpis,
         moved=wv.moved_milestones(result),
         waterfall=waterfall,
+        waterfall_caption=wv.waterfall_caption(waterfall, currency),
         mitigations=wv.mitigation_table(result),
         escalations=result.escalations,
         kpi_chart=kpi_before_after_chart(kpis.head(KPI_CHART_ROWS), of=kpis.height).to_dict(validate=False)
@@ -700,8 +703,11 @@ def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.Lay
 def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> alt.LayerChart:
     """How a scenario changes the value at risk: one bar per milestone and workaround, then the net change.
 
-    ``steps`` comes from :func:`kpi_engine.whatif.views.value_at_risk_waterfall`.
+    ``steps`` comes from :func:`kpi_engine.whatif.views.value_at_risk_waterfall`; a scenario
+    that changes no value at risk draws its two equal totals instead (:func:`unchanged_chart`).
     """
+    if wv.changes_nothing(steps):
+        return unchanged_chart(steps, currency)
     colours = alt.Scale(
         domain=["increase", "decrease", "total"], range=[RAG_COLOURS["Red"], RAG_COLOURS["Green"], "#546E7A"]
     )
@@ -739,6 +745,34 @@ def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> 
         title=alt.TitleParams(
             "Change in value at risk, by milestone",
             subtitle=f"vs the snapshot's {snapshot_total} · red adds, green takes off, grey net",
+            anchor="start",
+        ),
+    )
+
+
+def unchanged_chart(steps: pl.DataFrame, currency: str) -> alt.LayerChart:
+    """The value at risk before and after a scenario that changes none of it: two equal grey bars from zero."""
+    # a scale from zero to zero has no ticks (its axis reads "NaN"): give it one to 1 at least
+    top = float(steps["end"].max() or 0.0)  # type: ignore[arg-type]
+    scale = alt.Scale() if top > 0.5 else alt.Scale(domain=[0, 1])
+    base = alt.Chart(steps).encode(
+        y=alt.Y("step:N", title=None, sort=steps["step"].to_list(), axis=alt.Axis(labelLimit=260))
+    )
+    bars = base.mark_bar(cornerRadius=2, color="#546E7A").encode(
+        x=alt.X("end:Q", title=f"Value at risk ({currency})", axis=alt.Axis(format="~s"), scale=scale),
+        tooltip=[
+            alt.Tooltip("step:N", title="Value at risk"),
+            alt.Tooltip("end:Q", title=f"Amount ({currency})", format=",.0f"),
+        ],
+    )
+    labels = base.mark_text(align="left", dx=4, fontSize=11, color="#263238").encode(
+        x=alt.X("end:Q", scale=scale), text=alt.Text("end:Q", format=",.3~s")
+    )
+    return alt.layer(bars, labels).properties(
+        height=120 + 36 * steps.height,
+        title=alt.TitleParams(
+            "Value at risk: this scenario changes nothing",
+            subtitle="the snapshot as is and this scenario, side by side",
             anchor="start",
         ),
     )

@@ -233,10 +233,30 @@ def unknown_filter_values(query: dict[str, list[str]], options: dict[str, dict[s
 
 
 def exception_label(exceptions: pl.DataFrame) -> pl.Series:
-    """Return a short label per exception row for a picker: "M1 Routing ... -> Cost per mile"."""
+    """Return a short label per exception row for a picker: "M1 Routing ... -> Cost per mile".
+
+    A governance finding is labelled with what it is on: its milestone, else its KPI, else
+    its project (id and name, ``P-9 Depot build: project has no owner``); a finding on
+    none of them (a task naming an unknown milestone) with its ``why`` sentence, which
+    names its subject.
+
+    >>> rows = pl.DataFrame({"kind": ["governance"], "milestone_id": [None], "milestone_name": [None],
+    ...                      "kpi_id": [None], "kpi_name": [None], "project_id": ["P-9"],
+    ...                      "project_name": ["Depot build"], "finding": ["project has no owner"], "why": ["..."]})
+    >>> exception_label(rows).to_list()
+    ['P-9 Depot build: project has no owner']
+    """
+    project = (
+        pl.when(pl.col("project_name").is_null() | (pl.col("project_name") == pl.col("project_id")))
+        .then(pl.col("project_id"))
+        .otherwise(pl.format("{} {}", pl.col("project_id"), pl.col("project_name")))
+    )
+    subject = pl.coalesce("milestone_id", "kpi_id", project)
     return exceptions.select(
-        pl.when(pl.col("kind") == "governance")
-        .then(pl.format("{}: {}", pl.coalesce("milestone_id", "kpi_id", pl.lit("?")), pl.col("finding")))
+        pl.when((pl.col("kind") == "governance") & subject.is_not_null())
+        .then(pl.format("{}: {}", subject, pl.col("finding")))
+        .when(pl.col("kind") == "governance")
+        .then(pl.col("why"))
         .when(pl.col("kpi_id").is_null())
         .then(pl.format("{} {}", pl.col("milestone_id"), pl.col("milestone_name")))
         .otherwise(pl.format("{} {} -> {}", pl.col("milestone_id"), pl.col("milestone_name"), pl.col("kpi_name")))

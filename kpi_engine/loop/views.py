@@ -277,7 +277,10 @@ def item_title() -> pl.Expr:
         )
         .when(pl.col("kpi_id").is_not_null() | pl.col("finding_project").is_null())
         .then(pl.format("KPI {} {}", pl.col("kpi_id").fill_null("?"), pl.col("kpi_name").fill_null("")))
-        .otherwise(pl.format("Project {} {}", pl.col("finding_project"), pl.col("project_name").fill_null("")))
+        # the name only when it says more than the id (a project an export created is named by its id)
+        .when(pl.col("project_name").is_null() | (pl.col("project_name") == pl.col("finding_project")))
+        .then(pl.format("Project {}", pl.col("finding_project")))
+        .otherwise(pl.format("Project {} {}", pl.col("finding_project"), pl.col("project_name")))
         .str.strip_chars()
     )
     return (

@@ -363,6 +363,10 @@ WATERFALL_SCHEMA = pl.Schema(
 )
 
 
+#: ``kind`` of the two bars of a scenario that changes no value at risk: the totals before and after it.
+UNCHANGED_KINDS = ("snapshot", "scenario")
+
+
 def value_at_risk_waterfall(result: ScenarioResult, top: int = 8) -> pl.DataFrame:
     """Return the steps by which a scenario changes the value at risk, ending in the net change.
 
@@ -371,6 +375,11 @@ def value_at_risk_waterfall(result: ScenarioResult, top: int = 8) -> pl.DataFram
     value ("Workaround on M1", negative), then "Net change" (a total from zero: the value
     at risk after workarounds minus the snapshot's). The steps start at zero rather than
     at the snapshot's total, so a change of a few percent stays visible.
+
+    A scenario that changes no value at risk (a slip of milestones tied to no KPI, a
+    workaround on a milestone that is not late) has no step: it gets two bars from zero
+    instead, "Snapshot as is" and "This scenario" (kinds :data:`UNCHANGED_KINDS`), the
+    equal totals before and after it (:func:`changes_nothing`, :func:`waterfall_caption`).
 
     Parameters
     ----------
@@ -418,13 +427,38 @@ def value_at_risk_waterfall(result: ScenarioResult, top: int = 8) -> pl.DataFram
         )
         .select("step", "kind", "start", "end", "amount")
     )
-    total = pl.DataFrame({"step": ["Net change"], "kind": ["total"], "start": [0.0], "end": [net], "amount": [net]})
-    return (
-        pl.concat([steps, total], how="vertical_relaxed")
-        .with_row_index("order")
-        .select(list(WATERFALL_SCHEMA))
-        .cast(WATERFALL_SCHEMA)
-    )
+    if steps.height == 0:  # nothing to step through: the totals, side by side, say so
+        before, after = result.value_at_risk_total_before, result.value_at_risk_total_net
+        steps = pl.DataFrame(
+            {
+                "step": ["Snapshot as is", "This scenario"],
+                "kind": list(UNCHANGED_KINDS),
+                "start": [0.0, 0.0],
+                "end": [before, after],
+                "amount": [before, after],
+            }
+        )
+    else:
+        total = pl.DataFrame({"step": ["Net change"], "kind": ["total"], "start": [0.0], "end": [net], "amount": [net]})
+        steps = pl.concat([steps, total], how="vertical_relaxed")
+    return steps.with_row_index("order").select(list(WATERFALL_SCHEMA)).cast(WATERFALL_SCHEMA)
+
+
+def changes_nothing(steps: pl.DataFrame) -> bool:
+    """True when :func:`value_at_risk_waterfall` gave the two totals of a scenario that changes no value at risk."""
+    return steps.height > 0 and bool(steps["kind"].is_in(list(UNCHANGED_KINDS)).all())
+
+
+def waterfall_caption(steps: pl.DataFrame, currency: str) -> str | None:
+    """The sentence under the waterfall of a scenario that changes no value at risk (None for any other).
+
+    >>> steps = pl.DataFrame({"kind": ["snapshot", "scenario"], "end": [4_170_143.2, 4_170_143.2]})
+    >>> waterfall_caption(steps, "USD")
+    'This scenario changes nothing: the value at risk stays at 4,170,143 USD.'
+    """
+    if not changes_nothing(steps):
+        return None
+    return f"This scenario changes nothing: the value at risk stays at {float(steps['end'][0]):,.0f} {currency}."
 
 
 def mitigation_table(result: ScenarioResult) -> pl.DataFrame:

@@ -71,3 +71,32 @@ def test_an_export_of_a_new_project_is_created_or_attached_with_the_picker(open_
     with Store.open(writable_db) as store:
         projects_now = store.load_portfolio().projects
     assert projects_now.filter(pl.col("project_id") == "Depot electrification")["owner"].to_list() == [None]
+
+
+def test_the_drill_down_of_a_project_with_no_owner_shows_the_project(writable_db, monkeypatch):
+    from app_helpers import APP, TIMEOUT, html_text
+    from streamlit.testing.v1 import AppTest
+
+    from kpi_engine.ingest import SourceFile, read_upload
+
+    with Store.open(writable_db) as store:
+        store.ingest(read_upload([SourceFile("depot.csv", depot_plan())]), date(2026, 6, 22))
+        depot = store.load_portfolio().milestones.filter(pl.col("project_id") == "Depot electrification")
+    monkeypatch.setenv("KPI_DB", str(writable_db))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/exceptions.py")
+    # the link a digest or a shared address gives to the finding
+    at.query_params.update({"item": "Depot electrification", "finding": "project has no owner"})
+    at.run()
+    assert no_errors(at), [e.value for e in (*at.exception, *at.error)]
+    picker = at.selectbox(key="drill_row")
+    assert picker.format_func(picker.value) == "Depot electrification: project has no owner"
+    assert not [label for label in picker.options if label.startswith("?")]
+    notices = " ".join(i.value for i in at.info)
+    assert "does not exist" not in notices
+    shown = html_text(at)
+    assert "Project Depot electrification has no owner: 4 milestones" in shown
+    assert "upload a projects sheet with the row of project &#x27;Depot electrification&#x27;" in shown
+    milestones = table(at, "milestone_id", "name", "computed_status", "slip_days")
+    assert sorted(milestones["milestone_id"]) == sorted(depot["milestone_id"].to_list())

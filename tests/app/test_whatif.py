@@ -228,3 +228,16 @@ def test_setting_m1_earlier_pulls_m3_in_and_can_be_removed(page):
     assert next(m for m in page.metric if m.label == "Value at risk").delta.startswith("-")
     page.button(key="wi_rm_sf_M1").click().run()
     assert "Pick a milestone or a project to slip" in page.info[0].value
+
+
+def test_a_scenario_that_changes_no_value_at_risk_shows_a_zero_state(page):
+    # M6 (office party planning) is tied to no KPI: it moves, no value at risk does
+    slip(page, "M6", 14)
+    assert table(page, "milestone_id", "moved_days")["milestone_id"].tolist() == ["M6"]
+    (waterfall,) = [c for c in charts(page) if "Snapshot as is" in chart_text(c)]
+    drawn = chart_text(waterfall)
+    assert "This scenario" in drawn and "Net change" not in drawn and "NaN" not in drawn
+    captions = [c.value for c in page.caption]
+    assert any(c.startswith(shown("This scenario changes nothing: the value at risk stays at")) for c in captions)
+    shown_text = " ".join(str(e.value) for e in (*page.caption, *page.markdown, *page.info, *page.metric))
+    assert "NaN" not in shown_text and "nan" not in shown_text.split()

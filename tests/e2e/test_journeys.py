@@ -86,3 +86,19 @@ def test_pmo_uploads_a_week_and_sees_the_new_exception(page, server, tmp_path):
     why = page.get_by_text(re.compile(r"Office party planning \(Office refresh, Jo Park\) now finishes 2026-08-20"))
     expect(why.first).to_be_visible()
     assert_no_error(page)
+
+
+def test_a_what_if_that_changes_no_value_at_risk_says_so_and_shows_no_nan(page, server):
+    # M6, the office party planning, is tied to no KPI: slipping it moves no value at risk
+    open_page(page, server, "What-if")
+    page.get_by_test_id("stMultiSelect").first.click()
+    page.keyboard.type("Office party")
+    page.get_by_role("option").first.click()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    expect(page.get_by_text(re.compile("^This scenario changes nothing"))).to_be_visible()
+    expect(page.locator("svg text", has_text="Snapshot as is").first).to_be_visible()
+    drawn = page.evaluate("() => Array.from(document.querySelectorAll('svg text')).map(t => t.textContent).join(' ')")
+    assert "This scenario" in drawn and "NaN" not in drawn
+    assert "NaN" not in page.inner_text("body")
+    assert_no_error(page)
