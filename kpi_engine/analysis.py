@@ -12,7 +12,7 @@ import polars as pl
 
 from kpi_engine.core.errors import KpiError
 from kpi_engine.core.settings import Settings
-from kpi_engine.engine.compute import EngineResult, compute
+from kpi_engine.engine.compute import STATUS_TABLES, EngineResult, compute, statuses
 from kpi_engine.engine.schedule import compute_schedule
 from kpi_engine.store import Store
 
@@ -149,10 +149,11 @@ def snapshot_reports(store: Store, snapshot_id: int, settings: Settings | None =
 
     Watermelons do not depend on the previous snapshot, so the snapshot is computed on its own.
     """
-    from kpi_engine.engine.credibility import report_rows
+    from kpi_engine.engine.credibility import status_reports
 
     settings = settings or store.settings()
-    return report_rows(compute(store.load_portfolio(snapshot_id), settings), snapshot_id)
+    portfolio = store.load_portfolio(snapshot_id, tables=STATUS_TABLES)
+    return status_reports(statuses(portfolio, settings), portfolio.as_of, snapshot_id)
 
 
 @dataclass(frozen=True)
@@ -175,11 +176,13 @@ def older_snapshot(store: Store, snapshot_id: int, settings: Settings | None = N
     KpiError
         The snapshot cannot be computed (e.g. a dependency cycle stored by an older version).
     """
-    from kpi_engine.engine.credibility import report_rows
+    from kpi_engine.engine.credibility import status_reports
 
-    result = compute(store.load_portfolio(snapshot_id), settings or store.settings())
-    schedule = result.milestones.select("milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days")
-    return OlderSnapshot(report_rows(result, snapshot_id), schedule)
+    # only what reports and schedules need: no governance findings, escalations or exception list
+    portfolio = store.load_portfolio(snapshot_id, tables=STATUS_TABLES)
+    milestones = statuses(portfolio, settings or store.settings())
+    schedule = milestones.select("milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days")
+    return OlderSnapshot(status_reports(milestones, portfolio.as_of, snapshot_id), schedule)
 
 
 def report_snapshot_ids(store: Store, upto_snapshot_id: int | None = None) -> list[int]:

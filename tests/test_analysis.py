@@ -153,6 +153,8 @@ def test_the_slip_history_from_known_results_is_the_history_computed_afresh(tmp_
 
 def test_an_older_snapshot_gives_the_reports_and_the_history_computed_alone(tmp_path):
     from kpi_engine.analysis import older_snapshot, report_snapshot_ids, snapshot_reports
+    from kpi_engine.engine.compute import compute
+    from kpi_engine.engine.credibility import report_rows
     from kpi_engine.sample import load_sample
 
     with Store.open(tmp_path / "kpi.duckdb") as store:
@@ -161,6 +163,9 @@ def test_an_older_snapshot_gives_the_reports_and_the_history_computed_alone(tmp_
         olders = {i: older_snapshot(store, i) for i in report_snapshot_ids(store, latest)}
         for snapshot_id, found in olders.items():
             assert_frame_equal(found.reports, snapshot_reports(store, snapshot_id))
+            # the same reports as the full engine's result gives
+            whole = compute(store.load_portfolio(snapshot_id), store.settings())
+            assert_frame_equal(found.reports, report_rows(whole, snapshot_id))
         reused = milestone_history(store, latest, {i: found.milestones for i, found in olders.items()})
         fresh = milestone_history(store, latest)
     assert sum(found.reports["watermelon"].sum() for found in olders.values()) > 0

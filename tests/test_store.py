@@ -198,6 +198,17 @@ def test_first_upload_stores_every_table(loaded):
     assert loaded.changes().height == 0  # nothing to compare the first snapshot with
 
 
+def test_a_portfolio_loads_only_the_tables_asked_for(loaded):
+    whole = loaded.load_portfolio()
+    some = loaded.load_portfolio(tables=("milestones", "links"))
+    assert_frame_equal(some.milestones, whole.milestones)
+    assert_frame_equal(some.links, whole.links)
+    assert whole.projects.height > 0 and some.projects.height == 0
+    assert some.projects.schema == whole.projects.schema
+    with pytest.raises(NotFoundError, match="there is no table 'milestone'"):
+        loaded.load_portfolio(tables=("milestone",))
+
+
 def test_result_counts_rows_and_lists_files(store):
     result = store.ingest(upload(**PORTFOLIO), date(2026, 6, 1))
     assert result.snapshot_id == 1 and not result.unchanged

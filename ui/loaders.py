@@ -226,7 +226,7 @@ def exception_filter_options(path: str, snapshot_id: int, settings: SettingsKey)
 
     Shared and read-only: copy a choice list before changing it.
     """
-    return views.filter_options(result(path, snapshot_id, settings).exceptions)
+    return views.filter_options(result(path, snapshot_id, settings).exception_rows)  # no sentences needed
 
 
 @shared(max_entries=8)

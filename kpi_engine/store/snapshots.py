@@ -7,6 +7,7 @@ lineage (see :mod:`kpi_engine.store.lineage`), in the order they were stored.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -82,17 +83,21 @@ def snapshots(store: Store) -> pl.DataFrame:
     return frame.with_columns(pl.col("row_counts").str.json_decode(rows_dtype).alias("rows")).drop("row_counts")
 
 
-def load_portfolio(store: Store, snapshot_id: int | None) -> Portfolio:
-    """The portfolio of a snapshot (default: the latest)."""
+def load_portfolio(store: Store, snapshot_id: int | None, tables: Collection[str] | None = None) -> Portfolio:
+    """The portfolio of a snapshot (default: the latest); only ``tables`` are read when given (the rest empty)."""
+    unknown = sorted(set(tables or ()) - set(TABLES))
+    if unknown:
+        raise NotFoundError(f"there is no table {', '.join(map(repr, unknown))}; the tables are {', '.join(TABLES)}")
     snapshot_id = resolve(store, snapshot_id)
-    tables = {
+    frames = {
         table: store._frame(
             f"SELECT {', '.join(q(c) for c in columns)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row",
             {"of": snapshot_id},
         )
         for table, columns in TABLES.items()
+        if tables is None or table in tables
     }
-    return Portfolio.from_tables(tables, snapshot_as_of(store, snapshot_id))
+    return Portfolio.from_tables(frames, snapshot_as_of(store, snapshot_id))
 
 
 def load_milestone_history(store: Store) -> pl.DataFrame:
