@@ -452,6 +452,22 @@ class Store:
         """
         return snapshots.load_portfolio(self, snapshot_id, tables)
 
+    def load_portfolios(
+        self, snapshot_ids: Collection[int], tables: Collection[str] | None = None
+    ) -> dict[int, Portfolio]:
+        """Return the portfolios of several snapshots by id, each table read once for all of them.
+
+        The same as :meth:`load_portfolio` for each id, in fewer queries.
+
+        Raises
+        ------
+        NoDataError
+            No snapshot with one of the ids.
+        NotFoundError
+            ``tables`` names a table that does not exist.
+        """
+        return snapshots.load_portfolios(self, snapshot_ids, tables)
+
     def load_milestone_history(self) -> pl.DataFrame:
         """Return every milestone of every snapshot, oldest snapshot first (for trends).
 
