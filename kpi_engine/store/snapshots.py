@@ -123,8 +123,10 @@ def load_portfolios(
             f"SELECT in_snapshot, {', '.join(q(c) for c in columns)} FROM {every_snapshots_rows(table)} "
             f"WHERE in_snapshot IN ({', '.join(str(i) for i in ids)}) ORDER BY in_snapshot, stored_row"
         )
+        parts = every.partition_by("in_snapshot", as_dict=True, include_key=False, maintain_order=True)
+        none = every.clear().drop("in_snapshot")  # a snapshot holding no row of the table
         for i in ids:
-            frames[i][table] = every.filter(pl.col("in_snapshot") == i).drop("in_snapshot")
+            frames[i][table] = parts.get((i,), none)
     return {i: Portfolio.from_tables(frames[i], as_of[i]) for i in ids}
 
 
