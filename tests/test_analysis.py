@@ -152,7 +152,13 @@ def test_the_slip_history_from_known_results_is_the_history_computed_afresh(tmp_
 
 
 def test_an_older_snapshot_gives_the_reports_and_the_history_computed_alone(tmp_path):
-    from kpi_engine.analysis import OlderSnapshot, older_snapshot, older_snapshots, report_snapshot_ids, snapshot_reports
+    from kpi_engine.analysis import (
+        OlderSnapshot,
+        older_snapshot,
+        older_snapshots,
+        report_snapshot_ids,
+        snapshot_reports,
+    )
     from kpi_engine.engine.compute import compute
     from kpi_engine.engine.credibility import report_rows
     from kpi_engine.sample import load_sample
