@@ -29,6 +29,21 @@ reads it. The default, 0, opens the next page as soon as one is drawn.
 The figures are medians over ``--rounds`` rounds (warm: over every warm visit). Run with
 ``python -m bench.bench_browser [--rounds 3] [--warm 2] [--think 0]``; needs Playwright and Debian's
 Chromium (``/usr/bin/chromium``). Nothing is written into the repository.
+
+Profile (py-spy on the dashboard's server, the sample, the shared machine loaded):
+
+- first start: app.py's first run is the sample load (about 60%: ``Store.ingest`` 72% of
+  it, about 250 DuckDB statements for eight weeks, the merge, the checks and the recorded
+  changes, each a few ms; reading and checking the files 27%) and the Portfolio pulse
+  (about 12%: the engine for the snapshot shown and the one before it). The next week's
+  files are now read while a week is stored.
+- Exceptions, first open: 86% of its script was the reporting sentences of the drill-down,
+  which need every older snapshot: each was loaded whole and computed by the full engine.
+  They are now computed up to their statuses only (``kpi_engine.engine.compute.statuses``)
+  from the seven tables that needs, read in one query per table for all older snapshots
+  (``Store.load_portfolios``). Through AppTest, alternating with the code before, the
+  page's first visit took 0.33-0.40 s against 0.60-0.68 s; in the server under load the
+  older snapshots are still about 70% of it, most of it Polars collecting tiny frames.
 """
 
 from __future__ import annotations

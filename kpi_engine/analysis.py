@@ -5,14 +5,15 @@ This is the seam between the store and the pure engine; the CLI and the pages ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
 from kpi_engine.core.errors import KpiError
+from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
-from kpi_engine.engine.compute import EngineResult, compute
+from kpi_engine.engine.compute import STATUS_TABLES, EngineResult, compute, statuses
 from kpi_engine.engine.schedule import compute_schedule
 from kpi_engine.store import Store
 
@@ -149,10 +150,11 @@ def snapshot_reports(store: Store, snapshot_id: int, settings: Settings | None =
 
     Watermelons do not depend on the previous snapshot, so the snapshot is computed on its own.
     """
-    from kpi_engine.engine.credibility import report_rows
+    from kpi_engine.engine.credibility import status_reports
 
     settings = settings or store.settings()
-    return report_rows(compute(store.load_portfolio(snapshot_id), settings), snapshot_id)
+    portfolio = store.load_portfolio(snapshot_id, tables=STATUS_TABLES)
+    return status_reports(statuses(portfolio, settings), portfolio.as_of, snapshot_id)
 
 
 @dataclass(frozen=True)
@@ -175,11 +177,37 @@ def older_snapshot(store: Store, snapshot_id: int, settings: Settings | None = N
     KpiError
         The snapshot cannot be computed (e.g. a dependency cycle stored by an older version).
     """
-    from kpi_engine.engine.credibility import report_rows
+    return _older(store.load_portfolio(snapshot_id, tables=STATUS_TABLES), snapshot_id, settings or store.settings())
 
-    result = compute(store.load_portfolio(snapshot_id), settings or store.settings())
-    schedule = result.milestones.select("milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days")
-    return OlderSnapshot(report_rows(result, snapshot_id), schedule)
+
+def older_snapshots(
+    store: Store, snapshot_ids: Sequence[int], settings: Settings | None = None
+) -> dict[int, OlderSnapshot | KpiError]:
+    """:func:`older_snapshot` of several snapshots, their tables read once for all of them.
+
+    A snapshot that cannot be computed maps to its error (the others are still computed).
+    """
+    settings = settings or store.settings()
+    portfolios = store.load_portfolios(snapshot_ids, tables=STATUS_TABLES)
+    found: dict[int, OlderSnapshot | KpiError] = {}
+    for snapshot_id, portfolio in portfolios.items():
+        try:
+            found[snapshot_id] = _older(portfolio, snapshot_id, settings)
+        except KpiError as err:
+            found[snapshot_id] = err
+    return found
+
+
+def _older(portfolio: Portfolio, snapshot_id: int, settings: Settings) -> OlderSnapshot:
+    """A snapshot's reports and schedule, computed up to its statuses only.
+
+    Reports and schedules need no governance findings, escalations or exception list.
+    """
+    from kpi_engine.engine.credibility import status_reports
+
+    milestones = statuses(portfolio, settings)
+    schedule = milestones.select("milestone_id", "project_id", "baseline_finish", "computed_finish", "slip_days")
+    return OlderSnapshot(status_reports(milestones, portfolio.as_of, snapshot_id), schedule)
 
 
 def report_snapshot_ids(store: Store, upto_snapshot_id: int | None = None) -> list[int]:

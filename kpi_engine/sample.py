@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kpi_engine.core.errors import InputError
 from kpi_engine.store import IngestResult, Store
+
+if TYPE_CHECKING:
+    from kpi_engine.ingest import ParsedUpload, SourceFile
 
 #: The bundled sample, next to the package in the repository.
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -55,10 +60,22 @@ def load_sample(store: Store, folder: Path = SAMPLE_DIR) -> list[IngestResult]:
     """
     from kpi_engine.ingest import read_paths, read_upload
 
+    def parse(i: int, week: Path) -> tuple[list[SourceFile], ParsedUpload]:
+        files = read_paths([folder / "portfolio", week] if i == 0 else [week])
+        return files, read_upload(files)
+
+    weeks = sample_weeks(folder)
     results = []
-    for i, (as_of, week) in enumerate(sample_weeks(folder)):
-        paths = [folder / "portfolio", week] if i == 0 else [week]
-        files = read_paths(paths)
-        upload = read_upload(files)
-        results.append(store.ingest(upload, as_of, author="sample", sources=files))
+    # the next week is read and checked while this one is stored (the store's work waits on
+    # the database and Polars much of the time); weeks are stored in order, one at a time
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-sample-reader")
+    try:
+        upcoming = reader.submit(parse, 0, weeks[0][1])
+        for i, (as_of, _) in enumerate(weeks):
+            files, upload = upcoming.result()
+            if i + 1 < len(weeks):
+                upcoming = reader.submit(parse, i + 1, weeks[i + 1][1])
+            results.append(store.ingest(upload, as_of, author="sample", sources=files))
+    finally:
+        reader.shutdown(wait=True, cancel_futures=True)
     return results

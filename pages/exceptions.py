@@ -83,13 +83,13 @@ chosen = views.ExceptionFilter(
 rows = loaders.exception_rows(*ctx.at, chosen)
 totals = loaders.exception_totals(*ctx.at, chosen)
 st.markdown(
-    f"**{totals.rows:,}** of {result.exceptions.height:,} exception rows · value at risk "
+    f"**{totals.rows:,}** of {result.exception_rows.height:,} exception rows · value at risk "
     f"**{fmt.money(totals.value_at_risk, currency)}** · **{totals.watermelon_milestones:,}** watermelon milestones "
     f"({totals.watermelon_rows:,} rows: a milestone has a row per KPI it hurts)"
 )
 
 if rows.height == 0:
-    if result.exceptions.height == 0:
+    if result.exception_rows.height == 0:
         st.success(
             "No exceptions in this snapshot: every milestone is on time and every KPI on track.",
             icon=":material/check_circle:",

@@ -167,7 +167,7 @@ if on_track is not None and on_track.open:
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Top exceptions")
-    top = result.exceptions.head(5)
+    top = result.with_why(result.exception_rows.head(5))  # the sentences of these five rows only
     if top.height == 0:
         st.success(
             "No exceptions in this snapshot: every milestone is on time and every KPI on track.",
@@ -193,7 +193,7 @@ with left:
             ):
                 st.switch_page("pages/exceptions.py", query_params=views.exceptions_query(item=item))
     st.page_link(
-        "pages/exceptions.py", label=f"All {result.exceptions.height} exceptions", icon=":material/arrow_forward:"
+        "pages/exceptions.py", label=f"All {result.exception_rows.height} exceptions", icon=":material/arrow_forward:"
     )
 with right:
     st.subheader("Where the value at risk sits")

@@ -152,15 +152,32 @@ def test_the_slip_history_from_known_results_is_the_history_computed_afresh(tmp_
 
 
 def test_an_older_snapshot_gives_the_reports_and_the_history_computed_alone(tmp_path):
-    from kpi_engine.analysis import older_snapshot, report_snapshot_ids, snapshot_reports
+    from kpi_engine.analysis import (
+        OlderSnapshot,
+        older_snapshot,
+        older_snapshots,
+        report_snapshot_ids,
+        snapshot_reports,
+    )
+    from kpi_engine.engine.compute import compute
+    from kpi_engine.engine.credibility import report_rows
     from kpi_engine.sample import load_sample
 
     with Store.open(tmp_path / "kpi.duckdb") as store:
         load_sample(store)
         latest = store.latest_snapshot_id()
         olders = {i: older_snapshot(store, i) for i in report_snapshot_ids(store, latest)}
+        together = older_snapshots(store, list(olders))
+        assert list(together) == list(olders)
+        for snapshot_id, found in together.items():
+            assert isinstance(found, OlderSnapshot)
+            assert_frame_equal(found.reports, olders[snapshot_id].reports)
+            assert_frame_equal(found.milestones, olders[snapshot_id].milestones)
         for snapshot_id, found in olders.items():
             assert_frame_equal(found.reports, snapshot_reports(store, snapshot_id))
+            # the same reports as the full engine's result gives
+            whole = compute(store.load_portfolio(snapshot_id), store.settings())
+            assert_frame_equal(found.reports, report_rows(whole, snapshot_id))
         reused = milestone_history(store, latest, {i: found.milestones for i, found in olders.items()})
         fresh = milestone_history(store, latest)
     assert sum(found.reports["watermelon"].sum() for found in olders.values()) > 0
@@ -172,3 +189,12 @@ def test_an_older_snapshot_that_cannot_be_computed_says_why(cyclic_then_clean):
 
     with Store.open(cyclic_then_clean) as store, pytest.raises(CycleError):
         older_snapshot(store, 1)
+
+
+def test_older_snapshots_read_together_keep_the_error_of_one_that_cannot_be_computed(cyclic_then_clean):
+    from kpi_engine.analysis import OlderSnapshot, older_snapshots
+
+    with Store.open(cyclic_then_clean) as store:
+        found = older_snapshots(store, [1, 2])
+    assert isinstance(found[1], CycleError)
+    assert isinstance(found[2], OlderSnapshot) and found[2].milestones.height > 0

@@ -24,7 +24,7 @@ from kpi_engine.core.bounds import (
 )
 from kpi_engine.core.errors import CycleError
 from kpi_engine.core.portfolio import Portfolio
-from kpi_engine.engine.compute import compute
+from kpi_engine.engine.compute import STATUS_TABLES, compute, statuses
 from kpi_engine.engine.exception_list import EXCEPTION_COLUMNS
 from kpi_engine.output.formats import to_json
 
@@ -86,6 +86,15 @@ def test_results_do_not_depend_on_row_order(portfolio, rnd):
     assert_frame_equal(a.exceptions, b.exceptions)
     assert_frame_equal(a.kpis.sort("kpi_id"), b.kpis.sort("kpi_id"), check_exact=False, rel_tol=1e-9)
     assert_frame_equal(a.milestones.sort("milestone_id"), b.milestones.sort("milestone_id"), check_exact=False)
+
+
+@FAST
+@given(portfolios())
+def test_statuses_are_the_milestones_of_the_full_computation(portfolio):
+    found = compute(portfolio).milestones
+    alone = statuses(Portfolio.from_tables({t: portfolio.tables()[t] for t in STATUS_TABLES}, portfolio.as_of))
+    assert_frame_equal(alone, found.select(alone.columns))
+    assert found["watermelon"].dtype == pl.Boolean and "computed_status" in alone.columns
 
 
 # ---------------------------------------------------------------------- cycles

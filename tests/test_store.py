@@ -198,6 +198,45 @@ def test_first_upload_stores_every_table(loaded):
     assert loaded.changes().height == 0  # nothing to compare the first snapshot with
 
 
+def test_a_portfolio_loads_only_the_tables_asked_for(loaded):
+    whole = loaded.load_portfolio()
+    some = loaded.load_portfolio(tables=("milestones", "links"))
+    assert_frame_equal(some.milestones, whole.milestones)
+    assert_frame_equal(some.links, whole.links)
+    assert whole.projects.height > 0 and some.projects.height == 0
+    assert some.projects.schema == whole.projects.schema
+    with pytest.raises(NotFoundError, match="there is no table 'milestone'"):
+        loaded.load_portfolio(tables=("milestone",))
+
+
+def test_portfolios_read_together_are_those_read_one_by_one(loaded):
+    week2 = upload(
+        milestones="""
+            milestone_id,project_id,name,owner,baseline_finish,forecast_finish,actual_finish,reported_status
+            A1,PA,A one,Ann,2026-08-31,2026-09-21,,Amber
+        """,
+        tasks="""
+            task_id,milestone_id,name,forecast_finish
+            TA9,A1,New task,2026-09-20
+        """,
+    )
+    loaded.ingest(week2, date(2026, 6, 8))
+    snapshot_ids = loaded.snapshots()["snapshot_id"].to_list()
+    together = loaded.load_portfolios(snapshot_ids)
+    assert list(together) == snapshot_ids == [1, 2]
+    for snapshot_id in snapshot_ids:
+        alone = loaded.load_portfolio(snapshot_id)
+        assert together[snapshot_id].as_of == alone.as_of
+        for name, table in alone.tables().items():
+            assert_frame_equal(together[snapshot_id].tables()[name], table)
+    # the weekly upload removed A2 and replaced TA1: each snapshot has its own rows
+    assert ids(together[1].milestones, "milestone_id") == ["A1", "A2", "B1"]
+    assert ids(together[2].tasks, "task_id") == ["TA9", "TB1"]
+    assert loaded.load_portfolios([2], tables=["tasks"])[2].milestones.height == 0
+    with pytest.raises(NoDataError):
+        loaded.load_portfolios([99])
+
+
 def test_result_counts_rows_and_lists_files(store):
     result = store.ingest(upload(**PORTFOLIO), date(2026, 6, 1))
     assert result.snapshot_id == 1 and not result.unchanged

@@ -34,7 +34,14 @@ from typing import Any, TypeVar
 import polars as pl
 import streamlit as st
 
-from kpi_engine.analysis import OlderSnapshot, analyse, milestone_history, older_snapshot, report_snapshot_ids
+from kpi_engine.analysis import (
+    OlderSnapshot,
+    analyse,
+    milestone_history,
+    older_snapshot,
+    older_snapshots,
+    report_snapshot_ids,
+)
 from kpi_engine.core.access import AccessPolicy
 from kpi_engine.core.errors import InputError, KpiError, Problem, UploadRejected
 from kpi_engine.core.settings import Settings
@@ -211,7 +218,9 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
     before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
     if previous_id is not None and before is not None:
         known[previous_id] = before.milestones
-    for older_id in report_snapshot_ids(_store(path), snapshot_id):
+    ids = report_snapshot_ids(_store(path), snapshot_id)
+    _read_older(path, [i for i in ids if i not in known], settings)
+    for older_id in ids:
         if older_id not in known:
             try:
                 known[older_id] = older(path, older_id, settings).milestones
@@ -226,7 +235,7 @@ def exception_filter_options(path: str, snapshot_id: int, settings: SettingsKey)
 
     Shared and read-only: copy a choice list before changing it.
     """
-    return views.filter_options(result(path, snapshot_id, settings).exceptions)
+    return views.filter_options(result(path, snapshot_id, settings).exception_rows)  # no sentences needed
 
 
 @shared(max_entries=8)
@@ -516,6 +525,30 @@ def older(path: str, snapshot_id: int, settings: SettingsKey) -> OlderSnapshot:
     return found
 
 
+def _read_older(path: str, snapshot_ids: list[int], settings: SettingsKey) -> None:
+    """Compute the older snapshots among ``snapshot_ids`` not kept yet, their tables read together.
+
+    :func:`older` then finds them kept: a page that needs every older snapshot reads each
+    table once for all of them instead of once per snapshot.
+    """
+    with _older_guard:
+        missing = [i for i in snapshot_ids if (path, i, settings) not in _older]
+    if len(missing) < 2:
+        return  # one alone: older() reads it as fast
+    generation = _generation[0]
+    try:
+        found = older_snapshots(_store(path), missing, settings_of(settings))
+    except KpiError:
+        return  # older() meets the same problem snapshot by snapshot, and keeps it
+    with _older_guard:
+        if generation != _generation[0]:
+            return  # forgotten meanwhile (a new upload or settings): do not keep
+        for snapshot_id, value in found.items():
+            while len(_older) >= OLDER_KEPT:
+                _older.pop(next(iter(_older)))
+            _older.setdefault((path, snapshot_id, settings), value)
+
+
 @shared(max_entries=8, show_spinner="Reading the reports of every snapshot ...")
 def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.DataFrame:
     """Return the status reports of every snapshot up to ``snapshot_id`` (each snapshot computed once).
@@ -531,10 +564,9 @@ def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.Dat
     before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
     if previous_id is not None and before is not None:
         computed[previous_id] = before
-    frames = [
-        report_rows(computed[i], i) if i in computed else snapshot_reports(path, i, settings)
-        for i in report_snapshot_ids(_store(path), snapshot_id)
-    ]
+    ids = report_snapshot_ids(_store(path), snapshot_id)
+    _read_older(path, [i for i in ids if i not in computed], settings)
+    frames = [report_rows(computed[i], i) if i in computed else snapshot_reports(path, i, settings) for i in ids]
     return pl.concat(frames) if frames else empty_reports()
 
 

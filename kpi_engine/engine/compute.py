@@ -142,25 +142,11 @@ def evaluate(
         findings, finding_rows = findings_with_rows(portfolio, refs)
     else:
         finding_rows = _finding_rows(findings, portfolio.milestones, portfolio.kpis)
-    milestones = schedule.with_finish(finish)
-    # links whose milestone and KPI exist, with the row of each (milestones keep their order below)
-    known, positions = refs.resolvable_links(portfolio.links)
+    milestones, links, kpis, positions = _statuses(portfolio, schedule, finish, settings)
     link_rows = positions[0]
-    links = link_figures(known, milestones, portfolio.kpis, positions)
-    kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, known, milestones, portfolio.as_of, positions)
-    milestones = computed_status(milestones, links, kpis, settings, positions)
 
     finding_milestones = finding_rows[0][finding_rows[0] >= 0]
     has_finding = np.bincount(finding_milestones, minlength=milestones.height) > 0
-    projects = portfolio.projects.select(
-        "project_id",
-        pl.col("name").alias("project_name"),
-        "program",
-        "portfolio",
-        pl.col("owner").alias("project_owner"),
-        "sponsor",
-    )
-    milestones = milestones.join(projects, on="project_id", how="left", maintain_order="left")
     if previous is not None:
         previous_status = previous.milestones.select("milestone_id", pl.col("computed_status").alias("previous_status"))
         milestones = milestones.join(previous_status, on="milestone_id", how="left", maintain_order="left")
@@ -219,6 +205,54 @@ def evaluate(
     )
 
 
+#: The tables :func:`statuses` reads (a store may load only these).
+STATUS_TABLES = ("milestones", "tasks", "dependencies", "links", "kpis", "kpi_actuals", "projects")
+
+
+def statuses(portfolio: Portfolio, settings: Settings | None = None) -> pl.DataFrame:
+    """Return every milestone as :attr:`EngineResult.milestones` has it, up to its status and project.
+
+    The columns of :func:`compute`'s milestones before the escalation and the roll-up:
+    the schedule, ``computed_status``, the normalised ``reported_status``, ``watermelon``
+    and the project's name, program, portfolio, owner and sponsor; the same values,
+    without the governance findings, escalations and exception list (what a snapshot's
+    status reports need). Reads only the tables of :data:`STATUS_TABLES`.
+
+    Raises
+    ------
+    CycleError
+        When the dependencies form a cycle.
+    """
+    schedule = prepare_schedule(portfolio)
+    milestones, *_ = _statuses(portfolio, schedule, schedule.finish(), settings or Settings())
+    return milestones
+
+
+def _statuses(
+    portfolio: Portfolio, schedule: Schedule, finish: np.ndarray, settings: Settings
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, Positions]:
+    """Milestones with finishes, statuses and project columns; link figures; KPI projections; link rows.
+
+    The links are those whose milestone and KPI exist; the positions hold the row of each
+    one's milestone and KPI (milestones keep their order).
+    """
+    milestones = schedule.with_finish(finish)
+    known, positions = schedule.refs.resolvable_links(portfolio.links)
+    links = link_figures(known, milestones, portfolio.kpis, positions)
+    kpis = kpi_projection(portfolio.kpis, portfolio.kpi_actuals, known, milestones, portfolio.as_of, positions)
+    milestones = computed_status(milestones, links, kpis, settings, positions)
+    projects = portfolio.projects.select(
+        "project_id",
+        pl.col("name").alias("project_name"),
+        "program",
+        "portfolio",
+        pl.col("owner").alias("project_owner"),
+        "sponsor",
+    )
+    milestones = milestones.join(projects, on="project_id", how="left", maintain_order="left")
+    return milestones, links, kpis, positions
+
+
 def _roll_up(
     milestones: pl.DataFrame, pairs: pl.DataFrame, pair_rows: np.ndarray, lonely: pl.DataFrame, lonely_rows: np.ndarray
 ) -> pl.DataFrame:
@@ -244,7 +278,8 @@ def _roll_up(
     firsts = first[linked]
     rows = np.concatenate([linked, lonely_rows]).astype(np.int64)
     escalation = ["escalation_level", "escalate_to", "escalate_role"]
-    top = pl.concat([pairs.select(escalation)[firsts], lonely.select(escalation)])
+    # one chunk: a gather from a frame of several chunks costs about twice as much
+    top = pl.concat([pairs.select(escalation)[firsts], lonely.select(escalation)], rechunk=True)
     value[lonely_rows] += lonely["value_at_risk"].to_numpy()
     place = np.full(n, -1, dtype=np.int64)
     place[rows] = np.arange(rows.size)

@@ -15,6 +15,8 @@ These are facts about reports, not judgements about people: the wording of
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from kpi_engine.core.owners import owner_names, person_key_expr
@@ -52,11 +54,27 @@ def report_rows(result: EngineResult, snapshot_id: int) -> pl.DataFrame:
     snapshot_id
         The snapshot's id, kept on every row.
     """
+    return status_reports(result.milestones, result.portfolio.as_of, snapshot_id)
+
+
+def status_reports(milestones: pl.DataFrame, as_of: date, snapshot_id: int) -> pl.DataFrame:
+    """Return the reports among a snapshot's milestones (columns of :data:`REPORT_SCHEMA`).
+
+    Parameters
+    ----------
+    milestones
+        The snapshot's milestones with their statuses and project columns
+        (:attr:`EngineResult.milestones` or :func:`~kpi_engine.engine.compute.statuses`).
+    as_of
+        The snapshot's date.
+    snapshot_id
+        The snapshot's id, kept on every row.
+    """
     return (
-        result.milestones.filter(pl.col("actual_finish").is_null() & (pl.col("reported_status") != "Unknown"))
+        milestones.filter(pl.col("actual_finish").is_null() & (pl.col("reported_status") != "Unknown"))
         .select(
             pl.lit(snapshot_id, pl.Int64).alias("snapshot_id"),
-            pl.lit(result.portfolio.as_of, pl.Date).alias("as_of"),
+            pl.lit(as_of, pl.Date).alias("as_of"),
             "milestone_id",
             pl.col("name").alias("milestone_name"),
             "project_id",

@@ -322,16 +322,17 @@ def _order(value: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
 def _gather(frame: pl.DataFrame, rows: np.ndarray, fields: dict[str, str]) -> list[pl.Series]:
     """``frame``'s columns (``fields``: new name -> column) at row positions ``rows`` (-1 gives null).
 
-    One gather of plain positions; where some row has none, from the columns with one
-    row of nulls appended (as fast as a plain gather, unlike a nullable index).
+    One gather of plain positions (a row of -1 takes row 0), then nulls where a row has
+    none: cheaper than a nullable index, or than appending a row of nulls to every column.
     """
     picked = frame.select([pl.col(column).alias(name) for name, column in fields.items()])
     if picked.height == 0:
         return picked.clear(rows.size).get_columns()
-    if rows.size and rows.min() < 0:
-        rows = np.where(rows < 0, picked.height, rows)
-        picked = pl.concat([picked, picked.clear(1)], rechunk=True)
-    return picked[rows].get_columns()
+    missing = rows < 0
+    if not missing.any():
+        return picked[rows].get_columns()
+    gathered = picked[np.where(missing, 0, rows)]
+    return gathered.select(pl.when(pl.Series(~missing)).then(pl.all()).name.keep()).get_columns()
 
 
 def _project_of_findings(columns: list[pl.Series], findings: pl.DataFrame, at: pl.Series) -> list[pl.Series]:

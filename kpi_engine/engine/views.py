@@ -392,7 +392,7 @@ def pulse_counts(result: EngineResult) -> PulseCounts:
     ``escalations`` counts exception rows that name someone who must act (level >= 1);
     ``top_level_escalations`` those that reach an objective owner or sponsor (level 3).
     """
-    milestones, exceptions = result.milestones, result.exceptions
+    milestones, exceptions = result.milestones, result.exception_rows  # counts need no sentences
     return PulseCounts(
         value_at_risk=result.value_at_risk_total,
         red=int((milestones["computed_status"] == "Red").sum()),

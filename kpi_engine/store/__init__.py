@@ -31,7 +31,7 @@ import dataclasses
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -438,15 +438,35 @@ class Store:
         """
         return snapshots.snapshots(self)
 
-    def load_portfolio(self, snapshot_id: int | None = None) -> Portfolio:
+    def load_portfolio(self, snapshot_id: int | None = None, tables: Collection[str] | None = None) -> Portfolio:
         """Return the portfolio of a snapshot (default: the latest).
+
+        ``tables`` names the canonical tables to read (default: all); the others are empty.
 
         Raises
         ------
         NoDataError
             No snapshot yet, or no snapshot with that id.
+        NotFoundError
+            ``tables`` names a table that does not exist.
         """
-        return snapshots.load_portfolio(self, snapshot_id)
+        return snapshots.load_portfolio(self, snapshot_id, tables)
+
+    def load_portfolios(
+        self, snapshot_ids: Collection[int], tables: Collection[str] | None = None
+    ) -> dict[int, Portfolio]:
+        """Return the portfolios of several snapshots by id, each table read once for all of them.
+
+        The same as :meth:`load_portfolio` for each id, in fewer queries.
+
+        Raises
+        ------
+        NoDataError
+            No snapshot with one of the ids.
+        NotFoundError
+            ``tables`` names a table that does not exist.
+        """
+        return snapshots.load_portfolios(self, snapshot_ids, tables)
 
     def load_milestone_history(self) -> pl.DataFrame:
         """Return every milestone of every snapshot, oldest snapshot first (for trends).
