@@ -42,8 +42,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 ALL_BACKENDS_ONLY = frozenset({"test_cli", "test_cli_loop"})
 
 
+#: Tests that drive headless Chromium: with ``-n 2`` they all run in one of the two test
+#: processes, one browser at a time, rather than two browsers and two servers at once.
+BROWSER_GROUP = "browser"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave the CLI suites' shared-store variants out of the default run (see ALL_BACKENDS_ONLY)."""
+    """Keep the browser journeys together; leave the CLI suites' shared-store variants out of the default run.
+
+    See :data:`BROWSER_GROUP` and :data:`ALL_BACKENDS_ONLY`.
+    """
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
     if config.getoption("--all-backends"):
         return
     later = [

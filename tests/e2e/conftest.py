@@ -6,6 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from browser_helpers import CHROMIUM, require_chromium, serve
+from playwright.sync_api import expect
+
+# A page may take longer than Playwright's 5 s to show what a test expects while the other
+# test process works alongside (``-n 2``): every ``expect`` waits as long as a page action does.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
