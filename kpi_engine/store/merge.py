@@ -362,14 +362,12 @@ def _dangling_warnings(
     they arrived), once per id.
     """
     warnings: list[Problem] = []
+    removed: dict[str, pl.DataFrame] = {}
     for table, column, target, target_column, noun in _SOFT_REFERENCES:
-        missing = (
-            f"NOT EXISTS (SELECT 1 FROM {snapshot_rows(target, 'new')} t WHERE t.{q(target_column)} = x.{q(column)})"
-        )
         if table in frames:
             rows = cur.execute(
                 f"SELECT x._file, x._sheet, x._row, x.{q(column)} FROM {_upload_view(table)} x "
-                f"WHERE {missing} ORDER BY 1, 2, 3",
+                f"ANTI JOIN {snapshot_rows(target, 'new')} t ON t.{q(target_column)} = x.{q(column)} ORDER BY 1, 2, 3",
                 {"new": new_id},
             ).fetchall()
             warnings += [
@@ -384,17 +382,20 @@ def _dangling_warnings(
             ]
         if previous is None or target not in frames:
             continue  # only an upload of the target table can remove what carried rows name
-        # The ids the base held and the new snapshot lacks: those of the base rows it removed,
-        # less those it stored again (ids are unique in a snapshot). The new snapshot's rows
-        # of ``table`` with an uploaded key are the ones it stored itself.
-        rows = cur.execute(
-            f"WITH removed AS (SELECT t.{q(target_column)} AS id FROM {q(target)} t SEMI JOIN "
-            f"(SELECT stored_row FROM {removals_table(target)} WHERE snapshot_id = $new) r "
-            f"ON r.stored_row = t.stored_row EXCEPT SELECT {q(target_column)} FROM {q(target)} WHERE snapshot_id = $new) "
-            f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x JOIN removed r ON r.id = x.{q(column)} "
-            "WHERE x.snapshot_id <> $new GROUP BY 1 ORDER BY 1",
-            {"new": new_id},
-        ).fetchall()
+        if target not in removed:
+            removed[target] = _removed_ids(cur, target, target_column, new_id)
+        if removed[target].height == 0:
+            continue  # the upload removed none of them: no carried row lost what it names
+        cur.register("_kpi_removed_ids", removed[target].to_arrow())
+        try:
+            rows = cur.execute(
+                f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x "
+                f"SEMI JOIN _kpi_removed_ids r ON r.id = x.{q(column)} "
+                "WHERE x.snapshot_id <> $new GROUP BY 1 ORDER BY 1",
+                {"new": new_id},
+            ).fetchall()
+        finally:
+            cur.unregister("_kpi_removed_ids")
         warnings += [
             Problem(
                 f"snapshot {previous}",
@@ -407,6 +408,23 @@ def _dangling_warnings(
             for ref, count in rows
         ]
     return warnings
+
+
+def _removed_ids(cur: duckdb.DuckDBPyConnection, target: str, column: str, new_id: int) -> pl.DataFrame:
+    """The ids (as ``id``) the base held in ``target`` and snapshot ``new_id`` lacks.
+
+    Those of the base rows it removed, less those it stored again (ids are unique in a snapshot).
+    """
+    frame = pl.from_arrow(
+        cur.sql(
+            f"SELECT t.{q(column)} AS id FROM {q(target)} t SEMI JOIN "
+            f"(SELECT stored_row FROM {removals_table(target)} WHERE snapshot_id = $new) r "
+            f"ON r.stored_row = t.stored_row EXCEPT SELECT {q(column)} FROM {q(target)} WHERE snapshot_id = $new",
+            params={"new": new_id},
+        ).to_arrow_table()
+    )
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _row_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, int]:
