@@ -185,15 +185,20 @@ def openpyxl_read_only(path: Path) -> int:
 # ---------------------------------------------------------------------- 3. partial upload
 
 
-def partial_upload(portfolio: Portfolio, share: float, folder: Path, seed: int = 0) -> list[SourceFile]:
-    """Milestones and tasks of ``share`` of the projects, forecasts moved a little, as canonical CSVs."""
+def partial_upload(
+    portfolio: Portfolio, share: float, folder: Path, seed: int = 0, moves: tuple[int, int] = (0, 8)
+) -> list[SourceFile]:
+    """Milestones and tasks of ``share`` of the projects, a fifth of the forecasts moved, as canonical CSVs.
+
+    A moved forecast moves later by ``moves[0]`` to ``moves[1] - 1`` days (default: at most the week).
+    """
     rng = np.random.default_rng(seed)
     projects = portfolio.projects["project_id"]
     chosen = projects.gather(np.sort(rng.choice(projects.len(), max(1, int(projects.len() * share)), replace=False)))
     milestones = portfolio.milestones.filter(pl.col("project_id").is_in(chosen.implode()))
     tasks = portfolio.tasks.filter(pl.col("milestone_id").is_in(milestones["milestone_id"].implode()))
     # a week later: some forecasts move, so the upload is not identical to what is stored
-    moved = pl.Series(rng.integers(0, 8, milestones.height) * (rng.random(milestones.height) < 0.2))
+    moved = pl.Series(rng.integers(*moves, milestones.height) * (rng.random(milestones.height) < 0.2))
     milestones = milestones.with_columns(pl.col("forecast_finish") + pl.duration(days=moved))
     folder.mkdir(parents=True, exist_ok=True)
     milestones.write_csv(folder / "milestones.csv")
@@ -263,6 +268,9 @@ def run(scale: float, repeat: int, work_dir: Path, workbook: bool = True) -> lis
     weekly_files = partial_upload(portfolio, 0.10, work_dir / "weekly")
     weekly = read_upload(weekly_files)
     weekly_rows = {t: f.height for t, f in weekly.tables.items()}
+    # the same projects with forecasts slipping 8-30 days: more than the week, so the whole schedule is checked
+    slipped_files = partial_upload(portfolio, 0.10, work_dir / "slipped", moves=(8, 31))
+    slipped = read_upload(slipped_files)
 
     def restore() -> None:
         _remove(weekly_db)
@@ -278,6 +286,7 @@ def run(scale: float, repeat: int, work_dir: Path, workbook: bool = True) -> lis
 
     store_runs = StoreRuns(db, upload, files, as_of)
     weekly_runs = StoreRuns(weekly_db, weekly, weekly_files, week_later)
+    slipped_runs = StoreRuns(weekly_db, slipped, slipped_files, week_later)
     medians = interleaved_medians(
         {
             "floor": (lambda: _remove(floor_db), lambda: duckdb_floor(paths, floor_db)),
@@ -286,6 +295,7 @@ def run(scale: float, repeat: int, work_dir: Path, workbook: bool = True) -> lis
             "full": (lambda: _remove(db), lambda: full_ingest(csv_dir, db, as_of)),
             "weekly_parse": (lambda: None, lambda: read_upload(weekly_files)),
             "weekly_store": (restore, weekly_runs),
+            "slipped_store": (restore, slipped_runs),
         },
         repeat,
     )
@@ -293,6 +303,7 @@ def run(scale: float, repeat: int, work_dir: Path, workbook: bool = True) -> lis
     store_closed, store = medians["store"], store_runs.median_ingest()
     weekly_parse, weekly_closed = medians["weekly_parse"], medians["weekly_store"]
     weekly_store = weekly_runs.median_ingest()
+    slipped_store = slipped_runs.median_ingest()
     for path in (db, floor_db, full_db, weekly_db):
         _remove(path)
     print("CSV ingest and weekly upload timed", flush=True)
@@ -326,6 +337,11 @@ def run(scale: float, repeat: int, work_dir: Path, workbook: bool = True) -> lis
             f"{weekly_store / store:.2f}x the full upload's store.ingest",
         ),
         ("3 same with Store.open + close", weekly_closed, f"{weekly_closed / store_closed:.2f}x the full upload's"),
+        (
+            "3 store.ingest, forecasts slipped 8-30 days (whole schedule checked)",
+            slipped_store,
+            f"{slipped_store / store:.2f}x the full upload's store.ingest",
+        ),
         *book_rows,
     ]
 
