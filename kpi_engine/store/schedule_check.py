@@ -118,7 +118,8 @@ def _whole_schedule(
     With no base, nothing was carried: the new snapshot's rows are the upload's, so they
     are taken from its frames instead of read back from the database. Otherwise its rows
     are read in any order first (whether there is a problem does not depend on it), and
-    again in stored order only to list the problems found.
+    again in stored order only to list the problems found; the tasks are read as each
+    milestone's latest open forecast, all the schedule takes from them.
     """
     from kpi_engine.ingest.validate import schedule_check
 
@@ -130,11 +131,15 @@ def _whole_schedule(
         tables = {}
         for table in SCHEDULE_TABLES:
             cols = ", ".join(q(c) for c in SCHEDULE_COLUMNS[table])
-            frame = pl.from_arrow(
-                cur.sql(
-                    f"SELECT {cols} FROM {snapshot_rows(table, 'new')} {order}", params={"new": new_id}
-                ).to_arrow_table()
-            )
+            sql = f"SELECT {cols} FROM {snapshot_rows(table, 'new')} {order}"
+            if table == "tasks":
+                # a milestone's tasks count by their latest open forecast alone: one row per milestone
+                sql = (
+                    "SELECT milestone_id, max(forecast_finish) AS forecast_finish, NULL::DATE AS actual_finish "
+                    f"FROM {snapshot_rows('tasks', 'new')} WHERE actual_finish IS NULL AND forecast_finish IS NOT NULL "
+                    f"GROUP BY milestone_id {'ORDER BY milestone_id' if order else ''}"
+                )
+            frame = pl.from_arrow(cur.sql(sql, params={"new": new_id}).to_arrow_table())
             assert isinstance(frame, pl.DataFrame)
             tables[table] = frame
         problems, latest = schedule_check(Portfolio.from_tables(tables, as_of), frames, base)
