@@ -49,7 +49,7 @@ upload touched (:mod:`kpi_engine.store.schedule_check`), runs 3 and 4 (``--backe
 ``store.ingest`` at 4,789 ms = 0.20x the full upload's 23.9 s with the code before and
 2,057 ms = 0.05x the full upload's 39.8 s with it (the full upload's time rose between the
 runs; its path only gained one row of ``schedule_bounds``); bytes 0.10x in both. At 1M
-tasks on the embedded file ``bench_ingest`` measured 0.78x before and 0.23x after. On the shared store the full ingest is far above
+tasks on the embedded file ``bench_ingest`` measured 0.78x before and 0.22-0.23x after. On the shared store the full ingest is far above
 its floor: DuckLake's own ``CREATE TABLE AS`` writes one Parquet file per table, while
 ``store.ingest`` runs many statements (the merge, the checks read back, the changes, the
 files' bytes), each against the catalog in PostgreSQL.
