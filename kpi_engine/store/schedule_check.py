@@ -126,7 +126,7 @@ def _whole_schedule(
     if base is None:
         tables = {t: frames[t].select(list(TABLES[t])) if t in frames else empty_table(t) for t in SCHEDULE_TABLES}
         problems, latest = schedule_check(Portfolio.from_tables(tables, as_of), frames, base)
-        return problems, _as_date(latest, as_of)
+        return problems, as_of if problems else _as_date(latest, as_of)
     for order in ("", "ORDER BY stored_row"):
         tables = {}
         for table in SCHEDULE_TABLES:
@@ -145,12 +145,12 @@ def _whole_schedule(
         problems, latest = schedule_check(Portfolio.from_tables(tables, as_of), frames, base)
         if not problems:
             break
-    return problems, _as_date(latest, as_of)
+    return problems, as_of if problems else _as_date(latest, as_of)
 
 
 def _as_date(day: int | None, as_of: date) -> date:
-    """A day number as a date; with no milestone, the snapshot date (any date bounds no finish)."""
-    return EPOCH + timedelta(days=day) if day is not None and day >= 0 else min(as_of, LATEST_DATE)
+    """A day number (of a schedule that passed) as a date; with no milestone, the snapshot date (it bounds nothing)."""
+    return EPOCH + timedelta(days=day) if day is not None else as_of
 
 
 def _may_move_finishes(
