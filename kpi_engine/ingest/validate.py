@@ -379,17 +379,25 @@ def schedule_problems(
         dependencies the upload brought) and one per milestone whose computed finish
         falls after :data:`~kpi_engine.core.bounds.LATEST_DATE`.
     """
+    return schedule_check(portfolio, uploaded, carried_from)[0]
+
+
+def schedule_check(
+    portfolio: Portfolio, uploaded: Mapping[str, pl.DataFrame], carried_from: int | None
+) -> tuple[list[Problem], int | None]:
+    """:func:`schedule_problems` and the latest computed finish (a day number; None: no milestone or a cycle)."""
     try:
         schedule = prepare_schedule(portfolio)
     except CycleError as err:
-        return [_cycle_problem(cycle, uploaded.get("dependencies"), carried_from) for cycle in err.cycles]
+        return [_cycle_problem(cycle, uploaded.get("dependencies"), carried_from) for cycle in err.cycles], None
     finish = schedule.finish()
     late = np.flatnonzero(finish > day_number(LATEST_DATE))
     ids = schedule.milestones["milestone_id"]
-    return [
+    problems = [
         _late_problem(str(ids[int(i)]), _date_text(int(finish[int(i)])), uploaded, carried_from)
         for i in late[: UploadRejected.MAX_LISTED]
     ]
+    return problems, int(finish.max()) if finish.size else None
 
 
 def _date_text(day: int) -> str:

@@ -50,7 +50,8 @@ def snapshot_changes(
     """What changed in milestones, KPI actuals and budgets between the previous snapshot and the new one.
 
     With ``built_on_previous`` (the new snapshot was built on ``previous``), only the
-    milestones the new snapshot stored or removed can differ, so only those are compared.
+    milestones the new snapshot stored or removed can differ, so only those are compared,
+    and KPI actuals and budgets only when it stored or removed some.
     """
     if previous is None:
         return empty_changes()
@@ -63,41 +64,43 @@ def snapshot_changes(
         "actual_finish",
         "reported_status",
     ]
-    touched = ""
     if built_on_previous:
-        touched = (
-            "WHERE milestone_id IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new "
-            "UNION ALL SELECT m.milestone_id FROM milestones m SEMI JOIN (SELECT stored_row FROM "
-            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row)"
+        # the milestones whose ids the new snapshot stored or removed are the rows it stored
+        # and the rows of the previous one it removed (ids are unique in a snapshot: a row
+        # of the previous one with a stored id was replaced)
+        old = _frame(
+            cur,
+            f"SELECT {_columns(cols)} FROM milestones m SEMI JOIN (SELECT stored_row FROM "
+            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row "
+            "ORDER BY stored_row",
+            {"new": new_id},
         )
-    old, new = (
-        pl.from_arrow(
-            cur.sql(
-                f"SELECT {', '.join(q(c) for c in cols)} FROM {snapshot_rows('milestones', 'of')} {touched} "
-                "ORDER BY stored_row",
-                params={"of": of, "new": new_id} if touched else {"of": of},
-            ).to_arrow_table()
+        new = _frame(
+            cur,
+            f"SELECT {_columns(cols)} FROM milestones WHERE snapshot_id = $new ORDER BY stored_row",
+            {"new": new_id},
         )
-        for of in (previous, new_id)
-    )
-    assert isinstance(old, pl.DataFrame) and isinstance(new, pl.DataFrame)
+    else:
+        old, new = (
+            _frame(
+                cur, f"SELECT {_columns(cols)} FROM {snapshot_rows('milestones', 'of')} ORDER BY stored_row", {"of": of}
+            )
+            for of in (previous, new_id)
+        )
     changes = [milestone_changes(old, new, new_id)]
     # KPI actuals and budgets move what the dashboard shows as much as milestone dates do
     for table, cols in (
         ("kpi_actuals", ["kpi_id", "as_of", "value"]),
         ("projects", ["project_id", "name", "budget"]),
     ):
-        sql = f"SELECT {', '.join(q(c) for c in cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
-        before = pl.from_arrow(cur.sql(sql, params={"of": previous}).to_arrow_table())
-        after = pl.from_arrow(cur.sql(sql, params={"of": new_id}).to_arrow_table())
-        assert isinstance(before, pl.DataFrame) and isinstance(after, pl.DataFrame)
+        if built_on_previous and not _touched(cur, table, new_id):
+            continue  # the new snapshot holds the previous one's rows of this table
+        sql = f"SELECT {_columns(cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
+        before, after = _frame(cur, sql, {"of": previous}), _frame(cur, sql, {"of": new_id})
         if table == "kpi_actuals":
-            names = pl.from_arrow(
-                cur.sql(
-                    f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY stored_row", params={"of": new_id}
-                ).to_arrow_table()
+            names = _frame(
+                cur, f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY stored_row", {"of": new_id}
             )
-            assert isinstance(names, pl.DataFrame)
             changes.append(kpi_actual_changes(before, after, names, new_id))
         else:
             changes.append(budget_changes(before, after, new_id))
@@ -107,6 +110,26 @@ def snapshot_changes(
         .sort(pl.col("change").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
         .cast(CHANGES_SCHEMA)
     )
+
+
+def _columns(cols: list[str]) -> str:
+    return ", ".join(q(c) for c in cols)
+
+
+def _frame(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, int]) -> pl.DataFrame:
+    frame = pl.from_arrow(cur.sql(sql, params=params).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _touched(cur: duckdb.DuckDBPyConnection, table: str, new_id: int) -> bool:
+    """Whether snapshot ``new_id`` stored rows of ``table`` or removed some of its base's."""
+    rows = cur.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {q(table)} WHERE snapshot_id = $new) "
+        f"OR EXISTS (SELECT 1 FROM {removals_table(table)} WHERE snapshot_id = $new)",
+        {"new": new_id},
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def _change_rows(frame: pl.DataFrame, snapshot_id: int, **columns: pl.Expr) -> pl.DataFrame:

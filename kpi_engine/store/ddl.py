@@ -13,6 +13,8 @@ once instead of once per snapshot (``stored_row``, ``snapshots.base_id``, ``<tab
 it also hands ids out from ``counters`` instead of sequences and declares no PRIMARY KEY (a
 shared store has neither; see :mod:`kpi_engine.store.counters`). A file of version 2 keeps
 its old keys and sequences, unused; its counters start past every id it handed out.
+``schedule_bounds`` came later within version 3: an older program ignores it, and a snapshot
+that has no row in it is checked whole by the next upload (:mod:`~kpi_engine.store.schedule_check`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from kpi_engine.store.counters import DDL as COUNTERS_DDL
 from kpi_engine.store.counters import seed_counters
 from kpi_engine.store.lineage import ROW_ID_BASE, removals_table
 from kpi_engine.store.loop_log import create_loop_tables
+from kpi_engine.store.schedule_check import DDL as SCHEDULE_BOUNDS_DDL
 
 SCHEMA_VERSION = 3
 
@@ -79,6 +82,9 @@ def create_schema(cur: duckdb.DuckDBPyConnection, path: Path | str) -> None:
     cur.execute(
         "CREATE TABLE IF NOT EXISTS snapshot_lineage (snapshot_id BIGINT NOT NULL, ancestor_id BIGINT NOT NULL)"
     )
+    # a date no computed finish of a snapshot passes (kpi_engine.store.schedule_check); a table
+    # added without a new version: a snapshot without its row is checked whole
+    cur.execute(SCHEDULE_BOUNDS_DDL)
     cur.execute(
         "CREATE TABLE IF NOT EXISTS changes (snapshot_id BIGINT NOT NULL, change VARCHAR NOT NULL, "
         "milestone_id VARCHAR, project_id VARCHAR, name VARCHAR, detail VARCHAR, days BIGINT)"

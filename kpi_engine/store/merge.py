@@ -21,8 +21,7 @@ import polars as pl
 
 from kpi_engine.core.bounds import EARLIEST_DATE, LATEST_DATE, date_in_range
 from kpi_engine.core.errors import InputError, Problem, UploadRejected
-from kpi_engine.core.portfolio import Portfolio
-from kpi_engine.core.schema import KEYS, TABLES, conform, empty_table
+from kpi_engine.core.schema import KEYS, TABLES, conform
 from kpi_engine.store.backends import to_arrow
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
 from kpi_engine.store.connection import _now, q
@@ -30,6 +29,7 @@ from kpi_engine.store.file_contents import keep_contents, kept_contents
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
 from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, removals_table, snapshot_rows
 from kpi_engine.store.removals import RemovalsRefused, empty_removals, removed_milestones
+from kpi_engine.store.schedule_check import SCHEDULE_TABLES, check_schedule, moved_bound, record_bound
 
 if TYPE_CHECKING:
     from kpi_engine.ingest import FileReport, ParsedUpload
@@ -49,15 +49,6 @@ _MILESTONE_COLUMN = {
 }
 # _merge_tables writes the new snapshot's milestones before the tables that name them
 assert all(list(TABLES).index("milestones") < list(TABLES).index(t) for t in _MILESTONE_COLUMN)
-#: Tables whose rows change computed finishes: an upload of any of them re-checks the schedule.
-_SCHEDULE_TABLES = ("milestones", "tasks", "dependencies")
-#: The columns computed finishes are made of (the schedule reads no other).
-_SCHEDULE_COLUMNS = {
-    "milestones": ("milestone_id", "baseline_start", "baseline_finish", "forecast_finish", "actual_finish"),
-    "tasks": ("milestone_id", "forecast_finish", "actual_finish"),
-    "dependencies": ("predecessor_id", "successor_id", "lag_days"),
-}
-
 #: (table, column, referenced table, referenced column, noun): an unknown id rejects the upload.
 _REQUIRED_REFERENCES = (
     ("milestones", "project_id", "projects", "project_id", "project"),
@@ -186,21 +177,19 @@ def _register_upload(
         return registered  # nothing is carried forward, so the scope is not needed (and costs a join per table)
 
     # Milestone -> project: the uploaded milestones win over the previous snapshot's
-    # (a milestone may have moved to another project).
+    # (a milestone may have moved to another project). Only the milestones the upload
+    # names are looked up in the previous snapshot, then the milestones of the projects
+    # in scope.
     uploaded_ms = frames.get("milestones", pl.DataFrame(schema={"milestone_id": pl.String, "project_id": pl.String}))
     uploaded_ms = uploaded_ms.select("milestone_id", "project_id")
-    if previous is not None and any(t in frames for t in _MILESTONE_COLUMN):
-        previous_ms = pl.from_arrow(
-            cur.sql(
-                f"SELECT milestone_id, project_id FROM {snapshot_rows('milestones', 'base')} ORDER BY stored_row",
-                params={"base": previous},
-            ).to_arrow_table()
-        )
-        assert isinstance(previous_ms, pl.DataFrame)
-        previous_ms = previous_ms.filter(~pl.col("milestone_id").is_in(uploaded_ms["milestone_id"].implode()))
-        milestone_project = pl.concat([uploaded_ms, previous_ms])
-    else:
-        milestone_project = uploaded_ms
+    named = pl.concat(
+        [
+            pl.DataFrame(schema={"milestone_id": pl.String}),
+            *(frames[t].select(pl.col(c).alias("milestone_id")) for t, c in _MILESTONE_COLUMN.items() if t in frames),
+        ]
+    )
+    named = named.unique().join(uploaded_ms, on="milestone_id", how="anti")
+    milestone_project = pl.concat([uploaded_ms, _previous_milestones(cur, previous, "milestone_id", named)])
     scope_parts = [frames[t].select(pl.col(c).alias("project_id")) for t, c in _PROJECT_COLUMN.items() if t in frames]
     scope_parts += [
         frames[t]
@@ -211,10 +200,41 @@ def _register_upload(
         if t in frames
     ]
     scope = pl.concat(scope_parts).unique() if scope_parts else pl.DataFrame(schema={"project_id": pl.String})
-    scope_milestones = milestone_project.join(scope, on="project_id", how="semi").select("milestone_id")
+    if any(t in frames for t in _MILESTONE_COLUMN):
+        # the previous snapshot's milestones of a scope project, but for those the upload moved elsewhere
+        in_scope = _previous_milestones(cur, previous, "project_id", scope)
+        scope_milestones = pl.concat(
+            [
+                uploaded_ms.join(scope, on="project_id", how="semi").select("milestone_id"),
+                in_scope.join(uploaded_ms, on="milestone_id", how="anti").select("milestone_id"),
+            ]
+        )
+    else:
+        scope_milestones = uploaded_ms.join(scope, on="project_id", how="semi").select("milestone_id")
     cur.register("_kpi_scope_projects", scope.to_arrow())
     cur.register("_kpi_scope_milestones", scope_milestones.to_arrow())
     return [*registered, "_kpi_scope_projects", "_kpi_scope_milestones"]
+
+
+def _previous_milestones(
+    cur: duckdb.DuckDBPyConnection, previous: int, column: str, wanted: pl.DataFrame
+) -> pl.DataFrame:
+    """The (milestone_id, project_id) of the previous snapshot's milestones whose ``column`` is in ``wanted``."""
+    if wanted.height == 0:
+        return pl.DataFrame(schema={"milestone_id": pl.String, "project_id": pl.String})
+    cur.register("_kpi_wanted", wanted.select(column).to_arrow())
+    try:
+        frame = pl.from_arrow(
+            cur.sql(
+                f"SELECT m.milestone_id, m.project_id FROM {snapshot_rows('milestones', 'base')} m "
+                f"SEMI JOIN _kpi_wanted w ON w.{q(column)} = m.{q(column)}",
+                params={"base": previous},
+            ).to_arrow_table()
+        )
+    finally:
+        cur.unregister("_kpi_wanted")
+    assert isinstance(frame, pl.DataFrame)
+    return frame.cast({"milestone_id": pl.String, "project_id": pl.String})
 
 
 def _merge_tables(
@@ -232,34 +252,37 @@ def _merge_tables(
             continue  # carried forward whole: nothing to store
         cols = ", ".join(q(c) for c in columns)
         if base is not None:
-            # a kept row: not replaced by an uploaded row with its key, not of a project in
-            # the upload's scope (the uploaded rows replace those), naming a milestone the
-            # new snapshot holds; every other row of the base is removed
+            # A base row is removed when an uploaded row has its key, when it is of a project in
+            # the upload's scope (the uploaded rows replace those), or when it names a milestone
+            # the new snapshot lacks; every other row is kept. Each part is a join on the
+            # rows of the base, not a test row by row.
+            base_rows = snapshot_rows(table, "base")
             same_key = " AND ".join(f"u.{q(k)} = p.{q(k)}" for k in KEYS[table])
-            kept = [f"NOT EXISTS (SELECT 1 FROM {_upload_view(table)} u WHERE {same_key})"]
+            gone = [f"SELECT p.stored_row FROM {base_rows} p SEMI JOIN {_upload_view(table)} u ON {same_key}"]
             # a projects row is upserted by its id: a project the upload's milestones name but its
             # projects rows do not (an export's projects part names only its own) is kept
             if table in _PROJECT_COLUMN and table != "projects":
-                kept.append(
-                    f"NOT EXISTS (SELECT 1 FROM _kpi_scope_projects s WHERE s.project_id = p.{q(_PROJECT_COLUMN[table])})"
+                gone.append(
+                    f"SELECT p.stored_row FROM {base_rows} p SEMI JOIN _kpi_scope_projects s "
+                    f"ON s.project_id = p.{q(_PROJECT_COLUMN[table])}"
                 )
             if table in _MILESTONE_COLUMN:
-                kept.append(
-                    "NOT EXISTS (SELECT 1 FROM _kpi_scope_milestones s "
-                    f"WHERE s.milestone_id = p.{q(_MILESTONE_COLUMN[table])})"
+                column = q(_MILESTONE_COLUMN[table])
+                gone.append(
+                    f"SELECT p.stored_row FROM {base_rows} p SEMI JOIN _kpi_scope_milestones s "
+                    f"ON s.milestone_id = p.{column}"
                 )
                 # A row naming a milestone the new snapshot lacks belongs to no project: it
                 # came with an earlier upload of this table, and this upload replaces it
                 # (a mistyped id disappears once the corrected file is uploaded).
                 # Milestones come before tasks, dependencies and links in TABLES: the new
                 # snapshot's milestones are stored already.
-                kept.append(
-                    f"EXISTS (SELECT 1 FROM {snapshot_rows('milestones', 'new')} m "
-                    f"WHERE m.milestone_id = p.{q(_MILESTONE_COLUMN[table])})"
+                gone.append(
+                    f"SELECT p.stored_row FROM {base_rows} p ANTI JOIN {snapshot_rows('milestones', 'new')} m "
+                    f"ON m.milestone_id = p.{column}"
                 )
             removed = cur.execute(
-                f"INSERT INTO {removals_table(table)} SELECT $new, p.stored_row FROM {snapshot_rows(table, 'base')} p "
-                f"WHERE NOT ({' AND '.join(kept)})",
+                f"INSERT INTO {removals_table(table)} SELECT $new, stored_row FROM ({' UNION '.join(gone)})",
                 {"new": new_id, "base": base},
             ).fetchall()[0][0]
             counts[table] -= int(removed)
@@ -319,30 +342,13 @@ def _schedule_problems(
 ) -> list[Problem]:
     """Cycles and undatable finishes in the new snapshot's schedule (its own rows plus carried ones).
 
-    With no previous snapshot, nothing was carried: the new snapshot's rows are the
-    upload's, so they are taken from its frames instead of read back from the database.
-    Otherwise its rows are read in any order first (whether there is a problem does not
-    depend on it), and again in stored order only to list the problems found.
+    Only what the upload may have moved is read when the base keeps a bound
+    (:mod:`~kpi_engine.store.schedule_check`); the new snapshot keeps its own when it passes.
     """
-    from kpi_engine.ingest.validate import schedule_problems
-
-    if previous is None:
-        tables = {t: frames[t].select(list(TABLES[t])) if t in frames else empty_table(t) for t in _SCHEDULE_TABLES}
-        return schedule_problems(Portfolio.from_tables(tables, as_of), frames, previous)
-    for order in ("", "ORDER BY stored_row"):
-        tables = {}
-        for table in _SCHEDULE_TABLES:
-            cols = ", ".join(q(c) for c in _SCHEDULE_COLUMNS[table])
-            frame = pl.from_arrow(
-                cur.sql(
-                    f"SELECT {cols} FROM {snapshot_rows(table, 'new')} {order}", params={"new": new_id}
-                ).to_arrow_table()
-            )
-            assert isinstance(frame, pl.DataFrame)
-            tables[table] = frame
-        problems = schedule_problems(Portfolio.from_tables(tables, as_of), frames, previous)
-        if not problems:
-            return problems
+    views = {table: _upload_view(table) for table in frames}
+    problems, bound = check_schedule(cur, frames, views, new_id, as_of, previous)
+    if not problems:
+        record_bound(cur, new_id, bound)
     return problems
 
 
@@ -356,14 +362,12 @@ def _dangling_warnings(
     they arrived), once per id.
     """
     warnings: list[Problem] = []
+    removed: dict[str, pl.DataFrame] = {}
     for table, column, target, target_column, noun in _SOFT_REFERENCES:
-        missing = (
-            f"NOT EXISTS (SELECT 1 FROM {snapshot_rows(target, 'new')} t WHERE t.{q(target_column)} = x.{q(column)})"
-        )
         if table in frames:
             rows = cur.execute(
                 f"SELECT x._file, x._sheet, x._row, x.{q(column)} FROM {_upload_view(table)} x "
-                f"WHERE {missing} ORDER BY 1, 2, 3",
+                f"ANTI JOIN {snapshot_rows(target, 'new')} t ON t.{q(target_column)} = x.{q(column)} ORDER BY 1, 2, 3",
                 {"new": new_id},
             ).fetchall()
             warnings += [
@@ -378,17 +382,20 @@ def _dangling_warnings(
             ]
         if previous is None or target not in frames:
             continue  # only an upload of the target table can remove what carried rows name
-        # The ids the base held and the new snapshot lacks: those of the base rows it removed,
-        # less those it stored again (ids are unique in a snapshot). The new snapshot's rows
-        # of ``table`` with an uploaded key are the ones it stored itself.
-        rows = cur.execute(
-            f"WITH removed AS (SELECT t.{q(target_column)} AS id FROM {q(target)} t SEMI JOIN "
-            f"(SELECT stored_row FROM {removals_table(target)} WHERE snapshot_id = $new) r "
-            f"ON r.stored_row = t.stored_row EXCEPT SELECT {q(target_column)} FROM {q(target)} WHERE snapshot_id = $new) "
-            f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x JOIN removed r ON r.id = x.{q(column)} "
-            "WHERE x.snapshot_id <> $new GROUP BY 1 ORDER BY 1",
-            {"new": new_id},
-        ).fetchall()
+        if target not in removed:
+            removed[target] = _removed_ids(cur, target, target_column, new_id)
+        if removed[target].height == 0:
+            continue  # the upload removed none of them: no carried row lost what it names
+        cur.register("_kpi_removed_ids", removed[target].to_arrow())
+        try:
+            rows = cur.execute(
+                f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x "
+                f"SEMI JOIN _kpi_removed_ids r ON r.id = x.{q(column)} "
+                "WHERE x.snapshot_id <> $new GROUP BY 1 ORDER BY 1",
+                {"new": new_id},
+            ).fetchall()
+        finally:
+            cur.unregister("_kpi_removed_ids")
         warnings += [
             Problem(
                 f"snapshot {previous}",
@@ -401,6 +408,23 @@ def _dangling_warnings(
             for ref, count in rows
         ]
     return warnings
+
+
+def _removed_ids(cur: duckdb.DuckDBPyConnection, target: str, column: str, new_id: int) -> pl.DataFrame:
+    """The ids (as ``id``) the base held in ``target`` and snapshot ``new_id`` lacks.
+
+    Those of the base rows it removed, less those it stored again (ids are unique in a snapshot).
+    """
+    frame = pl.from_arrow(
+        cur.sql(
+            f"SELECT t.{q(column)} AS id FROM {q(target)} t SEMI JOIN "
+            f"(SELECT stored_row FROM {removals_table(target)} WHERE snapshot_id = $new) r "
+            f"ON r.stored_row = t.stored_row EXCEPT SELECT {q(column)} FROM {q(target)} WHERE snapshot_id = $new",
+            params={"new": new_id},
+        ).to_arrow_table()
+    )
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _row_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, int]:
@@ -561,8 +585,13 @@ def _check_snapshot(
         Listing every problem found.
     """
     problems = _reference_problems(cur, frames, new_id) + _mitigation_problems(cur, frames, new_id)
-    if not problems and any(t in frames for t in _SCHEDULE_TABLES):
+    if not problems and any(t in frames for t in SCHEDULE_TABLES):
         problems = _schedule_problems(cur, frames, new_id, as_of, previous)
+    elif not problems:
+        # the schedule's rows are the base's: its finishes moved by the days between the two dates at most
+        bound = moved_bound(cur, previous, as_of)
+        if bound is not None:
+            record_bound(cur, new_id, bound)
     if problems:
         raise UploadRejected(problems)
 
