@@ -267,10 +267,10 @@ def _merge_tables(
                     f"ON s.project_id = p.{q(_PROJECT_COLUMN[table])}"
                 )
             if table in _MILESTONE_COLUMN:
-                column = q(_MILESTONE_COLUMN[table])
+                milestone_column = q(_MILESTONE_COLUMN[table])
                 gone.append(
                     f"SELECT p.stored_row FROM {base_rows} p SEMI JOIN _kpi_scope_milestones s "
-                    f"ON s.milestone_id = p.{column}"
+                    f"ON s.milestone_id = p.{milestone_column}"
                 )
                 # A row naming a milestone the new snapshot lacks belongs to no project: it
                 # came with an earlier upload of this table, and this upload replaces it
@@ -279,7 +279,7 @@ def _merge_tables(
                 # snapshot's milestones are stored already.
                 gone.append(
                     f"SELECT p.stored_row FROM {base_rows} p ANTI JOIN {snapshot_rows('milestones', 'new')} m "
-                    f"ON m.milestone_id = p.{column}"
+                    f"ON m.milestone_id = p.{milestone_column}"
                 )
             removed = cur.execute(
                 f"INSERT INTO {removals_table(table)} SELECT $new, stored_row FROM ({' UNION '.join(gone)})",

@@ -28,11 +28,18 @@ def require_chromium() -> None:
 
 
 def wait_for_app(page) -> None:
-    """Wait until Streamlit has finished running the script for the current page."""
+    """Wait until Streamlit has finished running the script for the current page.
+
+    The app's root says the script's state (``data-test-script-state``: ``running`` while a
+    run or a requested rerun is under way, ``notRunning`` after it), and the status widget
+    is empty once the run is over.
+    """
     page.wait_for_selector('[data-testid="stApp"]')
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.trim() === ''",
+        "() => document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-script-state')"
+        " === 'notRunning'"
+        " && (!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.trim() === '')",
         timeout=60_000,
     )
     page.wait_for_timeout(500)

@@ -152,6 +152,12 @@ SQL_FRAGMENTS = {
     "order",
     "touched",
     "param",
+    # merge.py: the rows of the base (snapshot_rows) and a quoted milestone column
+    "base_rows",
+    "milestone_column",
+    # schedule_check.py: registered views of the upload and SQL naming only them
+    "view",
+    "named",
     # copy.py: the constant condition naming the store's own database and schema in the catalog
     "_HERE",
 }
@@ -169,11 +175,18 @@ def _allowed(node: ast.expr) -> bool:
             "every_snapshots_rows",
             "removals_table",
             "data_table",
+            "_columns",
         )
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join":
         return isinstance(node.func.value, ast.Constant)  # ", ".join(...) of parts checked where they are made
     if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
-        return node.value.id == "_SQL_TYPES"
+        # SQL types by column; the names of the upload's registered views by table
+        return node.value.id in ("_SQL_TYPES", "views")
+    if isinstance(node, ast.IfExp):  # a choice between two allowed pieces, e.g. a constant ORDER BY or nothing
+        return all(
+            (isinstance(branch, ast.Constant) and isinstance(branch.value, str)) or _allowed(branch)
+            for branch in (node.body, node.orelse)
+        )
     return isinstance(node, ast.Name) and node.id in SQL_FRAGMENTS
 
 
