@@ -32,6 +32,15 @@ Figures on the shared 2-core machine (``--sessions 1 2 4 8 --loads 3 --uploads 2
       4     1.24s     4.95s    13.45s    22.85s    12      0       4       2   9.7-12.5
       8     3.91s    11.91s    27.43s    38.61s    24      0       4       2  15.0-17.6
     snapshots at the end: 24 (the sample's 8 plus 16 uploads that landed)
+
+Second run (``--sessions 8 16 --loads 3 --uploads 2 --limit 60``, 2026-12-07, nothing else
+running on the machine)::
+
+      K floor p50 floor p95  page p50  page p95 loads failed uploads rebased    load avg
+      8     2.37s     8.80s    15.35s    25.53s    24      0       4       2   8.0-15.4
+     16     7.45s    22.52s    39.85s    70.31s    48      0       4       3  17.3-31.2
+    snapshots at the end: 16 (the sample's 8 plus 8 uploads that landed)
+    highest K with every page loaded and p95 <= 60 s: 8
 """
 
 from __future__ import annotations
