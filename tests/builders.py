@@ -1,14 +1,19 @@
-"""Tiny portfolios built inline for engine tests, and the worked example as a Portfolio."""
+"""Tiny portfolios built inline for engine tests, the worked example as a Portfolio, and hand-built uploads for the store."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import textwrap
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
+from kpi_engine.core.errors import Problem
 from kpi_engine.core.portfolio import Portfolio
-from kpi_engine.core.schema import TABLES, schema_of
+from kpi_engine.core.schema import TABLES, conform, schema_of
 
 #: The worked example (DOMAIN section 5), copied into the repository: one CSV per sheet plus fleet.xlsx.
 FLEET_DIR = Path(__file__).resolve().parent / "fixtures" / "fleet"
@@ -80,3 +85,40 @@ def make_version_1(path: Path) -> None:
         raw.execute("ALTER TABLE old_snapshots RENAME TO snapshots")
         raw.execute("DROP TABLE milestone_keys")
         raw.execute("UPDATE schema_version SET version = 1")
+
+
+# ---------------------------------------------------------------------- a hand-built upload
+@dataclass(frozen=True)
+class FakeFile:
+    """The shape of kpi_engine.ingest.FileReport and of a SourceFile's bytes."""
+
+    name: str
+    sha256: str
+    size: int
+    source: str
+    tables: dict[str, int]
+    data: bytes = b""
+
+
+@dataclass(frozen=True)
+class FakeUpload:
+    """The shape of kpi_engine.ingest.ParsedUpload."""
+
+    tables: dict[str, pl.DataFrame]
+    files: list[FakeFile]
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def upload(**sheets: str) -> FakeUpload:
+    """An upload of one CSV per table, given as text (header first), with provenance columns."""
+    tables, files = {}, []
+    for table, text in sheets.items():
+        text = textwrap.dedent(text).strip() + "\n"
+        raw = pl.read_csv(io.StringIO(text), schema_overrides=schema_of(table), infer_schema=False)
+        name = f"{table}.csv"
+        tables[table] = conform(table, raw).with_columns(
+            pl.lit(name).alias("_file"), pl.lit(table).alias("_sheet"), pl.int_range(2, raw.height + 2).alias("_row")
+        )
+        data = text.encode()
+        files.append(FakeFile(name, hashlib.sha256(data).hexdigest(), len(data), "template", {table: raw.height}, data))
+    return FakeUpload(tables, files)

@@ -3,63 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import subprocess
 import sys
-import textwrap
 import threading
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
+from builders import FakeFile, FakeUpload, upload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from kpi_engine.core.errors import DatabaseBusyError, InputError, NoDataError, NotFoundError, Problem, UploadRejected
-from kpi_engine.core.schema import TABLES, conform, schema_of
+from kpi_engine.core.errors import DatabaseBusyError, InputError, NoDataError, NotFoundError, UploadRejected
+from kpi_engine.core.schema import TABLES
 from kpi_engine.core.settings import Settings
 from kpi_engine.store import CHANGES_SCHEMA, Store, milestone_changes, resolve_db_path
-
-
-# ---------------------------------------------------------------------- a hand-built upload
-@dataclass(frozen=True)
-class FakeFile:
-    """The shape of kpi_engine.ingest.FileReport and of a SourceFile's bytes."""
-
-    name: str
-    sha256: str
-    size: int
-    source: str
-    tables: dict[str, int]
-    data: bytes = b""
-
-
-@dataclass(frozen=True)
-class FakeUpload:
-    """The shape of kpi_engine.ingest.ParsedUpload."""
-
-    tables: dict[str, pl.DataFrame]
-    files: list[FakeFile]
-    warnings: list[Problem] = field(default_factory=list)
-
-
-def upload(**sheets: str) -> FakeUpload:
-    """An upload of one CSV per table, given as text (header first), with provenance columns."""
-    tables, files = {}, []
-    for table, text in sheets.items():
-        text = textwrap.dedent(text).strip() + "\n"
-        raw = pl.read_csv(io.StringIO(text), schema_overrides=schema_of(table), infer_schema=False)
-        name = f"{table}.csv"
-        tables[table] = conform(table, raw).with_columns(
-            pl.lit(name).alias("_file"), pl.lit(table).alias("_sheet"), pl.int_range(2, raw.height + 2).alias("_row")
-        )
-        data = text.encode()
-        files.append(FakeFile(name, hashlib.sha256(data).hexdigest(), len(data), "template", {table: raw.height}, data))
-    return FakeUpload(tables, files)
-
 
 PORTFOLIO = dict(
     objectives="""

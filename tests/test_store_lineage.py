@@ -16,11 +16,11 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from builders import make_version_1
+from builders import FakeFile, FakeUpload, make_version_1, upload
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from test_store import PORTFOLIO, FakeFile, FakeUpload, upload
+from test_store import PORTFOLIO
 
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import KEYS, TABLES, conform, empty_table

@@ -8,7 +8,6 @@ file written before they were kept).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import tempfile
 from datetime import date, timedelta
@@ -17,13 +16,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from builders import FakeUpload, upload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_store import PORTFOLIO, FakeFile, FakeUpload, upload
+from test_store import PORTFOLIO
 
 from kpi_engine.core.bounds import LATEST_DATE
 from kpi_engine.core.errors import UploadRejected
-from kpi_engine.core.schema import conform, schema_of
 from kpi_engine.store import Store
 
 BASE_DAY = date(2026, 6, 1)
@@ -52,10 +51,6 @@ def both_ways(tmp_path: Path, base: FakeUpload, partial: FakeUpload, as_of: date
     return result
 
 
-def csv_upload(**sheets: str) -> FakeUpload:
-    return upload(**sheets)
-
-
 # ---------------------------------------------------------------------- the bound
 def test_each_checked_snapshot_keeps_a_bound_on_its_finishes_and_a_later_upload_moves_it(store_url):
     with Store.open(store_url) as store:
@@ -79,7 +74,7 @@ def test_each_checked_snapshot_keeps_a_bound_on_its_finishes_and_a_later_upload_
 # ---------------------------------------------------------------------- cycles
 def test_a_cycle_closed_by_a_carried_row_and_an_uploaded_row_on_a_partial_upload_is_refused(tmp_path):
     # B1 -> A2 belongs to project A and is carried; project B's milestones and its dependency A2 -> B1 close it
-    partial = csv_upload(
+    partial = upload(
         milestones="""
             milestone_id,project_id,name,owner,baseline_finish,forecast_finish
             B1,PB,B one,Bob,2026-07-31,2026-07-31
@@ -99,7 +94,7 @@ def test_a_cycle_closed_by_a_carried_row_and_an_uploaded_row_on_a_partial_upload
 
 def test_an_uploaded_dependency_the_base_already_had_is_not_new(tmp_path):
     # project A re-uploads its dependency B1 -> A2 with the same lag: nothing moves, the upload is stored
-    partial = csv_upload(dependencies="predecessor_id,successor_id,lag_days\nB1,A2,3\n")
+    partial = upload(dependencies="predecessor_id,successor_id,lag_days\nB1,A2,3\n")
     rows = both_ways(tmp_path, upload(**PORTFOLIO), partial, BASE_DAY + timedelta(days=7))
     assert isinstance(rows, dict) and rows["dependencies"] == 1
 
@@ -131,9 +126,9 @@ def lag_finishing_b1_on(day: date) -> int:
 
 def test_a_late_finish_downstream_in_a_project_not_in_the_upload_is_refused(tmp_path):
     lag = lag_finishing_b1_on(LATEST_DATE - timedelta(days=30))
-    base = csv_upload(**late_portfolio(lag))
+    base = upload(**late_portfolio(lag))
     # a week later project PA's upload moves A1 two months later: B1, of project PB, passes the last date
-    partial = csv_upload(
+    partial = upload(
         milestones="""
             milestone_id,project_id,name,owner,baseline_finish,forecast_finish
             A1,PA,A one,Ann,2026-05-01,2026-08-08
@@ -151,8 +146,8 @@ def test_a_late_finish_downstream_in_a_project_not_in_the_upload_is_refused(tmp_
 def test_a_later_snapshot_date_alone_can_push_a_finish_past_the_last_date(tmp_path):
     # B1 finishes 3 days before the last date; an open milestone finishes no earlier than the snapshot date
     lag = lag_finishing_b1_on(LATEST_DATE - timedelta(days=3))
-    base = csv_upload(**late_portfolio(lag))
-    unrelated = csv_upload(
+    base = upload(**late_portfolio(lag))
+    unrelated = upload(
         milestones="""
             milestone_id,project_id,name,owner,baseline_finish,forecast_finish
             A1,PA,A one,Ann,2026-05-01,
@@ -175,16 +170,7 @@ def frames_upload(tables: dict[str, pl.DataFrame]) -> FakeUpload:
         buffer = io.StringIO()
         frame.write_csv(buffer)
         texts[table] = buffer.getvalue()
-    files, conformed = [], {}
-    for table, text in texts.items():
-        raw = pl.read_csv(io.StringIO(text), schema_overrides=schema_of(table), infer_schema=False)
-        name = f"{table}.csv"
-        conformed[table] = conform(table, raw).with_columns(
-            pl.lit(name).alias("_file"), pl.lit(table).alias("_sheet"), pl.int_range(2, raw.height + 2).alias("_row")
-        )
-        data = text.encode()
-        files.append(FakeFile(name, hashlib.sha256(data).hexdigest(), len(data), "template", {table: raw.height}, data))
-    return FakeUpload(conformed, files)
+    return upload(**texts)
 
 
 @st.composite
