@@ -57,6 +57,24 @@ def test_the_project_of_a_finding_comes_with_its_milestones_and_no_owner():
     )
 
 
+def test_a_milestone_done_late_is_not_counted_late():
+    done = compute(
+        portfolio(
+            projects=[{"project_id": "P-DEP", "name": "Depot electrification"}],
+            milestones=[
+                milestone("D1", date(2026, 5, 1), project_id="P-DEP", actual_finish=date(2026, 5, 4)),
+                milestone("D2", date(2026, 7, 1), project_id="P-DEP", forecast_finish=date(2026, 7, 20)),
+            ],
+        )
+    )
+    view = project_finding(done, "P-DEP")
+    assert view is not None
+    slips = dict(view.milestones.select("milestone_id", "slip_days").iter_rows())
+    assert slips == {"D1": 3, "D2": 19}  # both finish after their baseline ...
+    assert view.late == 1  # ... but only the open one is late
+    assert "2 milestones, 1 late" in view.headline("USD")
+
+
 def test_what_to_do_names_the_project_and_how_to_give_it_an_owner():
     steps = project_finding(depot(), "P-DEP").what_to_do()
     assert "projects sheet with the row of project 'P-DEP' giving its owner" in steps[0]

@@ -91,8 +91,9 @@ class ProjectFinding:
 
     @property
     def late(self) -> int:
-        """How many of its milestones finish after their baseline."""
-        return int((self.milestones["slip_days"].fill_null(0) > 0).sum())
+        """How many of its open milestones finish after their baseline (one done late is not counted)."""
+        open_late = (pl.col("slip_days").fill_null(0) > 0) & (pl.col("computed_status") != "Complete")
+        return self.milestones.select(open_late.sum()).item()
 
     def headline(self, currency: str) -> str:
         """One sentence: who answers for the project and what hangs on it."""
