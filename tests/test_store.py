@@ -57,6 +57,18 @@ PORTFOLIO = dict(
     """,
 )
 
+#: A second week's upload of project PA alone: A1 slips three weeks and gains a task.
+WEEK2_PROJECT_A = dict(
+    milestones="""
+        milestone_id,project_id,name,owner,baseline_finish,forecast_finish,actual_finish,reported_status
+        A1,PA,A one,Ann,2026-08-31,2026-09-21,,Amber
+    """,
+    tasks="""
+        task_id,milestone_id,name,forecast_finish
+        TA9,A1,New task,2026-09-20
+    """,
+)
+
 
 @pytest.fixture
 def store(store_url: str):
@@ -170,16 +182,7 @@ def test_a_portfolio_loads_only_the_tables_asked_for(loaded):
 
 
 def test_portfolios_read_together_are_those_read_one_by_one(loaded):
-    week2 = upload(
-        milestones="""
-            milestone_id,project_id,name,owner,baseline_finish,forecast_finish,actual_finish,reported_status
-            A1,PA,A one,Ann,2026-08-31,2026-09-21,,Amber
-        """,
-        tasks="""
-            task_id,milestone_id,name,forecast_finish
-            TA9,A1,New task,2026-09-20
-        """,
-    )
+    week2 = upload(**WEEK2_PROJECT_A)
     loaded.ingest(week2, date(2026, 6, 8))
     snapshot_ids = loaded.snapshots()["snapshot_id"].to_list()
     together = loaded.load_portfolios(snapshot_ids)
@@ -231,16 +234,7 @@ def test_same_files_for_another_date_make_a_new_snapshot(loaded):
 
 
 def test_partial_upload_carries_other_projects_forward(loaded):
-    week2 = upload(
-        milestones="""
-            milestone_id,project_id,name,owner,baseline_finish,forecast_finish,actual_finish,reported_status
-            A1,PA,A one,Ann,2026-08-31,2026-09-21,,Amber
-        """,
-        tasks="""
-            task_id,milestone_id,name,forecast_finish
-            TA9,A1,New task,2026-09-20
-        """,
-    )
+    week2 = upload(**WEEK2_PROJECT_A)
     result = loaded.ingest(week2, date(2026, 6, 8))
     portfolio = loaded.load_portfolio()
     # Project A now holds only what was uploaded for it (A2 is gone); project B is untouched.
