@@ -121,7 +121,8 @@ def load_portfolios(
             continue
         every = store._frame(
             f"SELECT in_snapshot, {', '.join(q(c) for c in columns)} FROM {every_snapshots_rows(table)} "
-            f"WHERE in_snapshot IN ({', '.join(str(i) for i in ids)}) ORDER BY in_snapshot, stored_row"
+            "WHERE list_contains($ids, in_snapshot) ORDER BY in_snapshot, stored_row",
+            {"ids": ids},
         )
         parts = every.partition_by("in_snapshot", as_dict=True, include_key=False, maintain_order=True)
         none = every.clear().drop("in_snapshot")  # a snapshot holding no row of the table
