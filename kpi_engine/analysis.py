@@ -150,11 +150,7 @@ def snapshot_reports(store: Store, snapshot_id: int, settings: Settings | None =
 
     Watermelons do not depend on the previous snapshot, so the snapshot is computed on its own.
     """
-    from kpi_engine.engine.credibility import status_reports
-
-    settings = settings or store.settings()
-    portfolio = store.load_portfolio(snapshot_id, tables=STATUS_TABLES)
-    return status_reports(statuses(portfolio, settings), portfolio.as_of, snapshot_id)
+    return older_snapshot(store, snapshot_id, settings).reports
 
 
 @dataclass(frozen=True)
