@@ -515,11 +515,7 @@ def older(path: str, snapshot_id: int, settings: SettingsKey) -> OlderSnapshot:
                 found = older_snapshot(_store(path), snapshot_id, settings_of(settings))
             except KpiError as err:
                 found = err
-            with _older_guard:
-                while len(_older) >= OLDER_KEPT:
-                    _older.pop(next(iter(_older)))
-                if generation == _generation[0]:
-                    _older[key] = found
+            _keep_older({key: found}, generation)
     if isinstance(found, KpiError):
         raise found
     return found
@@ -540,13 +536,18 @@ def _read_older(path: str, snapshot_ids: list[int], settings: SettingsKey) -> No
         found = older_snapshots(_store(path), missing, settings_of(settings))
     except KpiError:
         return  # older() meets the same problem snapshot by snapshot, and keeps it
+    _keep_older({(path, snapshot_id, settings): value for snapshot_id, value in found.items()}, generation)
+
+
+def _keep_older(found: dict[tuple[str, int, SettingsKey], OlderSnapshot | KpiError], generation: int) -> None:
+    """Keep computed older snapshots, the oldest kept making room, unless :func:`clear` ran since ``generation``."""
     with _older_guard:
         if generation != _generation[0]:
             return  # forgotten meanwhile (a new upload or settings): do not keep
-        for snapshot_id, value in found.items():
+        for key, value in found.items():
             while len(_older) >= OLDER_KEPT:
                 _older.pop(next(iter(_older)))
-            _older.setdefault((path, snapshot_id, settings), value)
+            _older.setdefault(key, value)
 
 
 @shared(max_entries=8, show_spinner="Reading the reports of every snapshot ...")
