@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -52,6 +53,13 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
     if _STRING_VIEWS:
         return frame.to_arrow(compat_level=pl.CompatLevel.newest())
     return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def query_frame(cur: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
+    """Run a query with named parameters on ``cur`` (inside its transaction) and return its result as a frame."""
+    frame = pl.from_arrow(cur.sql(sql, params=dict(params or {})).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def is_url(text: str) -> bool:

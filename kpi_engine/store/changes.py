@@ -11,6 +11,7 @@ import polars as pl
 
 from kpi_engine.core.schema import normalise_status
 from kpi_engine.core.text import fixed, kpi_value, thousands
+from kpi_engine.store.backends import query_frame
 from kpi_engine.store.connection import q
 from kpi_engine.store.lineage import removals_table, snapshot_rows
 
@@ -68,21 +69,21 @@ def snapshot_changes(
         # the milestones whose ids the new snapshot stored or removed are the rows it stored
         # and the rows of the previous one it removed (ids are unique in a snapshot: a row
         # of the previous one with a stored id was replaced)
-        old = _frame(
+        old = query_frame(
             cur,
             f"SELECT {_columns(cols)} FROM milestones m SEMI JOIN (SELECT stored_row FROM "
             f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row "
             "ORDER BY stored_row",
             {"new": new_id},
         )
-        new = _frame(
+        new = query_frame(
             cur,
             f"SELECT {_columns(cols)} FROM milestones WHERE snapshot_id = $new ORDER BY stored_row",
             {"new": new_id},
         )
     else:
         old, new = (
-            _frame(
+            query_frame(
                 cur, f"SELECT {_columns(cols)} FROM {snapshot_rows('milestones', 'of')} ORDER BY stored_row", {"of": of}
             )
             for of in (previous, new_id)
@@ -96,9 +97,9 @@ def snapshot_changes(
         if built_on_previous and not _touched(cur, table, new_id):
             continue  # the new snapshot holds the previous one's rows of this table
         sql = f"SELECT {_columns(cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
-        before, after = _frame(cur, sql, {"of": previous}), _frame(cur, sql, {"of": new_id})
+        before, after = query_frame(cur, sql, {"of": previous}), query_frame(cur, sql, {"of": new_id})
         if table == "kpi_actuals":
-            names = _frame(
+            names = query_frame(
                 cur, f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY stored_row", {"of": new_id}
             )
             changes.append(kpi_actual_changes(before, after, names, new_id))
@@ -114,12 +115,6 @@ def snapshot_changes(
 
 def _columns(cols: list[str]) -> str:
     return ", ".join(q(c) for c in cols)
-
-
-def _frame(cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, int]) -> pl.DataFrame:
-    frame = pl.from_arrow(cur.sql(sql, params=params).to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
 
 
 def _touched(cur: duckdb.DuckDBPyConnection, table: str, new_id: int) -> bool:

@@ -22,7 +22,7 @@ import polars as pl
 from kpi_engine.core.bounds import EARLIEST_DATE, LATEST_DATE, date_in_range
 from kpi_engine.core.errors import InputError, Problem, UploadRejected
 from kpi_engine.core.schema import KEYS, TABLES, conform
-from kpi_engine.store.backends import to_arrow
+from kpi_engine.store.backends import query_frame, to_arrow
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
 from kpi_engine.store.connection import _now, q
 from kpi_engine.store.file_contents import keep_contents, kept_contents
@@ -224,16 +224,14 @@ def _previous_milestones(
         return pl.DataFrame(schema={"milestone_id": pl.String, "project_id": pl.String})
     cur.register("_kpi_wanted", wanted.select(column).to_arrow())
     try:
-        frame = pl.from_arrow(
-            cur.sql(
-                f"SELECT m.milestone_id, m.project_id FROM {snapshot_rows('milestones', 'base')} m "
-                f"SEMI JOIN _kpi_wanted w ON w.{q(column)} = m.{q(column)}",
-                params={"base": previous},
-            ).to_arrow_table()
+        frame = query_frame(
+            cur,
+            f"SELECT m.milestone_id, m.project_id FROM {snapshot_rows('milestones', 'base')} m "
+            f"SEMI JOIN _kpi_wanted w ON w.{q(column)} = m.{q(column)}",
+            {"base": previous},
         )
     finally:
         cur.unregister("_kpi_wanted")
-    assert isinstance(frame, pl.DataFrame)
     return frame.cast({"milestone_id": pl.String, "project_id": pl.String})
 
 
@@ -415,16 +413,13 @@ def _removed_ids(cur: duckdb.DuckDBPyConnection, target: str, column: str, new_i
 
     Those of the base rows it removed, less those it stored again (ids are unique in a snapshot).
     """
-    frame = pl.from_arrow(
-        cur.sql(
-            f"SELECT t.{q(column)} AS id FROM {q(target)} t SEMI JOIN "
-            f"(SELECT stored_row FROM {removals_table(target)} WHERE snapshot_id = $new) r "
-            f"ON r.stored_row = t.stored_row EXCEPT SELECT {q(column)} FROM {q(target)} WHERE snapshot_id = $new",
-            params={"new": new_id},
-        ).to_arrow_table()
+    return query_frame(
+        cur,
+        f"SELECT t.{q(column)} AS id FROM {q(target)} t SEMI JOIN "
+        f"(SELECT stored_row FROM {removals_table(target)} WHERE snapshot_id = $new) r "
+        f"ON r.stored_row = t.stored_row EXCEPT SELECT {q(column)} FROM {q(target)} WHERE snapshot_id = $new",
+        {"new": new_id},
     )
-    assert isinstance(frame, pl.DataFrame)
-    return frame
 
 
 def _row_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, int]:

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from kpi_engine.core.errors import Problem, UploadRejected
+from kpi_engine.store.backends import query_frame
 from kpi_engine.store.lineage import removals_table, snapshot_rows
 
 #: One row per removed milestone.
@@ -39,24 +40,22 @@ def removed_milestones(cur: duckdb.DuckDBPyConnection, base: int | None, new_id:
         return empty_removals()
     # The milestones of the base the new snapshot lacks: among the base rows it removed,
     # those whose id it did not store again (ids are unique in a snapshot).
-    frame = pl.from_arrow(
-        cur.sql(
-            "WITH gone AS (SELECT m.* FROM milestones m SEMI JOIN (SELECT stored_row FROM "
-            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row "
-            "WHERE m.milestone_id NOT IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new)) "
-            "SELECT m.milestone_id, m.name, m.project_id, "
-            f"coalesce((SELECT list(l.kpi_id ORDER BY l.kpi_id) FROM {snapshot_rows('links', 'base')} l "
-            "WHERE l.milestone_id = m.milestone_id), []::VARCHAR[]) AS kpi_ids, "
-            f"coalesce((SELECT sum(l.value_per_week) FROM {snapshot_rows('links', 'base')} l "
-            "WHERE l.milestone_id = m.milestone_id), 0)::DOUBLE AS value_per_week, "
-            f"(SELECT count(*) FROM {snapshot_rows('dependencies', 'base')} d "
-            "WHERE m.milestone_id IN (d.predecessor_id, d.successor_id)) AS dependencies, "
-            f"(SELECT count(*) FROM {snapshot_rows('tasks', 'base')} t WHERE t.milestone_id = m.milestone_id) AS tasks "
-            "FROM gone m ORDER BY m.project_id, m.milestone_id",
-            params={"base": base, "new": new_id},
-        ).to_arrow_table()
+    frame = query_frame(
+        cur,
+        "WITH gone AS (SELECT m.* FROM milestones m SEMI JOIN (SELECT stored_row FROM "
+        f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row "
+        "WHERE m.milestone_id NOT IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new)) "
+        "SELECT m.milestone_id, m.name, m.project_id, "
+        f"coalesce((SELECT list(l.kpi_id ORDER BY l.kpi_id) FROM {snapshot_rows('links', 'base')} l "
+        "WHERE l.milestone_id = m.milestone_id), []::VARCHAR[]) AS kpi_ids, "
+        f"coalesce((SELECT sum(l.value_per_week) FROM {snapshot_rows('links', 'base')} l "
+        "WHERE l.milestone_id = m.milestone_id), 0)::DOUBLE AS value_per_week, "
+        f"(SELECT count(*) FROM {snapshot_rows('dependencies', 'base')} d "
+        "WHERE m.milestone_id IN (d.predecessor_id, d.successor_id)) AS dependencies, "
+        f"(SELECT count(*) FROM {snapshot_rows('tasks', 'base')} t WHERE t.milestone_id = m.milestone_id) AS tasks "
+        "FROM gone m ORDER BY m.project_id, m.milestone_id",
+        {"base": base, "new": new_id},
     )
-    assert isinstance(frame, pl.DataFrame)
     return frame.cast(REMOVALS_SCHEMA) if frame.height else empty_removals()
 
 

@@ -29,6 +29,7 @@ from kpi_engine.core.errors import Problem
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import TABLES, empty_table
 from kpi_engine.engine.schedule import EPOCH
+from kpi_engine.store.backends import query_frame
 from kpi_engine.store.connection import q
 from kpi_engine.store.lineage import snapshot_rows
 
@@ -139,8 +140,7 @@ def _whole_schedule(
                     f"FROM {snapshot_rows('tasks', 'new')} WHERE actual_finish IS NULL AND forecast_finish IS NOT NULL "
                     f"GROUP BY milestone_id {'ORDER BY milestone_id' if order else ''}"
                 )
-            frame = pl.from_arrow(cur.sql(sql, params={"new": new_id}).to_arrow_table())
-            assert isinstance(frame, pl.DataFrame)
+            frame = query_frame(cur, sql, {"new": new_id})
             tables[table] = frame
         problems, latest = schedule_check(Portfolio.from_tables(tables, as_of), frames, base)
         if not problems:
@@ -209,19 +209,17 @@ def _own_finishes(cur: duckdb.DuckDBPyConnection, named: str, snapshot_id: int, 
     milestone's own finish is the latest of its forecast (else baseline), the snapshot
     date and its open tasks' forecasts; a done one's is its actual finish.
     """
-    frame = pl.from_arrow(
-        cur.sql(
-            f"WITH n AS ({named}), m AS (SELECT m.milestone_id, m.baseline_start, m.baseline_finish, m.forecast_finish, "
-            f"m.actual_finish FROM {snapshot_rows('milestones', 'of')} m "
-            "SEMI JOIN n ON n.milestone_id = m.milestone_id), "
-            "t AS (SELECT t.milestone_id, max(t.forecast_finish) AS task_finish "
-            f"FROM {snapshot_rows('tasks', 'of')} t SEMI JOIN m ON m.milestone_id = t.milestone_id "
-            "WHERE t.actual_finish IS NULL GROUP BY 1) "
-            "SELECT m.*, t.task_finish FROM m LEFT JOIN t ON t.milestone_id = m.milestone_id",
-            params={"of": snapshot_id},
-        ).to_arrow_table()
+    frame = query_frame(
+        cur,
+        f"WITH n AS ({named}), m AS (SELECT m.milestone_id, m.baseline_start, m.baseline_finish, m.forecast_finish, "
+        f"m.actual_finish FROM {snapshot_rows('milestones', 'of')} m "
+        "SEMI JOIN n ON n.milestone_id = m.milestone_id), "
+        "t AS (SELECT t.milestone_id, max(t.forecast_finish) AS task_finish "
+        f"FROM {snapshot_rows('tasks', 'of')} t SEMI JOIN m ON m.milestone_id = t.milestone_id "
+        "WHERE t.actual_finish IS NULL GROUP BY 1) "
+        "SELECT m.*, t.task_finish FROM m LEFT JOIN t ON t.milestone_id = m.milestone_id",
+        {"of": snapshot_id},
     )
-    assert isinstance(frame, pl.DataFrame)
     day = {c: pl.col(c).cast(pl.Int32).cast(pl.Int64) for c in frame.columns if c != "milestone_id"}
     day["as_of"] = pl.lit((as_of - EPOCH).days, pl.Int64)
     planned = pl.coalesce(day["forecast_finish"], day["baseline_finish"])
