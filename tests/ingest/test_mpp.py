@@ -124,3 +124,128 @@ def test_without_java_an_mpp_upload_is_refused_with_what_to_install(tmp_path: Pa
     assert done.stderr.strip() == f"telematics.mpp, sheet -, row -, column -: {NO_JAVA}", done.stderr
     with Store.open(db) as store:
         assert [store.snapshot_as_of(s) for s in store.snapshot_ids()] == [date(2026, 6, 1)]
+
+
+REAL_PLANS = SAMPLE_EXPORTS / "mpxj"
+
+
+def _day(value: object) -> date | None:
+    """The day of a java.time.LocalDateTime MPXJ returns, or None."""
+    return None if value is None else date.fromisoformat(str(value)[:10])
+
+
+def _mpxj_view(path: Path) -> dict[str, dict[str, object]]:
+    """Every task of a plan as MPXJ's own API reads it, by the id the upload gives it."""
+    from kpi_engine.ingest.tools.mpp import _java
+
+    project = _java()["reader"]().read(str(path))
+    title = str(project.getProjectProperties().getProjectTitle() or path.stem)
+    view = {}
+    for task in project.getTasks():
+        if task.getUniqueID() == 0 or task.getSummary():
+            continue
+        owners = [str(a.getResource().getName()) for a in task.getResourceAssignments() if a.getResource()]
+        view[f"{title}-{task.getUniqueID()}"] = {
+            "row": int(task.getID()),
+            "milestone": bool(task.getMilestone()),
+            "name": str(task.getName()),
+            "owner": ", ".join(owners) or None,
+            "baseline_start": _day(task.getBaselineStart()),
+            "baseline_finish": _day(task.getBaselineFinish()) or _day(task.getFinish()),
+            "forecast_finish": _day(task.getFinish()),
+            "actual_finish": _day(task.getActualFinish()),
+            "percent_complete": float(task.getPercentageComplete()),
+        }
+    return view
+
+
+@pytest.mark.parametrize(
+    ("plan", "milestone_of"),
+    [
+        # every subtask leads through its successor links to "Complete" (UID 5)
+        ("mpp9baseline.mpp", {uid: "5" for uid in ("2", "3", "4", "6", "7")}),
+        # three chains of four tasks, each ending in its own milestone
+        (
+            "slack9.mpp",
+            {
+                **{uid: "5" for uid in ("1", "2", "3", "4")},
+                **{uid: "11" for uid in ("7", "8", "9", "10")},
+                **{uid: "16" for uid in ("12", "13", "14", "15")},
+            },
+        ),
+    ],
+)
+def test_a_real_mpp_maps_every_field_as_mpxj_reads_it(plan: str, milestone_of: dict[str, str]) -> None:
+    """Real plans saved by MS Project: each mapped field equals what MPXJ's API says of the task."""
+    path = REAL_PLANS / plan
+    parsed = accepted(SourceFile(plan, path.read_bytes()))
+    view = _mpxj_view(path)
+    project = next(iter(view)).rsplit("-", 1)[0]
+    assert parsed.files[0].source == "msproject"
+
+    milestones = {row["milestone_id"]: row for row in parsed.tables["milestones"].iter_rows(named=True)}
+    assert set(milestones) == {key for key, task in view.items() if task["milestone"]}
+    for key, row in milestones.items():
+        task = view[key]
+        assert row["project_id"] == project and row["_row"] == task["row"]
+        for field in ("name", "owner", "baseline_start", "baseline_finish", "forecast_finish", "actual_finish"):
+            assert row[field] == task[field], (key, field)
+        assert row["percent_complete"] == pytest.approx(task["percent_complete"])
+
+    tasks = {row["task_id"]: row for row in parsed.tables["tasks"].iter_rows(named=True)}
+    assert {key: row["milestone_id"] for key, row in tasks.items()} == {
+        f"{project}-{uid}": f"{project}-{m}" for uid, m in milestone_of.items()
+    }
+    for key, row in tasks.items():
+        for field in ("name", "owner", "forecast_finish", "actual_finish"):
+            assert row[field] == view[key][field], (key, field)
+    # every other task is named in a warning, none dropped silently
+    left_out = {task["row"] for key, task in view.items() if not task["milestone"] and key not in tasks}
+    warned = {w.row for w in parsed.warnings if w.message.endswith("it was not imported")}
+    assert warned == left_out
+
+
+def test_the_real_baseline_plan_holds_what_ms_project_shows() -> None:
+    """Anchors read off the plan itself, so a reader that lost a field everywhere would not agree with MPXJ by chance."""
+    parsed = accepted(SourceFile("mpp9baseline.mpp", (REAL_PLANS / "mpp9baseline.mpp").read_bytes()))
+    (milestone,) = parsed.tables["milestones"].iter_rows(named=True)
+    assert (milestone["name"], milestone["baseline_finish"], milestone["forecast_finish"]) == (
+        "Complete",
+        date(2006, 9, 13),
+        date(2006, 9, 14),
+    )
+    by_name = {row["name"]: row for row in parsed.tables["tasks"].iter_rows(named=True)}
+    assert by_name["Subtask 5"]["owner"] == "Jon Iles, Wade Golden"
+    assert by_name["Subtask 2"]["actual_finish"] == date(2006, 9, 5)
+    assert by_name["Subtask 3"]["actual_finish"] is None
+    assert sorted(w.row for w in parsed.warnings) == [10, 11, 14]
+
+
+def test_a_password_protected_mpp_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+    """A real plan saved with a password in MS Project: the CLI names the file, says what to do, and stores nothing."""
+    from kpi_engine.ingest.tools.mpp import SAVE_AS_XML
+    from kpi_engine.store import Store
+
+    plan = REAL_PLANS / "password-protected-mpp9.mpp"
+    lines = problem_lines(SourceFile(plan.name, plan.read_bytes()))
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("password-protected-mpp9.mpp, sheet -, row -, column -: the plan is protected")
+    assert lines[0].endswith(SAVE_AS_XML)
+
+    db = tmp_path / "kpi.duckdb"
+    with Store.open(db) as store:
+        store.ingest(
+            read_upload(read_paths([SAMPLE_EXPORTS.parent / "portfolio"])), as_of=date(2026, 6, 1), author="pmo"
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "kpi_engine", "ingest", str(plan), "--db", str(db), "--as-of", "2026-06-08"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == lines[0]
+    with Store.open(db) as store:
+        assert [store.snapshot_as_of(s) for s in store.snapshot_ids()] == [date(2026, 6, 1)]

@@ -182,3 +182,16 @@ def test_a_lag_that_is_not_a_number_names_the_task(lag: str) -> None:
     assert problem_lines(plan) == [
         f"plan.xml, sheet Tasks, row 2, column PredecessorLink: link from task UID 1: LinkLag '{lag}' is not a number"
     ]
+
+
+def test_a_plan_with_no_milestone_is_refused_saying_why() -> None:
+    """Every task left out one warning at a time would end in "the upload holds no data rows"."""
+    text = (SAMPLE_EXPORTS / "msproject_telematics.xml").read_text(encoding="utf-8")
+    assert text.count("<Milestone>1</Milestone>") == 3
+    lines = problem_lines(
+        SourceFile("telematics.xml", text.replace("<Milestone>1</Milestone>", "<Milestone>0</Milestone>").encode())
+    )
+    assert lines == [
+        "telematics.xml, sheet Tasks, row -, column -: no task of the plan is marked as a milestone, so none of its "
+        "9 tasks can be linked to a KPI; mark the milestones in MS Project and export again"
+    ]

@@ -199,3 +199,14 @@ def test_the_project_summary_task_names_the_project_when_there_is_no_project_col
     ]
     # without it, a top-level phase is not the project: the file names it
     assert accepted(schedule(*PLAN)).tables["milestones"]["project_id"].unique().to_list() == ["P-APP"]
+
+
+def test_an_export_with_no_milestone_is_refused_saying_why() -> None:
+    """The sample with its four milestones unflagged: 4 + 8 tasks, none of which can be imported."""
+    text = (SAMPLE_EXPORTS / "msproject_driver_app.csv").read_text(encoding="utf-8")
+    unflagged = text.replace(",No,Yes,", ",No,No,")
+    assert text.count(",No,Yes,") == 4 and ",Yes," not in unflagged.replace(",Yes,No,", "")
+    assert problem_lines(csv_file("P-DRV.csv", unflagged)) == [
+        "P-DRV.csv, sheet P-DRV, row -, column -: no task of the plan is marked as a milestone, so none of its "
+        "12 tasks can be linked to a KPI; mark the milestones in MS Project and export again"
+    ]

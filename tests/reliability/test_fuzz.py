@@ -143,15 +143,19 @@ def test_mutated_csv_uploads_ingest_or_are_refused_cleanly(case: tuple[list[Sour
 
 # ---------------------------------------------------------------------- plan files
 SAMPLE_PLANS = Path(__file__).resolve().parents[2] / "data" / "sample" / "exports"
-PLANS = {name: (SAMPLE_PLANS / name).read_bytes() for name in ("msproject_telematics.xml", "p6_pick_to_light.xer")}
+PLANS = {
+    name: (SAMPLE_PLANS / name).read_bytes()
+    for name in ("msproject_telematics.xml", "p6_pick_to_light.xer", "mpxj/mpp9baseline.mpp")
+}
 
 
 @st.composite
 def mutated_plans(draw: st.DrawFn) -> SourceFile:
-    """A sample MS Project XML or P6 .xer file with one mutation of its text or bytes."""
+    """A sample MS Project XML, P6 .xer or real .mpp file with one mutation of its text or bytes."""
     name = draw(st.sampled_from(sorted(PLANS)))
     data = PLANS[name]
-    kind = draw(st.sampled_from(["cut", "delete", "insert", "flip", "field"]))
+    kinds = ["cut", "delete", "insert", "flip"] + ([] if name.endswith(".mpp") else ["field"])
+    kind = draw(st.sampled_from(kinds))
     if kind == "cut":
         data = data[: draw(st.integers(0, len(data) - 1))]
     elif kind == "delete":
@@ -170,7 +174,7 @@ def mutated_plans(draw: st.DrawFn) -> SourceFile:
         value = draw(TEXT).translate({ord(c): " " for c in "<>&\t\r\n"}).encode()
         at = found[draw(st.integers(0, len(found) - 1))]
         data = data[: at.start(1)] + value + data[at.end(1) :]
-    return SourceFile(name, data)
+    return SourceFile(Path(name).name, data)
 
 
 @FUZZ

@@ -246,6 +246,32 @@ HOSTILE: list = [
         id="mpp-damaged",
         marks=pytest.mark.skipif(importlib.util.find_spec("mpxj") is None, reason="MPXJ is not installed"),
     ),
+    pytest.param(
+        "plan.mpp",
+        lambda: _sample("mpxj/password-protected-mpp9.mpp"),
+        "the plan is protected with a password",
+        id="mpp-password-protected",
+        marks=pytest.mark.skipif(importlib.util.find_spec("mpxj") is None, reason="MPXJ is not installed"),
+    ),
+    pytest.param(
+        "plan.mpp",
+        lambda: _cut(_sample("mpxj/mpp9baseline.mpp"), 0.5),
+        "it may be damaged",
+        id="mpp-cut",
+        marks=pytest.mark.skipif(importlib.util.find_spec("mpxj") is None, reason="MPXJ is not installed"),
+    ),
+    pytest.param(
+        "plan.xml",
+        lambda: _sample("msproject_telematics.xml").replace(b"<Milestone>1</Milestone>", b"<Milestone>0</Milestone>"),
+        "no task of the plan is marked as a milestone",
+        id="mspdi-no-milestone",
+    ),
+    pytest.param(
+        "plan.xml",
+        lambda: _sample("msproject_telematics.xml").replace(b'encoding="UTF-8"', b'encoding="TF-8"'),
+        "its declaration names unknown encoding: TF-8",
+        id="mspdi-unknown-encoding",
+    ),
 ]
 
 

@@ -353,7 +353,14 @@ SCHEDULE_FIELDS = ("name", "owner", "bstart", "bfinish", "finish", "afinish", "p
 
 
 def schedule_parts(
-    block: Block, rows: pl.DataFrame, labels: dict[str, str], source: str, tool: str, expected: dict[str, str]
+    block: Block,
+    rows: pl.DataFrame,
+    labels: dict[str, str],
+    source: str,
+    tool: str,
+    expected: dict[str, str],
+    *,
+    flags_read: bool = True,
 ) -> Outcome:
     """Milestones, tasks and dependencies of a schedule whose rows an adapter has prepared.
 
@@ -364,7 +371,9 @@ def schedule_parts(
     the tool calls a field (named when the file lacks it).  An optional ``_lead`` column
     (Int64, -1 for none) gives the position of the milestone a row's successor links lead
     to (plan files, :func:`~kpi_engine.ingest.tools.plans.lead_milestones`); it wins over
-    the outline rule of :func:`assign_to_milestones`.
+    the outline rule of :func:`assign_to_milestones`.  A plan with tasks but no milestone is
+    a problem, unless ``flags_read`` is False (the adapter found milestone flags it could not
+    read, and said so).
     """
     outcome = Outcome()
     position = assign_to_milestones(
@@ -383,6 +392,20 @@ def schedule_parts(
 
     finish = labels.get("finish", want("finish"))
     milestones = rows.filter(col("_ms"))
+    work_count = rows.filter(~col("_ms") & ~col("_summary")).height
+    if flags_read and not milestones.height and work_count:
+        # every task would be left out one warning at a time and the upload then "holds no rows"
+        outcome.problems.append(
+            Problem(
+                block.file,
+                block.name,
+                None,
+                "",
+                f"no task of the plan is marked as a milestone, so none of its {work_count} tasks can be "
+                f"linked to a KPI; mark the milestones in {tool} and export again",
+            )
+        )
+        return outcome
     if "bfinish" in labels:
         outcome.warnings += not_imported(
             milestones,

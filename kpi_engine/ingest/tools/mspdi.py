@@ -154,6 +154,9 @@ def parse_xml(data: bytes) -> ET.Element:
         ) from None
     except ET.ParseError as err:
         raise InputError(f"the XML file is damaged and cannot be read ({err})") from None
+    except LookupError as err:
+        # the XML declaration names an encoding Python does not know (encoding="TF-8")
+        raise InputError(f"the XML file is damaged and cannot be read: its declaration names {err}") from None
     if _local(root.tag) != "Project":
         raise InputError(
             f"the XML file is not an MS Project XML file: its first element is <{_local(root.tag)}>, "

@@ -120,7 +120,7 @@ def adapt_block(block: Block) -> Outcome:
     )
     labels = {**labels, "key": labels.get("uid", labels.get("id", "ID"))}
     labels.setdefault("project", "Project")
-    outcome = schedule_parts(block, rows, labels, SOURCE, "MS Project", EXPECTED)
+    outcome = schedule_parts(block, rows, labels, SOURCE, "MS Project", EXPECTED, flags_read=not problems)
     outcome.problems[:0] = problems
     return outcome
 

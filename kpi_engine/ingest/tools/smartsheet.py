@@ -103,7 +103,7 @@ def adapt_block(block: Block) -> Outcome:
         labels["status"] = labels["health"]
     if "afinish" not in labels:
         labels["afinish"] = labels.get("finish", "End Date")
-    outcome = schedule_parts(block, rows, labels, SOURCE, "Smartsheet", EXPECTED)
+    outcome = schedule_parts(block, rows, labels, SOURCE, "Smartsheet", EXPECTED, flags_read=not problems)
     outcome.problems[:0] = problems
     return outcome
 
