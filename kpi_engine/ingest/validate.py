@@ -329,8 +329,10 @@ def duplicate_problems(table: str, frame: pl.DataFrame) -> list[Problem]:
     if frame.height < 2:
         return []
     keyed = pl.col(key[0]) if len(key) == 1 else pl.struct(key)
-    # counting distinct keys is cheaper than marking duplicates: do that only when there are some
-    if frame.select(keyed.n_unique() == pl.len()).item():
+    # counting distinct key hashes is cheaper than marking duplicates (1M task ids: 21 ms
+    # against 116 ms for the ids themselves): distinct hashes are distinct keys; equal ones
+    # (a duplicate, or rarely two keys of one hash) are then told apart exactly
+    if frame.select(keyed.hash().n_unique() == pl.len()).item():
         return []
     not_blank = pl.all_horizontal(pl.col(key).is_not_null())
     mask = frame.select(keyed.is_duplicated() & not_blank).to_series()

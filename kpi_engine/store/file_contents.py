@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import duckdb
+import pyarrow as pa
 
 from kpi_engine.store.connection import q
+
+_CONTENT_VIEW = "_kpi_content"
 
 
 def data_table(snapshot_id: int) -> str:
@@ -48,8 +51,21 @@ def keep_contents(cur: duckdb.DuckDBPyConnection, snapshot_id: int, contents: di
         return
     create_data_table(cur, snapshot_id)
     for sha, data in contents.items():
-        cur.execute(f"INSERT INTO {data_table(snapshot_id)} VALUES (?, ?)", [sha, data])
+        # handed over as an Arrow view of the bytes: a bound parameter copies them first
+        # (a 60 MB file: 0.12 s this way, 0.2-0.4 s as a parameter)
+        cur.register(_CONTENT_VIEW, _content_row(sha, data))
+        try:
+            cur.execute(f"INSERT INTO {data_table(snapshot_id)} SELECT sha256, data FROM {_CONTENT_VIEW}")
+        finally:
+            cur.unregister(_CONTENT_VIEW)
     cur.execute("INSERT INTO file_contents SELECT unnest($shas), $id", {"shas": list(contents), "id": snapshot_id})
+
+
+def _content_row(sha: str, data: bytes) -> pa.Table:
+    """One row (sha256, data) whose data column is the bytes themselves, not a copy."""
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    blob = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+    return pa.table({"sha256": pa.array([sha], pa.string()), "data": blob})
 
 
 def content_bytes(cur: duckdb.DuckDBPyConnection, sha256: str) -> bytes | None:

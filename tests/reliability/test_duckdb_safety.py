@@ -160,6 +160,8 @@ SQL_FRAGMENTS = {
     "named",
     # copy.py: the constant condition naming the store's own database and schema in the catalog
     "_HERE",
+    # file_contents.py: the name the bytes of one file are registered under
+    "_CONTENT_VIEW",
 }
 _SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|WHERE|FROM|EXISTS|SET|JOIN)\b")
 
