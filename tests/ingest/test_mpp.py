@@ -90,13 +90,8 @@ def test_without_java_an_mpp_upload_is_refused_with_what_to_install(tmp_path: Pa
     .mpp is refused with what to install and the stored week is untouched.
     """
     from kpi_engine.ingest.tools.mpp import NO_JAVA
-    from kpi_engine.store import Store
 
-    db = tmp_path / "kpi.duckdb"
-    with Store.open(db) as store:
-        store.ingest(
-            read_upload(read_paths([SAMPLE_EXPORTS.parent / "portfolio"])), as_of=date(2026, 6, 1), author="pmo"
-        )
+    db = _store_of_one_week(tmp_path)
     plan = tmp_path / "telematics.mpp"
     plan.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
     hidden = tmp_path / "no_java"
@@ -104,15 +99,37 @@ def test_without_java_an_mpp_upload_is_refused_with_what_to_install(tmp_path: Pa
     # JAVA_HOME unset; /usr/bin/java then points into the hidden /usr/lib/jvm and resolves to nothing
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     script = f'mount --bind "{hidden}" /usr/lib/jvm && exec "$0" "$@"'
-    command = ["unshare", "-m", "sh", "-c", script, sys.executable, "-m", "kpi_engine", "ingest", str(plan)]
+    hide_java = ["unshare", "-m", "sh", "-c", script]
     probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True, check=False)
     if probe.returncode != 0 or not Path("/usr/lib/jvm").is_dir():
         reason = f"cannot hide the Java runtime here (unshare -m: {probe.stderr.strip() or 'no /usr/lib/jvm'})"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    done = subprocess.run(
-        [*command, "--db", str(db), "--as-of", "2026-06-08"],
+    done = _ingest_with_cli(plan, db, prefix=hide_java, env=env)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == f"telematics.mpp, sheet -, row -, column -: {NO_JAVA}", done.stderr
+    assert _stored_dates(db) == [date(2026, 6, 1)]
+
+
+def _store_of_one_week(folder: Path) -> Path:
+    """A database in ``folder`` holding the sample portfolio as one snapshot of 1 June 2026."""
+    from kpi_engine.store import Store
+
+    db = folder / "kpi.duckdb"
+    with Store.open(db) as store:
+        store.ingest(
+            read_upload(read_paths([SAMPLE_EXPORTS.parent / "portfolio"])), as_of=date(2026, 6, 1), author="pmo"
+        )
+    return db
+
+
+def _ingest_with_cli(
+    plan: Path, db: Path, prefix: tuple[str, ...] | list[str] = (), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``kpi_engine ingest PLAN`` as of 8 June 2026 into ``db``, run after ``prefix`` (a command that runs it)."""
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "kpi_engine", "ingest", str(plan), "--db", str(db), "--as-of", "2026-06-08"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -120,10 +137,13 @@ def test_without_java_an_mpp_upload_is_refused_with_what_to_install(tmp_path: Pa
         timeout=120,
         check=False,
     )
-    assert done.returncode == 1, done.stderr
-    assert done.stderr.strip() == f"telematics.mpp, sheet -, row -, column -: {NO_JAVA}", done.stderr
+
+
+def _stored_dates(db: Path) -> list[date]:
+    from kpi_engine.store import Store
+
     with Store.open(db) as store:
-        assert [store.snapshot_as_of(s) for s in store.snapshot_ids()] == [date(2026, 6, 1)]
+        return [store.snapshot_as_of(s) for s in store.snapshot_ids()]
 
 
 REAL_PLANS = SAMPLE_EXPORTS / "mpxj"
@@ -224,7 +244,6 @@ def test_the_real_baseline_plan_holds_what_ms_project_shows() -> None:
 def test_a_password_protected_mpp_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
     """A real plan saved with a password in MS Project: the CLI names the file, says what to do, and stores nothing."""
     from kpi_engine.ingest.tools.mpp import SAVE_AS_XML
-    from kpi_engine.store import Store
 
     plan = REAL_PLANS / "password-protected-mpp9.mpp"
     lines = problem_lines(SourceFile(plan.name, plan.read_bytes()))
@@ -232,20 +251,8 @@ def test_a_password_protected_mpp_is_refused_and_nothing_is_stored(tmp_path: Pat
     assert lines[0].startswith("password-protected-mpp9.mpp, sheet -, row -, column -: the plan is protected")
     assert lines[0].endswith(SAVE_AS_XML)
 
-    db = tmp_path / "kpi.duckdb"
-    with Store.open(db) as store:
-        store.ingest(
-            read_upload(read_paths([SAMPLE_EXPORTS.parent / "portfolio"])), as_of=date(2026, 6, 1), author="pmo"
-        )
-    done = subprocess.run(
-        [sys.executable, "-m", "kpi_engine", "ingest", str(plan), "--db", str(db), "--as-of", "2026-06-08"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    db = _store_of_one_week(tmp_path)
+    done = _ingest_with_cli(plan, db)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == lines[0]
-    with Store.open(db) as store:
-        assert [store.snapshot_as_of(s) for s in store.snapshot_ids()] == [date(2026, 6, 1)]
+    assert _stored_dates(db) == [date(2026, 6, 1)]

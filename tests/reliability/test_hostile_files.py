@@ -53,6 +53,10 @@ def _damaged_sheet() -> bytes:
     return with_part(data, "xl/worksheets/sheet1.xml", sheet[:cut] + b"<<not xml&&")
 
 
+#: The .mpp cases need MPXJ (and a Java runtime, which CI installs).
+NEEDS_MPXJ = pytest.mark.skipif(importlib.util.find_spec("mpxj") is None, reason="MPXJ is not installed")
+
+
 def _sample(name: str) -> bytes:
     return (Path(__file__).resolve().parents[2] / "data" / "sample" / "exports" / name).read_bytes()
 
@@ -244,21 +248,21 @@ HOSTILE: list = [
         lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2048),
         "it holds no format MPXJ reads",
         id="mpp-damaged",
-        marks=pytest.mark.skipif(importlib.util.find_spec("mpxj") is None, reason="MPXJ is not installed"),
+        marks=NEEDS_MPXJ,
     ),
     pytest.param(
         "plan.mpp",
         lambda: _sample("mpxj/password-protected-mpp9.mpp"),
         "the plan is protected with a password",
         id="mpp-password-protected",
-        marks=pytest.mark.skipif(importlib.util.find_spec("mpxj") is None, reason="MPXJ is not installed"),
+        marks=NEEDS_MPXJ,
     ),
     pytest.param(
         "plan.mpp",
         lambda: _cut(_sample("mpxj/mpp9baseline.mpp"), 0.5),
         "it may be damaged",
         id="mpp-cut",
-        marks=pytest.mark.skipif(importlib.util.find_spec("mpxj") is None, reason="MPXJ is not installed"),
+        marks=NEEDS_MPXJ,
     ),
     pytest.param(
         "plan.xml",
