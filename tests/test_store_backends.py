@@ -104,3 +104,24 @@ def test_a_write_that_loses_every_race_is_refused_after_its_tries_and_stores_not
         assert store._rows("SELECT count(*) FROM settings WHERE key = 'red_days'") == [(0,)]
         store.save_settings(store.settings())  # the next write lands
         assert store._rows("SELECT value FROM counters WHERE name = 'writes'")[0][0] == 4
+
+
+def test_a_large_frame_reaches_duckdb_in_row_group_batches_with_every_row_in_order() -> None:
+    """DuckDB inserts an Arrow table a batch per thread: a large frame is handed over in batches, nothing lost or moved."""
+    import math
+
+    import polars as pl
+
+    from kpi_engine.store.backends import ARROW_BATCH_ROWS, to_arrow
+
+    n = 2 * ARROW_BATCH_ROWS + 17
+    frame = pl.DataFrame({"i": range(n), "id": [f"T-{i}" for i in range(n)]})
+    table = to_arrow(frame)
+    sizes = [batch.num_rows for batch in table.to_batches()]
+    assert len(sizes) == math.ceil(n / ARROW_BATCH_ROWS) and max(sizes) == ARROW_BATCH_ROWS and sum(sizes) == n
+    assert [batch.num_rows for batch in to_arrow(frame.head(100)).to_batches()] == [100]
+
+    con = duckdb.connect()
+    con.register("rows", table)
+    con.execute("CREATE TABLE t AS SELECT * FROM rows")
+    assert pl.from_arrow(con.sql("SELECT * FROM t").to_arrow_table()).equals(frame)
