@@ -1,8 +1,10 @@
-"""MS Project .mpp through MPXJ: the plan read by MPXJ maps as the same plan saved as XML.
+"""MS Project .mpp through MPXJ: real plans saved by MS Project, and the fleet sample as MPXJ writes it.
 
-MPXJ cannot write .mpp files, so these tests hand the .mpp reader a plan MPXJ writes (MPX,
-made from the XML sample by MPXJ itself): MPXJ's reader recognises a file by its content,
-so that is the same path an .mpp takes (read by MPXJ, written as MS Project XML, mapped).
+Real .mpp files (``data/sample/exports/mpxj``, MPXJ's own test plans) are checked field by
+field against MPXJ's reading of each task, and a protected one is refused. MPXJ cannot
+write .mpp files, so the fleet plan (with its lags) reaches the .mpp reader as MPX, made
+from the XML sample by MPXJ itself: MPXJ's reader recognises a file by its content, so that
+is the same path an .mpp takes (read by MPXJ, written as MS Project XML, mapped).
 """
 
 from __future__ import annotations
