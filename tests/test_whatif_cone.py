@@ -138,3 +138,34 @@ def test_a_kept_value_goes_when_an_object_it_depends_on_goes():
     del source
     gc.collect()
     assert len(keeper._KEPT) == held - 1
+
+
+def test_an_object_collected_while_the_kept_values_are_locked_does_not_hang_the_thread():
+    """The collector runs finalizers at any allocation, also inside kept()'s own locked section.
+
+    A test run hung there once: a finalizer that drops a kept value ran in the thread that
+    held the lock, and waited for it for good. Here the last reference to a source goes
+    while its thread holds the lock, so its finalizer runs right there.
+    """
+    import threading
+
+    from kpi_engine.whatif import kept as keeper
+
+    class Frozen:
+        pass
+
+    sources = [Frozen()]
+    keeper.kept(Frozen, "n", lambda: 1, sources[0])
+    held = len(keeper._KEPT)
+    finished = threading.Event()
+
+    def drop_while_locked() -> None:
+        with keeper._LOCK:
+            sources.clear()  # the source's last reference: its finalizer runs now, in this thread
+        finished.set()
+
+    worker = threading.Thread(target=drop_while_locked, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert finished.is_set(), "a finalizer waited for the lock its own thread held"
+    assert len(keeper._KEPT) == held - 1

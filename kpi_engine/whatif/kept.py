@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _KEPT: dict[tuple[object, ...], tuple[list[weakref.ref[Any]], Any]] = {}
-_LOCK = threading.Lock()
+#: Re-entrant: the collector may run :func:`_forget` (a finalizer) at any allocation, also
+#: in a thread that holds the lock already; a plain lock would then wait for itself for good.
+_LOCK = threading.RLock()
 
 
 def kept(owner: object, name: str, derive: Callable[[], T], *also: object) -> T:
