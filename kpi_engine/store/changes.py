@@ -12,7 +12,7 @@ import polars as pl
 from kpi_engine.core.schema import normalise_status
 from kpi_engine.core.text import fixed, kpi_value, thousands
 from kpi_engine.store.backends import query_frame
-from kpi_engine.store.connection import q
+from kpi_engine.store.connection import q, q_list
 from kpi_engine.store.lineage import removals_table, snapshot_rows
 
 #: Kinds of change between two snapshots, in the order they are listed.
@@ -71,20 +71,20 @@ def snapshot_changes(
         # of the previous one with a stored id was replaced)
         old = query_frame(
             cur,
-            f"SELECT {_columns(cols)} FROM milestones m SEMI JOIN (SELECT stored_row FROM "
+            f"SELECT {q_list(cols)} FROM milestones m SEMI JOIN (SELECT stored_row FROM "
             f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row "
             "ORDER BY stored_row",
             {"new": new_id},
         )
         new = query_frame(
             cur,
-            f"SELECT {_columns(cols)} FROM milestones WHERE snapshot_id = $new ORDER BY stored_row",
+            f"SELECT {q_list(cols)} FROM milestones WHERE snapshot_id = $new ORDER BY stored_row",
             {"new": new_id},
         )
     else:
         old, new = (
             query_frame(
-                cur, f"SELECT {_columns(cols)} FROM {snapshot_rows('milestones', 'of')} ORDER BY stored_row", {"of": of}
+                cur, f"SELECT {q_list(cols)} FROM {snapshot_rows('milestones', 'of')} ORDER BY stored_row", {"of": of}
             )
             for of in (previous, new_id)
         )
@@ -96,7 +96,7 @@ def snapshot_changes(
     ):
         if built_on_previous and not _touched(cur, table, new_id):
             continue  # the new snapshot holds the previous one's rows of this table
-        sql = f"SELECT {_columns(cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
+        sql = f"SELECT {q_list(cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
         before, after = query_frame(cur, sql, {"of": previous}), query_frame(cur, sql, {"of": new_id})
         if table == "kpi_actuals":
             names = query_frame(
@@ -111,10 +111,6 @@ def snapshot_changes(
         .sort(pl.col("change").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
         .cast(CHANGES_SCHEMA)
     )
-
-
-def _columns(cols: list[str]) -> str:
-    return ", ".join(q(c) for c in cols)
 
 
 def _touched(cur: duckdb.DuckDBPyConnection, table: str, new_id: int) -> bool:

@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +55,11 @@ def _write_lock_for(backend: Backend) -> threading.Lock:
 def q(identifier: str) -> str:
     """Quote an SQL identifier."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def q_list(identifiers: Iterable[str]) -> str:
+    """Quote SQL identifiers and join them with commas (a column list)."""
+    return ", ".join(q(identifier) for identifier in identifiers)
 
 
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:

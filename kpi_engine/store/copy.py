@@ -26,7 +26,7 @@ import duckdb
 from kpi_engine.core.errors import InputError
 from kpi_engine.store import Store
 from kpi_engine.store.backends import DEFAULT_DB_PATH
-from kpi_engine.store.connection import _rollback, q
+from kpi_engine.store.connection import _rollback, q, q_list
 from kpi_engine.store.counters import ID_COUNTERS
 from kpi_engine.store.file_contents import create_data_table, data_table_snapshots
 
@@ -205,7 +205,7 @@ def _copy_table(read: duckdb.DuckDBPyConnection, write: duckdb.DuckDBPyConnectio
             f"the table {table} of the store to copy from lacks the column(s) {', '.join(missing)}; "
             "open it once with this version of the program, then copy again"
         )
-    cols = ", ".join(q(name) for name in columns)
+    cols = q_list(columns)
     batches = read.sql(f"SELECT {cols} FROM {q(table)}").to_arrow_reader(BATCH_ROWS)
     write.register(_VIEW, batches)
     try:

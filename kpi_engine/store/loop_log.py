@@ -11,7 +11,7 @@ The schemas are :mod:`kpi_engine.loop.log`'s; the loop's pure functions read the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from kpi_engine.loop.log import (
     RUN_COLUMNS,
 )
 from kpi_engine.store.backends import to_arrow
+from kpi_engine.store.connection import q_list
 from kpi_engine.store.counters import next_id
 
 if TYPE_CHECKING:
@@ -62,12 +63,6 @@ def create_loop_tables(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(statement)
 
 
-def _columns(names: Iterable[str]) -> str:
-    from kpi_engine.store import q
-
-    return ", ".join(q(name) for name in names)
-
-
 class LoopLog:
     """Read and append the loop's log of one :class:`~kpi_engine.store.Store`."""
 
@@ -98,7 +93,7 @@ class LoopLog:
         values = [decision.get(c) for c in names]
         sql = (
             "INSERT INTO decisions (decision_id, recorded_at, "
-            + _columns(names)
+            + q_list(names)
             + ") VALUES (?, ?, "
             + ", ".join("?" for _ in names)
             + ")"
@@ -113,7 +108,7 @@ class LoopLog:
 
     def decisions(self) -> pl.DataFrame:
         """Every decision, oldest first (columns of :data:`~kpi_engine.loop.log.DECISION_COLUMNS`)."""
-        frame = self._store._frame("SELECT " + _columns(DECISION_COLUMNS) + " FROM decisions ORDER BY decision_id")
+        frame = self._store._frame("SELECT " + q_list(DECISION_COLUMNS) + " FROM decisions ORDER BY decision_id")
         return frame.cast(DECISION_COLUMNS)
 
     # ------------------------------------------------------------------ notifications
@@ -170,7 +165,7 @@ class LoopLog:
                 cur.register(_ROWS_VIEW, to_arrow(rows.with_columns(pl.lit(run_id, pl.Int64).alias("run_id"))))
                 try:
                     cur.execute(
-                        "INSERT INTO notifications (" + _columns(names) + ") SELECT " + _columns(names) + " FROM "
+                        "INSERT INTO notifications (" + q_list(names) + ") SELECT " + q_list(names) + " FROM "
                         "_kpi_loop_rows"
                     )
                 finally:
@@ -182,7 +177,7 @@ class LoopLog:
     def notifications(self) -> pl.DataFrame:
         """Every item delivered, oldest run first (:data:`~kpi_engine.loop.log.NOTIFICATION_COLUMNS`)."""
         frame = self._store._frame(
-            "SELECT " + _columns(NOTIFICATION_COLUMNS) + " FROM notifications ORDER BY run_id, sent_at"
+            "SELECT " + q_list(NOTIFICATION_COLUMNS) + " FROM notifications ORDER BY run_id, sent_at"
         )
         return frame.cast(NOTIFICATION_COLUMNS)
 

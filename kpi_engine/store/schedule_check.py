@@ -30,7 +30,7 @@ from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import TABLES, empty_table
 from kpi_engine.engine.schedule import EPOCH
 from kpi_engine.store.backends import query_frame
-from kpi_engine.store.connection import q
+from kpi_engine.store.connection import q_list
 from kpi_engine.store.lineage import snapshot_rows
 
 #: The table of bounds: one row per snapshot whose schedule was checked.
@@ -131,7 +131,7 @@ def _whole_schedule(
     for order in ("", "ORDER BY stored_row"):
         tables = {}
         for table in SCHEDULE_TABLES:
-            cols = ", ".join(q(c) for c in SCHEDULE_COLUMNS[table])
+            cols = q_list(SCHEDULE_COLUMNS[table])
             sql = f"SELECT {cols} FROM {snapshot_rows(table, 'new')} {order}"
             if table == "tasks":
                 # a milestone's tasks count by their latest open forecast alone: one row per milestone

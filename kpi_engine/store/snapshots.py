@@ -17,7 +17,7 @@ from kpi_engine.core.errors import NoDataError, NotFoundError
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import TABLES
 from kpi_engine.store.changes import CHANGES_SCHEMA
-from kpi_engine.store.connection import q
+from kpi_engine.store.connection import q_list
 from kpi_engine.store.file_contents import content_bytes
 from kpi_engine.store.lineage import every_snapshots_rows, snapshot_rows
 from kpi_engine.store.merge import previous_date_id
@@ -96,7 +96,7 @@ def load_portfolio(store: Store, snapshot_id: int | None, tables: Collection[str
     snapshot_id = resolve(store, snapshot_id)
     frames = {
         table: store._frame(
-            f"SELECT {', '.join(q(c) for c in columns)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row",
+            f"SELECT {q_list(columns)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row",
             {"of": snapshot_id},
         )
         for table, columns in TABLES.items()
@@ -120,7 +120,7 @@ def load_portfolios(
         if not ids or (tables is not None and table not in tables):
             continue
         every = store._frame(
-            f"SELECT in_snapshot, {', '.join(q(c) for c in columns)} FROM {every_snapshots_rows(table)} "
+            f"SELECT in_snapshot, {q_list(columns)} FROM {every_snapshots_rows(table)} "
             "WHERE list_contains($ids, in_snapshot) ORDER BY in_snapshot, stored_row",
             {"ids": ids},
         )
@@ -144,7 +144,7 @@ def load_milestone_history(store: Store) -> pl.DataFrame:
 def changes(store: Store, snapshot_id: int | None) -> pl.DataFrame:
     """What changed in a snapshot (default: the latest) since the one before it."""
     snapshot_id = resolve(store, snapshot_id)
-    cols = ", ".join(q(c) for c in CHANGES_SCHEMA)
+    cols = q_list(CHANGES_SCHEMA)
     frame = store._frame(f"SELECT {cols} FROM changes WHERE snapshot_id = ?", [snapshot_id])
     return frame.cast(CHANGES_SCHEMA)
 

@@ -177,7 +177,7 @@ def _allowed(node: ast.expr) -> bool:
             "every_snapshots_rows",
             "removals_table",
             "data_table",
-            "_columns",
+            "q_list",
         )
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join":
         return isinstance(node.func.value, ast.Constant)  # ", ".join(...) of parts checked where they are made
