@@ -24,7 +24,7 @@ from kpi_engine.core.errors import InputError, Problem, UploadRejected
 from kpi_engine.core.schema import KEYS, TABLES, conform
 from kpi_engine.store.backends import query_frame, to_arrow
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
-from kpi_engine.store.connection import _now, q
+from kpi_engine.store.connection import _now, q, q_list
 from kpi_engine.store.file_contents import keep_contents, kept_contents
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
 from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, removals_table, snapshot_rows
@@ -180,7 +180,7 @@ def _register_upload(
     # (a milestone may have moved to another project). Only the milestones the upload
     # names are looked up in the previous snapshot, then the milestones of the projects
     # in scope.
-    uploaded_ms = frames.get("milestones", pl.DataFrame(schema={"milestone_id": pl.String, "project_id": pl.String}))
+    uploaded_ms = frames.get("milestones", pl.DataFrame(schema=_MILESTONE_PROJECT))
     uploaded_ms = uploaded_ms.select("milestone_id", "project_id")
     named = pl.concat(
         [
@@ -200,20 +200,20 @@ def _register_upload(
         if t in frames
     ]
     scope = pl.concat(scope_parts).unique() if scope_parts else pl.DataFrame(schema={"project_id": pl.String})
+    scope_milestones = uploaded_ms.join(scope, on="project_id", how="semi").select("milestone_id")
     if any(t in frames for t in _MILESTONE_COLUMN):
-        # the previous snapshot's milestones of a scope project, but for those the upload moved elsewhere
+        # and the previous snapshot's milestones of a scope project, but for those the upload moved elsewhere
         in_scope = _previous_milestones(cur, previous, "project_id", scope)
         scope_milestones = pl.concat(
-            [
-                uploaded_ms.join(scope, on="project_id", how="semi").select("milestone_id"),
-                in_scope.join(uploaded_ms, on="milestone_id", how="anti").select("milestone_id"),
-            ]
+            [scope_milestones, in_scope.join(uploaded_ms, on="milestone_id", how="anti").select("milestone_id")]
         )
-    else:
-        scope_milestones = uploaded_ms.join(scope, on="project_id", how="semi").select("milestone_id")
     cur.register("_kpi_scope_projects", scope.to_arrow())
     cur.register("_kpi_scope_milestones", scope_milestones.to_arrow())
     return [*registered, "_kpi_scope_projects", "_kpi_scope_milestones"]
+
+
+#: Which project each milestone belongs to (the upload's scope is worked out from it).
+_MILESTONE_PROJECT = pl.Schema({"milestone_id": pl.String, "project_id": pl.String})
 
 
 def _previous_milestones(
@@ -221,7 +221,7 @@ def _previous_milestones(
 ) -> pl.DataFrame:
     """The (milestone_id, project_id) of the previous snapshot's milestones whose ``column`` is in ``wanted``."""
     if wanted.height == 0:
-        return pl.DataFrame(schema={"milestone_id": pl.String, "project_id": pl.String})
+        return pl.DataFrame(schema=_MILESTONE_PROJECT)
     cur.register("_kpi_wanted", wanted.select(column).to_arrow())
     try:
         frame = query_frame(
@@ -232,7 +232,7 @@ def _previous_milestones(
         )
     finally:
         cur.unregister("_kpi_wanted")
-    return frame.cast({"milestone_id": pl.String, "project_id": pl.String})
+    return frame.cast(_MILESTONE_PROJECT)
 
 
 def _merge_tables(
@@ -248,7 +248,7 @@ def _merge_tables(
     for table, columns in TABLES.items():
         if table not in frames:
             continue  # carried forward whole: nothing to store
-        cols = ", ".join(q(c) for c in columns)
+        cols = q_list(columns)
         if base is not None:
             # A base row is removed when an uploaded row has its key, when it is of a project in
             # the upload's scope (the uploaded rows replace those), or when it names a milestone
@@ -603,7 +603,7 @@ def _record_changes(
     if changes.height:
         cur.register("_kpi_changes", changes.to_arrow())
         registered.append("_kpi_changes")
-        cols = ", ".join(q(c) for c in CHANGES_SCHEMA)
+        cols = q_list(CHANGES_SCHEMA)
         cur.execute(f"INSERT INTO changes ({cols}) SELECT {cols} FROM _kpi_changes")
     return changes
 
