@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import access, context, errors, loaders, pages_mode, timing
+from ui import access, context, errors, loaders, pages_mode, preload, timing
 
 ICON = Path(__file__).parent / "ui" / "assets" / "flag.png"
 
@@ -35,7 +35,7 @@ page = st.navigation(pages)
 with timing.run_clock(page.url_path) as clock:
     with errors.guard():
         # A newcomer opens the app on a full portfolio: an empty database gets the sample once.
-        if loaders.autoload_sample():
+        if preload.autoload_sample():
             loaders.ensure_sample(loaders.db_path())
         access.sidebar()
         context.snapshot_picker()

@@ -121,15 +121,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def launch_command(script: Path, how: str) -> list[str]:
+    """The command that starts ``script``: ``streamlit run`` it, or the dashboard's ``python -m ui.serve``."""
+    if how == "serve":
+        return [sys.executable, "-m", "ui.serve"]
+    return [sys.executable, "-m", "streamlit", "run", str(script)]
+
+
 @contextmanager
-def server(script: Path, env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
-    """Run ``streamlit run script`` on a free loopback port; yield (address, process, start time)."""
+def server(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+    """Run ``command`` (a Streamlit start) on a free loopback port; yield (address, process, start time)."""
     port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    command = [*command, "--server.headless", "true", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     with log.open("wb") as out:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=script.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             yield f"http://127.0.0.1:{port}", process, start
         finally:
@@ -188,7 +197,8 @@ def read_run_times(log: Path, default_page: str, into: Figures) -> None:
 
 def measure(
     browser: Any,
-    script: Path,
+    command: list[str],
+    cwd: Path,
     env: dict[str, str],
     pages: tuple[tuple[str, str], ...],
     warm: int,
@@ -196,11 +206,11 @@ def measure(
     log: Path,
     into: Figures,
 ) -> None:
-    """Start ``script`` once, open its default page, then every other page cold and ``warm`` times warm.
+    """Start the app with ``command`` once, open its default page, then every other page cold and ``warm`` times warm.
 
     ``think`` seconds pass on each page before the next is opened (a person reading it).
     """
-    with server(script, env, log) as (url, process, start):
+    with server(command, cwd, env, log) as (url, process, start):
         # polled every 50 ms: the first start is measured to the moment it answers
         wait_healthy(url, process, timeout=TIMEOUT_S, poll=0.05)
         into.server_up.append(time.perf_counter() - start)
@@ -262,12 +272,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="fresh servers per app (alternating with the floor)")
     parser.add_argument("--warm", type=int, default=2, help="warm visits of every page per round")
     parser.add_argument("--think", type=float, default=0.0, help="seconds spent on a page before the next")
+    parser.add_argument(
+        "--launch",
+        choices=("serve", "run", "both"),
+        default="serve",
+        help="start the dashboard as the README does (python -m ui.serve), with streamlit run app.py, or both in turn",
+    )
     parser.add_argument("--logs", type=Path, help="a folder to keep the servers' logs in (default: dropped)")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
 
-    app, floor = Figures(), Figures()
+    launches = ("serve", "run") if args.launch == "both" else (args.launch,)
+    apps = {how: Figures() for how in launches}
+    floor = Figures()
     if args.logs:
         args.logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kpi-bench-browser-") as folder_name:
@@ -278,20 +296,25 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 for round_no in range(args.rounds):
-                    db = folder / f"round{round_no}.duckdb"  # fresh: the app loads the sample itself
                     runs = [
-                        (floor_script, dict(os.environ), FLOOR_PAGES, floor),
-                        (ROOT / "app.py", {**os.environ, "KPI_DB": str(db), "KPI_RUN_TIMES": "1"}, PAGES, app),
+                        ("floor", launch_command(floor_script, "run"), folder, dict(os.environ), FLOOR_PAGES, floor)
                     ]
-                    for script, env, pages, into in runs if round_no % 2 == 0 else runs[::-1]:
-                        log = (args.logs or folder) / f"{script.stem}-{round_no}.log"
-                        measure(browser, script, env, pages, args.warm, args.think, log, into)
-                        if into is app:
-                            read_run_times(log, PAGES[0][0], app)
-                    print(f"round {round_no + 1}: first start {app.first_start[-1]:.2f} s", flush=True)
+                    for how, into in apps.items():
+                        db = folder / f"round{round_no}-{how}.duckdb"  # fresh: the app loads the sample itself
+                        env = {**os.environ, "KPI_DB": str(db), "KPI_RUN_TIMES": "1"}
+                        runs.append((how, launch_command(ROOT / "app.py", how), ROOT, env, PAGES, into))
+                    for name, command, cwd, env, pages, into in runs if round_no % 2 == 0 else runs[::-1]:
+                        log = (args.logs or folder) / f"{name}-{round_no}.log"
+                        measure(browser, command, cwd, env, pages, args.warm, args.think, log, into)
+                        if into is not floor:
+                            read_run_times(log, PAGES[0][0], into)
+                    firsts = ", ".join(f"{how} {into.first_start[-1]:.2f} s" for how, into in apps.items())
+                    print(f"round {round_no + 1}: first start {firsts}", flush=True)
             finally:
                 browser.close()
-    report(app, floor, args.rounds, args.warm, args.think)
+    for how, app in apps.items():
+        print(f"\nthe dashboard started with {'python -m ui.serve' if how == 'serve' else 'streamlit run app.py'}")
+        report(app, floor, args.rounds, args.warm, args.think)
 
 
 if __name__ == "__main__":

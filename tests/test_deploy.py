@@ -143,7 +143,7 @@ def test_the_image_installs_the_pinned_requirements_and_copies_what_runs() -> No
             *sources, _target = line.split()[1:]
             for source in sources:
                 assert (REPO / source).exists(), source
-    assert 'CMD ["streamlit", "run", "app.py"' in dockerfile
+    assert 'CMD ["python", "-m", "ui.serve"' in dockerfile  # the README's start
 
 
 def test_the_weekly_job_runs_commands_the_cli_accepts() -> None:

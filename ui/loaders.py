@@ -22,10 +22,8 @@ Two kinds of cache:
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -53,6 +51,7 @@ from kpi_engine.loop.decisions import DecisionRequest
 from kpi_engine.loop.digests import missing_contacts
 from kpi_engine.loop.service import DecisionRecorded, LoopState, loop_state, record_decision
 from kpi_engine.store import DataVersion, IngestResult, Store, data_version, idle_release_seconds, resolve_db
+from ui import preload
 
 log = logging.getLogger(__name__)
 
@@ -95,24 +94,6 @@ def store() -> Store:
     return _store(db_path())
 
 
-def autoload_sample() -> bool:
-    """Whether an empty database gets the sample on start (``KPI_AUTOLOAD_SAMPLE=0`` turns it off)."""
-    return os.environ.get("KPI_AUTOLOAD_SAMPLE", "1").strip() != "0"
-
-
-#: Libraries the first page needs that nothing imports before it runs (about 0.5 s together).
-PAGE_LIBRARIES = ("pandas", "altair")
-
-
-def _import_page_libraries() -> None:
-    """Import :data:`PAGE_LIBRARIES` (a failure is left for the page that needs them to report)."""
-    for name in PAGE_LIBRARIES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            log.debug("importing %s ahead of the first page failed", name, exc_info=True)
-
-
 @st.cache_resource(show_spinner="Loading the sample portfolio into an empty database ...")
 def ensure_sample(path: str) -> None:
     """Load the bundled sample into an empty database, once per file and process.
@@ -120,12 +101,17 @@ def ensure_sample(path: str) -> None:
     Failures are logged and leave the database empty: the pages then offer a button to
     load the sample and a link to the Upload page.
     """
+    if preload.pending(path):
+        # ``python -m ui.serve`` began loading it before the server started: this process
+        # is idle meanwhile, so the first page's libraries are imported while it waits
+        preload.import_page_libraries()
+        preload.wait(path)
     target = _store(path)
     if not target.is_empty():
         return
     # The first page draws tables (Streamlit converts them with pandas) and charts (Altair):
     # their imports take turns with the sample load's database work instead of following it.
-    threading.Thread(target=_import_page_libraries, name="kpi-page-imports", daemon=True).start()
+    threading.Thread(target=preload.import_page_libraries, name="kpi-page-imports", daemon=True).start()
     try:
         from kpi_engine.sample import load_sample
 

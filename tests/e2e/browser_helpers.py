@@ -69,18 +69,23 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0, pol
     raise RuntimeError("the dashboard did not become healthy in time")
 
 
-def serve(db: Path | str, folder: Path) -> Iterator[str]:
-    """Run `streamlit run app.py` on ``db`` (a file or a shared store's address) until the caller is done; yield its address."""
+#: The README's start of the dashboard, and Streamlit's own (the app then loads the sample itself).
+LAUNCHERS = {"serve": ["-m", "ui.serve"], "streamlit run": ["-m", "streamlit", "run", "app.py"]}
+
+
+def serve(db: Path | str, folder: Path, launcher: str = "serve") -> Iterator[str]:
+    """Start the dashboard on ``db`` (a file or a shared store's address) until the caller is done; yield its address.
+
+    ``launcher`` is a key of :data:`LAUNCHERS`: ``python -m ui.serve`` as the README says, or
+    ``streamlit run app.py``.
+    """
     log = (folder / "server.log").open("wb")  # the full tracebacks a user never sees
     port = _free_port()
     env = {**os.environ, "KPI_DB": str(db)}
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            *LAUNCHERS[launcher],
             "--server.headless",
             "true",
             "--server.port",

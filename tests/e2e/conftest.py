@@ -15,7 +15,7 @@ expect.set_options(timeout=30_000)
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `streamlit run app.py` on a fresh database; the app loads the sample itself."""
+    """Start the dashboard as the README does (``python -m ui.serve``) on a fresh database: it loads the sample itself."""
     require_chromium()
     folder = tmp_path_factory.mktemp("e2e")
     yield from serve(folder / "kpi.duckdb", folder)

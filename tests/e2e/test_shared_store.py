@@ -1,7 +1,8 @@
 """Two dashboard servers on one shared store, both showing a snapshot the CLI stores while they run.
 
-Each ``streamlit run app.py`` is its own process on the same ``postgresql://`` store (a fresh
-database on the test PostgreSQL server); the CLI writes to it as a scheduled job would.
+Each server is its own process on the same ``postgresql://`` store (a fresh database on the
+test PostgreSQL server), one started with ``python -m ui.serve``, the other with ``streamlit
+run app.py``; the CLI writes to the store as a scheduled job would.
 """
 
 from __future__ import annotations
@@ -58,10 +59,10 @@ def two_servers(shared_store_url: str, tmp_path: Path) -> Iterator[tuple[str, st
     assert "Stored snapshot 1" in _cli_ingest(shared_store_url, "2026-06-15", *sorted(FLEET_DIR.glob("*.csv")))
     with contextlib.ExitStack() as stack:
         urls = []
-        for name in ("a", "b"):
+        for name, launcher in (("a", "serve"), ("b", "streamlit run")):
             folder = tmp_path / f"server-{name}"
             folder.mkdir()
-            urls.append(stack.enter_context(contextlib.contextmanager(serve)(shared_store_url, folder)))
+            urls.append(stack.enter_context(contextlib.contextmanager(serve)(shared_store_url, folder, launcher)))
         yield urls[0], urls[1]
 
 

@@ -1,0 +1,119 @@
+"""What a first start can do before any browser asks for a page (no Streamlit in here).
+
+``python -m ui.serve`` (:mod:`ui.serve`) calls :func:`start` before Streamlit's server starts:
+an empty database begins receiving the bundled sample in a process of its own
+(``python -m ui.preload``), on the other core, while the server starts and the browser
+loads the page. In a thread of the server's process the load's Python work would hold back
+the server's start by as much as it gained. The app's first run
+(:func:`ui.loaders.ensure_sample`) imports the page libraries while it waits for that load
+(:func:`wait`) instead of starting its own. Started with ``streamlit run app.py``, nothing
+is preloaded and the first run loads the sample itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Libraries the first page needs that nothing imports before it runs (about 0.5 s together).
+PAGE_LIBRARIES = ("pandas", "altair")
+
+#: The repository: ``python -m ui.preload`` runs from here.
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The sample load started by this process and the database it loads (None: not looked up yet).
+_LOADS: dict[str | None, subprocess.Popen[bytes]] = {}
+_GUARD = threading.Lock()
+
+
+def autoload_sample() -> bool:
+    """Whether an empty database gets the sample on start (``KPI_AUTOLOAD_SAMPLE=0`` turns it off)."""
+    return os.environ.get("KPI_AUTOLOAD_SAMPLE", "1").strip() != "0"
+
+
+def import_page_libraries() -> None:
+    """Import :data:`PAGE_LIBRARIES` (a failure is left for the page that needs them to report)."""
+    for name in PAGE_LIBRARIES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            log.debug("importing %s ahead of the first page failed", name, exc_info=True)
+
+
+def start() -> None:
+    """Begin loading the sample into the app's database when it is empty, in a process of its own.
+
+    The database is the app's (``$KPI_DB``, else ``data/kpi.duckdb``). Does nothing when
+    :func:`autoload_sample` is off, or when a load of that database was already started by
+    this process. The load's messages go to this process's error stream.
+    """
+    if not autoload_sample():
+        return
+    with _GUARD:
+        if _LOADS:
+            return
+        # which database it loads is looked up later: importing the store here would hold
+        # back the server's start by a third of a second
+        _LOADS[None] = subprocess.Popen([sys.executable, "-m", "ui.preload"], cwd=ROOT)
+
+
+def pending(path: str) -> bool:
+    """Whether a load of ``path`` started by :func:`start` has not ended yet."""
+    loading = _load_of(path)
+    return loading is not None and loading.poll() is None
+
+
+def wait(path: str) -> None:
+    """Return once a load of ``path`` started by :func:`start` has ended (at once when none was).
+
+    A load that failed has written why to the error stream; the app's first run then finds
+    the database still empty and loads the sample itself.
+    """
+    loading = _load_of(path)
+    if loading is not None:
+        loading.wait()
+
+
+def _load_of(path: str) -> subprocess.Popen[bytes] | None:
+    """The load of ``path`` started by :func:`start`, if any."""
+    with _GUARD:
+        if None in _LOADS:
+            from kpi_engine.store import resolve_db
+
+            # the process that loads inherited this one's environment: the same database
+            _LOADS[resolve_db()] = _LOADS.pop(None)
+        return _LOADS.get(path)
+
+
+def load_sample_when_empty() -> bool:
+    """Store the sample in ``$KPI_DB`` (else ``data/kpi.duckdb``) when it holds no snapshot.
+
+    Returns
+    -------
+    bool
+        Whether the sample was loaded (False: the database already held snapshots).
+    """
+    from kpi_engine.sample import load_sample
+    from kpi_engine.store import Store, resolve_db
+
+    with Store.open(resolve_db()) as store:
+        if not store.is_empty():
+            return False
+        load_sample(store)
+        return True
+
+
+if __name__ == "__main__":
+    try:
+        load_sample_when_empty()
+    except Exception:
+        logging.basicConfig()
+        log.exception("loading the sample portfolio ahead of the first page failed")
+        sys.exit(1)
