@@ -62,6 +62,23 @@ def snapshot_rows(table: str, param: str) -> str:
     )
 
 
+def rows_gone(table: str, id_column: str, param: str) -> str:
+    """SQL (a parenthesised subquery) for the rows of ``table`` whose id the snapshot bound to ``$param`` no longer holds.
+
+    They are the rows of its base it removed, less those whose ``id_column`` it stored
+    again (an id is unique in a snapshot: a row stored again under the same id replaced
+    the old one, it did not remove it).
+    """
+    assert param.isidentifier(), param
+    return (
+        f"(SELECT t.* FROM {q(table)} t "
+        f"SEMI JOIN (SELECT stored_row FROM {removals_table(table)} WHERE snapshot_id = ${param}) r "
+        "ON r.stored_row = t.stored_row "
+        f"ANTI JOIN (SELECT {q(id_column)} FROM {q(table)} WHERE snapshot_id = ${param}) again "
+        f"ON again.{q(id_column)} = t.{q(id_column)})"
+    )
+
+
 def every_snapshots_rows(table: str) -> str:
     """SQL (a parenthesised subquery) for the rows of ``table`` in every snapshot, with the snapshot as ``in_snapshot``."""
     return (

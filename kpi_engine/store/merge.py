@@ -27,7 +27,7 @@ from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_cha
 from kpi_engine.store.connection import _now, q, q_list
 from kpi_engine.store.file_contents import keep_contents, kept_contents
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
-from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, removals_table, snapshot_rows
+from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, removals_table, rows_gone, snapshot_rows
 from kpi_engine.store.removals import RemovalsRefused, empty_removals, removed_milestones
 from kpi_engine.store.schedule_check import SCHEDULE_TABLES, check_schedule, moved_bound, record_bound
 
@@ -409,16 +409,9 @@ def _dangling_warnings(
 
 
 def _removed_ids(cur: duckdb.DuckDBPyConnection, target: str, column: str, new_id: int) -> pl.DataFrame:
-    """The ids (as ``id``) the base held in ``target`` and snapshot ``new_id`` lacks.
-
-    Those of the base rows it removed, less those it stored again (ids are unique in a snapshot).
-    """
+    """The ids (as ``id``) the base held in ``target`` and snapshot ``new_id`` lacks (:func:`rows_gone`)."""
     return query_frame(
-        cur,
-        f"SELECT t.{q(column)} AS id FROM {q(target)} t SEMI JOIN "
-        f"(SELECT stored_row FROM {removals_table(target)} WHERE snapshot_id = $new) r "
-        f"ON r.stored_row = t.stored_row EXCEPT SELECT {q(column)} FROM {q(target)} WHERE snapshot_id = $new",
-        {"new": new_id},
+        cur, f"SELECT DISTINCT t.{q(column)} AS id FROM {rows_gone(target, column, 'new')} t", {"new": new_id}
     )
 
 

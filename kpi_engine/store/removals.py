@@ -13,7 +13,7 @@ import polars as pl
 
 from kpi_engine.core.errors import Problem, UploadRejected
 from kpi_engine.store.backends import query_frame
-from kpi_engine.store.lineage import removals_table, snapshot_rows
+from kpi_engine.store.lineage import rows_gone, snapshot_rows
 
 #: One row per removed milestone.
 REMOVALS_SCHEMA = pl.Schema(
@@ -38,13 +38,9 @@ def removed_milestones(cur: duckdb.DuckDBPyConnection, base: int | None, new_id:
     """The milestones of snapshot ``base`` that snapshot ``new_id`` no longer holds, with what named them."""
     if base is None:
         return empty_removals()
-    # The milestones of the base the new snapshot lacks: among the base rows it removed,
-    # those whose id it did not store again (ids are unique in a snapshot).
     frame = query_frame(
         cur,
-        "WITH gone AS (SELECT m.* FROM milestones m SEMI JOIN (SELECT stored_row FROM "
-        f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row "
-        "WHERE m.milestone_id NOT IN (SELECT milestone_id FROM milestones WHERE snapshot_id = $new)) "
+        f"WITH gone AS (SELECT * FROM {rows_gone('milestones', 'milestone_id', 'new')}) "
         "SELECT m.milestone_id, m.name, m.project_id, "
         f"coalesce((SELECT list(l.kpi_id ORDER BY l.kpi_id) FROM {snapshot_rows('links', 'base')} l "
         "WHERE l.milestone_id = m.milestone_id), []::VARCHAR[]) AS kpi_ids, "

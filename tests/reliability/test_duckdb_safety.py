@@ -175,6 +175,7 @@ def _allowed(node: ast.expr) -> bool:
             "_upload_view",
             "snapshot_rows",
             "every_snapshots_rows",
+            "rows_gone",
             "removals_table",
             "data_table",
             "q_list",
