@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 #: Libraries the first page needs that nothing imports before it runs (about 0.5 s together).
 PAGE_LIBRARIES = ("pandas", "altair")
 
-#: The repository: ``python -m ui.preload`` runs from here.
+#: The repository: ``python -m ui.preload`` imports this package from here.
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The sample load started by this process and the database it loads (None: not looked up yet).
@@ -61,7 +61,9 @@ def start() -> None:
             return
         # which database it loads is looked up later: importing the store here would hold
         # back the server's start by a third of a second
-        _LOADS[None] = subprocess.Popen([sys.executable, "-m", "ui.preload"], cwd=ROOT)
+        # in this process's folder, where a relative $KPI_DB points; this package found from anywhere
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        _LOADS[None] = subprocess.Popen([sys.executable, "-m", "ui.preload"], env={**os.environ, "PYTHONPATH": path})
 
 
 def pending(path: str) -> bool:

@@ -45,6 +45,16 @@ def test_the_preload_fills_an_empty_database_with_every_sample_week(
     assert _as_of_dates(db) == [as_of.isoformat() for as_of, _ in sample_weeks()]
 
 
+def test_a_relative_database_path_is_the_one_in_the_folder_the_dashboard_started_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repository: the app's data/ would be elsewhere
+    monkeypatch.setenv("KPI_DB", "team.duckdb")
+    preload.start()
+    preload.wait("team.duckdb")
+    assert len(_as_of_dates(tmp_path / "team.duckdb")) == len(sample_weeks())
+
+
 def test_the_preload_leaves_a_database_holding_snapshots_as_it_was(
     sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
