@@ -42,10 +42,5 @@ with timing.run_clock(page.url_path) as clock:
     pages_mode.mark_frame()
     pages_mode.resume()
     clock.page_starts()
-    try:
-        with errors.guard():
-            page.run()
-    finally:  # also after a page that stopped early (st.stop)
-        with errors.guard():
-            # once the page is drawn, what the other pages need of this snapshot is computed meanwhile
-            context.prepare_other_pages()
+    with errors.guard():
+        page.run()

@@ -135,13 +135,6 @@ def current() -> Context | None:
     )
 
 
-def prepare_other_pages() -> None:
-    """Start preparing, in the background, what other pages need of the snapshot shown (:func:`loaders.prepare_in_background`)."""
-    ctx = current()
-    if ctx is not None:
-        loaders.prepare_in_background(*ctx.at)
-
-
 def require() -> Context:
     """Return the current context, or show the "no data yet" state and stop the page."""
     ctx = current()

@@ -378,53 +378,6 @@ def clear() -> None:
     with _older_guard:
         _older.clear()
         _generation[0] += 1
-    with _prepared_guard:
-        _prepared.clear()
-
-
-#: The (database, snapshot, settings) whose preparation :func:`prepare_in_background` started.
-_prepared: set[tuple[str, int, SettingsKey]] = set()
-_prepared_guard = threading.Lock()
-#: The name of the thread :func:`prepare_in_background` starts.
-PREPARE_THREAD = "kpi-prepare"
-
-
-class _QuietPreparation(logging.Filter):
-    """Drop Streamlit's "missing ScriptRunContext" warning for the preparation thread: it draws nothing, by design."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.threadName != PREPARE_THREAD
-
-
-_context_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
-if not any(isinstance(f, _QuietPreparation) for f in _context_log.filters):
-    _context_log.addFilter(_QuietPreparation())
-
-
-def prepare_in_background(path: str, snapshot_id: int, settings: SettingsKey) -> None:
-    """Start computing, off the current run, what pages opened later need of a snapshot.
-
-    Once per (database, snapshot, settings) and process, in a thread of its own: every older
-    snapshot's status reports (the drill-down's sentences about each owner's reporting, the
-    Governance page's credibility) and every milestone's slip history (the drill-down's
-    chart, the What-if page). A page that asks for them meanwhile waits for the same
-    computation rather than starting its own (the caches compute a key once). A failure is
-    left for the page that needs the result to show.
-    """
-    key = (path, snapshot_id, settings)
-    with _prepared_guard:
-        if key in _prepared:
-            return
-        _prepared.add(key)
-    threading.Thread(target=_prepare, args=key, name=PREPARE_THREAD, daemon=True).start()
-
-
-def _prepare(path: str, snapshot_id: int, settings: SettingsKey) -> None:
-    try:
-        reports_by_person(path, snapshot_id, settings)
-        history(path, snapshot_id)
-    except Exception:  # the page asking for it computes it again and shows the error
-        log.debug("preparing snapshot %s of %s ahead of its pages failed", snapshot_id, path, exc_info=True)
 
 
 # ------------------------------------------------------------------ uploads
