@@ -7,7 +7,10 @@ order alternates between rounds; this machine is shared and noisy, so compare wi
   temporary folder. Its first start and its page changes are what Streamlit and the
   browser cost on this machine before the dashboard does anything;
 - the dashboard (``app.py``) on a fresh, empty DuckDB file in a temporary folder: its first
-  start includes the automatic load of the bundled sample (eight weekly snapshots).
+  start includes the automatic load of the bundled sample (eight weekly snapshots). It is
+  started as the README says, ``python -m ui.serve``; ``--launch run`` starts it with
+  ``streamlit run app.py`` instead, ``--launch both`` both ways in each round (each on a
+  fresh file), to compare them in one run.
 
 Timed, in wall seconds:
 
@@ -27,7 +30,7 @@ With ``--think S``, S seconds pass on each page before the next is opened, as wh
 reads it. The default, 0, opens the next page as soon as one is drawn.
 
 The figures are medians over ``--rounds`` rounds (warm: over every warm visit). Run with
-``python -m bench.bench_browser [--rounds 3] [--warm 2] [--think 0]``; needs Playwright and Debian's
+``python -m bench.bench_browser [--rounds 3] [--warm 2] [--think 0] [--launch serve|run|both]``; needs Playwright and Debian's
 Chromium (``/usr/bin/chromium``). Nothing is written into the repository.
 
 Profile (py-spy on the dashboard's server, the sample, the shared machine loaded):
