@@ -59,9 +59,10 @@ def start() -> None:
     with _GUARD:
         if _LOADS:
             return
-        # which database it loads is looked up later: importing the store here would hold
-        # back the server's start by a third of a second
-        # in this process's folder, where a relative $KPI_DB points; this package found from anywhere
+        # Run in this process's folder, where a relative $KPI_DB points, with this package
+        # importable from anywhere. Which database it loads is looked up later
+        # (:func:`_load_of`): importing the store here would hold back the server's start
+        # by a third of a second.
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         _LOADS[None] = subprocess.Popen([sys.executable, "-m", "ui.preload"], env={**os.environ, "PYTHONPATH": path})
 

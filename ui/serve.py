@@ -7,9 +7,9 @@ asks for it:
 - an empty database begins receiving the bundled sample before Streamlit's server starts,
   in a process of its own (:mod:`ui.preload`);
 - once the server answers, while the browser fetches the page, the modules the app's
-  scripts import are imported (:data:`APP_MODULES` and every module of :mod:`ui`: about
-  0.8 s of a first run, most of it pandas and Altair). Imported earlier, they would hold
-  back the server's own start.
+  scripts import are imported (:data:`ui.preload.PAGE_LIBRARIES` and every module of
+  :mod:`ui`: about 0.8 s of a first run, most of it pandas and Altair). Imported earlier,
+  they would hold back the server's own start.
 """
 
 from __future__ import annotations
