@@ -217,9 +217,12 @@ class Store:
 
     # ------------------------------------------------------------------ plumbing
     def _frame(self, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> pl.DataFrame:
-        """Run a reading query on a fresh cursor and return the whole result (positional or named parameters)."""
+        """Run a reading query on a fresh cursor and return the whole result (positional or named parameters).
+
+        ``execute``, not ``sql``: see :func:`~kpi_engine.store.backends.query_frame`.
+        """
         with self._db.cursor() as cur:
-            return cur.sql(sql, params=dict(params) if isinstance(params, Mapping) else list(params)).pl()
+            return cur.execute(sql, dict(params) if isinstance(params, Mapping) else list(params)).pl()
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._db.cursor() as cur:
