@@ -54,6 +54,17 @@ its floor: DuckLake's own ``CREATE TABLE AS`` writes one Parquet file per table,
 ``store.ingest`` runs many statements (the merge, the checks read back, the changes, the
 files' bytes), each against the catalog in PostgreSQL.
 
+Runs 5-7 (2026-12-07, ``--scale 1``, 1M tasks; the README's Speed section has the table):
+a profile put 7.5 of the shared store's 8.5 s full ``store.ingest`` (250k tasks) in the
+commit, nearly all of it DuckLake's data inlining: the uploaded files' bytes, one row per
+file, went to the PostgreSQL catalog as hex SQL text. Attached with
+``DATA_INLINING_ROW_LIMIT 0`` and with the store reading through ``cursor.execute`` instead
+of ``cursor.sql(..., params=...)`` (which converted results row by row), run 7 measured: full
+ingest on the file 1.32x its floor and on the shared store 2.37x (36.0x before, run 5);
+weekly ``store.ingest`` 0.24x the full one's on the file (0.36x in run 6) and 0.67x on the
+shared store (1,150 ms; 3,558 ms = 0.08x of a 43.7 s full upload in run 5); ``load_portfolio``
+1.82x its floor on the file (11.1x in run 6) and 1.71x on the shared store (5.3-5.6x before).
+
 Run with ``python -m bench.bench_backends [--scale 0.1] [--repeat 3]``; needs Debian's
 ``postgresql`` package and the extension packages of ``requirements.txt``.
 """
