@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -9,7 +10,7 @@ import pytest
 
 from kpi_engine.core.errors import InputError, WriteConflictError
 from kpi_engine.store import SCHEMA_VERSION, Store, is_url
-from kpi_engine.store.backends import EmbeddedFile, SharedStore, backend_for, parse_url
+from kpi_engine.store.backends import EmbeddedFile, SharedStore, _sql_text, backend_for, extension_files, parse_url
 
 
 def test_a_postgresql_address_names_the_shared_store_and_keeps_its_parts(tmp_path: Path) -> None:
@@ -125,3 +126,27 @@ def test_a_large_frame_reaches_duckdb_in_row_group_batches_with_every_row_in_ord
     con.register("rows", table)
     con.execute("CREATE TABLE t AS SELECT * FROM rows")
     assert pl.from_arrow(con.sql("SELECT * FROM t").to_arrow_table()).equals(frame)
+
+
+def test_the_shared_store_keeps_every_table_s_rows_in_parquet_files_not_in_the_catalog(shared_store_url: str) -> None:
+    # DuckLake would inline inserts of a few rows into PostgreSQL as SQL text, an uploaded
+    # file's bytes included (one row per file): the store attaches with inlining off
+    from builders import FLEET_DIR
+
+    from kpi_engine.ingest import read_paths, read_upload
+
+    files = read_paths(sorted(FLEET_DIR.glob("*.csv")))
+    with Store.open(shared_store_url) as store:
+        result = store.ingest(read_upload(files), date(2026, 6, 15), sources=files)
+        assert result.snapshot_id == 1
+        assert store.file_bytes(files[0].sha256) == files[0].data  # read back from its Parquet file
+    data = parse_url(shared_store_url).data_path / "main"
+    # the fleet's objectives are 2 rows and each file's bytes 1 row: both under the inlining limit of 10
+    for table in ("objectives", "file_data_1", "snapshots"):
+        assert list((data / table).glob("*.parquet")), f"no Parquet file for {table}"
+    # and PostgreSQL holds no table of inlined rows
+    with duckdb.connect() as con:
+        for extension in extension_files():
+            con.execute("LOAD " + _sql_text(str(extension)))
+        con.execute(f"ATTACH {_sql_text(parse_url(shared_store_url).conninfo())} AS pg (TYPE postgres, READ_ONLY)")
+        assert con.execute("SELECT count(*) FROM pg.public.ducklake_inlined_data_tables").fetchall() == [(0,)]
