@@ -7,8 +7,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from builders import FLEET_DIR
 
 from kpi_engine.core.errors import InputError, WriteConflictError
+from kpi_engine.ingest import read_paths, read_upload
 from kpi_engine.store import SCHEMA_VERSION, Store, is_url
 from kpi_engine.store.backends import EmbeddedFile, SharedStore, _sql_text, backend_for, extension_files, parse_url
 
@@ -131,10 +133,6 @@ def test_a_large_frame_reaches_duckdb_in_row_group_batches_with_every_row_in_ord
 def test_the_shared_store_keeps_every_table_s_rows_in_parquet_files_not_in_the_catalog(shared_store_url: str) -> None:
     # DuckLake would inline inserts of a few rows into PostgreSQL as SQL text, an uploaded
     # file's bytes included (one row per file): the store attaches with inlining off
-    from builders import FLEET_DIR
-
-    from kpi_engine.ingest import read_paths, read_upload
-
     files = read_paths(sorted(FLEET_DIR.glob("*.csv")))
     with Store.open(shared_store_url) as store:
         result = store.ingest(read_upload(files), date(2026, 6, 15), sources=files)

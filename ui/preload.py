@@ -28,8 +28,8 @@ PAGE_LIBRARIES = ("pandas", "altair")
 #: The repository: ``python -m ui.preload`` imports this package from here.
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The sample load started by this process and the database it loads (None: not looked up yet).
-_LOADS: dict[str | None, subprocess.Popen[bytes]] = {}
+#: The sample load this process started (at most one: a process serves one database).
+_load: subprocess.Popen[bytes] | None = None
 _GUARD = threading.Lock()
 
 
@@ -54,17 +54,18 @@ def start() -> None:
     :func:`autoload_sample` is off, or when a load of that database was already started by
     this process. The load's messages go to this process's error stream.
     """
+    global _load
     if not autoload_sample():
         return
     with _GUARD:
-        if _LOADS:
+        if _load is not None:
             return
         # Run in this process's folder, where a relative $KPI_DB points, with this package
-        # importable from anywhere. Which database it loads is looked up later
+        # importable from anywhere. Which database it loads is looked up when asked
         # (:func:`_load_of`): importing the store here would hold back the server's start
         # by a third of a second.
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        _LOADS[None] = subprocess.Popen([sys.executable, "-m", "ui.preload"], env={**os.environ, "PYTHONPATH": path})
+        _load = subprocess.Popen([sys.executable, "-m", "ui.preload"], env={**os.environ, "PYTHONPATH": path})
 
 
 def pending(path: str) -> bool:
@@ -86,13 +87,11 @@ def wait(path: str) -> None:
 
 def _load_of(path: str) -> subprocess.Popen[bytes] | None:
     """The load of ``path`` started by :func:`start`, if any."""
-    with _GUARD:
-        if None in _LOADS:
-            from kpi_engine.store import resolve_db
+    from kpi_engine.store import resolve_db
 
-            # the process that loads inherited this one's environment: the same database
-            _LOADS[resolve_db()] = _LOADS.pop(None)
-        return _LOADS.get(path)
+    # the loading process inherited this one's environment and folder: it loads resolve_db()
+    loading = _load
+    return loading if loading is not None and resolve_db() == path else None
 
 
 def load_sample_when_empty() -> bool:

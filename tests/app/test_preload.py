@@ -20,12 +20,11 @@ from ui import preload
 @pytest.fixture(autouse=True)
 def no_earlier_loads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with no load begun in this process, and waits for the one it began."""
-    loads: dict[str | None, object] = {}
-    monkeypatch.setattr(preload, "_LOADS", loads)
+    monkeypatch.setattr(preload, "_load", None)
     monkeypatch.delenv("KPI_AUTOLOAD_SAMPLE", raising=False)
     yield
-    for process in loads.values():
-        process.wait(timeout=120)  # type: ignore[attr-defined]
+    if preload._load is not None:
+        preload._load.wait(timeout=120)
 
 
 def _as_of_dates(db: Path | str) -> list[str]:
@@ -83,9 +82,9 @@ def test_a_second_start_in_one_process_starts_no_second_load(tmp_path: Path, mon
     db = tmp_path / "kpi.duckdb"
     monkeypatch.setenv("KPI_DB", str(db))
     preload.start()
-    first = preload._LOADS[None]
+    first = preload._load
     preload.start()
-    assert list(preload._LOADS.values()) == [first]
+    assert first is not None and preload._load is first
     preload.wait(str(db))
     assert len(_as_of_dates(db)) == len(sample_weeks())
 
@@ -98,7 +97,7 @@ def test_a_failed_preload_says_why_and_the_wait_ends(
     monkeypatch.setenv("KPI_DB", str(db))
     preload.start()
     preload.wait(str(db))
-    assert preload._LOADS[str(db)].returncode == 1
+    assert preload._load is not None and preload._load.returncode == 1
     err = capfd.readouterr().err
     assert "loading the sample portfolio ahead of the first page failed" in err
     assert f"the database file {db} cannot be opened" in err
