@@ -1,11 +1,12 @@
-"""Tiny portfolios built inline for engine tests, the worked example as a Portfolio, and hand-built uploads for the store."""
+"""Tiny portfolios built inline for engine tests, the worked example as a Portfolio, hand-built uploads for the store,
+and a scenario's complete result computed from scratch."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import polars as pl
 from kpi_engine.core.errors import Problem
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import TABLES, conform, schema_of
+from kpi_engine.engine.compute import EngineResult, evaluate
+from kpi_engine.whatif.scenarios import ScenarioResult
 
 #: The worked example (DOMAIN section 5), copied into the repository: one CSV per sheet plus fleet.xlsx.
 FLEET_DIR = Path(__file__).resolve().parent / "fixtures" / "fleet"
@@ -122,3 +125,15 @@ def upload(**sheets: str) -> FakeUpload:
         data = text.encode()
         files.append(FakeFile(name, hashlib.sha256(data).hexdigest(), len(data), "template", {table: raw.height}, data))
     return FakeUpload(tables, files)
+
+
+def scenario_from_scratch(result: ScenarioResult) -> EngineResult:
+    """The scenario's complete result the slow, obvious way: the whole engine on its finishes."""
+    base = result.baseline
+    previous = replace(
+        base,
+        milestones=base.milestones.select("milestone_id", pl.col("previous_status").alias("computed_status")).filter(
+            pl.col("computed_status").is_not_null()
+        ),
+    )
+    return evaluate(base.portfolio, result.schedule, result.finish, result.settings, previous, base.governance)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import polars as pl
 from builders import frame
 from hypothesis import strategies as st
 
@@ -168,3 +169,34 @@ def schedule_changes(draw: st.DrawFn, portfolio: Portfolio) -> tuple:
         project = portfolio.milestones.filter(portfolio.milestones["milestone_id"] == mid)["project_id"].item()
         changes.append(SlipProject(project, draw(st.integers(0, 60))))
     return tuple(changes)
+
+
+@st.composite
+def portfolios_with_findings(draw: st.DrawFn) -> Portfolio:
+    """A random portfolio plus governance findings: a blank and a shared owner, dangling ids, an idle KPI."""
+    base = draw(portfolios())
+    ids = base.milestones["milestone_id"]
+    blank, shared = draw(st.sampled_from(ids.to_list())), draw(st.sampled_from(ids.to_list()))
+    milestones = base.milestones.with_columns(
+        pl.when(pl.col("milestone_id") == blank)
+        .then(None)
+        .when(pl.col("milestone_id") == shared)
+        .then(pl.lit("Ann Lee / Bob Stone"))
+        .otherwise(pl.col("owner"))
+        .alias("owner")
+    )
+    extra_links = frame(
+        "links",
+        [
+            {"milestone_id": "M-GONE", "kpi_id": "K0", "kpi_delta": 1.0, "value_per_week": 10.0},
+            {"milestone_id": ids[0], "kpi_id": "K-GONE", "kpi_delta": 1.0, "value_per_week": 10.0},
+        ],
+    )
+    idle = frame("kpis", [{**base.kpis.row(0, named=True), "kpi_id": "K-IDLE", "name": "Idle"}])
+    tables = {
+        **base.tables(),
+        "milestones": milestones,
+        "links": pl.concat([base.links, extra_links], how="diagonal_relaxed") if draw(st.booleans()) else base.links,
+        "kpis": pl.concat([base.kpis, idle]) if draw(st.booleans()) else base.kpis,
+    }
+    return Portfolio.from_tables(tables, base.as_of)

@@ -6,11 +6,11 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-from builders import fleet_portfolio, frame, kpi, milestone, portfolio
+from builders import fleet_portfolio, kpi, milestone, portfolio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from strategies import portfolios
+from strategies import portfolios_with_findings
 
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.engine.compute import compute
@@ -52,37 +52,6 @@ def test_why_names_the_kpi_owner_when_the_kpi_has_no_objective():
 def test_why_names_the_objective_owner_when_there_is_one():
     top = compute(fleet_portfolio()).exceptions.row(0, named=True)
     assert top["why"].endswith("Dana Whitfield (objective owner) must act.")
-
-
-@st.composite
-def portfolios_with_findings(draw: st.DrawFn) -> Portfolio:
-    """A random portfolio plus governance findings: a blank and a shared owner, dangling ids, an idle KPI."""
-    base = draw(portfolios())
-    ids = base.milestones["milestone_id"]
-    blank, shared = draw(st.sampled_from(ids.to_list())), draw(st.sampled_from(ids.to_list()))
-    milestones = base.milestones.with_columns(
-        pl.when(pl.col("milestone_id") == blank)
-        .then(None)
-        .when(pl.col("milestone_id") == shared)
-        .then(pl.lit("Ann Lee / Bob Stone"))
-        .otherwise(pl.col("owner"))
-        .alias("owner")
-    )
-    extra_links = frame(
-        "links",
-        [
-            {"milestone_id": "M-GONE", "kpi_id": "K0", "kpi_delta": 1.0, "value_per_week": 10.0},
-            {"milestone_id": ids[0], "kpi_id": "K-GONE", "kpi_delta": 1.0, "value_per_week": 10.0},
-        ],
-    )
-    idle = frame("kpis", [{**base.kpis.row(0, named=True), "kpi_id": "K-IDLE", "name": "Idle"}])
-    tables = {
-        **base.tables(),
-        "milestones": milestones,
-        "links": pl.concat([base.links, extra_links], how="diagonal_relaxed") if draw(st.booleans()) else base.links,
-        "kpis": pl.concat([base.kpis, idle]) if draw(st.booleans()) else base.kpis,
-    }
-    return Portfolio.from_tables(tables, base.as_of)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

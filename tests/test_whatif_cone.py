@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import polars as pl
 import pytest
-from builders import fleet_portfolio
+from builders import fleet_portfolio, scenario_from_scratch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -36,7 +34,7 @@ def test_incremental_what_if_equals_a_full_recompute(p, data):
         full_finish = propagate(schedule.graph, applied.own, applied.fixed, applied.extra)
         assert np.array_equal(result.finish, full_finish)
 
-        full = replace(result, finish=full_finish).scenario  # the complete engine result, nothing reused
+        full = scenario_from_scratch(result)  # the complete engine result, nothing reused
         diff = result.kpi_diff.select("kpi_id", "projected_after", "shortfall_after", "misses_after")
         expected = base.kpis.select("kpi_id").join(
             full.kpis.select(

@@ -141,7 +141,7 @@ def evaluate(
     if findings is None:
         findings, finding_rows = findings_with_rows(portfolio, refs)
     else:
-        finding_rows = _finding_rows(findings, portfolio.milestones, portfolio.kpis)
+        finding_rows = finding_positions(findings, portfolio.milestones, portfolio.kpis)
     milestones, links, kpis, positions = _statuses(portfolio, schedule, finish, settings)
     link_rows = positions[0]
 
@@ -166,7 +166,7 @@ def evaluate(
     lonely = milestone_escalation(
         milestones.select("computed_status", "previous_status", "has_finding", "project_owner", "sponsor")[lonely_rows]
     ).with_columns(pl.lit(0.0).alias("value_at_risk"))
-    milestones = _roll_up(milestones, pairs, link_rows, lonely, lonely_rows)
+    milestones = roll_up(milestones, pairs, link_rows, lonely, lonely_rows)
     rows = build_exception_list(
         milestones,
         kpi_context,
@@ -174,7 +174,7 @@ def evaluate(
         positions,
         lonely,
         lonely_rows,
-        _governance_escalation(findings, milestones, kpi_context, finding_rows, portfolio.projects),
+        governance_escalation(findings, milestones, kpi_context, finding_rows, portfolio.projects),
         finding_rows,
     )
     if previous is not None:
@@ -253,7 +253,7 @@ def _statuses(
     return milestones, links, kpis, positions
 
 
-def _roll_up(
+def roll_up(
     milestones: pl.DataFrame, pairs: pl.DataFrame, pair_rows: np.ndarray, lonely: pl.DataFrame, lonely_rows: np.ndarray
 ) -> pl.DataFrame:
     """Give each milestone its total value at risk and its highest escalation.
@@ -289,7 +289,7 @@ def _roll_up(
     )
 
 
-def _finding_rows(findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame) -> Positions:
+def finding_positions(findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame) -> Positions:
     """The milestone row and the KPI row each finding concerns (-1 for none)."""
     (m,) = positions([findings["milestone_id"]], milestones["milestone_id"])
     (k,) = positions([findings["kpi_id"]], kpis["kpi_id"])
@@ -301,7 +301,7 @@ def _with_null_row(column: pl.Series) -> pl.Series:
     return pl.concat([column, column.clear(1)])
 
 
-def _governance_escalation(
+def governance_escalation(
     findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame, rows: Positions, projects: pl.DataFrame
 ) -> pl.DataFrame:
     """Decide who should fix each finding (``rows``: the milestone and KPI row of each).

@@ -224,7 +224,8 @@ def sort_exceptions(exceptions: FrameT) -> FrameT:
 
     A missing shortfall (a row with no KPI) counts as 0, as DOMAIN.md section 3 says: a
     milestone 50 days late with no KPI comes before a 10-day slip of a KPI that meets its
-    target. A missing slip (a finding on a KPI) comes last among equals.
+    target. A missing slip (a finding on a KPI) comes last among equals. Rows equal in
+    every key keep their order.
 
     This is the order in words, on any frame with the exception columns;
     :func:`build_exception_list` reaches the same order on integer keys.
@@ -242,6 +243,7 @@ def sort_exceptions(exceptions: FrameT) -> FrameT:
         ],
         descending=[True, True, True, False, False, False, False],
         nulls_last=True,
+        maintain_order=True,
     )
 
 

@@ -140,6 +140,20 @@ def latest_actuals(kpi_actuals: pl.DataFrame, as_of: date) -> pl.DataFrame:
     )
 
 
+def kpi_starts(kpis: pl.DataFrame, kpi_actuals: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Return the KPIs with ``actual_date`` and ``actual_value`` (null without actuals) and where
+    each projection starts: ``_a``, the latest actual's date (else the period start), and ``_v``,
+    its value (else the baseline).
+
+    What :func:`project_kpis` needs; it depends on no finish, so a scenario derives it once.
+    """
+    start = latest_actuals(kpi_actuals, as_of)
+    return kpis.join(start, on="kpi_id", how="left", maintain_order="left").with_columns(
+        pl.coalesce("actual_date", "period_start").alias("_a"),
+        pl.coalesce("actual_value", "baseline_value").alias("_v"),
+    )
+
+
 def kpi_projection(
     kpis: pl.DataFrame,
     kpi_actuals: pl.DataFrame,
@@ -154,11 +168,16 @@ def kpi_projection(
     ``projected``, ``shortfall`` (>= 0) and ``misses``, in the order of ``kpis``. With
     ``positions`` (see :func:`link_figures`) rows are gathered by position.
     """
-    start = latest_actuals(kpi_actuals, as_of)
-    base = kpis.join(start, on="kpi_id", how="left", maintain_order="left").with_columns(
-        pl.coalesce("actual_date", "period_start").alias("_a"),
-        pl.coalesce("actual_value", "baseline_value").alias("_v"),
-    )
+    return project_kpis(kpi_starts(kpis, kpi_actuals, as_of), links, milestones, positions)
+
+
+def project_kpis(
+    starts: pl.DataFrame, links: pl.DataFrame, milestones: pl.DataFrame, positions: Positions | None = None
+) -> pl.DataFrame:
+    """:func:`kpi_projection` from the KPIs' starting points (:func:`kpi_starts`), in the order of ``starts``.
+
+    With ``positions``, the rows of each link's milestone in ``milestones`` and of its KPI in ``starts``.
+    """
     finish = days(pl.col("computed_finish"))
     move = (
         pl.col("kpi_delta")
@@ -169,26 +188,24 @@ def kpi_projection(
     ).alias("_moves")
     if positions is None:
         pairs = links.join(milestones.select("milestone_id", "computed_finish"), on="milestone_id").join(
-            base.select("kpi_id", "_a", "target_date"), on="kpi_id"
+            starts.select("kpi_id", "_a", "target_date"), on="kpi_id"
         )
         moves = pairs.group_by("kpi_id").agg(move.sum())
-        base = base.join(moves, on="kpi_id", how="left", maintain_order="left")
+        frame = starts.join(moves, on="kpi_id", how="left", maintain_order="left")
     else:
         # each KPI's moves summed over its links' rows: no group-by on ids
         m, k = positions
-        pairs = links.with_columns(*_gather(milestones, m, "computed_finish"), *_gather(base, k, "_a", "target_date"))
+        pairs = links.with_columns(*_gather(milestones, m, "computed_finish"), *_gather(starts, k, "_a", "target_date"))
         each = pairs.select(move.fill_null(0.0)).to_series().to_numpy()
-        base = base.with_columns(pl.Series("_moves", np.bincount(k, weights=each, minlength=base.height)))
+        frame = starts.with_columns(pl.Series("_moves", np.bincount(k, weights=each, minlength=starts.height)))
     projected = pl.col("_v") + pl.col("_moves").fill_null(0.0)
     gap = (
         pl.when(pl.col("direction") == "lower_is_better")
-        .then(pl.col("projected") - pl.col("target_value"))
-        .otherwise(pl.col("target_value") - pl.col("projected"))
+        .then(projected - pl.col("target_value"))
+        .otherwise(pl.col("target_value") - projected)
     )
-    return (
-        base.with_columns(projected.alias("projected"))
-        # a tiny tolerance keeps float noise (1e-15) from turning a met target into a miss
-        .with_columns(pl.when(gap > 1e-9).then(gap).otherwise(0.0).alias("shortfall"))
-        .with_columns((pl.col("shortfall") > 0).alias("misses"))
-        .drop("_a", "_v", "_moves")
-    )
+    # a tiny tolerance keeps float noise (1e-15) from turning a met target into a miss
+    shortfall = pl.when(gap > 1e-9).then(gap).otherwise(0.0)
+    return frame.with_columns(
+        projected.alias("projected"), shortfall.alias("shortfall"), (shortfall > 0).alias("misses")
+    ).drop("_a", "_v", "_moves")

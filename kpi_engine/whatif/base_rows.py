@@ -4,7 +4,8 @@ A scenario recomputes the figures of the milestones and KPIs its change reaches 
 takes everything else from the snapshot's own result. What it takes is derived here once
 per (result, schedule) pair and kept (:func:`kpi_engine.whatif.kept.kept`): each
 milestone's escalation context and value at risk by schedule row, each KPI's owners and
-``misses`` by KPI row, and the escalation rows the differences are measured against.
+``misses`` by KPI row, the escalation rows the differences are measured against, and
+each governance finding's rows and escalation (for the scenario's complete exception list).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 import polars as pl
 
 from kpi_engine.core.portfolio import Portfolio
-from kpi_engine.core.references import Positions
-from kpi_engine.engine.compute import EngineResult
+from kpi_engine.core.references import Positions, positions
+from kpi_engine.engine.compute import EngineResult, finding_positions, governance_escalation
+from kpi_engine.engine.kpis import kpi_starts
 from kpi_engine.engine.schedule import Schedule
 from kpi_engine.whatif.kept import kept
 
@@ -36,13 +38,24 @@ class BaseRows:
         Per schedule row: ``project_owner, sponsor, previous_status, has_finding``.
     kpi_context
         Per KPI row: ``kpi_owner, objective_owner``.
+    kpi_starts
+        Per KPI row: the KPI with its projection's starting point
+        (:func:`~kpi_engine.engine.kpis.kpi_starts`).
     misses
         Per KPI row: whether the KPI misses its target.
     value_at_risk
         Per schedule row: the sum of its links' value at risk.
-    escalation
-        Every (milestone, KPI) pair and KPI-less milestone with its escalation:
-        ``milestone_id, kpi_id, escalation_level_before, escalate_to_before``.
+    link_escalation
+        Per resolvable link: its ``escalation_level_before`` and ``escalate_to_before``.
+    milestone_escalation
+        The same per schedule row (what a milestone tied to no KPI is escalated by).
+    finding_rows
+        The schedule row of each governance finding's milestone and the KPI row of its
+        KPI (-1 for none), in the order of ``base.governance``.
+    governance
+        Each governance finding's escalation (who should fix it), in the same order.
+    exception_milestones
+        The schedule row of each exception row's milestone (-1 for none).
     """
 
     links: pl.DataFrame
@@ -50,9 +63,14 @@ class BaseRows:
     linked: np.ndarray
     milestone_context: pl.DataFrame
     kpi_context: pl.DataFrame
+    kpi_starts: pl.DataFrame
     misses: np.ndarray
     value_at_risk: np.ndarray
-    escalation: pl.DataFrame
+    link_escalation: pl.DataFrame
+    milestone_escalation: pl.DataFrame
+    finding_rows: Positions
+    governance: pl.DataFrame
+    exception_milestones: np.ndarray
 
 
 def base_rows(base: EngineResult, schedule: Schedule, portfolio: Portfolio) -> BaseRows:
@@ -61,10 +79,18 @@ def base_rows(base: EngineResult, schedule: Schedule, portfolio: Portfolio) -> B
 
 
 def _base_rows(base: EngineResult, schedule: Schedule, portfolio: Portfolio) -> BaseRows:
-    links, positions = schedule.refs.resolvable_links(portfolio.links)
+    links, link_rows = schedule.refs.resolvable_links(portfolio.links)
     milestone_ids = schedule.milestones.select("milestone_id")
     by_milestone = milestone_ids.join(
-        base.milestones.select("milestone_id", "project_owner", "sponsor", "previous_status", "has_finding"),
+        base.milestones.select(
+            "milestone_id",
+            "project_owner",
+            "sponsor",
+            "previous_status",
+            "has_finding",
+            "escalation_level",
+            "escalate_to",
+        ),
         on="milestone_id",
         how="left",
         maintain_order="left",
@@ -86,20 +112,20 @@ def _base_rows(base: EngineResult, schedule: Schedule, portfolio: Portfolio) -> 
         .to_numpy()
     )
     linked = schedule.refs.linked_milestones(schedule.milestones.height)
-    lonely = base.milestones.filter(~pl.col("milestone_id").is_in(links["milestone_id"].implode()))
-    escalation = pl.concat(
-        [
-            base.links.select("milestone_id", "kpi_id", "escalation_level", "escalate_to"),
-            lonely.select("milestone_id", pl.lit(None, pl.String).alias("kpi_id"), "escalation_level", "escalate_to"),
-        ]
-    ).rename({"escalation_level": "escalation_level_before", "escalate_to": "escalate_to_before"})
+    before = {"escalation_level": "escalation_level_before", "escalate_to": "escalate_to_before"}
+    finding_rows = finding_positions(base.governance, portfolio.milestones, portfolio.kpis)
     return BaseRows(
         links=links,
-        positions=positions,
+        positions=link_rows,
         linked=linked,
-        milestone_context=by_milestone.drop("milestone_id"),
+        milestone_context=by_milestone.select("project_owner", "sponsor", "previous_status", "has_finding"),
         kpi_context=by_kpi.select("kpi_owner", "objective_owner"),
+        kpi_starts=kpi_starts(portfolio.kpis, portfolio.kpi_actuals, portfolio.as_of),
         misses=by_kpi["misses"].fill_null(False).to_numpy(),
         value_at_risk=value_at_risk,
-        escalation=escalation,
+        link_escalation=base.links.select(list(before)).rename(before),
+        milestone_escalation=by_milestone.select(list(before)).rename(before),
+        finding_rows=finding_rows,
+        governance=governance_escalation(base.governance, base.milestones, base.kpis, finding_rows, portfolio.projects),
+        exception_milestones=positions([base.exception_rows["milestone_id"]], milestone_ids["milestone_id"])[0],
     )

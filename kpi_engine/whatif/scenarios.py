@@ -15,7 +15,8 @@ recomputes the figures of the part of the portfolio the change reaches: the mile
 that move, the KPIs they are linked to and the milestones linked to those KPIs (whose
 status and escalation depend on whether the KPI misses). Everything else is the
 snapshot's own result. The scenario's complete :class:`EngineResult` (with its exception
-list) is computed on first use of :attr:`ScenarioResult.scenario`.
+list) is built on first use of :attr:`ScenarioResult.scenario`, from the snapshot's result
+and the recomputed rows (:mod:`kpi_engine.whatif.complete`).
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.compute import EngineResult, evaluate
 from kpi_engine.engine.escalation import milestone_escalation, pair_escalation
-from kpi_engine.engine.kpis import kpi_projection, link_figures
+from kpi_engine.engine.kpis import link_figures, project_kpis
 from kpi_engine.engine.schedule import Schedule, as_date, check_finishes, day_number, days, prepare_schedule
 from kpi_engine.engine.status import computed_status
-from kpi_engine.whatif.base_rows import base_rows
+from kpi_engine.whatif.base_rows import BaseRows, base_rows
+from kpi_engine.whatif.complete import Reached, complete_result
 from kpi_engine.whatif.cone import baseline, propagate_cone
 
 #: How many scenarios :func:`compare_scenarios` puts side by side at most.
@@ -459,7 +461,8 @@ class ScenarioResult:
     mitigations: pl.DataFrame
     value_at_risk_total_before: float
     value_at_risk_total_after: float
-    _findings: pl.DataFrame = field(repr=False)
+    _reached: Reached = field(repr=False)
+    _rows: BaseRows = field(repr=False)
 
     @property
     def name(self) -> str:
@@ -478,19 +481,14 @@ class ScenarioResult:
 
     @cached_property
     def scenario(self) -> EngineResult:
-        """The complete engine result of the scenario (DOMAIN.md sections 2-3), computed on first use.
+        """The complete engine result of the scenario (DOMAIN.md sections 2-3), built on first use.
 
-        Escalation uses the same previous-snapshot statuses as the baseline; the ``new``
-        flag of an exception row means "not in the unchanged snapshot's list".
+        The snapshot's own result with the rows the change reaches replaced
+        (:func:`~kpi_engine.whatif.complete.complete_result`). Escalation uses the same
+        previous-snapshot statuses as the baseline; the ``new`` flag of an exception row
+        means "not in the unchanged snapshot's list".
         """
-        base = self.baseline
-        previous = replace(
-            base,
-            milestones=base.milestones.select(
-                "milestone_id", pl.col("previous_status").alias("computed_status")
-            ).filter(pl.col("computed_status").is_not_null()),
-        )
-        return evaluate(base.portfolio, self.schedule, self.finish, self.settings, previous, self._findings)
+        return complete_result(self.baseline, self._reached, self._rows)
 
 
 def run_scenario(
@@ -547,7 +545,6 @@ def run_scenario(
     reached[link_milestone[kpi_changed[link_kpi]]] = True
     touched_at = np.flatnonzero(reached)
     touched = replace(schedule, milestones=schedule.milestones[touched_at]).with_finish(after[touched_at])
-    touched_ids = touched["milestone_id"]
     # rows are gathered by position: a link's milestone in ``touched``, its KPI in portfolio.kpis
     local = np.full(ids.len(), -1, dtype=np.int64)
     local[touched_at] = np.arange(touched_at.size)
@@ -556,13 +553,10 @@ def run_scenario(
     link_rows = link_figures(links.filter(pl.Series(mine)), touched, portfolio.kpis, positions)
 
     changed = kpi_changed[link_kpi]
-    kpis_changed = portfolio.kpis.filter(pl.Series(kpi_changed))
-    kpis_after = kpi_projection(
-        kpis_changed,
-        portfolio.kpi_actuals.filter(pl.col("kpi_id").is_in(kpis_changed["kpi_id"].implode())),
+    kpis_after = project_kpis(
+        rows.kpi_starts.filter(pl.Series(kpi_changed)),
         links.filter(pl.Series(changed)),
         touched,
-        portfolio.as_of,
         (local[link_milestone[changed]], (np.cumsum(kpi_changed) - 1)[link_kpi[changed]]),
     ).select("kpi_id", "projected", "shortfall", "misses")
     misses = rows.misses.copy()
@@ -586,7 +580,11 @@ def run_scenario(
     )
     lonely_at = np.flatnonzero(~rows.linked[touched_at])
     lonely = milestone_escalation(status[lonely_at]) if lonely_at.size else pl.DataFrame(schema=NO_LONELY_SCHEMA)
-    escalations = rising(rows.escalation.filter(pl.col("milestone_id").is_in(touched_ids.implode())), pairs, lonely)
+    # the same pairs and KPI-less milestones before the change, by position
+    before_rows = pl.concat(
+        [rows.link_escalation.filter(pl.Series(mine)), rows.milestone_escalation[touched_at[lonely_at]]]
+    )
+    escalations = _rises(pl.concat([_escalation_rows(pairs, lonely), before_rows], how="horizontal"))
     value_after = round_cents(
         base.value_at_risk_total - float(rows.value_at_risk[touched_at].sum()) + float(pairs["value_at_risk"].sum())
     )
@@ -602,7 +600,19 @@ def run_scenario(
         mitigations=mitigation_values(applied.workarounds, schedule, after, portfolio),
         value_at_risk_total_before=base.value_at_risk_total,
         value_at_risk_total_after=value_after,
-        _findings=base.governance,
+        _reached=Reached(
+            rows=touched_at,
+            milestones=touched,
+            links=mine,
+            pairs=pairs,
+            pair_rows=positions[0],
+            pair_kpis=positions[1],
+            lonely=lonely,
+            lonely_rows=lonely_at,
+            kpis=kpi_changed,
+            kpi_figures=kpis_after.select("projected", "shortfall", "misses"),
+        ),
+        _rows=rows,
     )
 
 
@@ -698,11 +708,18 @@ def rising(before: pl.DataFrame, pairs: pl.DataFrame, lonely: pl.DataFrame) -> p
     ``before`` holds ``milestone_id, kpi_id, escalation_level_before, escalate_to_before``
     (``kpi_id`` null for a milestone tied to no KPI); a row it lacks counts as level 0.
     """
-    after = _escalation_rows(pairs, lonely).rename(
-        {"escalation_level": "escalation_level_after", "escalate_to": "escalate_to_after"}
+    return _rises(
+        _escalation_rows(pairs, lonely).join(before, on=["milestone_id", "kpi_id"], how="left", nulls_equal=True)
     )
+
+
+def _rises(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows whose ``escalation_level`` is above ``escalation_level_before`` (missing: level 0), highest first.
+
+    ``rows``: :func:`_escalation_rows` with ``escalation_level_before`` and ``escalate_to_before``.
+    """
     return (
-        after.join(before, on=["milestone_id", "kpi_id"], how="left", nulls_equal=True)
+        rows.rename({"escalation_level": "escalation_level_after", "escalate_to": "escalate_to_after"})
         .with_columns(pl.col("escalation_level_before").fill_null(0))
         .filter(pl.col("escalation_level_after") > pl.col("escalation_level_before"))
         .select(list(ESCALATION_SCHEMA))
