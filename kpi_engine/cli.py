@@ -40,6 +40,7 @@ from kpi_engine.core.settings import Settings
 from kpi_engine.ingest.limits import DEFAULT_MAX_UPLOAD_MB, max_upload_mb
 from kpi_engine.output.formats import render_table, to_json
 from kpi_engine.store import CHANGE_KINDS, NO_DATA_MESSAGE, IngestResult, Store
+from kpi_engine.store.compaction import MAX_KEEP_DAYS, compact
 from kpi_engine.whatif.scenarios import (
     Scenario,
     ScenarioResult,
@@ -338,6 +339,26 @@ def _add_copy(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_copy)
 
 
+def _add_compact(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compact",
+        help="merge a shared store's small data files and delete unused ones (run it weekly)",
+        description="Merge the small Parquet files every write adds to a shared store into larger ones, "
+        "forget the catalog's snapshots older than --keep-days and delete the data files unused that long. "
+        "Stored snapshots, files, settings and decisions stay as they were; safe while others read and write. "
+        "A database file needs no compaction.",
+    )
+    _add_db(p)
+    p.add_argument(
+        "--keep-days",
+        type=lambda text: _whole(text, 0, MAX_KEEP_DAYS, "a number of days"),
+        default=1,
+        metavar="N",
+        help="delete data files only once unused for N days (default 1; 0: at once)",
+    )
+    p.set_defaults(func=cmd_compact)
+
+
 def _add_settings(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("settings", help="show or change the thresholds and the currency")
     _add_db(p)
@@ -387,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_snapshots,
         _add_settings,
         _add_copy,
+        _add_compact,
         _add_optimize,
         _add_credibility,
     ):
@@ -934,6 +956,14 @@ def cmd_copy(args: argparse.Namespace) -> int:
 
     result = copy_database(args.source, args.target)
     print("\n".join(result.summary(shown(source_store_name(args.source)), shown(args.target))))
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Compact a shared store and say what was merged, forgotten and deleted."""
+    with Store.open(args.db) as store:
+        result = compact(store, args.keep_days)
+        print("\n".join(result.summary(str(store.path))))
     return 0
 
 

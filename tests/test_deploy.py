@@ -150,7 +150,7 @@ def test_the_weekly_job_runs_commands_the_cli_accepts() -> None:
     script = (DEPLOY / "weekly.sh").read_text()
     assert subprocess.run(["sh", "-n", str(DEPLOY / "weekly.sh")], check=False).returncode == 0
     commands = [shlex.split(line.split("||")[0]) for line in script.splitlines() if "python -m kpi_engine" in line]
-    assert [argv[3] for argv in commands] == ["ingest", "notify"]
+    assert [argv[3] for argv in commands] == ["ingest", "notify", "compact"]
     parser = cli.build_parser()
     for argv in commands:
         parser.parse_args([arg.replace("$", "") for arg in argv[3:]])
@@ -203,6 +203,7 @@ def test_the_weekly_job_ingests_the_inbox_and_sends_the_digests(tmp_path: Path) 
             job.wait(timeout=60)
             reader.join(timeout=10)
     assert f"weekly job: run of {now:%Y-%m-%d} done\n" in lines, "".join(lines)
+    assert f"{db} is a database file: it keeps its storage in one file, nothing to compact.\n" in lines
     assert mailbox.received
     assert "https://kpi.example.com" in mailbox.received[0].text
     assert sorted(p.name for p in (inbox / "done").iterdir()) == sorted(p.name for p in FLEET_DIR.glob("*.csv"))
