@@ -22,27 +22,15 @@ ad-hoc run): part of what slows a write is kept by the connection itself.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from bench.common import print_table
+from bench.common import median_seconds, print_table
 from kpi_engine.store import Store
 from kpi_engine.store.compaction import compact
 from tests.pg_server import running_server
-
-
-def _timed(action: Callable[[], object], times: int) -> float:
-    """Median seconds of ``times`` runs of ``action``."""
-    spent = []
-    for _ in range(times):
-        start = time.perf_counter()
-        action()
-        spent.append(time.perf_counter() - start)
-    return statistics.median(spent)
 
 
 def main() -> None:
@@ -66,18 +54,18 @@ def main() -> None:
                     {**decision, "milestone_id": f"M{next(counter)}", "decision": "accept", "decided_by": "Ann"}
                 )
 
-            first = _timed(write, 50)
+            first = median_seconds(write, 50, warmup=0)
             for _ in range(args.writes - 100):
                 write()
-            late = _timed(write, 50)
-            read = _timed(store.loop_log.decisions, 7)
+            late = median_seconds(write, 50, warmup=0)
+            read = median_seconds(store.loop_log.decisions, 7, warmup=0)
             before = files()
             started = time.perf_counter()
             done = compact(store, keep_days=0)
             took = time.perf_counter() - started
             after_files = files()
-            read_after = _timed(store.loop_log.decisions, 7)
-            write_after = _timed(write, 50)
+            read_after = median_seconds(store.loop_log.decisions, 7, warmup=0)
+            write_after = median_seconds(write, 50, warmup=0)
         print(f"{args.writes:,} decisions written one by one into a fresh shared store")
         print_table(
             [
