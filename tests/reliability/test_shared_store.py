@@ -266,3 +266,30 @@ def test_two_first_starts_at_once_on_an_empty_store_create_it_and_load_the_sampl
         # one row per counter and one schema version: the tables were created and seeded once
         assert store._rows("SELECT name, count(*) FROM counters GROUP BY name HAVING count(*) > 1") == []
         assert store._rows("SELECT count(*) FROM schema_version") == [(1,)]
+
+
+def test_compacting_while_another_program_uploads_and_decides_loses_nothing(url: str, tmp_path: Path) -> None:
+    """Compacting, with unused files deleted at once, while the CLI uploads and records decisions."""
+    script = textwrap.dedent(f"""
+        from datetime import date
+        from kpi_engine.store import Store
+        with Store.open({url!r}) as store:
+            for i in range(40):
+                decision = {{"snapshot_id": 1, "as_of": date(2026, 6, 15), "kind": "milestone", "milestone_id": f"M{{i}}"}}
+                store.loop_log.record_decision({{**decision, "decision": "accept", "decided_by": "Ann Lee"}})
+        """)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", script], env=_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    upload = _cli(url, "ingest", str(_week(tmp_path, "a", "2026-09-14")), "--as-of", "2026-06-22")
+    compactions = [_cli(url, "compact", "--keep-days", "0").communicate(timeout=300) for _ in range(3)]
+    outputs = [process.communicate(timeout=300) for process in (writer, upload)]
+
+    assert [process.returncode for process in (writer, upload)] == [0, 0], outputs
+    assert all(out.startswith("Compacted ") and not err for out, err in compactions), compactions
+    with Store.open(url) as store:
+        assert store.snapshot_ids() == [1, 2]
+        assert store.loop_log.decisions()["milestone_id"].to_list() == [f"M{i}" for i in range(40)]
+        m1 = store.load_portfolio(2).milestones.filter(milestone_id="M1")["forecast_finish"].item()
+        assert m1 == date(2026, 9, 14)
+        assert store.files(1).height > 0 and store.file_bytes(store.files(1)["sha256"][0])
