@@ -676,7 +676,9 @@ def _escalation_rows(pairs: pl.DataFrame, lonely: pl.DataFrame) -> pl.DataFrame:
 def escalation_rises(
     base: EngineResult, touched_ids: pl.Series, pairs: pl.DataFrame, lonely: pl.DataFrame, links: pl.DataFrame
 ) -> pl.DataFrame:
-    """Return the (milestone, KPI) pairs and KPI-less milestones whose escalation level rises.
+    """Return the (milestone, KPI) pairs and KPI-less milestones whose escalation level rises, by ids.
+
+    The rule in words, joined on ids; :func:`run_scenario` reaches the same rows by position.
 
     Parameters
     ----------
@@ -699,15 +701,7 @@ def escalation_rises(
         pl.col("escalation_level").alias("escalation_level_before"),
         pl.col("escalate_to").alias("escalate_to_before"),
     )
-    return rising(before, pairs, lonely)
-
-
-def rising(before: pl.DataFrame, pairs: pl.DataFrame, lonely: pl.DataFrame) -> pl.DataFrame:
-    """Return the rows of ``pairs`` and ``lonely`` whose escalation level is above ``before``'s.
-
-    ``before`` holds ``milestone_id, kpi_id, escalation_level_before, escalate_to_before``
-    (``kpi_id`` null for a milestone tied to no KPI); a row it lacks counts as level 0.
-    """
+    # a row ``before`` lacks counts as level 0
     return _rises(
         _escalation_rows(pairs, lonely).join(before, on=["milestone_id", "kpi_id"], how="left", nulls_equal=True)
     )
