@@ -35,8 +35,12 @@ if TYPE_CHECKING:
 #: The longest wait before unused files go (ten years): anything larger is a typing slip.
 MAX_KEEP_DAYS = 3650
 
-#: The name the shared store's DuckLake catalog is attached under (see ``backends.SharedStore``).
-_CATALOG = "lake"
+# The shared store's DuckLake catalog is attached as "lake" (``backends.SharedStore``).
+_MERGE = "CALL ducklake_merge_adjacent_files('lake')"
+#: DuckLake's own snapshots older than ? days forgotten, and how many.
+_EXPIRE = "SELECT count(*) FROM ducklake_expire_snapshots('lake', older_than => now() - to_days(?))"
+#: Data files scheduled for deletion ? days ago or more deleted, and how many.
+_CLEAN_UP = "SELECT count(*) FROM ducklake_cleanup_old_files('lake', older_than => now() - to_days(?))"
 
 
 @dataclass(frozen=True)
@@ -100,25 +104,22 @@ def compact(store: Store, keep_days: int = 1) -> Compaction:
         raise InputError(f"keep days must be a whole number from 0 to {MAX_KEEP_DAYS}, not {keep_days!r}")
     if not store.backend.concurrent_writers:
         return Compaction(applies=False, keep_days=keep_days)
-    # the whole number is checked above: it is safe in the statement's text
-    before = f"now() - INTERVAL '{keep_days} days'"
 
     def merge(cur: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
         # one row per table compacted: schema, table, files merged, files written
-        rows = cur.execute(f"CALL ducklake_merge_adjacent_files('{_CATALOG}')").fetchall()
+        rows = cur.execute(_MERGE).fetchall()
         return [(int(row[2]), int(row[3])) for row in rows]
 
-    def count(function: str, argument: str) -> int:
+    def count(sql: str) -> int:
         # counted in SQL: the rows hold timestamps, and fetching them needs no time zone module
-        sql = f"SELECT count(*) FROM {function}('{_CATALOG}', {argument})"
-        return int(store._write(lambda cur: cur.execute(sql).fetchall()[0][0], ordered=False))
+        return int(store._write(lambda cur: cur.execute(sql, [keep_days]).fetchall()[0][0], ordered=False))
 
     merged = store._write(merge, ordered=False)
     return Compaction(
         applies=True,
         merged_files=sum(files for files, _ in merged),
         into_files=sum(written for _, written in merged),
-        expired_snapshots=count("ducklake_expire_snapshots", f"older_than => {before}"),
-        deleted_files=count("ducklake_cleanup_old_files", f"older_than => {before}"),
+        expired_snapshots=count(_EXPIRE),
+        deleted_files=count(_CLEAN_UP),
         keep_days=keep_days,
     )
