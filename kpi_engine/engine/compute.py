@@ -165,7 +165,7 @@ def evaluate(
     lonely_rows = np.flatnonzero(~refs.linked_milestones(milestones.height))
     lonely = milestone_escalation(
         milestones.select("computed_status", "previous_status", "has_finding", "project_owner", "sponsor")[lonely_rows]
-    ).with_columns(pl.lit(0.0).alias("value_at_risk"))
+    )
     milestones = roll_up(milestones, pairs, link_rows, lonely, lonely_rows)
     rows = build_exception_list(
         milestones,
@@ -178,9 +178,7 @@ def evaluate(
         finding_rows,
     )
     if previous is not None:
-        known = previous.exception_rows.select(EXCEPTION_KEY).unique().with_columns(pl.lit(False).alias("new"))
-        rows = rows.join(known, on=EXCEPTION_KEY, how="left", nulls_equal=True, maintain_order="left")
-        rows = rows.with_columns(pl.col("new").fill_null(True))
+        rows = flag_new(rows, previous.exception_rows)
     else:
         rows = rows.with_columns(pl.lit(False).alias("new"))
     return EngineResult(
@@ -259,7 +257,8 @@ def roll_up(
     """Give each milestone its total value at risk and its highest escalation.
 
     ``pair_rows`` and ``lonely_rows`` are the milestone row of each row of ``pairs`` and
-    ``lonely``. Of a milestone's pairs at its highest level, the first one names whom to tell.
+    ``lonely`` (the escalation of the milestones tied to no KPI, which have no value at
+    risk). Of a milestone's pairs at its highest level, the first one names whom to tell.
     A milestone is either linked (it has pairs) or lonely, so the rows gathered below hold
     every milestone exactly once.
     """
@@ -280,13 +279,19 @@ def roll_up(
     escalation = ["escalation_level", "escalate_to", "escalate_role"]
     # one chunk: a gather from a frame of several chunks costs about twice as much
     top = pl.concat([pairs.select(escalation)[firsts], lonely.select(escalation)], rechunk=True)
-    value[lonely_rows] += lonely["value_at_risk"].to_numpy()
     place = np.full(n, -1, dtype=np.int64)
     place[rows] = np.arange(rows.size)
     at = pl.Series(place)
     return milestones.with_columns(top.select(pl.col(escalation).gather(at)).get_columns()).with_columns(
         pl.Series("value_at_risk", cents_array(value)), pl.col("escalation_level").fill_null(0)
     )
+
+
+def flag_new(rows: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (exception rows) with ``new``: True where no row of ``known`` has the same :data:`EXCEPTION_KEY`."""
+    keys = known.select(EXCEPTION_KEY).unique().with_columns(pl.lit(False).alias("new"))
+    rows = rows.join(keys, on=EXCEPTION_KEY, how="left", nulls_equal=True, maintain_order="left")
+    return rows.with_columns(pl.col("new").fill_null(True))
 
 
 def finding_positions(findings: pl.DataFrame, milestones: pl.DataFrame, kpis: pl.DataFrame) -> Positions:

@@ -5,9 +5,9 @@ rows (a decision, a saved setting, the ``writes`` counter), and a DuckLake snaps
 catalog. Over months that is thousands of files of a row or two: reading a small table
 opens every one of them, and each write scans the catalog's growing list of files.
 ``bench/bench_compaction.py`` records 600 decisions one by one: reading them then took
-70-75 ms and 10.6-10.9 ms after compacting, a write 67-70 ms before and 62-64 ms after (45 ms
-on the new store; figures in ``docs/shared-store.md``). Compacting runs three DuckLake steps, each in its own
-transaction (a transaction that compacts may change nothing else):
+70-75 ms and 10.6-10.9 ms after compacting, a write 67-70 ms before and 62-64 ms after
+(45 ms on the new store; see ``docs/shared-store.md``). Compacting runs three DuckLake
+steps, each in its own transaction (a transaction that compacts may change nothing else):
 
 1. merge each table's small files into larger ones (``ducklake_merge_adjacent_files``): the
    stored rows and every snapshot of this store stay exactly as they were;

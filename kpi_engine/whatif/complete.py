@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from kpi_engine.engine.compute import EXCEPTION_KEY, EngineResult, roll_up
+from kpi_engine.engine.compute import EXCEPTION_KEY, EngineResult, flag_new, roll_up
 from kpi_engine.engine.exception_list import FINDING_ROW, build_exception_list, sort_exceptions
 from kpi_engine.whatif.base_rows import BaseRows
 
@@ -93,8 +93,7 @@ def complete_result(base: EngineResult, reached: Reached, rows: BaseRows) -> Eng
 def _milestones(before: pl.DataFrame, reached: Reached) -> pl.DataFrame:
     """Every milestone, the reached ones with their new finish, status, value at risk and escalation."""
     mine = before[reached.rows].with_columns(reached.milestones.get_columns())
-    lonely = reached.lonely.with_columns(pl.lit(0.0).alias("value_at_risk"))
-    mine = roll_up(mine, reached.pairs, reached.pair_rows, lonely, reached.lonely_rows)
+    mine = roll_up(mine, reached.pairs, reached.pair_rows, reached.lonely, reached.lonely_rows)
     return _replace_rows(before, reached.rows, mine)
 
 
@@ -132,13 +131,5 @@ def _exception_rows(
     # the finding each fresh row reports, by its place among all findings
     fresh = fresh.with_columns(pl.Series(FINDING_ROW, found).gather(fresh[FINDING_ROW]))
     # a key names its milestone: the snapshot's rows with a fresh row's key are among those replaced
-    known = base.exception_rows.select(EXCEPTION_KEY).filter(pl.Series(about >= 0)).unique()
-    fresh = fresh.join(
-        known.with_columns(pl.lit(False).alias("new")),
-        on=EXCEPTION_KEY,
-        how="left",
-        nulls_equal=True,
-        maintain_order="left",
-    )
-    fresh = fresh.with_columns(pl.col("new").fill_null(True))
+    fresh = flag_new(fresh, base.exception_rows.select(EXCEPTION_KEY).filter(pl.Series(about >= 0)))
     return sort_exceptions(pl.concat([untouched.with_columns(pl.lit(False).alias("new")), fresh]))
