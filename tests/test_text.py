@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 import pytest
 from hypothesis import given
@@ -61,3 +63,20 @@ def test_thousands_with_a_bound_matches_python_grouping(n, headroom):
 @pytest.mark.parametrize("value", [999.6, -999.5, 999_999.5, 0.4])
 def test_thousands_bound_allows_for_rounding_up(value):
     assert _one(thousands(pl.col("v"), largest=abs(value)), value) == f"{round(value):,}".replace("-0", "0")
+
+
+def _ulps_away(value: float, steps: int) -> float:
+    """``value`` moved ``steps`` representable floats up (or down, when negative)."""
+    for _ in range(abs(steps)):
+        value = math.nextafter(value, math.inf if steps > 0 else -math.inf)
+    return value
+
+
+@given(st.integers(min_value=-(10**9), max_value=10**9), st.integers(-4, 4))
+def test_a_halfway_value_is_written_the_same_a_few_bits_either_side(n, steps):
+    # a sum of the same numbers in another order lands a few bits above or below the true
+    # value: halfway between two shown digits, it must still be written the same
+    halfway = n + 0.5
+    assert _one(thousands(pl.col("v")), _ulps_away(halfway, steps)) == _one(thousands(pl.col("v")), halfway)
+    thousandths = n / 1000 + 0.0005
+    assert _one(fixed(pl.col("v"), 3), _ulps_away(thousandths, steps)) == _one(fixed(pl.col("v"), 3), thousandths)

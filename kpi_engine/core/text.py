@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
+# Sums of the same numbers in another order differ in their last bits (13.7665 may come out
+# as 13.766499999999999): rounding first to this many decimals drops that noise, so a value
+# halfway between two shown digits is shown the same whatever order the rows came in.
+_NOISE_DECIMALS = 6
+
 
 def _digits(expr: pl.Expr, width: int) -> pl.Expr:
     """Zero-padded ``width`` digits of a non-negative integer below 10**width (7 -> "007")."""
@@ -17,7 +22,7 @@ def thousands(value: pl.Expr, largest: float | None = None) -> pl.Expr:
     ``largest``, when given, is at least the largest absolute value to format: fewer
     digit groups are then built (most money fits in three), which is cheaper.
     """
-    n = value.round(0).cast(pl.Int64)
+    n = value.round(_NOISE_DECIMALS).round(0).cast(pl.Int64)
     a = n.abs()
     groups = 6 if largest is None else (len(str(int(abs(largest)) + 1)) - 1) // 3
     if groups == 0:
@@ -33,7 +38,7 @@ def thousands(value: pl.Expr, largest: float | None = None) -> pl.Expr:
 def fixed(value: pl.Expr, decimals: int) -> pl.Expr:
     """Format a number with exactly ``decimals`` decimals: fixed(1.95, 3) -> "1.950"."""
     scale = 10**decimals
-    n = (value.abs() * scale).round(0).cast(pl.Int64)
+    n = (value.abs() * scale).round(_NOISE_DECIMALS).round(0).cast(pl.Int64)
     sign = pl.when((value < 0) & (n > 0)).then(pl.lit("-")).otherwise(pl.lit(""))
     whole = (n // scale).cast(pl.String)
     if decimals == 0:
