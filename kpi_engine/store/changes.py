@@ -6,6 +6,8 @@ and the digests list them without comparing two snapshots at every look.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import duckdb
 import polars as pl
 
@@ -46,13 +48,18 @@ def empty_changes() -> pl.DataFrame:
 
 
 def snapshot_changes(
-    cur: duckdb.DuckDBPyConnection, new_id: int, previous: int | None, built_on_previous: bool = False
+    cur: duckdb.DuckDBPyConnection,
+    new_id: int,
+    previous: int | None,
+    built_on_previous: bool = False,
+    touched: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """What changed in milestones, KPI actuals and budgets between the previous snapshot and the new one.
 
     With ``built_on_previous`` (the new snapshot was built on ``previous``), only the
     milestones the new snapshot stored or removed can differ, so only those are compared,
-    and KPI actuals and budgets only when it stored or removed some.
+    and KPI actuals and budgets only when it stored or removed some: the tables in
+    ``touched`` when given (its writer knows them; it may name more), else looked up.
     """
     if previous is None:
         return empty_changes()
@@ -94,7 +101,7 @@ def snapshot_changes(
         ("kpi_actuals", ["kpi_id", "as_of", "value"]),
         ("projects", ["project_id", "name", "budget"]),
     ):
-        if built_on_previous and not _touched(cur, table, new_id):
+        if built_on_previous and not (table in touched if touched is not None else _touched(cur, table, new_id)):
             continue  # the new snapshot holds the previous one's rows of this table
         sql = f"SELECT {q_list(cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
         before, after = query_frame(cur, sql, {"of": previous}), query_frame(cur, sql, {"of": new_id})

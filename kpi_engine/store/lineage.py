@@ -79,13 +79,19 @@ def rows_gone(table: str, id_column: str, param: str) -> str:
     )
 
 
-def every_snapshots_rows(table: str) -> str:
-    """SQL (a parenthesised subquery) for the rows of ``table`` in every snapshot, with the snapshot as ``in_snapshot``."""
+def every_snapshots_rows(table: str, param: str | None = None) -> str:
+    """SQL (a parenthesised subquery) for the rows of ``table`` in every snapshot, with the snapshot as ``in_snapshot``.
+
+    With ``param``, only in the snapshots whose ids are the list bound to ``$param``: one
+    pass over the table for all of them.
+    """
+    which = "" if param is None else f" WHERE a.snapshot_id IN (SELECT unnest(${param}))"
+    assert param is None or param.isidentifier(), param
     return (
         f"(SELECT a.snapshot_id AS in_snapshot, t.* FROM {q(table)} t "
-        "JOIN snapshot_lineage a ON a.ancestor_id = t.snapshot_id "
+        f"JOIN (SELECT * FROM snapshot_lineage a{which}) a ON a.ancestor_id = t.snapshot_id "
         f"ANTI JOIN (SELECT a.snapshot_id, r.stored_row FROM {removals_table(table)} r JOIN snapshot_lineage a "
-        "ON a.ancestor_id = r.snapshot_id) x "
+        f"ON a.ancestor_id = r.snapshot_id{which}) x "
         "ON x.snapshot_id = a.snapshot_id AND x.stored_row = t.stored_row)"
     )
 

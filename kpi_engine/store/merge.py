@@ -11,9 +11,10 @@ no one can date is rolled back whole, and nothing is stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -47,6 +48,12 @@ _MILESTONE_COLUMN = {
     "dependencies": "successor_id",
     "mitigations": "milestone_id",
 }
+#: The new snapshot's milestones outside the upload's scope: a carried row of a table naming
+#: a milestone (tasks, links, ...) is kept only when it names one of these.
+_KEPT_MILESTONES = (
+    f"(SELECT m.milestone_id FROM {snapshot_rows('milestones', 'new')} m "
+    "ANTI JOIN _kpi_scope_milestones s ON s.milestone_id = m.milestone_id)"
+)
 # _merge_tables writes the new snapshot's milestones before the tables that name them
 assert all(list(TABLES).index("milestones") < list(TABLES).index(t) for t in _MILESTONE_COLUMN)
 #: (table, column, referenced table, referenced column, noun): an unknown id rejects the upload.
@@ -160,6 +167,24 @@ def previous_id(cur: duckdb.DuckDBPyConnection, as_of: date, before_id: int | No
     return int(rows[0][0]) if rows else None
 
 
+def _placement(cur: duckdb.DuckDBPyConnection, as_of: date) -> tuple[int | None, int | None, int, int]:
+    """Where a snapshot dated ``as_of`` goes, in one query.
+
+    Returns
+    -------
+    base, previous, version, new_id
+        What the upload builds on (:func:`previous_id`), the previous snapshot
+        (:func:`previous_date_id`), the snapshot's version of its date and its id.
+    """
+    base, previous, same_day, last = cur.execute(
+        "SELECT arg_max(snapshot_id, (as_of, snapshot_id)) FILTER (WHERE as_of <= $d), "
+        "arg_max(snapshot_id, (as_of, snapshot_id)) FILTER (WHERE as_of < $d), "
+        "count(*) FILTER (WHERE as_of = $d), coalesce(max(snapshot_id), 0) FROM snapshots",
+        {"d": as_of},
+    ).fetchall()[0]
+    return base, previous, int(same_day) + 1, int(last) + 1
+
+
 def _register_upload(
     cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], previous: int | None
 ) -> list[str]:
@@ -252,35 +277,30 @@ def _merge_tables(
         if base is not None:
             # A base row is removed when an uploaded row has its key, when it is of a project in
             # the upload's scope (the uploaded rows replace those), or when it names a milestone
-            # the new snapshot lacks; every other row is kept. Each part is a join on the
-            # rows of the base, not a test row by row.
-            base_rows = snapshot_rows(table, "base")
-            same_key = " AND ".join(f"u.{q(k)} = p.{q(k)}" for k in KEYS[table])
-            gone = [f"SELECT p.stored_row FROM {base_rows} p SEMI JOIN {_upload_view(table)} u ON {same_key}"]
+            # that the new snapshot lacks or that is in the scope; every other row is kept.
+            # One pass over the rows of the base; each test is a hash look-up (DuckDB plans
+            # each IN as a join marking the rows it finds).
+            keys = [f"p.{q(k)}" for k in KEYS[table]]
+            key = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
+            gone = [f"{key} IN (SELECT {q_list(KEYS[table])} FROM {_upload_view(table)})"]
             # a projects row is upserted by its id: a project the upload's milestones name but its
             # projects rows do not (an export's projects part names only its own) is kept
             if table in _PROJECT_COLUMN and table != "projects":
-                gone.append(
-                    f"SELECT p.stored_row FROM {base_rows} p SEMI JOIN _kpi_scope_projects s "
-                    f"ON s.project_id = p.{q(_PROJECT_COLUMN[table])}"
-                )
+                gone.append(f"p.{q(_PROJECT_COLUMN[table])} IN (SELECT project_id FROM _kpi_scope_projects)")
             if table in _MILESTONE_COLUMN:
-                milestone_column = q(_MILESTONE_COLUMN[table])
-                gone.append(
-                    f"SELECT p.stored_row FROM {base_rows} p SEMI JOIN _kpi_scope_milestones s "
-                    f"ON s.milestone_id = p.{milestone_column}"
-                )
                 # A row naming a milestone the new snapshot lacks belongs to no project: it
                 # came with an earlier upload of this table, and this upload replaces it
-                # (a mistyped id disappears once the corrected file is uploaded).
+                # (a mistyped id disappears once the corrected file is uploaded). With the
+                # rows of scope milestones, these are the rows naming none of the *kept*
+                # milestones (the new snapshot's, less those in scope): one look-up, not two.
                 # Milestones come before tasks, dependencies and links in TABLES: the new
                 # snapshot's milestones are stored already.
                 gone.append(
-                    f"SELECT p.stored_row FROM {base_rows} p ANTI JOIN {snapshot_rows('milestones', 'new')} m "
-                    f"ON m.milestone_id = p.{milestone_column}"
+                    f"NOT coalesce(p.{q(_MILESTONE_COLUMN[table])} IN (SELECT milestone_id FROM {_KEPT_MILESTONES}), false)"
                 )
             removed = cur.execute(
-                f"INSERT INTO {removals_table(table)} SELECT $new, stored_row FROM ({' UNION '.join(gone)})",
+                f"INSERT INTO {removals_table(table)} SELECT $new, p.stored_row FROM {snapshot_rows(table, 'base')} p "
+                f"WHERE {' OR '.join(gone)}",
                 {"new": new_id, "base": base},
             ).fetchall()[0][0]
             counts[table] -= int(removed)
@@ -351,20 +371,33 @@ def _schedule_problems(
 
 
 def _dangling_warnings(
-    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int, previous: int | None
+    cur: duckdb.DuckDBPyConnection,
+    frames: dict[str, pl.DataFrame],
+    new_id: int,
+    previous: int | None,
+    removed: Mapping[str, pl.DataFrame] = MappingProxyType({}),
 ) -> list[Problem]:
     """Tasks, links and dependencies naming milestones or KPIs the new snapshot lacks.
 
     Uploaded rows are named by file, sheet and row. Carried-forward rows are reported
     only when this upload removed what they name (older dangling ids were reported when
-    they arrived), once per id.
+    they arrived), once per id. ``removed``: target table -> the ids (``id``) of it the
+    upload removed, where the caller knows them already; the others are looked up.
     """
     warnings: list[Problem] = []
-    removed: dict[str, pl.DataFrame] = {}
+    removed = dict(removed)
     for table, column, target, target_column, noun in _SOFT_REFERENCES:
         if table in frames:
+            named = _upload_view(table)
+            if target in frames:
+                # an id the upload's own rows of the target table hold is in the new snapshot:
+                # only the others are looked up in it (most rows name what came with them)
+                named = (
+                    f"(SELECT * FROM {named} x ANTI JOIN {_upload_view(target)} u "
+                    f"ON u.{q(target_column)} = x.{q(column)})"
+                )
             rows = cur.execute(
-                f"SELECT x._file, x._sheet, x._row, x.{q(column)} FROM {_upload_view(table)} x "
+                f"SELECT x._file, x._sheet, x._row, x.{q(column)} FROM {named} x "
                 f"ANTI JOIN {snapshot_rows(target, 'new')} t ON t.{q(target_column)} = x.{q(column)} ORDER BY 1, 2, 3",
                 {"new": new_id},
             ).fetchall()
@@ -506,11 +539,8 @@ def write_snapshot(
     _DryRun
         With ``dry_run``, carrying the result, so that the caller rolls everything back.
     """
-    base = previous_id(cur, as_of, None)
-    previous = previous_date_id(cur, as_of)
+    base, previous, version, new_id = _placement(cur, as_of)
     amends = base if base is not None and base != previous else None
-    version = int(cur.execute("SELECT count(*) FROM snapshots WHERE as_of = ?", [as_of]).fetchall()[0][0]) + 1
-    new_id = cur.execute("SELECT coalesce(max(snapshot_id), 0) + 1 FROM snapshots").fetchall()[0][0]
     frames, identity = resolve_identity(cur, upload, frames, base, attach or {})
     registered: list[str] = []
     try:
@@ -520,8 +550,9 @@ def write_snapshot(
         removals = removed_milestones(cur, base, new_id)
         if removals.height and base is not None and not (allow_removals or dry_run):
             raise RemovalsRefused(removals, base)
-        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, base)
-        changes = _record_changes(cur, new_id, previous, base, registered)
+        gone = {"milestones": removals.select(pl.col("milestone_id").alias("id"))}
+        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, base, gone)
+        changes = _record_changes(cur, new_id, previous, base, registered, touched=set(frames))
     finally:
         for name in registered:
             cur.unregister(name)
@@ -585,14 +616,23 @@ def _check_snapshot(
 
 
 def _record_changes(
-    cur: duckdb.DuckDBPyConnection, new_id: int, previous: int | None, base: int | None, registered: list[str]
+    cur: duckdb.DuckDBPyConnection,
+    new_id: int,
+    previous: int | None,
+    base: int | None,
+    registered: list[str],
+    touched: Collection[str],
 ) -> pl.DataFrame:
     """Compute what changed since ``previous``, store it and return it.
+
+    ``touched``: the tables the upload stored rows of (the others were carried whole).
 
     The frame is registered for the INSERT; its name is added to ``registered`` so that the
     caller unregisters it.
     """
-    changes = snapshot_changes(cur, new_id, previous, built_on_previous=previous is not None and base == previous)
+    changes = snapshot_changes(
+        cur, new_id, previous, built_on_previous=previous is not None and base == previous, touched=touched
+    )
     if changes.height:
         cur.register("_kpi_changes", changes.to_arrow())
         registered.append("_kpi_changes")

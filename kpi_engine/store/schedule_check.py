@@ -31,7 +31,7 @@ from kpi_engine.core.schema import TABLES, empty_table
 from kpi_engine.engine.schedule import EPOCH
 from kpi_engine.store.backends import query_frame
 from kpi_engine.store.connection import q_list
-from kpi_engine.store.lineage import snapshot_rows
+from kpi_engine.store.lineage import every_snapshots_rows, snapshot_rows
 
 #: The table of bounds: one row per snapshot whose schedule was checked.
 DDL = "CREATE TABLE IF NOT EXISTS schedule_bounds (snapshot_id BIGINT NOT NULL, latest_finish DATE NOT NULL)"
@@ -172,7 +172,10 @@ def _may_move_finishes(
     named = [f"SELECT milestone_id FROM {views[t]}" for t in ("milestones", "tasks") if t in frames]
     if not named:
         return False
-    now, before = (_own_finishes(cur, " UNION ALL ".join(named), *snapshot) for snapshot in (new, base))
+    own = _own_finishes(cur, " UNION ALL ".join(named), dict((new, base)))
+    now, before = (
+        own.filter(pl.col("in_snapshot") == snapshot_id).drop("in_snapshot") for snapshot_id in (new[0], base[0])
+    )
     days_later = (new[1] - base[1]).days
     both = now.join(before, on="milestone_id", how="left", suffix="_base")
     moved = both.filter(
@@ -202,28 +205,35 @@ def _new_dependencies(cur: duckdb.DuckDBPyConnection, view: str, new_id: int, ba
     return int(rows[0][0]) > 0
 
 
-def _own_finishes(cur: duckdb.DuckDBPyConnection, named: str, snapshot_id: int, as_of: date) -> pl.DataFrame:
-    """Own finish, duration and whether done, of the milestones ``named`` (SQL) in one snapshot (day numbers).
+def _own_finishes(cur: duckdb.DuckDBPyConnection, named: str, snapshots: Mapping[int, date]) -> pl.DataFrame:
+    """Own finish, duration and whether done, of the milestones ``named`` (SQL) in each snapshot (day numbers).
 
-    The same terms as :func:`~kpi_engine.engine.schedule.prepare_schedule`: an open
-    milestone's own finish is the latest of its forecast (else baseline), the snapshot
-    date and its open tasks' forecasts; a done one's is its actual finish.
+    ``snapshots`` maps snapshot id -> its date; the rows of all of them are read in one
+    pass over each table, with the snapshot as ``in_snapshot``. The same terms as
+    :func:`~kpi_engine.engine.schedule.prepare_schedule`: an open milestone's own finish
+    is the latest of its forecast (else baseline), the snapshot date and its open tasks'
+    forecasts; a done one's is its actual finish.
     """
     frame = query_frame(
         cur,
-        f"WITH n AS ({named}), m AS (SELECT m.milestone_id, m.baseline_start, m.baseline_finish, m.forecast_finish, "
-        f"m.actual_finish FROM {snapshot_rows('milestones', 'of')} m "
+        f"WITH n AS ({named}), m AS (SELECT m.in_snapshot, m.milestone_id, m.baseline_start, m.baseline_finish, "
+        f"m.forecast_finish, m.actual_finish FROM {every_snapshots_rows('milestones', 'of')} m "
         "SEMI JOIN n ON n.milestone_id = m.milestone_id), "
-        "t AS (SELECT t.milestone_id, max(t.forecast_finish) AS task_finish "
-        f"FROM {snapshot_rows('tasks', 'of')} t SEMI JOIN m ON m.milestone_id = t.milestone_id "
-        "WHERE t.actual_finish IS NULL GROUP BY 1) "
-        "SELECT m.*, t.task_finish FROM m LEFT JOIN t ON t.milestone_id = m.milestone_id",
-        {"of": snapshot_id},
+        "t AS (SELECT t.in_snapshot, t.milestone_id, max(t.forecast_finish) AS task_finish "
+        f"FROM {every_snapshots_rows('tasks', 'of')} t SEMI JOIN n ON n.milestone_id = t.milestone_id "
+        "WHERE t.actual_finish IS NULL GROUP BY 1, 2) "
+        "SELECT m.*, t.task_finish FROM m LEFT JOIN t ON t.in_snapshot = m.in_snapshot AND t.milestone_id = m.milestone_id",
+        {"of": list(snapshots)},
     )
-    day = {c: pl.col(c).cast(pl.Int32).cast(pl.Int64) for c in frame.columns if c != "milestone_id"}
-    day["as_of"] = pl.lit((as_of - EPOCH).days, pl.Int64)
+    day = {
+        c: pl.col(c).cast(pl.Int32).cast(pl.Int64) for c in frame.columns if c not in ("milestone_id", "in_snapshot")
+    }
+    day["as_of"] = pl.col("in_snapshot").replace_strict(
+        {s: (as_of - EPOCH).days for s, as_of in snapshots.items()}, return_dtype=pl.Int64
+    )
     planned = pl.coalesce(day["forecast_finish"], day["baseline_finish"])
     return frame.select(
+        "in_snapshot",
         "milestone_id",
         pl.col("actual_finish").is_not_null().alias("fixed"),
         pl.when(pl.col("actual_finish").is_not_null())
