@@ -155,26 +155,15 @@ def previous_date_id(cur: duckdb.DuckDBPyConnection, as_of: date) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def previous_id(cur: duckdb.DuckDBPyConnection, as_of: date, before_id: int | None) -> int | None:
-    """The latest snapshot at or before ``as_of`` (and before ``before_id`` on that date): what an upload builds on."""
-    params: list[date | int]
-    if before_id is None:
-        sql, params = "SELECT snapshot_id FROM snapshots WHERE as_of <= ?", [as_of]
-    else:
-        sql = "SELECT snapshot_id FROM snapshots WHERE as_of < ? OR (as_of = ? AND snapshot_id < ?)"
-        params = [as_of, as_of, before_id]
-    rows = cur.execute(sql + " ORDER BY as_of DESC, snapshot_id DESC LIMIT 1", params).fetchall()
-    return int(rows[0][0]) if rows else None
-
-
 def _placement(cur: duckdb.DuckDBPyConnection, as_of: date) -> tuple[int | None, int | None, int, int]:
     """Where a snapshot dated ``as_of`` goes, in one query.
 
     Returns
     -------
     base, previous, version, new_id
-        What the upload builds on (:func:`previous_id`), the previous snapshot
-        (:func:`previous_date_id`), the snapshot's version of its date and its id.
+        What the upload builds on (the latest snapshot dated on or before ``as_of``, ties
+        broken by snapshot id), the previous snapshot (:func:`previous_date_id`), the
+        snapshot's version of its date and its id.
     """
     base, previous, same_day, last = cur.execute(
         "SELECT arg_max(snapshot_id, (as_of, snapshot_id)) FILTER (WHERE as_of <= $d), "
