@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from test_store import PORTFOLIO
+from test_store_consolidation import folding_at
 
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import KEYS, TABLES, conform, empty_table
@@ -277,6 +278,24 @@ def as_upload(number: int, tables: dict[str, list[dict]]) -> FakeUpload:
 )
 @given(upload_runs())
 def test_every_snapshot_reads_back_as_a_full_copy_of_its_rows(runs):
+    assert_runs_read_back(runs)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(upload_runs())
+def test_every_snapshot_reads_back_as_a_full_copy_when_every_upload_folds_its_chain(runs):
+    # kpi_engine/store/consolidation.py: every upload built on a snapshot copies what it carries
+    with folding_at(0.0):
+        assert_runs_read_back(runs)
+
+
+def assert_runs_read_back(runs: list[tuple[int, bool, dict[str, list[dict]]]]) -> None:
+    """Store ``runs`` and check every snapshot, its changes and the history against the model."""
     model: dict[int, tuple[date, dict[str, pl.DataFrame]]] = {}
     with tempfile.TemporaryDirectory() as folder, Store.open(Path(folder) / "kpi.duckdb") as store:
         for number, (week, full, tables) in enumerate(runs):

@@ -26,6 +26,7 @@ from kpi_engine.core.schema import KEYS, TABLES, conform
 from kpi_engine.store.backends import query_frame, to_arrow
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
 from kpi_engine.store.connection import _now, q, q_list
+from kpi_engine.store.consolidation import chain_is_long, copy_carried_rows
 from kpi_engine.store.file_contents import keep_contents, kept_contents
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
 from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, removals_table, rows_gone, snapshot_rows
@@ -249,19 +250,35 @@ def _previous_milestones(
     return frame.cast(_MILESTONE_PROJECT)
 
 
+@dataclass(frozen=True)
+class _Merged:
+    """What :func:`_merge_tables` stored."""
+
+    #: The rows the new snapshot holds per table.
+    counts: dict[str, int]
+    #: Per table, the first row id of the rows the upload brought (those below are carried).
+    uploaded_from: dict[str, int]
+    #: Whether the new snapshot stores all its rows itself (:mod:`~kpi_engine.store.consolidation`).
+    consolidated: bool
+
+
 def _merge_tables(
     cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int, base: int | None
-) -> dict[str, int]:
+) -> _Merged:
     """Store the new snapshot's rows: the uploaded ones, and which rows of ``base`` it no longer holds.
 
-    Rows of ``base`` the new snapshot keeps are not copied (:mod:`~kpi_engine.store.lineage`).
-    Returns the rows the new snapshot holds per table.
+    Rows of ``base`` the new snapshot keeps are not copied (:mod:`~kpi_engine.store.lineage`),
+    unless ``base``'s chain is long: then they are (:mod:`~kpi_engine.store.consolidation`).
     """
     counts = _row_counts(cur, base) if base is not None else dict.fromkeys(TABLES, 0)
-    add_to_lineage(cur, new_id, base)
+    consolidated = base is not None and chain_is_long(cur, base, counts)
+    add_to_lineage(cur, new_id, None if consolidated else base)
+    uploaded_from = dict.fromkeys(TABLES, new_id * ROW_ID_BASE)
     for table, columns in TABLES.items():
         if table not in frames:
-            continue  # carried forward whole: nothing to store
+            if consolidated and base is not None:
+                uploaded_from[table] += copy_carried_rows(cur, table, new_id, base, new_id * ROW_ID_BASE)
+            continue  # carried forward whole: nothing else to store
         cols = q_list(columns)
         if base is not None:
             # A base row is removed when an uploaded row has its key, when it is of a project in
@@ -293,13 +310,15 @@ def _merge_tables(
                 {"new": new_id, "base": base},
             ).fetchall()[0][0]
             counts[table] -= int(removed)
+            if consolidated:
+                uploaded_from[table] += copy_carried_rows(cur, table, new_id, base, new_id * ROW_ID_BASE)
         added = cur.execute(
             f"INSERT INTO {q(table)} (snapshot_id, stored_row, {cols}) "
             f"SELECT $new, $first + _ord, {cols} FROM {_upload_view(table)}",
-            {"new": new_id, "first": new_id * ROW_ID_BASE},
+            {"new": new_id, "first": uploaded_from[table]},
         ).fetchall()[0][0]
         counts[table] += int(added)
-    return counts
+    return _Merged(counts, uploaded_from, consolidated)
 
 
 def _reference_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int) -> list[Problem]:
@@ -365,6 +384,7 @@ def _dangling_warnings(
     new_id: int,
     previous: int | None,
     removed: Mapping[str, pl.DataFrame] = MappingProxyType({}),
+    uploaded_from: Mapping[str, int] = MappingProxyType({}),
 ) -> list[Problem]:
     """Tasks, links and dependencies naming milestones or KPIs the new snapshot lacks.
 
@@ -372,6 +392,8 @@ def _dangling_warnings(
     only when this upload removed what they name (older dangling ids were reported when
     they arrived), once per id. ``removed``: target table -> the ids (``id``) of it the
     upload removed, where the caller knows them already; the others are looked up.
+    ``uploaded_from``: table -> the first row id of the upload's rows (default: the
+    first of the new snapshot's), the rows below it are carried.
     """
     warnings: list[Problem] = []
     removed = dict(removed)
@@ -411,8 +433,8 @@ def _dangling_warnings(
             rows = cur.execute(
                 f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x "
                 f"SEMI JOIN _kpi_removed_ids r ON r.id = x.{q(column)} "
-                "WHERE x.snapshot_id <> $new GROUP BY 1 ORDER BY 1",
-                {"new": new_id},
+                "WHERE x.stored_row < $uploaded GROUP BY 1 ORDER BY 1",
+                {"new": new_id, "uploaded": uploaded_from.get(table, new_id * ROW_ID_BASE)},
             ).fetchall()
         finally:
             cur.unregister("_kpi_removed_ids")
@@ -534,14 +556,17 @@ def write_snapshot(
     registered: list[str] = []
     try:
         registered = _register_upload(cur, frames, base)
-        rows = _merge_tables(cur, frames, new_id, base)
+        merged = _merge_tables(cur, frames, new_id, base)
+        rows = merged.counts
         _check_snapshot(cur, frames, new_id, as_of, base)
         removals = removed_milestones(cur, base, new_id)
         if removals.height and base is not None and not (allow_removals or dry_run):
             raise RemovalsRefused(removals, base)
         gone = {"milestones": removals.select(pl.col("milestone_id").alias("id"))}
-        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, base, gone)
-        changes = _record_changes(cur, new_id, previous, base, registered, touched=set(frames))
+        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, base, gone, merged.uploaded_from)
+        # a consolidated snapshot stored its carried rows too: it is compared whole
+        built_on = None if merged.consolidated else base
+        changes = _record_changes(cur, new_id, previous, built_on, registered, touched=set(frames))
     finally:
         for name in registered:
             cur.unregister(name)

@@ -1,0 +1,78 @@
+"""Folding a long chain of snapshots back into one that stores all its rows itself.
+
+A snapshot stores only what its upload changed (:mod:`~kpi_engine.store.lineage`), so
+reading it passes over every row its chain ever stored and leaves out every row the chain
+removed. Week after week of partial uploads, those dead rows grow with history: after
+fifteen weekly uploads of a tenth of a 1M-task portfolio, a read passed over two and a half
+times the rows the snapshot holds. So an upload built on a snapshot whose chain holds as
+many dead rows as live ones *consolidates*: it copies the rows it carries forward under its
+own id, in the order they were first stored, ahead of its own rows, and starts a chain of
+its own (its base stays its ``base_id``, the snapshot it was built on). Nothing earlier is
+touched: every earlier snapshot reads back as before. The consolidating upload takes about
+as long as a full one and adds a full copy of the bytes; with weekly uploads of a tenth of
+the projects that happens about every tenth week.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import duckdb
+
+from kpi_engine.core.schema import TABLES
+from kpi_engine.store.connection import q, q_list
+from kpi_engine.store.lineage import removals_table, snapshot_rows
+
+#: An upload built on a snapshot whose chain holds at least this many dead rows (rows its
+#: snapshots stored that it no longer holds) per row it holds stores all its rows itself.
+DEAD_ROWS_PER_LIVE_ROW = 1.0
+#: The tables measured: the largest, and the ones every weekly export brings.
+_MEASURED = ("milestones", "tasks")
+
+
+def chain_is_long(cur: duckdb.DuckDBPyConnection, base: int, live: Mapping[str, int]) -> bool:
+    """Whether an upload built on snapshot ``base`` should store all its rows itself.
+
+    Parameters
+    ----------
+    base
+        The snapshot the upload builds on.
+    live
+        The rows ``base`` holds per table (its ``row_counts``).
+
+    Returns
+    -------
+    bool
+        True when the rows ``base``'s chain removed, in milestones and tasks, are at least
+        :data:`DEAD_ROWS_PER_LIVE_ROW` times the rows it holds there.
+    """
+    chain = "(SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = $base)"
+    counts = " + ".join(
+        f"(SELECT count(*) FROM {removals_table(t)} r SEMI JOIN {chain} a ON a.ancestor_id = r.snapshot_id)"
+        for t in _MEASURED
+    )
+    dead = int(cur.execute(f"SELECT {counts}", {"base": base}).fetchall()[0][0])
+    return dead >= DEAD_ROWS_PER_LIVE_ROW * sum(live.get(t, 0) for t in _MEASURED)
+
+
+def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, base: int, first: int) -> int:
+    """Store the rows of ``base`` that snapshot ``new_id`` keeps as rows of its own.
+
+    The rows ``new_id`` removed are stored in ``<table>_removals`` already. The copies take
+    the row ids from ``first`` on, in the order the rows were first stored.
+
+    Returns
+    -------
+    int
+        The rows copied: the new snapshot's own rows start at ``first`` plus this.
+    """
+    cols = q_list(TABLES[table])
+    copied = cur.execute(
+        f"INSERT INTO {q(table)} (snapshot_id, stored_row, {cols}) "
+        f"SELECT $new, $first + row_number() OVER (ORDER BY p.stored_row) - 1, {cols} "
+        f"FROM {snapshot_rows(table, 'base')} p "
+        f"ANTI JOIN (SELECT stored_row FROM {removals_table(table)} WHERE snapshot_id = $new) r "
+        "ON r.stored_row = p.stored_row",
+        {"new": new_id, "first": first, "base": base},
+    ).fetchall()[0][0]
+    return int(copied)
