@@ -15,13 +15,14 @@ the projects that happens about every tenth week.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import duckdb
 
 from kpi_engine.core.schema import TABLES
 from kpi_engine.store.connection import q, q_list
-from kpi_engine.store.lineage import removals_table, snapshot_rows
+from kpi_engine.store.lineage import ROW_ID_BASE, removals_table, snapshot_rows
 
 #: An upload built on a snapshot whose chain holds at least this many dead rows (rows its
 #: snapshots stored that it no longer holds) per row it holds stores all its rows itself.
@@ -58,21 +59,41 @@ def chain_is_long(cur: duckdb.DuckDBPyConnection, base: int, live: Mapping[str, 
 def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, base: int, first: int) -> int:
     """Store the rows of ``base`` that snapshot ``new_id`` keeps as rows of its own.
 
-    The rows ``new_id`` removed are stored in ``<table>_removals`` already. The copies take
-    the row ids from ``first`` on, in the order the rows were first stored.
+    The rows ``new_id`` removed are stored in ``<table>_removals`` already. The copies keep
+    the order in which the rows were first stored: each snapshot of the chain gets a block
+    of row ids from ``first`` on, as wide as the ids it used, in the order of the chain, and
+    a row keeps its place in its block (no sort of the rows; the ids have gaps where rows
+    were removed).
 
     Returns
     -------
     int
-        The rows copied: the new snapshot's own rows start at ``first`` plus this.
+        The width of the row ids the copies took: the new snapshot's own rows start at
+        ``first`` plus this.
     """
+    widths = cur.execute(
+        f"SELECT t.snapshot_id, max(t.stored_row) - t.snapshot_id * $row_base + 1 FROM {q(table)} t "
+        "SEMI JOIN (SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = $base) a "
+        "ON a.ancestor_id = t.snapshot_id GROUP BY 1 ORDER BY 1",
+        {"base": base, "row_base": ROW_ID_BASE},
+    ).fetchall()
+    if not widths:
+        return 0
+    blocks = list(itertools.accumulate((int(width) for _, width in widths), initial=first))
     cols = q_list(TABLES[table])
-    copied = cur.execute(
+    cur.execute(
         f"INSERT INTO {q(table)} (snapshot_id, stored_row, {cols}) "
-        f"SELECT $new, $first + row_number() OVER (ORDER BY p.stored_row) - 1, {cols} "
+        f"SELECT $new, b.block + p.stored_row - p.snapshot_id * $row_base, {cols} "
         f"FROM {snapshot_rows(table, 'base')} p "
+        "JOIN (SELECT unnest($ids) AS snapshot_id, unnest($blocks) AS block) b ON b.snapshot_id = p.snapshot_id "
         f"ANTI JOIN (SELECT stored_row FROM {removals_table(table)} WHERE snapshot_id = $new) r "
         "ON r.stored_row = p.stored_row",
-        {"new": new_id, "first": first, "base": base},
-    ).fetchall()[0][0]
-    return int(copied)
+        {
+            "new": new_id,
+            "base": base,
+            "row_base": ROW_ID_BASE,
+            "ids": [int(sid) for sid, _ in widths],
+            "blocks": blocks[:-1],
+        },
+    )
+    return blocks[-1] - first

@@ -152,9 +152,17 @@ SQL_FRAGMENTS = {
     "order",
     "touched",
     "param",
-    # merge.py: the rows of the base (snapshot_rows) and a quoted milestone column
+    # merge.py: the rows of the base (snapshot_rows), a quoted milestone column, a row's key
+    # columns (quoted), and the new snapshot's kept milestones (snapshot_rows)
     "base_rows",
     "milestone_column",
+    "key",
+    "_KEPT_MILESTONES",
+    # lineage.py: the condition choosing the snapshots bound to a named parameter
+    "which",
+    # consolidation.py: a chain's snapshots and the removals counted in it (quoted tables)
+    "chain",
+    "counts",
     # schedule_check.py: registered views of the upload and SQL naming only them
     "view",
     "named",
