@@ -282,7 +282,7 @@ def test_every_snapshot_reads_back_as_a_full_copy_of_its_rows(runs):
 
 
 @settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
