@@ -65,6 +65,13 @@ weekly ``store.ingest`` 0.24x the full one's on the file (0.36x in run 6) and 0.
 shared store (1,150 ms; 3,558 ms = 0.08x of a 43.7 s full upload in run 5); ``load_portfolio``
 1.82x its floor on the file (11.1x in run 6) and 1.71x on the shared store (5.3-5.6x before).
 
+Runs 9-11 (2026-12-07, ``--scale 1``): the code before the weekly upload's one-pass
+removals and the code after, one after the other on a quiet machine (12:27-12:39 UTC, load
+average 0-1.8): weekly ``store.ingest`` 486.5 -> 433.7 ms on the file (0.25x -> 0.22x the
+full upload's) and 1,006.7 -> 770.2 ms on the shared store (0.59x -> 0.45x); the final code
+(13:04 UTC, load average 1.6-3.8) 0.22x and 0.46x; bytes unchanged. ``bench_history`` times
+the weekly upload week after week.
+
 Run with ``python -m bench.bench_backends [--scale 0.1] [--repeat 3]``; needs Debian's
 ``postgresql`` package and the extension packages of ``requirements.txt``.
 """
