@@ -8,7 +8,9 @@ once, tagged with the snapshot that stored it (``snapshot_id``) and an id of its
 it was built on, back to the first.
 
 The rows of snapshot S in a table: those stored by a snapshot of S's lineage and not
-removed by one. A week that changes a tenth of the projects stores a tenth of the rows.
+removed by one. A week that changes a tenth of the projects stores a tenth of the rows;
+once a chain holds as many removed rows as live ones, the next upload stores all its rows
+itself and starts a chain of its own (:mod:`~kpi_engine.store.consolidation`).
 Uploads built on an older snapshot (a snapshot dated before the newest) branch off it:
 the removals of one branch are not in the other's lineage, so they do not touch it.
 
