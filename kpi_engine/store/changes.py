@@ -14,7 +14,7 @@ import polars as pl
 from kpi_engine.core.schema import normalise_status
 from kpi_engine.core.text import fixed, kpi_value, thousands
 from kpi_engine.store.backends import query_frame
-from kpi_engine.store.connection import q, q_list
+from kpi_engine.store.connection import q_list
 from kpi_engine.store.lineage import removals_table, snapshot_rows
 
 #: Kinds of change between two snapshots, in the order they are listed.
@@ -51,15 +51,15 @@ def snapshot_changes(
     cur: duckdb.DuckDBPyConnection,
     new_id: int,
     previous: int | None,
-    built_on_previous: bool = False,
-    touched: Collection[str] | None = None,
+    built_on_previous: bool,
+    touched: Collection[str],
 ) -> pl.DataFrame:
     """What changed in milestones, KPI actuals and budgets between the previous snapshot and the new one.
 
     With ``built_on_previous`` (the new snapshot was built on ``previous``), only the
     milestones the new snapshot stored or removed can differ, so only those are compared,
-    and KPI actuals and budgets only when it stored or removed some: the tables in
-    ``touched`` when given (its writer knows them; it may name more), else looked up.
+    and KPI actuals and budgets only when they are in ``touched``, the tables the upload
+    brought (the others were carried whole).
     """
     if previous is None:
         return empty_changes()
@@ -101,7 +101,7 @@ def snapshot_changes(
         ("kpi_actuals", ["kpi_id", "as_of", "value"]),
         ("projects", ["project_id", "name", "budget"]),
     ):
-        if built_on_previous and not (table in touched if touched is not None else _touched(cur, table, new_id)):
+        if built_on_previous and table not in touched:
             continue  # the new snapshot holds the previous one's rows of this table
         sql = f"SELECT {q_list(cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
         before, after = query_frame(cur, sql, {"of": previous}), query_frame(cur, sql, {"of": new_id})
@@ -118,16 +118,6 @@ def snapshot_changes(
         .sort(pl.col("change").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
         .cast(CHANGES_SCHEMA)
     )
-
-
-def _touched(cur: duckdb.DuckDBPyConnection, table: str, new_id: int) -> bool:
-    """Whether snapshot ``new_id`` stored rows of ``table`` or removed some of its base's."""
-    rows = cur.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {q(table)} WHERE snapshot_id = $new) "
-        f"OR EXISTS (SELECT 1 FROM {removals_table(table)} WHERE snapshot_id = $new)",
-        {"new": new_id},
-    ).fetchall()
-    return bool(rows[0][0])
 
 
 def _change_rows(frame: pl.DataFrame, snapshot_id: int, **columns: pl.Expr) -> pl.DataFrame:

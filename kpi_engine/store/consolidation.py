@@ -2,15 +2,14 @@
 
 A snapshot stores only what its upload changed (:mod:`~kpi_engine.store.lineage`), so
 reading it passes over every row its chain ever stored and leaves out every row the chain
-removed. Week after week of partial uploads, those dead rows grow with history: after
-fifteen weekly uploads of a tenth of a 1M-task portfolio, a read passed over two and a half
-times the rows the snapshot holds. So an upload built on a snapshot whose chain holds as
+removed. Week after week of partial uploads, those dead rows grow with history, and so did
+the time of a read and of a weekly upload (``bench/bench_history.py``). So an upload built on a snapshot whose chain holds as
 many dead rows as live ones *consolidates*: it copies the rows it carries forward under its
 own id, in the order they were first stored, ahead of its own rows, and starts a chain of
 its own (its base stays its ``base_id``, the snapshot it was built on). Nothing earlier is
 touched: every earlier snapshot reads back as before. The consolidating upload takes about
 as long as a full one and adds a full copy of the bytes; with weekly uploads of a tenth of
-the projects that happens about every tenth week.
+the projects it was the twelfth weekly upload in ``bench_history``.
 """
 
 from __future__ import annotations
@@ -56,20 +55,20 @@ def chain_is_long(cur: duckdb.DuckDBPyConnection, base: int, live: Mapping[str, 
     return dead >= DEAD_ROWS_PER_LIVE_ROW * sum(live.get(t, 0) for t in _MEASURED)
 
 
-def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, base: int, first: int) -> int:
+def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, base: int) -> int:
     """Store the rows of ``base`` that snapshot ``new_id`` keeps as rows of its own.
 
     The rows ``new_id`` removed are stored in ``<table>_removals`` already. The copies keep
     the order in which the rows were first stored: each snapshot of the chain gets a block
-    of row ids from ``first`` on, as wide as the ids it used, in the order of the chain, and
+    of row ids from the new snapshot's first on, as wide as the ids it used, in the order of the chain, and
     a row keeps its place in its block (no sort of the rows; the ids have gaps where rows
     were removed).
 
     Returns
     -------
     int
-        The width of the row ids the copies took: the new snapshot's own rows start at
-        ``first`` plus this.
+        The width of the row ids the copies took: the upload's own rows start that far
+        after the new snapshot's first row id.
     """
     widths = cur.execute(
         f"SELECT t.snapshot_id, max(t.stored_row) - t.snapshot_id * $row_base + 1 FROM {q(table)} t "
@@ -79,6 +78,7 @@ def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, b
     ).fetchall()
     if not widths:
         return 0
+    first = new_id * ROW_ID_BASE
     blocks = list(itertools.accumulate((int(width) for _, width in widths), initial=first))
     cols = q_list(TABLES[table])
     cur.execute(

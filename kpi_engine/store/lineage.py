@@ -87,8 +87,8 @@ def every_snapshots_rows(table: str, param: str | None = None) -> str:
     With ``param``, only in the snapshots whose ids are the list bound to ``$param``: one
     pass over the table for all of them.
     """
-    which = "" if param is None else f" WHERE a.snapshot_id IN (SELECT unnest(${param}))"
     assert param is None or param.isidentifier(), param
+    which = "" if param is None else f" WHERE a.snapshot_id IN (SELECT unnest(${param}))"
     return (
         f"(SELECT a.snapshot_id AS in_snapshot, t.* FROM {q(table)} t "
         f"JOIN (SELECT * FROM snapshot_lineage a{which}) a ON a.ancestor_id = t.snapshot_id "

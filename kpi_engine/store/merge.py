@@ -14,7 +14,6 @@ import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -275,12 +274,7 @@ def _merge_tables(
     add_to_lineage(cur, new_id, None if consolidated else base)
     uploaded_from = dict.fromkeys(TABLES, new_id * ROW_ID_BASE)
     for table, columns in TABLES.items():
-        if table not in frames:
-            if consolidated and base is not None:
-                uploaded_from[table] += copy_carried_rows(cur, table, new_id, base, new_id * ROW_ID_BASE)
-            continue  # carried forward whole: nothing else to store
-        cols = q_list(columns)
-        if base is not None:
+        if table in frames and base is not None:
             # A base row is removed when an uploaded row has its key, when it is of a project in
             # the upload's scope (the uploaded rows replace those), or when it names a milestone
             # that the new snapshot lacks or that is in the scope; every other row is kept.
@@ -310,8 +304,12 @@ def _merge_tables(
                 {"new": new_id, "base": base},
             ).fetchall()[0][0]
             counts[table] -= int(removed)
-            if consolidated:
-                uploaded_from[table] += copy_carried_rows(cur, table, new_id, base, new_id * ROW_ID_BASE)
+        if consolidated and base is not None:
+            # after the removals: the copies are the rows of the base the new snapshot keeps
+            uploaded_from[table] += copy_carried_rows(cur, table, new_id, base)
+        if table not in frames:
+            continue  # carried forward whole: nothing else to store
+        cols = q_list(columns)
         added = cur.execute(
             f"INSERT INTO {q(table)} (snapshot_id, stored_row, {cols}) "
             f"SELECT $new, $first + _ord, {cols} FROM {_upload_view(table)}",
@@ -383,8 +381,8 @@ def _dangling_warnings(
     frames: dict[str, pl.DataFrame],
     new_id: int,
     previous: int | None,
-    removed: Mapping[str, pl.DataFrame] = MappingProxyType({}),
-    uploaded_from: Mapping[str, int] = MappingProxyType({}),
+    removed: Mapping[str, pl.DataFrame],
+    uploaded_from: Mapping[str, int],
 ) -> list[Problem]:
     """Tasks, links and dependencies naming milestones or KPIs the new snapshot lacks.
 
@@ -392,8 +390,8 @@ def _dangling_warnings(
     only when this upload removed what they name (older dangling ids were reported when
     they arrived), once per id. ``removed``: target table -> the ids (``id``) of it the
     upload removed, where the caller knows them already; the others are looked up.
-    ``uploaded_from``: table -> the first row id of the upload's rows (default: the
-    first of the new snapshot's), the rows below it are carried.
+    ``uploaded_from``: table -> the first row id of the upload's rows; the rows below it
+    are carried (:class:`_Merged`).
     """
     warnings: list[Problem] = []
     removed = dict(removed)
@@ -434,7 +432,7 @@ def _dangling_warnings(
                 f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x "
                 f"SEMI JOIN _kpi_removed_ids r ON r.id = x.{q(column)} "
                 "WHERE x.stored_row < $uploaded GROUP BY 1 ORDER BY 1",
-                {"new": new_id, "uploaded": uploaded_from.get(table, new_id * ROW_ID_BASE)},
+                {"new": new_id, "uploaded": uploaded_from[table]},
             ).fetchall()
         finally:
             cur.unregister("_kpi_removed_ids")
