@@ -143,6 +143,21 @@ def test_a_late_finish_downstream_in_a_project_not_in_the_upload_is_refused(tmp_
     )
 
 
+@pytest.mark.parametrize("with_milestones", [False, True], ids=["tasks alone", "tasks and milestones"])
+def test_an_open_task_moved_later_that_pushes_a_finish_late_is_refused(tmp_path, with_milestones):
+    lag = lag_finishing_b1_on(LATEST_DATE - timedelta(days=30))
+    tasks = "task_id,milestone_id,name,forecast_finish\nT1,A1,Build,{}\n"
+    base = upload(**{**late_portfolio(lag), "tasks": tasks.format("2026-05-01")})
+    # a week later project PA's task of A1 ends two months later: so do A1 and, after it, B1 of project PB
+    partial = {"tasks": tasks.format("2026-08-08")}
+    if with_milestones:
+        partial["milestones"] = "milestone_id,project_id,name,owner,baseline_finish\nA1,PA,A one,Ann,2026-05-01\n"
+    (problem,) = both_ways(tmp_path, base, upload(**partial), BASE_DAY + timedelta(days=7))
+    finish = finish_of_b1(date(2026, 8, 8), lag)
+    assert finish > LATEST_DATE
+    assert f"milestone 'B1' would finish on {finish} after its predecessors" in problem
+
+
 def test_a_later_snapshot_date_alone_can_push_a_finish_past_the_last_date(tmp_path):
     # B1 finishes 3 days before the last date; an open milestone finishes no earlier than the snapshot date
     lag = lag_finishing_b1_on(LATEST_DATE - timedelta(days=3))

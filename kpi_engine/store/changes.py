@@ -15,7 +15,7 @@ from kpi_engine.core.schema import normalise_status
 from kpi_engine.core.text import fixed, kpi_value, thousands
 from kpi_engine.store.backends import query_frame
 from kpi_engine.store.connection import q_list
-from kpi_engine.store.lineage import removals_table, snapshot_rows
+from kpi_engine.store.lineage import lineage_of, removals_table, snapshot_rows
 
 #: Kinds of change between two snapshots, in the order they are listed.
 CHANGE_KINDS = (
@@ -49,12 +49,14 @@ def empty_changes() -> pl.DataFrame:
 
 def snapshot_changes(
     cur: duckdb.DuckDBPyConnection,
-    new_id: int,
+    stored: tuple[int, list[int]],
     previous: int | None,
     built_on_previous: bool,
     touched: Collection[str],
 ) -> pl.DataFrame:
     """What changed in milestones, KPI actuals and budgets between the previous snapshot and the new one.
+
+    ``stored``: the new snapshot's id and lineage (:func:`~kpi_engine.store.lineage.lineage_of`).
 
     With ``built_on_previous`` (the new snapshot was built on ``previous``), only the
     milestones the new snapshot stored or removed can differ, so only those are compared,
@@ -63,6 +65,14 @@ def snapshot_changes(
     """
     if previous is None:
         return empty_changes()
+    new_id, new_lineage = stored
+    lineages: dict[int, list[int]] = {new_id: new_lineage}
+
+    def lineage(snapshot_id: int) -> list[int]:
+        if snapshot_id not in lineages:
+            lineages[snapshot_id] = lineage_of(cur, snapshot_id)
+        return lineages[snapshot_id]
+
     cols = [
         "milestone_id",
         "project_id",
@@ -91,7 +101,9 @@ def snapshot_changes(
     else:
         old, new = (
             query_frame(
-                cur, f"SELECT {q_list(cols)} FROM {snapshot_rows('milestones', 'of')} ORDER BY stored_row", {"of": of}
+                cur,
+                f"SELECT {q_list(cols)} FROM {snapshot_rows('milestones', 'of')} ORDER BY stored_row",
+                {"of": lineage(of)},
             )
             for of in (previous, new_id)
         )
@@ -104,10 +116,10 @@ def snapshot_changes(
         if built_on_previous and table not in touched:
             continue  # the new snapshot holds the previous one's rows of this table
         sql = f"SELECT {q_list(cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
-        before, after = query_frame(cur, sql, {"of": previous}), query_frame(cur, sql, {"of": new_id})
+        before, after = query_frame(cur, sql, {"of": lineage(previous)}), query_frame(cur, sql, {"of": new_lineage})
         if table == "kpi_actuals":
             names = query_frame(
-                cur, f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY stored_row", {"of": new_id}
+                cur, f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY stored_row", {"of": new_lineage}
             )
             changes.append(kpi_actual_changes(before, after, names, new_id))
         else:

@@ -30,13 +30,13 @@ DEAD_ROWS_PER_LIVE_ROW = 1.0
 _MEASURED = ("milestones", "tasks")
 
 
-def chain_is_long(cur: duckdb.DuckDBPyConnection, base: int, live: Mapping[str, int]) -> bool:
+def chain_is_long(cur: duckdb.DuckDBPyConnection, base: list[int], live: Mapping[str, int]) -> bool:
     """Whether an upload built on snapshot ``base`` should store all its rows itself.
 
     Parameters
     ----------
     base
-        The snapshot the upload builds on.
+        The lineage of the snapshot the upload builds on (:func:`~kpi_engine.store.lineage.lineage_of`).
     live
         The rows ``base`` holds per table (its ``row_counts``).
 
@@ -46,17 +46,15 @@ def chain_is_long(cur: duckdb.DuckDBPyConnection, base: int, live: Mapping[str, 
         True when the rows ``base``'s chain removed, in milestones and tasks, are at least
         :data:`DEAD_ROWS_PER_LIVE_ROW` times the rows it holds there.
     """
-    chain = "(SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = $base)"
     counts = " + ".join(
-        f"(SELECT count(*) FROM {removals_table(t)} r SEMI JOIN {chain} a ON a.ancestor_id = r.snapshot_id)"
-        for t in _MEASURED
+        f"(SELECT count(*) FROM {removals_table(t)} r WHERE r.snapshot_id IN (SELECT unnest($base)))" for t in _MEASURED
     )
     dead = int(cur.execute(f"SELECT {counts}", {"base": base}).fetchall()[0][0])
     return dead >= DEAD_ROWS_PER_LIVE_ROW * sum(live.get(t, 0) for t in _MEASURED)
 
 
-def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, base: int) -> int:
-    """Store the rows of ``base`` that snapshot ``new_id`` keeps as rows of its own.
+def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, base: list[int]) -> int:
+    """Store the rows of the snapshot of lineage ``base`` that snapshot ``new_id`` keeps as rows of its own.
 
     The rows ``new_id`` removed are stored in ``<table>_removals`` already. The copies keep
     the order in which the rows were first stored: each snapshot of the chain gets a block
@@ -72,8 +70,7 @@ def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, b
     """
     widths = cur.execute(
         f"SELECT t.snapshot_id, max(t.stored_row) - t.snapshot_id * $row_base + 1 FROM {q(table)} t "
-        "SEMI JOIN (SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = $base) a "
-        "ON a.ancestor_id = t.snapshot_id GROUP BY 1 ORDER BY 1",
+        "WHERE t.snapshot_id IN (SELECT unnest($base)) GROUP BY 1 ORDER BY 1",
         {"base": base, "row_base": ROW_ID_BASE},
     ).fetchall()
     if not widths:

@@ -119,7 +119,7 @@ def resolve_identity(
     cur: duckdb.DuckDBPyConnection,
     upload: ParsedUpload,
     frames: dict[str, pl.DataFrame],
-    base: int | None,
+    base: list[int] | None,
     attach: Mapping[str, str],
 ) -> tuple[dict[str, pl.DataFrame], Identity]:
     """Give the upload's exported projects and milestones the ids they have in the portfolio.
@@ -133,7 +133,8 @@ def resolve_identity(
     frames
         The upload's conformed tables (with provenance).
     base
-        The snapshot the upload builds on (None for the first).
+        The lineage of the snapshot the upload builds on
+        (:func:`~kpi_engine.store.lineage.lineage_of`; None for the first).
     attach
         Export project (as the export names it) -> id of the portfolio project to attach it
         to, overriding the match.
@@ -213,7 +214,7 @@ _NOTHING_TO_ATTACH = "a project to attach the exports to was given, but the uplo
 
 
 def _known_projects(
-    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], base: int | None, tools: Mapping[str, str]
+    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], base: list[int] | None, tools: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str | None]]:
     """Project id -> name and id -> owner of the portfolio: the base snapshot's and the upload's own (template) rows."""
     rows: list[tuple[str, str, str | None]] = []
@@ -292,7 +293,7 @@ def _empty_projects() -> pl.DataFrame:
 
 
 def _resolve_milestones(
-    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], base: int | None, tools: Mapping[str, str]
+    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], base: list[int] | None, tools: Mapping[str, str]
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, list[tuple[str, str, str, str]]]:
     """Give each exported milestone the id of the same milestone in its project; rename what names it."""
     milestones = frames["milestones"]

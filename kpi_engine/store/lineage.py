@@ -4,13 +4,19 @@ A snapshot is built on another one (its *base*: the snapshot an upload was laid 
 differs from it only in what the upload brought. So each canonical table keeps a row
 once, tagged with the snapshot that stored it (``snapshot_id``) and an id of its own
 (``stored_row``); a snapshot that no longer holds a row it inherited records that in
-``<table>_removals`` (one per canonical table, :func:`removals_table`). ``snapshot_lineage`` lists each snapshot with itself and every snapshot
-it was built on, back to the first.
+``<table>_removals`` (one per canonical table, :func:`removals_table`).
+``snapshot_lineage`` lists each snapshot with itself and every snapshot it was built on,
+back to the first.
 
 The rows of snapshot S in a table: those stored by a snapshot of S's lineage and not
-removed by one. A week that changes a tenth of the projects stores a tenth of the rows;
-once a chain holds as many removed rows as live ones, the next upload stores all its rows
-itself and starts a chain of its own (:mod:`~kpi_engine.store.consolidation`).
+removed by one. Queries take the lineage as a bound list of snapshot ids
+(:func:`lineage_of`), not as a join with ``snapshot_lineage``: on the shared store every
+table a query names costs a round trip to the catalog, so a read of one table names two
+tables instead of four (reading the sample portfolio took about a quarter less time).
+
+A week that changes a tenth of the projects stores a tenth of the rows; once a chain
+holds as many removed rows as live ones, the next upload stores all its rows itself and
+starts a chain of its own (:mod:`~kpi_engine.store.consolidation`).
 Uploads built on an older snapshot (a snapshot dated before the newest) branch off it:
 the removals of one branch are not in the other's lineage, so they do not touch it.
 
@@ -21,6 +27,8 @@ the rows of a snapshot were first stored, carried rows before the new ones. (Not
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import duckdb
 
@@ -38,14 +46,15 @@ def removals_table(table: str) -> str:
 
 
 def snapshot_rows(table: str, param: str) -> str:
-    """SQL (a parenthesised subquery) for the rows of ``table`` in the snapshot bound to ``$param``.
+    """SQL (a parenthesised subquery) for the rows of ``table`` in the snapshot whose lineage is bound to ``$param``.
 
     Parameters
     ----------
     table
         A canonical table (a key of :data:`~kpi_engine.core.schema.TABLES`).
     param
-        The name of the named parameter holding the snapshot id (``$param`` in the text).
+        The name of the named parameter holding the snapshot's lineage: its id and the
+        id of every snapshot it was built on (:func:`lineage_of`), as a list.
 
     Returns
     -------
@@ -55,13 +64,20 @@ def snapshot_rows(table: str, param: str) -> str:
     """
     assert param.isidentifier(), param
     return (
-        f"(SELECT t.* FROM {q(table)} t "
-        f"SEMI JOIN (SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = ${param}) a "
-        "ON a.ancestor_id = t.snapshot_id "
-        f"ANTI JOIN (SELECT r.stored_row FROM {removals_table(table)} r JOIN snapshot_lineage a "
-        f"ON a.ancestor_id = r.snapshot_id WHERE a.snapshot_id = ${param}) x "
+        f"(SELECT t.* FROM {q(table)} t SEMI JOIN (SELECT unnest(${param}) AS a) a ON a.a = t.snapshot_id "
+        f"ANTI JOIN (SELECT r.stored_row FROM {removals_table(table)} r "
+        f"SEMI JOIN (SELECT unnest(${param}) AS a) a ON a.a = r.snapshot_id) x "
         "ON x.stored_row = t.stored_row)"
     )
+
+
+def lineage_of(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> list[int]:
+    """The lineage of a stored snapshot: its id and the id of every snapshot it was built on.
+
+    What :func:`snapshot_rows` takes; a lineage never changes once stored.
+    """
+    rows = cur.execute("SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = ?", [snapshot_id]).fetchall()
+    return [int(ancestor) for (ancestor,) in rows]
 
 
 def rows_gone(table: str, id_column: str, param: str) -> str:
@@ -84,25 +100,30 @@ def rows_gone(table: str, id_column: str, param: str) -> str:
 def every_snapshots_rows(table: str, param: str | None = None) -> str:
     """SQL (a parenthesised subquery) for the rows of ``table`` in every snapshot, with the snapshot as ``in_snapshot``.
 
-    With ``param``, only in the snapshots whose ids are the list bound to ``$param``: one
-    pass over the table for all of them.
+    With ``param``, only in the snapshots whose lineages are bound to ``$param``
+    (:func:`lineage_pairs`): one pass over the table for all of them.
     """
     assert param is None or param.isidentifier(), param
-    which = "" if param is None else f" WHERE a.snapshot_id IN (SELECT unnest(${param}))"
+    lineages = "snapshot_lineage" if param is None else f"(SELECT unnest(${param}, recursive := true))"
     return (
         f"(SELECT a.snapshot_id AS in_snapshot, t.* FROM {q(table)} t "
-        f"JOIN (SELECT * FROM snapshot_lineage a{which}) a ON a.ancestor_id = t.snapshot_id "
-        f"ANTI JOIN (SELECT a.snapshot_id, r.stored_row FROM {removals_table(table)} r JOIN snapshot_lineage a "
-        f"ON a.ancestor_id = r.snapshot_id{which}) x "
+        f"JOIN {lineages} a ON a.ancestor_id = t.snapshot_id "
+        f"ANTI JOIN (SELECT a.snapshot_id, r.stored_row FROM {removals_table(table)} r JOIN {lineages} a "
+        "ON a.ancestor_id = r.snapshot_id) x "
         "ON x.snapshot_id = a.snapshot_id AND x.stored_row = t.stored_row)"
     )
 
 
-def add_to_lineage(cur: duckdb.DuckDBPyConnection, snapshot_id: int, base: int | None) -> None:
-    """Record that ``snapshot_id`` is built on ``base`` (None: it holds all its rows itself)."""
-    cur.execute("INSERT INTO snapshot_lineage VALUES (?, ?)", [snapshot_id, snapshot_id])
-    if base is not None:
-        cur.execute(
-            "INSERT INTO snapshot_lineage SELECT ?, ancestor_id FROM snapshot_lineage WHERE snapshot_id = ?",
-            [snapshot_id, base],
-        )
+def lineage_pairs(lineages: Mapping[int, list[int]]) -> list[dict[str, int]]:
+    """Snapshot id -> lineage as the (snapshot, ancestor) pairs :func:`every_snapshots_rows` binds."""
+    return [{"snapshot_id": s, "ancestor_id": a} for s, lineage in lineages.items() for a in lineage]
+
+
+def add_to_lineage(cur: duckdb.DuckDBPyConnection, snapshot_id: int, base: list[int] | None) -> list[int]:
+    """Record that ``snapshot_id`` is built on the snapshot of lineage ``base`` (None: it holds all its rows itself).
+
+    Returns the new snapshot's lineage.
+    """
+    lineage = [snapshot_id, *(base or [])]
+    cur.execute("INSERT INTO snapshot_lineage SELECT $id, unnest($lineage)", {"id": snapshot_id, "lineage": lineage})
+    return lineage

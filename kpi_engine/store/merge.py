@@ -28,7 +28,7 @@ from kpi_engine.store.connection import _now, q, q_list
 from kpi_engine.store.consolidation import chain_is_long, copy_carried_rows
 from kpi_engine.store.file_contents import keep_contents, kept_contents
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
-from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, removals_table, rows_gone, snapshot_rows
+from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, lineage_of, removals_table, rows_gone, snapshot_rows
 from kpi_engine.store.removals import RemovalsRefused, empty_removals, removed_milestones
 from kpi_engine.store.schedule_check import SCHEDULE_TABLES, check_schedule, moved_bound, record_bound
 
@@ -51,7 +51,7 @@ _MILESTONE_COLUMN = {
 #: The new snapshot's milestones outside the upload's scope: a carried row of a table naming
 #: a milestone (tasks, links, ...) is kept only when it names one of these.
 _KEPT_MILESTONES = (
-    f"(SELECT m.milestone_id FROM {snapshot_rows('milestones', 'new')} m "
+    f"(SELECT m.milestone_id FROM {snapshot_rows('milestones', 'new_lineage')} m "
     "ANTI JOIN _kpi_scope_milestones s ON s.milestone_id = m.milestone_id)"
 )
 # _merge_tables writes the new snapshot's milestones before the tables that name them
@@ -175,10 +175,11 @@ def _placement(cur: duckdb.DuckDBPyConnection, as_of: date) -> tuple[int | None,
 
 
 def _register_upload(
-    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], previous: int | None
+    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], previous: list[int] | None
 ) -> list[str]:
     """Register the uploaded tables and, when rows are carried forward, the upload's scope.
 
+    ``previous``: the lineage of the snapshot the upload builds on (None: there is none).
     Returns the names registered.
     """
     registered = []
@@ -231,9 +232,12 @@ _MILESTONE_PROJECT = pl.Schema({"milestone_id": pl.String, "project_id": pl.Stri
 
 
 def _previous_milestones(
-    cur: duckdb.DuckDBPyConnection, previous: int, column: str, wanted: pl.DataFrame
+    cur: duckdb.DuckDBPyConnection, previous: list[int], column: str, wanted: pl.DataFrame
 ) -> pl.DataFrame:
-    """The (milestone_id, project_id) of the previous snapshot's milestones whose ``column`` is in ``wanted``."""
+    """The (milestone_id, project_id) of the previous snapshot's milestones whose ``column`` is in ``wanted``.
+
+    ``previous``: that snapshot's lineage.
+    """
     if wanted.height == 0:
         return pl.DataFrame(schema=_MILESTONE_PROJECT)
     cur.register("_kpi_wanted", wanted.select(column).to_arrow())
@@ -259,19 +263,26 @@ class _Merged:
     uploaded_from: dict[str, int]
     #: Whether the new snapshot stores all its rows itself (:mod:`~kpi_engine.store.consolidation`).
     consolidated: bool
+    #: The new snapshot's lineage (:func:`~kpi_engine.store.lineage.lineage_of`).
+    lineage: list[int]
 
 
 def _merge_tables(
-    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int, base: int | None
+    cur: duckdb.DuckDBPyConnection,
+    frames: dict[str, pl.DataFrame],
+    new_id: int,
+    base: int | None,
+    base_lineage: list[int] | None,
 ) -> _Merged:
     """Store the new snapshot's rows: the uploaded ones, and which rows of ``base`` it no longer holds.
 
-    Rows of ``base`` the new snapshot keeps are not copied (:mod:`~kpi_engine.store.lineage`),
-    unless ``base``'s chain is long: then they are (:mod:`~kpi_engine.store.consolidation`).
+    Rows of ``base`` (of lineage ``base_lineage``) the new snapshot keeps are not copied
+    (:mod:`~kpi_engine.store.lineage`), unless ``base``'s chain is long: then they are
+    (:mod:`~kpi_engine.store.consolidation`).
     """
     counts = _row_counts(cur, base) if base is not None else dict.fromkeys(TABLES, 0)
-    consolidated = base is not None and chain_is_long(cur, base, counts)
-    add_to_lineage(cur, new_id, None if consolidated else base)
+    consolidated = base_lineage is not None and chain_is_long(cur, base_lineage, counts)
+    lineage = add_to_lineage(cur, new_id, None if consolidated else base_lineage)
     uploaded_from = dict.fromkeys(TABLES, new_id * ROW_ID_BASE)
     for table, columns in TABLES.items():
         if table in frames and base is not None:
@@ -301,12 +312,16 @@ def _merge_tables(
             removed = cur.execute(
                 f"INSERT INTO {removals_table(table)} SELECT $new, p.stored_row FROM {snapshot_rows(table, 'base')} p "
                 f"WHERE {' OR '.join(gone)}",
-                {"new": new_id, "base": base},
+                {
+                    "new": new_id,
+                    "base": base_lineage,
+                    **({"new_lineage": lineage} if table in _MILESTONE_COLUMN else {}),
+                },
             ).fetchall()[0][0]
             counts[table] -= int(removed)
-        if consolidated and base is not None:
+        if consolidated and base_lineage is not None:
             # after the removals: the copies are the rows of the base the new snapshot keeps
-            uploaded_from[table] += copy_carried_rows(cur, table, new_id, base)
+            uploaded_from[table] += copy_carried_rows(cur, table, new_id, base_lineage)
         if table not in frames:
             continue  # carried forward whole: nothing else to store
         cols = q_list(columns)
@@ -316,11 +331,13 @@ def _merge_tables(
             {"new": new_id, "first": uploaded_from[table]},
         ).fetchall()[0][0]
         counts[table] += int(added)
-    return _Merged(counts, uploaded_from, consolidated)
+    return _Merged(counts, uploaded_from, consolidated, lineage)
 
 
-def _reference_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int) -> list[Problem]:
-    """Uploaded rows naming a project, objective or KPI the new snapshot does not hold."""
+def _reference_problems(
+    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new: list[int]
+) -> list[Problem]:
+    """Uploaded rows naming a project, objective or KPI the new snapshot (lineage ``new``) does not hold."""
     problems: list[Problem] = []
     for table, column, target, target_column, noun in _REQUIRED_REFERENCES:
         if table not in frames:
@@ -329,7 +346,7 @@ def _reference_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.Dat
             f"SELECT u._file, u._sheet, u._row, u.{q(column)} FROM {_upload_view(table)} u "
             f"WHERE u.{q(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {snapshot_rows(target, 'new')} t "
             f"WHERE t.{q(target_column)} = u.{q(column)}) ORDER BY 1, 2, 3",
-            {"new": new_id},
+            {"new": new},
         ).fetchall()
         problems += [
             Problem(file, sheet, row, column, f"unknown {noun} '{ref}'; add it to the {target} sheet or fix the id")
@@ -338,8 +355,13 @@ def _reference_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.Dat
     return problems
 
 
-def _mitigation_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int) -> list[Problem]:
-    """Uploaded candidate workarounds that start before the period of a KPI their milestone is linked to."""
+def _mitigation_problems(
+    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new: list[int]
+) -> list[Problem]:
+    """Uploaded candidate workarounds that start before the period of a KPI their milestone is linked to.
+
+    ``new``: the lineage of the new snapshot.
+    """
     if "mitigations" not in frames:
         return []
     rows = cur.execute(
@@ -347,7 +369,7 @@ def _mitigation_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.Da
         f"JOIN {snapshot_rows('links', 'new')} l ON l.milestone_id = u.milestone_id "
         f"JOIN {snapshot_rows('kpis', 'new')} k ON k.kpi_id = l.kpi_id "
         "GROUP BY ALL HAVING u.start_date < min(k.period_start) ORDER BY 1, 2, 3",
-        {"new": new_id},
+        {"new": new},
     ).fetchall()
     return [
         Problem(
@@ -362,24 +384,30 @@ def _mitigation_problems(cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.Da
 
 
 def _schedule_problems(
-    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int, as_of: date, previous: int | None
+    cur: duckdb.DuckDBPyConnection,
+    frames: dict[str, pl.DataFrame],
+    new: tuple[int, list[int]],
+    as_of: date,
+    previous: tuple[int, list[int]] | None,
 ) -> list[Problem]:
     """Cycles and undatable finishes in the new snapshot's schedule (its own rows plus carried ones).
+
+    ``new`` and ``previous``: the new snapshot and the one it builds on, each id and lineage.
 
     Only what the upload may have moved is read when the base keeps a bound
     (:mod:`~kpi_engine.store.schedule_check`); the new snapshot keeps its own when it passes.
     """
     views = {table: _upload_view(table) for table in frames}
-    problems, bound = check_schedule(cur, frames, views, new_id, as_of, previous)
+    problems, bound = check_schedule(cur, frames, views, new, as_of, previous)
     if not problems:
-        record_bound(cur, new_id, bound)
+        record_bound(cur, new[0], bound)
     return problems
 
 
 def _dangling_warnings(
     cur: duckdb.DuckDBPyConnection,
     frames: dict[str, pl.DataFrame],
-    new_id: int,
+    new: tuple[int, list[int]],
     previous: int | None,
     removed: Mapping[str, pl.DataFrame],
     uploaded_from: Mapping[str, int],
@@ -391,8 +419,9 @@ def _dangling_warnings(
     they arrived), once per id. ``removed``: target table -> the ids (``id``) of it the
     upload removed, where the caller knows them already; the others are looked up.
     ``uploaded_from``: table -> the first row id of the upload's rows; the rows below it
-    are carried (:class:`_Merged`).
+    are carried (:class:`_Merged`). ``new``: the new snapshot's id and lineage.
     """
+    new_id, lineage = new
     warnings: list[Problem] = []
     removed = dict(removed)
     for table, column, target, target_column, noun in _SOFT_REFERENCES:
@@ -408,7 +437,7 @@ def _dangling_warnings(
             rows = cur.execute(
                 f"SELECT x._file, x._sheet, x._row, x.{q(column)} FROM {named} x "
                 f"ANTI JOIN {snapshot_rows(target, 'new')} t ON t.{q(target_column)} = x.{q(column)} ORDER BY 1, 2, 3",
-                {"new": new_id},
+                {"new": lineage},
             ).fetchall()
             warnings += [
                 Problem(
@@ -432,7 +461,7 @@ def _dangling_warnings(
                 f"SELECT x.{q(column)}, count(*) FROM {snapshot_rows(table, 'new')} x "
                 f"SEMI JOIN _kpi_removed_ids r ON r.id = x.{q(column)} "
                 "WHERE x.stored_row < $uploaded GROUP BY 1 ORDER BY 1",
-                {"new": new_id, "uploaded": uploaded_from[table]},
+                {"new": lineage, "uploaded": uploaded_from[table]},
             ).fetchall()
         finally:
             cur.unregister("_kpi_removed_ids")
@@ -550,21 +579,24 @@ def write_snapshot(
     """
     base, previous, version, new_id = _placement(cur, as_of)
     amends = base if base is not None and base != previous else None
-    frames, identity = resolve_identity(cur, upload, frames, base, attach or {})
+    based = (base, lineage_of(cur, base)) if base is not None else None
+    base_lineage = based[1] if based is not None else None
+    frames, identity = resolve_identity(cur, upload, frames, base_lineage, attach or {})
     registered: list[str] = []
     try:
-        registered = _register_upload(cur, frames, base)
-        merged = _merge_tables(cur, frames, new_id, base)
+        registered = _register_upload(cur, frames, base_lineage)
+        merged = _merge_tables(cur, frames, new_id, base, base_lineage)
         rows = merged.counts
-        _check_snapshot(cur, frames, new_id, as_of, base)
-        removals = removed_milestones(cur, base, new_id)
+        new = (new_id, merged.lineage)
+        _check_snapshot(cur, frames, new, as_of, based)
+        removals = removed_milestones(cur, base_lineage, new_id)
         if removals.height and base is not None and not (allow_removals or dry_run):
             raise RemovalsRefused(removals, base)
         gone = {"milestones": removals.select(pl.col("milestone_id").alias("id"))}
-        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new_id, base, gone, merged.uploaded_from)
+        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new, base, gone, merged.uploaded_from)
         # a consolidated snapshot stored its carried rows too: it is compared whole
         built_on = None if merged.consolidated else base
-        changes = _record_changes(cur, new_id, previous, built_on, registered, touched=set(frames))
+        changes = _record_changes(cur, new, previous, built_on, registered, touched=set(frames))
     finally:
         for name in registered:
             cur.unregister(name)
@@ -604,32 +636,37 @@ def write_snapshot(
 
 
 def _check_snapshot(
-    cur: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], new_id: int, as_of: date, previous: int | None
+    cur: duckdb.DuckDBPyConnection,
+    frames: dict[str, pl.DataFrame],
+    new: tuple[int, list[int]],
+    as_of: date,
+    previous: tuple[int, list[int]] | None,
 ) -> None:
     """Reject the merged snapshot for unknown references, early workarounds or an undatable schedule.
 
     The schedule is checked only when the references hold and the upload touched it.
+    ``new`` and ``previous``: the new snapshot and the one it builds on, each id and lineage.
 
     Raises
     ------
     UploadRejected
         Listing every problem found.
     """
-    problems = _reference_problems(cur, frames, new_id) + _mitigation_problems(cur, frames, new_id)
+    problems = _reference_problems(cur, frames, new[1]) + _mitigation_problems(cur, frames, new[1])
     if not problems and any(t in frames for t in SCHEDULE_TABLES):
-        problems = _schedule_problems(cur, frames, new_id, as_of, previous)
+        problems = _schedule_problems(cur, frames, new, as_of, previous)
     elif not problems:
         # the schedule's rows are the base's: its finishes moved by the days between the two dates at most
-        bound = moved_bound(cur, previous, as_of)
+        bound = moved_bound(cur, previous[0] if previous is not None else None, as_of)
         if bound is not None:
-            record_bound(cur, new_id, bound)
+            record_bound(cur, new[0], bound)
     if problems:
         raise UploadRejected(problems)
 
 
 def _record_changes(
     cur: duckdb.DuckDBPyConnection,
-    new_id: int,
+    new: tuple[int, list[int]],
     previous: int | None,
     base: int | None,
     registered: list[str],
@@ -643,7 +680,7 @@ def _record_changes(
     caller unregisters it.
     """
     changes = snapshot_changes(
-        cur, new_id, previous, built_on_previous=previous is not None and base == previous, touched=touched
+        cur, new, previous, built_on_previous=previous is not None and base == previous, touched=touched
     )
     if changes.height:
         cur.register("_kpi_changes", changes.to_arrow())

@@ -34,8 +34,11 @@ def empty_removals() -> pl.DataFrame:
     return pl.DataFrame(schema=REMOVALS_SCHEMA)
 
 
-def removed_milestones(cur: duckdb.DuckDBPyConnection, base: int | None, new_id: int) -> pl.DataFrame:
-    """The milestones of snapshot ``base`` that snapshot ``new_id`` no longer holds, with what named them."""
+def removed_milestones(cur: duckdb.DuckDBPyConnection, base: list[int] | None, new_id: int) -> pl.DataFrame:
+    """The milestones of the snapshot of lineage ``base`` that snapshot ``new_id`` no longer holds, with what named them.
+
+    ``base``: :func:`~kpi_engine.store.lineage.lineage_of` the snapshot the new one builds on (None: none).
+    """
     if base is None:
         return empty_removals()
     # Most weekly uploads remove nothing: asked first, so that the links, dependencies and

@@ -31,7 +31,7 @@ from kpi_engine.core.schema import TABLES, empty_table
 from kpi_engine.engine.schedule import EPOCH
 from kpi_engine.store.backends import query_frame
 from kpi_engine.store.connection import q_list
-from kpi_engine.store.lineage import every_snapshots_rows, snapshot_rows
+from kpi_engine.store.lineage import snapshot_rows
 
 #: The table of bounds: one row per snapshot whose schedule was checked.
 DDL = "CREATE TABLE IF NOT EXISTS schedule_bounds (snapshot_id BIGINT NOT NULL, latest_finish DATE NOT NULL)"
@@ -78,11 +78,11 @@ def check_schedule(
     cur: duckdb.DuckDBPyConnection,
     frames: Mapping[str, pl.DataFrame],
     views: Mapping[str, str],
-    new_id: int,
+    new: tuple[int, list[int]],
     as_of: date,
-    base: int | None,
+    base: tuple[int, list[int]] | None,
 ) -> tuple[list[Problem], date]:
-    """Cycles and undatable finishes of snapshot ``new_id``, and the bound it keeps when there are none.
+    """Cycles and undatable finishes of snapshot ``new``, and the bound it keeps when there are none.
 
     Parameters
     ----------
@@ -90,10 +90,11 @@ def check_schedule(
         The uploaded tables (with their provenance columns), to name file, sheet and row.
     views
         Table -> name of the registered view of its uploaded rows.
-    new_id, as_of
-        The merged snapshot and its date.
+    new, as_of
+        The merged snapshot (its id and lineage, :func:`~kpi_engine.store.lineage.lineage_of`)
+        and its date.
     base
-        The snapshot the upload was laid over (None: every row is the upload's).
+        The snapshot the upload was laid over, id and lineage (None: every row is the upload's).
 
     Returns
     -------
@@ -102,19 +103,19 @@ def check_schedule(
         whole merged snapshot, and a date no computed finish passes (meaningful when
         there are no problems).
     """
-    stored = stored_bound(cur, base)
+    stored = stored_bound(cur, base[0] if base is not None else None)
     if base is not None and stored is not None and as_of >= stored[0]:
         base_as_of, latest = stored
         moved = latest + (as_of - base_as_of)
-        if moved <= LATEST_DATE and not _may_move_finishes(cur, frames, views, (new_id, as_of), (base, base_as_of)):
+        if moved <= LATEST_DATE and not _may_move_finishes(cur, frames, views, (*new, as_of), (*base, base_as_of)):
             return [], moved
-    return _whole_schedule(cur, frames, new_id, as_of, base)
+    return _whole_schedule(cur, frames, new[1], as_of, base[0] if base is not None else None)
 
 
 def _whole_schedule(
-    cur: duckdb.DuckDBPyConnection, frames: Mapping[str, pl.DataFrame], new_id: int, as_of: date, base: int | None
+    cur: duckdb.DuckDBPyConnection, frames: Mapping[str, pl.DataFrame], new: list[int], as_of: date, base: int | None
 ) -> tuple[list[Problem], date]:
-    """The check on every milestone, task and dependency of the merged snapshot.
+    """The check on every milestone, task and dependency of the merged snapshot (lineage ``new``).
 
     With no base, nothing was carried: the new snapshot's rows are the upload's, so they
     are taken from its frames instead of read back from the database. Otherwise its rows
@@ -140,7 +141,7 @@ def _whole_schedule(
                     f"FROM {snapshot_rows('tasks', 'new')} WHERE actual_finish IS NULL AND forecast_finish IS NOT NULL "
                     f"GROUP BY milestone_id {'ORDER BY milestone_id' if order else ''}"
                 )
-            frame = query_frame(cur, sql, {"new": new_id})
+            frame = query_frame(cur, sql, {"new": new})
             tables[table] = frame
         problems, latest = schedule_check(Portfolio.from_tables(tables, as_of), frames, base)
         if not problems:
@@ -157,8 +158,8 @@ def _may_move_finishes(
     cur: duckdb.DuckDBPyConnection,
     frames: Mapping[str, pl.DataFrame],
     views: Mapping[str, str],
-    new: tuple[int, date],
-    base: tuple[int, date],
+    new: tuple[int, list[int], date],
+    base: tuple[int, list[int], date],
 ) -> bool:
     """Whether the upload may move a computed finish by more than the days between base and new snapshot.
 
@@ -166,17 +167,39 @@ def _may_move_finishes(
     milestone (named by an uploaded milestone or task row) that the base lacked, that was
     done in the base and is open now, that is longer, or whose own finish is later than
     the base's moved by those days. Only the rows of those milestones are read.
+
+    In the new snapshot, the milestone and task rows naming those milestones are the
+    upload's own, for each of the two tables it brought: the merge replaced every row of
+    the base naming one of them (each is in the upload's scope, or the base lacked it).
+    A table the upload did not bring is the base's. So only the base's rows are read from
+    the store.
     """
-    if "dependencies" in frames and _new_dependencies(cur, views["dependencies"], new[0], base[0]):
+    if "dependencies" in frames and _new_dependencies(cur, views["dependencies"], new[1], base[1]):
         return True
-    named = [f"SELECT milestone_id FROM {views[t]}" for t in ("milestones", "tasks") if t in frames]
+    named = " UNION ALL ".join(f"SELECT milestone_id FROM {views[t]}" for t in ("milestones", "tasks") if t in frames)
     if not named:
         return False
-    own = _own_finishes(cur, " UNION ALL ".join(named), dict((new, base)))
-    now, before = (
-        own.filter(pl.col("in_snapshot") == snapshot_id).drop("in_snapshot") for snapshot_id in (new[0], base[0])
+    lineage = {"base": base[1]}
+    before = _own_finishes(
+        query_frame(
+            cur, _finish_terms(named, snapshot_rows("milestones", "base"), snapshot_rows("tasks", "base")), lineage
+        ),
+        base[2],
     )
-    days_later = (new[1] - base[1]).days
+    carried = {"milestones", "tasks"} - set(frames)
+    now = _own_finishes(
+        query_frame(
+            cur,
+            _finish_terms(
+                named,
+                views["milestones"] if "milestones" in frames else snapshot_rows("milestones", "base"),
+                views["tasks"] if "tasks" in frames else snapshot_rows("tasks", "base"),
+            ),
+            lineage if carried else {},
+        ),
+        new[2],
+    )
+    days_later = (new[2] - base[2]).days
     both = now.join(before, on="milestone_id", how="left", suffix="_base")
     moved = both.filter(
         pl.col("own_base").is_null()
@@ -187,8 +210,10 @@ def _may_move_finishes(
     return moved.height > 0
 
 
-def _new_dependencies(cur: duckdb.DuckDBPyConnection, view: str, new_id: int, base: int) -> bool:
+def _new_dependencies(cur: duckdb.DuckDBPyConnection, view: str, new: list[int], base: list[int]) -> bool:
     """Whether an uploaded dependency between two milestones of the new snapshot is not in the base with as long a lag.
+
+    ``new`` and ``base``: the lineages of the two snapshots.
 
     A dependency between milestones the base held both was in its schedule; one naming a
     milestone the base lacked leads to a milestone that is new, found with the milestones.
@@ -200,45 +225,42 @@ def _new_dependencies(cur: duckdb.DuckDBPyConnection, view: str, new_id: int, ba
         f"AND NOT EXISTS (SELECT 1 FROM {snapshot_rows('dependencies', 'base')} b "
         "WHERE b.predecessor_id = u.predecessor_id AND b.successor_id = u.successor_id "
         "AND coalesce(b.lag_days, 0) >= coalesce(u.lag_days, 0))",
-        {"new": new_id, "base": base},
+        {"new": new, "base": base},
     ).fetchall()
     return int(rows[0][0]) > 0
 
 
-def _own_finishes(cur: duckdb.DuckDBPyConnection, named: str, snapshots: Mapping[int, date]) -> pl.DataFrame:
-    """Own finish, duration and whether done, of the milestones ``named`` (SQL) in each snapshot (day numbers).
+def _finish_terms(named: str, milestone_rows: str, task_rows: str) -> str:
+    """SQL for the own-finish terms of the milestones ``named`` (SQL), from ``milestone_rows`` and ``task_rows`` (SQL).
 
-    ``snapshots`` maps snapshot id -> its date; the rows of all of them are read in one
-    pass over each table, with the snapshot as ``in_snapshot``. The same terms as
+    One row per milestone with its dates and ``task_finish``, its open tasks' latest forecast.
+    """
+    return (
+        f"WITH n AS ({named}), m AS (SELECT m.milestone_id, m.baseline_start, m.baseline_finish, "
+        f"m.forecast_finish, m.actual_finish FROM {milestone_rows} m SEMI JOIN n ON n.milestone_id = m.milestone_id), "
+        "t AS (SELECT t.milestone_id, max(t.forecast_finish) AS task_finish "
+        f"FROM {task_rows} t SEMI JOIN n ON n.milestone_id = t.milestone_id "
+        "WHERE t.actual_finish IS NULL GROUP BY 1) "
+        "SELECT m.*, t.task_finish FROM m LEFT JOIN t ON t.milestone_id = m.milestone_id"
+    )
+
+
+def _own_finishes(terms: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Own finish, duration and whether done, of milestones on the snapshot date ``as_of`` (day numbers).
+
+    ``terms``: the rows :func:`_finish_terms` reads. The same terms as
     :func:`~kpi_engine.engine.schedule.prepare_schedule`: an open milestone's own finish
     is the latest of its forecast (else baseline), the snapshot date and its open tasks'
     forecasts; a done one's is its actual finish.
     """
-    frame = query_frame(
-        cur,
-        f"WITH n AS ({named}), m AS (SELECT m.in_snapshot, m.milestone_id, m.baseline_start, m.baseline_finish, "
-        f"m.forecast_finish, m.actual_finish FROM {every_snapshots_rows('milestones', 'of')} m "
-        "SEMI JOIN n ON n.milestone_id = m.milestone_id), "
-        "t AS (SELECT t.in_snapshot, t.milestone_id, max(t.forecast_finish) AS task_finish "
-        f"FROM {every_snapshots_rows('tasks', 'of')} t SEMI JOIN n ON n.milestone_id = t.milestone_id "
-        "WHERE t.actual_finish IS NULL GROUP BY 1, 2) "
-        "SELECT m.*, t.task_finish FROM m LEFT JOIN t ON t.in_snapshot = m.in_snapshot AND t.milestone_id = m.milestone_id",
-        {"of": list(snapshots)},
-    )
-    day = {
-        c: pl.col(c).cast(pl.Int32).cast(pl.Int64) for c in frame.columns if c not in ("milestone_id", "in_snapshot")
-    }
-    day["as_of"] = pl.col("in_snapshot").replace_strict(
-        {s: (as_of - EPOCH).days for s, as_of in snapshots.items()}, return_dtype=pl.Int64
-    )
+    day = {c: pl.col(c).cast(pl.Int32).cast(pl.Int64) for c in terms.columns if c != "milestone_id"}
     planned = pl.coalesce(day["forecast_finish"], day["baseline_finish"])
-    return frame.select(
-        "in_snapshot",
+    return terms.select(
         "milestone_id",
         pl.col("actual_finish").is_not_null().alias("fixed"),
         pl.when(pl.col("actual_finish").is_not_null())
         .then(day["actual_finish"])
-        .otherwise(pl.max_horizontal(planned, day["as_of"], day["task_finish"]))
+        .otherwise(pl.max_horizontal(planned, pl.lit((as_of - EPOCH).days, pl.Int64), day["task_finish"]))
         .alias("own"),
         (day["baseline_finish"] - day["baseline_start"]).fill_null(0).alias("duration"),
     )

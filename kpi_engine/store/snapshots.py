@@ -1,8 +1,9 @@
 """Reading stored snapshots: their list, their tables as a portfolio, their changes and files.
 
 Reads take a fresh cursor each and fetch the whole result, so that the dashboard's threads
-can read at once; reading a snapshot is one query per table, over the rows of its
-lineage (see :mod:`kpi_engine.store.lineage`), in the order they were stored.
+can read at once; reading a snapshot is one query for its lineage, then one per table
+over the rows of that lineage (see :mod:`kpi_engine.store.lineage`), in the order they
+were stored.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import polars as pl
 from kpi_engine.core.errors import NoDataError, NotFoundError
 from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import TABLES
+from kpi_engine.store.backends import query_frame
 from kpi_engine.store.changes import CHANGES_SCHEMA
 from kpi_engine.store.connection import q_list
 from kpi_engine.store.file_contents import content_bytes
-from kpi_engine.store.lineage import every_snapshots_rows, snapshot_rows
+from kpi_engine.store.lineage import every_snapshots_rows, lineage_of, lineage_pairs, snapshot_rows
 from kpi_engine.store.merge import previous_date_id
 
 if TYPE_CHECKING:
@@ -91,17 +93,21 @@ def _known_tables(tables: Collection[str] | None) -> None:
 
 
 def load_portfolio(store: Store, snapshot_id: int | None, tables: Collection[str] | None = None) -> Portfolio:
-    """The portfolio of a snapshot (default: the latest); only ``tables`` are read when given (the rest empty)."""
+    """The portfolio of a snapshot (default: the latest); only ``tables`` are read when given (the rest empty).
+
+    Its lineage is read once, then each table in one query on the same cursor.
+    """
     _known_tables(tables)
     snapshot_id = resolve(store, snapshot_id)
-    frames = {
-        table: store._frame(
-            f"SELECT {q_list(columns)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row",
-            {"of": snapshot_id},
-        )
-        for table, columns in TABLES.items()
-        if tables is None or table in tables
-    }
+    with store._db.cursor() as cur:
+        lineage = {"of": lineage_of(cur, snapshot_id)}
+        frames = {
+            table: query_frame(
+                cur, f"SELECT {q_list(columns)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row", lineage
+            )
+            for table, columns in TABLES.items()
+            if tables is None or table in tables
+        }
     return Portfolio.from_tables(frames, snapshot_as_of(store, snapshot_id))
 
 
@@ -116,18 +122,21 @@ def load_portfolios(
     ids = list(dict.fromkeys(int(i) for i in snapshot_ids))
     as_of = {i: snapshot_as_of(store, i) for i in ids}  # raises for an unknown snapshot
     frames: dict[int, dict[str, pl.DataFrame]] = {i: {} for i in ids}
-    for table, columns in TABLES.items():
-        if not ids or (tables is not None and table not in tables):
-            continue
-        every = store._frame(
-            f"SELECT in_snapshot, {q_list(columns)} FROM {every_snapshots_rows(table)} "
-            "WHERE list_contains($ids, in_snapshot) ORDER BY in_snapshot, stored_row",
-            {"ids": ids},
-        )
-        parts = every.partition_by("in_snapshot", as_dict=True, include_key=False, maintain_order=True)
-        none = every.clear().drop("in_snapshot")  # a snapshot holding no row of the table
-        for i in ids:
-            frames[i][table] = parts.get((i,), none)
+    with store._db.cursor() as cur:
+        lineages = {"of": lineage_pairs({i: lineage_of(cur, i) for i in ids})}
+        for table, columns in TABLES.items():
+            if not ids or (tables is not None and table not in tables):
+                continue
+            every = query_frame(
+                cur,
+                f"SELECT in_snapshot, {q_list(columns)} FROM {every_snapshots_rows(table, 'of')} "
+                "ORDER BY in_snapshot, stored_row",
+                lineages,
+            )
+            parts = every.partition_by("in_snapshot", as_dict=True, include_key=False, maintain_order=True)
+            none = every.clear().drop("in_snapshot")  # a snapshot holding no row of the table
+            for i in ids:
+                frames[i][table] = parts.get((i,), none)
     return {i: Portfolio.from_tables(frames[i], as_of[i]) for i in ids}
 
 

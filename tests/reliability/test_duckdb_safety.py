@@ -158,14 +158,16 @@ SQL_FRAGMENTS = {
     "milestone_column",
     "key",
     "_KEPT_MILESTONES",
-    # lineage.py: the condition choosing the snapshots bound to a named parameter
-    "which",
-    # consolidation.py: a chain's snapshots and the removals counted in it (quoted tables)
-    "chain",
+    # lineage.py: the lineage table, or the lineages bound to a named parameter
+    "lineages",
+    # consolidation.py: the removals counted in a chain (quoted tables)
     "counts",
-    # schedule_check.py: registered views of the upload and SQL naming only them
+    # schedule_check.py: registered views of the upload and SQL naming only them, and the
+    # milestone and task rows a schedule term is read from (a view or snapshot_rows)
     "view",
     "named",
+    "milestone_rows",
+    "task_rows",
     # copy.py: the constant condition naming the store's own database and schema in the catalog
     "_HERE",
     # file_contents.py: the name the bytes of one file are registered under
