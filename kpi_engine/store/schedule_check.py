@@ -31,7 +31,7 @@ from kpi_engine.core.schema import TABLES, empty_table
 from kpi_engine.engine.schedule import EPOCH
 from kpi_engine.store.backends import query_frame
 from kpi_engine.store.connection import q_list
-from kpi_engine.store.lineage import snapshot_rows
+from kpi_engine.store.lineage import rows_removed, snapshot_rows
 
 #: The table of bounds: one row per snapshot whose schedule was checked.
 DDL = "CREATE TABLE IF NOT EXISTS schedule_bounds (snapshot_id BIGINT NOT NULL, latest_finish DATE NOT NULL)"
@@ -168,37 +168,29 @@ def _may_move_finishes(
     done in the base and is open now, that is longer, or whose own finish is later than
     the base's moved by those days. Only the rows of those milestones are read.
 
-    In the new snapshot, the milestone and task rows naming those milestones are the
-    upload's own, for each of the two tables it brought: the merge replaced every row of
-    the base naming one of them (each is in the upload's scope, or the base lacked it).
-    A table the upload did not bring is the base's. So only the base's rows are read from
-    the store.
+    For each of the two tables the upload brought, the merge replaced every row of the
+    base naming one of those milestones (each is in the upload's scope, or the base lacked
+    it): in the new snapshot they are the upload's own rows, and in the base they are among
+    the rows the upload removed. A table the upload did not bring is the base's in both.
     """
     if "dependencies" in frames and _new_dependencies(cur, views["dependencies"], new[1], base[1]):
         return True
     named = " UNION ALL ".join(f"SELECT milestone_id FROM {views[t]}" for t in ("milestones", "tasks") if t in frames)
     if not named:
         return False
-    lineage = {"base": base[1]}
-    before = _own_finishes(
-        query_frame(
-            cur, _finish_terms(named, snapshot_rows("milestones", "base"), snapshot_rows("tasks", "base")), lineage
-        ),
-        base[2],
-    )
-    carried = {"milestones", "tasks"} - set(frames)
-    now = _own_finishes(
-        query_frame(
-            cur,
-            _finish_terms(
-                named,
-                views["milestones"] if "milestones" in frames else snapshot_rows("milestones", "base"),
-                views["tasks"] if "tasks" in frames else snapshot_rows("tasks", "base"),
-            ),
-            lineage if carried else {},
-        ),
-        new[2],
-    )
+
+    def rows(table: str, in_new: bool) -> str:
+        """The rows of ``table`` to read the named milestones' terms from, in the new snapshot or the base."""
+        if table not in frames:
+            return snapshot_rows(table, "base")
+        # the base's rows are found by the row ids the upload removed, not by a pass over its milestone ids
+        return views[table] if in_new else rows_removed(table, "new")
+
+    carried = {"base": base[1]} if any(t not in frames for t in ("milestones", "tasks")) else {}
+    now_terms = _finish_terms(named, rows("milestones", True), rows("tasks", True))
+    base_terms = _finish_terms(named, rows("milestones", False), rows("tasks", False))
+    now = _own_finishes(query_frame(cur, now_terms, carried), new[2])
+    before = _own_finishes(query_frame(cur, base_terms, {"new": new[0], **carried}), base[2])
     days_later = (new[2] - base[2]).days
     both = now.join(before, on="milestone_id", how="left", suffix="_base")
     moved = both.filter(

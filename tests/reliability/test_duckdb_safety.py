@@ -186,6 +186,7 @@ def _allowed(node: ast.expr) -> bool:
             "snapshot_rows",
             "every_snapshots_rows",
             "rows_gone",
+            "rows_removed",
             "removals_table",
             "data_table",
             "q_list",
