@@ -42,6 +42,11 @@ CHANGES_SCHEMA = pl.Schema(
 )
 
 
+#: The tables compared besides milestones (KPI actuals and budgets move what the dashboard
+#: shows as much as milestone dates do), and their columns compared.
+_COMPARED = {"kpi_actuals": ["kpi_id", "as_of", "value"], "projects": ["project_id", "name", "budget"]}
+
+
 def empty_changes() -> pl.DataFrame:
     """No changes: an empty frame of :data:`CHANGES_SCHEMA`."""
     return pl.DataFrame(schema=CHANGES_SCHEMA)
@@ -66,13 +71,9 @@ def snapshot_changes(
     if previous is None:
         return empty_changes()
     new_id, new_lineage = stored
-    lineages: dict[int, list[int]] = {new_id: new_lineage}
-
-    def lineage(snapshot_id: int) -> list[int]:
-        if snapshot_id not in lineages:
-            lineages[snapshot_id] = lineage_of(cur, snapshot_id)
-        return lineages[snapshot_id]
-
+    # the previous snapshot's rows are read only when it is compared whole or an actual or budget was uploaded
+    reads_previous = not built_on_previous or any(table in touched for table in _COMPARED)
+    previous_lineage = lineage_of(cur, previous) if reads_previous else []
     cols = [
         "milestone_id",
         "project_id",
@@ -103,20 +104,16 @@ def snapshot_changes(
             query_frame(
                 cur,
                 f"SELECT {q_list(cols)} FROM {snapshot_rows('milestones', 'of')} ORDER BY stored_row",
-                {"of": lineage(of)},
+                {"of": of},
             )
-            for of in (previous, new_id)
+            for of in (previous_lineage, new_lineage)
         )
     changes = [milestone_changes(old, new, new_id)]
-    # KPI actuals and budgets move what the dashboard shows as much as milestone dates do
-    for table, cols in (
-        ("kpi_actuals", ["kpi_id", "as_of", "value"]),
-        ("projects", ["project_id", "name", "budget"]),
-    ):
+    for table, cols in _COMPARED.items():
         if built_on_previous and table not in touched:
             continue  # the new snapshot holds the previous one's rows of this table
         sql = f"SELECT {q_list(cols)} FROM {snapshot_rows(table, 'of')} ORDER BY stored_row"
-        before, after = query_frame(cur, sql, {"of": lineage(previous)}), query_frame(cur, sql, {"of": new_lineage})
+        before, after = query_frame(cur, sql, {"of": previous_lineage}), query_frame(cur, sql, {"of": new_lineage})
         if table == "kpi_actuals":
             names = query_frame(
                 cur, f"SELECT kpi_id, name FROM {snapshot_rows('kpis', 'of')} ORDER BY stored_row", {"of": new_lineage}

@@ -28,7 +28,7 @@ the rows of a snapshot were first stored, carried rows before the new ones. (Not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import duckdb
 
@@ -76,8 +76,19 @@ def lineage_of(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> list[int]:
 
     What :func:`snapshot_rows` takes; a lineage never changes once stored.
     """
-    rows = cur.execute("SELECT ancestor_id FROM snapshot_lineage WHERE snapshot_id = ?", [snapshot_id]).fetchall()
-    return [int(ancestor) for (ancestor,) in rows]
+    return lineages_of(cur, [snapshot_id])[snapshot_id]
+
+
+def lineages_of(cur: duckdb.DuckDBPyConnection, snapshot_ids: Collection[int]) -> dict[int, list[int]]:
+    """Snapshot id -> :func:`lineage_of` it, for several snapshots in one query."""
+    lineages: dict[int, list[int]] = {int(s): [] for s in snapshot_ids}
+    rows = cur.execute(
+        "SELECT snapshot_id, ancestor_id FROM snapshot_lineage WHERE snapshot_id IN (SELECT unnest($ids))",
+        {"ids": list(lineages)},
+    ).fetchall()
+    for snapshot_id, ancestor in rows:
+        lineages[int(snapshot_id)].append(int(ancestor))
+    return lineages
 
 
 def rows_removed(table: str, param: str) -> str:

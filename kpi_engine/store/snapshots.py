@@ -23,7 +23,7 @@ from kpi_engine.store.backends import query_frame
 from kpi_engine.store.changes import CHANGES_SCHEMA
 from kpi_engine.store.connection import _rollback, q_list
 from kpi_engine.store.file_contents import content_bytes
-from kpi_engine.store.lineage import every_snapshots_rows, lineage_of, lineage_pairs, snapshot_rows
+from kpi_engine.store.lineage import every_snapshots_rows, lineage_of, lineage_pairs, lineages_of, snapshot_rows
 from kpi_engine.store.merge import previous_date_id
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def load_portfolios(
     as_of = {i: snapshot_as_of(store, i) for i in ids}  # raises for an unknown snapshot
     frames: dict[int, dict[str, pl.DataFrame]] = {i: {} for i in ids}
     with _reading(store) as cur:
-        lineages = {"of": lineage_pairs({i: lineage_of(cur, i) for i in ids})}
+        lineages = {"of": lineage_pairs(lineages_of(cur, ids))}
         for table, columns in TABLES.items():
             if not ids or (tables is not None and table not in tables):
                 continue
