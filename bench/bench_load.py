@@ -59,7 +59,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.bench_browser import _READY, CHROMIUM, CHROMIUM_ARGS, ROOT, server
+from bench.bench_browser import _READY, CHROMIUM, CHROMIUM_ARGS, ROOT, launch_command, server
 from tests.e2e.browser_helpers import wait_healthy
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -160,8 +160,10 @@ def run_phase(
     return phase
 
 
-def _start(stack: ExitStack, script: Path, env: dict[str, str], log: Path) -> str:
-    url, process, _ = stack.enter_context(server(script, env, log))
+def _start(stack: ExitStack, script: Path, how: str, env: dict[str, str], log: Path) -> str:
+    """Start ``script`` as ``how`` says (:func:`~bench.bench_browser.launch_command`); return its address once healthy."""
+    cwd = ROOT if how == "serve" else script.parent
+    url, process, _ = stack.enter_context(server(launch_command(script, how), cwd, env, log))
     wait_healthy(url, process, timeout=TIMEOUT_S, poll=0.05)
     return url
 
@@ -192,8 +194,9 @@ def main(argv: list[str] | None = None) -> None:
             start_count = len(load_sample(store))
         env = {**os.environ, "KPI_DB": url, "KPI_AUTOLOAD_SAMPLE": "0", "PYTHONPATH": str(ROOT)}
         (folder / "floor.py").write_text(FLOOR_APP)
-        floor = [_start(stack, folder / "floor.py", env, folder / "floor.log")]
-        app = [_start(stack, ROOT / "app.py", env, folder / f"app-{n}.log") for n in (1, 2)]
+        floor = [_start(stack, folder / "floor.py", "run", env, folder / "floor.log")]
+        # the app as deploy/Dockerfile starts it
+        app = [_start(stack, ROOT / "app.py", "serve", env, folder / f"app-{n}.log") for n in (1, 2)]
         _warm(app, PAGES)
         floor_pages = (("", "Floor"),)
         _warm(floor, floor_pages)

@@ -25,6 +25,7 @@ import functools
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -168,26 +169,64 @@ def result(path: str, snapshot_id: int, settings: SettingsKey) -> EngineResult:
     """Return the engine's result of a snapshot, with its previous snapshot as context.
 
     The context is :func:`previous_result`, which the pages that compare with the previous
-    snapshot need anyway: the previous snapshot is computed once, not twice. Shared and
-    read-only: never mutate what it returns.
+    snapshot need anyway: the previous snapshot is computed once, not twice. A snapshot
+    computed already as the previous one of the snapshot after it is not computed again
+    (:func:`computed`). Shared and read-only: never mutate what it returns.
     """
+    found = computed(path, snapshot_id, settings)
+    if found is not None:
+        return found
+    generation = _generation[0]
     previous = previous_result(path, snapshot_id, settings)
-    return analyse(_store(path), snapshot_id, settings_of(settings), previous=previous)
+    found = analyse(_store(path), snapshot_id, settings_of(settings), previous=previous)
+    return _keep_computed(path, snapshot_id, settings, found, generation)
 
 
 @shared(max_entries=8, show_spinner="Computing the previous snapshot ...")
 def previous_result(path: str, snapshot_id: int, settings: SettingsKey) -> EngineResult | None:
     """Return the engine's result of the snapshot before ``snapshot_id`` (None for the first).
 
-    Shared and read-only: never mutate what it returns.
+    The previous snapshot's own :func:`result` when a cache holds it (after an upload, the
+    snapshot that was the latest: only the new one is computed). Shared and read-only:
+    never mutate what it returns.
     """
     previous_id = _store(path).previous_snapshot_id(snapshot_id)
     if previous_id is None:
         return None
+    found = computed(path, previous_id, settings)
+    if found is not None:
+        return found
+    generation = _generation[0]
     try:
-        return analyse(_store(path), previous_id, settings_of(settings))
+        found = analyse(_store(path), previous_id, settings_of(settings))
     except KpiError:  # a snapshot an older version stored and this one cannot compute: no context
         return None
+    return _keep_computed(path, previous_id, settings, found, generation)
+
+
+#: Every snapshot's result with its previous snapshot as context that a cache of
+#: :func:`result` or :func:`previous_result` holds, by (database, snapshot id, settings).
+#: Weak: those caches decide how long a result is kept; this only lets each find the other's.
+_computed: weakref.WeakValueDictionary[tuple[str, int, SettingsKey], EngineResult] = weakref.WeakValueDictionary()
+
+
+def computed(path: str, snapshot_id: int, settings: SettingsKey) -> EngineResult | None:
+    """Return a snapshot's :func:`result` if a cache holds it already, else None (nothing is computed).
+
+    :func:`result` of a snapshot and :func:`previous_result` of the snapshot after it are the
+    same result, as are the results the slip and report histories need.
+    """
+    return _computed.get((path, snapshot_id, settings))
+
+
+def _keep_computed(
+    path: str, snapshot_id: int, settings: SettingsKey, found: EngineResult, generation: int
+) -> EngineResult:
+    """Make ``found`` (a snapshot's result) known to :func:`computed`, unless :func:`clear` ran since ``generation``."""
+    with _older_guard:
+        if generation == _generation[0]:
+            _computed[(path, snapshot_id, settings)] = found
+    return found
 
 
 @shared(max_entries=4, show_spinner="Reading the slip history ...")
@@ -205,6 +244,7 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
     if previous_id is not None and before is not None:
         known[previous_id] = before.milestones
     ids = report_snapshot_ids(_store(path), snapshot_id)
+    known |= {i: found.milestones for i in ids if i not in known and (found := computed(path, i, settings)) is not None}
     _read_older(path, [i for i in ids if i not in known], settings)
     for older_id in ids:
         if older_id not in known:
@@ -377,6 +417,7 @@ def clear() -> None:
         cached.clear()
     with _older_guard:
         _older.clear()
+        _computed.clear()
         _generation[0] += 1
 
 
@@ -546,14 +587,15 @@ def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.Dat
 
     # The snapshot shown and the one before it are computed already (watermelons do not depend
     # on the previous snapshot, so the cached results give the reports a snapshot alone gives).
-    computed = {snapshot_id: result(path, snapshot_id, settings)}
+    results = {snapshot_id: result(path, snapshot_id, settings)}
     previous_id = _store(path).previous_snapshot_id(snapshot_id)
     before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
     if previous_id is not None and before is not None:
-        computed[previous_id] = before
+        results[previous_id] = before
     ids = report_snapshot_ids(_store(path), snapshot_id)
-    _read_older(path, [i for i in ids if i not in computed], settings)
-    frames = [report_rows(computed[i], i) if i in computed else snapshot_reports(path, i, settings) for i in ids]
+    results |= {i: found for i in ids if i not in results and (found := computed(path, i, settings)) is not None}
+    _read_older(path, [i for i in ids if i not in results], settings)
+    frames = [report_rows(results[i], i) if i in results else snapshot_reports(path, i, settings) for i in ids]
     return pl.concat(frames) if frames else empty_reports()
 
 

@@ -66,6 +66,40 @@ def test_a_cli_ingest_while_the_app_runs_shows_at_the_next_rerun(
     assert "22 Jun 2026 (latest)" in picker.format_func(picker.value)
 
 
+def test_after_a_cli_ingest_only_the_new_snapshot_is_computed(
+    writable_db: Path, open_app: Callable[..., AppTest]
+) -> None:
+    """The snapshot that was the latest is the new one's previous snapshot: its result is reused, not recomputed.
+
+    So is the snapshot before it, which the reporting history of the Exceptions page needs:
+    it was computed as the context of the snapshot shown before, and is not computed again as
+    an older snapshot.
+    """
+    loaders.clear()
+    path = str(writable_db)
+    at = open_app(writable_db, "pages/exceptions.py")
+    assert no_errors(at)
+    key = loaders.settings_key(path)
+    shown = at.session_state[SNAPSHOT_KEY]
+    was_latest = loaders.result(path, shown, key)
+    context = loaders.previous_result(path, shown, key)
+    with Store.open(writable_db) as store:
+        context_id = store.previous_snapshot_id(shown)
+    assert context is not None and context_id is not None
+
+    done = _cli_ingest(writable_db, "2026-06-22")
+    assert done.returncode == 0, done.stderr
+    at.run()
+
+    assert no_errors(at)
+    new = at.session_state[SNAPSHOT_KEY]
+    assert new == shown + 1
+    assert loaders.previous_result(path, new, key) is was_latest
+    assert loaders.computed(path, context_id, key) is context
+    # the report history took it from the results, not from a run of its own
+    assert (path, context_id, key) not in loaders._older
+
+
 def test_a_session_on_an_older_snapshot_stays_there(writable_db: Path, open_app: Callable[..., AppTest]) -> None:
     at = open_app(writable_db)
     latest = at.session_state[SNAPSHOT_KEY]
