@@ -299,7 +299,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 for round_no in range(args.rounds):
-                    runs = [
+                    runs: list[tuple[str, list[str], Path, dict[str, str], tuple[tuple[str, str], ...], Figures]] = [
                         ("floor", launch_command(floor_script, "run"), folder, dict(os.environ), FLOOR_PAGES, floor)
                     ]
                     for how, into in apps.items():

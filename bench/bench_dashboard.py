@@ -75,7 +75,7 @@ def moved_forecasts(milestones: pl.DataFrame, share: float = 0.1, seed: int = 2)
     moves = np.where(rng.random(n) < share, rng.integers(1, 22, n), 0)
     return milestones.with_columns(
         pl.when(pl.col("actual_finish").is_null())
-        .then(pl.col("forecast_finish") + pl.duration(days=pl.Series(moves)))
+        .then(pl.col("forecast_finish") + pl.duration(days=pl.lit(pl.Series(moves))))
         .otherwise(pl.col("forecast_finish"))
         .alias("forecast_finish")
     )

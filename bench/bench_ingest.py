@@ -221,7 +221,7 @@ def partial_upload(
     tasks = portfolio.tasks.filter(pl.col("milestone_id").is_in(milestones["milestone_id"].implode()))
     # a week later: some forecasts move, so the upload is not identical to what is stored
     moved = pl.Series(rng.integers(*moves, milestones.height) * (rng.random(milestones.height) < 0.2))
-    milestones = milestones.with_columns(pl.col("forecast_finish") + pl.duration(days=moved))
+    milestones = milestones.with_columns(pl.col("forecast_finish") + pl.duration(days=pl.lit(moved)))
     folder.mkdir(parents=True, exist_ok=True)
     milestones.write_csv(folder / "milestones.csv")
     tasks.write_csv(folder / "tasks.csv")

@@ -406,7 +406,7 @@ def decide(path: str, request: DecisionRequest) -> DecisionRecorded:
     """Record a decision on the latest snapshot (checked first; nothing stored when refused)."""
     target = _store(path)
     recorded = record_decision(target, request)
-    _loop.clear()
+    _loop.clear()  # type: ignore[attr-defined]  # the cache's own clear (shared() keeps the function's type)
     return recorded
 
 
