@@ -65,8 +65,8 @@ from tests.e2e.browser_helpers import wait_healthy
 sys.path.insert(0, str(ROOT / "tests"))
 from pg_server import running_server
 
-#: The pages each session opens in turn: (URL path, title the page shows).
-PAGES = (("pulse", "Portfolio pulse"), ("exceptions", "Exceptions"), ("heatmap", "Heatmap"), ("kpis", "KPIs"))
+#: The pages each session opens in turn: (URL path, title the page shows); the default page is at the app's own address.
+PAGES = (("", "Portfolio pulse"), ("exceptions", "Exceptions"), ("heatmap", "Heatmap"), ("kpis", "KPIs"))
 #: The floor: one page that draws its title.
 FLOOR_APP = 'import streamlit as st\n\nst.title("Floor")\n'
 #: The week each writer uploads again under new dates (a PMO's weekly partial upload).
