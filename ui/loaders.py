@@ -410,8 +410,23 @@ def decide(path: str, request: DecisionRequest) -> DecisionRecorded:
     return recorded
 
 
+def forget_after_upload(path: str, stored: IngestResult) -> None:
+    """Forget the cached results an upload of this app made stale: none when it is the newest week.
+
+    Stored snapshots never change, so their results stay right, as they do when another
+    program or app instance stores one (the snapshot list is read again by its data
+    version). An upload dated before the latest snapshot is the exception: the snapshots
+    dated after it now compare with it, so everything is computed again (:func:`clear`).
+    """
+    if stored.snapshot_id is None:
+        return  # nothing stored
+    later = snapshots(path).filter(pl.col("as_of") > stored.as_of)
+    if later.height:
+        clear()
+
+
 def clear() -> None:
-    """Forget every cached result (after an upload or a settings change); the Store stays open."""
+    """Forget every cached result (after a settings change or a back-dated upload); the Store stays open."""
     st.cache_data.clear()
     for cached in _SHARED:
         cached.clear()

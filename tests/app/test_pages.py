@@ -12,6 +12,7 @@ from app_helpers import chart_text, charts, html_text, metric, no_errors, table
 from streamlit.testing.v1 import AppTest
 
 from kpi_engine.store import Store
+from ui import loaders
 
 ROOT = Path(__file__).resolve().parents[2]
 WEEK = ROOT / "data" / "sample" / "weeks" / "2026-06-15"
@@ -245,6 +246,41 @@ def test_upload_checks_previews_and_commits_a_week(open_app, writable_db):
     )
     with Store.open(writable_db) as store:
         assert store.files(9)["author"].to_list()[0] == "Pat PMO"
+
+
+def _commit_week(at: AppTest, as_of: date) -> None:
+    """Upload the sample week dated ``as_of`` on the Upload page and commit it."""
+    at.switch_page("pages/upload.py").run()
+    files = [(p.name, p.read_bytes(), "text/csv") for p in sorted(WEEK.glob("*.csv"))]
+    at.file_uploader[0].set_value(files)
+    at.date_input(key="up_as_of").set_value(as_of)
+    at.text_input(key="up_author").set_value("Pat PMO")
+    at.run()
+    at.button(key="up_commit").click().run()
+    assert no_errors(at)
+
+
+def test_an_upload_of_the_newest_week_keeps_the_computed_snapshots_and_a_back_dated_one_does_not(
+    open_app, writable_db
+):
+    """Stored snapshots never change: a new week leaves their results cached; a week before the latest
+    changes what the later snapshots compare with, so everything is computed again."""
+    loaders.clear()
+    path = str(writable_db)
+    at = open_app(writable_db)
+    assert no_errors(at)
+    key = loaders.settings_key(path)
+    latest = at.session_state["snapshot_id"]
+    kept = loaders.result(path, latest, key)
+
+    _commit_week(at, date(2026, 6, 22))
+    assert at.session_state["snapshot_id"] == latest + 1
+    assert loaders.result(path, latest, key) is kept
+    assert loaders.previous_result(path, latest + 1, key) is kept
+
+    _commit_week(at, date(2026, 6, 10))  # between two stored weeks
+    assert loaders.computed(path, latest, key) is None
+    assert loaders.result(path, latest, key) is not kept
 
 
 def test_a_wrong_file_lists_its_problems_and_cannot_be_committed(open_app, writable_db):
