@@ -363,7 +363,6 @@ if st.button(
         stored = store.ingest(
             parsed, as_of, author=author.strip(), sources=files, attach=attach, allow_removals=confirmed
         )
-        loaders.forget_after_upload(path, stored)
         saving.update(label="Stored", state="complete")
     if stored.snapshot_id is not None:
         context.show_snapshot_next(stored.snapshot_id)

@@ -127,8 +127,22 @@ def snapshots(path: str) -> pl.DataFrame:
 
     Read again whenever the database file changed, whoever changed it (the CLI, a
     scheduled job, another replica's upload): :func:`kpi_engine.store.data_version`.
+    Stored snapshots never change, so their cached results stay right when another one
+    arrives, unless it is dated before the latest: the snapshots dated after it then compare
+    with it, and every cached result is forgotten (:func:`clear`).
     """
-    return _snapshots(path, data_version(path))
+    found = _snapshots(path, data_version(path))
+    with _older_guard:
+        seen, _seen[path] = _seen.get(path), found
+    if seen is not None and seen is not found and seen.height:
+        arrived = found.join(seen.select("snapshot_id"), on="snapshot_id", how="anti")
+        if arrived.filter(pl.col("as_of") < seen["as_of"].max()).height:
+            clear()
+    return found
+
+
+#: The snapshot list each database had when :func:`snapshots` last read it.
+_seen: dict[str, pl.DataFrame] = {}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -410,23 +424,8 @@ def decide(path: str, request: DecisionRequest) -> DecisionRecorded:
     return recorded
 
 
-def forget_after_upload(path: str, stored: IngestResult) -> None:
-    """Forget the cached results an upload of this app made stale: none when it is the newest week.
-
-    Stored snapshots never change, so their results stay right, as they do when another
-    program or app instance stores one (the snapshot list is read again by its data
-    version). An upload dated before the latest snapshot is the exception: the snapshots
-    dated after it now compare with it, so everything is computed again (:func:`clear`).
-    """
-    if stored.snapshot_id is None:
-        return  # nothing stored
-    later = snapshots(path).filter(pl.col("as_of") > stored.as_of)
-    if later.height:
-        clear()
-
-
 def clear() -> None:
-    """Forget every cached result (after a settings change or a back-dated upload); the Store stays open."""
+    """Forget every cached result (after a settings change or a back-dated snapshot); the Store stays open."""
     st.cache_data.clear()
     for cached in _SHARED:
         cached.clear()

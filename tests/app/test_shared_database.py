@@ -100,6 +100,30 @@ def test_after_a_cli_ingest_only_the_new_snapshot_is_computed(
     assert (path, context_id, key) not in loaders._older
 
 
+def test_a_snapshot_another_program_dates_before_the_latest_makes_the_app_compute_again(
+    writable_db: Path, open_app: Callable[..., AppTest]
+) -> None:
+    """The latest snapshot now compares with the back-dated one: its cached result (and every other) is forgotten."""
+    loaders.clear()
+    path = str(writable_db)
+    at = open_app(writable_db)
+    key = loaders.settings_key(path)
+    latest = at.session_state[SNAPSHOT_KEY]
+    kept = loaders.result(path, latest, key)
+
+    done = _cli_ingest(writable_db, "2026-06-10")  # between the two latest weeks
+    assert done.returncode == 0, done.stderr
+    at.run()
+
+    assert no_errors(at)
+    assert at.session_state[SNAPSHOT_KEY] == latest  # the latest is still the latest
+    again = loaders.result(path, latest, key)
+    assert again is not kept
+    with Store.open(writable_db) as store:
+        assert store.previous_snapshot_id(latest) == latest + 1
+    assert loaders.previous_result(path, latest, key).portfolio.as_of == date(2026, 6, 10)
+
+
 def test_a_session_on_an_older_snapshot_stays_there(writable_db: Path, open_app: Callable[..., AppTest]) -> None:
     at = open_app(writable_db)
     latest = at.session_state[SNAPSHOT_KEY]
