@@ -31,10 +31,11 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -81,8 +82,12 @@ def moved_forecasts(milestones: pl.DataFrame, share: float = 0.1, seed: int = 2)
     )
 
 
-def build_generated(path: Path, milestones: int) -> str:
-    """Store a generated portfolio as two snapshots a week apart; return a description."""
+#: Stores the week after the database's latest into an open Store (the app's own).
+Upload = Callable[[Store], None]
+
+
+def build_generated(path: Path, milestones: int) -> tuple[str, Upload]:
+    """Store a generated portfolio as two snapshots a week apart; return a description and the next week's upload."""
     portfolio: Portfolio = generate_portfolio(milestones=milestones, tasks_per_milestone=5, seed=1)
     tables = portfolio.tables()
     with Store.open(path) as store:
@@ -90,17 +95,26 @@ def build_generated(path: Path, milestones: int) -> str:
         # the second week: only the milestones file, a tenth of the open forecasts moved
         _ingest(store, {"milestones": moved_forecasts(tables["milestones"])}, AS_OF)
     sizes = ", ".join(f"{frame.height:,} {name}" for name, frame in tables.items())
-    return f"generated portfolio, 2 snapshots: {sizes}"
+    # the third week alike, other forecasts moved
+    third = {"milestones": moved_forecasts(tables["milestones"], seed=3)}
+    return f"generated portfolio, 2 snapshots: {sizes}", lambda store: _ingest(store, third, AS_OF + timedelta(days=7))
 
 
-def build_sample(path: Path) -> str:
-    """Store the bundled sample; return a description."""
+def build_sample(path: Path) -> tuple[str, Upload]:
+    """Store the bundled sample; return a description and the next week's upload (its last week again)."""
     from kpi_engine.sample import load_sample
 
     with Store.open(path) as store:
         results = load_sample(store)
         milestones = store.load_portfolio().milestones.height
-    return f"bundled sample, {len(results)} snapshots, {milestones} milestones in the latest"
+        latest = store.snapshots()["as_of"].to_list()[-1]
+    week = sorted((APP.parent / "data" / "sample" / "weeks").iterdir())[-1]
+    files = [SourceFile(p.name, p.read_bytes()) for p in sorted(week.glob("*.csv"))]
+
+    def upload(store: Store) -> None:
+        store.ingest(read_upload(files), latest + timedelta(days=7), author="bench", sources=files)
+
+    return f"bundled sample, {len(results)} snapshots, {milestones} milestones in the latest", upload
 
 
 # ------------------------------------------------------------------ the app
@@ -173,18 +187,21 @@ def measure_floor(repeat: int) -> tuple[float, float]:
     return first, median_seconds(at.run, repeat=repeat, warmup=0)
 
 
-PageFigures = tuple[str, float, float, float, str | None]
+PageFigures = tuple[str, float, float, float, float | None, str | None]
 
 
-def measure_pages(db: Path, repeat: int) -> tuple[float, list[PageFigures]]:
-    """Return the app's first run and (page, first visit s, cold s, warm median s, error or None) per page.
+def measure_pages(
+    db: Path, repeat: int, upload: Callable[[Store], None] | None = None
+) -> tuple[float, list[PageFigures]]:
+    """Return the app's first run and (page, first visit s, cold s, warm median s, after s, error or None) per page.
 
     First visit: the page opened for the first time in the session, after the pages before
     it (the engine's results of the snapshot are cached by then, as they are for a user who
     starts on the default page). Cold: the page run with every cached result cleared first
     (the Store stays open), the engine included. Warm: the median of ``repeat`` reruns. A
     page that shows an error is still timed (the error is what a user would see) and the
-    others go on.
+    others go on. After: the page's first visit once ``upload`` stored the next week
+    (:func:`_after_an_upload`; None without ``upload``).
     """
     from streamlit.testing.v1 import AppTest
 
@@ -207,28 +224,54 @@ def measure_pages(db: Path, repeat: int) -> tuple[float, list[PageFigures]]:
             at.switch_page(f"pages/{page}.py")
             _clear_results()
             colds[page] = _timed_run(at, errors)
+        afters = _after_an_upload(at, errors, upload) if upload is not None else {}
     rows = []
     for page in PAGES:
         visit, warm, failure = visits[page]
         cold, cold_failure = colds[page]
-        rows.append((page, visit, cold, warm, failure or cold_failure))
+        after, after_failure = afters.get(page, (None, None))
+        rows.append((page, visit, cold, warm, after, failure or cold_failure or after_failure))
     return first, rows
 
 
+def _after_an_upload(
+    at: Any, errors: _PageErrors, upload: Callable[[Store], None]
+) -> dict[str, tuple[float, str | None]]:
+    """Each page's first visit after a new snapshot arrives, in a session that had every page open on the one before.
+
+    Every page runs once more first (the latest snapshot's results cached, as for readers
+    at work), then ``upload`` stores the next week through the app's own Store, and each
+    page is opened in turn: the first one notices the new snapshot and computes it.
+    """
+    from ui import loaders
+
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py")
+        _timed_run(at, errors)
+    upload(loaders.store())
+    found = {}
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py")
+        found[page] = _timed_run(at, errors)
+    return found
+
+
 # ------------------------------------------------------------------ report
-Row = tuple[str, float | None, float | None, float | None, str]
+Row = tuple[str, float | None, float | None, float | None, float | None, str]
 
 
 def print_rows(rows: list[Row]) -> None:
-    """Print ``(what, first visit s, cold s, warm median s, note)`` rows aligned."""
+    """Print ``(what, first visit s, cold s, warm median s, after an upload s, note)`` rows aligned."""
     width = max(len(row[0]) for row in rows)
 
     def cell(value: float | None) -> str:
         return f"{value:13.3f}" if value is not None else f"{'':>13}"
 
-    print(f"{'what':<{width}}  {'first visit s':>13}  {'cold s':>13}  {'warm median s':>13}  note")
-    for what, visit, cold, warm, note in rows:
-        print(f"{what:<{width}}  {cell(visit)}  {cell(cold)}  {cell(warm)}  {note}")
+    print(
+        f"{'what':<{width}}  {'first visit s':>13}  {'cold s':>13}  {'warm median s':>13}  {'after upload s':>14}  note"
+    )
+    for what, visit, cold, warm, after, note in rows:
+        print(f"{what:<{width}}  {cell(visit)}  {cell(cold)}  {cell(warm)}  {cell(after):>14}  {note}")
 
 
 def main() -> None:
@@ -241,7 +284,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kpi-bench-dashboard-") as folder:
         db = Path(folder) / "bench.duckdb"
         start = time.perf_counter()
-        what = build_sample(db) if args.sample else build_generated(db, args.milestones)
+        what, upload = build_sample(db) if args.sample else build_generated(db, args.milestones)
         print(f"{what}; database built in {time.perf_counter() - start:.1f} s")
 
         with Store.open(db) as store:
@@ -249,28 +292,30 @@ def main() -> None:
             loaded = median_seconds(store.load_portfolio, repeat=args.repeat)
         quiet_bare_mode()
         floor_first, floor_warm = measure_floor(args.repeat)
-        first, pages = measure_pages(db, args.repeat)
+        first, pages = measure_pages(db, args.repeat, upload)
 
         rows: list[Row] = [
-            ("floor: an empty page (one title)", floor_first, None, floor_warm, "Streamlit's own cost per run"),
-            ("baseline: analyse(store), latest snapshot", None, analysed, None, f"median of {args.repeat}"),
-            ("baseline: store.load_portfolio()", None, loaded, None, f"median of {args.repeat}"),
+            ("floor: an empty page (one title)", floor_first, None, floor_warm, None, "Streamlit's own cost per run"),
+            ("baseline: analyse(store), latest snapshot", None, analysed, None, None, f"median of {args.repeat}"),
+            ("baseline: store.load_portfolio()", None, loaded, None, None, f"median of {args.repeat}"),
             (
                 "app: first run (pulse, fresh process)",
                 first,
+                None,
                 None,
                 None,
                 "imports, Store.open, both snapshots analysed",
             ),
         ]
         rows += [
-            (f"page: {page}", visit, cold, warm, f"the page shows an error: {failure}" if failure else "")
-            for page, visit, cold, warm, failure in pages
+            (f"page: {page}", visit, cold, warm, after, f"the page shows an error: {failure}" if failure else "")
+            for page, visit, cold, warm, after, failure in pages
         ]
         print_rows(rows)
         print(
             "first visit: opened after the pages above it, the snapshot's engine results cached; "
-            "cold: every cached result cleared first (the engine included); warm: median of reruns"
+            "cold: every cached result cleared first (the engine included); warm: median of reruns; "
+            "after upload: first visit once the next week is stored, every page open on the week before"
         )
 
 
