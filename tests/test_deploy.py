@@ -146,6 +146,26 @@ def test_the_image_installs_the_pinned_requirements_and_copies_what_runs() -> No
     assert 'CMD ["python", "-m", "ui.serve"' in dockerfile  # the README's start
 
 
+def test_the_image_compiles_every_python_source_it_copies_before_it_drops_root() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    compiled = re.search(r"^RUN python -m compileall -q (.+)$", dockerfile, re.M)
+    assert compiled is not None
+    copied = {
+        source
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+        # the sample's data folder holds the script that wrote it, which the image never runs
+        if source.endswith(".py") or (not source.startswith("data/") and any((REPO / source).glob("**/*.py")))
+    }
+    assert copied == set(compiled.group(1).split())
+    assert dockerfile.index("compileall") < dockerfile.index("USER ")
+    # what it names compiles (a syntax error would fail the image's build)
+    for source in sorted(copied):
+        for path in [REPO / source] if source.endswith(".py") else sorted((REPO / source).glob("**/*.py")):
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
 def test_the_weekly_job_runs_commands_the_cli_accepts() -> None:
     script = (DEPLOY / "weekly.sh").read_text()
     assert subprocess.run(["sh", "-n", str(DEPLOY / "weekly.sh")], check=False).returncode == 0
