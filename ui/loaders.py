@@ -134,7 +134,7 @@ def snapshots(path: str) -> pl.DataFrame:
     found = _snapshots(path, data_version(path))
     with _older_guard:
         seen, _seen[path] = _seen.get(path), found
-    if seen is not None and seen is not found and seen.height:
+    if seen is not None and seen.height:
         arrived = found.join(seen.select("snapshot_id"), on="snapshot_id", how="anti")
         if arrived.filter(pl.col("as_of") < seen["as_of"].max()).height:
             clear()
@@ -233,6 +233,11 @@ def computed(path: str, snapshot_id: int, settings: SettingsKey) -> EngineResult
     return _computed.get((path, snapshot_id, settings))
 
 
+def computed_of(path: str, snapshot_ids: list[int], settings: SettingsKey) -> dict[int, EngineResult]:
+    """Snapshot id -> :func:`computed` result, for those of ``snapshot_ids`` a cache holds."""
+    return {i: found for i in snapshot_ids if (found := computed(path, i, settings)) is not None}
+
+
 def _keep_computed(
     path: str, snapshot_id: int, settings: SettingsKey, found: EngineResult, generation: int
 ) -> EngineResult:
@@ -258,7 +263,9 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
     if previous_id is not None and before is not None:
         known[previous_id] = before.milestones
     ids = report_snapshot_ids(_store(path), snapshot_id)
-    known |= {i: found.milestones for i in ids if i not in known and (found := computed(path, i, settings)) is not None}
+    known |= {
+        i: found.milestones for i, found in computed_of(path, [i for i in ids if i not in known], settings).items()
+    }
     _read_older(path, [i for i in ids if i not in known], settings)
     for older_id in ids:
         if older_id not in known:
@@ -607,7 +614,7 @@ def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.Dat
     if previous_id is not None and before is not None:
         results[previous_id] = before
     ids = report_snapshot_ids(_store(path), snapshot_id)
-    results |= {i: found for i in ids if i not in results and (found := computed(path, i, settings)) is not None}
+    results |= computed_of(path, [i for i in ids if i not in results], settings)
     _read_older(path, [i for i in ids if i not in results], settings)
     frames = [report_rows(results[i], i) if i in results else snapshot_reports(path, i, settings) for i in ids]
     return pl.concat(frames) if frames else empty_reports()
