@@ -260,9 +260,7 @@ def _commit_week(at: AppTest, as_of: date) -> None:
     assert no_errors(at)
 
 
-def test_an_upload_of_the_newest_week_keeps_the_computed_snapshots_and_a_back_dated_one_does_not(
-    open_app, writable_db
-):
+def test_an_upload_of_the_newest_week_keeps_the_computed_snapshots_and_a_back_dated_one_does_not(open_app, writable_db):
     """Stored snapshots never change: a new week leaves their results cached; a week before the latest
     changes what the later snapshots compare with, so everything is computed again."""
     loaders.clear()
