@@ -311,6 +311,45 @@ def test_dependencies_walk_transitively():
     ]
 
 
+def _walked(edges: list[tuple[str, str, int]], start: str, forward: bool) -> list[tuple[int, str, str, int]]:
+    """The plain breadth-first walk the dependencies view gives: (depth, milestone, via, lag), each milestone once."""
+    seen, frontier, found, depth = {start}, [start], [], 0
+    while frontier:
+        depth += 1
+        step: dict[str, tuple[str, int]] = {}
+        for here, there, lag in (e if forward else (e[1], e[0], e[2]) for e in edges):  # in the edges' order
+            if here in frontier and there not in seen and there not in step:
+                step[there] = (here, lag)
+        seen |= set(step)
+        found += [(depth, there, via, lag) for there, (via, lag) in step.items()]
+        frontier = list(step)
+    return sorted(found)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    pairs=st.lists(st.tuples(st.integers(0, 13), st.integers(0, 13), st.integers(0, 9)), max_size=30),
+    start=st.integers(0, 12),
+)
+def test_dependencies_are_the_breadth_first_walk_of_the_graph(n, pairs, start):
+    """Every milestone up and down once, at its least depth, through the first connection in the file's order.
+
+    Ids 12 and 13 name no milestone: those dependencies are left out. Edges go from a lower
+    to a higher index (a stored schedule has no cycle); duplicates and parallel paths occur.
+    """
+    edges = [(f"M{min(a, b)}", f"M{max(a, b)}", lag) for a, b, lag in pairs if a != b]
+    chain = portfolio(
+        milestones=[milestone(f"M{i}", date(2026, 7, 1)) for i in range(n)],
+        dependencies=[{"predecessor_id": a, "successor_id": b, "lag_days": lag} for a, b, lag in edges],
+    )
+    known = [e for e in edges if int(e[0][1:]) < n and int(e[1][1:]) < n]
+    rows = views.milestone_dependencies(compute(chain), f"M{start}")
+    for direction, forward in (("downstream", True), ("upstream", False)):
+        got = rows.filter(pl.col("direction") == direction).select("depth", "milestone_id", "via", "lag_days").rows()
+        assert sorted(got) == (_walked(known, f"M{start}", forward) if start < n else [])
+
+
 @pytest.mark.parametrize(
     ("milestone_id", "kind", "driver_id", "finish"),
     [

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from kpi_engine.core.money import cents
+from kpi_engine.core.references import positions
 from kpi_engine.core.schema import STATUS_RANK, TABLES
 from kpi_engine.core.text import kpi_value
 from kpi_engine.engine.compute import EngineResult
@@ -990,51 +992,43 @@ def milestone_dependencies(result: EngineResult, milestone_id: str) -> pl.DataFr
         ``direction`` ("upstream" / "downstream"), ``depth`` (1 = direct), ``milestone_id``,
         ``name``, ``project_name``, ``via`` (the milestone it connects through), ``lag_days``
         (of that connection), ``computed_finish``, ``slip_days``, ``computed_status``.
-        Dependencies naming unknown milestones are left out (governance reports them).
+        A milestone reached at one depth through several connections is listed once, through
+        the first of them in the dependencies' order. Dependencies naming unknown milestones
+        are left out (governance reports them).
     """
     milestones = result.milestones
-    known = milestones["milestone_id"].implode()
-    edges = result.portfolio.dependencies.filter(
-        pl.col("predecessor_id").is_in(known) & pl.col("successor_id").is_in(known)
-    ).select("predecessor_id", "successor_id", "lag_days")
-    parts = []
-    for direction, here, there in (
-        ("upstream", "successor_id", "predecessor_id"),
-        ("downstream", "predecessor_id", "successor_id"),
-    ):
-        seen = {milestone_id}
-        frontier = pl.DataFrame({"via": [milestone_id]}, schema={"via": pl.String})
-        depth = 0
-        while frontier.height:
-            depth += 1
-            step = (
-                edges.join(frontier, left_on=here, right_on="via")
-                .select(pl.col(there).alias("milestone_id"), pl.col(here).alias("via"), "lag_days")
-                .filter(~pl.col("milestone_id").is_in(pl.Series(sorted(seen)).implode()))
-                .unique(subset="milestone_id", keep="first", maintain_order=True)
-            )
-            if step.height == 0:
-                break
-            seen.update(step["milestone_id"].to_list())
-            parts.append(
-                step.with_columns(pl.lit(direction).alias("direction"), pl.lit(depth).cast(pl.Int64).alias("depth"))
-            )
-            frontier = step.select(pl.col("milestone_id").alias("via"))
-    schema = {
-        "milestone_id": pl.String,
-        "via": pl.String,
-        "lag_days": pl.Int64,
-        "direction": pl.String,
-        "depth": pl.Int64,
-    }
-    found = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+    dependencies = result.portfolio.dependencies
+    ids = milestones["milestone_id"]
+    predecessor, successor, (start,) = positions(
+        [dependencies["predecessor_id"], dependencies["successor_id"], pl.Series([milestone_id], dtype=pl.String)],
+        ids,
+    )
+    known = np.flatnonzero((predecessor >= 0) & (successor >= 0))
+    walks = [
+        (direction, *_walk(int(start), here[known], there[known], ids.len()))
+        for direction, here, there in (("upstream", successor, predecessor), ("downstream", predecessor, successor))
+    ]
+    reached = np.concatenate([w[1] for w in walks])
+    through = np.concatenate([w[2] for w in walks])
+    edge = known[np.concatenate([w[3] for w in walks])]
+    found = pl.DataFrame(
+        {
+            "direction": np.repeat([w[0] for w in walks], [w[1].size for w in walks]),
+            "depth": np.concatenate([w[4] for w in walks]).astype(np.int64),
+        },
+        schema={"direction": pl.String, "depth": pl.Int64},
+    )
+    columns = milestones.select(
+        "milestone_id", "name", "project_name", "computed_finish", "slip_days", "computed_status"
+    )
     return (
-        found.join(
-            milestones.select(
-                "milestone_id", "name", "project_name", "computed_finish", "slip_days", "computed_status"
-            ),
-            on="milestone_id",
-            how="left",
+        pl.concat(
+            [
+                found,
+                columns[reached],
+                pl.DataFrame({"via": ids.gather(through), "lag_days": dependencies["lag_days"].gather(edge)}),
+            ],
+            how="horizontal",
         )
         .select(
             "direction",
@@ -1050,6 +1044,45 @@ def milestone_dependencies(result: EngineResult, milestone_id: str) -> pl.DataFr
         )
         .sort("direction", "depth", "milestone_id", descending=[True, False, False])
     )
+
+
+def _walk(
+    start: int, here: np.ndarray, there: np.ndarray, nodes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Breadth-first from node ``start`` along the edges ``here[i] -> there[i]`` (row positions).
+
+    Returns each node reached, the node it was reached through, the edge (its index in
+    ``here``) and the depth: every node once, at its least depth, through the first of its
+    edges from the level before. Nothing when ``start`` is -1 (no such node).
+    """
+    none = np.empty(0, dtype=np.int64)
+    if start < 0 or here.size == 0:
+        return none, none, none, none
+    by_here = np.argsort(here, kind="stable")  # each node's edges together, in their own order
+    bounds = np.searchsorted(here[by_here], np.arange(nodes + 1))
+    seen = np.zeros(nodes, dtype=bool)
+    seen[start] = True
+    frontier = np.array([start], dtype=np.int64)
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    while frontier.size:
+        first, last = bounds[frontier], bounds[frontier + 1]
+        counts = last - first
+        if not counts.sum():
+            break
+        # the edges out of the frontier, in their own order
+        at = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        edges = np.sort(by_here[at])
+        fresh = edges[~seen[there[edges]]]
+        targets, firsts = np.unique(there[fresh], return_index=True)
+        if not targets.size:
+            break
+        seen[targets] = True
+        parts.append((fresh[firsts], np.full(targets.size, len(parts) + 1)))
+        frontier = targets
+    if not parts:
+        return none, none, none, none
+    chosen = np.concatenate([p[0] for p in parts])
+    return there[chosen], here[chosen], chosen, np.concatenate([p[1] for p in parts])
 
 
 def finish_driver(result: EngineResult, milestone_id: str) -> dict[str, object]:
