@@ -187,13 +187,14 @@ def result(path: str, snapshot_id: int, settings: SettingsKey) -> EngineResult:
     computed already as the previous one of the snapshot after it is not computed again
     (:func:`computed`). Shared and read-only: never mutate what it returns.
     """
-    found = computed(path, snapshot_id, settings)
-    if found is not None:
-        return found
-    generation = _generation[0]
-    previous = previous_result(path, snapshot_id, settings)
-    found = analyse(_store(path), snapshot_id, settings_of(settings), previous=previous)
-    return _keep_computed(path, snapshot_id, settings, found, generation)
+    return _computed_or(
+        path,
+        snapshot_id,
+        settings,
+        lambda: analyse(
+            _store(path), snapshot_id, settings_of(settings), previous=previous_result(path, snapshot_id, settings)
+        ),
+    )
 
 
 @shared(max_entries=8, show_spinner="Computing the previous snapshot ...")
@@ -207,15 +208,12 @@ def previous_result(path: str, snapshot_id: int, settings: SettingsKey) -> Engin
     previous_id = _store(path).previous_snapshot_id(snapshot_id)
     if previous_id is None:
         return None
-    found = computed(path, previous_id, settings)
-    if found is not None:
-        return found
-    generation = _generation[0]
     try:
-        found = analyse(_store(path), previous_id, settings_of(settings))
+        return _computed_or(
+            path, previous_id, settings, lambda: analyse(_store(path), previous_id, settings_of(settings))
+        )
     except KpiError:  # a snapshot an older version stored and this one cannot compute: no context
         return None
-    return _keep_computed(path, previous_id, settings, found, generation)
 
 
 #: Every snapshot's result with its previous snapshot as context that a cache of
@@ -238,10 +236,18 @@ def computed_of(path: str, snapshot_ids: list[int], settings: SettingsKey) -> di
     return {i: found for i in snapshot_ids if (found := computed(path, i, settings)) is not None}
 
 
-def _keep_computed(
-    path: str, snapshot_id: int, settings: SettingsKey, found: EngineResult, generation: int
+def _computed_or(
+    path: str, snapshot_id: int, settings: SettingsKey, compute: Callable[[], EngineResult]
 ) -> EngineResult:
-    """Make ``found`` (a snapshot's result) known to :func:`computed`, unless :func:`clear` ran since ``generation``."""
+    """A snapshot's :func:`computed` result, else ``compute()``'s, then made known to :func:`computed`.
+
+    Not made known when :func:`clear` ran meanwhile (it may rest on what was forgotten).
+    """
+    found = computed(path, snapshot_id, settings)
+    if found is not None:
+        return found
+    generation = _generation[0]
+    found = compute()
     with _older_guard:
         if generation == _generation[0]:
             _computed[(path, snapshot_id, settings)] = found

@@ -1004,29 +1004,29 @@ def milestone_dependencies(result: EngineResult, milestone_id: str) -> pl.DataFr
         ids,
     )
     known = np.flatnonzero((predecessor >= 0) & (successor >= 0))
-    walks = [
-        (direction, *_walk(int(start), here[known], there[known], ids.len()))
-        for direction, here, there in (("upstream", successor, predecessor), ("downstream", predecessor, successor))
-    ]
-    reached = np.concatenate([w[1] for w in walks])
-    through = np.concatenate([w[2] for w in walks])
-    edge = known[np.concatenate([w[3] for w in walks])]
-    found = pl.DataFrame(
-        {
-            "direction": np.repeat([w[0] for w in walks], [w[1].size for w in walks]),
-            "depth": np.concatenate([w[4] for w in walks]).astype(np.int64),
-        },
-        schema={"direction": pl.String, "depth": pl.Int64},
-    )
+    parts = []
+    for direction, here, there in (("upstream", successor, predecessor), ("downstream", predecessor, successor)):
+        reached, through, edge, depth = _walk(int(start), here[known], there[known], ids.len())
+        parts.append(
+            pl.DataFrame(
+                {
+                    "direction": pl.Series([direction] * reached.size, dtype=pl.String),
+                    "depth": pl.Series(depth, dtype=pl.Int64),
+                    "reached": reached,
+                    "via": ids.gather(through),
+                    "lag_days": dependencies["lag_days"].gather(known[edge]),
+                }
+            )
+        )
+    found = pl.concat(parts)
     columns = milestones.select(
         "milestone_id", "name", "project_name", "computed_finish", "slip_days", "computed_status"
     )
     return (
         pl.concat(
             [
-                found,
-                columns[reached],
-                pl.DataFrame({"via": ids.gather(through), "lag_days": dependencies["lag_days"].gather(edge)}),
+                found.drop("reached"),
+                columns[found["reached"].to_numpy()],
             ],
             how="horizontal",
         )
