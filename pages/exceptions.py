@@ -32,7 +32,12 @@ def pick(column: DeltaGenerator, label: str, name: str) -> tuple[str, ...]:
     if key in st.session_state:
         st.session_state[key] = [v for v in st.session_state[key] if v in choices]
     chosen = column.multiselect(
-        label, list(choices), format_func=choices.get, key=key, placeholder="All", bind="query-params"
+        label,
+        list(choices),
+        format_func=lambda v: choices.get(v, v),
+        key=key,
+        placeholder="All",
+        bind="query-params",
     )
     return tuple(chosen)
 

@@ -15,6 +15,11 @@ st.title("Heatmap")
 st.caption(context.caption(ctx) + " · hover a cell for its figures, click to list its rows, double-click to clear")
 
 
+#: The heatmap's rows and colours, as the choices offer them.
+ROWS: list[views.HeatmapBy] = ["program", "project"]
+MEASURES: list[views.SlipMeasure] = ["max_slip_days", "value_at_risk"]
+
+
 def chosen_cells(event: object, name: str, fields: tuple[str, str]) -> list[tuple[str, str]]:
     """The cells a click selected, as (row label, column label) pairs."""
     picked = (getattr(event, "selection", None) or {}).get(name, []) if event is not None else []
@@ -31,7 +36,7 @@ with slip_tab:
     by = (
         controls.segmented_control(
             "Rows",
-            ["program", "project"],
+            ROWS,
             default="program",
             key="rows",
             format_func=str.capitalize,
@@ -42,7 +47,7 @@ with slip_tab:
     measure = (
         controls.segmented_control(
             "Colour by",
-            ["max_slip_days", "value_at_risk"],
+            MEASURES,
             default="max_slip_days",
             key="colour",
             bind="query-params",

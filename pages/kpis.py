@@ -66,13 +66,13 @@ kpi_id = st.selectbox(
 )
 
 kpi = result.kpi(kpi_id)
-unit = kpi["unit"]  # type: ignore[assignment]
+unit = kpi["unit"]
 in_unit = f" ({fmt.plain(unit)})" if unit else ""
 tile = tiles.filter(tiles["kpi_id"] == kpi_id).row(0, named=True)
 cols = st.columns(4)
 cols[0].metric(
     f"Projected at target date{in_unit}",
-    fmt.kpi_number(kpi["projected"]),  # type: ignore[arg-type]
+    fmt.kpi_number(kpi["projected"]),
     fmt.kpi_delta(tile["change"]),
     delta_color="inverse" if kpi["direction"] == "lower_is_better" else "normal",
     border=True,
@@ -81,13 +81,13 @@ cols[0].metric(
 cols[1].metric(
     f"Target{in_unit}",
     fmt.kpi_number(kpi["target_value"]),
-    border=True,  # type: ignore[arg-type]
+    border=True,
     help=f"By {kpi['target_date']}; "
     + ("lower is better" if kpi["direction"] == "lower_is_better" else "higher is better"),
 )
 cols[2].metric(
     f"Shortfall{in_unit}",
-    fmt.kpi_number(kpi["shortfall"]) if kpi["misses"] else "none",  # type: ignore[arg-type]
+    fmt.kpi_number(kpi["shortfall"]) if kpi["misses"] else "none",
     border=True,
     help="How far the projection misses the target",
 )
@@ -99,7 +99,7 @@ else:
     cols[3].metric(
         f"Latest actual{in_unit}",
         fmt.kpi_number(kpi["actual_value"]),
-        border=True,  # type: ignore[arg-type]
+        border=True,
         help=f"Reported for {kpi['actual_date']}",
     )
 

@@ -73,7 +73,7 @@ kpis = views.pulse_kpis(result.kpis, previous.kpis if previous is not None else 
 
 def kpi_tile(row: dict[str, object]) -> None:
     """One KPI: projected value, change since the previous snapshot, target and shortfall."""
-    unit = row["unit"]  # type: ignore[assignment]
+    unit = row["unit"]
     unit_text = f" {unit}" if unit else ""
     with st.container(border=True):
         # the name wraps over two lines instead of being cut off like a metric label
@@ -83,23 +83,19 @@ def kpi_tile(row: dict[str, object]) -> None:
         )
         st.metric(
             fmt.plain(row["name"]),
-            fmt.kpi_number(row["projected"]),  # type: ignore[arg-type]
-            fmt.kpi_delta(row["change"]),  # type: ignore[arg-type]
+            fmt.kpi_number(row["projected"]),
+            fmt.kpi_delta(row["change"]),
             delta_color="inverse" if row["direction"] == "lower_is_better" else "normal",
             delta_description=since,
             label_visibility="collapsed",
         )
         verdict = "Red" if row["misses"] else "Green"
-        gap = (
-            f"short by {fmt.kpi_number(row['shortfall'])}"
-            if row["misses"]  # type: ignore[arg-type]
-            else "meets it"
-        )
+        gap = f"short by {fmt.kpi_number(row['shortfall'])}" if row["misses"] else "meets it"
         st.html(
             f"<div style='font-size:0.85rem;line-height:1.4'>"
             f"{fmt.rag_badge(verdict, 'Misses' if row['misses'] else 'Meets')}&nbsp; target "
-            f"<b>{fmt.kpi_number(row['target_value'])}</b>{fmt.escape(unit_text)} "  # type: ignore[arg-type]
-            f"by {fmt.day(row['target_date'])}; {gap}</div>"  # type: ignore[arg-type]
+            f"<b>{fmt.kpi_number(row['target_value'])}</b>{fmt.escape(unit_text)} "
+            f"by {fmt.day(row['target_date'])}; {gap}</div>"
         )
 
 

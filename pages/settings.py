@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_engine.core.access import AccessPolicy, Role, roles_from_text
+from kpi_engine.core.access import AccessPolicy, Role, parse_role, roles_from_text
 from kpi_engine.core.errors import KpiError
 from kpi_engine.core.settings import SMTP_SECURITY, Settings
 from kpi_engine.loop.delivery import password_is_set
@@ -201,7 +201,7 @@ with st.form("access_form", border=True):
     saved_access = st.form_submit_button("Save roles", key="acc_save", disabled=not (me.open_mode or me.can_upload))
 if saved_access:
     try:
-        new_policy = AccessPolicy(roles_from_text(lines.splitlines()), default_role)
+        new_policy = AccessPolicy(roles_from_text(lines.splitlines()), parse_role(default_role))
     except KpiError as err:
         errors.show_error(err)
     else:

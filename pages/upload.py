@@ -161,6 +161,7 @@ with st.expander("Column mapping for other layouts", expanded=bool(unknown), ico
     missing = sorted(required - set(columns))
     if missing:
         st.caption("Required columns without a header: " + ", ".join(missing))
+    candidate: ColumnMapping | None
     try:
         candidate = ColumnMapping(table=table, columns=columns, date_order=orders[order_label])
     except Exception as err:

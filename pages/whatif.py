@@ -378,7 +378,7 @@ with saved_col:
         names = dict(zip(ids, saved["name"].to_list(), strict=False))
         if state.get("wi_pick") not in ids:
             state["wi_pick"] = ids[0]
-        pick = st.selectbox("Saved scenario", ids, format_func=names.get, key="wi_pick")
+        pick = st.selectbox("Saved scenario", ids, format_func=lambda i: names.get(i, str(i)), key="wi_pick")
         row = st.container(horizontal=True, gap="small")
         row.button(
             "Open",
@@ -403,17 +403,17 @@ with saved_col:
             )
 
 st.subheader("Compare scenarios")
-options = ([whatif.CURRENT] if not current.is_empty else []) + saved["scenario_id"].to_list()
+comparable = ([whatif.CURRENT] if not current.is_empty else []) + saved["scenario_id"].to_list()
 labels = {
     whatif.CURRENT: "The scenario being edited",
     **dict(zip(saved["scenario_id"].to_list(), saved["name"].to_list(), strict=False)),
 }
 if "wi_compare" in state:
-    state["wi_compare"] = [o for o in state["wi_compare"] if o in options]
+    state["wi_compare"] = [o for o in state["wi_compare"] if o in comparable]
 compare = st.multiselect(
     "Scenarios to compare (2 to 4)",
-    options,
-    format_func=labels.get,
+    comparable,
+    format_func=lambda o: labels.get(o, str(o)),
     max_selections=4,
     key="wi_compare",
     placeholder="Pick two to four scenarios",
@@ -509,7 +509,8 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
         errors.show_error(err)
 
     if sim is not None:
-        shown = state[whatif.SIMULATION]
+        # the run shown: snapshot, scenario, runs, seed and workaround override
+        shown_at, shown_draft, shown_runs, shown_seed, shown_override = state[whatif.SIMULATION]
         result = sim.result
         var = result.value_at_risk
         st.caption(f"{result.runs:,} runs, seed {result.seed}. {sim.caption}")
@@ -550,7 +551,8 @@ with st.expander("Monte Carlo: how likely are these dates, KPIs and value at ris
                     format_func=lambda k: f"{kpi_names[k]} ({k}): meets its target in {kpi_meet[k]:.0%} of runs",
                     help="Least likely to meet its target first",
                 )
-                export.chart(whatif.fan_spec(*shown, kpi_id), f"Monte Carlo {kpi_names[kpi_id]}", key="wi_fan")
+                fan = whatif.fan_spec(shown_at, shown_draft, shown_runs, shown_seed, shown_override, kpi_id)
+                export.chart(fan, f"Monte Carlo {kpi_names[kpi_id]}", key="wi_fan")
         with right:
             export.chart(sim.histogram_chart, "Monte Carlo value at risk", key="wi_histogram")
         st.markdown("**KPIs: chance of meeting the target**")

@@ -37,7 +37,9 @@ def current() -> Access | None:
     if chosen is None:
         return access_for(None, loaders.access_policy(loaders.db_path()), sign_in_configured=False)
     email = st.user.get("email") if st.user.get("is_logged_in", False) else None
-    return access_for(email, loaders.access_policy(loaders.db_path()), sign_in_configured=True)
+    return access_for(
+        email if isinstance(email, str) else None, loaders.access_policy(loaders.db_path()), sign_in_configured=True
+    )
 
 
 def sidebar() -> Access:

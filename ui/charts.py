@@ -13,7 +13,11 @@ import altair as alt
 import polars as pl
 
 from kpi_engine.core.rag import RAG_COLOURS, RAG_ORDER, rag_text_colour
+from kpi_engine.engine import views
 from ui import format as fmt
+
+#: A chart of layers (altair types ``alt.layer`` and ``+`` as giving either).
+Layered = alt.LayerChart | alt.FacetChart
 
 SERIES_COLOURS = {"Actual": "#263238", "Projected": "#1565C0", "Baseline plan": "#90A4AE"}
 FONT = 13
@@ -52,7 +56,7 @@ def _wrap(text: str, width: int, lines: int) -> str:
 # --------------------------------------------------------------------------- causal chain
 
 
-def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
+def causal_chain(chain: pl.DataFrame) -> Layered:
     """Boxes joined by arrows: cause -> milestone -> project -> KPI -> objective.
 
     ``chain`` comes from :func:`kpi_engine.engine.views.causal_chain`.
@@ -145,7 +149,7 @@ def causal_chain(chain: pl.DataFrame) -> alt.LayerChart:
 # --------------------------------------------------------------------------- drill-down
 
 
-def slip_history(history: pl.DataFrame, title: str) -> alt.LayerChart:
+def slip_history(history: pl.DataFrame, title: str) -> Layered:
     """A milestone's computed finish in each snapshot against its baseline finish."""
     points = history.with_columns(pl.col("computed_finish").alias("finish"))
     axis = alt.Axis(format="%d %b", tickCount="week", labelOverlap=True)
@@ -168,8 +172,6 @@ def slip_history(history: pl.DataFrame, title: str) -> alt.LayerChart:
 
 # --------------------------------------------------------------------------- heatmaps
 
-SlipMeasure = Literal["max_slip_days", "value_at_risk"]
-
 _MEASURE_TITLES = {"max_slip_days": "Worst slip (days)", "value_at_risk": "Value at risk"}
 
 
@@ -179,8 +181,8 @@ def _row_order(ranked: bool) -> alt.EncodingSortField | str:
 
 
 def slip_heatmap(
-    cells: pl.DataFrame, measure: SlipMeasure, group_title: str, currency: str, ranked: bool = False
-) -> alt.LayerChart:
+    cells: pl.DataFrame, measure: views.SlipMeasure, group_title: str, currency: str, ranked: bool = False
+) -> Layered:
     """Group x month-due cells coloured by worst slip or value at risk; click selects cells.
 
     ``cells`` comes from :func:`kpi_engine.engine.views.slip_heatmap`, or its first groups from
@@ -189,8 +191,8 @@ def slip_heatmap(
     ``group`` and ``month``.
     """
     pick = alt.selection_point(name="cell", fields=["group", "month"], on="click", clear="dblclick")
-    scheme = "reds" if measure == "max_slip_days" else "orangered"
-    top = max(float(cells[measure].max() or 0.0), 1.0) if cells.height else 1.0
+    scheme: Literal["reds", "orangered"] = "reds" if measure == "max_slip_days" else "orangered"
+    top = max(float(cells.select(pl.col(measure).max().fill_null(0.0)).item()), 1.0) if cells.height else 1.0
     money_format = ",.0f"
     base = alt.Chart(cells).encode(
         x=alt.X("month:O", title="Month due (baseline finish)", axis=alt.Axis(labelAngle=0)),
@@ -236,7 +238,7 @@ def slip_heatmap(
     return alt.layer(rects, labels).properties(height=height, title=alt.TitleParams(title, anchor="start"))
 
 
-def kpi_program_heatmap(cells: pl.DataFrame, currency: str, ranked: bool = False) -> alt.LayerChart:
+def kpi_program_heatmap(cells: pl.DataFrame, currency: str, ranked: bool = False) -> Layered:
     """KPI x program cells coloured by the share of planned KPI movement the slips lose.
 
     ``cells`` comes from :func:`kpi_engine.engine.views.kpi_program_impact`, or its first KPIs
@@ -286,9 +288,7 @@ def kpi_program_heatmap(cells: pl.DataFrame, currency: str, ranked: bool = False
 # --------------------------------------------------------------------------- KPI trajectory
 
 
-def kpi_trajectory(
-    trajectory: pl.DataFrame, kpi: dict[str, object], drivers: pl.DataFrame, as_of: date
-) -> alt.LayerChart:
+def kpi_trajectory(trajectory: pl.DataFrame, kpi: dict[str, object], drivers: pl.DataFrame, as_of: date) -> Layered:
     """Actuals, the projected path and the baseline plan's path to the target, with the
     milestones that drive the KPI marked at their computed finish (coloured by status).
 
@@ -432,7 +432,7 @@ def value_at_risk_by(frame: pl.DataFrame, group: str, currency: str) -> alt.Char
     )
 
 
-def best_net_frontier(frontier: pl.DataFrame, budget: float, currency: str) -> alt.LayerChart:
+def best_net_frontier(frontier: pl.DataFrame, budget: float, currency: str) -> Layered:
     """Best total net value of workarounds against the budget (a step line), the current budget marked.
 
     ``frontier`` holds ``budget, total_net`` (:attr:`kpi_engine.whatif.optimize.Optimum.frontier`,

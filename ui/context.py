@@ -127,7 +127,7 @@ def current() -> Context | None:
     previous = ids[position - 1] if position > 0 else None
     return Context(
         path=path,
-        snapshot_id=int(chosen),
+        snapshot_id=int(ids[position]),
         as_of=dates[position],
         previous_id=previous,
         previous_as_of=dates[position - 1] if position > 0 else None,

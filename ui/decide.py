@@ -73,13 +73,13 @@ def _decider(item: dict[str, Any], key: str) -> tuple[str | None, str | None]:
     snapshot = loaders.snapshots(path)["snapshot_id"].to_list()[-1]
     people = loaders.loop(path, snapshot, loaders.settings_key(path)).people
     is_pmo = Role.PMO in me.roles
-    name = person_for_email(people, me.email) or (me.email if is_pmo else None)
-    if name is None:
+    known = person_for_email(people, me.email) or (me.email if is_pmo else None)
+    if known is None:
         return None, (
             f"Your address {me.email} is not in the people sheet, so it is not known whom you decide for; "
             "ask the PMO to add you."
         )
-    return name, decider_problem(item, name, is_pmo=is_pmo)
+    return known, decider_problem(item, known, is_pmo=is_pmo)
 
 
 def form(ctx: Context, item: dict[str, Any], key: str) -> None:

@@ -103,7 +103,10 @@ def _candidate_form(ctx: context.Context, milestone_labels: dict[str, str], adde
         with st.form("bu_new", border=False):
             left, right = st.columns(2)
             left.selectbox(
-                "Milestone", list(milestone_labels), format_func=milestone_labels.get, key="bu_new_milestone"
+                "Milestone",
+                list(milestone_labels),
+                format_func=lambda m: milestone_labels.get(m, m),
+                key="bu_new_milestone",
             )
             right.text_input("Name", key="bu_new_name", placeholder="e.g. Vendor war room")
             a, b, c = st.columns(3)

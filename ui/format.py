@@ -30,18 +30,21 @@ def money(value: float | None, currency: str, compact: bool = False) -> str:
     return f"{value:,.0f} {currency}"
 
 
-def kpi_number(value: float | None, unit: str | None = None) -> str:
-    """Format a KPI value as the engine's sentences do: 2.0179 -> 2.018, 95 -> 95.0."""
-    if value is None:
+def kpi_number(value: object, unit: str | None = None) -> str:
+    """Format a KPI value as the engine's sentences do: 2.0179 -> 2.018, 95 -> 95.0.
+
+    ``value``: a number, or None for no value (``-``), as a KPI row read as a dict holds.
+    """
+    if not isinstance(value, (int, float)):
         return "-"
     size = abs(value)
     text = f"{value:.3f}" if size < 10 else (f"{value:.1f}" if size < 1000 else f"{value:,.0f}")
     return f"{text} {unit}" if unit else text
 
 
-def day(value: date | None, year: bool = True) -> str:
-    """A date for people: ``8 Jun 2026`` (or ``8 Jun``)."""
-    if value is None:
+def day(value: object, year: bool = True) -> str:
+    """A date for people: ``8 Jun 2026`` (or ``8 Jun``); ``-`` for no date."""
+    if not isinstance(value, date):
         return "-"
     return f"{value.day} {value:%b}" + (f" {value:%Y}" if year else "")
 
@@ -258,9 +261,9 @@ def money_delta(change: float | None) -> str | int | None:
     return ("+" if change > 0 else "") + money(change, "", compact=True).strip()
 
 
-def kpi_delta(change: float | None, unit: str | None = None) -> str | int | None:
-    """A metric delta for a KPI value: ``+0.032 USD/mile``; 0 when unchanged."""
-    if change is None:
+def kpi_delta(change: object, unit: str | None = None) -> str | int | None:
+    """A metric delta for a KPI value: ``+0.032 USD/mile``; 0 when unchanged; None for no number."""
+    if not isinstance(change, (int, float)):
         return None
     if abs(change) < 1e-9:
         return 0

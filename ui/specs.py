@@ -45,13 +45,13 @@ def slip_history(at: At, milestone_id: str) -> Spec | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def slip_cells(at: At, by: views.HeatmapBy, measure: charts.SlipMeasure) -> views.HeatmapCells:
+def slip_cells(at: At, by: views.HeatmapBy, measure: views.SlipMeasure) -> views.HeatmapCells:
     """The cells the slip heatmap draws: its first groups by the measure (and how many there are)."""
     return views.top_slip_cells(views.slip_heatmap(_result(at).milestones, by), measure)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def slip_heatmap(at: At, by: views.HeatmapBy, measure: charts.SlipMeasure) -> Spec:
+def slip_heatmap(at: At, by: views.HeatmapBy, measure: views.SlipMeasure) -> Spec:
     """Group x month-due heatmap of slips or value at risk, of the groups :func:`slip_cells` keeps."""
     top = slip_cells(at, by, measure)
     return charts.slip_heatmap(top.cells, measure, by.capitalize(), _currency(at), ranked=top.trimmed).to_dict(

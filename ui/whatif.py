@@ -613,7 +613,7 @@ def _kpi_format(value: str) -> str:
     )
 
 
-def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.LayerChart:
+def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> charts.Layered:
     """One row per KPI the scenario moves: its projection before (grey dot) and after
     (diamond, red when it misses, green when it meets) and its target (black tick).
 
@@ -700,7 +700,7 @@ def kpi_before_after_chart(kpis: pl.DataFrame, of: int | None = None) -> alt.Lay
     )
 
 
-def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> alt.LayerChart:
+def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> charts.Layered:
     """How a scenario changes the value at risk: one bar per milestone and workaround, then the net change.
 
     ``steps`` comes from :func:`kpi_engine.whatif.views.value_at_risk_waterfall`; a scenario
@@ -750,7 +750,7 @@ def waterfall_chart(steps: pl.DataFrame, currency: str, snapshot_total: str) -> 
     )
 
 
-def unchanged_chart(steps: pl.DataFrame, currency: str) -> alt.LayerChart:
+def unchanged_chart(steps: pl.DataFrame, currency: str) -> charts.Layered:
     """The value at risk before and after a scenario that changes none of it: two equal grey bars from zero."""
     # a scale from zero to zero has no ticks (its axis reads "NaN"): give it one to 1 at least
     top = float(steps["end"].max() or 0.0)  # type: ignore[arg-type]
@@ -778,7 +778,7 @@ def unchanged_chart(steps: pl.DataFrame, currency: str) -> alt.LayerChart:
     )
 
 
-def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.LayerChart:
+def comparison_chart(bars: pl.DataFrame, currency: str) -> charts.Layered:
     """Grouped bars of how each of 2-4 scenarios changes the money figures of the snapshot as is.
 
     ``bars`` comes from :func:`kpi_engine.whatif.views.comparison_bars`. The bars show the
@@ -833,7 +833,7 @@ def comparison_chart(bars: pl.DataFrame, currency: str) -> alt.LayerChart:
     )
 
 
-def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> alt.LayerChart:
+def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> charts.Layered:
     """A KPI's simulated path: the P10-P90 band, the median and the target.
 
     ``fan`` comes from :func:`kpi_engine.whatif.views.fan`; ``kpi`` is a row of
@@ -875,7 +875,7 @@ def fan_chart(fan: pl.DataFrame, kpi: dict[str, Any]) -> alt.LayerChart:
     return alt.layer(band, median, rule, rule_text).properties(height=320, title=alt.TitleParams(title, anchor="start"))
 
 
-def histogram_chart(bins: pl.DataFrame, marks: pl.DataFrame, deterministic: float, currency: str) -> alt.LayerChart:
+def histogram_chart(bins: pl.DataFrame, marks: pl.DataFrame, deterministic: float, currency: str) -> charts.Layered:
     """Histogram of the simulated total value at risk with P50 / P80 / P95 and the plan marked.
 
     ``bins`` and ``marks`` come from :func:`kpi_engine.whatif.views.histogram` and

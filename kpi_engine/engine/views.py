@@ -536,6 +536,8 @@ def value_at_risk_by(
 # --------------------------------------------------------------------------- heatmaps
 
 HeatmapBy = Literal["program", "project"]
+#: What colours a slip heatmap's cells.
+SlipMeasure = Literal["max_slip_days", "value_at_risk"]
 
 
 def _group_label(by: HeatmapBy) -> pl.Expr:
@@ -760,7 +762,7 @@ def top_cells(
 
 def top_slip_cells(
     cells: pl.DataFrame,
-    measure: Literal["max_slip_days", "value_at_risk"],
+    measure: SlipMeasure,
     rows: int = HEATMAP_ROWS,
     columns: int = HEATMAP_COLUMNS,
 ) -> HeatmapCells:
