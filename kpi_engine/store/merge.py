@@ -11,7 +11,7 @@ no one can date is rolled back whole, and nothing is stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -21,7 +21,7 @@ import polars as pl
 
 from kpi_engine.core.bounds import EARLIEST_DATE, LATEST_DATE, date_in_range
 from kpi_engine.core.errors import InputError, Problem, UploadRejected
-from kpi_engine.core.schema import KEYS, TABLES, conform
+from kpi_engine.core.schema import KEYS, TABLES, conform, empty_table
 from kpi_engine.store.backends import query_frame, to_arrow
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
 from kpi_engine.store.connection import _now, q, q_list
@@ -200,21 +200,19 @@ def _register_upload(
     named = pl.concat(
         [
             pl.DataFrame(schema={"milestone_id": pl.String}),
-            *(frames[t].select(pl.col(c).alias("milestone_id")) for t, c in _MILESTONE_COLUMN.items() if t in frames),
+            *(
+                frames[t].select(pl.col(c).alias("milestone_id")).join(uploaded_ms, on="milestone_id", how="anti")
+                for t, c in _MILESTONE_COLUMN.items()
+                if t in frames
+            ),
         ]
-    )
-    named = named.unique().join(uploaded_ms, on="milestone_id", how="anti")
-    milestone_project = pl.concat([uploaded_ms, _previous_milestones(cur, previous, "milestone_id", named)])
+    ).unique()
+    # The scope: the projects the upload's projects and milestones rows name, and the project of
+    # each milestone its other rows name. Those are the uploaded milestones' projects, already
+    # among the first, and the previous snapshot's projects of the milestones it did not upload.
     scope_parts = [frames[t].select(pl.col(c).alias("project_id")) for t, c in _PROJECT_COLUMN.items() if t in frames]
-    scope_parts += [
-        frames[t]
-        .select(pl.col(c).alias("milestone_id"))
-        .join(milestone_project, on="milestone_id")
-        .select("project_id")
-        for t, c in _MILESTONE_COLUMN.items()
-        if t in frames
-    ]
-    scope = pl.concat(scope_parts).unique() if scope_parts else pl.DataFrame(schema={"project_id": pl.String})
+    scope_parts.append(_previous_milestones(cur, previous, "milestone_id", named).select("project_id"))
+    scope = pl.concat(scope_parts).unique()
     scope_milestones = uploaded_ms.join(scope, on="project_id", how="semi").select("milestone_id")
     if any(t in frames for t in _MILESTONE_COLUMN):
         # and the previous snapshot's milestones of a scope project, but for those the upload moved elsewhere
@@ -426,19 +424,13 @@ def _dangling_warnings(
     removed = dict(removed)
     for table, column, target, target_column, noun in _SOFT_REFERENCES:
         if table in frames:
-            named = _upload_view(table)
+            named = frames[table].select("_file", "_sheet", "_row", column)
             if target in frames:
                 # an id the upload's own rows of the target table hold is in the new snapshot:
-                # only the others are looked up in it (most rows name what came with them)
-                named = (
-                    f"(SELECT * FROM {named} x ANTI JOIN {_upload_view(target)} u "
-                    f"ON u.{q(target_column)} = x.{q(column)})"
-                )
-            rows = cur.execute(
-                f"SELECT x._file, x._sheet, x._row, x.{q(column)} FROM {named} x "
-                f"ANTI JOIN {snapshot_rows(target, 'new')} t ON t.{q(target_column)} = x.{q(column)} ORDER BY 1, 2, 3",
-                {"new": lineage},
-            ).fetchall()
+                # only the others are looked up in it (most rows name what came with them, and
+                # then the new snapshot is not read at all)
+                own = frames[target].select(pl.col(target_column).alias(column))
+                named = named.join(own, on=column, how="anti")
             warnings += [
                 Problem(
                     file,
@@ -447,7 +439,7 @@ def _dangling_warnings(
                     column,
                     f"unknown {noun} '{ref}'; the row is kept and listed as a governance finding until it exists",
                 )
-                for file, sheet, row, ref in rows
+                for file, sheet, row, ref in _unknown_in_new(cur, named, column, target, target_column, lineage)
             ]
         if previous is None or target not in frames:
             continue  # only an upload of the target table can remove what carried rows name
@@ -477,6 +469,32 @@ def _dangling_warnings(
             for ref, count in rows
         ]
     return warnings
+
+
+def _unknown_in_new(
+    cur: duckdb.DuckDBPyConnection,
+    named: pl.DataFrame,
+    column: str,
+    target: str,
+    target_column: str,
+    lineage: list[int],
+) -> list[tuple[str, str, int, str]]:
+    """The uploaded rows of ``named`` (file, sheet, row and ``column``) whose id the new snapshot's ``target`` lacks.
+
+    In file, sheet and row order; ``lineage``: the new snapshot's. Nothing is read when no row is named.
+    """
+    if named.height == 0:
+        return []
+    cur.register("_kpi_named", to_arrow(named))
+    try:
+        rows: list[tuple[str, str, int, str]] = cur.execute(
+            f"SELECT x._file, x._sheet, x._row, x.{q(column)} FROM _kpi_named x "
+            f"ANTI JOIN {snapshot_rows(target, 'new')} t ON t.{q(target_column)} = x.{q(column)} ORDER BY 1, 2, 3",
+            {"new": lineage},
+        ).fetchall()
+    finally:
+        cur.unregister("_kpi_named")
+    return rows
 
 
 def _removed_ids(cur: duckdb.DuckDBPyConnection, target: str, column: str, new_id: int) -> pl.DataFrame:
@@ -596,7 +614,7 @@ def write_snapshot(
         warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new, base, gone, merged.uploaded_from)
         # a consolidated snapshot stored its carried rows too: it is compared whole
         built_on = None if merged.consolidated else base
-        changes = _record_changes(cur, new, previous, built_on, registered, touched=set(frames))
+        changes = _record_changes(cur, new, previous, built_on, registered, frames)
     finally:
         for name in registered:
             cur.unregister(name)
@@ -670,17 +688,23 @@ def _record_changes(
     previous: int | None,
     base: int | None,
     registered: list[str],
-    touched: Collection[str],
+    frames: Mapping[str, pl.DataFrame],
 ) -> pl.DataFrame:
     """Compute what changed since ``previous``, store it and return it.
 
-    ``touched``: the tables the upload stored rows of (the others were carried whole).
+    ``frames``: the tables the upload stored rows of (the others were carried whole), as it
+    stored them.
 
     The frame is registered for the INSERT; its name is added to ``registered`` so that the
     caller unregisters it.
     """
     changes = snapshot_changes(
-        cur, new, previous, built_on_previous=previous is not None and base == previous, touched=touched
+        cur,
+        new,
+        previous,
+        built_on_previous=previous is not None and base == previous,
+        touched=set(frames),
+        stored_milestones=frames.get("milestones", empty_table("milestones")),
     )
     if changes.height:
         cur.register("_kpi_changes", changes.to_arrow())

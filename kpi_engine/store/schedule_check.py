@@ -187,9 +187,12 @@ def _may_move_finishes(
         return views[table] if in_new else rows_removed(table, "new")
 
     carried = {"base": base[1]} if any(t not in frames for t in ("milestones", "tasks")) else {}
-    now_terms = _finish_terms(named, rows("milestones", True), rows("tasks", True))
+    if carried:
+        now_terms = query_frame(cur, _finish_terms(named, rows("milestones", True), rows("tasks", True)), carried)
+    else:
+        now_terms = _uploaded_terms(frames)
     base_terms = _finish_terms(named, rows("milestones", False), rows("tasks", False))
-    now = _own_finishes(query_frame(cur, now_terms, carried), new[2])
+    now = _own_finishes(now_terms, new[2])
     before = _own_finishes(query_frame(cur, base_terms, {"new": new[0], **carried}), base[2])
     days_later = (new[2] - base[2]).days
     both = now.join(before, on="milestone_id", how="left", suffix="_base")
@@ -235,6 +238,21 @@ def _finish_terms(named: str, milestone_rows: str, task_rows: str) -> str:
         "WHERE t.actual_finish IS NULL GROUP BY 1) "
         "SELECT m.*, t.task_finish FROM m LEFT JOIN t ON t.milestone_id = m.milestone_id"
     )
+
+
+def _uploaded_terms(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """What :func:`_finish_terms` reads of the uploaded milestones when the upload brought their tasks too.
+
+    Then every row it reads is the upload's own: taken from its frames, not read back.
+    """
+    open_tasks = (
+        frames["tasks"]
+        .filter(pl.col("actual_finish").is_null())
+        .group_by("milestone_id")
+        .agg(pl.col("forecast_finish").max().alias("task_finish"))
+    )
+    milestones = frames["milestones"].select(SCHEDULE_COLUMNS["milestones"])
+    return milestones.join(open_tasks, on="milestone_id", how="left")
 
 
 def _own_finishes(terms: pl.DataFrame, as_of: date) -> pl.DataFrame:
