@@ -11,11 +11,11 @@ from collections.abc import Collection
 import duckdb
 import polars as pl
 
-from kpi_engine.core.schema import normalise_status
+from kpi_engine.core.schema import empty_table, normalise_status
 from kpi_engine.core.text import fixed, kpi_value, thousands
 from kpi_engine.store.backends import query_frame
 from kpi_engine.store.connection import q_list
-from kpi_engine.store.lineage import lineage_of, removals_table, snapshot_rows
+from kpi_engine.store.lineage import kept_aside, lineage_of, snapshot_rows
 
 #: Kinds of change between two snapshots, in the order they are listed.
 CHANGE_KINDS = (
@@ -67,7 +67,8 @@ def snapshot_changes(
     the caller holds them (the uploaded ones; None: read back).
 
     With ``built_on_previous`` (the new snapshot was built on ``previous``), only the
-    milestones the new snapshot stored or removed can differ, so only those are compared,
+    milestones the new snapshot stored or removed can differ, so only those are compared
+    (the removed ones kept aside by the merge, :func:`~kpi_engine.store.lineage.kept_aside`),
     and KPI actuals and budgets only when they are in ``touched``, the tables the upload
     brought (the others were carried whole).
     """
@@ -90,12 +91,10 @@ def snapshot_changes(
         # the milestones whose ids the new snapshot stored or removed are the rows it stored
         # and the rows of the previous one it removed (ids are unique in a snapshot: a row
         # of the previous one with a stored id was replaced)
-        old = query_frame(
-            cur,
-            f"SELECT {q_list(cols)} FROM milestones m SEMI JOIN (SELECT stored_row FROM "
-            f"{removals_table('milestones')} WHERE snapshot_id = $new) r ON r.stored_row = m.stored_row "
-            "ORDER BY stored_row",
-            {"new": new_id},
+        old = (
+            query_frame(cur, f"SELECT {q_list(cols)} FROM {kept_aside('milestones')} ORDER BY stored_row")
+            if "milestones" in touched
+            else empty_table("milestones").select(cols)
         )
         new = (
             query_frame(

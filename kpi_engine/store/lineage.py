@@ -119,6 +119,31 @@ def rows_gone(table: str, id_column: str, param: str) -> str:
     )
 
 
+#: While an upload is stored, the rows of these tables it removed from its base are kept aside
+#: (a temporary table each, :func:`kept_aside`) with ``stored_row`` and these columns: what
+#: the checks after the merge read of them (the schedule check, the removed milestones, the
+#: changes), instead of each finding them again in every row of the table.
+KEPT_ASIDE = {
+    "milestones": (
+        "milestone_id",
+        "project_id",
+        "name",
+        "baseline_start",
+        "baseline_finish",
+        "forecast_finish",
+        "actual_finish",
+        "reported_status",
+    ),
+    "tasks": ("milestone_id", "forecast_finish", "actual_finish"),
+}
+
+
+def kept_aside(table: str) -> str:
+    """The temporary table holding the rows of ``table`` (of :data:`KEPT_ASIDE`) the upload being stored removed."""
+    assert table in KEPT_ASIDE, table
+    return f"_kpi_removed_{table}"
+
+
 def every_snapshots_rows(table: str, param: str | None = None) -> str:
     """SQL (a parenthesised subquery) for the rows of ``table`` in every snapshot, with the snapshot as ``in_snapshot``.
 

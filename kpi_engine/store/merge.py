@@ -28,7 +28,16 @@ from kpi_engine.store.connection import _now, q, q_list
 from kpi_engine.store.consolidation import chain_is_long, copy_carried_rows
 from kpi_engine.store.file_contents import keep_contents, kept_contents
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
-from kpi_engine.store.lineage import ROW_ID_BASE, add_to_lineage, lineage_of, removals_table, rows_gone, snapshot_rows
+from kpi_engine.store.lineage import (
+    KEPT_ASIDE,
+    ROW_ID_BASE,
+    add_to_lineage,
+    kept_aside,
+    lineage_of,
+    removals_table,
+    rows_gone,
+    snapshot_rows,
+)
 from kpi_engine.store.removals import RemovalsRefused, empty_removals, removed_milestones
 from kpi_engine.store.schedule_check import SCHEDULE_TABLES, check_schedule, moved_bound, record_bound
 
@@ -48,12 +57,6 @@ _MILESTONE_COLUMN = {
     "dependencies": "successor_id",
     "mitigations": "milestone_id",
 }
-#: The new snapshot's milestones outside the upload's scope: a carried row of a table naming
-#: a milestone (tasks, links, ...) is kept only when it names one of these.
-_KEPT_MILESTONES = (
-    f"(SELECT m.milestone_id FROM {snapshot_rows('milestones', 'new_lineage')} m "
-    "ANTI JOIN _kpi_scope_milestones s ON s.milestone_id = m.milestone_id)"
-)
 # _merge_tables writes the new snapshot's milestones before the tables that name them
 assert all(list(TABLES).index("milestones") < list(TABLES).index(t) for t in _MILESTONE_COLUMN)
 #: (table, column, referenced table, referenced column, noun): an unknown id rejects the upload.
@@ -213,16 +216,14 @@ def _register_upload(
     scope_parts = [frames[t].select(pl.col(c).alias("project_id")) for t, c in _PROJECT_COLUMN.items() if t in frames]
     scope_parts.append(_previous_milestones(cur, previous, "milestone_id", named).select("project_id"))
     scope = pl.concat(scope_parts).unique()
-    scope_milestones = uploaded_ms.join(scope, on="project_id", how="semi").select("milestone_id")
-    if any(t in frames for t in _MILESTONE_COLUMN):
-        # and the previous snapshot's milestones of a scope project, but for those the upload moved elsewhere
-        in_scope = _previous_milestones(cur, previous, "project_id", scope)
-        scope_milestones = pl.concat(
-            [scope_milestones, in_scope.join(uploaded_ms, on="milestone_id", how="anti").select("milestone_id")]
-        )
     cur.register("_kpi_scope_projects", scope.to_arrow())
-    cur.register("_kpi_scope_milestones", scope_milestones.to_arrow())
-    return [*registered, "_kpi_scope_projects", "_kpi_scope_milestones"]
+    registered.append("_kpi_scope_projects")
+    if "milestones" in frames or not any(t in frames for t in _MILESTONE_COLUMN):
+        return registered  # the scope's milestones are found among the rows the merge removes (_kept_milestones)
+    # the previous snapshot's milestones of a scope project (the upload brought no milestones)
+    in_scope = _previous_milestones(cur, previous, "project_id", scope).select("milestone_id")
+    cur.register("_kpi_scope_milestones", in_scope.to_arrow())
+    return [*registered, "_kpi_scope_milestones"]
 
 
 #: Which project each milestone belongs to (the upload's scope is worked out from it).
@@ -265,6 +266,30 @@ class _Merged:
     lineage: list[int]
 
 
+def _kept_milestones(milestones_uploaded: bool) -> str:
+    """SQL for the new snapshot's milestones outside the upload's scope (once its milestones are stored).
+
+    A carried row of a table naming a milestone (tasks, links, ...) is kept only when it
+    names one of these. The scope's milestones are the uploaded ones of a scope project and
+    the base's of a scope project the upload did not bring again; when the upload brought
+    milestones, the latter are among the rows it removed (kept aside), else they were
+    looked up in the base beforehand (:func:`_register_upload`).
+    """
+    scope_milestones = "_kpi_scope_milestones"
+    if milestones_uploaded:
+        scope_milestones = (
+            f"(SELECT u.milestone_id FROM {_upload_view('milestones')} u "
+            "SEMI JOIN _kpi_scope_projects s ON s.project_id = u.project_id "
+            f"UNION ALL SELECT g.milestone_id FROM {kept_aside('milestones')} g "
+            "SEMI JOIN _kpi_scope_projects s ON s.project_id = g.project_id "
+            f"ANTI JOIN {_upload_view('milestones')} u ON u.milestone_id = g.milestone_id)"
+        )
+    return (
+        f"(SELECT m.milestone_id FROM {snapshot_rows('milestones', 'new_lineage')} m "
+        f"ANTI JOIN {scope_milestones} s ON s.milestone_id = m.milestone_id)"
+    )
+
+
 def _merge_tables(
     cur: duckdb.DuckDBPyConnection,
     frames: dict[str, pl.DataFrame],
@@ -304,17 +329,23 @@ def _merge_tables(
                 # milestones (the new snapshot's, less those in scope): one look-up, not two.
                 # Milestones come before tasks, dependencies and links in TABLES: the new
                 # snapshot's milestones are stored already.
+                kept_milestones = _kept_milestones("milestones" in frames)
                 gone.append(
-                    f"NOT coalesce(p.{q(_MILESTONE_COLUMN[table])} IN (SELECT milestone_id FROM {_KEPT_MILESTONES}), false)"
+                    f"NOT coalesce(p.{q(_MILESTONE_COLUMN[table])} IN (SELECT milestone_id FROM {kept_milestones}), false)"
                 )
+            params = {"base": base_lineage, **({"new_lineage": lineage} if table in _MILESTONE_COLUMN else {})}
+            removing = f"SELECT p.stored_row FROM {snapshot_rows(table, 'base')} p WHERE {' OR '.join(gone)}"
+            if table in KEPT_ASIDE:
+                # kept aside with what the checks after the merge read of them
+                cur.execute(
+                    f"CREATE TEMP TABLE {kept_aside(table)} AS SELECT p.stored_row, {q_list(KEPT_ASIDE[table])} "
+                    f"FROM {snapshot_rows(table, 'base')} p WHERE {' OR '.join(gone)}",
+                    params,
+                )
+                removing = f"SELECT stored_row FROM {kept_aside(table)}"
             removed = cur.execute(
-                f"INSERT INTO {removals_table(table)} SELECT $new, p.stored_row FROM {snapshot_rows(table, 'base')} p "
-                f"WHERE {' OR '.join(gone)}",
-                {
-                    "new": new_id,
-                    "base": base_lineage,
-                    **({"new_lineage": lineage} if table in _MILESTONE_COLUMN else {}),
-                },
+                f"INSERT INTO {removals_table(table)} SELECT $new, r.stored_row FROM ({removing}) r",
+                {"new": new_id, **({} if table in KEPT_ASIDE else params)},
             ).fetchall()[0][0]
             counts[table] -= int(removed)
         if consolidated and base_lineage is not None:
@@ -471,6 +502,16 @@ def _dangling_warnings(
     return warnings
 
 
+def _rows_gone(table: str, column: str) -> str:
+    """SQL (a parenthesised subquery) for the rows kept aside of ``table`` whose id (``column``) the new snapshot lacks.
+
+    The rows the upload removed (:func:`~kpi_engine.store.lineage.kept_aside`) less those
+    whose id it stored again: an id is unique in a snapshot, so a row stored again under the
+    same id replaced the old one, it did not remove it.
+    """
+    return f"(SELECT g.* FROM {kept_aside(table)} g ANTI JOIN {_upload_view(table)} u ON u.{q(column)} = g.{q(column)})"
+
+
 def _unknown_in_new(
     cur: duckdb.DuckDBPyConnection,
     named: pl.DataFrame,
@@ -607,7 +648,11 @@ def write_snapshot(
         rows = merged.counts
         new = (new_id, merged.lineage)
         _check_snapshot(cur, frames, new, as_of, based)
-        removals = removed_milestones(cur, base_lineage, new_id)
+        removals = (
+            removed_milestones(cur, based[1], _rows_gone("milestones", "milestone_id"))
+            if based is not None and "milestones" in frames
+            else empty_removals()
+        )
         if removals.height and base is not None and not (allow_removals or dry_run):
             raise RemovalsRefused(removals, base)
         gone = {"milestones": removals.select(pl.col("milestone_id").alias("id"))}
@@ -615,6 +660,9 @@ def write_snapshot(
         # a consolidated snapshot stored its carried rows too: it is compared whole
         built_on = None if merged.consolidated else base
         changes = _record_changes(cur, new, previous, built_on, registered, frames)
+        for table in KEPT_ASIDE:
+            if base is not None and table in frames:
+                cur.execute(f"DROP TABLE {kept_aside(table)}")
     finally:
         for name in registered:
             cur.unregister(name)

@@ -31,7 +31,7 @@ from kpi_engine.core.schema import TABLES, empty_table
 from kpi_engine.engine.schedule import EPOCH
 from kpi_engine.store.backends import query_frame
 from kpi_engine.store.connection import q_list
-from kpi_engine.store.lineage import rows_removed, snapshot_rows
+from kpi_engine.store.lineage import kept_aside, snapshot_rows
 
 #: The table of bounds: one row per snapshot whose schedule was checked.
 DDL = "CREATE TABLE IF NOT EXISTS schedule_bounds (snapshot_id BIGINT NOT NULL, latest_finish DATE NOT NULL)"
@@ -183,8 +183,8 @@ def _may_move_finishes(
         """The rows of ``table`` to read the named milestones' terms from, in the new snapshot or the base."""
         if table not in frames:
             return snapshot_rows(table, "base")
-        # the base's rows are found by the row ids the upload removed, not by a pass over its milestone ids
-        return views[table] if in_new else rows_removed(table, "new")
+        # the base's rows are among those the upload removed, kept aside by the merge: not found by a pass over the table
+        return views[table] if in_new else kept_aside(table)
 
     carried = {"base": base[1]} if any(t not in frames for t in ("milestones", "tasks")) else {}
     if carried:
@@ -193,7 +193,7 @@ def _may_move_finishes(
         now_terms = _uploaded_terms(frames)
     base_terms = _finish_terms(named, rows("milestones", False), rows("tasks", False))
     now = _own_finishes(now_terms, new[2])
-    before = _own_finishes(query_frame(cur, base_terms, {"new": new[0], **carried}), base[2])
+    before = _own_finishes(query_frame(cur, base_terms, carried), base[2])
     days_later = (new[2] - base[2]).days
     both = now.join(before, on="milestone_id", how="left", suffix="_base")
     moved = both.filter(

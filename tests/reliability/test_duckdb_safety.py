@@ -153,13 +153,19 @@ SQL_FRAGMENTS = {
     "touched",
     "param",
     # merge.py: the rows of the base (snapshot_rows), a quoted milestone column, a row's key
-    # columns (quoted), and the new snapshot's kept milestones (snapshot_rows)
+    # columns (quoted)
     "base_rows",
     "milestone_column",
     "key",
-    "_KEPT_MILESTONES",
     # lineage.py: the lineage table, or the lineages bound to a named parameter
     "lineages",
+    # merge.py: the removed rows of the base (a subquery of snapshot_rows or of a table kept
+    # aside); removals.py: those of the removed milestones (merge.py's _rows_gone)
+    "removing",
+    "gone",
+    # merge.py: the new snapshot's milestones outside the scope, and the scope's (quoted names)
+    "kept_milestones",
+    "scope_milestones",
     # consolidation.py: the removals counted in a chain (quoted tables)
     "counts",
     # schedule_check.py: registered views of the upload and SQL naming only them, and the
@@ -187,6 +193,8 @@ def _allowed(node: ast.expr) -> bool:
             "every_snapshots_rows",
             "rows_gone",
             "rows_removed",
+            "kept_aside",
+            "_rows_gone",
             "removals_table",
             "data_table",
             "q_list",
