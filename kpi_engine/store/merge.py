@@ -219,7 +219,7 @@ def _register_upload(
     cur.register("_kpi_scope_projects", scope.to_arrow())
     registered.append("_kpi_scope_projects")
     if "milestones" in frames or not any(t in frames for t in _MILESTONE_COLUMN):
-        return registered  # the scope's milestones are found among the rows the merge removes (_kept_milestones)
+        return registered  # the scope's milestones are the uploaded ones, or there is no table naming them (_kept_milestones)
     # the previous snapshot's milestones of a scope project (the upload brought no milestones)
     in_scope = _previous_milestones(cur, previous, "project_id", scope).select("milestone_id")
     cur.register("_kpi_scope_milestones", in_scope.to_arrow())
@@ -271,18 +271,16 @@ def _kept_milestones(milestones_uploaded: bool) -> str:
 
     A carried row of a table naming a milestone (tasks, links, ...) is kept only when it
     names one of these. The scope's milestones are the uploaded ones of a scope project and
-    the base's of a scope project the upload did not bring again; when the upload brought
-    milestones, the latter are among the rows it removed (kept aside), else they were
-    looked up in the base beforehand (:func:`_register_upload`).
+    the base's of a scope project. When the upload brought milestones, the latter are all
+    removed by it (a scope project's milestones are replaced), so they are not in the new
+    snapshot anyway: only the uploaded ones count. Otherwise the base's were looked up
+    beforehand (:func:`_register_upload`).
     """
     scope_milestones = "_kpi_scope_milestones"
     if milestones_uploaded:
         scope_milestones = (
             f"(SELECT u.milestone_id FROM {_upload_view('milestones')} u "
-            "SEMI JOIN _kpi_scope_projects s ON s.project_id = u.project_id "
-            f"UNION ALL SELECT g.milestone_id FROM {kept_aside('milestones')} g "
-            "SEMI JOIN _kpi_scope_projects s ON s.project_id = g.project_id "
-            f"ANTI JOIN {_upload_view('milestones')} u ON u.milestone_id = g.milestone_id)"
+            "SEMI JOIN _kpi_scope_projects s ON s.project_id = u.project_id)"
         )
     return (
         f"(SELECT m.milestone_id FROM {snapshot_rows('milestones', 'new_lineage')} m "
