@@ -23,7 +23,11 @@ Measures (medians, in one run because this machine is shared and noisy):
    uploaded forecasts move later by up to the week between the two snapshots, so the
    schedule passes on the base's bound (:mod:`kpi_engine.store.schedule_check`); the same
    projects with forecasts slipping 8-30 days are timed too, as the schedule is then
-   checked whole.
+   checked whole. Two floors in the same rounds say how far the weekly upload can fall:
+   the same rows stored as the first snapshot of an empty file (what storing them costs
+   with no base: the INSERTs, the bytes of the files, the commit) and one plain DuckDB
+   pass over the base's 1M task rows for those the upload names (the least a merge reads
+   of the base; there is no index that would find them without it).
 
 Profile of part 1 (py-spy, ``store.ingest`` of the full upload, 3 runs): 63% the INSERTs of
 the uploaded rows, 12% keeping the files' bytes, 9% the warnings for dangling ids, 6% the
@@ -33,7 +37,20 @@ thread and a frame arrived in one batch (1M task rows 1.15 s; 0.55 s in row-grou
 parameter (a 60 MB file 0.2-0.4 s; 0.12 s as an Arrow view). ``store.ingest`` alone went
 from 3.1 s to 2.1-2.3 s.
 
-Profile of part 3 (``store.ingest`` of the weekly upload timed step by step, 4 runs, medians,
+Profile of part 3, 2026-12-07 evening (statements timed one by one, 5 runs, load average 1-2;
+``store.ingest`` 255 ms in-process): the pass over the base's tasks keeping aside the rows
+it removes 69-75 ms, the commit 51 ms (a 19 MB write-ahead log: the 100k task rows, the
+20k milestone rows and the files' 7 MB), storing the uploaded tasks 26-30 ms and milestones
+11 ms, the pass over the base's milestones 21 ms, the files' bytes 8-9 ms, the base's
+schedule terms (read from the rows kept aside) 9 ms, the references 5 ms, about 30 small
+queries and Polars steps the rest. ``bench_ingest --part csv --scale 1 --repeat 3``: 295.4 /
+1,387.3 ms = 0.21x the full upload's ``store.ingest``; the floors 0.08x (the same rows into
+an empty file, 114.5 ms) and 0.03x (one pass over the base's tasks, 38.2 ms). Before the rows
+were kept aside the checks after the merge found them again in every row of the base: the
+schedule terms 30-39 ms, the removed milestones, the changes and the scope's milestones
+another 20-30 ms (0.24x, 314.5 / 1,294.6 ms, the run before).
+
+Earlier profile of part 3 (``store.ingest`` of the weekly upload timed step by step, 4 runs, medians,
 load average 7-11; about 0.9-1.0 s in all): the merge 0.34 s (of which 0.22 s the removals of
 the tasks: three joins over the base's 1M task rows, for the same key, the milestones in
 scope and the milestones the new snapshot lacks), the schedule check 0.24 s (the named
