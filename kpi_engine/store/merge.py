@@ -331,19 +331,18 @@ def _merge_tables(
                 gone.append(
                     f"NOT coalesce(p.{q(_MILESTONE_COLUMN[table])} IN (SELECT milestone_id FROM {kept_milestones}), false)"
                 )
+            base_rows = f"FROM {snapshot_rows(table, 'base')} p WHERE {' OR '.join(gone)}"
             params = {"base": base_lineage, **({"new_lineage": lineage} if table in _MILESTONE_COLUMN else {})}
-            removing = f"SELECT p.stored_row FROM {snapshot_rows(table, 'base')} p WHERE {' OR '.join(gone)}"
             if table in KEPT_ASIDE:
                 # kept aside with what the checks after the merge read of them
                 cur.execute(
-                    f"CREATE TEMP TABLE {kept_aside(table)} AS SELECT p.stored_row, {q_list(KEPT_ASIDE[table])} "
-                    f"FROM {snapshot_rows(table, 'base')} p WHERE {' OR '.join(gone)}",
+                    f"CREATE TEMP TABLE {kept_aside(table)} AS "
+                    f"SELECT p.stored_row, {q_list(KEPT_ASIDE[table])} {base_rows}",
                     params,
                 )
-                removing = f"SELECT stored_row FROM {kept_aside(table)}"
+                base_rows, params = f"FROM {kept_aside(table)} p", {}
             removed = cur.execute(
-                f"INSERT INTO {removals_table(table)} SELECT $new, r.stored_row FROM ({removing}) r",
-                {"new": new_id, **({} if table in KEPT_ASIDE else params)},
+                f"INSERT INTO {removals_table(table)} SELECT $new, p.stored_row {base_rows}", {"new": new_id, **params}
             ).fetchall()[0][0]
             counts[table] -= int(removed)
         if consolidated and base_lineage is not None:
@@ -500,8 +499,8 @@ def _dangling_warnings(
     return warnings
 
 
-def _rows_gone(table: str, column: str) -> str:
-    """SQL (a parenthesised subquery) for the rows kept aside of ``table`` whose id (``column``) the new snapshot lacks.
+def _removed_for_good(table: str, column: str) -> str:
+    """SQL (a parenthesised subquery) for the rows of ``table`` the upload removed whose id (``column``) is gone for good.
 
     The rows the upload removed (:func:`~kpi_engine.store.lineage.kept_aside`) less those
     whose id it stored again: an id is unique in a snapshot, so a row stored again under the
@@ -647,7 +646,7 @@ def write_snapshot(
         new = (new_id, merged.lineage)
         _check_snapshot(cur, frames, new, as_of, based)
         removals = (
-            removed_milestones(cur, based[1], _rows_gone("milestones", "milestone_id"))
+            removed_milestones(cur, based[1], _removed_for_good("milestones", "milestone_id"))
             if based is not None and "milestones" in frames
             else empty_removals()
         )

@@ -152,16 +152,14 @@ SQL_FRAGMENTS = {
     "order",
     "touched",
     "param",
-    # merge.py: the rows of the base (snapshot_rows), a quoted milestone column, a row's key
+    # merge.py: the rows of the base (snapshot_rows) or those kept aside of them, a quoted milestone column, a row's key
     # columns (quoted)
     "base_rows",
     "milestone_column",
     "key",
     # lineage.py: the lineage table, or the lineages bound to a named parameter
     "lineages",
-    # merge.py: the removed rows of the base (a subquery of snapshot_rows or of a table kept
-    # aside); removals.py: those of the removed milestones (merge.py's _rows_gone)
-    "removing",
+    # removals.py: the rows of the milestones removed for good (merge.py's _removed_for_good)
     "gone",
     # merge.py: the new snapshot's milestones outside the scope, and the scope's (quoted names)
     "kept_milestones",
@@ -194,7 +192,7 @@ def _allowed(node: ast.expr) -> bool:
             "rows_gone",
             "rows_removed",
             "kept_aside",
-            "_rows_gone",
+            "_removed_for_good",
             "removals_table",
             "data_table",
             "q_list",
