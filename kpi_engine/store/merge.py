@@ -182,6 +182,11 @@ def _register_upload(
 ) -> list[str]:
     """Register the uploaded tables and, when rows are carried forward, the upload's scope.
 
+    The scope's projects are registered as ``_kpi_scope_projects``; when the upload brings
+    rows naming milestones but no milestones, the previous snapshot's milestones of those
+    projects as ``_kpi_scope_milestones`` (otherwise the scope's milestones are the
+    uploaded ones, :func:`_kept_milestones`).
+
     ``previous``: the lineage of the snapshot the upload builds on (None: there is none).
     Returns the names registered.
     """
@@ -196,8 +201,7 @@ def _register_upload(
 
     # Milestone -> project: the uploaded milestones win over the previous snapshot's
     # (a milestone may have moved to another project). Only the milestones the upload
-    # names are looked up in the previous snapshot, then the milestones of the projects
-    # in scope.
+    # names and does not bring are looked up in the previous snapshot.
     uploaded_ms = frames.get("milestones", pl.DataFrame(schema=_MILESTONE_PROJECT))
     uploaded_ms = uploaded_ms.select("milestone_id", "project_id")
     named = pl.concat(
