@@ -190,9 +190,7 @@ def measure_floor(repeat: int) -> tuple[float, float]:
 PageFigures = tuple[str, float, float, float, float | None, str | None]
 
 
-def measure_pages(
-    db: Path, repeat: int, upload: Callable[[Store], None] | None = None
-) -> tuple[float, list[PageFigures]]:
+def measure_pages(db: Path, repeat: int, upload: Upload | None = None) -> tuple[float, list[PageFigures]]:
     """Return the app's first run and (page, first visit s, cold s, warm median s, after s, error or None) per page.
 
     First visit: the page opened for the first time in the session, after the pages before
@@ -234,9 +232,7 @@ def measure_pages(
     return first, rows
 
 
-def _after_an_upload(
-    at: Any, errors: _PageErrors, upload: Callable[[Store], None]
-) -> dict[str, tuple[float, str | None]]:
+def _after_an_upload(at: Any, errors: _PageErrors, upload: Upload) -> dict[str, tuple[float, str | None]]:
     """Each page's first visit after a new snapshot arrives, in a session that had every page open on the one before.
 
     Every page runs once more first (the latest snapshot's results cached, as for readers

@@ -254,6 +254,23 @@ def _computed_or(
     return found
 
 
+def _results_at_hand(path: str, snapshot_id: int, settings: SettingsKey, ids: list[int]) -> dict[int, EngineResult]:
+    """Snapshot id -> result, for the snapshots a history of ``ids`` up to ``snapshot_id`` finds computed already.
+
+    The snapshot shown and the one before it (:func:`result`, :func:`previous_result`), and
+    those of ``ids`` a cache holds (:func:`computed_of`). The others are read ahead in one
+    go for :func:`older` (:func:`_read_older`).
+    """
+    results = {snapshot_id: result(path, snapshot_id, settings)}
+    previous_id = _store(path).previous_snapshot_id(snapshot_id)
+    before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
+    if previous_id is not None and before is not None:
+        results[previous_id] = before
+    results |= computed_of(path, [i for i in ids if i not in results], settings)
+    _read_older(path, [i for i in ids if i not in results], settings)
+    return results
+
+
 @shared(max_entries=4, show_spinner="Reading the slip history ...")
 def history(path: str, snapshot_id: int) -> pl.DataFrame:
     """Return every milestone's computed finish in every snapshot up to ``snapshot_id``.
@@ -263,16 +280,8 @@ def history(path: str, snapshot_id: int) -> pl.DataFrame:
     does not depend on the settings); only older snapshots are scheduled here.
     """
     settings = settings_key(path)
-    known = {snapshot_id: result(path, snapshot_id, settings).milestones}
-    previous_id = _store(path).previous_snapshot_id(snapshot_id)
-    before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
-    if previous_id is not None and before is not None:
-        known[previous_id] = before.milestones
     ids = report_snapshot_ids(_store(path), snapshot_id)
-    known |= {
-        i: found.milestones for i, found in computed_of(path, [i for i in ids if i not in known], settings).items()
-    }
-    _read_older(path, [i for i in ids if i not in known], settings)
+    known = {i: found.milestones for i, found in _results_at_hand(path, snapshot_id, settings, ids).items()}
     for older_id in ids:
         if older_id not in known:
             try:
@@ -612,16 +621,10 @@ def report_history(path: str, snapshot_id: int, settings: SettingsKey) -> pl.Dat
     """
     from kpi_engine.engine.credibility import empty_reports, report_rows
 
-    # The snapshot shown and the one before it are computed already (watermelons do not depend
-    # on the previous snapshot, so the cached results give the reports a snapshot alone gives).
-    results = {snapshot_id: result(path, snapshot_id, settings)}
-    previous_id = _store(path).previous_snapshot_id(snapshot_id)
-    before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
-    if previous_id is not None and before is not None:
-        results[previous_id] = before
+    # watermelons do not depend on the previous snapshot, so the cached results give the
+    # reports a snapshot alone gives
     ids = report_snapshot_ids(_store(path), snapshot_id)
-    results |= computed_of(path, [i for i in ids if i not in results], settings)
-    _read_older(path, [i for i in ids if i not in results], settings)
+    results = _results_at_hand(path, snapshot_id, settings, ids)
     frames = [report_rows(results[i], i) if i in results else snapshot_reports(path, i, settings) for i in ids]
     return pl.concat(frames) if frames else empty_reports()
 

@@ -58,13 +58,13 @@ def snapshot_changes(
     previous: int | None,
     built_on_previous: bool,
     touched: Collection[str],
-    stored_milestones: pl.DataFrame | None = None,
+    stored_milestones: pl.DataFrame,
 ) -> pl.DataFrame:
     """What changed in milestones, KPI actuals and budgets between the previous snapshot and the new one.
 
     ``stored``: the new snapshot's id and lineage (:func:`~kpi_engine.store.lineage.lineage_of`).
-    ``stored_milestones``: the milestone rows the new snapshot stored, in their order, when
-    the caller holds them (the uploaded ones; None: read back).
+    ``stored_milestones``: the milestone rows the new snapshot stored (the uploaded ones), in
+    their order.
 
     With ``built_on_previous`` (the new snapshot was built on ``previous``), only the
     milestones the new snapshot stored or removed can differ, so only those are compared
@@ -96,15 +96,7 @@ def snapshot_changes(
             if "milestones" in touched
             else empty_table("milestones").select(cols)
         )
-        new = (
-            query_frame(
-                cur,
-                f"SELECT {q_list(cols)} FROM milestones WHERE snapshot_id = $new ORDER BY stored_row",
-                {"new": new_id},
-            )
-            if stored_milestones is None
-            else stored_milestones.select(cols)
-        )
+        new = stored_milestones.select(cols)
     else:
         old, new = (
             query_frame(

@@ -91,34 +91,6 @@ def lineages_of(cur: duckdb.DuckDBPyConnection, snapshot_ids: Collection[int]) -
     return lineages
 
 
-def rows_removed(table: str, param: str) -> str:
-    """SQL (a parenthesised subquery) for the rows of ``table`` the snapshot bound to ``$param`` removed from its base.
-
-    Every row of the base that an uploaded row replaced is one of them: found by row id,
-    without a pass over the base's ids.
-    """
-    assert param.isidentifier(), param
-    return (
-        f"(SELECT t.* FROM {q(table)} t "
-        f"SEMI JOIN (SELECT stored_row FROM {removals_table(table)} WHERE snapshot_id = ${param}) r "
-        "ON r.stored_row = t.stored_row)"
-    )
-
-
-def rows_gone(table: str, id_column: str, param: str) -> str:
-    """SQL (a parenthesised subquery) for the rows of ``table`` whose id the snapshot bound to ``$param`` no longer holds.
-
-    They are the rows of its base it removed (:func:`rows_removed`), less those whose
-    ``id_column`` it stored again (an id is unique in a snapshot: a row stored again under
-    the same id replaced the old one, it did not remove it).
-    """
-    return (
-        f"(SELECT t.* FROM {rows_removed(table, param)} t "
-        f"ANTI JOIN (SELECT {q(id_column)} FROM {q(table)} WHERE snapshot_id = ${param}) again "
-        f"ON again.{q(id_column)} = t.{q(id_column)})"
-    )
-
-
 #: While an upload is stored, the rows of these tables it removed from its base are kept aside
 #: (a temporary table each, :func:`kept_aside`) with ``stored_row`` and these columns: what
 #: the checks after the merge read of them (the schedule check, the removed milestones, the

@@ -35,7 +35,6 @@ from kpi_engine.store.lineage import (
     kept_aside,
     lineage_of,
     removals_table,
-    rows_gone,
     snapshot_rows,
 )
 from kpi_engine.store.removals import RemovalsRefused, empty_removals, removed_milestones
@@ -268,6 +267,9 @@ class _Merged:
     consolidated: bool
     #: The new snapshot's lineage (:func:`~kpi_engine.store.lineage.lineage_of`).
     lineage: list[int]
+    #: The tables whose rows the upload removed from its base are kept aside
+    #: (:func:`~kpi_engine.store.lineage.kept_aside`) until the caller drops them.
+    kept_aside: tuple[str, ...] = ()
 
 
 def _kept_milestones(milestones_uploaded: bool) -> str:
@@ -309,6 +311,7 @@ def _merge_tables(
     consolidated = base_lineage is not None and chain_is_long(cur, base_lineage, counts)
     lineage = add_to_lineage(cur, new_id, None if consolidated else base_lineage)
     uploaded_from = dict.fromkeys(TABLES, new_id * ROW_ID_BASE)
+    kept: list[str] = []
     for table, columns in TABLES.items():
         if table in frames and base is not None:
             # A base row is removed when an uploaded row has its key, when it is of a project in
@@ -344,6 +347,7 @@ def _merge_tables(
                     f"SELECT p.stored_row, {q_list(KEPT_ASIDE[table])} {base_rows}",
                     params,
                 )
+                kept.append(table)
                 base_rows, params = f"FROM {kept_aside(table)} p", {}
             removed = cur.execute(
                 f"INSERT INTO {removals_table(table)} SELECT $new, p.stored_row {base_rows}", {"new": new_id, **params}
@@ -361,7 +365,7 @@ def _merge_tables(
             {"new": new_id, "first": uploaded_from[table]},
         ).fetchall()[0][0]
         counts[table] += int(added)
-    return _Merged(counts, uploaded_from, consolidated, lineage)
+    return _Merged(counts, uploaded_from, consolidated, lineage, tuple(kept))
 
 
 def _reference_problems(
@@ -447,13 +451,13 @@ def _dangling_warnings(
     Uploaded rows are named by file, sheet and row. Carried-forward rows are reported
     only when this upload removed what they name (older dangling ids were reported when
     they arrived), once per id. ``removed``: target table -> the ids (``id``) of it the
-    upload removed, where the caller knows them already; the others are looked up.
+    upload removed for good. Only milestones can be (a scope project's milestones the upload
+    does not bring again); KPIs are replaced by id, never removed, so none of theirs is.
     ``uploaded_from``: table -> the first row id of the upload's rows; the rows below it
     are carried (:class:`_Merged`). ``new``: the new snapshot's id and lineage.
     """
-    new_id, lineage = new
+    lineage = new[1]
     warnings: list[Problem] = []
-    removed = dict(removed)
     for table, column, target, target_column, noun in _SOFT_REFERENCES:
         if table in frames:
             named = frames[table].select("_file", "_sheet", "_row", column)
@@ -473,10 +477,8 @@ def _dangling_warnings(
                 )
                 for file, sheet, row, ref in _unknown_in_new(cur, named, column, target, target_column, lineage)
             ]
-        if previous is None or target not in frames:
-            continue  # only an upload of the target table can remove what carried rows name
-        if target not in removed:
-            removed[target] = _removed_ids(cur, target, target_column, new_id)
+        if previous is None or target not in removed:
+            continue  # only an upload of milestones can remove what carried rows name
         if removed[target].height == 0:
             continue  # the upload removed none of them: no carried row lost what it names
         cur.register("_kpi_removed_ids", removed[target].to_arrow())
@@ -537,13 +539,6 @@ def _unknown_in_new(
     finally:
         cur.unregister("_kpi_named")
     return rows
-
-
-def _removed_ids(cur: duckdb.DuckDBPyConnection, target: str, column: str, new_id: int) -> pl.DataFrame:
-    """The ids (as ``id``) the base held in ``target`` and snapshot ``new_id`` lacks (:func:`rows_gone`)."""
-    return query_frame(
-        cur, f"SELECT DISTINCT t.{q(column)} AS id FROM {rows_gone(target, column, 'new')} t", {"new": new_id}
-    )
 
 
 def _row_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, int]:
@@ -651,7 +646,7 @@ def write_snapshot(
         _check_snapshot(cur, frames, new, as_of, based)
         removals = (
             removed_milestones(cur, based[1], _removed_for_good("milestones", "milestone_id"))
-            if based is not None and "milestones" in frames
+            if based is not None and "milestones" in merged.kept_aside
             else empty_removals()
         )
         if removals.height and base is not None and not (allow_removals or dry_run):
@@ -661,9 +656,8 @@ def write_snapshot(
         # a consolidated snapshot stored its carried rows too: it is compared whole
         built_on = None if merged.consolidated else base
         changes = _record_changes(cur, new, previous, built_on, registered, frames)
-        for table in KEPT_ASIDE:
-            if base is not None and table in frames:
-                cur.execute(f"DROP TABLE {kept_aside(table)}")
+        for table in merged.kept_aside:
+            cur.execute(f"DROP TABLE {kept_aside(table)}")
     finally:
         for name in registered:
             cur.unregister(name)

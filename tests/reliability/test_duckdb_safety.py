@@ -189,8 +189,6 @@ def _allowed(node: ast.expr) -> bool:
             "_upload_view",
             "snapshot_rows",
             "every_snapshots_rows",
-            "rows_gone",
-            "rows_removed",
             "kept_aside",
             "_removed_for_good",
             "removals_table",
