@@ -300,25 +300,55 @@ def _dense(values: np.ndarray) -> tuple[np.ndarray, int]:
     return at.astype(np.int64, copy=False), max(distinct.size, 1)
 
 
+def _money_ranks(value: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense ranks of amounts that sort them descending (NaN first; 0.0 and -0.0 equal), and their span.
+
+    Most rows of an exception list put no money at risk: only the other amounts are sorted.
+    """
+    zero = value == 0.0
+    distinct, at = np.unique(value[~zero], return_inverse=True)  # ascending, NaN last
+    has_zero = bool(zero.any())
+    at_zero = int(np.searchsorted(distinct, 0.0))  # where 0 falls among them
+    ascending = np.full(value.size, at_zero, dtype=np.int64)
+    ascending[~zero] = at + (has_zero & (at >= at_zero))
+    span = max(distinct.size + has_zero, 1)
+    return span - 1 - ascending, span
+
+
+def _reranked(current: np.ndarray, rows: np.ndarray, low: int) -> tuple[np.ndarray, np.ndarray]:
+    """Replace unique packed keys by their ranks, by one sort; return the ranks and the row of each rank.
+
+    The lowest bits of each key (``key & (low - 1)``, ``low`` a power of two) are a rank of
+    the keys below them, ``rows`` the row of each such rank.
+    """
+    rows = rows[np.sort(current) & (low - 1)]
+    ranks = np.empty(rows.size, dtype=np.int64)
+    ranks[rows] = np.arange(rows.size, dtype=np.int64)
+    return ranks, rows
+
+
 def _order(value: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
     """Stable order by ``value`` descending (NaN first), then by the integer keys ascending.
 
-    Each key is ``(values, span)`` with values in ``0 .. span - 1``. All keys, the value's
-    rank first and each row's position last, are packed into one int64 that is unique per
-    row; when the spans would overflow it, the keys packed so far are replaced by their
-    dense rank. One plain (unstable) sort of unique keys then gives the stable order.
+    Each key is ``(values, span)`` with values in ``0 .. span - 1``. The keys are packed into
+    one int64 from the least significant up: each row's position first (so every packed key
+    is unique and ties keep their order), then the keys from the last, the value's rank on
+    top. When the next key would overflow the int64, the keys packed so far are replaced by
+    their rank, read off one sort. A plain sort of unique integers (no argsort) then gives the
+    order: the lowest bits of each sorted key lead back to its row.
     """
-    value_rank, span = _dense(value)  # ascending, NaN last (np.unique): reversed below
-    current = span - 1 - value_rank
-    for values, stated in [*keys, (np.arange(value.size, dtype=np.int64), max(value.size, 1))]:
+    n = 1 << max(value.size - 1, 0).bit_length()  # the rows' span: a power of two, so that a mask finds them
+    current, span = np.arange(value.size, dtype=np.int64), n
+    rows = current.copy()  # the row of each rank in the lowest part of the keys
+    for values, stated in reversed([_money_ranks(value), *keys]):
         width = max(stated, int(values.max(initial=0)) + 1)
         if span * width >= _PACK_LIMIT:
-            current, span = _dense(current)
+            (current, rows), span = _reranked(current, rows, n), n
         if span * width >= _PACK_LIMIT:
             values, width = _dense(values)
-        current = current * width + values
+        current = values * span + current
         span *= width
-    return np.argsort(current)
+    return rows[np.sort(current) & (n - 1)]
 
 
 def _gather(frame: pl.DataFrame, rows: np.ndarray, fields: dict[str, str]) -> list[pl.Series]:

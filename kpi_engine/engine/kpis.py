@@ -98,11 +98,17 @@ def _float_array(values: pl.Series) -> np.ndarray | None:
     return None if array is None or np.isnan(array).any() else array
 
 
-def ramp_array(elapsed: np.ndarray, ramp_days: np.ndarray) -> np.ndarray:
-    """:func:`ramp` on arrays (no missing values): the same shares, element by element."""
+def ramp_array(elapsed: np.ndarray, ramp_days: np.ndarray, no_ramp: np.ndarray | None = None) -> np.ndarray:
+    """:func:`ramp` on arrays (no missing values): the same shares, element by element.
+
+    ``no_ramp``: ``ramp_days <= 0``, when the caller has it already.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.minimum(1.0, elapsed.astype(np.float64) / ramp_days)
-    return np.where(elapsed < 0, 0.0, np.where(ramp_days <= 0, 1.0, share))
+        share = np.true_divide(elapsed, ramp_days, dtype=np.float64)
+    np.minimum(share, 1.0, out=share)
+    share[ramp_days <= 0 if no_ramp is None else no_ramp] = 1.0
+    share[elapsed < 0] = 0.0  # before the KPI's effect starts, whatever the ramp
+    return share
 
 
 def _link_figures_at(
@@ -119,11 +125,11 @@ def _link_figures_at(
     if delta.null_count():
         return None
     baseline, finish, target = baseline_all[m], finish_all[m], target_all[k]
-    impact = np.where(
-        finish > baseline,
-        delta.to_numpy() * (ramp_array(target - baseline, ramp_days) - ramp_array(target - finish, ramp_days)),
-        0.0,
-    )
+    no_ramp = ramp_days <= 0
+    impact = ramp_array(target - baseline, ramp_days, no_ramp)
+    impact -= ramp_array(target - finish, ramp_days, no_ramp)
+    impact *= delta.to_numpy()
+    impact[finish <= baseline] = 0.0
     inside_days = np.maximum(0, np.minimum(finish, target + 1) - np.maximum(baseline, start_all[k]))
     value = links.select(value_lost(pl.col("value_per_week"), pl.lit(pl.Series(inside_days)))).to_series()
     return links.with_columns(pl.Series("kpi_impact", impact), value.alias("value_at_risk"))

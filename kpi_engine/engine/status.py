@@ -61,24 +61,24 @@ def computed_status(
         [_COMPLETE, STATUS_RANK["Red"], STATUS_RANK["Amber"]],
         default=STATUS_RANK["Green"],
     )
-    reported = _normalised(milestones["reported_status"])
+    reported = _reported_codes(milestones["reported_status"])
     # a watermelon reports better than it is: both in the Green-Amber-Red order (Complete and Unknown are not)
-    reported_rank = reported.replace_strict(STATUS_RANK, default=_COMPLETE, return_dtype=pl.Int64).to_numpy()
+    reported_rank = np.minimum(reported, _COMPLETE)
     return milestones.with_columns(
-        _STATUSES.gather(code).alias("computed_status"), reported.alias("reported_status")
+        _STATUSES.gather(code).alias("computed_status"), _REPORTED.gather(reported).alias("reported_status")
     ).with_columns(pl.Series("watermelon", (reported_rank < code) & (code < _COMPLETE)))
 
 
 #: Computed statuses by code: the Green-Amber-Red ranks, then Complete.
 _STATUSES = pl.Series([*sorted(STATUS_RANK, key=STATUS_RANK.__getitem__), "Complete"], dtype=pl.String)
 _COMPLETE = len(STATUS_RANK)
+#: Normalised reported statuses by code: the computed ones, then Unknown.
+_REPORTED = pl.Series([*_STATUSES, "Unknown"], dtype=pl.String)
 
 
-def _normalised(reported: pl.Series) -> pl.Series:
-    """:func:`normalise_status` of each reported status, worked out once per distinct text."""
+def _reported_codes(reported: pl.Series) -> np.ndarray:
+    """The code in :data:`_REPORTED` of each reported status (:func:`normalise_status`), worked out once per distinct text."""
     distinct = reported.unique()
-    return reported.replace_strict(
-        distinct,
-        distinct.to_frame().select(normalise_status(pl.col(reported.name))).to_series(),
-        return_dtype=pl.String,
-    )
+    normalised = distinct.to_frame().select(normalise_status(pl.col(reported.name))).to_series()
+    codes = normalised.replace_strict(_REPORTED, pl.int_range(len(_REPORTED), eager=True), return_dtype=pl.Int64)
+    return reported.replace_strict(distinct, codes, return_dtype=pl.Int64).to_numpy()
