@@ -16,7 +16,7 @@ import polars as pl
 from kpi_engine.core.errors import NotFoundError
 from kpi_engine.core.money import cents_array, round_cents
 from kpi_engine.core.portfolio import Portfolio
-from kpi_engine.core.references import Positions, positions
+from kpi_engine.core.references import Positions, References, positions
 from kpi_engine.core.settings import Settings
 from kpi_engine.engine.escalation import milestone_escalation, pair_escalation_at
 from kpi_engine.engine.exception_list import build_exception_list, with_why
@@ -51,6 +51,9 @@ class EngineResult:
         fields plus context columns, ``new``: not in the previous snapshot's list, and
         a hidden finding position). :attr:`exceptions` is the whole list with sentences;
         :meth:`with_why` writes them for chosen rows only.
+    references
+        The row each id of the portfolio's links, tasks and dependencies names in
+        ``milestones`` and ``kpis`` (resolved once, for drill-downs that walk them).
     """
 
     portfolio: Portfolio
@@ -60,6 +63,7 @@ class EngineResult:
     kpis: pl.DataFrame
     governance: pl.DataFrame
     exception_rows: pl.DataFrame
+    references: References
 
     @cached_property
     def exceptions(self) -> pl.DataFrame:
@@ -200,6 +204,7 @@ def evaluate(
         kpis=kpi_context,
         governance=findings,
         exception_rows=rows,
+        references=refs,
     )
 
 

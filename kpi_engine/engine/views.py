@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from kpi_engine.core.money import cents
-from kpi_engine.core.references import positions
+from kpi_engine.core.references import UNKNOWN
 from kpi_engine.core.schema import STATUS_RANK, TABLES
 from kpi_engine.core.text import kpi_value
 from kpi_engine.engine.compute import EngineResult
@@ -985,6 +985,12 @@ def milestone_slip_history(history: pl.DataFrame, milestone_id: str) -> pl.DataF
     return history.filter(pl.col("milestone_id") == milestone_id).sort("as_of")
 
 
+def _row_of(ids: pl.Series, wanted: str) -> int:
+    """The row of ``wanted`` in ``ids`` (the first, when ids repeat); :data:`UNKNOWN` when absent."""
+    rows = (ids == wanted).fill_null(False).arg_true()
+    return int(rows[0]) if len(rows) else UNKNOWN
+
+
 def milestone_dependencies(result: EngineResult, milestone_id: str) -> pl.DataFrame:
     """Return every milestone upstream and downstream of one milestone, walking level by level.
 
@@ -1001,10 +1007,8 @@ def milestone_dependencies(result: EngineResult, milestone_id: str) -> pl.DataFr
     milestones = result.milestones
     dependencies = result.portfolio.dependencies
     ids = milestones["milestone_id"]
-    predecessor, successor, (start,) = positions(
-        [dependencies["predecessor_id"], dependencies["successor_id"], pl.Series([milestone_id], dtype=pl.String)],
-        ids,
-    )
+    predecessor, successor = result.references.predecessor, result.references.successor
+    start = _row_of(ids, milestone_id)
     known = np.flatnonzero((predecessor >= 0) & (successor >= 0))
     parts = []
     for direction, here, there in (("upstream", successor, predecessor), ("downstream", predecessor, successor)):

@@ -87,6 +87,7 @@ def complete_result(base: EngineResult, reached: Reached, rows: BaseRows) -> Eng
         kpis=kpis,
         governance=base.governance,
         exception_rows=_exception_rows(base, milestones[reached.rows], kpis, reached, rows),
+        references=base.references,  # a scenario moves finishes, not ids
     )
 
 
