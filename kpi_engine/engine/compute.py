@@ -336,7 +336,7 @@ def governance_escalation(
             project.select(pl.when(is_project).then(pl.col("project_name")).alias("project_name")).to_series(),
         ]
     else:
-        none = pl.Series([None] * findings.height, dtype=pl.String)
+        none = pl.repeat(None, findings.height, dtype=pl.String, eager=True)
         project_columns = [none.alias("project_id"), none.alias("project_name")]
     m, k = rows
     owners = (
