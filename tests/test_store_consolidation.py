@@ -6,6 +6,7 @@ with the same changes, warnings and removals (kpi_engine/store/consolidation.py)
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,3 +123,38 @@ def test_an_upload_built_on_an_older_snapshot_folds_its_own_branch_only(tmp_path
                 for table, frame in store.load_portfolio(sid).tables().items():
                     assert_frame_equal(frame, never.load_portfolio(sid).tables()[table])
                 assert_frame_equal(store.changes(sid), never.changes(sid))
+
+
+def _kept_dead_rows(store: Store, snapshot_id: int) -> int | None:
+    counts = json.loads(store._rows("SELECT row_counts FROM snapshots WHERE snapshot_id = ?", [snapshot_id])[0][0])
+    return counts.get(consolidation.DEAD_ROWS_KEY)
+
+
+def _counted_dead_rows(store: Store, lineage: list[int]) -> int:
+    """The rows the chain removed in milestones and tasks, counted in the removals tables."""
+    ids = ", ".join(str(int(i)) for i in lineage)
+    return sum(
+        store._rows(f'SELECT count(*) FROM "{table}_removals" WHERE snapshot_id IN ({ids})')[0][0]
+        for table in ("milestones", "tasks")
+    )
+
+
+def test_each_snapshot_keeps_its_chains_dead_rows_and_one_stored_without_them_is_counted(store_url):
+    with Store.open(store_url) as store:
+        store_weeks(store, 3)
+        for sid, lineage in chains(store).items():
+            assert _kept_dead_rows(store, sid) == _counted_dead_rows(store, lineage)
+        assert _kept_dead_rows(store, 3) == 6  # two weekly uploads of 3 replaced rows each
+        # a store written before the count was kept: the next upload counts the chain itself
+        for sid, text in store._rows("SELECT snapshot_id, row_counts FROM snapshots"):
+            counts = {k: v for k, v in json.loads(text).items() if k != consolidation.DEAD_ROWS_KEY}
+            store._write(
+                lambda cur, sid=sid, counts=counts: cur.execute(
+                    "UPDATE snapshots SET row_counts = ? WHERE snapshot_id = ?", [json.dumps(counts), sid]
+                ),
+                ordered=False,
+            )
+        assert _kept_dead_rows(store, 3) is None
+        store.ingest(week_upload(4), WEEK_1 + timedelta(weeks=3))
+        assert chains(store)[4] == [4]  # folded, as when the count is kept (see the test above)
+        assert _kept_dead_rows(store, 4) == _counted_dead_rows(store, [4]) == 3

@@ -30,27 +30,47 @@ DEAD_ROWS_PER_LIVE_ROW = 1.0
 _MEASURED = ("milestones", "tasks")
 
 
-def chain_is_long(cur: duckdb.DuckDBPyConnection, base: list[int], live: Mapping[str, int]) -> bool:
-    """Whether an upload built on snapshot ``base`` should store all its rows itself.
+#: Key of a snapshot's ``row_counts`` (JSON) holding the dead rows of its chain in the
+#: tables :data:`_MEASURED` (what :func:`dead_rows` counts), so that the next upload does
+#: not count them again. Snapshots stored before it was kept lack it.
+DEAD_ROWS_KEY = "dead_rows_in_chain"
+
+
+def dead_rows(cur: duckdb.DuckDBPyConnection, lineage: list[int]) -> int:
+    """The rows the snapshots of ``lineage`` removed, in milestones and tasks, counted."""
+    counts = " + ".join(
+        f"(SELECT count(*) FROM {removals_table(t)} r WHERE r.snapshot_id IN (SELECT unnest($lineage)))"
+        for t in _MEASURED
+    )
+    return int(cur.execute(f"SELECT {counts}", {"lineage": lineage}).fetchall()[0][0])
+
+
+def chain_is_long(dead: int, live: Mapping[str, int]) -> bool:
+    """Whether an upload built on a snapshot should store all its rows itself.
 
     Parameters
     ----------
-    base
-        The lineage of the snapshot the upload builds on (:func:`~kpi_engine.store.lineage.lineage_of`).
+    dead
+        The rows the snapshot's chain removed in milestones and tasks (:func:`dead_rows`).
     live
-        The rows ``base`` holds per table (its ``row_counts``).
+        The rows the snapshot holds per table (its ``row_counts``).
 
     Returns
     -------
     bool
-        True when the rows ``base``'s chain removed, in milestones and tasks, are at least
-        :data:`DEAD_ROWS_PER_LIVE_ROW` times the rows it holds there.
+        True when ``dead`` is at least :data:`DEAD_ROWS_PER_LIVE_ROW` times the rows it holds
+        in milestones and tasks.
     """
-    counts = " + ".join(
-        f"(SELECT count(*) FROM {removals_table(t)} r WHERE r.snapshot_id IN (SELECT unnest($base)))" for t in _MEASURED
-    )
-    dead = int(cur.execute(f"SELECT {counts}", {"base": base}).fetchall()[0][0])
     return dead >= DEAD_ROWS_PER_LIVE_ROW * sum(live.get(t, 0) for t in _MEASURED)
+
+
+def dead_rows_after(dead_in_base: int, consolidated: bool, removed: Mapping[str, int]) -> int:
+    """The dead rows of a new snapshot's chain: its base's (none when it consolidated) and those it removed.
+
+    ``removed``: the rows of its base the new snapshot removed, per table. A consolidated
+    snapshot's chain is itself alone, and its own removals count (as :func:`dead_rows` counts them).
+    """
+    return (0 if consolidated else dead_in_base) + sum(removed.get(t, 0) for t in _MEASURED)
 
 
 def copy_carried_rows(cur: duckdb.DuckDBPyConnection, table: str, new_id: int, base: list[int]) -> int:

@@ -25,7 +25,7 @@ from kpi_engine.core.schema import KEYS, TABLES, conform, empty_table
 from kpi_engine.store.backends import query_frame, to_arrow
 from kpi_engine.store.changes import CHANGES_SCHEMA, empty_changes, snapshot_changes
 from kpi_engine.store.connection import _now, q, q_list
-from kpi_engine.store.consolidation import chain_is_long, copy_carried_rows
+from kpi_engine.store.consolidation import DEAD_ROWS_KEY, chain_is_long, copy_carried_rows, dead_rows, dead_rows_after
 from kpi_engine.store.file_contents import keep_contents, kept_contents
 from kpi_engine.store.identity import Identity, remember_keys, resolve_identity
 from kpi_engine.store.lineage import (
@@ -270,6 +270,8 @@ class _Merged:
     #: The tables whose rows the upload removed from its base are kept aside
     #: (:func:`~kpi_engine.store.lineage.kept_aside`) until the caller drops them.
     kept_aside: tuple[str, ...] = ()
+    #: The dead rows of the new snapshot's chain (:data:`~kpi_engine.store.consolidation.DEAD_ROWS_KEY`).
+    dead_rows: int = 0
 
 
 def _kept_milestones(milestones_uploaded: bool) -> str:
@@ -307,8 +309,11 @@ def _merge_tables(
     (:mod:`~kpi_engine.store.lineage`), unless ``base``'s chain is long: then they are
     (:mod:`~kpi_engine.store.consolidation`).
     """
-    counts = _row_counts(cur, base) if base is not None else dict.fromkeys(TABLES, 0)
-    consolidated = base_lineage is not None and chain_is_long(cur, base_lineage, counts)
+    counts, dead = _stored_counts(cur, base) if base is not None else (dict.fromkeys(TABLES, 0), 0)
+    if dead is None and base_lineage is not None:
+        dead = dead_rows(cur, base_lineage)  # a base stored before its chain's count was kept
+    consolidated = base_lineage is not None and chain_is_long(dead or 0, counts)
+    removed_rows: dict[str, int] = {}
     lineage = add_to_lineage(cur, new_id, None if consolidated else base_lineage)
     uploaded_from = dict.fromkeys(TABLES, new_id * ROW_ID_BASE)
     kept: list[str] = []
@@ -353,6 +358,7 @@ def _merge_tables(
                 f"INSERT INTO {removals_table(table)} SELECT $new, p.stored_row {base_rows}", {"new": new_id, **params}
             ).fetchall()[0][0]
             counts[table] -= int(removed)
+            removed_rows[table] = int(removed)
         if consolidated and base_lineage is not None:
             # after the removals: the copies are the rows of the base the new snapshot keeps
             uploaded_from[table] += copy_carried_rows(cur, table, new_id, base_lineage)
@@ -365,7 +371,8 @@ def _merge_tables(
             {"new": new_id, "first": uploaded_from[table]},
         ).fetchall()[0][0]
         counts[table] += int(added)
-    return _Merged(counts, uploaded_from, consolidated, lineage, tuple(kept))
+    dead_after = dead_rows_after(dead or 0, consolidated, removed_rows)
+    return _Merged(counts, uploaded_from, consolidated, lineage, tuple(kept), dead_after)
 
 
 def _reference_problems(
@@ -543,9 +550,15 @@ def _unknown_in_new(
 
 def _row_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, int]:
     """The rows a stored snapshot holds per table (kept with it when it was stored)."""
+    return _stored_counts(cur, snapshot_id)[0]
+
+
+def _stored_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[dict[str, int], int | None]:
+    """The rows a stored snapshot holds per table, and the dead rows of its chain (None: not kept with it)."""
     text = cur.execute("SELECT row_counts FROM snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchall()[0][0]
     counts = json.loads(text)
-    return {table: int(counts.get(table, 0)) for table in TABLES}
+    dead = counts.get(DEAD_ROWS_KEY)
+    return {table: int(counts.get(table, 0)) for table in TABLES}, None if dead is None else int(dead)
 
 
 # ---------------------------------------------------------------------- the steps of Store.ingest
@@ -664,7 +677,7 @@ def write_snapshot(
     cur.execute(
         "INSERT INTO snapshots (snapshot_id, as_of, created_at, author, source_note, row_counts, version, base_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [new_id, as_of, _now(), author, note, json.dumps(rows), version, base],
+        [new_id, as_of, _now(), author, note, json.dumps({**rows, DEAD_ROWS_KEY: merged.dead_rows}), version, base],
     )
     _keep_files(cur, new_id, upload.files, blobs)
     remember_keys(cur, identity, new_id)
