@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 from kpi_engine.core.errors import DatabaseBusyError, InputError, NoDataError, NotFoundError, UploadRejected
 from kpi_engine.core.schema import TABLES
 from kpi_engine.core.settings import Settings
-from kpi_engine.store import CHANGES_SCHEMA, Store, milestone_changes, resolve_db_path
+from kpi_engine.store import CHANGES_SCHEMA, Store, kpi_actual_changes, milestone_changes, resolve_db_path
 
 PORTFOLIO = dict(
     objectives="""
@@ -506,6 +506,29 @@ def test_kpi_actuals_and_budgets_count_as_changes(loaded):
     ]
     assert "3 change(s) since snapshot 2" in result.message
     assert_frame_equal(loaded.changes(3), result.changes)
+
+
+def test_kpi_actual_changes_come_by_kpi_then_kind_then_date():
+    """Regression: two actuals of one KPI removed at once came in the order of a hash join, which varied."""
+    old = pl.DataFrame(
+        {
+            "kpi_id": ["K2", "K1", "K1", "K1", "K1"],
+            "as_of": [date(2026, 5, 3), date(2026, 6, 7), date(2026, 5, 3), date(2026, 5, 24), date(2026, 5, 17)],
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    new = pl.DataFrame({"kpi_id": ["K1", "K1"], "as_of": [date(2026, 6, 14), date(2026, 5, 17)], "value": [6.0, 5.5]})
+    kpis = pl.DataFrame({"kpi_id": ["K1", "K2"], "name": ["Cost", "Fuel"]})
+    for _ in range(5):  # the same every time
+        changes = kpi_actual_changes(old, new, kpis, 2).select("name", "detail")
+        assert changes.rows() == [
+            ("Cost (K1)", "actual for 2026-06-14 reported: 6.000"),
+            ("Cost (K1)", "actual for 2026-05-17 changed from 5.000 to 5.500"),
+            ("Cost (K1)", "actual for 2026-05-03 removed (was 3.000)"),
+            ("Cost (K1)", "actual for 2026-05-24 removed (was 4.000)"),
+            ("Cost (K1)", "actual for 2026-06-07 removed (was 2.000)"),
+            ("Fuel (K2)", "actual for 2026-05-03 removed (was 1.000)"),
+        ]
 
 
 def test_status_change_ignores_spelling_of_the_same_status():

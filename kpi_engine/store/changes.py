@@ -143,6 +143,7 @@ def kpi_actual_changes(old: pl.DataFrame, new: pl.DataFrame, kpis: pl.DataFrame,
     """Compare two snapshots' KPI actuals (kpi_id, as_of, value): added, changed, removed.
 
     ``kpis`` (kpi_id, name) names them; the change's ``name`` is "KPI name (kpi_id)".
+    Ordered by that name, then by kind of change, then by the actual's date.
     """
     joined = (
         old.join(new, on=["kpi_id", "as_of"], how="full", coalesce=True, suffix="_new")
@@ -151,6 +152,7 @@ def kpi_actual_changes(old: pl.DataFrame, new: pl.DataFrame, kpis: pl.DataFrame,
             pl.format("{} ({})", pl.col("kpi_name").fill_null(pl.col("kpi_id")), pl.col("kpi_id")).alias("label"),
             _iso(pl.col("as_of")).alias("day"),
         )
+        .sort("label", "as_of")  # a full join's rows come in no set order
     )
     value, value_new = kpi_value(pl.col("value")), kpi_value(pl.col("value_new"))
     parts = [
