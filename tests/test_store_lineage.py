@@ -10,6 +10,7 @@ snapshot stored) open and read back as they did.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from kpi_engine.core.portfolio import Portfolio
 from kpi_engine.core.schema import KEYS, TABLES, conform, empty_table
 from kpi_engine.store import SCHEMA_VERSION, Store, budget_changes, kpi_actual_changes, milestone_changes
 from kpi_engine.store.changes import CHANGE_KINDS, CHANGES_SCHEMA
+from kpi_engine.store.merge import MILESTONE_COLUMN, MISSING_KEY
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_v2"
 
@@ -326,6 +328,7 @@ def assert_runs_read_back(runs: list[tuple[int, bool, dict[str, list[dict]]]]) -
             want = Portfolio.from_tables(tables, as_of).tables()
             for table in TABLES:
                 assert_frame_equal(got[table], want[table])
+            assert_missing_milestones_counted(store, sid, want)
             ms = want["milestones"].select(
                 pl.lit(sid, pl.Int64).alias("snapshot_id"), pl.lit(as_of).alias("as_of"), pl.all()
             )
@@ -333,6 +336,15 @@ def assert_runs_read_back(runs: list[tuple[int, bool, dict[str, list[dict]]]]) -
         want_history = pl.concat([f for _, _, f in sorted(history, key=lambda h: (h[0], h[1]))])
         got_history = store.load_milestone_history()
         assert_frame_equal(got_history, want_history.select(got_history.columns))
+
+
+def assert_missing_milestones_counted(store: Store, snapshot_id: int, tables: dict[str, pl.DataFrame]) -> None:
+    """The rows naming a milestone the snapshot lacks, as it keeps them per table, are those of ``tables``."""
+    kept = json.loads(store._rows("SELECT row_counts FROM snapshots WHERE snapshot_id = ?", [snapshot_id])[0][0])
+    held = tables["milestones"]["milestone_id"].implode()
+    for table, count in kept[MISSING_KEY].items():
+        named = tables[table][MILESTONE_COLUMN[table]]
+        assert count == int((~named.is_in(held)).sum()), (snapshot_id, table, count)
 
 
 def _rows_for_full(table: str) -> list[dict]:

@@ -50,14 +50,14 @@ PROVENANCE = {"_file": pl.String, "_sheet": pl.String, "_row": pl.Int64}
 #: Project-scoped tables whose rows name their project directly ...
 _PROJECT_COLUMN = {"projects": "project_id", "milestones": "project_id"}
 #: ... or through a milestone (a dependency belongs to its successor's project).
-_MILESTONE_COLUMN = {
+MILESTONE_COLUMN = {
     "tasks": "milestone_id",
     "links": "milestone_id",
     "dependencies": "successor_id",
     "mitigations": "milestone_id",
 }
 # _merge_tables writes the new snapshot's milestones before the tables that name them
-assert all(list(TABLES).index("milestones") < list(TABLES).index(t) for t in _MILESTONE_COLUMN)
+assert all(list(TABLES).index("milestones") < list(TABLES).index(t) for t in MILESTONE_COLUMN)
 #: (table, column, referenced table, referenced column, noun): an unknown id rejects the upload.
 _REQUIRED_REFERENCES = (
     ("milestones", "project_id", "projects", "project_id", "project"),
@@ -208,7 +208,7 @@ def _register_upload(
             pl.DataFrame(schema={"milestone_id": pl.String}),
             *(
                 frames[t].select(pl.col(c).alias("milestone_id")).join(uploaded_ms, on="milestone_id", how="anti")
-                for t, c in _MILESTONE_COLUMN.items()
+                for t, c in MILESTONE_COLUMN.items()
                 if t in frames
             ),
         ]
@@ -221,7 +221,7 @@ def _register_upload(
     scope = pl.concat(scope_parts).unique()
     cur.register("_kpi_scope_projects", scope.to_arrow())
     registered.append("_kpi_scope_projects")
-    if "milestones" in frames or not any(t in frames for t in _MILESTONE_COLUMN):
+    if "milestones" in frames or not any(t in frames for t in MILESTONE_COLUMN):
         return registered  # the scope's milestones are the uploaded ones, or there is no table naming them (_kept_milestones)
     # the previous snapshot's milestones of a scope project (the upload brought no milestones)
     in_scope = _previous_milestones(cur, previous, "project_id", scope).select("milestone_id")
@@ -272,6 +272,8 @@ class _Merged:
     kept_aside: tuple[str, ...] = ()
     #: The dead rows of the new snapshot's chain (:data:`~kpi_engine.store.consolidation.DEAD_ROWS_KEY`).
     dead_rows: int = 0
+    #: What the base keeps with its row counts (an empty store's when there is no base).
+    stored: _Stored = field(default_factory=lambda: _NOTHING_STORED)
 
 
 def _kept_milestones(milestones_uploaded: bool) -> str:
@@ -284,15 +286,36 @@ def _kept_milestones(milestones_uploaded: bool) -> str:
     snapshot anyway: only the uploaded ones count. Otherwise the base's were looked up
     beforehand (:func:`_register_upload`).
     """
-    scope_milestones = "_kpi_scope_milestones"
-    if milestones_uploaded:
-        scope_milestones = (
-            f"(SELECT u.milestone_id FROM {_upload_view('milestones')} u "
-            "SEMI JOIN _kpi_scope_projects s ON s.project_id = u.project_id)"
-        )
     return (
         f"(SELECT m.milestone_id FROM {snapshot_rows('milestones', 'new_lineage')} m "
-        f"ANTI JOIN {scope_milestones} s ON s.milestone_id = m.milestone_id)"
+        f"ANTI JOIN {_scope_milestones(milestones_uploaded)} s ON s.milestone_id = m.milestone_id)"
+    )
+
+
+def _scope_milestones(milestones_uploaded: bool) -> str:
+    """SQL for the upload's scope's milestones (see :func:`_kept_milestones`)."""
+    if not milestones_uploaded:
+        return "_kpi_scope_milestones"  # the base's, looked up beforehand (_register_upload)
+    return (
+        f"(SELECT u.milestone_id FROM {_upload_view('milestones')} u "
+        "SEMI JOIN _kpi_scope_projects s ON s.project_id = u.project_id)"
+    )
+
+
+def _gone_milestones(milestones_uploaded: bool) -> str:
+    """SQL for the milestones whose rows an upload removes from a base whose rows all name a milestone it holds.
+
+    Such a row names a milestone outside the kept ones (:func:`_kept_milestones`) exactly
+    when its milestone is in the upload's scope or the upload removed it for good: a
+    look-up of the few milestones the upload touched instead of the many it keeps. The
+    milestones removed for good are kept aside already (milestones come first in TABLES).
+    """
+    scope = _scope_milestones(milestones_uploaded)
+    if not milestones_uploaded:
+        return scope  # the upload removed no milestone
+    return (
+        f"(SELECT g.milestone_id FROM {_removed_for_good('milestones', 'milestone_id')} g "
+        f"UNION ALL SELECT s.milestone_id FROM {scope} s)"
     )
 
 
@@ -309,7 +332,8 @@ def _merge_tables(
     (:mod:`~kpi_engine.store.lineage`), unless ``base``'s chain is long: then they are
     (:mod:`~kpi_engine.store.consolidation`).
     """
-    counts, dead = _stored_counts(cur, base) if base is not None else (dict.fromkeys(TABLES, 0), 0)
+    stored = _stored_counts(cur, base) if base is not None else _NOTHING_STORED
+    counts, dead = dict(stored.rows), stored.dead
     if dead is None and base_lineage is not None:
         dead = dead_rows(cur, base_lineage)  # a base stored before its chain's count was kept
     consolidated = base_lineage is not None and chain_is_long(dead or 0, counts)
@@ -324,6 +348,7 @@ def _merge_tables(
             # that the new snapshot lacks or that is in the scope; every other row is kept.
             # One pass over the rows of the base; each test is a hash look-up (DuckDB plans
             # each IN as a join marking the rows it finds).
+            named_all_held = stored.missing.get(table) == 0  # no row of the base names a milestone it lacks
             keys = [f"p.{q(k)}" for k in KEYS[table]]
             key = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
             gone = [f"{key} IN (SELECT {q_list(KEYS[table])} FROM {_upload_view(table)})"]
@@ -331,20 +356,28 @@ def _merge_tables(
             # projects rows do not (an export's projects part names only its own) is kept
             if table in _PROJECT_COLUMN and table != "projects":
                 gone.append(f"p.{q(_PROJECT_COLUMN[table])} IN (SELECT project_id FROM _kpi_scope_projects)")
-            if table in _MILESTONE_COLUMN:
+            if table in MILESTONE_COLUMN:
                 # A row naming a milestone the new snapshot lacks belongs to no project: it
                 # came with an earlier upload of this table, and this upload replaces it
                 # (a mistyped id disappears once the corrected file is uploaded). With the
                 # rows of scope milestones, these are the rows naming none of the *kept*
                 # milestones (the new snapshot's, less those in scope): one look-up, not two.
                 # Milestones come before tasks, dependencies and links in TABLES: the new
-                # snapshot's milestones are stored already.
-                kept_milestones = _kept_milestones("milestones" in frames)
-                gone.append(
-                    f"NOT coalesce(p.{q(_MILESTONE_COLUMN[table])} IN (SELECT milestone_id FROM {kept_milestones}), false)"
-                )
+                # snapshot's milestones are stored already. When every row of the base names one
+                # of its milestones (it keeps that count), only the milestones the upload touched
+                # are looked up, not the many it keeps.
+                named = f"p.{q(MILESTONE_COLUMN[table])}"
+                if named_all_held:
+                    gone.append(
+                        f"{named} IS NULL OR {named} IN (SELECT milestone_id FROM {_gone_milestones('milestones' in frames)})"
+                    )
+                else:
+                    kept_milestones = _kept_milestones("milestones" in frames)
+                    gone.append(f"NOT coalesce({named} IN (SELECT milestone_id FROM {kept_milestones}), false)")
             base_rows = f"FROM {snapshot_rows(table, 'base')} p WHERE {' OR '.join(gone)}"
-            params = {"base": base_lineage, **({"new_lineage": lineage} if table in _MILESTONE_COLUMN else {})}
+            params: dict[str, object] = {"base": base_lineage}
+            if table in MILESTONE_COLUMN and not named_all_held:
+                params["new_lineage"] = lineage  # the kept milestones are the new snapshot's
             if table in KEPT_ASIDE:
                 # kept aside with what the checks after the merge read of them
                 cur.execute(
@@ -372,7 +405,7 @@ def _merge_tables(
         ).fetchall()[0][0]
         counts[table] += int(added)
     dead_after = dead_rows_after(dead or 0, consolidated, removed_rows)
-    return _Merged(counts, uploaded_from, consolidated, lineage, tuple(kept), dead_after)
+    return _Merged(counts, uploaded_from, consolidated, lineage, tuple(kept), dead_after, stored)
 
 
 def _reference_problems(
@@ -452,8 +485,8 @@ def _dangling_warnings(
     previous: int | None,
     removed: Mapping[str, pl.DataFrame],
     uploaded_from: Mapping[str, int],
-) -> list[Problem]:
-    """Tasks, links and dependencies naming milestones or KPIs the new snapshot lacks.
+) -> tuple[list[Problem], dict[tuple[str, str], int]]:
+    """Tasks, links and dependencies naming milestones or KPIs the new snapshot lacks, and how many rows do.
 
     Uploaded rows are named by file, sheet and row. Carried-forward rows are reported
     only when this upload removed what they name (older dangling ids were reported when
@@ -462,9 +495,13 @@ def _dangling_warnings(
     does not bring again); KPIs are replaced by id, never removed, so none of theirs is.
     ``uploaded_from``: table -> the first row id of the upload's rows; the rows below it
     are carried (:class:`_Merged`). ``new``: the new snapshot's id and lineage.
+
+    The counts, per (table, column), are of the uploaded rows naming an id the new snapshot
+    lacks plus the carried rows naming one the upload removed (older ones are not looked for).
     """
     lineage = new[1]
     warnings: list[Problem] = []
+    counted: dict[tuple[str, str], int] = {}
     for table, column, target, target_column, noun in _SOFT_REFERENCES:
         if table in frames:
             named = frames[table].select("_file", "_sheet", "_row", column)
@@ -474,6 +511,8 @@ def _dangling_warnings(
                 # then the new snapshot is not read at all)
                 own = frames[target].select(pl.col(target_column).alias(column))
                 named = named.join(own, on=column, how="anti")
+            unknown = _unknown_in_new(cur, named, column, target, target_column, lineage)
+            counted[(table, column)] = len(unknown)
             warnings += [
                 Problem(
                     file,
@@ -482,12 +521,15 @@ def _dangling_warnings(
                     column,
                     f"unknown {noun} '{ref}'; the row is kept and listed as a governance finding until it exists",
                 )
-                for file, sheet, row, ref in _unknown_in_new(cur, named, column, target, target_column, lineage)
+                for file, sheet, row, ref in unknown
             ]
-        if previous is None or target not in removed:
+        if target not in removed:
             continue  # only an upload of milestones can remove what carried rows name
-        if removed[target].height == 0:
-            continue  # the upload removed none of them: no carried row lost what it names
+        if previous is None or removed[target].height == 0:
+            counted.setdefault(
+                (table, column), 0
+            )  # nothing carried, or nothing removed: no carried row lost what it names
+            continue
         cur.register("_kpi_removed_ids", removed[target].to_arrow())
         try:
             rows = cur.execute(
@@ -509,7 +551,33 @@ def _dangling_warnings(
             )
             for ref, count in rows
         ]
-    return warnings
+        counted[(table, column)] = counted.get((table, column), 0) + sum(int(count) for _, count in rows)
+    return warnings, counted
+
+
+def _missing_after(
+    frames: Mapping[str, pl.DataFrame], base: _Stored, counted: Mapping[tuple[str, str], int]
+) -> dict[str, int]:
+    """Per table naming a milestone, the new snapshot's rows naming one it lacks, where that is known.
+
+    ``base``: what the snapshot the upload built on keeps; ``counted``: from :func:`_dangling_warnings`.
+    An uploaded table's carried rows all name a kept milestone (the others are removed), so
+    only its uploaded rows can lack theirs. A table carried whole names what it named,
+    less any milestone the upload removed; when the upload brought milestones, that is
+    known only if none of its rows lacked one before (else it may have brought it back).
+    Uploaded workarounds naming an unknown milestone reject the upload; carried ones are
+    not counted.
+    """
+    missing: dict[str, int] = {}
+    for table, column in MILESTONE_COLUMN.items():
+        if table in frames:
+            missing[table] = counted.get((table, column), 0)
+        elif "milestones" not in frames:
+            if table in base.missing:
+                missing[table] = base.missing[table]  # the milestones are the base's: nothing changed
+        elif base.missing.get(table) == 0 and (table, column) in counted:
+            missing[table] = counted[(table, column)]
+    return missing
 
 
 def _removed_for_good(table: str, column: str) -> str:
@@ -550,15 +618,48 @@ def _unknown_in_new(
 
 def _row_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, int]:
     """The rows a stored snapshot holds per table (kept with it when it was stored)."""
-    return _stored_counts(cur, snapshot_id)[0]
+    return _stored_counts(cur, snapshot_id).rows
 
 
-def _stored_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> tuple[dict[str, int], int | None]:
-    """The rows a stored snapshot holds per table, and the dead rows of its chain (None: not kept with it)."""
+#: Key of a snapshot's ``row_counts`` (JSON) holding, per table naming a milestone
+#: (:data:`MILESTONE_COLUMN`), how many of its rows name a milestone the snapshot lacks.
+#: A table it leaves out is not known: the snapshot was stored before they were kept, or
+#: knowing would have taken a pass over the table's rows (:func:`_missing_after`).
+MISSING_KEY = "rows_naming_missing_milestones"
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What a stored snapshot keeps with its row counts."""
+
+    #: The rows it holds per table.
+    rows: dict[str, int]
+    #: The dead rows of its chain (:data:`~kpi_engine.store.consolidation.DEAD_ROWS_KEY`; None: not kept).
+    dead: int | None
+    #: Per table naming a milestone, its rows naming one it lacks (:data:`MISSING_KEY`; a table left out: not known).
+    missing: dict[str, int]
+
+
+#: What an empty store holds: nothing, so nothing dead and nothing naming a missing milestone.
+_NOTHING_STORED: _Stored = _Stored(dict.fromkeys(TABLES, 0), 0, dict.fromkeys(MILESTONE_COLUMN, 0))
+
+
+def _counts_kept(rows: Mapping[str, int], dead: int, missing: Mapping[str, int]) -> dict[str, object]:
+    """A new snapshot's ``row_counts`` (JSON): its rows per table, and what the next upload reads of it."""
+    return {**rows, DEAD_ROWS_KEY: dead, MISSING_KEY: dict(missing)}
+
+
+def _stored_counts(cur: duckdb.DuckDBPyConnection, snapshot_id: int) -> _Stored:
+    """What snapshot ``snapshot_id`` keeps with its row counts."""
     text = cur.execute("SELECT row_counts FROM snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchall()[0][0]
     counts = json.loads(text)
     dead = counts.get(DEAD_ROWS_KEY)
-    return {table: int(counts.get(table, 0)) for table in TABLES}, None if dead is None else int(dead)
+    missing = counts.get(MISSING_KEY) or {}
+    return _Stored(
+        {table: int(counts.get(table, 0)) for table in TABLES},
+        None if dead is None else int(dead),
+        {table: int(missing[table]) for table in MILESTONE_COLUMN if table in missing},
+    )
 
 
 # ---------------------------------------------------------------------- the steps of Store.ingest
@@ -665,7 +766,9 @@ def write_snapshot(
         if removals.height and base is not None and not (allow_removals or dry_run):
             raise RemovalsRefused(removals, base)
         gone = {"milestones": removals.select(pl.col("milestone_id").alias("id"))}
-        warnings = list(upload.warnings) + _dangling_warnings(cur, frames, new, base, gone, merged.uploaded_from)
+        dangling, counted = _dangling_warnings(cur, frames, new, base, gone, merged.uploaded_from)
+        warnings = list(upload.warnings) + dangling
+        missing = _missing_after(frames, merged.stored, counted)
         # a consolidated snapshot stored its carried rows too: it is compared whole
         built_on = None if merged.consolidated else base
         changes = _record_changes(cur, new, previous, built_on, registered, frames)
@@ -677,7 +780,7 @@ def write_snapshot(
     cur.execute(
         "INSERT INTO snapshots (snapshot_id, as_of, created_at, author, source_note, row_counts, version, base_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [new_id, as_of, _now(), author, note, json.dumps({**rows, DEAD_ROWS_KEY: merged.dead_rows}), version, base],
+        [new_id, as_of, _now(), author, note, json.dumps(_counts_kept(rows, merged.dead_rows, missing)), version, base],
     )
     _keep_files(cur, new_id, upload.files, blobs)
     remember_keys(cur, identity, new_id)

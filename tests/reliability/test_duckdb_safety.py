@@ -163,7 +163,7 @@ SQL_FRAGMENTS = {
     "gone",
     # merge.py: the new snapshot's milestones outside the scope, and the scope's (quoted names)
     "kept_milestones",
-    "scope_milestones",
+    "scope",
     # consolidation.py: the removals counted in a chain (quoted tables)
     "counts",
     # schedule_check.py: registered views of the upload and SQL naming only them, and the
@@ -191,6 +191,8 @@ def _allowed(node: ast.expr) -> bool:
             "every_snapshots_rows",
             "kept_aside",
             "_removed_for_good",
+            "_scope_milestones",
+            "_gone_milestones",
             "removals_table",
             "data_table",
             "q_list",
