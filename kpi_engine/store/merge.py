@@ -269,11 +269,11 @@ class _Merged:
     lineage: list[int]
     #: The tables whose rows the upload removed from its base are kept aside
     #: (:func:`~kpi_engine.store.lineage.kept_aside`) until the caller drops them.
-    kept_aside: tuple[str, ...] = ()
+    kept_aside: tuple[str, ...]
     #: The dead rows of the new snapshot's chain (:data:`~kpi_engine.store.consolidation.DEAD_ROWS_KEY`).
-    dead_rows: int = 0
+    dead_rows: int
     #: What the base keeps with its row counts (an empty store's when there is no base).
-    stored: _Stored = field(default_factory=lambda: _NOTHING_STORED)
+    stored: _Stored
 
 
 def _kept_milestones(milestones_uploaded: bool) -> str:
@@ -334,9 +334,9 @@ def _merge_tables(
     """
     stored = _stored_counts(cur, base) if base is not None else _NOTHING_STORED
     counts, dead = dict(stored.rows), stored.dead
-    if dead is None and base_lineage is not None:
-        dead = dead_rows(cur, base_lineage)  # a base stored before its chain's count was kept
-    consolidated = base_lineage is not None and chain_is_long(dead or 0, counts)
+    if dead is None:  # a base stored before its chain's count was kept
+        dead = dead_rows(cur, base_lineage or [])
+    consolidated = base_lineage is not None and chain_is_long(dead, counts)
     removed_rows: dict[str, int] = {}
     lineage = add_to_lineage(cur, new_id, None if consolidated else base_lineage)
     uploaded_from = dict.fromkeys(TABLES, new_id * ROW_ID_BASE)
@@ -404,7 +404,7 @@ def _merge_tables(
             {"new": new_id, "first": uploaded_from[table]},
         ).fetchall()[0][0]
         counts[table] += int(added)
-    dead_after = dead_rows_after(dead or 0, consolidated, removed_rows)
+    dead_after = dead_rows_after(dead, consolidated, removed_rows)
     return _Merged(counts, uploaded_from, consolidated, lineage, tuple(kept), dead_after, stored)
 
 
@@ -526,9 +526,8 @@ def _dangling_warnings(
         if target not in removed:
             continue  # only an upload of milestones can remove what carried rows name
         if previous is None or removed[target].height == 0:
-            counted.setdefault(
-                (table, column), 0
-            )  # nothing carried, or nothing removed: no carried row lost what it names
+            # nothing carried, or nothing removed: no carried row lost what it names
+            counted.setdefault((table, column), 0)
             continue
         cur.register("_kpi_removed_ids", removed[target].to_arrow())
         try:
@@ -562,11 +561,12 @@ def _missing_after(
 
     ``base``: what the snapshot the upload built on keeps; ``counted``: from :func:`_dangling_warnings`.
     An uploaded table's carried rows all name a kept milestone (the others are removed), so
-    only its uploaded rows can lack theirs. A table carried whole names what it named,
-    less any milestone the upload removed; when the upload brought milestones, that is
-    known only if none of its rows lacked one before (else it may have brought it back).
-    Uploaded workarounds naming an unknown milestone reject the upload; carried ones are
-    not counted.
+    only its uploaded rows can lack theirs. A table carried whole keeps its base's count
+    when the upload brought no milestones. When it did, the count is the carried rows
+    naming a milestone it removed, provided none lacked one before (else the upload may
+    have brought that milestone, which only a pass over the rows would tell). Uploaded
+    workarounds naming an unknown milestone reject the upload; carried ones are not
+    counted, so their count is not known after an upload of milestones.
     """
     missing: dict[str, int] = {}
     for table, column in MILESTONE_COLUMN.items():
