@@ -111,6 +111,17 @@ def test_unknown_status_and_spellings_of_one_person():
     assert table.filter(pl.col("person") == "Jo Park")["reports"].item() == 2  # "Park, Jo" is Jo Park
 
 
+def test_per_project_the_name_is_that_of_the_latest_snapshot_of_the_latest_date():
+    # two uploads of one date: the second (a higher snapshot id) renamed the project; its name wins
+    # even when its reports come first
+    from dataclasses import replace
+
+    result = compute(fleet_portfolio())
+    renamed = result.milestones.with_columns(pl.lit("Renamed project").alias("project_name"))
+    reports = pl.concat([report_rows(replace(result, milestones=renamed), 2), report_rows(result, 1)])
+    assert set(credibility(reports, by="project")["project_name"]) == {"Renamed project"}
+
+
 def test_no_reports_gives_an_empty_table():
     empty = credibility(report_rows(compute(fleet_portfolio()), 1).head(0))
     assert_frame_equal(

@@ -153,8 +153,12 @@ def credibility(reports: pl.DataFrame, by: str = "person", people: pl.DataFrame 
         table = _tally(frame, ["person_key", "person"]).drop("person_key")
     elif by == "project":
         keys = ["project_id", "project_name"]
-        # the project's latest name
-        names = reports.sort("as_of").group_by("project_id").agg(pl.col("project_name").last())
+        # the project's latest name: of the latest date, its latest upload
+        names = (
+            reports.sort("as_of", "snapshot_id", maintain_order=True)
+            .group_by("project_id")
+            .agg(pl.col("project_name").last())
+        )
         table = _tally(reports.drop("project_name").join(names, on="project_id"), keys)
     elif by == "program":
         keys = ["program"]
