@@ -62,6 +62,26 @@ class DependencyGraph:
         return mask
 
 
+def grouped_by_source(src: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edges grouped by their source node: the order that groups them, and where each of ``n`` nodes' group starts.
+
+    The order within a group is not kept (the fast unstable sort); ``starts`` has ``n + 1``
+    entries, node ``i``'s edges being ``order[starts[i]:starts[i + 1]]``.
+    """
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=starts[1:])
+    return np.argsort(src), starts
+
+
+def out_edges(starts: np.ndarray, frontier: np.ndarray) -> np.ndarray:
+    """Positions, in :func:`grouped_by_source`'s order, of every edge out of the ``frontier`` nodes.
+
+    Gathered without a Python loop per node.
+    """
+    counts = starts[frontier + 1] - starts[frontier]
+    return np.repeat(starts[frontier] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+
+
 def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Ids) -> np.ndarray:
     """Return the topological generation of each of ``n`` nodes (vectorised Kahn).
 
@@ -72,10 +92,8 @@ def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Ids) -> np
     """
     level = np.zeros(n, dtype=np.int64)
     indegree = np.bincount(dst, minlength=n)
-    # grouped by predecessor (the order within a group does not matter): the fast unstable sort
-    dst_by_src = dst[np.argsort(src)]
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=starts[1:])
+    by_src, starts = grouped_by_source(src, n)
+    dst_by_src = dst[by_src]
     frontier = np.flatnonzero(indegree == 0)
     done = 0
     current = 0
@@ -83,12 +101,9 @@ def topological_levels(n: int, src: np.ndarray, dst: np.ndarray, ids: Ids) -> np
     while frontier.size:
         level[frontier] = current
         done += frontier.size
-        # every out-edge of the frontier, gathered without a Python loop per node
-        counts = starts[frontier + 1] - starts[frontier]
-        total = int(counts.sum())
-        if total == 0:
+        edge_idx = out_edges(starts, frontier)
+        if edge_idx.size == 0:
             break
-        edge_idx = np.repeat(starts[frontier] - (np.cumsum(counts) - counts), counts) + np.arange(total)
         targets, removed = np.unique(dst_by_src[edge_idx], return_counts=True)
         indegree[targets] -= removed
         frontier = targets[indegree[targets] == 0]

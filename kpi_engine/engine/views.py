@@ -21,6 +21,7 @@ from kpi_engine.core.references import UNKNOWN
 from kpi_engine.core.schema import STATUS_RANK, TABLES
 from kpi_engine.core.text import kpi_value
 from kpi_engine.engine.compute import EngineResult
+from kpi_engine.engine.graph import grouped_by_source, out_edges
 from kpi_engine.engine.kpis import latest_actuals, ramp
 from kpi_engine.engine.schedule import as_date, days
 from kpi_engine.ingest.headers import accepted_headers, normalise_header
@@ -1064,20 +1065,16 @@ def _walk(
     none = np.empty(0, dtype=np.int64)
     if start < 0 or here.size == 0:
         return none, none, none, none
-    by_here = np.argsort(here, kind="stable")  # each node's edges together, in their own order
-    bounds = np.searchsorted(here[by_here], np.arange(nodes + 1))
+    by_here, starts = grouped_by_source(here, nodes)
     seen = np.zeros(nodes, dtype=bool)
     seen[start] = True
     frontier = np.array([start], dtype=np.int64)
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     while frontier.size:
-        first, last = bounds[frontier], bounds[frontier + 1]
-        counts = last - first
-        if not counts.sum():
+        at = out_edges(starts, frontier)
+        if not at.size:
             break
-        # the edges out of the frontier, in their own order
-        at = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        edges = np.sort(by_here[at])
+        edges = np.sort(by_here[at])  # the edges out of the frontier, in their own order
         fresh = edges[~seen[there[edges]]]
         targets, firsts = np.unique(there[fresh], return_index=True)
         if not targets.size:

@@ -348,7 +348,7 @@ def _merge_tables(
             # that the new snapshot lacks or that is in the scope; every other row is kept.
             # One pass over the rows of the base; each test is a hash look-up (DuckDB plans
             # each IN as a join marking the rows it finds).
-            named_all_held = stored.missing.get(table) == 0  # no row of the base names a milestone it lacks
+            params: dict[str, object] = {"base": base_lineage}
             keys = [f"p.{q(k)}" for k in KEYS[table]]
             key = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
             gone = [f"{key} IN (SELECT {q_list(KEYS[table])} FROM {_upload_view(table)})"]
@@ -367,17 +367,15 @@ def _merge_tables(
                 # of its milestones (it keeps that count), only the milestones the upload touched
                 # are looked up, not the many it keeps.
                 named = f"p.{q(MILESTONE_COLUMN[table])}"
-                if named_all_held:
+                if stored.missing.get(table) == 0:  # no row of the base names a milestone it lacks
                     gone.append(
                         f"{named} IS NULL OR {named} IN (SELECT milestone_id FROM {_gone_milestones('milestones' in frames)})"
                     )
                 else:
                     kept_milestones = _kept_milestones("milestones" in frames)
                     gone.append(f"NOT coalesce({named} IN (SELECT milestone_id FROM {kept_milestones}), false)")
+                    params["new_lineage"] = lineage  # the kept milestones are the new snapshot's
             base_rows = f"FROM {snapshot_rows(table, 'base')} p WHERE {' OR '.join(gone)}"
-            params: dict[str, object] = {"base": base_lineage}
-            if table in MILESTONE_COLUMN and not named_all_held:
-                params["new_lineage"] = lineage  # the kept milestones are the new snapshot's
             if table in KEPT_ASIDE:
                 # kept aside with what the checks after the merge read of them
                 cur.execute(
