@@ -416,8 +416,8 @@ def _reference_problems(
             continue
         rows = cur.execute(
             f"SELECT u._file, u._sheet, u._row, u.{q(column)} FROM {_upload_view(table)} u "
-            f"WHERE u.{q(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {snapshot_rows(target, 'new')} t "
-            f"WHERE t.{q(target_column)} = u.{q(column)}) ORDER BY 1, 2, 3",
+            f"ANTI JOIN {snapshot_rows(target, 'new')} t ON t.{q(target_column)} = u.{q(column)} "
+            f"WHERE u.{q(column)} IS NOT NULL ORDER BY 1, 2, 3",
             {"new": new},
         ).fetchall()
         problems += [
