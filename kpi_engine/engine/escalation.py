@@ -109,10 +109,9 @@ def pair_escalation_at(
     """
     m, k = positions
     status = milestones["computed_status"]
-    red = _flag(status == "Red")[m]
-    amber = _flag(status == "Amber")[m]
-    bad = ["Amber", "Red"]
-    was_bad = _flag(milestones["previous_status"].is_in(bad) & status.is_in(bad))[m]
+    red_now, amber_now = _flag(status == "Red"), _flag(status == "Amber")
+    was_bad = ((red_now | amber_now) & _flag(milestones["previous_status"].is_in(["Amber", "Red"])))[m]
+    red, amber = red_now[m], amber_now[m]
     misses = _flag(kpis["misses"])[k]
     costly = _flag(links["value_at_risk"] >= settings.escalation_value)
     level = np.select(

@@ -162,6 +162,15 @@ def governance_findings(portfolio: Portfolio, refs: References | None = None) ->
     return findings_with_rows(portfolio, refs)[0]
 
 
+def _unlinked(frame: pl.DataFrame, id_column: str, row_column: str, linked: np.ndarray) -> pl.DataFrame:
+    """``id_column`` of the rows of ``frame`` that ``linked`` does not mark, with their row as ``row_column``.
+
+    Only the id is picked, not every column of the rows.
+    """
+    rows = np.flatnonzero(~linked)
+    return pl.DataFrame([frame[id_column].gather(rows), pl.Series(row_column, rows, dtype=pl.Int64)])
+
+
 def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> tuple[pl.DataFrame, Positions]:
     """Return one row per governance finding, ordered by subject and id.
 
@@ -207,9 +216,7 @@ def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> 
         _owner_findings(milestones, "milestone", "milestone_id", problems),
         _owner_findings(kpis, "kpi", "kpi_id", problems),
         _ownerless_projects(portfolio.projects, problems),
-        milestones.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_m"))
-        .filter(~pl.Series(refs.linked_milestones(milestones.height)))
-        .select(
+        _unlinked(milestones, "milestone_id", "_m", refs.linked_milestones(milestones.height)).select(
             pl.lit("milestone").alias("subject"),
             pl.col("milestone_id").alias("subject_id"),
             pl.col("milestone_id"),
@@ -221,9 +228,7 @@ def findings_with_rows(portfolio: Portfolio, refs: References | None = None) -> 
             pl.col("_m"),
             _NO_ROW.alias("_k"),
         ),
-        kpis.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_k"))
-        .filter(~pl.Series(refs.linked_kpis(kpis.height)))
-        .select(
+        _unlinked(kpis, "kpi_id", "_k", refs.linked_kpis(kpis.height)).select(
             pl.lit("kpi").alias("subject"),
             pl.col("kpi_id").alias("subject_id"),
             none.alias("milestone_id"),

@@ -122,11 +122,9 @@ def prepare_schedule(portfolio: Portfolio) -> Schedule:
     tasks = portfolio.tasks
     task_rows = refs.task_milestone
     forecast = _day_numbers(tasks["forecast_finish"])
-    # an open task's forecast, _NO_DAY for the others (a closed task, or one of no milestone: the spare last row)
-    open_forecast = np.where(tasks["actual_finish"].is_null().to_numpy(), forecast, _NO_DAY)
-    task_finish = np.full(milestones.height + 1, _NO_DAY, dtype=np.int64)
-    np.maximum.at(task_finish, np.where(task_rows >= 0, task_rows, milestones.height), open_forecast)
-    task_finish = task_finish[:-1]
+    open_task = (tasks["actual_finish"].is_null().to_numpy()) & (task_rows >= 0) & (forecast > _NO_DAY)
+    task_finish = np.full(milestones.height, _NO_DAY, dtype=np.int64)
+    np.maximum.at(task_finish, task_rows[open_task], forecast[open_task])
     actual = _day_numbers(milestones["actual_finish"])
     planned = _day_numbers(milestones["forecast_finish"])
     planned = np.where(planned > _NO_DAY, planned, _day_numbers(milestones["baseline_finish"]))
