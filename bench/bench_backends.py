@@ -11,7 +11,12 @@ folder) take the same three jobs, on the large canonical upload of ``bench_inges
    and data folder);
 2. **Weekly partial upload** (the milestones and tasks of 10% of the projects, a week
    later) stored into a store holding the full snapshot: ``store.ingest`` alone, against
-   the full upload's own ``store.ingest`` into a fresh store in the same rounds, and the
+   the full upload's own ``store.ingest`` into a fresh store in the same rounds; as a floor,
+   the same rows (with the projects they name) stored into an empty store of the same
+   kind, what storing them costs with no base to merge with; plain ``INSERT`` statements
+   of the uploaded rows into a copy of the store holding the full snapshot and their
+   ``COMMIT`` (no checks, no merge, no files: what the backend itself spends on appending a
+   tenth of the rows); and the
    bytes it adds (growth of the file; growth of the data folder plus the catalog database
    in PostgreSQL, ``pg_database_size`` beyond an empty database's), against the bytes of the full snapshot alone;
 3. **Engine input load**: ``Store.load_portfolio()`` of the latest snapshot (the weekly
@@ -54,7 +59,7 @@ its floor: DuckLake's own ``CREATE TABLE AS`` writes one Parquet file per table,
 ``store.ingest`` runs many statements (the merge, the checks read back, the changes, the
 files' bytes), each against the catalog in PostgreSQL.
 
-Runs 5-7 (2026-12-07, ``--scale 1``, 1M tasks; the README's Speed section has the table):
+Runs 5-7 (2026-12-07, ``--scale 1``, 1M tasks; docs/speed.md has the table):
 a profile put 7.5 of the shared store's 8.5 s full ``store.ingest`` (250k tasks) in the
 commit, nearly all of it DuckLake's data inlining: the uploaded files' bytes, one row per
 file, went to the PostgreSQL catalog as hex SQL text. Attached with
@@ -71,6 +76,27 @@ average 0-1.8): weekly ``store.ingest`` 486.5 -> 433.7 ms on the file (0.25x -> 
 full upload's) and 1,006.7 -> 770.2 ms on the shared store (0.59x -> 0.45x); the final code
 (13:04 UTC, load average 1.6-3.8) 0.22x and 0.46x; bytes unchanged. ``bench_history`` times
 the weekly upload week after week.
+
+Runs 12-15 (2026-12-07 22:29-22:40 UTC, ``--scale 1 --repeat 3``, load average 0.5-6.3)
+with the two floors of part 2 (runs 13-15; the plain ``INSERT`` floor in run 15 alone):
+
+================================================  ================  ================
+measured                                          embedded file     shared store
+================================================  ================  ================
+2 ``store.ingest`` alone, weekly upload           0.19-0.23x        0.35-0.38x
+2 floor: the same rows into an empty store        0.08-0.10x        0.23-0.24x
+2 floor: plain ``INSERT`` of the rows + COMMIT    0.06x (83.7 ms)   0.07x (72.5 ms)
+================================================  ================  ================
+
+(each against the full upload's own ``store.ingest``, 1,310-1,468 ms on the file and
+1,014-1,114 ms on the shared store). So appending a tenth of the rows costs both backends
+about 0.06-0.07x; on the file the store's own work for an upload with no base adds little
+(0.08-0.10x), and the merge with the base (the passes over its tasks and milestones, the
+checks against it) the rest. On the shared store the store's own work costs 0.17x before
+any merge: each of the small tables an upload reads or writes (the snapshot list, the
+files already kept, the write counter, the references, the files' bytes, the lineage, the
+schedule bound, the changes) is a round trip to the catalog, 3-20 ms each on DuckLake
+(timed statement by statement; the first read of a table in a connection costs the most).
 
 Run with ``python -m bench.bench_backends [--scale 0.1] [--repeat 3]``; needs Debian's
 ``postgresql`` package and the extension packages of ``requirements.txt``.
@@ -89,10 +115,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from bench.bench_ingest import UPLOAD_LIMIT_MB, StoreRuns, partial_upload, write_canonical_csv
+from bench.bench_ingest import UPLOAD_LIMIT_MB, StoreRuns, alone, partial_upload, write_canonical_csv
 from bench.common import interleaved_medians, print_table
 from bench.portfolio_gen import generate_portfolio
-from kpi_engine.core.schema import TABLES
+from kpi_engine.core.schema import TABLES, conform
 from kpi_engine.ingest import ParsedUpload, SourceFile, read_paths, read_upload
 from kpi_engine.store import Store
 from kpi_engine.store.backends import _sql_text, extension_files, parse_url
@@ -267,6 +293,44 @@ class IngestRuns(StoreRuns):
         self.db = self.make()
 
 
+class AppendRuns:
+    """The least part 2 can cost: the uploaded rows appended by plain ``INSERT`` statements and committed.
+
+    Into a copy of the store holding the full snapshot (made untimed before each run, with
+    the rows registered as Arrow tables), on a plain DuckDB connection: no merge, no
+    checks, no files' bytes, no bookkeeping of the store.
+    """
+
+    def __init__(self, kind: Kind, upload: ParsedUpload) -> None:
+        self.kind = kind
+        self.frames = {table: frame for table, frame in upload.tables.items() if table in TABLES}
+        self.con: duckdb.DuckDBPyConnection | None = None
+
+    def setup(self) -> None:
+        self.close()
+        db = self.kind.weekly_copy("append")
+        self.con = duckdb.connect(db) if isinstance(self.kind, FileKind) else _lake_connection(db)
+        for table, frame in self.frames.items():
+            self.con.register(f"new_{table}", conform(table, frame).to_arrow())
+
+    def __call__(self) -> None:
+        assert self.con is not None
+        self.con.execute("BEGIN")
+        for table in self.frames:
+            columns = ", ".join(f'"{c}"' for c in TABLES[table])
+            self.con.execute(
+                f'INSERT INTO "{table}" (snapshot_id, stored_row, {columns}) '
+                f"SELECT 999, 999 * 4294967296 + row_number() OVER (), {columns} FROM new_{table}"
+            )
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the last run's connection (untimed, as the store's runs close it after the clock stops)."""
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+
 def load_floor(db: str) -> None:
     """A plain ``SELECT *`` of every canonical table into Polars, on an open store."""
     with Store.open(db) as store, store._db.cursor() as cur:
@@ -318,13 +382,17 @@ def run_kind(
 
     store_runs = IngestRuns(kind.fresh, upload, files, as_of)
     weekly_runs = IngestRuns(kind.weekly_copy, weekly, weekly_files, week_later)
+    alone_runs = IngestRuns(kind.fresh, alone(weekly, upload), weekly_files, week_later)
     floor_con: list[duckdb.DuckDBPyConnection] = []
+    append = AppendRuns(kind, weekly)
     medians = interleaved_medians(
         {
             "floor": (lambda: floor_con.append(kind.floor_connection()), lambda: csv_floor(paths, floor_con.pop())),
             "full": (lambda: None, full_ingest),
             "store": (store_runs.setup, store_runs),
             "weekly": (weekly_runs.setup, weekly_runs),
+            "alone": (alone_runs.setup, alone_runs),
+            "append": (append.setup, append),
             "load_floor": (lambda: None, lambda: load_floor(loaded_db)),
             "load": (lambda: None, lambda: load_ours(loaded_db)),
         },
@@ -332,6 +400,9 @@ def run_kind(
     )
     floor, full, store_ingest = medians["floor"], medians["full"], store_runs.median_ingest()
     weekly_ingest, load_floor_s, load_s = weekly_runs.median_ingest(), medians["load_floor"], medians["load"]
+    alone_ingest = alone_runs.median_ingest()
+    append.close()
+    append_floor = medians["append"]
     label = kind.name
     rows = [
         (f"{label}: 1 floor, CREATE TABLE AS read_csv each file", floor, "= 1.0x"),
@@ -341,6 +412,16 @@ def run_kind(
             f"{label}: 2 store.ingest alone, weekly 10% upload",
             weekly_ingest,
             f"{weekly_ingest / store_ingest:.2f}x the full upload's store.ingest (aim ~0.1x)",
+        ),
+        (
+            f"{label}: 2 floor, store.ingest of the same rows into an empty store",
+            alone_ingest,
+            f"{alone_ingest / store_ingest:.2f}x the full upload's: storing the rows, no base",
+        ),
+        (
+            f"{label}: 2 floor, plain INSERTs of the rows into the full snapshot's store + COMMIT",
+            append_floor,
+            f"{append_floor / store_ingest:.2f}x the full upload's: appending the rows, nothing else",
         ),
         (f"{label}: 3 floor, SELECT * of the tables into Polars", load_floor_s, "= 1.0x"),
         (f"{label}: 3 Store.load_portfolio() of the latest", load_s, f"{load_s / load_floor_s:.2f}x the floor"),

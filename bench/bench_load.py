@@ -24,7 +24,7 @@ needs Debian's ``postgresql`` package, Playwright and Debian's Chromium
 (``/usr/bin/chromium``). Nothing is written into the repository.
 
 Figures on the shared 2-core machine (``--sessions 1 2 4 8 --loads 3 --uploads 2 --limit 60``,
-2026-12-07, load average before-after each phase; README, Speed, has the details)::
+2026-12-07, load average before-after each phase; docs/speed.md has the details)::
 
       K floor p50 floor p95  page p50  page p95 loads failed uploads rebased    load avg
       1     0.50s     1.47s     1.64s     2.94s     3      0       4       3   8.8-8.0
