@@ -122,6 +122,7 @@ from kpi_engine.core.schema import TABLES, conform
 from kpi_engine.ingest import ParsedUpload, SourceFile, read_paths, read_upload
 from kpi_engine.store import Store
 from kpi_engine.store.backends import _sql_text, extension_files, parse_url
+from kpi_engine.store.lineage import ROW_ID_BASE
 from tests.pg_server import PgServer, running_server
 
 
@@ -293,6 +294,10 @@ class IngestRuns(StoreRuns):
         self.db = self.make()
 
 
+#: The snapshot id the plain appends of :class:`AppendRuns` give their rows (none of the store's own).
+_APPENDED = 999
+
+
 class AppendRuns:
     """The least part 2 can cost: the uploaded rows appended by plain ``INSERT`` statements and committed.
 
@@ -320,7 +325,7 @@ class AppendRuns:
             columns = ", ".join(f'"{c}"' for c in TABLES[table])
             self.con.execute(
                 f'INSERT INTO "{table}" (snapshot_id, stored_row, {columns}) '
-                f"SELECT 999, 999 * 4294967296 + row_number() OVER (), {columns} FROM new_{table}"
+                f"SELECT {_APPENDED}, {_APPENDED * ROW_ID_BASE} + row_number() OVER (), {columns} FROM new_{table}"
             )
         self.con.execute("COMMIT")
 
