@@ -184,9 +184,13 @@ class Kind:
         """The address of a new, empty store."""
         raise NotImplementedError
 
+    def connect(self, db: str) -> duckdb.DuckDBPyConnection:
+        """A plain DuckDB connection to store ``db`` of this kind (no checks, none of the store's code)."""
+        raise NotImplementedError
+
     def floor_connection(self) -> duckdb.DuckDBPyConnection:
         """A plain DuckDB connection to a new, empty store of this kind."""
-        raise NotImplementedError
+        return self.connect(self.fresh())
 
     def keep_full(self, db: str) -> None:
         """Remember ``db`` (holding the full snapshot) as the one :meth:`weekly_copy` copies."""
@@ -220,8 +224,11 @@ class FileKind(Kind):
     def fresh(self) -> str:
         return str(self._path("fresh"))
 
+    def connect(self, db: str) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(db)
+
     def floor_connection(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self._path("floor")))
+        return self.connect(str(self._path("floor")))
 
     def keep_full(self, db: str) -> None:
         self.full = self.folder / "full.duckdb"
@@ -269,8 +276,8 @@ class SharedKind(Kind):
     def fresh(self) -> str:
         return self._new()[0]
 
-    def floor_connection(self) -> duckdb.DuckDBPyConnection:
-        return _lake_connection(self._new()[0])
+    def connect(self, db: str) -> duckdb.DuckDBPyConnection:
+        return _lake_connection(db)
 
     def keep_full(self, db: str) -> None:
         self.full = db
@@ -314,7 +321,7 @@ class AppendRuns:
     def setup(self) -> None:
         self.close()
         db = self.kind.weekly_copy("append")
-        self.con = duckdb.connect(db) if isinstance(self.kind, FileKind) else _lake_connection(db)
+        self.con = self.kind.connect(db)
         for table, frame in self.frames.items():
             self.con.register(f"new_{table}", conform(table, frame).to_arrow())
 

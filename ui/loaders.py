@@ -263,8 +263,7 @@ def _results_at_hand(path: str, snapshot_id: int, settings: SettingsKey, ids: li
     """
     results = {snapshot_id: result(path, snapshot_id, settings)}
     previous_id = _store(path).previous_snapshot_id(snapshot_id)
-    before = previous_result(path, snapshot_id, settings) if previous_id is not None else None
-    if previous_id is not None and before is not None:
+    if previous_id is not None and (before := previous_result(path, snapshot_id, settings)) is not None:
         results[previous_id] = before
     results |= computed_of(path, [i for i in ids if i not in results], settings)
     _read_older(path, [i for i in ids if i not in results], settings)
